@@ -1,0 +1,154 @@
+/*
+ * partition -- the commit log of one topic partition.
+ *
+ * A partition is a directory "<topic>-<n>" of segments (see segment.h), the
+ * newest of which is active and takes appends. It keeps four offsets as
+ * separate notions, because replication will pull them apart:
+ *
+ *   log start offset  first offset still stored (moved by retention)
+ *   high watermark    offsets below it are committed and visible to
+ *                     consumers; on a single node it follows the log end
+ *   log end offset    the next offset to assign (LEO)
+ *   leader epoch      stamped into every appended batch
+ *
+ * Appends validate each batch (CRC, header), check idempotent-producer
+ * sequences, rewrite BaseOffset and PartitionLeaderEpoch in place, and write
+ * the batches unchanged otherwise. Reads hand back a file range that the
+ * network layer sends with sendfile, never copying the records.
+ *
+ * Thread safety: every function takes the partition's own lock; any thread
+ * may call them. Appends are short (a write to the page cache); fsync
+ * happens under the flush policy, outside the append path where possible.
+ */
+#ifndef TR_PARTITION_H
+#define TR_PARTITION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* Per-log settings (Kafka's broker defaults, overridden per topic). */
+struct tr_log_config {
+    int64_t segment_bytes;        /* log.segment.bytes, 1 GiB */
+    int64_t segment_ms;           /* log.roll.ms, 7 days */
+    int32_t index_interval_bytes; /* log.index.interval.bytes, 4096 */
+    int32_t segment_index_bytes;  /* log.index.size.max.bytes, 10 MiB */
+    int64_t flush_messages;       /* log.flush.interval.messages, INT64_MAX */
+    int64_t flush_ms;             /* log.flush.interval.ms, INT64_MAX */
+    int32_t max_message_bytes;    /* message.max.bytes, 1000012 */
+    int64_t retention_ms;         /* log.retention.ms, 7 days; -1 none */
+    int64_t retention_bytes;      /* log.retention.bytes, -1 */
+};
+
+/* Fills 'cfg' with Kafka's defaults. */
+void tr_log_config_defaults(struct tr_log_config *cfg);
+
+struct tr_partition;
+
+/*
+ * Opens (creating if needed) the partition in directory 'dir'. When
+ * 'recover' is set (no clean-shutdown marker), every batch after
+ * 'recovery_point' is re-validated, a torn or corrupt tail is truncated, and
+ * missing or broken indexes are rebuilt. Idempotent-producer state is rebuilt
+ * from the log. 'cfg' is copied. Returns an owned partition in *out.
+ */
+tr_err_t tr_partition_open(const char *dir, const char *topic,
+                           int32_t index, const struct tr_log_config *cfg,
+                           int recover, int64_t recovery_point,
+                           struct tr_partition **out);
+/*
+ * Partitions are reference counted (atomically), because a network thread
+ * may still be serving one while an admin request deletes its topic. The
+ * opener holds the first reference. The last unref flushes and closes it,
+ * and removes its directory if it was marked deleted. NULL is a no-op.
+ */
+void tr_partition_ref(struct tr_partition *part);
+void tr_partition_unref(struct tr_partition *part);
+/* Marks the partition so that the last unref removes its files. */
+void tr_partition_mark_deleted(struct tr_partition *part);
+
+const char *tr_partition_topic(const struct tr_partition *part);
+int32_t tr_partition_index(const struct tr_partition *part);
+const char *tr_partition_dir(const struct tr_partition *part);
+
+struct tr_append_result {
+    int64_t base_offset;     /* offset of the first record appended */
+    int64_t last_offset;     /* offset of the last record appended */
+    int64_t log_append_time; /* -1 unless LogAppendTime is in use */
+    int64_t log_start_offset;
+    int duplicate; /* 1: the batch was a replay; offsets are the original */
+};
+
+/*
+ * Appends the record set 'records' (one or more v2 batches, as in a Produce
+ * request). The bytes are modified in place (BaseOffset, leader epoch) and
+ * then written. All batches are validated before any is written, so a bad
+ * batch writes nothing. Errors: TR_ERR_CORRUPT (CRC, structure),
+ * TR_ERR_TOO_LARGE (a batch over max_message_bytes), TR_ERR_UNSUPPORTED
+ * (magic < 2), TR_ERR_SEQUENCE, TR_ERR_FENCED, TR_ERR_UNKNOWN_PRODUCER,
+ * TR_ERR_IO / TR_ERR_NOSPACE (nothing visible was appended).
+ */
+tr_err_t tr_partition_append(struct tr_partition *part, uint8_t *records,
+                             size_t len, struct tr_append_result *res);
+
+/*
+ * A range of one segment file, to be sent with sendfile. 'fd' is a dup of
+ * the segment's descriptor owned by the caller (close it), so the range stays
+ * readable even if retention deletes the segment meanwhile.
+ */
+struct tr_read_result {
+    int fd;     /* -1 when there is nothing to send */
+    off_t pos;  /* file position of the first byte */
+    size_t len; /* whole batches, except the first may exceed max_bytes */
+};
+
+/*
+ * Finds the batches holding 'offset' and after it, up to 'max_bytes' (but
+ * at least one whole batch, as KIP-74 requires) and never at or past
+ * 'max_offset' (the high watermark, or the LSO for read_committed). Reads
+ * stop at a segment's end. Errors: TR_ERR_OUT_OF_RANGE when 'offset' is
+ * below the log start or above the log end offset.
+ */
+tr_err_t tr_partition_read(struct tr_partition *part, int64_t offset,
+                           size_t max_bytes, int64_t max_offset,
+                           struct tr_read_result *res);
+
+struct tr_partition_offsets {
+    int64_t log_start;
+    int64_t high_watermark;
+    int64_t last_stable; /* = high_watermark until transactions exist */
+    int64_t log_end;
+    int32_t leader_epoch;
+    int64_t size_bytes; /* bytes of all segments */
+};
+
+void tr_partition_offsets(struct tr_partition *part,
+                          struct tr_partition_offsets *offs);
+
+/*
+ * ListOffsets by time: the earliest offset whose batch MaxTimestamp is >=
+ * 'timestamp', found through the time index. *offset = -1 and *ts = -1 when
+ * there is none.
+ */
+tr_err_t tr_partition_offset_for_time(struct tr_partition *part,
+                                      int64_t timestamp, int64_t *offset,
+                                      int64_t *ts);
+
+/* fsyncs everything written so far and advances the recovery point. */
+tr_err_t tr_partition_flush(struct tr_partition *part);
+/* Offsets below this are fsynced (for the recovery-point checkpoint). */
+int64_t tr_partition_recovery_point(struct tr_partition *part);
+
+/*
+ * Periodic work, called by the background thread: flush when flush_ms has
+ * passed, roll the active segment when segment_ms has passed.
+ */
+void tr_partition_tick(struct tr_partition *part, int64_t now_ms);
+
+/* Replaces the log settings (topic config change). */
+void tr_partition_set_config(struct tr_partition *part,
+                             const struct tr_log_config *cfg);
+
+#endif /* TR_PARTITION_H */
