@@ -171,3 +171,404 @@ tr_batch_set_leader_epoch(uint8_t *batch, int32_t epoch)
 {
     tr_store_i32(batch + TR_BATCH_OFF_LEADER_EPOCH, epoch);
 }
+
+tr_err_t
+tr_batch_iter_init(struct tr_batch_iter *it, const uint8_t *batch, size_t len,
+                   size_t max_bytes)
+{
+    const uint8_t *records = batch + TR_BATCH_HEADER_SIZE;
+    size_t records_len;
+    tr_err_t err;
+    int codec;
+
+    /* Cleanup must be safe whatever happens below. */
+    tr_buf_init(&it->inflated, max_bytes);
+    tr_slice_init(&it->records, NULL, 0);
+    it->left = 0;
+    err = tr_batch_validate(batch, len, &it->h);
+    if (err != TR_OK) {
+        goto out;
+    }
+    records_len = len - TR_BATCH_HEADER_SIZE;
+    codec = it->h.Attributes & TR_BATCH_ATTR_CODEC_MASK;
+    if (codec == TR_CODEC_NONE) {
+        tr_slice_init(&it->records, records, records_len);
+    } else {
+        err = tr_codec_decompress((enum tr_codec)codec, records, records_len,
+                                  &it->inflated);
+        if (err != TR_OK) {
+            goto out;
+        }
+        tr_slice_init(&it->records, tr_buf_data(&it->inflated),
+                      tr_buf_len(&it->inflated));
+    }
+    it->left = it->h.RecordsCount;
+    err = TR_OK;
+out:
+    return err;
+}
+
+/*
+ * Reads a length-prefixed byte string (-1 for null) from a record. A length
+ * past the bytes left is corrupt, not truncated: the record's own Length
+ * said these bytes were all there.
+ */
+static tr_err_t
+get_nullable_bytes(struct tr_slice *s, const uint8_t **p, int32_t *len)
+{
+    int32_t n;
+
+    if (tr_slice_get_varint(s, &n) != TR_OK || n < -1) {
+        return TR_ERR_CORRUPT;
+    }
+    *len = n;
+    *p = NULL;
+    if (n == -1) {
+        return TR_OK;
+    }
+    if (tr_slice_get_raw(s, (size_t)n, p) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_record_headers_next(struct tr_slice *s, struct tr_record_header *hdr)
+{
+    if (tr_slice_remaining(s) == 0) {
+        return TR_ERR_NOT_FOUND;
+    }
+    if (get_nullable_bytes(s, &hdr->key, &hdr->key_len) != TR_OK ||
+        hdr->key_len < 0) {
+        return TR_ERR_CORRUPT; /* header keys are strings, never null */
+    }
+    return get_nullable_bytes(s, &hdr->value, &hdr->value_len);
+}
+
+/* Decodes the record in 'r', which holds exactly its Length bytes. */
+static tr_err_t
+parse_record(const struct tr_batch_header *h, struct tr_slice *r,
+             struct tr_record *rec)
+{
+    struct tr_record_header hdr;
+    int64_t ts_delta;
+    int32_t offset_delta, i;
+    int8_t attributes;
+    size_t headers_start;
+
+    if (tr_slice_get_i8(r, &attributes) != TR_OK ||
+        tr_slice_get_varlong(r, &ts_delta) != TR_OK ||
+        tr_slice_get_varint(r, &offset_delta) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    if (offset_delta < 0 || offset_delta > h->LastOffsetDelta) {
+        return TR_ERR_CORRUPT;
+    }
+    /* Unsigned sums: hostile deltas may wrap, but never overflow (UB). */
+    rec->offset = (int64_t)((uint64_t)h->BaseOffset + (uint64_t)offset_delta);
+    if (h->Attributes & TR_BATCH_ATTR_LOG_APPEND_TS) {
+        rec->timestamp = h->MaxTimestamp; /* the broker's time */
+    } else {
+        rec->timestamp =
+            (int64_t)((uint64_t)h->BaseTimestamp + (uint64_t)ts_delta);
+    }
+    if (get_nullable_bytes(r, &rec->key, &rec->key_len) != TR_OK ||
+        get_nullable_bytes(r, &rec->value, &rec->value_len) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    if (tr_slice_get_varint(r, &rec->header_count) != TR_OK ||
+        rec->header_count < 0) {
+        return TR_ERR_CORRUPT;
+    }
+    /*
+     * Walk the headers once so that tr_record_headers_next never meets
+     * malformed bytes. Each takes at least two bytes, so a hostile count
+     * runs out of input quickly.
+     */
+    headers_start = tr_slice_pos(r);
+    rec->headers = tr_slice_cur(r);
+    for (i = 0; i < rec->header_count; i++) {
+        if (tr_record_headers_next(r, &hdr) != TR_OK) {
+            return TR_ERR_CORRUPT;
+        }
+    }
+    rec->headers_len = tr_slice_pos(r) - headers_start;
+    if (tr_slice_remaining(r) != 0) {
+        return TR_ERR_CORRUPT; /* Length disagrees with the fields */
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec)
+{
+    struct tr_slice r;
+    int32_t length;
+
+    if (it->left == 0) {
+        /* More bytes than RecordsCount records is corrupt too. */
+        return tr_slice_remaining(&it->records) == 0 ? TR_ERR_NOT_FOUND
+                                                     : TR_ERR_CORRUPT;
+    }
+    if (tr_slice_get_varint(&it->records, &length) != TR_OK || length < 0 ||
+        tr_slice_sub(&it->records, (size_t)length, &r) != TR_OK) {
+        it->left = 0;
+        tr_slice_init(&it->records, NULL, 0);
+        return TR_ERR_CORRUPT;
+    }
+    if (parse_record(&it->h, &r, rec) != TR_OK) {
+        /* Stop here: later calls must not resume mid-record. */
+        it->left = 0;
+        tr_slice_init(&it->records, NULL, 0);
+        return TR_ERR_CORRUPT;
+    }
+    it->left--;
+    return TR_OK;
+}
+
+const struct tr_batch_header *
+tr_batch_iter_header(const struct tr_batch_iter *it)
+{
+    return &it->h;
+}
+
+void
+tr_batch_iter_cleanup(struct tr_batch_iter *it)
+{
+    tr_buf_cleanup(&it->inflated);
+}
+
+struct tr_batch_builder {
+    enum tr_codec codec;
+    size_t max_bytes;      /* cap on the uncompressed records */
+    struct tr_buf records; /* encoded records, uncompressed */
+    int32_t count;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+};
+
+struct tr_batch_builder *
+tr_batch_builder_new(enum tr_codec codec, size_t max_bytes)
+{
+    struct tr_batch_builder *b = tr_malloc(sizeof(*b));
+
+    if (b == NULL) {
+        return NULL;
+    }
+    b->codec = codec;
+    b->max_bytes = max_bytes;
+    tr_buf_init(&b->records, max_bytes);
+    tr_batch_builder_reset(b);
+    b->producer_id = -1;
+    b->producer_epoch = -1;
+    b->base_sequence = -1;
+    return b;
+}
+
+void
+tr_batch_builder_free(struct tr_batch_builder *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    tr_buf_cleanup(&b->records);
+    tr_free(b);
+}
+
+/* Keeps the producer fields: they belong to the producer, not the batch. */
+void
+tr_batch_builder_reset(struct tr_batch_builder *b)
+{
+    tr_buf_reset(&b->records);
+    b->count = 0;
+    b->base_timestamp = -1;
+    b->max_timestamp = -1;
+}
+
+void
+tr_batch_builder_set_producer(struct tr_batch_builder *b, int64_t producer_id,
+                              int16_t epoch, int32_t base_sequence)
+{
+    b->producer_id = producer_id;
+    b->producer_epoch = epoch;
+    b->base_sequence = base_sequence;
+}
+
+/* Encoded size of a nullable byte string: its length varint and bytes. */
+static uint64_t
+nullable_size(int32_t len)
+{
+    return tr_varint_size(len) + (len > 0 ? (uint64_t)len : 0);
+}
+
+/*
+ * Appends one record. Fails with TR_ERR_TOO_LARGE (leaving the builder as
+ * it was) when the record would take the records past the builder's
+ * maximum, so a caller can finish this batch and start another. After
+ * TR_ERR_NOMEM the builder must be reset.
+ */
+tr_err_t
+tr_batch_builder_add(struct tr_batch_builder *b, int64_t timestamp,
+                     const void *key, int32_t key_len, const void *value,
+                     int32_t value_len, const struct tr_record_header *headers,
+                     int32_t nheaders)
+{
+    int64_t ts_delta;
+    uint64_t body;
+    size_t need;
+    int32_t i;
+
+    if (key_len < -1 || value_len < -1 || nheaders < 0 ||
+        (nheaders > 0 && headers == NULL)) {
+        return TR_ERR_INVALID;
+    }
+    if (b->count == INT32_MAX) {
+        return TR_ERR_TOO_LARGE;
+    }
+    if (tr_buf_err(&b->records) != TR_OK) {
+        return tr_buf_err(&b->records);
+    }
+    ts_delta =
+        b->count == 0
+            ? 0
+            : (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp);
+    body = 1 + tr_varlong_size(ts_delta) + tr_varint_size(b->count) +
+           nullable_size(key_len) + nullable_size(value_len) +
+           tr_varint_size(nheaders);
+    for (i = 0; i < nheaders; i++) {
+        if (headers[i].key_len < 0 || headers[i].value_len < -1) {
+            return TR_ERR_INVALID;
+        }
+        body += nullable_size(headers[i].key_len) +
+                nullable_size(headers[i].value_len);
+    }
+    if (body > INT32_MAX) {
+        return TR_ERR_TOO_LARGE;
+    }
+    need = tr_varint_size((int32_t)body) + (size_t)body;
+    if (need > b->max_bytes - tr_buf_len(&b->records)) {
+        return TR_ERR_TOO_LARGE;
+    }
+    if (tr_buf_reserve(&b->records, need) != TR_OK) {
+        return tr_buf_err(&b->records);
+    }
+
+    tr_buf_put_varint(&b->records, (int32_t)body); /* Length */
+    tr_buf_put_i8(&b->records, 0);                 /* Attributes */
+    tr_buf_put_varlong(&b->records, ts_delta);     /* TimestampDelta */
+    tr_buf_put_varint(&b->records, b->count);      /* OffsetDelta */
+    tr_buf_put_varint(&b->records, key_len);       /* KeyLength */
+    if (key_len > 0) {
+        tr_buf_put_bytes(&b->records, key, (size_t)key_len); /* Key */
+    }
+    tr_buf_put_varint(&b->records, value_len); /* ValueLength */
+    if (value_len > 0) {
+        tr_buf_put_bytes(&b->records, value, (size_t)value_len); /* Value */
+    }
+    tr_buf_put_varint(&b->records, nheaders); /* HeadersCount */
+    for (i = 0; i < nheaders; i++) {
+        tr_buf_put_varint(&b->records, headers[i].key_len); /* HeaderKeyLen */
+        if (headers[i].key_len > 0) {
+            tr_buf_put_bytes(&b->records, headers[i].key,
+                             (size_t)headers[i].key_len);
+        }
+        tr_buf_put_varint(&b->records, headers[i].value_len); /* HeaderValLen */
+        if (headers[i].value_len > 0) {
+            tr_buf_put_bytes(&b->records, headers[i].value,
+                             (size_t)headers[i].value_len);
+        }
+    }
+    if (b->count == 0) {
+        b->base_timestamp = timestamp;
+        b->max_timestamp = timestamp;
+    } else if (timestamp > b->max_timestamp) {
+        b->max_timestamp = timestamp;
+    }
+    b->count++;
+    return TR_OK;
+}
+
+int32_t
+tr_batch_builder_count(const struct tr_batch_builder *b)
+{
+    return b->count;
+}
+
+size_t
+tr_batch_builder_size(const struct tr_batch_builder *b)
+{
+    return tr_buf_len(&b->records);
+}
+
+/*
+ * Appends the batch to 'out'. An empty builder is TR_ERR_INVALID: Kafka
+ * never carries a batch without records from a producer. On failure 'out'
+ * is cut back to its old length (its sticky error, if any, remains).
+ */
+tr_err_t
+tr_batch_builder_finish(struct tr_batch_builder *b, struct tr_buf *out)
+{
+    size_t start = tr_buf_len(out);
+    size_t end, of_length, of_crc;
+    int16_t attributes = 0;
+    tr_err_t err = TR_ERR_INVALID;
+
+    if (b->count == 0) {
+        goto out;
+    }
+    err = tr_buf_err(&b->records);
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (b->codec != TR_CODEC_NONE) {
+        attributes = (int16_t)(b->codec & TR_BATCH_ATTR_CODEC_MASK);
+    }
+    tr_buf_put_i64(out, 0);                 /* BaseOffset */
+    of_length = tr_buf_put_i32(out, 0);     /* BatchLength */
+    tr_buf_put_i32(out, -1);                /* PartitionLeaderEpoch */
+    tr_buf_put_i8(out, TR_BATCH_MAGIC);     /* Magic */
+    of_crc = tr_buf_put_u32(out, 0);        /* CRC */
+    tr_buf_put_i16(out, attributes);        /* Attributes */
+    tr_buf_put_i32(out, b->count - 1);      /* LastOffsetDelta */
+    tr_buf_put_i64(out, b->base_timestamp); /* BaseTimestamp */
+    tr_buf_put_i64(out, b->max_timestamp);  /* MaxTimestamp */
+    tr_buf_put_i64(out, b->producer_id);    /* ProducerId */
+    tr_buf_put_i16(out, b->producer_epoch); /* ProducerEpoch */
+    tr_buf_put_i32(out, b->base_sequence);  /* BaseSequence */
+    tr_buf_put_i32(out, b->count);          /* RecordsCount */
+    err = tr_buf_err(out);
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (b->codec == TR_CODEC_NONE) {
+        tr_buf_put_bytes(out, tr_buf_data(&b->records),
+                         tr_buf_len(&b->records)); /* Records */
+        err = tr_buf_err(out);
+    } else {
+        err = tr_codec_compress(b->codec, tr_buf_data(&b->records),
+                                tr_buf_len(&b->records), out); /* Records */
+    }
+    if (err != TR_OK) {
+        goto out;
+    }
+    end = tr_buf_len(out);
+    if (end - start - TR_BATCH_LOG_OVERHEAD > INT32_MAX) {
+        err = TR_ERR_TOO_LARGE;
+        goto out;
+    }
+    tr_buf_set_i32(out, of_length,
+                   (int32_t)(end - start - TR_BATCH_LOG_OVERHEAD));
+    tr_buf_set_u32(out, of_crc,
+                   tr_crc32c(0,
+                             tr_buf_data(out) + start + TR_BATCH_OFF_ATTRIBUTES,
+                             end - start - TR_BATCH_OFF_ATTRIBUTES));
+    err = TR_OK;
+out:
+    if (err != TR_OK) {
+        tr_buf_truncate(out, start);
+    }
+    return err;
+}
