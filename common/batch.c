@@ -138,26 +138,34 @@ tr_batch_next(struct tr_slice *s, const uint8_t **batch, size_t *len)
 {
     const uint8_t *p = tr_slice_cur(s);
     size_t left = tr_slice_remaining(s);
+    tr_err_t err = TR_ERR_NOT_FOUND;
     int32_t batch_length;
     size_t total;
 
     if (left == 0) {
-        return TR_ERR_NOT_FOUND;
+        goto out;
     }
+    err = TR_ERR_TRUNCATED;
     if (left < TR_BATCH_LOG_OVERHEAD) {
-        return TR_ERR_TRUNCATED;
+        goto out;
     }
     batch_length = tr_load_i32(p + TR_BATCH_OFF_LENGTH);
     if (batch_length < TR_BATCH_HEADER_SIZE - TR_BATCH_LOG_OVERHEAD) {
-        return TR_ERR_CORRUPT;
+        err = TR_ERR_CORRUPT;
+        goto out;
     }
     if ((size_t)batch_length > left - TR_BATCH_LOG_OVERHEAD) {
-        return TR_ERR_TRUNCATED;
+        goto out; /* a partial batch: leave it unread */
     }
     total = (size_t)batch_length + TR_BATCH_LOG_OVERHEAD;
+    err = tr_slice_skip(s, total);
+    if (err != TR_OK) {
+        goto out;
+    }
     *batch = p;
     *len = total;
-    return tr_slice_skip(s, total);
+out:
+    return err;
 }
 
 void
@@ -255,14 +263,15 @@ parse_record(const struct tr_batch_header *h, struct tr_slice *r,
     int32_t offset_delta, i;
     int8_t attributes;
     size_t headers_start;
+    tr_err_t err = TR_ERR_CORRUPT;
 
     if (tr_slice_get_i8(r, &attributes) != TR_OK ||
         tr_slice_get_varlong(r, &ts_delta) != TR_OK ||
         tr_slice_get_varint(r, &offset_delta) != TR_OK) {
-        return TR_ERR_CORRUPT;
+        goto out;
     }
     if (offset_delta < 0 || offset_delta > h->LastOffsetDelta) {
-        return TR_ERR_CORRUPT;
+        goto out;
     }
     /* Unsigned sums: hostile deltas may wrap, but never overflow (UB). */
     rec->offset = (int64_t)((uint64_t)h->BaseOffset + (uint64_t)offset_delta);
@@ -274,11 +283,11 @@ parse_record(const struct tr_batch_header *h, struct tr_slice *r,
     }
     if (get_nullable_bytes(r, &rec->key, &rec->key_len) != TR_OK ||
         get_nullable_bytes(r, &rec->value, &rec->value_len) != TR_OK) {
-        return TR_ERR_CORRUPT;
+        goto out;
     }
     if (tr_slice_get_varint(r, &rec->header_count) != TR_OK ||
         rec->header_count < 0) {
-        return TR_ERR_CORRUPT;
+        goto out;
     }
     /*
      * Walk the headers once so that tr_record_headers_next never meets
@@ -289,14 +298,16 @@ parse_record(const struct tr_batch_header *h, struct tr_slice *r,
     rec->headers = tr_slice_cur(r);
     for (i = 0; i < rec->header_count; i++) {
         if (tr_record_headers_next(r, &hdr) != TR_OK) {
-            return TR_ERR_CORRUPT;
+            goto out;
         }
     }
     rec->headers_len = tr_slice_pos(r) - headers_start;
     if (tr_slice_remaining(r) != 0) {
-        return TR_ERR_CORRUPT; /* Length disagrees with the fields */
+        goto out; /* Length disagrees with the fields */
     }
-    return TR_OK;
+    err = TR_OK;
+out:
+    return err;
 }
 
 tr_err_t
@@ -304,26 +315,27 @@ tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec)
 {
     struct tr_slice r;
     int32_t length;
+    tr_err_t err = TR_ERR_CORRUPT;
 
     if (it->left == 0) {
         /* More bytes than RecordsCount records is corrupt too. */
-        return tr_slice_remaining(&it->records) == 0 ? TR_ERR_NOT_FOUND
-                                                     : TR_ERR_CORRUPT;
+        if (tr_slice_remaining(&it->records) == 0) {
+            err = TR_ERR_NOT_FOUND;
+        }
+        goto out;
     }
     if (tr_slice_get_varint(&it->records, &length) != TR_OK || length < 0 ||
-        tr_slice_sub(&it->records, (size_t)length, &r) != TR_OK) {
-        it->left = 0;
-        tr_slice_init(&it->records, NULL, 0);
-        return TR_ERR_CORRUPT;
-    }
-    if (parse_record(&it->h, &r, rec) != TR_OK) {
+        tr_slice_sub(&it->records, (size_t)length, &r) != TR_OK ||
+        parse_record(&it->h, &r, rec) != TR_OK) {
         /* Stop here: later calls must not resume mid-record. */
         it->left = 0;
         tr_slice_init(&it->records, NULL, 0);
-        return TR_ERR_CORRUPT;
+        goto out;
     }
     it->left--;
-    return TR_OK;
+    err = TR_OK;
+out:
+    return err;
 }
 
 const struct tr_batch_header *
@@ -416,44 +428,44 @@ tr_batch_builder_add(struct tr_batch_builder *b, int64_t timestamp,
                      int32_t value_len, const struct tr_record_header *headers,
                      int32_t nheaders)
 {
-    int64_t ts_delta;
+    int64_t ts_delta = 0;
     uint64_t body;
     size_t need;
+    tr_err_t err = TR_ERR_INVALID;
     int32_t i;
 
     if (key_len < -1 || value_len < -1 || nheaders < 0 ||
         (nheaders > 0 && headers == NULL)) {
-        return TR_ERR_INVALID;
+        goto out;
     }
-    if (b->count == INT32_MAX) {
-        return TR_ERR_TOO_LARGE;
+    if (b->count > 0) {
+        ts_delta = (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp);
     }
-    if (tr_buf_err(&b->records) != TR_OK) {
-        return tr_buf_err(&b->records);
-    }
-    ts_delta =
-        b->count == 0
-            ? 0
-            : (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp);
     body = 1 + tr_varlong_size(ts_delta) + tr_varint_size(b->count) +
            nullable_size(key_len) + nullable_size(value_len) +
            tr_varint_size(nheaders);
     for (i = 0; i < nheaders; i++) {
         if (headers[i].key_len < 0 || headers[i].value_len < -1) {
-            return TR_ERR_INVALID;
+            goto out; /* header keys are strings, never null */
         }
         body += nullable_size(headers[i].key_len) +
                 nullable_size(headers[i].value_len);
     }
-    if (body > INT32_MAX) {
-        return TR_ERR_TOO_LARGE;
+    err = tr_buf_err(&b->records);
+    if (err != TR_OK) {
+        goto out;
+    }
+    err = TR_ERR_TOO_LARGE;
+    if (b->count == INT32_MAX || body > INT32_MAX) {
+        goto out;
     }
     need = tr_varint_size((int32_t)body) + (size_t)body;
     if (need > b->max_bytes - tr_buf_len(&b->records)) {
-        return TR_ERR_TOO_LARGE;
+        goto out;
     }
-    if (tr_buf_reserve(&b->records, need) != TR_OK) {
-        return tr_buf_err(&b->records);
+    err = tr_buf_reserve(&b->records, need);
+    if (err != TR_OK) {
+        goto out;
     }
 
     tr_buf_put_varint(&b->records, (int32_t)body); /* Length */
@@ -488,7 +500,9 @@ tr_batch_builder_add(struct tr_batch_builder *b, int64_t timestamp,
         b->max_timestamp = timestamp;
     }
     b->count++;
-    return TR_OK;
+    err = TR_OK;
+out:
+    return err;
 }
 
 int32_t
