@@ -1,0 +1,568 @@
+/*
+ * config -- the broker's option table and what is built on it: defaults,
+ * file and --set parsing, derived keys, --help and DescribeConfigs.
+ *
+ * NOTE: every row here must also appear in conf/collector.properties (a test
+ * checks both directions) -- change both.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "conf.h"
+#include "log.h"
+
+enum opt_type {
+    OPT_INT32,  /* int32_t field */
+    OPT_INT64,  /* int64_t field */
+    OPT_BOOL,   /* int field, "true"/"false" */
+    OPT_STRING, /* char * field, owned */
+};
+
+/* Accepted and documented, but nothing reads it: setting it warns. */
+#define OPT_UNUSED 0x1
+
+/* Extra validation of a string value; fills 'reason' on failure. */
+typedef tr_err_t opt_check_fn(const char *value, char *reason,
+                              size_t reasonlen);
+
+struct opt {
+    const char *name;
+    enum opt_type type;
+    const char *def; /* default as text; NULL = null (unset) */
+    size_t offset;
+    int64_t min, max; /* integer range */
+    opt_check_fn *check;
+    unsigned flags;
+    const char *help;
+};
+
+static opt_check_fn check_listeners;
+static opt_check_fn check_log_dirs;
+static opt_check_fn check_log_level;
+
+#define F(field) offsetof(struct tr_broker_config, field)
+#define L(field)                                                               \
+    (offsetof(struct tr_broker_config, log) +                                  \
+     offsetof(struct tr_log_config, field))
+
+/* clang-format off */
+static const struct opt opts[] = {
+    { "broker.id", OPT_INT32, "0", F(broker_id), 0, INT32_MAX, NULL, 0,
+      "Id of this broker in Metadata responses (Kafka's default, -1, asks "
+      "for a generated id; a single collector uses 0)." },
+    { "listeners", OPT_STRING, "PLAINTEXT://127.0.0.1:9092", F(listeners),
+      0, 0, check_listeners, 0,
+      "Address to listen on, PLAINTEXT://HOST:PORT; an empty host means all "
+      "interfaces. Only the first entry and PLAINTEXT are supported." },
+    { "advertised.listeners", OPT_STRING, NULL, F(advertised_listeners),
+      0, 0, check_listeners, 0,
+      "Address given to clients in Metadata, if different from listeners." },
+    { "log.dirs", OPT_STRING, "./var/collector", F(log_dirs),
+      0, 0, check_log_dirs, 0,
+      "Directory holding the partition logs (one directory only)." },
+    { "num.partitions", OPT_INT32, "1", F(num_partitions), 1, INT32_MAX,
+      NULL, 0, "Partitions of an auto-created topic." },
+    { "auto.create.topics.enable", OPT_BOOL, "true", F(auto_create_topics),
+      0, 0, NULL, 0,
+      "Create a topic when a client asks for metadata of an unknown one." },
+    { "log.segment.bytes", OPT_INT64, "1073741824", L(segment_bytes),
+      14, INT32_MAX, NULL, 0,
+      "Size at which a partition rolls to a new segment file." },
+    { "log.roll.ms", OPT_INT64, NULL, F(log_roll_ms_), 1, INT64_MAX, NULL, 0,
+      "Age at which a segment is rolled; overrides log.roll.hours." },
+    { "log.roll.hours", OPT_INT32, "168", F(log_roll_hours_), 1, INT32_MAX,
+      NULL, 0, "Age at which a segment is rolled, in hours." },
+    { "log.index.interval.bytes", OPT_INT32, "4096",
+      L(index_interval_bytes), 0, INT32_MAX, NULL, 0,
+      "Bytes of records between two offset-index entries." },
+    { "log.index.size.max.bytes", OPT_INT32, "10485760",
+      L(segment_index_bytes), 4, INT32_MAX, NULL, 0,
+      "Size preallocated for each offset index; a full index rolls the "
+      "segment." },
+    { "log.flush.interval.messages", OPT_INT64, "9223372036854775807",
+      L(flush_messages), 1, INT64_MAX, NULL, 0,
+      "Records appended to a partition before it is fsynced." },
+    { "log.flush.interval.ms", OPT_INT64, "9223372036854775807",
+      L(flush_ms), 0, INT64_MAX, NULL, 0,
+      "Time a record may stay unsynced (Kafka leaves this unset, which means "
+      "the same: never by time)." },
+    { "message.max.bytes", OPT_INT32, "1048588", L(max_message_bytes),
+      0, INT32_MAX, NULL, 0,
+      "Largest record batch a producer may send." },
+    { "log.retention.ms", OPT_INT64, NULL, F(log_retention_ms_),
+      -1, INT64_MAX, NULL, 0,
+      "Age after which segments are deleted; -1 keeps them forever. "
+      "Overrides log.retention.minutes and log.retention.hours." },
+    { "log.retention.minutes", OPT_INT32, NULL, F(log_retention_minutes_),
+      -1, INT32_MAX, NULL, 0,
+      "Retention in minutes; overrides log.retention.hours." },
+    { "log.retention.hours", OPT_INT32, "168", F(log_retention_hours_),
+      -1, INT32_MAX, NULL, 0, "Retention in hours." },
+    { "log.retention.bytes", OPT_INT64, "-1", L(retention_bytes),
+      -1, INT64_MAX, NULL, 0,
+      "Size a partition may reach before old segments are deleted; -1 means "
+      "no limit." },
+    { "socket.request.max.bytes", OPT_INT32, "104857600",
+      F(socket_request_max_bytes), 1, INT32_MAX, NULL, 0,
+      "Largest request accepted; a bigger frame closes the connection." },
+    { "num.network.threads", OPT_INT32, "0", F(num_network_threads),
+      0, 1024, NULL, 0,
+      "Network threads; 0 means one per online CPU (Kafka's default is 3)." },
+    { "num.io.threads", OPT_INT32, "8", F(num_io_threads), 1, 1024, NULL,
+      OPT_UNUSED,
+      "Accepted for compatibility: requests are handled on the network "
+      "threads, so this has no effect." },
+    { "connections.max.idle.ms", OPT_INT64, "600000",
+      F(connections_max_idle_ms), -1, INT64_MAX, NULL, 0,
+      "Idle connections are closed after this long; -1 never." },
+    { "tributary.socket.write.timeout.ms", OPT_INT64, "30000",
+      F(socket_write_timeout_ms), 1, INT64_MAX, NULL, 0,
+      "A client that does not read its responses for this long is "
+      "disconnected." },
+    { "max.connections", OPT_INT32, "10000", F(max_connections),
+      0, INT32_MAX, NULL, 0,
+      "Connections accepted at once; more are closed at accept (Kafka's "
+      "default is unlimited)." },
+    { "default.replication.factor", OPT_INT32, "1",
+      F(default_replication_factor), 1, INT32_MAX, NULL, 0,
+      "Replication factor of auto-created topics; a single collector can "
+      "only honour 1." },
+    { "offsets.topic.replication.factor", OPT_INT32, "1",
+      F(offsets_topic_replication_factor), 1, INT16_MAX, NULL, 0,
+      "Replication factor of the consumer-offsets topic (Kafka's default is "
+      "3; a single collector can only honour 1)." },
+    { "tributary.log.level", OPT_STRING, "info", F(log_level), 0, 0,
+      check_log_level, 0, "Log threshold: error, warn, info or debug." },
+};
+/* clang-format on */
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+_Static_assert(sizeof(opts) / sizeof(opts[0]) <= 64,
+               "struct tr_broker_config.set_ has one bit per row");
+
+static int
+is_set(const struct tr_broker_config *cfg, size_t i)
+{
+    return (cfg->set_ >> i) & 1;
+}
+
+static tr_err_t
+check_listeners(const char *value, char *reason, size_t reasonlen)
+{
+    char host[256];
+    int port;
+
+    return tr_broker_config_listener(value, host, sizeof(host), &port, reason,
+                                     reasonlen);
+}
+
+static tr_err_t
+check_log_dirs(const char *value, char *reason, size_t reasonlen)
+{
+    if (value[0] == '\0') {
+        snprintf(reason, reasonlen, "log.dirs is empty");
+        return TR_ERR_CONFIG;
+    }
+    if (strchr(value, ',') != NULL) {
+        snprintf(reason, reasonlen,
+                 "log.dirs '%s' lists several directories; the collector "
+                 "supports exactly one",
+                 value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_log_level(const char *value, char *reason, size_t reasonlen)
+{
+    if (tr_log_level_parse(value) < 0) {
+        snprintf(reason, reasonlen,
+                 "unknown log level '%s' (error, warn, info or debug)", value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+static const struct opt *
+find_opt(const char *name, size_t *index)
+{
+    size_t i;
+
+    for (i = 0; i < NOPTS; i++) {
+        if (strcmp(opts[i].name, name) == 0) {
+            *index = i;
+            return &opts[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Parses 'value' for row 'i' and stores it. 'value' NULL stores the null
+ * default (strings only). Fills 'reason' on a bad value.
+ */
+static tr_err_t
+store(struct tr_broker_config *cfg, size_t i, const char *value, char *reason,
+      size_t reasonlen)
+{
+    const struct opt *o = &opts[i];
+    char *field = (char *)cfg + o->offset;
+    char *copy = NULL;
+    int32_t v32;
+    int64_t v64;
+    int b;
+    tr_err_t err = TR_ERR_CONFIG;
+
+    if (value == NULL) {
+        /* Null defaults: strings become NULL; integers are tracked unset. */
+        if (o->type == OPT_STRING) {
+            tr_free(*(char **)field);
+            *(char **)field = NULL;
+        } else if (o->type == OPT_INT64) {
+            *(int64_t *)field = -1;
+        } else {
+            *(int32_t *)field = -1;
+        }
+        err = TR_OK;
+        goto out;
+    }
+    switch (o->type) {
+    case OPT_INT32:
+        err = tr_conf_parse_int32(value, (int32_t)o->min, (int32_t)o->max, &v32,
+                                  reason, reasonlen);
+        if (err == TR_OK) {
+            *(int32_t *)field = v32;
+        }
+        break;
+    case OPT_INT64:
+        err =
+            tr_conf_parse_int64(value, o->min, o->max, &v64, reason, reasonlen);
+        if (err == TR_OK) {
+            *(int64_t *)field = v64;
+        }
+        break;
+    case OPT_BOOL:
+        err = tr_conf_parse_bool(value, &b, reason, reasonlen);
+        if (err == TR_OK) {
+            *(int *)field = b;
+        }
+        break;
+    case OPT_STRING:
+        if (o->check != NULL) {
+            err = o->check(value, reason, reasonlen);
+            if (err != TR_OK) {
+                goto out;
+            }
+        }
+        copy = tr_strdup(value);
+        if (copy == NULL) {
+            snprintf(reason, reasonlen, "out of memory");
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+        tr_free(*(char **)field);
+        *(char **)field = copy;
+        copy = NULL;
+        err = TR_OK;
+        break;
+    }
+out:
+    return err;
+}
+
+/* Folds the derived keys into their effective fields; see config.h. */
+static void
+resolve(struct tr_broker_config *cfg)
+{
+    size_t i;
+    int64_t ms;
+    long cpus;
+
+    if (find_opt("log.retention.ms", &i) && is_set(cfg, i)) {
+        ms = cfg->log_retention_ms_;
+    } else if (find_opt("log.retention.minutes", &i) && is_set(cfg, i)) {
+        ms = (int64_t)cfg->log_retention_minutes_ * 60000;
+    } else {
+        ms = (int64_t)cfg->log_retention_hours_ * 3600000;
+    }
+    cfg->log.retention_ms = ms < 0 ? -1 : ms;
+
+    if (find_opt("log.roll.ms", &i) && is_set(cfg, i)) {
+        cfg->log.segment_ms = cfg->log_roll_ms_;
+    } else {
+        cfg->log.segment_ms = (int64_t)cfg->log_roll_hours_ * 3600000;
+    }
+
+    if (cfg->num_network_threads == 0) {
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->num_network_threads =
+            cpus > 0 ? (int32_t)(cpus > 1024 ? 1024 : cpus) : 1;
+    }
+}
+
+void
+tr_broker_config_init(struct tr_broker_config *cfg)
+{
+    char reason[256];
+    size_t i;
+    tr_err_t err;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (i = 0; i < NOPTS; i++) {
+        err = store(cfg, i, opts[i].def, reason, sizeof(reason));
+        /* Only running out of memory can fail on the table's own text. */
+        if (err != TR_OK) {
+            tr_log_error("config: default of %s: %s", opts[i].name, reason);
+        }
+    }
+    resolve(cfg);
+}
+
+void
+tr_broker_config_cleanup(struct tr_broker_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < NOPTS; i++) {
+        if (opts[i].type == OPT_STRING) {
+            char **field = (char **)((char *)cfg + opts[i].offset);
+
+            tr_free(*field);
+            *field = NULL;
+        }
+    }
+}
+
+/* Applies one entry; 'where' prefixes warnings ("FILE:LINE" or "--set"). */
+static tr_err_t
+apply(struct tr_broker_config *cfg, const char *key, const char *value,
+      const char *where, int unknown_is_error, char *reason, size_t reasonlen)
+{
+    const struct opt *o;
+    size_t i;
+    tr_err_t err;
+
+    o = find_opt(key, &i);
+    if (o == NULL) {
+        if (unknown_is_error) {
+            snprintf(reason, reasonlen, "unknown key");
+            return TR_ERR_CONFIG;
+        }
+        tr_log_warn("%s: unknown key '%s' ignored", where, key);
+        return TR_OK;
+    }
+    err = store(cfg, i, value, reason, reasonlen);
+    if (err != TR_OK) {
+        return err;
+    }
+    cfg->set_ |= (uint64_t)1 << i;
+    if (o->flags & OPT_UNUSED) {
+        tr_log_warn("%s: %s is accepted but has no effect: %s", where, key,
+                    o->help);
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+file_entry(const char *section, const char *key, const char *value,
+           const char *file, int line, char *reason, size_t reasonlen,
+           void *arg)
+{
+    char where[512];
+
+    (void)section;
+    snprintf(where, sizeof(where), "%s:%d", file, line);
+    return apply(arg, key, value, where, 0, reason, reasonlen);
+}
+
+tr_err_t
+tr_broker_config_load_file(struct tr_broker_config *cfg, const char *path,
+                           char *errbuf, size_t errlen)
+{
+    tr_err_t err;
+
+    err = tr_conf_parse_file(path, TR_CONF_PROPERTIES, file_entry, cfg, errbuf,
+                             errlen);
+    resolve(cfg);
+    return err;
+}
+
+tr_err_t
+tr_broker_config_set(struct tr_broker_config *cfg, const char *key_eq_value,
+                     char *errbuf, size_t errlen)
+{
+    char reason[512];
+    char *key = NULL;
+    const char *eq;
+    tr_err_t err = TR_ERR_CONFIG;
+
+    eq = strchr(key_eq_value, '=');
+    if (eq == NULL || eq == key_eq_value) {
+        snprintf(errbuf, errlen, "--set %s: expected KEY=VALUE", key_eq_value);
+        goto out;
+    }
+    key = tr_strndup(key_eq_value, (size_t)(eq - key_eq_value));
+    if (key == NULL) {
+        snprintf(errbuf, errlen, "--set: out of memory");
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    reason[0] = '\0';
+    err = apply(cfg, key, eq + 1, "--set", 1, reason, sizeof(reason));
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "--set %s: %s", key, reason);
+        goto out;
+    }
+    resolve(cfg);
+    err = TR_OK;
+out:
+    tr_free(key);
+    return err;
+}
+
+/* Formats row 'i' of 'cfg' into 'buf'; returns NULL for a null value. */
+static const char *
+format_value(const struct tr_broker_config *cfg, size_t i, char *buf,
+             size_t len)
+{
+    const struct opt *o = &opts[i];
+    const char *field = (const char *)cfg + o->offset;
+
+    if (o->def == NULL && !is_set(cfg, i)) {
+        return NULL;
+    }
+    switch (o->type) {
+    case OPT_INT32:
+        snprintf(buf, len, "%" PRId32, *(const int32_t *)field);
+        break;
+    case OPT_INT64:
+        snprintf(buf, len, "%" PRId64, *(const int64_t *)field);
+        break;
+    case OPT_BOOL:
+        snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
+        break;
+    case OPT_STRING:
+        return *(char *const *)field;
+    }
+    return buf;
+}
+
+void
+tr_broker_config_describe(const struct tr_broker_config *cfg,
+                          void (*cb)(const char *name, const char *value,
+                                     int is_default, void *arg),
+                          void *arg)
+{
+    char buf[64];
+    size_t i;
+
+    for (i = 0; i < NOPTS; i++) {
+        cb(opts[i].name, format_value(cfg, i, buf, sizeof(buf)),
+           !is_set(cfg, i), arg);
+    }
+}
+
+void
+tr_broker_config_usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "Configuration keys (file or --set KEY=VALUE):\n");
+    for (i = 0; i < NOPTS; i++) {
+        fprintf(out, "  %s (default: %s)%s\n      %s\n", opts[i].name,
+                opts[i].def ? opts[i].def : "unset",
+                (opts[i].flags & OPT_UNUSED) ? " [accepted, no effect]" : "",
+                opts[i].help);
+    }
+}
+
+tr_err_t
+tr_broker_config_listener(const char *listeners, char *host, size_t hostlen,
+                          int *port, char *errbuf, size_t errlen)
+{
+    const char *sep, *end, *hstart, *hend, *colon;
+    char portbuf[16];
+    char reason[128];
+    int32_t p;
+    size_t n;
+    tr_err_t err = TR_ERR_CONFIG;
+
+    end = strchr(listeners, ',');
+    if (end == NULL) {
+        end = listeners + strlen(listeners);
+    }
+    sep = strstr(listeners, "://");
+    if (sep == NULL || sep > end || sep == listeners) {
+        snprintf(errbuf, errlen, "listener '%.*s' is not PROTOCOL://HOST:PORT",
+                 (int)(end - listeners), listeners);
+        goto out;
+    }
+    if ((size_t)(sep - listeners) != strlen("PLAINTEXT") ||
+        strncasecmp(listeners, "PLAINTEXT", strlen("PLAINTEXT")) != 0) {
+        snprintf(errbuf, errlen,
+                 "listener protocol '%.*s' is not supported (only PLAINTEXT)",
+                 (int)(sep - listeners), listeners);
+        goto out;
+    }
+    hstart = sep + 3;
+    if (*hstart == '[') {
+        hend = memchr(hstart, ']', (size_t)(end - hstart));
+        if (hend == NULL || hend + 1 >= end || hend[1] != ':') {
+            snprintf(errbuf, errlen,
+                     "listener '%.*s': expected [IPv6]:PORT after ://",
+                     (int)(end - listeners), listeners);
+            goto out;
+        }
+        colon = hend + 1;
+        hstart++;
+    } else {
+        colon = NULL;
+        for (hend = hstart; hend < end; hend++) {
+            if (*hend == ':') {
+                colon = hend;
+            }
+        }
+        if (colon == NULL) {
+            snprintf(errbuf, errlen, "listener '%.*s' has no port",
+                     (int)(end - listeners), listeners);
+            goto out;
+        }
+        hend = colon;
+    }
+    n = (size_t)(hend - hstart);
+    if (n == 0) {
+        snprintf(host, hostlen, "0.0.0.0");
+    } else if (n >= hostlen) {
+        snprintf(errbuf, errlen, "listener host is too long");
+        goto out;
+    } else {
+        memcpy(host, hstart, n);
+        host[n] = '\0';
+    }
+    n = (size_t)(end - colon - 1);
+    if (n == 0 || n >= sizeof(portbuf)) {
+        snprintf(errbuf, errlen, "listener '%.*s' has no valid port",
+                 (int)(end - listeners), listeners);
+        goto out;
+    }
+    memcpy(portbuf, colon + 1, n);
+    portbuf[n] = '\0';
+    if (tr_conf_parse_int32(portbuf, 0, 65535, &p, reason, sizeof(reason)) !=
+        TR_OK) {
+        snprintf(errbuf, errlen, "listener port: %s", reason);
+        goto out;
+    }
+    *port = p;
+    err = TR_OK;
+out:
+    return err;
+}

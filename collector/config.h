@@ -1,0 +1,105 @@
+/*
+ * config -- the collector's broker configuration (server.properties keys).
+ *
+ * One table in config.c lists every key with its type, default, range,
+ * field and help text. That table drives parsing of the properties file and
+ * of --set, the --help listing, DescribeConfigs of the broker resource, and a
+ * test that checks conf/collector.properties documents exactly these keys.
+ * Defaults are Kafka's unless the help text says otherwise.
+ *
+ * Keys Kafka derives from one another are resolved after every load or set:
+ * log.retention.ms wins over log.retention.minutes, which wins over
+ * log.retention.hours (a negative result means no time limit, -1);
+ * log.roll.ms wins over log.roll.hours; num.network.threads = 0 becomes the
+ * number of online CPUs.
+ *
+ * Unknown keys in a file are logged as warnings and ignored, so a Kafka
+ * server.properties loads; bad values are errors reading "FILE:LINE: reason".
+ */
+#ifndef TR_CONFIG_H
+#define TR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "partition.h"
+
+struct tr_broker_config {
+    int32_t broker_id;          /* broker.id, 0 */
+    char *listeners;            /* listeners, "PLAINTEXT://127.0.0.1:9092" */
+    char *advertised_listeners; /* advertised.listeners, NULL = listeners */
+    char *log_dirs;             /* log.dirs, "./var/collector" (one dir) */
+    int32_t num_partitions;     /* num.partitions, 1 */
+    int auto_create_topics;     /* auto.create.topics.enable, true */
+    struct tr_log_config log;   /* log.* and message.max.bytes */
+    int32_t socket_request_max_bytes; /* socket.request.max.bytes, 100 MiB */
+    int32_t num_network_threads;      /* num.network.threads, 0 = online CPUs */
+    int32_t num_io_threads;           /* num.io.threads: accepted, unused */
+    int64_t connections_max_idle_ms;  /* connections.max.idle.ms, 600000 */
+    int64_t socket_write_timeout_ms;  /* tributary.socket.write.timeout.ms */
+    int32_t max_connections;          /* max.connections, 10000 */
+    int32_t default_replication_factor;       /* 1 */
+    int32_t offsets_topic_replication_factor; /* 1 */
+    char *log_level;                          /* tributary.log.level, "info" */
+
+    /*
+     * Private to config.c: raw values of keys that are folded into 'log'
+     * by resolution, and one bit per table row that was set explicitly.
+     */
+    int64_t log_roll_ms_;
+    int32_t log_roll_hours_;
+    int64_t log_retention_ms_;
+    int32_t log_retention_minutes_;
+    int32_t log_retention_hours_;
+    uint64_t set_;
+};
+
+/* Fills 'cfg' with the defaults. Strings in 'cfg' are owned by it. */
+void tr_broker_config_init(struct tr_broker_config *cfg);
+/* Frees the strings; 'cfg' may be initialised again. */
+void tr_broker_config_cleanup(struct tr_broker_config *cfg);
+
+/*
+ * Applies the properties file at 'path' over the current values. On error
+ * 'errbuf' reads "FILE:LINE: reason" (or "FILE: cannot open: ...") and 'cfg'
+ * may be partly updated; the caller is expected to exit (status 2).
+ */
+tr_err_t tr_broker_config_load_file(struct tr_broker_config *cfg,
+                                    const char *path, char *errbuf,
+                                    size_t errlen);
+
+/*
+ * Applies one "key=value" (from --set). Errors read "--set KEY: reason";
+ * here an unknown key is an error, since a typo on the command line has no
+ * reason to be ignored.
+ */
+tr_err_t tr_broker_config_set(struct tr_broker_config *cfg,
+                              const char *key_eq_value, char *errbuf,
+                              size_t errlen);
+
+/*
+ * Calls 'cb' once per key, in table order, with its current value as text
+ * (NULL for a key Kafka also reports as null, such as log.retention.ms when
+ * unset) and whether it still has its default. The strings are valid until
+ * 'cb' returns.
+ */
+void tr_broker_config_describe(const struct tr_broker_config *cfg,
+                               void (*cb)(const char *name, const char *value,
+                                          int is_default, void *arg),
+                               void *arg);
+
+/* Prints every key with its default and help text (for --help). */
+void tr_broker_config_usage(FILE *out);
+
+/*
+ * Parses the first entry of a listeners list ("PLAINTEXT://host:port", or
+ * "PLAINTEXT://[v6addr]:port"). An empty host means 0.0.0.0. Protocols other
+ * than PLAINTEXT are refused. On error 'errbuf' holds the reason.
+ */
+tr_err_t tr_broker_config_listener(const char *listeners, char *host,
+                                   size_t hostlen, int *port, char *errbuf,
+                                   size_t errlen);
+
+#endif /* TR_CONFIG_H */
