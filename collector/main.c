@@ -1,7 +1,350 @@
-/* placeholder until the collector lands */
-int main(void);
-int
-main(void)
+/*
+ * main -- tributary-collector: arguments, configuration, signals, and the
+ * order of start-up and shutdown.
+ *
+ * Start-up: configuration (exit 2 on a bad value), the log directory (its
+ * lock, recovery of every partition after an unclean stop), the listener,
+ * then the network threads. Shutdown on SIGTERM or SIGINT: stop accepting,
+ * stop the network threads, flush every partition, write the checkpoints and
+ * the clean-shutdown marker. A second signal exits at once.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "broker.h"
+#include "build-config.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "pidgen.h"
+#include "server.h"
+#include "topics.h"
+#include "waits.h"
+
+#define EXIT_CONFIG 2
+
+static void
+usage(FILE *out)
 {
+    fprintf(out,
+            "Usage: tributary-collector [--config FILE] [--set KEY=VALUE]...\n"
+            "\n"
+            "Runs a Tributary collector: a broker that stores partitioned "
+            "commit logs\n"
+            "and speaks the Apache Kafka protocol. With no arguments it runs "
+            "a single\n"
+            "node on PLAINTEXT://127.0.0.1:9092 with data under "
+            "./var/collector.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE     read settings from a properties file\n"
+            "  -s, --set KEY=VALUE   override one setting (repeatable; applied "
+            "after --config)\n"
+            "  -h, --help            show this help and the settings\n"
+            "  -V, --version         show the version\n"
+            "\n"
+            "Exit status: 0 after a clean shutdown, 1 on a run-time failure, "
+            "2 on a\n"
+            "configuration error.\n"
+            "\n"
+            "Settings (Kafka's names and defaults):\n");
+    tr_broker_config_usage(out);
+}
+
+/* Creates 'path' and its parents, like mkdir -p. */
+static int
+mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t i, len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            buf[i] = c;
+        }
+    }
     return 0;
+}
+
+/* Reads the cluster id, or makes and stores a new random one. */
+static void
+load_cluster_id(const char *log_dir, char *out, size_t outlen)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char path[PATH_MAX];
+    unsigned char rnd[22];
+    FILE *f;
+    size_t i;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/cluster.id", log_dir);
+    f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(out, (int)outlen, f) != NULL) {
+            out[strcspn(out, "\r\n")] = '\0';
+        }
+        fclose(f);
+        if (out[0] != '\0') {
+            return;
+        }
+    }
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+        for (i = 0; i < sizeof(rnd); i++) {
+            rnd[i] = (unsigned char)(tr_clock_mono_us() >> (i % 8));
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    for (i = 0; i < sizeof(rnd) && i + 1 < outlen; i++) {
+        out[i] = alphabet[rnd[i] % 64];
+    }
+    out[i] = '\0';
+    f = fopen(path, "w");
+    if (f != NULL) {
+        fprintf(f, "%s\n", out);
+        fflush(f);
+        fsync(fileno(f));
+        fclose(f);
+    }
+}
+
+static void
+exit_now(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct event_base *base = arg;
+    struct sigaction sa;
+
+    tr_log_info("signal %d: shutting down (a second signal exits at once)",
+                (int)sig);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = exit_now;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    event_base_loopexit(base, NULL);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    tr_topics_tick(arg, tr_clock_wall_ms());
+}
+
+int
+main(int argc, char **argv)
+{
+    struct tr_broker_config cfg;
+    struct tr_broker broker;
+    struct tr_topics *topics = NULL;
+    struct tr_server *server = NULL;
+    struct tr_pidgen *pids = NULL;
+    struct tr_waits *waits = NULL;
+    struct event_base *base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
+    const char *config_path = NULL;
+    char errbuf[512];
+    int status = 1, i, level;
+    tr_err_t err;
+
+    tr_broker_config_init(&cfg);
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+            printf("tributary-collector %s\n", PACKAGE_VERSION);
+            status = 0;
+            goto out;
+        } else if ((strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) &&
+                   i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strncmp(arg, "--config=", 9) == 0) {
+            config_path = arg + 9;
+        } else if ((strcmp(arg, "-s") == 0 || strcmp(arg, "--set") == 0) &&
+                   i + 1 < argc) {
+            i++; /* applied after the file, below */
+        } else if (strncmp(arg, "--set=", 6) == 0) {
+            continue;
+        } else {
+            fprintf(stderr,
+                    "tributary-collector: unknown argument '%s' "
+                    "(see --help)\n",
+                    arg);
+            status = EXIT_CONFIG;
+            goto out;
+        }
+    }
+    if (config_path != NULL &&
+        tr_broker_config_load_file(&cfg, config_path, errbuf, sizeof(errbuf)) !=
+            TR_OK) {
+        fprintf(stderr, "tributary-collector: %s\n", errbuf);
+        status = EXIT_CONFIG;
+        goto out;
+    }
+    for (i = 1; i < argc; i++) {
+        const char *kv = NULL;
+
+        if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--set") == 0) &&
+            i + 1 < argc) {
+            kv = argv[++i];
+        } else if (strncmp(argv[i], "--set=", 6) == 0) {
+            kv = argv[i] + 6;
+        } else if ((strcmp(argv[i], "-c") == 0 ||
+                    strcmp(argv[i], "--config") == 0)) {
+            i++;
+        }
+        if (kv != NULL &&
+            tr_broker_config_set(&cfg, kv, errbuf, sizeof(errbuf)) != TR_OK) {
+            fprintf(stderr, "tributary-collector: %s\n", errbuf);
+            status = EXIT_CONFIG;
+            goto out;
+        }
+    }
+    level = tr_log_level_parse(cfg.log_level ? cfg.log_level : "info");
+    if (level < 0) {
+        fprintf(stderr,
+                "tributary-collector: tributary.log.level: '%s' is not one "
+                "of error, warn, info, debug\n",
+                cfg.log_level);
+        status = EXIT_CONFIG;
+        goto out;
+    }
+    tr_log_init((enum tr_log_level)level, 2);
+    signal(SIGPIPE, SIG_IGN);
+    if (evthread_use_pthreads() != 0) {
+        tr_log_error("libevent threading support is missing");
+        goto out;
+    }
+    base = event_base_new();
+    if (base == NULL) {
+        goto out;
+    }
+
+    if (mkdirs(cfg.log_dirs) != 0) {
+        tr_log_error("log.dirs: cannot create %s: %s", cfg.log_dirs,
+                     strerror(errno));
+        goto out;
+    }
+    err =
+        tr_topics_open(cfg.log_dirs, &cfg.log, &topics, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("%s", errbuf);
+        goto out;
+    }
+    err = tr_pidgen_open(cfg.log_dirs, &pids, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("%s", errbuf);
+        goto out;
+    }
+    waits = tr_waits_new();
+    if (waits == NULL) {
+        goto out;
+    }
+
+    memset(&broker, 0, sizeof(broker));
+    broker.cfg = &cfg;
+    broker.topics = topics;
+    broker.waits = waits;
+    broker.pids = pids;
+    broker.node_id = cfg.broker_id;
+    load_cluster_id(cfg.log_dirs, broker.cluster_id, sizeof(broker.cluster_id));
+    err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("%s", errbuf);
+        goto out;
+    }
+    err = tr_broker_config_listener(
+        cfg.advertised_listeners ? cfg.advertised_listeners : cfg.listeners,
+        broker.advertised_host, sizeof(broker.advertised_host),
+        &broker.advertised_port, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("advertised.listeners: %s", errbuf);
+        status = EXIT_CONFIG;
+        goto out;
+    }
+    if (broker.advertised_host[0] == '\0' ||
+        strcmp(broker.advertised_host, "0.0.0.0") == 0) {
+        gethostname(broker.advertised_host, sizeof(broker.advertised_host));
+    }
+    if (broker.advertised_port == 0) {
+        broker.advertised_port = tr_server_port(server);
+    }
+
+    sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
+    sigint = evsignal_new(base, SIGINT, signal_cb, base);
+    tick = event_new(base, -1, EV_PERSIST, tick_cb, topics);
+    if (sigterm == NULL || sigint == NULL || tick == NULL) {
+        goto out;
+    }
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    event_add(tick, &(struct timeval){ .tv_sec = 1, .tv_usec = 0 });
+    if (tr_server_start(server) != TR_OK) {
+        tr_log_error("cannot start the network threads");
+        goto out;
+    }
+    tr_log_info("tributary-collector %s: broker %d listening on port %d "
+                "(advertised %s:%d), %d network threads, log.dirs %s",
+                PACKAGE_VERSION, cfg.broker_id, tr_server_port(server),
+                broker.advertised_host, broker.advertised_port,
+                cfg.num_network_threads, cfg.log_dirs);
+    event_base_dispatch(base);
+    tr_server_stop(server);
+    status = 0;
+out:
+    tr_server_free(server);
+    if (topics != NULL) {
+        tr_topics_close(topics);
+        if (status == 0) {
+            tr_log_info("clean shutdown complete");
+        }
+    }
+    tr_pidgen_close(pids);
+    tr_waits_free(waits);
+    if (sigterm != NULL) {
+        event_free(sigterm);
+    }
+    if (sigint != NULL) {
+        event_free(sigint);
+    }
+    if (tick != NULL) {
+        event_free(tick);
+    }
+    if (base != NULL) {
+        event_base_free(base);
+    }
+    tr_broker_config_cleanup(&cfg);
+    return status;
 }

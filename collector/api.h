@@ -1,0 +1,96 @@
+/*
+ * api -- the table of Kafka APIs the collector serves and their handlers.
+ *
+ * The server decodes the request header, looks the API up here, checks the
+ * version against the advertised range, and calls the handler with the body.
+ * A handler decodes the body field by field (in the order of the JSON
+ * specifications in shared/reference/kafka-protocol), does the work, and
+ * encodes the response body into req->out. It returns TR_OK, or an error
+ * for a malformed request, which makes the server close the connection, as
+ * Kafka does.
+ *
+ * Checklist: when an API or version range changes here, update
+ * docs/compatibility.md too.
+ */
+#ifndef TR_API_H
+#define TR_API_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "proto.h"
+
+struct tr_request;
+
+typedef tr_err_t tr_api_handler(struct tr_request *req);
+
+struct tr_api {
+    int16_t key;
+    int16_t min_version; /* advertised */
+    int16_t max_version;
+    tr_api_handler *handler;
+};
+
+/* Returns the entry for 'key', or NULL if the collector does not serve it. */
+const struct tr_api *tr_api_find(int16_t key);
+/* The whole table, for ApiVersions. */
+const struct tr_api *tr_api_table(size_t *count);
+
+/*
+ * One request being handled. Everything it points to is valid for the
+ * duration of the handler call only.
+ */
+struct tr_request {
+    struct tr_broker *broker;
+    struct tr_request_header hdr;
+    struct tr_slice body;
+    struct tr_buf *out; /* the response body goes here */
+    void *response;     /* private: the server's response under assembly */
+    const char *peer;   /* "ip:port" of the client, for logs */
+    int64_t now_ms;
+    /* Set by handlers: */
+    int no_response; /* acks=0 produce: send nothing */
+    /*
+     * Fetch long polling: set to the number of milliseconds to wait before
+     * the request is run again (it is also run again as soon as one of the
+     * partitions it watched gets an append). The handler must have left
+     * req->out untouched. 'final' is set on the last run (deadline passed).
+     */
+    int park_ms;
+    int final;
+    struct tr_waiter *waiter; /* to register watched partitions on */
+};
+
+/*
+ * Appends 'len' bytes of file 'fd' at 'pos' to the response at the current
+ * point, to be sent with sendfile. Takes ownership of 'fd' (closed when the
+ * bytes have been sent or the connection is gone).
+ */
+tr_err_t tr_request_add_file(struct tr_request *req, int fd, off_t pos,
+                             size_t len);
+
+/* Handlers, one file per API family. */
+tr_err_t tr_api_api_versions(struct tr_request *req);
+tr_err_t tr_api_metadata(struct tr_request *req);
+tr_err_t tr_api_produce(struct tr_request *req);
+tr_err_t tr_api_init_producer_id(struct tr_request *req);
+tr_err_t tr_api_fetch(struct tr_request *req);
+tr_err_t tr_api_list_offsets(struct tr_request *req);
+tr_err_t tr_api_create_topics(struct tr_request *req);
+tr_err_t tr_api_delete_topics(struct tr_request *req);
+tr_err_t tr_api_create_partitions(struct tr_request *req);
+tr_err_t tr_api_describe_configs(struct tr_request *req);
+
+/*
+ * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:
+ * error UNSUPPORTED_VERSION and our full table, so clients can retry.
+ */
+void tr_api_versions_unsupported(struct tr_buf *out);
+
+/* Array-count caps for decoding (no allocation is ever sized by more). */
+#define TR_API_MAX_TOPICS     100000
+#define TR_API_MAX_PARTITIONS 100000
+
+#endif /* TR_API_H */

@@ -1,0 +1,505 @@
+/*
+ * api_admin -- CreateTopics, DeleteTopics, CreatePartitions and
+ * DescribeConfigs.
+ *
+ * Admin clients send these to the controller named in Metadata; a single
+ * collector is its own controller. Replication factors above the number of
+ * brokers are refused as Kafka refuses them, so scripts written for a
+ * cluster fail clearly rather than silently getting fewer copies.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "topics.h"
+
+#define MAX_CONFIGS 1000
+
+/* Resource types in DescribeConfigs. */
+#define RESOURCE_TOPIC  2
+#define RESOURCE_BROKER 4
+
+static void
+put_topic_result(struct tr_request *req, const struct tr_str *name,
+                 int16_t kerr, const char *message, int with_message)
+{
+    tr_proto_put_string_v(req->out, 0, name->ptr,
+                          name->len < 0 ? 0 : name->len);
+    tr_buf_put_i16(req->out, kerr);
+    if (with_message) {
+        tr_proto_put_cstring_v(req->out, 0,
+                               kerr == TR_KERR_NONE ? NULL : message);
+    }
+}
+
+tr_err_t
+tr_api_create_topics(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    int16_t v = req->hdr.api_version;
+    struct tr_slice topics_at;
+    int32_t ntopics, t, timeout_ms;
+    int validate_only = 0;
+    tr_err_t err;
+
+    /* Skip to the trailing fields first: validate_only decides the work. */
+    err = tr_proto_get_array_len_v(in, 0, &ntopics, 12, TR_API_MAX_TOPICS);
+    if (err != TR_OK) {
+        return err;
+    }
+    ntopics = ntopics < 0 ? 0 : ntopics;
+    topics_at = *in;
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str s;
+        int32_t np, nrep, n, i, j, i32;
+        int16_t rf;
+
+        if ((err = tr_proto_get_string(in, &s)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &np)) != TR_OK ||
+            (err = tr_slice_get_i16(in, &rf)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &n, 8,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        for (i = 0; i < n; i++) {
+            if ((err = tr_slice_get_i32(in, &i32)) != TR_OK ||
+                (err = tr_proto_get_array_len_v(in, 0, &nrep, 4, 1000)) !=
+                    TR_OK) {
+                return err;
+            }
+            for (j = 0; j < nrep; j++) {
+                if ((err = tr_slice_get_i32(in, &i32)) != TR_OK) {
+                    return err;
+                }
+            }
+        }
+        if ((err = tr_proto_get_array_len_v(in, 0, &n, 4, MAX_CONFIGS)) !=
+            TR_OK) {
+            return err;
+        }
+        for (i = 0; i < n; i++) {
+            if ((err = tr_proto_get_string(in, &s)) != TR_OK ||
+                (err = tr_proto_get_string(in, &s)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    if ((err = tr_slice_get_i32(in, &timeout_ms)) != TR_OK ||
+        (v >= 1 && (err = tr_proto_get_bool(in, &validate_only)) != TR_OK)) {
+        return err;
+    }
+
+    if (v >= 2) {
+        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i32(req->out, ntopics);
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name, s;
+        struct tr_config_entry configs[64];
+        char strings[64][2][256];
+        char topic[TR_TOPIC_NAME_MAX + 1], message[300] = "";
+        int32_t np, n, nrep, i, j, i32, nassigned = 0;
+        int16_t rf, kerr = TR_KERR_NONE;
+        size_t nconfigs = 0;
+
+        tr_proto_get_string(&topics_at, &name);
+        tr_slice_get_i32(&topics_at, &np);
+        tr_slice_get_i16(&topics_at, &rf);
+        tr_proto_get_array_len_v(&topics_at, 0, &n, 0, TR_API_MAX_PARTITIONS);
+        for (i = 0; i < n; i++) {
+            tr_slice_get_i32(&topics_at, &i32);
+            tr_proto_get_array_len_v(&topics_at, 0, &nrep, 0, 1000);
+            for (j = 0; j < nrep; j++) {
+                tr_slice_get_i32(&topics_at, &i32);
+                if (i32 != req->broker->node_id) {
+                    kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+                    snprintf(message, sizeof(message),
+                             "broker %d does not exist", i32);
+                }
+            }
+            nassigned++;
+        }
+        tr_proto_get_array_len_v(&topics_at, 0, &n, 0, MAX_CONFIGS);
+        for (i = 0; i < n; i++) {
+            struct tr_str value;
+
+            tr_proto_get_string(&topics_at, &s);
+            tr_proto_get_string(&topics_at, &value);
+            if (value.len < 0) {
+                continue; /* null: keep the default */
+            }
+            if (nconfigs == 64 ||
+                tr_str_copy(&s, strings[nconfigs][0], 256) != TR_OK ||
+                tr_str_copy(&value, strings[nconfigs][1], 256) != TR_OK) {
+                kerr = TR_KERR_INVALID_CONFIG;
+                snprintf(message, sizeof(message), "config entry too long");
+                continue;
+            }
+            configs[nconfigs].name = strings[nconfigs][0];
+            configs[nconfigs].value = strings[nconfigs][1];
+            nconfigs++;
+        }
+
+        if (nassigned > 0) {
+            np = nassigned;
+        } else if (np == -1) {
+            np = req->broker->cfg->num_partitions;
+        }
+        if (rf == -1) {
+            rf = (int16_t)req->broker->cfg->default_replication_factor;
+        }
+        if (kerr != TR_KERR_NONE) {
+            /* message already set */
+        } else if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK ||
+                   !tr_topics_valid_name(topic)) {
+            kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
+            snprintf(message, sizeof(message),
+                     "topic names are 1-249 characters of [a-zA-Z0-9._-]");
+        } else if (np <= 0) {
+            kerr = TR_KERR_INVALID_PARTITIONS;
+            snprintf(message, sizeof(message),
+                     "number of partitions must be larger than 0");
+        } else if (rf <= 0 || rf > 1) {
+            kerr = TR_KERR_INVALID_REPLICATION_FACTOR;
+            snprintf(message, sizeof(message),
+                     "replication factor %d is invalid: %d broker available",
+                     rf, 1);
+        } else if (validate_only) {
+            if (tr_topics_partition_count(req->broker->topics, topic) >= 0) {
+                kerr = TR_KERR_TOPIC_ALREADY_EXISTS;
+                snprintf(message, sizeof(message), "topic '%s' already exists",
+                         topic);
+            }
+        } else {
+            char errbuf[256] = "";
+
+            err = tr_topics_create(req->broker->topics, topic, np, configs,
+                                   nconfigs, errbuf, sizeof(errbuf));
+            if (err == TR_ERR_EXISTS) {
+                kerr = TR_KERR_TOPIC_ALREADY_EXISTS;
+                snprintf(message, sizeof(message), "topic '%s' already exists",
+                         topic);
+            } else if (err == TR_ERR_CONFIG) {
+                kerr = TR_KERR_INVALID_CONFIG;
+                snprintf(message, sizeof(message), "%s", errbuf);
+            } else if (err != TR_OK) {
+                kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+                snprintf(message, sizeof(message), "%s", tr_err_str(err));
+            } else {
+                tr_log_info("created topic '%s' with %d partitions (by %s)",
+                            topic, np, req->peer);
+            }
+        }
+        put_topic_result(req, &name, kerr, message, v >= 1);
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_delete_topics(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_slice names_at;
+    int32_t n, i, timeout_ms;
+    tr_err_t err;
+
+    err = tr_proto_get_array_len_v(in, 0, &n, 2, TR_API_MAX_TOPICS);
+    if (err != TR_OK) {
+        return err;
+    }
+    n = n < 0 ? 0 : n;
+    names_at = *in;
+    for (i = 0; i < n; i++) {
+        struct tr_str name;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK) {
+            return err;
+        }
+    }
+    if ((err = tr_slice_get_i32(in, &timeout_ms)) != TR_OK) {
+        return err;
+    }
+    if (req->hdr.api_version >= 1) {
+        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i32(req->out, n);
+    for (i = 0; i < n; i++) {
+        struct tr_str name;
+        char topic[TR_TOPIC_NAME_MAX + 1];
+        int16_t kerr = TR_KERR_NONE;
+
+        tr_proto_get_string(&names_at, &name);
+        if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
+            kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else {
+            err = tr_topics_delete(req->broker->topics, topic);
+            if (err == TR_ERR_NOT_FOUND) {
+                kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else if (err != TR_OK) {
+                kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+            } else {
+                tr_log_info("deleted topic '%s' (by %s)", topic, req->peer);
+            }
+        }
+        put_topic_result(req, &name, kerr, NULL, 0);
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_create_partitions(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_slice topics_at;
+    int32_t ntopics, t, timeout_ms;
+    int validate_only;
+    tr_err_t err;
+
+    err = tr_proto_get_array_len_v(in, 0, &ntopics, 10, TR_API_MAX_TOPICS);
+    if (err != TR_OK) {
+        return err;
+    }
+    ntopics = ntopics < 0 ? 0 : ntopics;
+    topics_at = *in;
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        int32_t count, n, i, j, nrep, i32;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &count)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &n, 4,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        for (i = 0; i < n; i++) {
+            if ((err = tr_proto_get_array_len_v(in, 0, &nrep, 4, 1000)) !=
+                TR_OK) {
+                return err;
+            }
+            for (j = 0; j < nrep; j++) {
+                if ((err = tr_slice_get_i32(in, &i32)) != TR_OK) {
+                    return err;
+                }
+            }
+        }
+    }
+    if ((err = tr_slice_get_i32(in, &timeout_ms)) != TR_OK ||
+        (err = tr_proto_get_bool(in, &validate_only)) != TR_OK) {
+        return err;
+    }
+    tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    tr_buf_put_i32(req->out, ntopics);
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        char topic[TR_TOPIC_NAME_MAX + 1], message[200] = "";
+        int32_t count, n, i, j, nrep, i32, current = -1;
+        int16_t kerr = TR_KERR_NONE;
+
+        tr_proto_get_string(&topics_at, &name);
+        tr_slice_get_i32(&topics_at, &count);
+        tr_proto_get_array_len_v(&topics_at, 0, &n, 0, TR_API_MAX_PARTITIONS);
+        for (i = 0; i < n; i++) {
+            tr_proto_get_array_len_v(&topics_at, 0, &nrep, 0, 1000);
+            for (j = 0; j < nrep; j++) {
+                tr_slice_get_i32(&topics_at, &i32);
+            }
+        }
+        if (tr_str_copy(&name, topic, sizeof(topic)) == TR_OK) {
+            current = tr_topics_partition_count(req->broker->topics, topic);
+        }
+        if (current < 0) {
+            kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(message, sizeof(message), "topic does not exist");
+        } else if (count <= current) {
+            kerr = TR_KERR_INVALID_PARTITIONS;
+            snprintf(message, sizeof(message),
+                     "topic has %d partitions; the new count must be larger",
+                     current);
+        } else if (!validate_only) {
+            err = tr_topics_add_partitions(req->broker->topics, topic, count);
+            if (err != TR_OK) {
+                kerr = err == TR_ERR_INVALID ? TR_KERR_INVALID_PARTITIONS
+                                             : TR_KERR_UNKNOWN_SERVER_ERROR;
+                snprintf(message, sizeof(message), "%s", tr_err_str(err));
+            } else {
+                tr_log_info("topic '%s' grown to %d partitions (by %s)", topic,
+                            count, req->peer);
+            }
+        }
+        put_topic_result(req, &name, kerr, message, 1);
+    }
+    return TR_OK;
+}
+
+/* DescribeConfigs: collects entries, then filters by the requested keys. */
+struct describe {
+    struct tr_request *req;
+    struct tr_slice keys; /* requested ConfigurationKeys, or count < 0 */
+    int32_t nkeys;
+    int32_t written;
+    int read_only; /* broker configs cannot be changed at run time */
+};
+
+static int
+key_requested(struct describe *d, const char *name)
+{
+    struct tr_slice keys = d->keys;
+    int32_t i;
+
+    if (d->nkeys < 0) {
+        return 1;
+    }
+    for (i = 0; i < d->nkeys; i++) {
+        struct tr_str k;
+
+        if (tr_proto_get_string(&keys, &k) == TR_OK && tr_str_eq(&k, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+put_config(struct describe *d, const char *name, const char *value,
+           int is_default, int8_t source)
+{
+    struct tr_buf *out = d->req->out;
+    int16_t v = d->req->hdr.api_version;
+
+    if (!key_requested(d, name)) {
+        return;
+    }
+    tr_proto_put_cstring_v(out, 0, name);
+    tr_proto_put_cstring_v(out, 0, value);
+    tr_proto_put_bool(out, d->read_only);
+    if (v == 0) {
+        tr_proto_put_bool(out, is_default);
+    } else {
+        tr_buf_put_i8(out, source);
+    }
+    tr_proto_put_bool(out, 0); /* IsSensitive */
+    if (v >= 1) {
+        tr_buf_put_i32(out, 0); /* Synonyms */
+    }
+    if (v >= 3) {
+        tr_buf_put_i8(out, 0);                /* ConfigType: unknown */
+        tr_proto_put_cstring_v(out, 0, NULL); /* Documentation */
+    }
+    d->written++;
+}
+
+static void
+topic_config_cb(const char *name, const char *value,
+                enum tr_config_source source, void *arg)
+{
+    put_config(arg, name, value, source == TR_CONFIG_SOURCE_DEFAULT,
+               (int8_t)source);
+}
+
+static void
+broker_config_cb(const char *name, const char *value, int is_default, void *arg)
+{
+    put_config(arg, name, value, is_default,
+               is_default ? TR_CONFIG_SOURCE_DEFAULT
+                          : TR_CONFIG_SOURCE_STATIC_BROKER);
+}
+
+tr_err_t
+tr_api_describe_configs(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_slice res_at;
+    int32_t nres, r, i;
+    int include_synonyms = 0, include_docs = 0;
+    tr_err_t err;
+
+    err = tr_proto_get_array_len_v(in, 0, &nres, 7, 1000);
+    if (err != TR_OK) {
+        return err;
+    }
+    nres = nres < 0 ? 0 : nres;
+    res_at = *in;
+    for (r = 0; r < nres; r++) {
+        struct tr_str s;
+        int8_t type;
+        int32_t nkeys;
+
+        if ((err = tr_slice_get_i8(in, &type)) != TR_OK ||
+            (err = tr_proto_get_string(in, &s)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &nkeys, 2, MAX_CONFIGS)) !=
+                TR_OK) {
+            return err;
+        }
+        for (i = 0; i < nkeys; i++) {
+            if ((err = tr_proto_get_string(in, &s)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    if ((v >= 1 && (err = tr_proto_get_bool(in, &include_synonyms)) != TR_OK) ||
+        (v >= 3 && (err = tr_proto_get_bool(in, &include_docs)) != TR_OK)) {
+        return err;
+    }
+
+    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_buf_put_i32(out, nres);
+    for (r = 0; r < nres; r++) {
+        struct describe d = { req, { 0 }, 0, 0, 0 };
+        struct tr_str name, s;
+        char rname[TR_TOPIC_NAME_MAX + 1] = "", id[16];
+        int8_t type;
+        int16_t kerr = TR_KERR_NONE;
+        const char *message = NULL;
+        size_t at_error, at_count;
+
+        tr_slice_get_i8(&res_at, &type);
+        tr_proto_get_string(&res_at, &name);
+        tr_proto_get_array_len_v(&res_at, 0, &d.nkeys, 0, MAX_CONFIGS);
+        d.keys = res_at;
+        for (i = 0; i < d.nkeys; i++) {
+            tr_proto_get_string(&res_at, &s);
+        }
+        at_error = tr_buf_put_i16(out, kerr);
+        tr_proto_put_cstring_v(out, 0, NULL); /* ErrorMessage, patched */
+        tr_buf_put_i8(out, type);
+        tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
+        at_count = tr_buf_put_i32(out, 0);
+        snprintf(id, sizeof(id), "%d", req->broker->node_id);
+        if (tr_str_copy(&name, rname, sizeof(rname)) != TR_OK) {
+            kerr = TR_KERR_INVALID_REQUEST;
+            message = "resource name too long";
+        } else if (type == RESOURCE_TOPIC) {
+            if (tr_topics_describe_configs(req->broker->topics, rname,
+                                           topic_config_cb, &d) != TR_OK) {
+                kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                message = "topic does not exist";
+            }
+        } else if (type == RESOURCE_BROKER &&
+                   (rname[0] == '\0' || strcmp(rname, id) == 0)) {
+            d.read_only = 1;
+            tr_broker_config_describe(req->broker->cfg, broker_config_cb, &d);
+        } else {
+            kerr = TR_KERR_INVALID_REQUEST;
+            message = "unknown resource";
+        }
+        if (kerr != TR_KERR_NONE) {
+            /* Rewrite this result from its start with the error. */
+            tr_buf_truncate(out, at_error);
+            tr_buf_put_i16(out, kerr);
+            tr_proto_put_cstring_v(out, 0, message);
+            tr_buf_put_i8(out, type);
+            tr_proto_put_string_v(out, 0, name.ptr,
+                                  name.len < 0 ? 0 : name.len);
+            tr_buf_put_i32(out, 0);
+        } else {
+            tr_buf_set_i32(out, at_count, d.written);
+        }
+    }
+    return TR_OK;
+}

@@ -1,0 +1,390 @@
+/*
+ * api_fetch -- Fetch (with long polling) and ListOffsets.
+ *
+ * A Fetch is handled in two passes. The first decodes every partition and
+ * asks the partition for a file range (tr_partition_read); the second
+ * encodes the response, adding each range as a file segment so the records
+ * go from the page cache to the socket with sendfile. When the ranges add up
+ * to fewer than MinBytes, the request parks instead: it watches its
+ * partitions, checks once more (an append may have raced the watch), and
+ * then waits until an append wakes it or MaxWaitMs passes.
+ */
+#include "api.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "partition.h"
+#include "topics.h"
+#include "waits.h"
+
+struct fetch_part {
+    char *topic; /* points into the fetch's topic names */
+    int32_t index;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    int16_t kerr;
+    struct tr_partition_offsets offs;
+    struct tr_read_result read;
+};
+
+struct fetch {
+    int32_t max_wait_ms;
+    int32_t min_bytes;
+    int32_t max_bytes;
+    int8_t isolation;
+    int32_t ntopics;
+    int32_t *topic_nparts; /* partitions per topic, in request order */
+    char (*topics)[TR_TOPIC_NAME_MAX + 1];
+    int32_t nparts;
+    struct fetch_part *parts;
+};
+
+static void
+fetch_release(struct fetch *f)
+{
+    int32_t i;
+
+    for (i = 0; i < f->nparts; i++) {
+        if (f->parts[i].read.fd >= 0) {
+            close(f->parts[i].read.fd);
+            f->parts[i].read.fd = -1;
+        }
+    }
+}
+
+static void
+fetch_cleanup(struct fetch *f)
+{
+    if (f->parts != NULL) {
+        fetch_release(f);
+    }
+    tr_free(f->parts);
+    tr_free(f->topic_nparts);
+    tr_free(f->topics);
+}
+
+static tr_err_t
+fetch_decode(struct tr_request *req, struct fetch *f)
+{
+    struct tr_slice *in = &req->body;
+    int16_t v = req->hdr.api_version;
+    struct tr_slice topics_at;
+    int32_t replica_id, session_id, session_epoch, t, p, n = 0;
+    tr_err_t err;
+
+    if ((err = tr_slice_get_i32(in, &replica_id)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &f->max_wait_ms)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &f->min_bytes)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &f->max_bytes)) != TR_OK ||
+        (err = tr_slice_get_i8(in, &f->isolation)) != TR_OK) {
+        return err;
+    }
+    if (v >= 7 && ((err = tr_slice_get_i32(in, &session_id)) != TR_OK ||
+                   (err = tr_slice_get_i32(in, &session_epoch)) != TR_OK)) {
+        return err;
+    }
+    err = tr_proto_get_array_len_v(in, 0, &f->ntopics, 6, TR_API_MAX_TOPICS);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (f->ntopics < 0) {
+        f->ntopics = 0;
+    }
+    /* First walk: count partitions so the arrays are sized once. */
+    topics_at = *in;
+    for (t = 0; t < f->ntopics; t++) {
+        struct tr_str name;
+        int32_t np;
+        /* Partition, [CurrentLeaderEpoch], FetchOffset, [LogStartOffset],
+         * PartitionMaxBytes: the least bytes one entry can take. */
+        size_t each = 16 + (v >= 9 ? 4 : 0) + (v >= 5 ? 8 : 0);
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &np, each,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        if (np < 0) {
+            np = 0;
+        }
+        if (n > TR_API_MAX_PARTITIONS - np) {
+            return TR_ERR_TOO_LARGE;
+        }
+        n += np;
+        for (p = 0; p < np; p++) {
+            int64_t i64;
+            int32_t i32;
+
+            if ((err = tr_slice_get_i32(in, &i32)) != TR_OK ||
+                (v >= 9 && (err = tr_slice_get_i32(in, &i32)) != TR_OK) ||
+                (err = tr_slice_get_i64(in, &i64)) != TR_OK ||
+                (v >= 5 && (err = tr_slice_get_i64(in, &i64)) != TR_OK) ||
+                (err = tr_slice_get_i32(in, &i32)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    f->nparts = n;
+    f->parts = tr_calloc((size_t)n, sizeof(*f->parts));
+    f->topic_nparts = tr_calloc((size_t)f->ntopics, sizeof(int32_t));
+    f->topics = tr_calloc((size_t)f->ntopics, sizeof(*f->topics));
+    if (f->parts == NULL || f->topic_nparts == NULL || f->topics == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    for (p = 0; p < n; p++) {
+        f->parts[p].read.fd = -1;
+    }
+    /* Second walk: fill them in (the bounds were checked above). */
+    n = 0;
+    for (t = 0; t < f->ntopics; t++) {
+        struct tr_str name;
+        int32_t np;
+        int topic_ok;
+
+        tr_proto_get_string(&topics_at, &name);
+        tr_proto_get_array_len_v(&topics_at, 0, &np, 0, TR_API_MAX_PARTITIONS);
+        np = np < 0 ? 0 : np;
+        topic_ok =
+            tr_str_copy(&name, f->topics[t], sizeof(f->topics[t])) == TR_OK;
+        f->topic_nparts[t] = np;
+        for (p = 0; p < np; p++, n++) {
+            struct fetch_part *fp = &f->parts[n];
+            int32_t epoch;
+            int64_t log_start;
+
+            fp->topic = f->topics[t];
+            tr_slice_get_i32(&topics_at, &fp->index);
+            if (v >= 9) {
+                tr_slice_get_i32(&topics_at, &epoch);
+            }
+            tr_slice_get_i64(&topics_at, &fp->fetch_offset);
+            if (v >= 5) {
+                tr_slice_get_i64(&topics_at, &log_start);
+            }
+            tr_slice_get_i32(&topics_at, &fp->max_bytes);
+            fp->kerr =
+                topic_ok ? TR_KERR_NONE : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+    /* ForgottenTopicsData and RackId are irrelevant without sessions. */
+    return TR_OK;
+}
+
+/* Reads every partition; returns the bytes found. */
+static size_t
+fetch_read(struct tr_request *req, struct fetch *f)
+{
+    size_t total = 0;
+    int32_t i;
+
+    fetch_release(f);
+    for (i = 0; i < f->nparts; i++) {
+        struct fetch_part *fp = &f->parts[i];
+        struct tr_partition *part;
+        size_t budget;
+        int64_t end;
+        tr_err_t err;
+
+        part = tr_topics_partition(req->broker->topics, fp->topic, fp->index);
+        if (part == NULL) {
+            fp->kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        fp->kerr = TR_KERR_NONE;
+        tr_partition_offsets(part, &fp->offs);
+        /*
+         * The response limit: MaxBytes overall, PartitionMaxBytes each. The
+         * first batch found is returned even if larger (KIP-74), so a
+         * consumer can always make progress.
+         */
+        budget = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
+        if (f->max_bytes > 0 && total > 0) {
+            size_t left =
+                total < (size_t)f->max_bytes ? (size_t)f->max_bytes - total : 0;
+            budget = budget < left ? budget : left;
+        }
+        end =
+            f->isolation == 1 ? fp->offs.last_stable : fp->offs.high_watermark;
+        if (budget > 0 || total == 0) {
+            err = tr_partition_read(part, fp->fetch_offset, budget, end,
+                                    &fp->read);
+            if (err == TR_ERR_OUT_OF_RANGE) {
+                fp->kerr = TR_KERR_OFFSET_OUT_OF_RANGE;
+            } else if (err != TR_OK) {
+                tr_log_error("fetch %s-%d at %lld: %s", fp->topic, fp->index,
+                             (long long)fp->fetch_offset, tr_err_str(err));
+                fp->kerr = tr_kerr_from(err);
+            } else {
+                total += fp->read.len;
+            }
+        }
+        tr_partition_unref(part);
+    }
+    return total;
+}
+
+static tr_err_t
+fetch_encode(struct tr_request *req, struct fetch *f)
+{
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int32_t t, p, n = 0;
+    tr_err_t err;
+
+    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    if (v >= 7) {
+        tr_buf_put_i16(out, TR_KERR_NONE);
+        tr_buf_put_i32(out, 0); /* SessionId: we keep no fetch sessions */
+    }
+    tr_buf_put_i32(out, f->ntopics);
+    for (t = 0; t < f->ntopics; t++) {
+        tr_proto_put_cstring_v(out, 0, f->topics[t]);
+        tr_buf_put_i32(out, f->topic_nparts[t]);
+        for (p = 0; p < f->topic_nparts[t]; p++, n++) {
+            struct fetch_part *fp = &f->parts[n];
+            int known = fp->kerr != TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+
+            tr_buf_put_i32(out, fp->index);
+            tr_buf_put_i16(out, fp->kerr);
+            tr_buf_put_i64(out, known ? fp->offs.high_watermark : -1);
+            tr_buf_put_i64(out, known ? fp->offs.last_stable : -1);
+            if (v >= 5) {
+                tr_buf_put_i64(out, known ? fp->offs.log_start : -1);
+            }
+            tr_buf_put_i32(out, 0); /* AbortedTransactions: none */
+            if (v >= 11) {
+                tr_buf_put_i32(out, -1); /* PreferredReadReplica */
+            }
+            tr_buf_put_i32(out, (int32_t)fp->read.len);
+            if (fp->read.fd >= 0 && fp->read.len > 0) {
+                err = tr_request_add_file(req, fp->read.fd, fp->read.pos,
+                                          fp->read.len);
+                fp->read.fd = -1; /* taken */
+                if (err != TR_OK) {
+                    return err;
+                }
+            }
+        }
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_fetch(struct tr_request *req)
+{
+    struct fetch f;
+    size_t total;
+    int32_t i;
+    tr_err_t err;
+
+    memset(&f, 0, sizeof(f));
+    err = fetch_decode(req, &f);
+    if (err != TR_OK) {
+        goto out;
+    }
+    total = fetch_read(req, &f);
+    if (!req->final && f.max_wait_ms > 0 && f.min_bytes > 0 &&
+        total < (size_t)f.min_bytes) {
+        /* Watch, then look again: an append may have come in between. */
+        for (i = 0; i < f.nparts; i++) {
+            if (f.parts[i].kerr == TR_KERR_NONE) {
+                err = tr_waiter_watch(req->waiter, f.parts[i].topic,
+                                      f.parts[i].index);
+                if (err != TR_OK) {
+                    goto out;
+                }
+            }
+        }
+        total = fetch_read(req, &f);
+        if (total < (size_t)f.min_bytes) {
+            req->park_ms = f.max_wait_ms;
+            err = TR_OK;
+            goto out;
+        }
+    }
+    err = fetch_encode(req, &f);
+out:
+    fetch_cleanup(&f);
+    return err;
+}
+
+tr_err_t
+tr_api_list_offsets(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int32_t replica_id, ntopics, t;
+    int8_t isolation = 0;
+    tr_err_t err;
+
+    if ((err = tr_slice_get_i32(in, &replica_id)) != TR_OK ||
+        (v >= 2 && (err = tr_slice_get_i8(in, &isolation)) != TR_OK) ||
+        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    if (v >= 2) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    ntopics = ntopics < 0 ? 0 : ntopics;
+    tr_buf_put_i32(out, ntopics);
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        char topic[TR_TOPIC_NAME_MAX + 1];
+        int32_t nparts, p;
+        int topic_ok;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &nparts, 12,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        nparts = nparts < 0 ? 0 : nparts;
+        topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
+        tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
+        tr_buf_put_i32(out, nparts);
+        for (p = 0; p < nparts; p++) {
+            struct tr_partition *part = NULL;
+            struct tr_partition_offsets offs;
+            int32_t index, epoch;
+            int64_t timestamp, offset = -1, ts = -1;
+            int16_t kerr = TR_KERR_NONE;
+
+            if ((err = tr_slice_get_i32(in, &index)) != TR_OK ||
+                (v >= 4 && (err = tr_slice_get_i32(in, &epoch)) != TR_OK) ||
+                (err = tr_slice_get_i64(in, &timestamp)) != TR_OK) {
+                return err;
+            }
+            if (topic_ok) {
+                part = tr_topics_partition(req->broker->topics, topic, index);
+            }
+            if (part == NULL) {
+                kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else {
+                tr_partition_offsets(part, &offs);
+                if (timestamp == -1) { /* latest */
+                    offset =
+                        isolation == 1 ? offs.last_stable : offs.high_watermark;
+                } else if (timestamp == -2) { /* earliest */
+                    offset = offs.log_start;
+                } else if (tr_partition_offset_for_time(
+                               part, timestamp, &offset, &ts) != TR_OK) {
+                    kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+                }
+                tr_partition_unref(part);
+            }
+            tr_buf_put_i32(out, index);
+            tr_buf_put_i16(out, kerr);
+            tr_buf_put_i64(out, ts);
+            tr_buf_put_i64(out, offset);
+            if (v >= 4) {
+                tr_buf_put_i32(out, kerr == TR_KERR_NONE ? 0 : -1);
+            }
+        }
+    }
+    return TR_OK;
+}

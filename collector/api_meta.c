@@ -1,0 +1,286 @@
+/*
+ * api_meta -- the API table, ApiVersions and Metadata.
+ *
+ * Metadata is also where topics are auto-created: producers (and kafkajs
+ * consumers) ask for a topic's metadata before using it, and Kafka creates
+ * missing topics at that moment when auto.create.topics.enable is set and,
+ * from v4, the client allows it.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "topics.h"
+
+/*
+ * What we advertise. Produce starts at 0 although only 3+ is implemented:
+ * librdkafka checks Produce v0 before it will compress a batch.
+ */
+static const struct tr_api api_table[] = {
+    { TR_API_PRODUCE, 0, 8, tr_api_produce },
+    { TR_API_FETCH, 4, 11, tr_api_fetch },
+    { TR_API_LIST_OFFSETS, 1, 5, tr_api_list_offsets },
+    { TR_API_METADATA, 0, 8, tr_api_metadata },
+    { TR_API_API_VERSIONS, 0, 3, tr_api_api_versions },
+    { TR_API_CREATE_TOPICS, 0, 4, tr_api_create_topics },
+    { TR_API_DELETE_TOPICS, 0, 3, tr_api_delete_topics },
+    { TR_API_INIT_PRODUCER_ID, 0, 1, tr_api_init_producer_id },
+    { TR_API_DESCRIBE_CONFIGS, 0, 3, tr_api_describe_configs },
+    { TR_API_CREATE_PARTITIONS, 0, 1, tr_api_create_partitions },
+};
+
+#define API_COUNT (sizeof(api_table) / sizeof(api_table[0]))
+
+const struct tr_api *
+tr_api_find(int16_t key)
+{
+    size_t i;
+
+    for (i = 0; i < API_COUNT; i++) {
+        if (api_table[i].key == key) {
+            return &api_table[i];
+        }
+    }
+    return NULL;
+}
+
+const struct tr_api *
+tr_api_table(size_t *count)
+{
+    *count = API_COUNT;
+    return api_table;
+}
+
+static void
+put_api_versions(struct tr_buf *out, int flex, int16_t error)
+{
+    size_t i;
+
+    tr_buf_put_i16(out, error);
+    tr_proto_put_array_len_v(out, flex, (int32_t)API_COUNT);
+    for (i = 0; i < API_COUNT; i++) {
+        tr_buf_put_i16(out, api_table[i].key);
+        tr_buf_put_i16(out, api_table[i].min_version);
+        tr_buf_put_i16(out, api_table[i].max_version);
+        tr_proto_put_tags_v(out, flex);
+    }
+}
+
+void
+tr_api_versions_unsupported(struct tr_buf *out)
+{
+    put_api_versions(out, 0, TR_KERR_UNSUPPORTED_VERSION);
+}
+
+tr_err_t
+tr_api_api_versions(struct tr_request *req)
+{
+    int16_t version = req->hdr.api_version;
+    int flex = req->hdr.flexible;
+    tr_err_t err;
+
+    if (version >= 3) {
+        struct tr_str name, ver;
+
+        err = tr_proto_get_compact_string(&req->body, &name);
+        if (err == TR_OK) {
+            err = tr_proto_get_compact_string(&req->body, &ver);
+        }
+        if (err == TR_OK) {
+            err = tr_proto_skip_tags(&req->body);
+        }
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    put_api_versions(req->out, flex, TR_KERR_NONE);
+    if (version >= 1) {
+        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    }
+    tr_proto_put_tags_v(req->out, flex);
+    return TR_OK;
+}
+
+/*
+ * Finds topic 'name' or creates it when auto-creation applies. Returns the
+ * partition count, or -1 with *kerr set.
+ */
+static int32_t
+resolve_topic(struct tr_request *req, const char *name, int allow_create,
+              int16_t *kerr)
+{
+    const struct tr_broker_config *cfg = req->broker->cfg;
+    char errbuf[256];
+    int32_t count;
+    tr_err_t err;
+
+    *kerr = TR_KERR_NONE;
+    if (!tr_topics_valid_name(name)) {
+        *kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
+        return -1;
+    }
+    count = tr_topics_partition_count(req->broker->topics, name);
+    if (count >= 0) {
+        return count;
+    }
+    if (!allow_create || !cfg->auto_create_topics) {
+        *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return -1;
+    }
+    err = tr_topics_create(req->broker->topics, name, cfg->num_partitions, NULL,
+                           0, errbuf, sizeof(errbuf));
+    if (err == TR_OK) {
+        tr_log_info("auto-created topic '%s' with %d partitions (asked by %s)",
+                    name, cfg->num_partitions, req->peer);
+    } else if (err != TR_ERR_EXISTS) {
+        tr_log_error("cannot auto-create topic '%s': %s", name,
+                     err == TR_ERR_CONFIG ? errbuf : tr_err_str(err));
+        *kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+        return -1;
+    }
+    count = tr_topics_partition_count(req->broker->topics, name);
+    if (count < 0) {
+        *kerr = TR_KERR_LEADER_NOT_AVAILABLE; /* deleted meanwhile: retry */
+    }
+    return count;
+}
+
+static void
+put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
+                   int16_t kerr)
+{
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int32_t node = req->broker->node_id;
+    int32_t i;
+
+    tr_buf_put_i16(out, kerr);
+    tr_proto_put_cstring_v(out, 0, name);
+    if (v >= 1) {
+        tr_proto_put_bool(out, strncmp(name, "__", 2) == 0); /* IsInternal */
+    }
+    tr_buf_put_i32(out, count > 0 ? count : 0);
+    for (i = 0; i < count; i++) {
+        tr_buf_put_i16(out, TR_KERR_NONE);
+        tr_buf_put_i32(out, i);    /* PartitionIndex */
+        tr_buf_put_i32(out, node); /* LeaderId */
+        if (v >= 7) {
+            tr_buf_put_i32(out, 0); /* LeaderEpoch */
+        }
+        tr_buf_put_i32(out, 1); /* ReplicaNodes */
+        tr_buf_put_i32(out, node);
+        tr_buf_put_i32(out, 1); /* IsrNodes */
+        tr_buf_put_i32(out, node);
+        if (v >= 5) {
+            tr_buf_put_i32(out, 0); /* OfflineReplicas */
+        }
+    }
+    if (v >= 8) {
+        tr_buf_put_i32(out, INT32_MIN); /* TopicAuthorizedOperations */
+    }
+}
+
+tr_err_t
+tr_api_metadata(struct tr_request *req)
+{
+    struct tr_broker *broker = req->broker;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_slice topics_at;
+    struct tr_topic_info *all = NULL;
+    size_t nall = 0, i;
+    int32_t ntopics, t;
+    int allow_create = 1, flag;
+    tr_err_t err;
+
+    /* Metadata v0-8 are never flexible. */
+    err =
+        tr_proto_get_array_len_v(&req->body, 0, &ntopics, 2, TR_API_MAX_TOPICS);
+    if (err != TR_OK) {
+        return err;
+    }
+    topics_at = req->body;
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+
+        err = tr_proto_get_string(&req->body, &name);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    if (v >= 4) {
+        err = tr_proto_get_bool(&req->body, &allow_create);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    if (v >= 8) {
+        err = tr_proto_get_bool(&req->body, &flag);
+        if (err == TR_OK) {
+            err = tr_proto_get_bool(&req->body, &flag);
+        }
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+
+    if (v >= 3) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i32(out, 1); /* Brokers */
+    tr_buf_put_i32(out, broker->node_id);
+    tr_proto_put_cstring_v(out, 0, broker->advertised_host);
+    tr_buf_put_i32(out, broker->advertised_port);
+    if (v >= 1) {
+        tr_proto_put_cstring_v(out, 0, NULL); /* Rack */
+    }
+    if (v >= 2) {
+        tr_proto_put_cstring_v(out, 0, broker->cluster_id);
+    }
+    if (v >= 1) {
+        tr_buf_put_i32(out, broker->node_id); /* ControllerId */
+    }
+
+    /* v0: an empty list means all topics; v1+: null means all. */
+    if (ntopics < 0 || (v == 0 && ntopics == 0)) {
+        err = tr_topics_list(broker->topics, &all, &nall);
+        if (err != TR_OK) {
+            return err;
+        }
+        tr_buf_put_i32(out, (int32_t)nall);
+        for (i = 0; i < nall; i++) {
+            put_topic_metadata(req, all[i].name, all[i].partitions,
+                               TR_KERR_NONE);
+        }
+        tr_free(all);
+    } else {
+        tr_buf_put_i32(out, ntopics);
+        for (t = 0; t < ntopics; t++) {
+            struct tr_str name;
+            char cname[TR_TOPIC_NAME_MAX + 1];
+            int16_t kerr;
+            int32_t count = -1;
+
+            tr_proto_get_string(&topics_at, &name);
+            if (tr_str_copy(&name, cname, sizeof(cname)) != TR_OK) {
+                /* Too long or null: answer with a truncated name. */
+                snprintf(cname, sizeof(cname), "%.*s",
+                         name.len > 0 ? (int)(name.len > 249 ? 249 : name.len)
+                                      : 0,
+                         name.ptr ? name.ptr : "");
+                kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
+            } else {
+                count = resolve_topic(req, cname, allow_create, &kerr);
+            }
+            put_topic_metadata(req, cname, count, kerr);
+        }
+    }
+    if (v >= 8) {
+        tr_buf_put_i32(out, INT32_MIN); /* ClusterAuthorizedOperations */
+    }
+    return TR_OK;
+}

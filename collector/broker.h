@@ -1,0 +1,30 @@
+/*
+ * broker -- the context every request handler works in.
+ *
+ * One struct tr_broker is built by main() and passed, borrowed, to the
+ * server and through it to each handler; it is read-only after start-up
+ * apart from the objects it points to, which do their own locking. This is
+ * the "server" object of the collector, kept explicit instead of global.
+ */
+#ifndef TR_BROKER_H
+#define TR_BROKER_H
+
+#include <stdint.h>
+
+struct tr_broker_config;
+struct tr_topics;
+struct tr_waits;
+struct tr_pidgen;
+
+struct tr_broker {
+    const struct tr_broker_config *cfg;
+    struct tr_topics *topics;
+    struct tr_waits *waits;
+    struct tr_pidgen *pids;
+    int32_t node_id;
+    char advertised_host[256];
+    int advertised_port;
+    char cluster_id[64];
+};
+
+#endif /* TR_BROKER_H */

@@ -1,0 +1,750 @@
+/*
+ * server -- accept, frame, dispatch and answer Kafka requests.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "api.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "proto.h"
+#include "waits.h"
+
+/*
+ * Unsent output above which a connection's next requests wait, and the
+ * level it must drain to before they are read again.
+ */
+#define OUTPUT_HIGH_WATER (32u << 20)
+#define OUTPUT_LOW_WATER  (4u << 20)
+/* Largest response body encoded in memory (records go as file segments). */
+#define RESPONSE_MAX (256u << 20)
+
+struct conn;
+
+struct netthread {
+    struct tr_server *server;
+    struct event_base *base;
+    pthread_t tid;
+    int started;
+    struct event *accept_ev; /* activated by the main thread */
+    struct event *stop_ev;
+    pthread_mutex_t lock; /* guards pending_fds */
+    int *pending_fds;
+    size_t npending, cap;
+    TAILQ_HEAD(, conn) conns;
+    struct tr_buf scratch; /* response encoding, reused per request */
+};
+
+struct conn {
+    struct netthread *nt;
+    struct bufferevent *bev;
+    TAILQ_ENTRY(conn) link;
+    char peer[NI_MAXHOST + NI_MAXSERV + 2];
+    int paused;            /* waiting for output to drain */
+    uint8_t *parked_frame; /* owned copy of a parked request, or NULL */
+    size_t parked_len;
+    int64_t deadline_ms;
+    struct event *wake_ev;
+    struct event *timer_ev;
+    struct tr_waiter *waiter;
+};
+
+struct tr_server {
+    struct tr_broker *broker;
+    struct event_base *main_base;
+    struct evconnlistener *listener;
+    int port;
+    int nthreads;
+    struct netthread *threads;
+    unsigned next_thread;
+    atomic_int nconns;
+    int32_t request_max;
+    struct timeval idle_tv, write_tv;
+};
+
+/* The response under assembly; req->response points here. */
+struct response {
+    struct evbuffer *ev;
+};
+
+static void process_input(struct conn *c);
+static void conn_close(struct conn *c);
+
+tr_err_t
+tr_request_add_file(struct tr_request *req, int fd, off_t pos, size_t len)
+{
+    struct response *resp = req->response;
+    struct evbuffer_file_segment *seg;
+
+    if (evbuffer_add(resp->ev, tr_buf_data(req->out), tr_buf_len(req->out)) !=
+        0) {
+        close(fd);
+        return TR_ERR_NOMEM;
+    }
+    tr_buf_reset(req->out);
+    seg = evbuffer_file_segment_new(fd, pos, (ev_off_t)len,
+                                    EVBUF_FS_CLOSE_ON_FREE);
+    if (seg == NULL) {
+        close(fd);
+        return TR_ERR_NOMEM;
+    }
+    if (evbuffer_add_file_segment(resp->ev, seg, 0, (ev_off_t)len) != 0) {
+        evbuffer_file_segment_free(seg);
+        return TR_ERR_NOMEM;
+    }
+    evbuffer_file_segment_free(seg); /* the evbuffer keeps a reference */
+    return TR_OK;
+}
+
+/* Queues [size][body pieces] on the connection's output. */
+static tr_err_t
+send_response(struct conn *c, struct response *resp, struct tr_buf *out)
+{
+    uint8_t size[4];
+    size_t total;
+
+    if (tr_buf_len(out) > 0 &&
+        evbuffer_add(resp->ev, tr_buf_data(out), tr_buf_len(out)) != 0) {
+        return TR_ERR_NOMEM;
+    }
+    total = evbuffer_get_length(resp->ev);
+    if (total > INT32_MAX) {
+        return TR_ERR_TOO_LARGE;
+    }
+    tr_store_i32(size, (int32_t)total);
+    if (evbuffer_prepend(resp->ev, size, 4) != 0 ||
+        evbuffer_add_buffer(bufferevent_get_output(c->bev), resp->ev) != 0) {
+        return TR_ERR_NOMEM;
+    }
+    return TR_OK;
+}
+
+enum frame_result {
+    FRAME_DONE,
+    FRAME_PARKED,
+    FRAME_CLOSE,
+};
+
+/*
+ * Handles one request frame (without its size prefix). 'final' is set when
+ * a parked request runs for the last time.
+ */
+static enum frame_result
+handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
+{
+    struct netthread *nt = c->nt;
+    struct tr_server *server = nt->server;
+    struct tr_request req;
+    struct response resp = { NULL };
+    const struct tr_api *api;
+    enum frame_result result = FRAME_CLOSE;
+    tr_err_t err;
+
+    memset(&req, 0, sizeof(req));
+    tr_slice_init(&req.body, frame, len);
+    err = tr_proto_request_header_parse(&req.body, &req.hdr);
+    if (err != TR_OK) {
+        tr_log_warn("%s: malformed request header (%s); closing", c->peer,
+                    tr_err_str(err));
+        goto out;
+    }
+    tr_buf_reset(&nt->scratch);
+    req.out = &nt->scratch;
+    req.broker = server->broker;
+    req.peer = c->peer;
+    req.now_ms = tr_clock_wall_ms();
+    req.final = final;
+    resp.ev = evbuffer_new();
+    if (resp.ev == NULL) {
+        goto out;
+    }
+    req.response = &resp;
+
+    /* Response header: v0 for ApiVersions always, v1 for flexible APIs. */
+    tr_buf_put_i32(req.out, req.hdr.correlation_id);
+    api = tr_api_find(req.hdr.api_key);
+    if (req.hdr.api_key == TR_API_API_VERSIONS && api != NULL &&
+        (req.hdr.api_version > api->max_version || req.hdr.api_version < 0)) {
+        tr_api_versions_unsupported(req.out);
+        goto respond;
+    }
+    if (api == NULL || req.hdr.api_version < api->min_version ||
+        req.hdr.api_version > api->max_version) {
+        tr_log_warn("%s: unsupported request %s (key %d) v%d; closing", c->peer,
+                    tr_proto_api_name(req.hdr.api_key), req.hdr.api_key,
+                    req.hdr.api_version);
+        goto out;
+    }
+    if (req.hdr.flexible && req.hdr.api_key != TR_API_API_VERSIONS) {
+        tr_proto_put_tags_v(req.out, 1);
+    }
+    if (c->waiter == NULL) {
+        c->waiter = tr_waiter_new(server->broker->waits, c->wake_ev);
+        if (c->waiter == NULL) {
+            goto out;
+        }
+    }
+    req.waiter = c->waiter;
+    err = api->handler(&req);
+    if (err != TR_OK) {
+        tr_log_warn("%s: bad %s v%d request (%s); closing", c->peer,
+                    tr_proto_api_name(req.hdr.api_key), req.hdr.api_version,
+                    tr_err_str(err));
+        tr_waiter_cancel(c->waiter);
+        goto out;
+    }
+    if (req.park_ms > 0 && !final) {
+        if (c->parked_frame == NULL) {
+            c->deadline_ms = tr_clock_mono_ms() + req.park_ms;
+        }
+        result = FRAME_PARKED;
+        goto out;
+    }
+    tr_waiter_cancel(c->waiter);
+    if (req.no_response) {
+        result = FRAME_DONE;
+        goto out;
+    }
+respond:
+    if (tr_buf_err(req.out) != TR_OK) {
+        tr_log_error("%s: cannot encode %s response: %s", c->peer,
+                     tr_proto_api_name(req.hdr.api_key),
+                     tr_err_str(tr_buf_err(req.out)));
+        goto out;
+    }
+    if (send_response(c, &resp, req.out) != TR_OK) {
+        tr_log_error("%s: out of memory queueing a response", c->peer);
+        goto out;
+    }
+    result = FRAME_DONE;
+out:
+    if (resp.ev != NULL) {
+        evbuffer_free(resp.ev);
+    }
+    return result;
+}
+
+/* Runs a parked request again; called on its own network thread. */
+static void
+rerun_parked(struct conn *c, int final)
+{
+    uint8_t *frame = c->parked_frame;
+    enum frame_result r;
+
+    if (frame == NULL) {
+        return;
+    }
+    if (tr_clock_mono_ms() >= c->deadline_ms) {
+        final = 1;
+    }
+    tr_waiter_cancel(c->waiter);
+    r = handle_frame(c, frame, c->parked_len, final);
+    if (r == FRAME_PARKED) {
+        return; /* still watching; the timer stays armed */
+    }
+    evtimer_del(c->timer_ev);
+    c->parked_frame = NULL;
+    tr_free(frame);
+    if (r == FRAME_CLOSE) {
+        conn_close(c);
+        return;
+    }
+    process_input(c);
+}
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    rerun_parked(arg, 0);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    rerun_parked(arg, 1);
+}
+
+/* Handles every complete frame in the input, in order. */
+static void
+process_input(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    int32_t request_max = c->nt->server->request_max;
+
+    while (c->parked_frame == NULL) {
+        uint8_t hdr[4];
+        int32_t size;
+        size_t avail = evbuffer_get_length(in);
+        uint8_t *frame;
+        enum frame_result r;
+
+        if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
+            c->paused = 1;
+            bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_LOW_WATER, 0);
+            return;
+        }
+        if (avail < 4) {
+            bufferevent_setwatermark(c->bev, EV_READ, 0,
+                                     (size_t)request_max + 4);
+            return;
+        }
+        evbuffer_copyout(in, hdr, 4);
+        size = tr_load_i32(hdr);
+        if (size < 0 || size > request_max) {
+            tr_log_warn("%s: request size %d outside 0..%d "
+                        "(socket.request.max.bytes); closing",
+                        c->peer, size, request_max);
+            conn_close(c);
+            return;
+        }
+        if (avail < 4 + (size_t)size) {
+            /* Wake only when the whole frame is here. */
+            bufferevent_setwatermark(c->bev, EV_READ, 4 + (size_t)size,
+                                     (size_t)request_max + 4);
+            return;
+        }
+        frame = evbuffer_pullup(in, 4 + (ssize_t)size);
+        if (frame == NULL) {
+            tr_log_error("%s: out of memory reading a request", c->peer);
+            conn_close(c);
+            return;
+        }
+        r = handle_frame(c, frame + 4, (size_t)size, 0);
+        if (r == FRAME_PARKED) {
+            c->parked_frame = tr_malloc(size ? (size_t)size : 1);
+            if (c->parked_frame == NULL) {
+                conn_close(c);
+                return;
+            }
+            memcpy(c->parked_frame, frame + 4, (size_t)size);
+            c->parked_len = (size_t)size;
+            {
+                int64_t wait_ms = c->deadline_ms - tr_clock_mono_ms();
+                struct timeval tv;
+
+                wait_ms = wait_ms > 0 ? wait_ms : 0;
+                tv.tv_sec = (time_t)(wait_ms / 1000);
+                tv.tv_usec = (suseconds_t)((wait_ms % 1000) * 1000);
+                evtimer_add(c->timer_ev, &tv);
+            }
+        }
+        evbuffer_drain(in, 4 + (size_t)size);
+        if (r == FRAME_CLOSE) {
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+
+    if (!c->paused) {
+        process_input(c);
+    }
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+
+    if (c->paused) {
+        c->paused = 0;
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        process_input(c);
+    }
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (what & BEV_EVENT_WRITING) {
+            tr_log_warn("%s: client not reading its responses; closing",
+                        c->peer);
+        } else {
+            tr_log_info("%s: idle connection closed", c->peer);
+        }
+    } else if (what & BEV_EVENT_ERROR) {
+        tr_log_debug("%s: connection error: %s", c->peer,
+                     strerror(EVUTIL_SOCKET_ERROR()));
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        conn_close(c);
+    }
+}
+
+static void
+conn_close(struct conn *c)
+{
+    struct netthread *nt = c->nt;
+
+    TAILQ_REMOVE(&nt->conns, c, link);
+    tr_waiter_free(c->waiter);
+    if (c->wake_ev != NULL) {
+        event_free(c->wake_ev);
+    }
+    if (c->timer_ev != NULL) {
+        event_free(c->timer_ev);
+    }
+    tr_free(c->parked_frame);
+    if (c->bev != NULL) {
+        bufferevent_free(c->bev);
+    }
+    atomic_fetch_sub(&nt->server->nconns, 1);
+    tr_free(c);
+}
+
+static void
+peer_name(int fd, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+
+    snprintf(out, outlen, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        snprintf(out, outlen, "%s:%s", host, port);
+    }
+}
+
+static void
+conn_open(struct netthread *nt, int fd)
+{
+    struct tr_server *server = nt->server;
+    struct conn *c = tr_calloc(1, sizeof(*c));
+    int one = 1;
+
+    if (c == NULL) {
+        close(fd);
+        atomic_fetch_sub(&server->nconns, 1);
+        return;
+    }
+    c->nt = nt;
+    peer_name(fd, c->peer, sizeof(c->peer));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evutil_make_socket_nonblocking(fd);
+    c->bev = bufferevent_socket_new(nt->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->wake_ev = event_new(nt->base, -1, 0, wake_cb, c);
+    c->timer_ev = evtimer_new(nt->base, timer_cb, c);
+    TAILQ_INSERT_TAIL(&nt->conns, c, link);
+    if (c->bev == NULL || c->wake_ev == NULL || c->timer_ev == NULL) {
+        if (c->bev == NULL) {
+            close(fd);
+        }
+        conn_close(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_set_timeouts(c->bev, &server->idle_tv, &server->write_tv);
+    bufferevent_setwatermark(c->bev, EV_READ, 0,
+                             (size_t)server->request_max + 4);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    tr_log_debug("%s: connected", c->peer);
+}
+
+static void
+thread_accept_cb(evutil_socket_t unused, short what, void *arg)
+{
+    struct netthread *nt = arg;
+    int fds[64];
+    size_t n, i;
+
+    for (;;) {
+        pthread_mutex_lock(&nt->lock);
+        n = nt->npending < 64 ? nt->npending : 64;
+        memcpy(fds, nt->pending_fds, n * sizeof(int));
+        memmove(nt->pending_fds, nt->pending_fds + n,
+                (nt->npending - n) * sizeof(int));
+        nt->npending -= n;
+        pthread_mutex_unlock(&nt->lock);
+        if (n == 0) {
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            conn_open(nt, fds[i]);
+        }
+    }
+}
+
+static void
+thread_stop_cb(evutil_socket_t unused, short what, void *arg)
+{
+    struct netthread *nt = arg;
+
+    event_base_loopbreak(nt->base);
+}
+
+static void *
+thread_main(void *arg)
+{
+    struct netthread *nt = arg;
+
+    event_base_loop(nt->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static void
+listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+            int salen, void *arg)
+{
+    struct tr_server *server = arg;
+    struct netthread *nt;
+    int *fds;
+
+    if (atomic_fetch_add(&server->nconns, 1) >=
+        server->broker->cfg->max_connections) {
+        atomic_fetch_sub(&server->nconns, 1);
+        tr_log_warn("max.connections (%d) reached; refusing a connection",
+                    server->broker->cfg->max_connections);
+        close(fd);
+        return;
+    }
+    nt = &server->threads[server->next_thread++ % (unsigned)server->nthreads];
+    pthread_mutex_lock(&nt->lock);
+    if (nt->npending == nt->cap) {
+        size_t cap = nt->cap ? nt->cap * 2 : 16;
+
+        fds = tr_realloc(nt->pending_fds, cap * sizeof(int));
+        if (fds == NULL) {
+            pthread_mutex_unlock(&nt->lock);
+            atomic_fetch_sub(&server->nconns, 1);
+            close(fd);
+            return;
+        }
+        nt->pending_fds = fds;
+        nt->cap = cap;
+    }
+    nt->pending_fds[nt->npending++] = fd;
+    pthread_mutex_unlock(&nt->lock);
+    event_active(nt->accept_ev, EV_READ, 0);
+}
+
+static void
+listener_error_cb(struct evconnlistener *l, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+
+    /* EMFILE and friends: keep serving the connections we have. */
+    tr_log_error("accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+    return tv;
+}
+
+tr_err_t
+tr_server_new(struct tr_broker *broker, struct event_base *main_base,
+              struct tr_server **out, char *errbuf, size_t errlen)
+{
+    const struct tr_broker_config *cfg = broker->cfg;
+    struct tr_server *server = NULL;
+    struct addrinfo hints, *res = NULL;
+    char host[256], portstr[16];
+    int port, gai, i;
+    tr_err_t err = TR_ERR_NOMEM;
+
+    err = tr_broker_config_listener(cfg->listeners, host, sizeof(host), &port,
+                                    errbuf, errlen);
+    if (err != TR_OK) {
+        goto out;
+    }
+    err = TR_ERR_NOMEM;
+    server = tr_calloc(1, sizeof(*server));
+    if (server == NULL) {
+        goto out;
+    }
+    server->broker = broker;
+    server->main_base = main_base;
+    server->request_max = cfg->socket_request_max_bytes;
+    server->idle_tv = ms_to_tv(cfg->connections_max_idle_ms);
+    server->write_tv = ms_to_tv(cfg->socket_write_timeout_ms);
+    server->nthreads =
+        cfg->num_network_threads > 0 ? cfg->num_network_threads : 1;
+    server->threads =
+        tr_calloc((size_t)server->nthreads, sizeof(*server->threads));
+    if (server->threads == NULL) {
+        goto out;
+    }
+    for (i = 0; i < server->nthreads; i++) {
+        struct netthread *nt = &server->threads[i];
+
+        nt->server = server;
+        pthread_mutex_init(&nt->lock, NULL);
+        TAILQ_INIT(&nt->conns);
+        tr_buf_init(&nt->scratch, RESPONSE_MAX);
+        nt->base = event_base_new();
+        if (nt->base == NULL) {
+            goto out;
+        }
+        nt->accept_ev = event_new(nt->base, -1, 0, thread_accept_cb, nt);
+        nt->stop_ev = event_new(nt->base, -1, 0, thread_stop_cb, nt);
+        if (nt->accept_ev == NULL || nt->stop_ev == NULL) {
+            goto out;
+        }
+    }
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    gai = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res);
+    if (gai != 0) {
+        snprintf(errbuf, errlen, "listeners: cannot resolve '%s': %s", host,
+                 gai_strerror(gai));
+        err = TR_ERR_CONFIG;
+        goto out;
+    }
+    server->listener = evconnlistener_new_bind(
+        main_base, listener_cb, server,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+        res->ai_addr, (int)res->ai_addrlen);
+    if (server->listener == NULL) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s",
+                 host[0] ? host : "0.0.0.0", port, strerror(errno));
+        err = TR_ERR_IO;
+        goto out;
+    }
+    evconnlistener_set_error_cb(server->listener, listener_error_cb);
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = evconnlistener_get_fd(server->listener);
+
+        server->port = port;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            if (ss.ss_family == AF_INET) {
+                server->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            } else if (ss.ss_family == AF_INET6) {
+                server->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            }
+        }
+    }
+    *out = server;
+    server = NULL;
+    err = TR_OK;
+out:
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+    tr_server_free(server);
+    return err;
+}
+
+int
+tr_server_port(const struct tr_server *server)
+{
+    return server->port;
+}
+
+tr_err_t
+tr_server_start(struct tr_server *server)
+{
+    int i;
+
+    for (i = 0; i < server->nthreads; i++) {
+        struct netthread *nt = &server->threads[i];
+
+        if (pthread_create(&nt->tid, NULL, thread_main, nt) != 0) {
+            return TR_ERR_IO;
+        }
+        nt->started = 1;
+    }
+    return TR_OK;
+}
+
+void
+tr_server_stop(struct tr_server *server)
+{
+    int i;
+
+    if (server->listener != NULL) {
+        evconnlistener_free(server->listener);
+        server->listener = NULL;
+    }
+    for (i = 0; i < server->nthreads; i++) {
+        struct netthread *nt = &server->threads[i];
+
+        if (nt->started) {
+            event_active(nt->stop_ev, EV_READ, 0);
+            pthread_join(nt->tid, NULL);
+            nt->started = 0;
+        }
+    }
+    /* The threads are gone: their connections can be closed from here. */
+    for (i = 0; i < server->nthreads; i++) {
+        struct netthread *nt = &server->threads[i];
+        struct conn *c;
+        size_t j;
+
+        while ((c = TAILQ_FIRST(&nt->conns)) != NULL) {
+            conn_close(c);
+        }
+        for (j = 0; j < nt->npending; j++) {
+            close(nt->pending_fds[j]);
+        }
+        nt->npending = 0;
+    }
+}
+
+void
+tr_server_free(struct tr_server *server)
+{
+    int i;
+
+    if (server == NULL) {
+        return;
+    }
+    tr_server_stop(server);
+    for (i = 0; server->threads != NULL && i < server->nthreads; i++) {
+        struct netthread *nt = &server->threads[i];
+
+        if (nt->accept_ev != NULL) {
+            event_free(nt->accept_ev);
+        }
+        if (nt->stop_ev != NULL) {
+            event_free(nt->stop_ev);
+        }
+        if (nt->base != NULL) {
+            event_base_free(nt->base);
+        }
+        tr_free(nt->pending_fds);
+        tr_buf_cleanup(&nt->scratch);
+        pthread_mutex_destroy(&nt->lock);
+    }
+    tr_free(server->threads);
+    tr_free(server);
+}

@@ -1,0 +1,46 @@
+/*
+ * server -- listeners, network threads, connections and Kafka framing.
+ *
+ * The main thread owns the listening socket and hands each accepted
+ * connection to one of num.network.threads network threads, round robin.
+ * A network thread owns an event_base and its connections outright: it
+ * reads frames (an int32 size, then the request), refuses sizes past
+ * socket.request.max.bytes by closing the connection, decodes the header,
+ * runs the handler from api.h, and queues the response. Requests on one
+ * connection are handled one at a time, in order, so pipelined requests are
+ * answered in order; a parked Fetch holds the connection's later requests
+ * back until it completes. Fetch record data goes out as file segments
+ * (sendfile), never copied through user space.
+ *
+ * Limits: connections idle for connections.max.idle.ms are closed; a
+ * client that does not read its responses for
+ * tributary.socket.write.timeout.ms is closed; while a connection's unsent
+ * output exceeds a high-water mark no further requests are read from it.
+ */
+#ifndef TR_SERVER_H
+#define TR_SERVER_H
+
+#include <stddef.h>
+
+#include "broker.h"
+#include "err.h"
+
+struct event_base;
+struct tr_server;
+
+/*
+ * Binds the listener from broker->cfg (on 'main_base', borrowed) and
+ * returns an owned server. 'errbuf' names the address on failure.
+ */
+tr_err_t tr_server_new(struct tr_broker *broker, struct event_base *main_base,
+                       struct tr_server **out, char *errbuf, size_t errlen);
+/* Starts the network threads. */
+tr_err_t tr_server_start(struct tr_server *server);
+/* Stops accepting, stops the network threads and closes every connection. */
+void tr_server_stop(struct tr_server *server);
+/* Stops if needed and frees; NULL is a no-op. */
+void tr_server_free(struct tr_server *server);
+/* The port actually bound (useful with port 0). */
+int tr_server_port(const struct tr_server *server);
+
+#endif /* TR_SERVER_H */
