@@ -37,6 +37,13 @@ struct tr_topics;
  */
 tr_err_t tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
                         struct tr_topics **out, char *errbuf, size_t errlen);
+/*
+ * Checks "<log.dir>/meta.properties" against 'broker_id', writing it
+ * (version=0, broker.id=N) at first start. TR_ERR_CONFIG, with the reason
+ * in 'errbuf', when the directory belongs to another broker id.
+ */
+tr_err_t tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
+                                   char *errbuf, size_t errlen);
 /* Clean shutdown as described above; NULL is a no-op. */
 void tr_topics_close(struct tr_topics *topics);
 

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "config.h"
+#include "collector/config.h"
 #include "log.h"
 
 /* Writes 'text' to a new temporary file whose name goes into 'path'. */
