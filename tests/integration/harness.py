@@ -1,0 +1,805 @@
+#!/usr/bin/python3
+"""Shared helpers for the integration tests: run the real collector binary.
+
+A test builds a Workspace (a temporary directory that is always removed),
+starts one or more Collector processes in it, each on its own free port on
+127.0.0.1 and its own data directory, and lets harness.main() run the body
+under a watchdog. Whatever happens, every collector the test started is
+stopped (SIGTERM, then SIGKILL after 10 s) and the directory is removed.
+
+The binary is $top_builddir/collector/tributary-collector; tests/Makefile.inc
+exports top_builddir and top_srcdir to every test. Run alone, a test falls
+back to the source tree root for both.
+
+Used as a program, it wraps a shell or node test:
+
+    harness.py exec [--set key=value]... [--config FILE] -- COMMAND...
+        starts a collector, runs COMMAND with TR_BROKER, TR_PORT,
+        TR_DATA_DIR, TR_WORK_DIR, TR_COLLECTOR and TR_COLLECTOR_LOG in its
+        environment, then stops the collector and checks it exited cleanly.
+    harness.py free-port
+        prints a free TCP port on 127.0.0.1.
+"""
+
+import ctypes
+import errno
+import glob
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.dont_write_bytecode = True
+
+START_TIMEOUT = 30.0  # sanitizer builds start slowly on a loaded machine
+STOP_TIMEOUT = 10.0
+
+SANITIZER_MARKS = (
+    b"ERROR: AddressSanitizer",
+    b"ERROR: LeakSanitizer",
+    b"runtime error:",
+    b"ThreadSanitizer",
+)
+
+
+class TestFailure(Exception):
+    """A check did not hold; the message says which."""
+
+
+class Timeout(Exception):
+    """The test's watchdog fired."""
+
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def check(cond, msg):
+    """Raises TestFailure(msg) unless cond holds; prints 'ok - msg' if it does."""
+    if not cond:
+        raise TestFailure(msg)
+    print("ok - " + msg, flush=True)
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+def srcdir():
+    d = os.environ.get("top_srcdir")
+    if d:
+        return os.path.abspath(d)
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def builddir():
+    d = os.environ.get("top_builddir")
+    if d:
+        return os.path.abspath(d)
+    return srcdir()
+
+
+def collector_binary():
+    path = os.path.join(builddir(), "collector", "tributary-collector")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        fail("collector binary not found at %s (build it, or set top_builddir)" % path)
+    return path
+
+
+def in_distcheck():
+    """True when running under 'make distcheck' (build dir srcdir/_build/sub)."""
+    b = os.path.realpath(builddir())
+    s = os.path.realpath(srcdir())
+    return b == os.path.join(s, "_build", "sub")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_accepts(port, timeout=0.5):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _die_with_parent():
+    """Runs in the child before exec: SIGKILL it if the test process dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def tail(data, n=60):
+    lines = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(lines[-n:])
+
+
+class Collector:
+    """One collector process with its own port and data directory."""
+
+    def __init__(self, ws, name, sets=None, config=None, data_dir=None, port=None):
+        self.ws = ws
+        self.name = name
+        self.sets = dict(sets or {})
+        self.config = config
+        self.data_dir = data_dir or os.path.join(ws.path, name + "-data")
+        self.port = port
+        self.log_path = os.path.join(ws.path, name + ".stderr")
+        self.proc = None
+        self.starts = 0
+
+    @property
+    def broker(self):
+        return "127.0.0.1:%d" % self.port
+
+    def argv(self):
+        argv = [collector_binary()]
+        if self.config:
+            argv += ["--config", self.config]
+        sets = {
+            "listeners": "PLAINTEXT://127.0.0.1:%d" % self.port,
+            "log.dirs": self.data_dir,
+        }
+        sets.update(self.sets)
+        for k, v in sets.items():
+            argv += ["--set", "%s=%s" % (k, v)]
+        return argv
+
+    def log(self):
+        """Everything the collector wrote to stderr, over all its runs."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=START_TIMEOUT):
+        """Starts the process and waits until its port accepts connections."""
+        if self.alive():
+            fail("%s: already running" % self.name)
+        if self.port is None:
+            self.port = free_port()
+        os.makedirs(os.path.dirname(self.data_dir), exist_ok=True)
+        argv = self.argv()
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(("=== start %d: %s\n" % (self.starts, " ".join(argv))).encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self.ws.path,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                fail(
+                    "%s exited with status %d while starting; its stderr:\n%s"
+                    % (self.name, self.proc.returncode, tail(self.log()))
+                )
+            if port_accepts(self.port):
+                note("%s listening on %s (pid %d)" % (self.name, self.broker, self.proc.pid))
+                return self
+            time.sleep(0.05)
+        self.kill()
+        fail(
+            "%s did not accept connections on %s within %.0f s; its stderr:\n%s"
+            % (self.name, self.broker, timeout, tail(self.log()))
+        )
+
+    def stop(self, sig=signal.SIGTERM, check_clean=True):
+        """
+        Sends 'sig', waits up to 10 s, then SIGKILLs. Returns the exit
+        status. With check_clean, anything but status 0 within the time, or
+        a sanitizer report in stderr, is a test failure.
+        """
+        if self.proc is None:
+            return None
+        proc = self.proc
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                self.proc = None
+                if check_clean:
+                    fail(
+                        "%s did not exit within %.0f s of %s; its stderr:\n%s"
+                        % (self.name, STOP_TIMEOUT, signal.Signals(sig).name, tail(self.log()))
+                    )
+                return proc.returncode
+        self.proc = None
+        rc = proc.returncode
+        if check_clean:
+            if rc != 0:
+                fail(
+                    "%s exited with status %d after %s; its stderr:\n%s"
+                    % (self.name, rc, signal.Signals(sig).name, tail(self.log()))
+                )
+            self.check_sanitizers()
+        return rc
+
+    def kill(self):
+        """SIGKILL, as a crash would; the data directory stays."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self, timeout=START_TIMEOUT):
+        """Starts again on the same port and data directory."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.start(timeout=max(1.0, deadline - time.monotonic()))
+            except TestFailure:
+                # The old socket may linger for a moment; retry a few times.
+                if time.monotonic() >= deadline or b"in use" not in self.log().lower():
+                    raise
+                time.sleep(0.5)
+
+    def check_sanitizers(self):
+        log = self.log()
+        for mark in SANITIZER_MARKS:
+            if mark in log:
+                fail("%s: sanitizer report in stderr:\n%s" % (self.name, tail(log, 80)))
+
+    def partition_dir(self, topic, partition):
+        return os.path.join(self.data_dir, "%s-%d" % (topic, partition))
+
+
+class Workspace:
+    """A temporary directory and the collectors started in it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.path = tempfile.mkdtemp(prefix="tributary-it-%s-" % name)
+        self.collectors = []
+
+    def collector(self, name="collector", **kw):
+        c = Collector(self, name, **kw)
+        self.collectors.append(c)
+        return c
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def close(self, show_logs=False):
+        for c in self.collectors:
+            try:
+                c.stop(check_clean=False)
+            except Exception:
+                c.kill()
+            if show_logs:
+                print("--- %s stderr (tail) ---\n%s" % (c.name, tail(c.log())), flush=True)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _alarm(signum, frame):
+    raise Timeout("watchdog fired")
+
+
+def main(body, name=None, timeout=300):
+    """
+    Runs body(ws) with a fresh Workspace under a watchdog of 'timeout'
+    seconds. Returns the process exit status: 0 pass, 1 fail, 77 skip (when
+    body raises SystemExit(77)).
+    """
+    name = name or os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    ws = Workspace(name)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGTERM, _alarm)
+    signal.alarm(timeout)
+    status = 1
+    try:
+        body(ws)
+        for c in ws.collectors:
+            if c.alive():
+                c.stop()
+        status = 0
+    except TestFailure as e:
+        print("FAIL: %s: %s" % (name, e), flush=True)
+    except Timeout:
+        print("FAIL: %s: did not finish within %d s" % (name, timeout), flush=True)
+        traceback.print_exc(file=sys.stdout)
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else 1
+    except Exception:
+        print("FAIL: %s: unexpected exception" % name, flush=True)
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        signal.alarm(0)
+        ws.close(show_logs=(status not in (0, 77)))
+    if status == 0:
+        print("PASS: %s" % name, flush=True)
+    return status
+
+
+# ---------------------------------------------------------------------------
+# librdkafka helpers (imported lazily: not every test has confluent_kafka).
+
+def produce_records(broker, topic, records, partition=0, timeout=60, **conf):
+    """
+    Produces [(key, value)] with acks=all to one partition, one flush per
+    call. Returns the offsets from the delivery reports; any failed delivery
+    is a test failure.
+    """
+    from confluent_kafka import Producer
+
+    cfg = {"bootstrap.servers": broker, "acks": "all", "message.timeout.ms": int(timeout * 1000)}
+    cfg.update(conf)
+    p = Producer(cfg)
+    offsets = [None] * len(records)
+    errors = []
+
+    def cb(i):
+        def on_delivery(err, msg):
+            if err is not None:
+                errors.append(str(err))
+            else:
+                offsets[i] = msg.offset()
+        return on_delivery
+
+    for i, (key, value) in enumerate(records):
+        while True:
+            try:
+                p.produce(topic, key=key, value=value, partition=partition, on_delivery=cb(i))
+                break
+            except BufferError:
+                p.poll(0.05)
+    left = p.flush(timeout)
+    if left or errors or None in offsets:
+        fail("produce to %s: %d not flushed, errors: %s" % (topic, left, "; ".join(errors[:5])))
+    return offsets
+
+
+def read_partition(broker, topic, partition=0, timeout=120):
+    """
+    Reads one partition from its log start to its high watermark with an
+    assign()ed librdkafka consumer (no group protocol, CRCs checked).
+    Returns (low, high, [(offset, key, value)]).
+    """
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    c = Consumer(
+        {
+            "bootstrap.servers": broker,
+            "group.id": "tributary-it-unused",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "check.crcs": True,
+            "fetch.wait.max.ms": 100,
+        }
+    )
+    try:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)
+        out = []
+        if hi <= lo:
+            return lo, hi, out
+        c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + timeout
+        while not out or out[-1][0] < hi - 1:
+            if time.monotonic() > deadline:
+                fail("reading %s-%d timed out with %d records, high watermark %d" % (topic, partition, len(out), hi))
+            msg = c.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                fail("consumer error on %s-%d: %s" % (topic, partition, msg.error()))
+            out.append((msg.offset(), msg.key(), msg.value()))
+        return lo, hi, out
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------
+# On-disk log segments (RecordBatch v2 headers), for checks that look at the
+# files the collector wrote.
+
+BATCH_HEADER = struct.Struct(">qiiBIhiqqqhii")  # 61 bytes
+
+
+def segment_files(part_dir):
+    return sorted(glob.glob(os.path.join(part_dir, "*.log")))
+
+
+def read_batches(path):
+    """Yields dicts for each complete batch header in a .log file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + BATCH_HEADER.size <= len(data):
+        (base, length, epoch, magic, crc, attrs, last_delta, base_ts, max_ts,
+         pid, pepoch, bseq, count) = BATCH_HEADER.unpack_from(data, pos)
+        if length < BATCH_HEADER.size - 12 or pos + 12 + length > len(data):
+            break
+        yield {
+            "pos": pos,
+            "size": 12 + length,
+            "base_offset": base,
+            "last_offset": base + last_delta,
+            "magic": magic,
+            "crc": crc,
+            "attributes": attrs,
+            "compression": attrs & 7,
+            "records": count,
+            "max_timestamp": max_ts,
+            "valid_crc": crc32c(data[pos + 21 : pos + 12 + length]) == crc,
+        }
+        pos += 12 + length
+
+
+def partition_batches(part_dir):
+    out = []
+    for path in segment_files(part_dir):
+        for b in read_batches(path):
+            b["file"] = path
+            out.append(b)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Wire encoding by hand, for tests that must send what no client would.
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def uvarint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def varint(n):
+    return uvarint((n << 1) ^ (n >> 63))
+
+
+def read_uvarint(buf, pos):
+    shift = 0
+    val = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        val |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return val, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def kstring(s):
+    if s is None:
+        return struct.pack(">h", -1)
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack(">h", len(b)) + b
+
+
+def compact_string(s):
+    b = s.encode() if isinstance(s, str) else s
+    return uvarint(len(b) + 1) + b
+
+
+def request(api_key, api_version, correlation_id, body, client_id="tributary-it", flexible=False):
+    """A framed request: header v1 (v2 when flexible), then 'body'."""
+    hdr = struct.pack(">hhi", api_key, api_version, correlation_id) + kstring(client_id)
+    if flexible:
+        hdr += b"\x00"  # no tagged fields
+    msg = hdr + body
+    return struct.pack(">i", len(msg)) + msg
+
+
+def record_batch(records, base_timestamp=None, corrupt_crc=False, compression=0):
+    """
+    RecordBatch v2 with uncompressed records [(key, value, [(hk, hv)...])].
+    With corrupt_crc the stored CRC is off by one bit.
+    """
+    ts = int(time.time() * 1000) if base_timestamp is None else base_timestamp
+    body = bytearray()
+    for i, (key, value, headers) in enumerate(records):
+        r = bytearray(b"\x00")  # attributes
+        r += varint(0)  # timestamp delta
+        r += varint(i)  # offset delta
+        if key is None:
+            r += varint(-1)
+        else:
+            r += varint(len(key)) + key
+        if value is None:
+            r += varint(-1)
+        else:
+            r += varint(len(value)) + value
+        r += varint(len(headers))
+        for hk, hv in headers:
+            hk = hk.encode() if isinstance(hk, str) else hk
+            r += varint(len(hk)) + hk
+            r += varint(-1) if hv is None else varint(len(hv)) + hv
+        body += varint(len(r)) + r
+    after_crc = struct.pack(
+        ">hiqqqhii", compression, len(records) - 1, ts, ts, -1, -1, -1, len(records)
+    ) + bytes(body)
+    crc = crc32c(after_crc)
+    if corrupt_crc:
+        crc ^= 1
+    batch_len = 4 + 1 + 4 + len(after_crc)  # epoch, magic, crc, rest
+    return struct.pack(">qiiBI", 0, batch_len, -1, 2, crc) + after_crc
+
+
+def produce_v7_body(topic, partition, records_bytes, acks=1, timeout_ms=10000):
+    body = kstring(None) + struct.pack(">hi", acks, timeout_ms)
+    body += struct.pack(">i", 1) + kstring(topic)
+    body += struct.pack(">i", 1) + struct.pack(">i", partition)
+    body += struct.pack(">i", len(records_bytes)) + records_bytes
+    return body
+
+
+def parse_produce_v7_response(body):
+    """Returns [(topic, partition, error, base_offset)] from a v7 response body."""
+    out = []
+    pos = 0
+    (ntopics,) = struct.unpack_from(">i", body, pos)
+    pos += 4
+    for _ in range(ntopics):
+        (tlen,) = struct.unpack_from(">h", body, pos)
+        pos += 2
+        topic = body[pos : pos + tlen].decode()
+        pos += tlen
+        (nparts,) = struct.unpack_from(">i", body, pos)
+        pos += 4
+        for _ in range(nparts):
+            part, err, base, _lat, _lso = struct.unpack_from(">ihqqq", body, pos)
+            pos += 30
+            out.append((topic, part, err, base))
+    return out
+
+
+def list_offsets_v1_body(topic, partition, timestamp=-1):
+    body = struct.pack(">i", -1)
+    body += struct.pack(">i", 1) + kstring(topic)
+    body += struct.pack(">i", 1) + struct.pack(">iq", partition, timestamp)
+    return body
+
+
+def parse_list_offsets_v1_response(body):
+    """Returns [(topic, partition, error, timestamp, offset)]."""
+    out = []
+    pos = 0
+    (ntopics,) = struct.unpack_from(">i", body, pos)
+    pos += 4
+    for _ in range(ntopics):
+        (tlen,) = struct.unpack_from(">h", body, pos)
+        pos += 2
+        topic = body[pos : pos + tlen].decode()
+        pos += tlen
+        (nparts,) = struct.unpack_from(">i", body, pos)
+        pos += 4
+        for _ in range(nparts):
+            part, err, ts, off = struct.unpack_from(">ihqq", body, pos)
+            pos += 22
+            out.append((topic, part, err, ts, off))
+    return out
+
+
+def parse_api_versions_v0(body):
+    """Returns (error, {key: (min, max)}) from a v0-format body."""
+    err, n = struct.unpack_from(">hi", body, 0)
+    if n < 0 or 6 + 6 * n > len(body):
+        raise ValueError("ApiVersions: bad array count %d for %d bytes" % (n, len(body)))
+    keys = {}
+    for i in range(n):
+        k, lo, hi = struct.unpack_from(">hhh", body, 6 + 6 * i)
+        keys[k] = (lo, hi)
+    return err, keys
+
+
+def parse_api_versions_v3(body):
+    """Returns (error, {key: (min, max)}) from a v3 (flexible) body."""
+    (err,) = struct.unpack_from(">h", body, 0)
+    n1, pos = read_uvarint(body, 2)
+    keys = {}
+    for _ in range(max(0, n1 - 1)):
+        k, lo, hi = struct.unpack_from(">hhh", body, pos)
+        pos += 6
+        pos = skip_tags(body, pos)
+        keys[k] = (lo, hi)
+    pos += 4  # throttle_time_ms
+    pos = skip_tags(body, pos)
+    if pos != len(body):
+        raise ValueError("ApiVersions v3: %d trailing bytes" % (len(body) - pos))
+    return err, keys
+
+
+def skip_tags(buf, pos):
+    n, pos = read_uvarint(buf, pos)
+    for _ in range(n):
+        _tag, pos = read_uvarint(buf, pos)
+        size, pos = read_uvarint(buf, pos)
+        pos += size
+    return pos
+
+
+class Conn:
+    """A raw client connection with bounded reads."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.settimeout(timeout)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("connection closed after %d of %d bytes" % (len(buf), n))
+            buf += chunk
+        return bytes(buf)
+
+    def response(self, correlation_id, flexible_header=False):
+        """Reads one response, checks its correlation id, returns the body."""
+        (size,) = struct.unpack(">i", self._recv_exact(4))
+        if size < 4 or size > 64 << 20:
+            raise ValueError("response size %d" % size)
+        data = self._recv_exact(size)
+        (corr,) = struct.unpack_from(">i", data, 0)
+        if corr != correlation_id:
+            raise ValueError("correlation id %d, expected %d" % (corr, correlation_id))
+        pos = 4
+        if flexible_header:
+            pos = skip_tags(data, pos)
+        return data[pos:]
+
+    def closed_by_peer(self, timeout=10.0):
+        """
+        True if the peer closes the connection (EOF or reset) within
+        'timeout' s; any bytes it sends first are read and discarded.
+        """
+        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except socket.timeout:
+            return False
+        except OSError as e:
+            return e.errno in (errno.ECONNRESET, errno.EPIPE)
+        return False
+
+
+def api_versions_v0(port, correlation_id=1):
+    """Sends ApiVersions v0 on a fresh connection; returns (error, keys)."""
+    with Conn(port) as c:
+        c.send(request(18, 0, correlation_id, b""))
+        return parse_api_versions_v0(c.response(correlation_id))
+
+
+# ---------------------------------------------------------------------------
+# Command line, for shell and node tests.
+
+def _exec_main(argv):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="harness.py exec")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--config")
+    p.add_argument("--name", default="collector")
+    p.add_argument("--timeout", type=int, default=300)
+    p.add_argument("--stop-signal", default="TERM", choices=["TERM", "INT"])
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    cmd = args.command
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        p.error("no command")
+    sets = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        sets[k] = v
+    result = {"rc": 1}
+
+    def body(ws):
+        c = ws.collector(args.name, sets=sets, config=args.config)
+        c.start()
+        env = dict(os.environ)
+        env.update(
+            TR_BROKER=c.broker,
+            TR_PORT=str(c.port),
+            TR_DATA_DIR=c.data_dir,
+            TR_WORK_DIR=ws.path,
+            TR_COLLECTOR=collector_binary(),
+            TR_COLLECTOR_LOG=c.log_path,
+        )
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        try:
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        result["rc"] = rc
+        if rc == 77:
+            raise SystemExit(77)
+        if rc != 0:
+            fail("%s exited with status %d" % (" ".join(cmd), rc))
+        if not c.alive():
+            fail("collector died during the test")
+        sig = signal.SIGINT if args.stop_signal == "INT" else signal.SIGTERM
+        c.stop(sig)
+        print("ok - collector stopped cleanly on SIG%s" % args.stop_signal, flush=True)
+
+    return main(body, name=os.path.basename(cmd[-1]), timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "free-port":
+        print(free_port())
+        sys.exit(0)
+    if len(sys.argv) >= 2 and sys.argv[1] == "exec":
+        sys.exit(_exec_main(sys.argv[2:]))
+    print(__doc__, file=sys.stderr)
+    sys.exit(2)
