@@ -149,6 +149,7 @@ def run(ws):
     still_serving(col, st, "bad-crc")
 
     # A batch whose length field runs past the end of the record set.
+    after = list_offset_latest(col)
     with Conn(col.port) as c:
         batch = bytearray(harness.record_batch([(b"k", b"v", [])]))
         struct.pack_into(">i", batch, 8, len(batch) + 100)
@@ -174,6 +175,7 @@ def run(ws):
     still_serving(col, st, "huge-array-count")
 
     # A complete frame whose body stops in the middle of a field.
+    after = list_offset_latest(col)
     full = harness.produce_v7_body(TOPIC, 0, harness.record_batch([(b"k", b"v", [])]))
     send_expect_closed(col, harness.request(0, 7, 14, full[:20]), "a Produce v7 body cut after 20 bytes")
     check(list_offset_latest(col) == after, "nothing was appended for the cut body")
