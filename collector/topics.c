@@ -820,11 +820,47 @@ recovery_point_of(const struct recovery_points *rp, const char *topic,
     return hit ? hit->offset : 0;
 }
 
-/* Opens partitions [from, to) of 't' into t->parts (already sized). */
+/*
+ * Removes a partition directory this process has just created and failed
+ * to open: its files (no subdirectories) and the directory itself.
+ */
+static void
+remove_new_partition_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+            (int)sizeof(path)) {
+            unlink(path);
+        }
+    }
+    closedir(d);
+    if (rmdir(dir) != 0) {
+        tr_log_warn("%s: cannot remove after a failed create: %s", dir,
+                    strerror(errno));
+    }
+}
+
+/*
+ * Opens partitions [from, to) of 't' into t->parts (already sized). On
+ * failure the ones this call opened are closed; when 'fresh' (they were
+ * being created, not loaded) their directories are removed too, so that a
+ * failed create leaves nothing behind.
+ */
 static tr_err_t
 open_partitions(struct tr_topics *topics, struct topic *t, int32_t from,
                 int32_t to, int recover, const struct recovery_points *rp,
-                char *errbuf, size_t errlen)
+                int fresh, char *errbuf, size_t errlen)
 {
     char dir[PATH_MAX];
     int32_t p;
@@ -839,13 +875,18 @@ open_partitions(struct tr_topics *topics, struct topic *t, int32_t from,
             snprintf(errbuf, errlen, "cannot open partition %s: %s", dir,
                      tr_err_str(err));
             t->parts[p] = NULL;
+            if (fresh) {
+                remove_new_partition_dir(dir);
+            }
             break;
         }
     }
     if (err != TR_OK) {
-        /* Close what this call opened; the caller owns the rest. */
         while (p > from) {
             p--;
+            if (fresh) {
+                tr_partition_mark_deleted(t->parts[p]);
+            }
             tr_partition_unref(t->parts[p]);
             t->parts[p] = NULL;
         }
@@ -890,7 +931,7 @@ load_topic(struct tr_topics *topics, const char *name, int recover,
         snprintf(errbuf, errlen, "out of memory");
         goto out;
     }
-    err = open_partitions(topics, t, 0, t->npartitions, recover, rp, errbuf,
+    err = open_partitions(topics, t, 0, t->npartitions, recover, rp, 0, errbuf,
                           errlen);
     if (err != TR_OK) {
         t->npartitions = 0;
@@ -938,8 +979,8 @@ parse_partition_dir(const char *name, char *topic, size_t topiclen,
 /* Grows 't' to 'total' partitions, opening the new ones. */
 static tr_err_t
 grow_topic(struct tr_topics *topics, struct topic *t, int32_t total,
-           int recover, const struct recovery_points *rp, char *errbuf,
-           size_t errlen)
+           int recover, const struct recovery_points *rp, int fresh,
+           char *errbuf, size_t errlen)
 {
     struct tr_partition **grown;
     tr_err_t err;
@@ -950,8 +991,8 @@ grow_topic(struct tr_topics *topics, struct topic *t, int32_t total,
         return TR_ERR_NOMEM;
     }
     t->parts = grown;
-    err = open_partitions(topics, t, t->npartitions, total, recover, rp, errbuf,
-                          errlen);
+    err = open_partitions(topics, t, t->npartitions, total, recover, rp, fresh,
+                          errbuf, errlen);
     if (err != TR_OK) {
         return err;
     }
@@ -1006,7 +1047,7 @@ adopt_strays(struct tr_topics *topics, int recover,
         tr_log_warn("%s/%s: partition directory without topic metadata; "
                     "adopting it (topic %s now has %" PRId32 " partitions)",
                     topics->dir, de->d_name, topic_name, index + 1);
-        err = grow_topic(topics, t, index + 1, recover, rp, errbuf, errlen);
+        err = grow_topic(topics, t, index + 1, recover, rp, 0, errbuf, errlen);
         if (err != TR_OK) {
             goto out;
         }
@@ -1530,7 +1571,7 @@ tr_topics_create(struct tr_topics *topics, const char *name, int32_t partitions,
             goto out;
         }
     }
-    err = open_partitions(topics, t, 0, partitions, 0, NULL, errbuf, errlen);
+    err = open_partitions(topics, t, 0, partitions, 0, NULL, 1, errbuf, errlen);
     if (err != TR_OK) {
         goto out;
     }
@@ -1630,7 +1671,7 @@ tr_topics_add_partitions(struct tr_topics *topics, const char *name,
         }
     }
     old = t->npartitions;
-    err = grow_topic(topics, t, total, 0, NULL, errbuf, sizeof(errbuf));
+    err = grow_topic(topics, t, total, 0, NULL, 1, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("topic %s: %s", name, errbuf);
         goto out;

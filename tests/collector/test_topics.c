@@ -619,6 +619,49 @@ test_topics_bad_metadata_fails_open(void **state)
     assert_string_equal(errbuf, expect);
 }
 
+/* Fails allocation 0, 1, 2, ... until the call succeeds: no leak, no crash. */
+static void
+test_topics_oom_loop(void **state)
+{
+    struct fixture *fx = *state;
+    struct tr_topics *topics = NULL;
+    struct tr_config_entry configs[] = { { "retention.ms", "1000" } };
+    char errbuf[512];
+    tr_err_t err;
+    long n;
+
+    topics = open_ok(fx);
+    for (n = 0;; n++) {
+        tr_alloc_fail_after(n);
+        err = tr_topics_create(topics, "oom", 2, configs, 1, errbuf,
+                               sizeof(errbuf));
+        tr_alloc_fail_after(-1);
+        if (err == TR_OK) {
+            break;
+        }
+        assert_int_equal(err, TR_ERR_NOMEM);
+        assert_int_equal(tr_topics_partition_count(topics, "oom"), -1);
+        assert_true(n < 10000);
+    }
+    assert_int_equal(tr_topics_partition_count(topics, "oom"), 2);
+    tr_topics_close(topics);
+
+    for (n = 0;; n++) {
+        topics = NULL;
+        tr_alloc_fail_after(n);
+        err = tr_topics_open(fx->dir, &fx->defaults, &topics, errbuf,
+                             sizeof(errbuf));
+        tr_alloc_fail_after(-1);
+        if (err == TR_OK) {
+            break;
+        }
+        assert_null(topics);
+        assert_true(n < 10000);
+    }
+    assert_int_equal(tr_topics_partition_count(topics, "oom"), 2);
+    tr_topics_close(topics);
+}
+
 int
 main(void)
 {
@@ -642,6 +685,7 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics_bad_metadata_fails_open,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topics_oom_loop, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
