@@ -1,0 +1,1349 @@
+/*
+ * agent -- the tailing runtime (see agent.h).
+ *
+ * Life of a file:
+ *
+ *   discovered (glob, inotify) --> tracked: identity, read_off, queue
+ *        |  ready list: has unread bytes; read in turns from read_off
+ *        |  open list: LRU of files holding a descriptor (max_open_files)
+ *        v
+ *   gone (renamed away, deleted): kept open until read to its end and
+ *   rotate_wait_ms passed without growth and its queue drained; then
+ *   closed (the disk space is freed) and forgotten.
+ *
+ * read_off is always at a line boundary: bytes past it that do not yet
+ * form a line are simply read again next time. The position saved in the
+ * registry is the queue's committed offset, which only covers
+ * acknowledged records (inflight.h).
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "batch.h"
+#include "clock.h"
+#include "inflight.h"
+#include "log.h"
+#include "metrics.h"
+#include "parse.h"
+#include "registry.h"
+#include "ship.h"
+#include "tail.h"
+#include "watch.h"
+
+#ifndef TAILQ_FOREACH_SAFE /* glibc lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                             \
+    for ((var) = TAILQ_FIRST(head);                                            \
+         (var) && ((tvar) = TAILQ_NEXT(var, field), 1); (var) = (tvar))
+#endif
+
+#define HASH_BUCKETS   16384
+#define TICK_MS        250
+#define TURN_BYTES     (8u << 20) /* bytes read per loop turn, all files */
+#define MAX_HEADERS    64
+#define OFFSET_STR_MAX 24
+
+struct input_rt {
+    const struct tr_agent_input *conf; /* borrowed from agent->conf */
+    struct tr_parse *parse;
+    struct tr_split_opts split;
+};
+
+struct file {
+    char *path; /* last name it was seen under */
+    struct input_rt *in;
+    struct tr_tail_id id;
+    int fd;
+    uint64_t read_off;  /* next byte to split, at a line boundary */
+    uint64_t size_seen; /* last size seen */
+    int64_t changed_ms; /* when size_seen last changed (monotonic) */
+    int64_t eof_ms;     /* when it was last read to its end */
+    struct tr_split_state split;
+    struct tr_inflight_queue *q;
+    unsigned scan_gen;
+    int flush_flags; /* TR_SPLIT_FLUSH_* for the next read */
+    int gone;        /* no longer reachable under 'path' */
+    int deleted;     /* link count 0 */
+    int in_ready, in_open;
+    TAILQ_ENTRY(file) all, ready, open;
+    struct file *path_next, *id_next;
+};
+
+TAILQ_HEAD(file_list, file);
+
+struct counters {
+    uint64_t lines_read, bytes_read, lines_dropped, lines_truncated;
+    uint64_t rotations, truncations, inode_reuse, files_deleted;
+    uint64_t open_errors, read_errors, registry_writes, registry_errors;
+};
+
+struct tr_agent {
+    struct event_base *base;
+    struct tr_agent_conf *conf;
+    struct input_rt *inputs;
+    size_t ninputs;
+    struct tr_watch *watch;
+    struct tr_ship *ship;
+    struct tr_metrics *metrics;
+    struct tr_registry *startup_reg; /* positions from the last run */
+    struct event *ev_work, *ev_tick, *ev_save, *ev_stop;
+    struct file_list all, ready, open;
+    size_t nfiles, nopen;
+    struct file *by_path[HASH_BUCKETS];
+    struct file *by_id[HASH_BUCKETS];
+    char *buf;
+    size_t bufcap;
+    struct tr_record_header hdrs[MAX_HEADERS];
+    struct tr_registry_entry *entries; /* reused for every save */
+    size_t entries_cap;
+    unsigned scan_gen;
+    int first_scan;
+    int stopping;
+    int64_t stop_deadline_ms;
+    int64_t blocked_since_ms, last_block_warn_ms;
+    int registry_ok;
+    struct counters c;
+    /* the file being split, for the emit callback */
+    struct file *cur;
+    char offset_str[OFFSET_STR_MAX];
+};
+
+/* ---- lookup tables ---------------------------------------------------- */
+
+static size_t
+hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return (size_t)(h % HASH_BUCKETS);
+}
+
+static size_t
+hash_id(uint64_t dev, uint64_t ino)
+{
+    return (size_t)(((dev * 0x9e3779b97f4a7c15ULL) ^ ino) % HASH_BUCKETS);
+}
+
+static struct file *
+find_path(struct tr_agent *a, const char *path)
+{
+    for (struct file *f = a->by_path[hash_str(path)]; f; f = f->path_next) {
+        if (strcmp(f->path, path) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static struct file *
+find_id(struct tr_agent *a, uint64_t dev, uint64_t ino)
+{
+    for (struct file *f = a->by_id[hash_id(dev, ino)]; f; f = f->id_next) {
+        if (f->id.dev == dev && f->id.ino == ino) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static void
+unmap_path(struct tr_agent *a, struct file *f)
+{
+    struct file **pp = &a->by_path[hash_str(f->path)];
+    for (; *pp; pp = &(*pp)->path_next) {
+        if (*pp == f) {
+            *pp = f->path_next;
+            f->path_next = NULL;
+            return;
+        }
+    }
+}
+
+static void
+map_path(struct tr_agent *a, struct file *f)
+{
+    size_t b = hash_str(f->path);
+    f->path_next = a->by_path[b];
+    a->by_path[b] = f;
+}
+
+static void
+unmap_id(struct tr_agent *a, struct file *f)
+{
+    struct file **pp = &a->by_id[hash_id(f->id.dev, f->id.ino)];
+    for (; *pp; pp = &(*pp)->id_next) {
+        if (*pp == f) {
+            *pp = f->id_next;
+            f->id_next = NULL;
+            return;
+        }
+    }
+}
+
+static void
+map_id(struct tr_agent *a, struct file *f)
+{
+    size_t b = hash_id(f->id.dev, f->id.ino);
+    f->id_next = a->by_id[b];
+    a->by_id[b] = f;
+}
+
+/* ---- file lifecycle ---------------------------------------------------- */
+
+static void
+schedule(struct tr_agent *a)
+{
+    if (!a->stopping) {
+        event_active(a->ev_work, 0, 0);
+    }
+}
+
+static void
+make_ready(struct tr_agent *a, struct file *f)
+{
+    if (!f->in_ready) {
+        TAILQ_INSERT_TAIL(&a->ready, f, ready);
+        f->in_ready = 1;
+        schedule(a);
+    }
+}
+
+static void
+close_fd(struct tr_agent *a, struct file *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    if (f->in_open) {
+        TAILQ_REMOVE(&a->open, f, open);
+        f->in_open = 0;
+        a->nopen--;
+    }
+}
+
+/*
+ * Detaches the file's queue: records still in flight finish into a queue
+ * nobody owns, which the delivery callback frees once empty.
+ */
+static tr_err_t
+new_queue(struct file *f, uint64_t offset)
+{
+    if (f->q != NULL && f->q->count > 0) {
+        f->q->owner = NULL;
+        f->q = NULL;
+    }
+    if (f->q == NULL) {
+        f->q = tr_malloc(sizeof(*f->q));
+        if (f->q == NULL) {
+            return TR_ERR_NOMEM;
+        }
+    }
+    tr_inflight_queue_init(f->q, offset, f);
+    return TR_OK;
+}
+
+static void
+forget(struct tr_agent *a, struct file *f)
+{
+    close_fd(a, f);
+    if (f->in_ready) {
+        TAILQ_REMOVE(&a->ready, f, ready);
+    }
+    if (!f->gone) {
+        unmap_path(a, f);
+    }
+    unmap_id(a, f);
+    TAILQ_REMOVE(&a->all, f, all);
+    a->nfiles--;
+    if (f->q != NULL && f->q->count > 0) {
+        f->q->owner = NULL;
+    } else {
+        tr_free(f->q);
+    }
+    tr_free(f->path);
+    tr_free(f);
+}
+
+/* The file can no longer be reached under its name. */
+static void
+mark_gone(struct tr_agent *a, struct file *f)
+{
+    if (f->gone) {
+        return;
+    }
+    unmap_path(a, f);
+    f->gone = 1;
+    if (f->fd < 0 && f->q->count == 0) {
+        forget(a, f);
+        return;
+    }
+    make_ready(a, f);
+}
+
+/* Makes room for one more descriptor by closing the least recently read. */
+static void
+evict(struct tr_agent *a)
+{
+    struct file *f, *tmp;
+    TAILQ_FOREACH_SAFE(f, &a->open, open, tmp) {
+        if ((size_t)a->nopen < (size_t)a->conf->max_open_files) {
+            return;
+        }
+        /* A file without a name cannot be reopened: it stays open. */
+        if (!f->gone && !f->deleted && f->q->failed == 0) {
+            close_fd(a, f);
+        }
+    }
+}
+
+static void
+reset_to(struct tr_agent *a, struct file *f, uint64_t off)
+{
+    f->read_off = off;
+    f->split.skip = 0;
+    f->flush_flags = 0;
+    if (new_queue(f, off) != TR_OK) {
+        tr_log_error("out of memory resetting %s", f->path);
+    }
+    (void)a;
+}
+
+/*
+ * Opens the file under its name and checks it is still the file tracked.
+ * Returns TR_OK with f->fd set, or an error after marking it gone.
+ */
+static tr_err_t
+open_file(struct tr_agent *a, struct file *f)
+{
+    struct stat st;
+
+    if (f->fd >= 0) {
+        return TR_OK;
+    }
+    if (f->gone) {
+        return TR_ERR_NOT_FOUND;
+    }
+    evict(a);
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            a->c.open_errors++;
+            tr_log_warn("open %s: %s", f->path, strerror(errno));
+        }
+        mark_gone(a, f);
+        return TR_ERR_IO;
+    }
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != f->id.dev ||
+        (uint64_t)st.st_ino != f->id.ino) {
+        /* Another file took the name: it is discovered on its own. */
+        close(fd);
+        mark_gone(a, f);
+        return TR_ERR_NOT_FOUND;
+    }
+    int same = tr_tail_same(fd, &st, &f->id);
+    if (same == 0 || (uint64_t)st.st_size < f->read_off) {
+        /* Rewritten while closed: copytruncate or a reused inode. */
+        a->c.truncations++;
+        tr_log_info("%s was rewritten while closed; reading it from the start",
+                    f->path);
+        reset_to(a, f, 0);
+        tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
+    }
+    f->fd = fd;
+    TAILQ_INSERT_TAIL(&a->open, f, open);
+    f->in_open = 1;
+    a->nopen++;
+    return TR_OK;
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+static int
+add_header(struct tr_agent *a, int n, const char *k, const char *v, size_t vlen)
+{
+    if (n >= MAX_HEADERS) {
+        return n;
+    }
+    a->hdrs[n].key = (const uint8_t *)k;
+    a->hdrs[n].key_len = (int32_t)strlen(k);
+    a->hdrs[n].value = (const uint8_t *)v;
+    a->hdrs[n].value_len = (int32_t)vlen;
+    return n + 1;
+}
+
+static tr_err_t
+emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
+     int truncated)
+{
+    struct tr_agent *a = arg;
+    struct file *f = a->cur;
+    struct input_rt *in = f->in;
+    struct tr_parse_result res;
+    const char *base = strrchr(f->path, '/');
+    struct tr_parse_ctx ctx = { a->conf->host, f->path,
+                                base ? base + 1 : f->path };
+    tr_err_t err;
+
+    if (!tr_parse_line(in->parse, data, len, &ctx, &res)) {
+        a->c.lines_dropped++;
+        if (f->q->count == 0 && !f->q->failed) {
+            f->q->committed = end;
+        }
+        return TR_OK;
+    }
+    int n = 0;
+    n = add_header(a, n, "host", a->conf->host, strlen(a->conf->host));
+    n = add_header(a, n, "path", f->path, strlen(f->path));
+    int olen = snprintf(a->offset_str, sizeof(a->offset_str), "%" PRIu64, off);
+    n = add_header(a, n, "offset", a->offset_str, (size_t)olen);
+    if (truncated) {
+        n = add_header(a, n, "truncated", "true", 4);
+    }
+    for (size_t i = 0; i < in->conf->nfields; i++) {
+        n = add_header(a, n, in->conf->fields[i].name,
+                       in->conf->fields[i].value,
+                       strlen(in->conf->fields[i].value));
+    }
+    err = tr_ship_send(a->ship, f->q, end, in->conf->topic, res.key,
+                       res.key_len, data, len, a->hdrs, n, res.timestamp_ms);
+    if (err == TR_ERR_AGAIN) {
+        return err;
+    }
+    if (err != TR_OK) {
+        /* Can never be sent (too large): count it and move past it. */
+        tr_log_error("%s: record at offset %" PRIu64 " refused: %s", f->path,
+                     off, tr_err_str(err));
+        if (f->q->count == 0 && !f->q->failed) {
+            f->q->committed = end;
+        }
+        return TR_OK;
+    }
+    a->c.lines_read++;
+    a->c.bytes_read += len;
+    if (truncated) {
+        a->c.lines_truncated++;
+    }
+    return TR_OK;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* Returns 1 if the file has more to read right away, 0 otherwise. */
+static int
+read_file(struct tr_agent *a, struct file *f, size_t *budget)
+{
+    struct stat st;
+    int64_t now = tr_clock_mono_ms();
+
+    if (f->fd < 0 && open_file(a, f) != TR_OK) {
+        return 0;
+    }
+    if (f->in_open) { /* most recently used goes last */
+        TAILQ_REMOVE(&a->open, f, open);
+        TAILQ_INSERT_TAIL(&a->open, f, open);
+    }
+    if (fstat(f->fd, &st) != 0) {
+        a->c.read_errors++;
+        return 0;
+    }
+    if (st.st_nlink == 0 && !f->deleted) {
+        f->deleted = 1;
+        mark_gone(a, f);
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < f->read_off) {
+        /* copytruncate: the file shrank below what was read. */
+        a->c.truncations++;
+        tr_log_info("%s was truncated (%" PRIu64 " < %" PRIu64
+                    "); reading it from the start",
+                    f->path, size, f->read_off);
+        reset_to(a, f, 0);
+        tr_tail_fingerprint(f->fd, (uint32_t)a->conf->fingerprint_bytes,
+                            &f->id);
+    }
+    if (size != f->size_seen) {
+        f->size_seen = size;
+        f->changed_ms = now;
+    }
+    if (f->id.fp_len < (uint64_t)a->conf->fingerprint_bytes &&
+        size > f->id.fp_len) {
+        tr_tail_fingerprint(f->fd, (uint32_t)a->conf->fingerprint_bytes,
+                            &f->id);
+    }
+    if (f->read_off >= size) {
+        f->eof_ms = now;
+        return 0;
+    }
+    size_t want = size - f->read_off < a->bufcap ? (size_t)(size - f->read_off)
+                                                 : a->bufcap;
+    ssize_t got = pread(f->fd, a->buf, want, (off_t)f->read_off);
+    if (got < 0) {
+        if (errno != EINTR && errno != EAGAIN) {
+            a->c.read_errors++;
+            tr_log_warn("read %s: %s", f->path, strerror(errno));
+        }
+        return 0;
+    }
+    int flags = f->flush_flags;
+    f->flush_flags = 0;
+    size_t consumed = 0;
+    a->cur = f;
+    tr_err_t err = tr_tail_split(&f->split, &f->in->split, a->buf, (size_t)got,
+                                 f->read_off, flags, emit, a, &consumed);
+    a->cur = NULL;
+    if (err != TR_OK) {
+        tr_log_error("%s: %s", f->path, tr_err_str(err));
+    }
+    f->read_off += consumed;
+    *budget = *budget > (size_t)got ? *budget - (size_t)got : 0;
+    if (tr_ship_blocked(a->ship)) {
+        return 1; /* resume here once unblocked */
+    }
+    if (f->read_off < size && consumed > 0 && (size_t)got == a->bufcap) {
+        return 1; /* more than one buffer was waiting */
+    }
+    f->eof_ms = now;
+    return 0;
+}
+
+static void
+on_work(evutil_socket_t fd, short what, void *arg)
+{
+    struct tr_agent *a = arg;
+    size_t budget = TURN_BYTES;
+
+    (void)fd;
+    (void)what;
+    while (budget > 0 && !a->stopping && !tr_ship_blocked(a->ship)) {
+        struct file *f = TAILQ_FIRST(&a->ready);
+        if (f == NULL) {
+            break;
+        }
+        TAILQ_REMOVE(&a->ready, f, ready);
+        f->in_ready = 0;
+        if (read_file(a, f, &budget)) {
+            make_ready(a, f);
+        }
+    }
+    if (!TAILQ_EMPTY(&a->ready) && !tr_ship_blocked(a->ship)) {
+        schedule(a);
+    }
+}
+
+/* ---- discovery --------------------------------------------------------- */
+
+static struct input_rt *
+input_for(struct tr_agent *a, const char *path)
+{
+    for (size_t i = 0; i < a->ninputs; i++) {
+        const struct tr_agent_input *in = a->inputs[i].conf;
+        for (size_t j = 0; j < in->npaths; j++) {
+            if (tr_watch_glob_match(in->paths[j], path) &&
+                !tr_watch_excluded(in->excludes, in->nexcludes, path)) {
+                return &a->inputs[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+static void
+discover(struct tr_agent *a, const char *path, struct input_rt *in)
+{
+    struct stat st;
+    struct file *f;
+
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return;
+    }
+    f = find_id(a, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+    if (f != NULL && f->fd >= 0) {
+        struct stat fst;
+        /* The fd pins the inode, so the same dev/ino is the same file. */
+        if (fstat(f->fd, &fst) == 0 && fst.st_ino == st.st_ino) {
+            goto known;
+        }
+    }
+    if (f != NULL && f->fd < 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        int same = fd >= 0 ? tr_tail_same(fd, &st, &f->id) : -1;
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (same == 0) {
+            /* The inode was reused by a new file. */
+            a->c.inode_reuse++;
+            tr_log_info("%s: inode %" PRIu64 " reused; a new file", path,
+                        f->id.ino);
+            forget(a, f);
+            f = NULL;
+        } else if (same < 0) {
+            return;
+        } else {
+            goto known;
+        }
+    }
+    if (f == NULL) {
+        goto fresh;
+    }
+known:
+    f->scan_gen = a->scan_gen;
+    if (f->gone || strcmp(f->path, path) != 0) {
+        struct file *other = find_path(a, path);
+        if (other != NULL && other != f) {
+            mark_gone(a, other);
+        }
+        if (!f->gone) {
+            unmap_path(a, f);
+        }
+        char *np = tr_strdup(path);
+        if (np == NULL) {
+            return;
+        }
+        if (strcmp(f->path, path) != 0) {
+            a->c.rotations++;
+            tr_log_info("%s renamed to %s", f->path, path);
+        }
+        tr_free(f->path);
+        f->path = np;
+        f->gone = 0;
+        map_path(a, f);
+    }
+    if (in != NULL) {
+        f->in = in;
+    }
+    if ((uint64_t)st.st_size != f->read_off) {
+        make_ready(a, f);
+    }
+    return;
+fresh:
+    if (in == NULL) {
+        return;
+    }
+    f = tr_calloc(1, sizeof(*f));
+    if (f == NULL || (f->path = tr_strdup(path)) == NULL) {
+        tr_free(f);
+        return;
+    }
+    f->fd = -1;
+    f->in = in;
+    f->id.dev = (uint64_t)st.st_dev;
+    f->id.ino = (uint64_t)st.st_ino;
+    f->scan_gen = a->scan_gen;
+    f->changed_ms = tr_clock_mono_ms();
+    uint64_t start = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+        tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
+        const struct tr_registry_entry *e =
+            a->startup_reg
+                ? tr_registry_find(a->startup_reg, f->id.dev, f->id.ino)
+                : NULL;
+        struct tr_tail_id old;
+        if (e != NULL) {
+            old.dev = e->dev;
+            old.ino = e->ino;
+            old.fp_len = e->fp_len;
+            old.fp_crc = e->fp_crc;
+            if (tr_tail_same(fd, &st, &old) == 1 &&
+                e->offset <= (uint64_t)st.st_size) {
+                start = e->offset;
+            } else {
+                a->c.inode_reuse++;
+                tr_log_info("%s: not the file the registry knew under inode "
+                            "%" PRIu64 "; reading it from the start",
+                            path, f->id.ino);
+            }
+        } else if (a->first_scan && in->conf->read_from == TR_READ_FROM_END) {
+            start = (uint64_t)st.st_size;
+        }
+        close(fd);
+    }
+    f->read_off = start;
+    if (new_queue(f, start) != TR_OK) {
+        tr_free(f->path);
+        tr_free(f);
+        return;
+    }
+    struct file *other = find_path(a, path);
+    if (other != NULL) {
+        mark_gone(a, other);
+    }
+    TAILQ_INSERT_TAIL(&a->all, f, all);
+    a->nfiles++;
+    map_path(a, f);
+    map_id(a, f);
+    tr_log_debug("tracking %s from offset %" PRIu64, path, start);
+    make_ready(a, f);
+}
+
+static void
+add_glob_dirs(struct tr_agent *a, const char *pattern)
+{
+    char *copy = tr_strdup(pattern);
+    glob_t g;
+
+    if (copy == NULL) {
+        return;
+    }
+    const char *dir = dirname(copy);
+    if (strpbrk(dir, "*?[") == NULL) {
+        tr_watch_add_dir(a->watch, dir);
+    } else if (glob(dir, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            tr_watch_add_dir(a->watch, g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+    tr_free(copy);
+}
+
+static void
+rescan(struct tr_agent *a)
+{
+    struct file *f, *tmp;
+    glob_t g;
+
+    a->scan_gen++;
+    for (size_t i = 0; i < a->ninputs; i++) {
+        const struct tr_agent_input *in = a->inputs[i].conf;
+        for (size_t j = 0; j < in->npaths; j++) {
+            add_glob_dirs(a, in->paths[j]);
+            if (glob(in->paths[j], GLOB_NOSORT, NULL, &g) != 0) {
+                continue;
+            }
+            for (size_t k = 0; k < g.gl_pathc; k++) {
+                const char *p = g.gl_pathv[k];
+                if (!tr_watch_excluded(in->excludes, in->nexcludes, p)) {
+                    struct input_rt *owner = input_for(a, p);
+                    discover(a, p, owner);
+                }
+            }
+            globfree(&g);
+        }
+    }
+    /* Files no glob matched any more: renamed away, deleted or excluded. */
+    TAILQ_FOREACH_SAFE(f, &a->all, all, tmp) {
+        if (f->scan_gen == a->scan_gen || f->gone) {
+            continue;
+        }
+        struct stat st;
+        if (stat(f->path, &st) == 0 && (uint64_t)st.st_ino == f->id.ino &&
+            (uint64_t)st.st_dev == f->id.dev) {
+            continue; /* still there, just no longer matched (reload) */
+        }
+        mark_gone(a, f);
+    }
+    /* Growth of open files, for file systems without inotify. */
+    TAILQ_FOREACH(f, &a->open, open) {
+        make_ready(a, f);
+    }
+}
+
+static void
+on_watch(void *arg, enum tr_watch_what what, const char *dir, const char *name)
+{
+    struct tr_agent *a = arg;
+    char path[4096];
+    struct file *f;
+
+    if (what == TR_WATCH_RESCAN) {
+        rescan(a);
+        return;
+    }
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+        sizeof(path)) {
+        return;
+    }
+    f = find_path(a, path);
+    switch (what) {
+    case TR_WATCH_CHANGED:
+        if (f != NULL) {
+            make_ready(a, f);
+        } else {
+            discover(a, path, input_for(a, path));
+        }
+        break;
+    case TR_WATCH_CREATED: {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            rescan(a);
+            break;
+        }
+        discover(a, path, input_for(a, path));
+        break;
+    }
+    case TR_WATCH_GONE:
+        if (f != NULL) {
+            mark_gone(a, f);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static void on_save(evutil_socket_t fd, short what, void *arg);
+
+static int
+drained(struct tr_agent *a)
+{
+    return tr_ship_pending(a->ship) == 0;
+}
+
+static void
+finish_stop(struct tr_agent *a)
+{
+    tr_agent_save(a);
+    event_base_loopexit(a->base, NULL);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct tr_agent *a = arg;
+    struct file *f, *tmp;
+    int64_t now = tr_clock_mono_ms();
+
+    (void)fd;
+    (void)what;
+    if (a->stopping) {
+        if (drained(a) || now >= a->stop_deadline_ms) {
+            if (!drained(a)) {
+                tr_log_warn("%zu records still unacknowledged at exit; "
+                            "they will be sent again",
+                            tr_ship_pending(a->ship));
+            }
+            finish_stop(a);
+        }
+        return;
+    }
+    int blocked = tr_ship_blocked(a->ship);
+    if (blocked && a->blocked_since_ms == 0) {
+        a->blocked_since_ms = now;
+    } else if (!blocked && a->blocked_since_ms != 0) {
+        if (now - a->blocked_since_ms >= 10000) {
+            tr_log_info("collector reachable again; catching up");
+        }
+        a->blocked_since_ms = 0;
+    }
+    if (blocked && now - a->blocked_since_ms >= 10000 &&
+        now - a->last_block_warn_ms >= 60000) {
+        a->last_block_warn_ms = now;
+        tr_log_warn("reading paused for %lld s: %zu records (%zu bytes) in "
+                    "flight to %s are not acknowledged%s; the files are the "
+                    "buffer, retrying with backoff",
+                    (long long)((now - a->blocked_since_ms) / 1000),
+                    tr_ship_pending(a->ship), tr_ship_buffered_bytes(a->ship),
+                    a->conf->brokers,
+                    tr_ship_connected(a->ship) ? ""
+                                               : " (collector unreachable)");
+    }
+    if (!blocked && !TAILQ_EMPTY(&a->ready)) {
+        schedule(a);
+    }
+    TAILQ_FOREACH_SAFE(f, &a->all, all, tmp) {
+        int idle = f->in_ready == 0 && f->read_off < f->size_seen;
+        int64_t quiet = now - f->changed_ms;
+        if (idle && f->in->split.ml != NULL &&
+            quiet >= f->in->conf->multiline_timeout_ms) {
+            f->flush_flags |= TR_SPLIT_FLUSH_EVENT;
+            make_ready(a, f);
+        }
+        if (idle && quiet >= a->conf->partial_line_timeout_ms) {
+            f->flush_flags |= TR_SPLIT_FLUSH_PARTIAL | TR_SPLIT_FLUSH_EVENT;
+            make_ready(a, f);
+        }
+        if (f->q->failed && f->q->count == 0) {
+            /* Something failed for good: read again from the position. */
+            f->q->failed = 0;
+            f->read_off = f->q->committed;
+            f->split.skip = 0;
+            make_ready(a, f);
+        }
+        if (f->gone && !f->in_ready && f->read_off >= f->size_seen &&
+            now - f->eof_ms >= a->conf->rotate_wait_ms &&
+            now - f->changed_ms >= a->conf->rotate_wait_ms) {
+            if (f->fd >= 0) {
+                /* Last look: anything written since the end was read? */
+                struct stat st;
+                if (fstat(f->fd, &st) == 0 &&
+                    (uint64_t)st.st_size > f->read_off) {
+                    make_ready(a, f);
+                    continue;
+                }
+            }
+            if (f->q->count == 0) {
+                if (f->deleted) {
+                    a->c.files_deleted++;
+                }
+                tr_log_debug("closing %s (%s)", f->path,
+                             f->deleted ? "deleted" : "renamed away");
+                forget(a, f);
+            }
+        }
+    }
+}
+
+static void
+on_save(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tr_agent_save(arg);
+}
+
+static void
+on_done(void *arg, struct tr_inflight_queue *q, int ok)
+{
+    struct tr_agent *a = arg;
+    (void)ok;
+    if (q->owner == NULL) {
+        if (q->count == 0) {
+            tr_free(q);
+        }
+        return;
+    }
+    if (!a->stopping && !TAILQ_EMPTY(&a->ready) && !tr_ship_blocked(a->ship)) {
+        schedule(a);
+    }
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static void
+render(void *arg, struct evbuffer *out)
+{
+    struct tr_agent *a = arg;
+    struct tr_ship_stats ss;
+    struct file *f;
+
+    tr_ship_stats(a->ship, &ss);
+    /* clang-format off */
+    const struct { const char *name, *type, *help; double v; } m[] = {
+        { "tributary_agent_lines_read_total", "counter", "Lines (or events) read and sent.", (double)a->c.lines_read },
+        { "tributary_agent_bytes_read_total", "counter", "Bytes of those lines.", (double)a->c.bytes_read },
+        { "tributary_agent_lines_dropped_total", "counter", "Lines dropped by include_lines/exclude_lines.", (double)a->c.lines_dropped },
+        { "tributary_agent_lines_truncated_total", "counter", "Lines or events cut at max_line_bytes/multiline_max_bytes.", (double)a->c.lines_truncated },
+        { "tributary_agent_records_sent_total", "counter", "Records handed to the producer.", (double)ss.sent },
+        { "tributary_agent_records_acked_total", "counter", "Records the collector acknowledged.", (double)ss.acked },
+        { "tributary_agent_records_failed_total", "counter", "Records that failed and are read again.", (double)ss.failed },
+        { "tributary_agent_records_dropped_total", "counter", "Records refused for good (too large).", (double)ss.dropped_too_large },
+        { "tributary_agent_rotations_total", "counter", "Files seen under a new name.", (double)a->c.rotations },
+        { "tributary_agent_truncations_total", "counter", "Files that shrank (copytruncate) and were read again.", (double)a->c.truncations },
+        { "tributary_agent_inode_reuse_total", "counter", "Reused inodes recognised by fingerprint.", (double)a->c.inode_reuse },
+        { "tributary_agent_deleted_files_closed_total", "counter", "Deleted files read to their end and closed.", (double)a->c.files_deleted },
+        { "tributary_agent_errors_total", "counter", "Open, read and registry write errors.", (double)(a->c.open_errors + a->c.read_errors + a->c.registry_errors) },
+        { "tributary_agent_registry_writes_total", "counter", "Registry writes.", (double)a->c.registry_writes },
+        { "tributary_agent_files_tracked", "gauge", "Files tracked.", (double)a->nfiles },
+        { "tributary_agent_files_open", "gauge", "Descriptors held.", (double)a->nopen },
+        { "tributary_agent_inflight_records", "gauge", "Records sent and not yet acknowledged.", (double)tr_ship_pending(a->ship) },
+        { "tributary_agent_inflight_bytes", "gauge", "Bytes the producer holds.", (double)tr_ship_buffered_bytes(a->ship) },
+        { "tributary_agent_paused", "gauge", "1 while reading is paused by backpressure.", (double)tr_ship_blocked(a->ship) },
+        { "tributary_agent_connected", "gauge", "1 while a collector connection is up.", (double)tr_ship_connected(a->ship) },
+        { "tributary_agent_inotify_overflows_total", "counter", "inotify queue overflows (each forces a rescan).", (double)tr_watch_overflows(a->watch) },
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        tr_metrics_family(out, m[i].name, m[i].type, m[i].help);
+        tr_metrics_sample(out, m[i].name, NULL, NULL, m[i].v);
+    }
+    tr_metrics_family(out, "tributary_agent_file_bytes_behind", "gauge",
+                      "Bytes of each file not yet acknowledged.");
+    TAILQ_FOREACH(f, &a->all, all) {
+        uint64_t behind =
+            f->size_seen > f->q->committed ? f->size_seen - f->q->committed : 0;
+        tr_metrics_sample(out, "tributary_agent_file_bytes_behind", "path",
+                          f->path, (double)behind);
+    }
+    int deleted = 0;
+    TAILQ_FOREACH(f, &a->open, open) {
+        deleted += f->deleted;
+    }
+    tr_metrics_family(out, "tributary_agent_deleted_files_open", "gauge",
+                      "Deleted files still held open (disk not yet freed).");
+    tr_metrics_sample(out, "tributary_agent_deleted_files_open", NULL, NULL,
+                      deleted);
+}
+
+static int
+health(void *arg, struct evbuffer *out)
+{
+    struct tr_agent *a = arg;
+    int64_t now = tr_clock_mono_ms();
+    if (!a->registry_ok) {
+        evbuffer_add_printf(out, "unhealthy: registry cannot be written\n");
+        return 0;
+    }
+    if (a->blocked_since_ms != 0 && now - a->blocked_since_ms > 60000) {
+        evbuffer_add_printf(out,
+                            "unhealthy: paused for %lld s, collector "
+                            "not acknowledging\n",
+                            (long long)((now - a->blocked_since_ms) / 1000));
+        return 0;
+    }
+    evbuffer_add_printf(out, "ok\n");
+    return 1;
+}
+
+/* ---- setup -----------------------------------------------------------------
+ */
+
+static void
+free_inputs(struct input_rt *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tr_parse_free(v[i].parse);
+    }
+    tr_free(v);
+}
+
+static tr_err_t
+build_inputs(const struct tr_agent_conf *conf, struct input_rt **out,
+             char *errbuf, size_t errlen)
+{
+    struct input_rt *v = tr_calloc(conf->ninputs, sizeof(*v));
+    char reason[512];
+    tr_err_t err = TR_ERR_NOMEM;
+
+    if (v == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < conf->ninputs; i++) {
+        const struct tr_agent_input *in = conf->inputs[i];
+        v[i].conf = in;
+        err = tr_parse_new(in, &v[i].parse, reason, sizeof(reason));
+        if (err != TR_OK) {
+            snprintf(errbuf, errlen, "[input %s] %s", in->name, reason);
+            goto out;
+        }
+        if (in->nfields + 4 > MAX_HEADERS) {
+            snprintf(errbuf, errlen, "[input %s] too many fields (max %d)",
+                     in->name, MAX_HEADERS - 4);
+            err = TR_ERR_CONFIG;
+            goto out;
+        }
+        v[i].split.max_line = (size_t)conf->max_line_bytes;
+        v[i].split.max_event = (size_t)in->multiline_max_bytes;
+        v[i].split.ml = tr_parse_multiline(v[i].parse) ? v[i].parse : NULL;
+    }
+    *out = v;
+    v = NULL;
+    err = TR_OK;
+out:
+    if (v != NULL) {
+        free_inputs(v, conf->ninputs);
+    }
+    return err;
+}
+
+static size_t
+buffer_size(const struct tr_agent_conf *conf)
+{
+    int64_t ml = 0;
+    for (size_t i = 0; i < conf->ninputs; i++) {
+        if (conf->inputs[i]->multiline_start != NULL &&
+            conf->inputs[i]->multiline_max_bytes > ml) {
+            ml = conf->inputs[i]->multiline_max_bytes;
+        }
+    }
+    /* A window must hold the longest event plus one cut line. */
+    int64_t need = ml + conf->max_line_bytes + 65536;
+    if (need < conf->read_chunk_bytes) {
+        need = conf->read_chunk_bytes;
+    }
+    return (size_t)need;
+}
+
+static tr_err_t
+add_timer(struct tr_agent *a, struct event **ev, int64_t ms,
+          event_callback_fn fn)
+{
+    struct timeval tv = { (time_t)(ms / 1000),
+                          (suseconds_t)(ms % 1000) * 1000 };
+    *ev = event_new(a->base, -1, EV_PERSIST, fn, a);
+    if (*ev == NULL || event_add(*ev, &tv) != 0) {
+        return TR_ERR_NOMEM;
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
+             struct tr_agent **out, char *errbuf, size_t errlen)
+{
+    struct tr_agent *a = tr_calloc(1, sizeof(*a));
+    tr_err_t err = TR_ERR_NOMEM;
+
+    if (a == NULL) {
+        tr_agent_conf_free(conf);
+        snprintf(errbuf, errlen, "out of memory");
+        return TR_ERR_NOMEM;
+    }
+    a->base = base;
+    a->conf = conf;
+    a->registry_ok = 1;
+    TAILQ_INIT(&a->all);
+    TAILQ_INIT(&a->ready);
+    TAILQ_INIT(&a->open);
+    snprintf(errbuf, errlen, "out of memory");
+    if ((err = build_inputs(conf, &a->inputs, errbuf, errlen)) != TR_OK) {
+        goto out;
+    }
+    a->ninputs = conf->ninputs;
+    a->bufcap = buffer_size(conf);
+    if ((a->buf = tr_malloc(a->bufcap)) == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    if (mkdir(conf->state_dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(errbuf, errlen, "state_dir %s: %s", conf->state_dir,
+                 strerror(errno));
+        err = TR_ERR_IO;
+        goto out;
+    }
+    if ((err = tr_registry_load(conf->state_dir, &a->startup_reg, errbuf,
+                                errlen)) != TR_OK) {
+        goto out;
+    }
+    /* Prove the registry can be written before reading anything. */
+    if ((err = tr_agent_save(a)) != TR_OK) {
+        snprintf(errbuf, errlen, "cannot write the registry in %s",
+                 conf->state_dir);
+        goto out;
+    }
+    a->ev_work = event_new(base, -1, 0, on_work, a);
+    if (a->ev_work == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    if ((err = add_timer(a, &a->ev_tick, TICK_MS, on_tick)) != TR_OK ||
+        (err = add_timer(a, &a->ev_save, conf->registry_flush_interval_ms,
+                         on_save)) != TR_OK) {
+        goto out;
+    }
+    if ((err = tr_watch_new(base, conf->watch_mode, conf->rescan_interval_ms,
+                            on_watch, a, &a->watch)) != TR_OK) {
+        snprintf(errbuf, errlen, "watch: %s", tr_err_str(err));
+        goto out;
+    }
+    if ((err = tr_ship_new(base, conf, on_done, a, &a->ship)) != TR_OK) {
+        snprintf(errbuf, errlen, "producer: %s", tr_err_str(err));
+        goto out;
+    }
+    if (conf->metrics_listen != NULL &&
+        (err = tr_metrics_new(base, conf->metrics_listen, render, health, a,
+                              &a->metrics, errbuf, errlen)) != TR_OK) {
+        goto out;
+    }
+    a->first_scan = tr_registry_count(a->startup_reg) == 0;
+    rescan(a);
+    a->first_scan = 0;
+    /* Entries no file claimed are dropped with the next save. */
+    tr_registry_free(a->startup_reg);
+    a->startup_reg = NULL;
+    tr_log_info("tracking %zu files (%s discovery), shipping to %s", a->nfiles,
+                tr_watch_inotify(a->watch) ? "inotify" : "polling",
+                conf->brokers);
+    *out = a;
+    a = NULL;
+    err = TR_OK;
+out:
+    tr_agent_free(a);
+    return err;
+}
+
+tr_err_t
+tr_agent_save(struct tr_agent *a)
+{
+    struct file *f;
+    size_t n = 0;
+    char errbuf[512];
+    tr_err_t err;
+
+    if (a->nfiles > a->entries_cap) {
+        size_t cap = a->nfiles + a->nfiles / 2 + 16;
+        struct tr_registry_entry *ne =
+            tr_realloc(a->entries, cap * sizeof(*ne));
+        if (ne == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        a->entries = ne;
+        a->entries_cap = cap;
+    }
+    TAILQ_FOREACH(f, &a->all, all) {
+        if (f->deleted) {
+            continue;
+        }
+        struct tr_registry_entry *e = &a->entries[n++];
+        e->dev = f->id.dev;
+        e->ino = f->id.ino;
+        e->fp_len = f->id.fp_len;
+        e->fp_crc = f->id.fp_crc;
+        e->offset = f->q->committed;
+        e->path = f->path;
+    }
+    if (a->nfiles == 0 && a->startup_reg != NULL) {
+        /* Before the first scan: keep what the last run knew. */
+        n = tr_registry_count(a->startup_reg);
+        if (n > a->entries_cap) {
+            struct tr_registry_entry *ne =
+                tr_realloc(a->entries, n * sizeof(*ne));
+            if (ne == NULL) {
+                return TR_ERR_NOMEM;
+            }
+            a->entries = ne;
+            a->entries_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            a->entries[i] = *tr_registry_entry_at(a->startup_reg, i);
+        }
+    }
+    err = tr_registry_save(a->conf->state_dir, a->entries, n, errbuf,
+                           sizeof(errbuf));
+    if (err != TR_OK) {
+        a->c.registry_errors++;
+        if (a->registry_ok) {
+            tr_log_error("registry: %s", errbuf);
+        }
+        a->registry_ok = 0;
+        return err;
+    }
+    if (!a->registry_ok) {
+        tr_log_info("registry written again");
+    }
+    a->registry_ok = 1;
+    a->c.registry_writes++;
+    return TR_OK;
+}
+
+tr_err_t
+tr_agent_reload(struct tr_agent *a, struct tr_agent_conf *conf, char *errbuf,
+                size_t errlen)
+{
+    struct input_rt *nin = NULL;
+    struct file *f, *tmp;
+    tr_err_t err;
+
+    if ((err = build_inputs(conf, &nin, errbuf, errlen)) != TR_OK) {
+        tr_agent_conf_free(conf);
+        return err;
+    }
+    if (strcmp(conf->state_dir, a->conf->state_dir) != 0 ||
+        strcmp(conf->brokers, a->conf->brokers) != 0) {
+        tr_log_warn("reload: state_dir and [output] changes need a restart");
+    }
+    if (buffer_size(conf) > a->bufcap) {
+        char *nb = tr_realloc(a->buf, buffer_size(conf));
+        if (nb == NULL) {
+            free_inputs(nin, conf->ninputs);
+            tr_agent_conf_free(conf);
+            snprintf(errbuf, errlen, "out of memory");
+            return TR_ERR_NOMEM;
+        }
+        a->buf = nb;
+        a->bufcap = buffer_size(conf);
+    }
+    /* Re-point files at the new inputs; the host string moves too. */
+    struct input_rt *old = a->inputs;
+    size_t nold = a->ninputs;
+    struct tr_agent_conf *oldconf = a->conf;
+    char *host = oldconf->host;
+    oldconf->host = conf->host;
+    conf->host = host; /* keep the old host: headers borrow it in flight */
+    a->inputs = nin;
+    a->ninputs = conf->ninputs;
+    a->conf = conf;
+    TAILQ_FOREACH_SAFE(f, &a->all, all, tmp) {
+        struct input_rt *in = NULL;
+        for (size_t i = 0; i < a->ninputs; i++) {
+            if (strcmp(a->inputs[i].conf->name, f->in->conf->name) == 0) {
+                in = &a->inputs[i];
+            }
+        }
+        if (in == NULL) {
+            in = input_for(a, f->path);
+        }
+        if (in == NULL) {
+            /* No input wants it any more: stop once in-flight is done. */
+            in = &a->inputs[0];
+            mark_gone(a, f);
+            if (f->in_ready) {
+                TAILQ_REMOVE(&a->ready, f, ready);
+                f->in_ready = 0;
+            }
+            f->read_off = f->size_seen;
+        }
+        f->in = in;
+    }
+    free_inputs(old, nold);
+    tr_agent_conf_free(oldconf);
+    rescan(a);
+    tr_log_info("configuration reloaded: %zu inputs, %zu files", a->ninputs,
+                a->nfiles);
+    return TR_OK;
+}
+
+void
+tr_agent_shutdown(struct tr_agent *a, long timeout_ms)
+{
+    if (a->stopping) {
+        return;
+    }
+    a->stopping = 1;
+    a->stop_deadline_ms = tr_clock_mono_ms() + timeout_ms;
+    tr_ship_flush(a->ship);
+    tr_log_info("stopping: %zu records in flight", tr_ship_pending(a->ship));
+    if (drained(a)) {
+        finish_stop(a);
+    }
+}
+
+void
+tr_agent_free(struct tr_agent *a)
+{
+    struct file *f;
+
+    if (a == NULL) {
+        return;
+    }
+    tr_metrics_free(a->metrics);
+    /* The producer reports what is left; queues and files are still alive. */
+    tr_ship_free(a->ship);
+    tr_watch_free(a->watch);
+    while ((f = TAILQ_FIRST(&a->all)) != NULL) {
+        forget(a, f);
+    }
+    if (a->ev_work != NULL) {
+        event_free(a->ev_work);
+    }
+    if (a->ev_tick != NULL) {
+        event_free(a->ev_tick);
+    }
+    if (a->ev_save != NULL) {
+        event_free(a->ev_save);
+    }
+    free_inputs(a->inputs, a->ninputs);
+    tr_registry_free(a->startup_reg);
+    tr_free(a->entries);
+    tr_free(a->buf);
+    tr_agent_conf_free(a->conf);
+    tr_free(a);
+}

@@ -1,0 +1,179 @@
+/*
+ * inflight -- the slot pool and per-file acknowledgement queues (see
+ * inflight.h).
+ */
+#include "inflight.h"
+
+#include "alloc.h"
+
+enum {
+    SLOT_FREE = 0,
+    SLOT_SENT = 1,
+    SLOT_ACKED = 2,
+    SLOT_FAILED = 3,
+};
+
+struct slot {
+    uint64_t end;
+    struct tr_inflight_queue *q;
+    uint32_t next; /* next in the queue, or in the free list; index + 1 */
+    uint8_t state;
+};
+
+struct tr_inflight {
+    struct slot *slots;
+    size_t max, used;
+    uint32_t free_head; /* index + 1 */
+};
+
+tr_err_t
+tr_inflight_new(size_t max, struct tr_inflight **out)
+{
+    struct tr_inflight *inf = NULL;
+    tr_err_t err = TR_ERR_INVALID;
+
+    if (max == 0 || max >= UINT32_MAX) {
+        goto out;
+    }
+    err = TR_ERR_NOMEM;
+    inf = tr_calloc(1, sizeof(*inf));
+    if (inf == NULL) {
+        goto out;
+    }
+    inf->slots = tr_calloc(max, sizeof(*inf->slots));
+    if (inf->slots == NULL) {
+        goto out;
+    }
+    inf->max = max;
+    for (size_t i = 0; i < max; i++) {
+        inf->slots[i].next = i + 1 < max ? (uint32_t)(i + 2) : 0;
+    }
+    inf->free_head = 1;
+    *out = inf;
+    inf = NULL;
+    err = TR_OK;
+out:
+    tr_inflight_free(inf);
+    return err;
+}
+
+void
+tr_inflight_free(struct tr_inflight *inf)
+{
+    if (inf == NULL) {
+        return;
+    }
+    tr_free(inf->slots);
+    tr_free(inf);
+}
+
+void
+tr_inflight_queue_init(struct tr_inflight_queue *q, uint64_t offset,
+                       void *owner)
+{
+    q->head = q->tail = 0;
+    q->count = 0;
+    q->failed = 0;
+    q->committed = offset;
+    q->owner = owner;
+}
+
+tr_err_t
+tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
+                 uint64_t end, uintptr_t *token)
+{
+    if (inf->free_head == 0) {
+        return TR_ERR_AGAIN;
+    }
+    uint32_t id = inf->free_head;
+    struct slot *s = &inf->slots[id - 1];
+    inf->free_head = s->next;
+    s->end = end;
+    s->q = q;
+    s->next = 0;
+    s->state = SLOT_SENT;
+    if (q->tail != 0) {
+        inf->slots[q->tail - 1].next = id;
+    } else {
+        q->head = id;
+    }
+    q->tail = id;
+    q->count++;
+    inf->used++;
+    *token = id;
+    return TR_OK;
+}
+
+static void
+release(struct tr_inflight *inf, uint32_t id)
+{
+    struct slot *s = &inf->slots[id - 1];
+    s->state = SLOT_FREE;
+    s->q = NULL;
+    s->next = inf->free_head;
+    inf->free_head = id;
+    inf->used--;
+}
+
+void
+tr_inflight_unpush(struct tr_inflight *inf, struct tr_inflight_queue *q,
+                   uintptr_t token)
+{
+    uint32_t id = (uint32_t)token;
+    /* Find the predecessor: unpush is rare (a send that failed at once). */
+    uint32_t prev = 0;
+    for (uint32_t c = q->head; c != id && c != 0; c = inf->slots[c - 1].next) {
+        prev = c;
+    }
+    if (prev == 0) {
+        q->head = 0;
+        q->tail = 0;
+    } else {
+        inf->slots[prev - 1].next = 0;
+        q->tail = prev;
+    }
+    q->count--;
+    release(inf, id);
+}
+
+struct tr_inflight_queue *
+tr_inflight_done(struct tr_inflight *inf, uintptr_t token, int ok)
+{
+    uint32_t id = (uint32_t)token;
+    struct slot *s = &inf->slots[id - 1];
+    struct tr_inflight_queue *q = s->q;
+
+    s->state = ok ? SLOT_ACKED : SLOT_FAILED;
+    while (q->head != 0) {
+        uint32_t h = q->head;
+        struct slot *hs = &inf->slots[h - 1];
+        if (hs->state == SLOT_SENT) {
+            break;
+        }
+        if (hs->state == SLOT_FAILED) {
+            q->failed = 1;
+        }
+        if (!q->failed) {
+            q->committed = hs->end;
+        }
+        q->head = hs->next;
+        if (q->head == 0) {
+            q->tail = 0;
+        }
+        q->count--;
+        release(inf, h);
+    }
+    return q;
+}
+
+size_t
+tr_inflight_used(const struct tr_inflight *inf)
+{
+    return inf->used;
+}
+
+size_t
+tr_inflight_free_slots(const struct tr_inflight *inf)
+{
+    return inf->max - inf->used;
+}
