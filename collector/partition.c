@@ -3,9 +3,13 @@
  * segments, the newest active, with offsets assignment, rolling, flushing,
  * recovery at open and idempotent-producer checks. See partition.h.
  *
- * Lock order: part->lock only; nothing else is locked while holding it.
- * fsync for the flush policy runs outside the lock on a dup of the
- * descriptor; sealing a segment at a roll still fsyncs under the lock.
+ * Locks: part->lock guards all state and is held only for short, page-cache
+ * work. fsync never runs under it: part->flush_lock serialises the syncs,
+ * which work on dups of the descriptors, and is always taken before
+ * part->lock (never the other way round). A segment sealed by a roll is
+ * queued in roll_fds and synced by the next flush, which the rolling thread
+ * runs itself right after dropping part->lock; the recovery point only
+ * moves once every segment below it has been synced.
  */
 #include "partition.h"
 
@@ -31,6 +35,7 @@
 
 struct tr_partition {
     pthread_mutex_t lock;
+    pthread_mutex_t flush_lock; /* taken before 'lock', see above */
     atomic_int refs;
     atomic_int deleted;
     char *dir;
@@ -49,6 +54,10 @@ struct tr_partition {
     int64_t recovery_point;
     int64_t unflushed;     /* records appended since the last flush */
     int64_t last_flush_ms; /* wall clock, as tr_partition_tick's 'now_ms' */
+    int *roll_fds;         /* dups of sealed segments not yet synced */
+    size_t nroll_fds;
+    size_t roll_fds_cap;
+    int failed; /* an fsync failed: the log may have lost data, refuse writes */
 
     struct tr_producers *producers;
     /* Scratch for tr_partition_append, kept to avoid allocating per call. */
@@ -319,12 +328,17 @@ partition_free(struct tr_partition *part)
     for (i = 0; i < part->nsegs; i++) {
         tr_segment_close(part->segs[i]);
     }
+    for (i = 0; i < part->nroll_fds; i++) {
+        close(part->roll_fds[i]);
+    }
+    tr_free(part->roll_fds);
     tr_free(part->segs);
     tr_producers_free(part->producers);
     tr_free(part->pending);
     tr_free(part->dir);
     tr_free(part->topic);
     pthread_mutex_destroy(&part->lock);
+    pthread_mutex_destroy(&part->flush_lock);
     tr_free(part);
 }
 
@@ -345,6 +359,7 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
         goto out;
     }
     pthread_mutex_init(&part->lock, NULL);
+    pthread_mutex_init(&part->flush_lock, NULL);
     atomic_init(&part->refs, 1);
     atomic_init(&part->deleted, 0);
     part->index = index;
@@ -463,7 +478,10 @@ tr_partition_unref(struct tr_partition *part)
         partition_free(part);
         return;
     }
-    if (tr_segment_seal(active(part)) != TR_OK) {
+    /* fsync on close always, whatever the flush policy. */
+    if (tr_partition_flush(part) != TR_OK ||
+        tr_segment_seal(active(part)) != TR_OK ||
+        tr_segment_flush(active(part)) != TR_OK) {
         tr_log_error("partition %s: could not flush at close", part->dir);
     }
     partition_free(part);
@@ -494,22 +512,38 @@ tr_partition_dir(const struct tr_partition *part)
 }
 
 /*
- * Makes a new active segment at the log end, after sealing the current one
- * (which fsyncs it, so the recovery point moves to the new base). Does
- * nothing when the active segment is empty. Caller holds part->lock.
+ * Makes a new active segment at the log end after sealing the current one,
+ * whose descriptor is queued for the next flush; *sync is set so that the
+ * caller runs that flush once it drops the lock. Does nothing when the
+ * active segment is empty. Caller holds part->lock.
  */
 static tr_err_t
-roll(struct tr_partition *part)
+roll(struct tr_partition *part, int *sync)
 {
     tr_err_t err = TR_OK;
     struct tr_segment *old = active(part);
     struct tr_segment *seg = NULL;
+    int *fds;
+    int fd = -1;
+    size_t cap;
 
     if (tr_segment_size(old) == 0) {
         goto out;
     }
-    err = tr_segment_seal(old);
-    if (err != TR_OK) {
+    if (part->nroll_fds == part->roll_fds_cap) {
+        cap = part->roll_fds_cap ? part->roll_fds_cap * 2 : 4;
+        fds = tr_realloc(part->roll_fds, cap * sizeof(*fds));
+        if (fds == NULL) {
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+        part->roll_fds = fds;
+        part->roll_fds_cap = cap;
+    }
+    fd = fcntl(tr_segment_fd(old), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        tr_log_error("partition %s: dup: %s", part->dir, strerror(errno));
+        err = TR_ERR_IO;
         goto out;
     }
     /* Leftovers at this base would be past the log end: never valid. */
@@ -525,12 +559,19 @@ roll(struct tr_partition *part)
         goto out;
     }
     seg = NULL;
-    part->recovery_point = part->log_end;
+    /* From here on nothing can fail: the old segment is no longer active. */
+    (void)tr_segment_seal(old);
+    part->roll_fds[part->nroll_fds++] = fd;
+    fd = -1;
+    *sync = 1;
     tr_log_debug("partition %s: rolled to segment %020" PRId64, part->dir,
                  part->log_end);
 out:
     if (seg != NULL) {
         tr_segment_delete(seg);
+    }
+    if (fd >= 0) {
+        close(fd);
     }
     return err;
 }
@@ -606,6 +647,10 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     }
     pthread_mutex_lock(&part->lock);
     res->log_start_offset = part->log_start;
+    if (part->failed) {
+        err = TR_ERR_IO;
+        goto out;
+    }
 
     /* 1. Validate every batch and check sequences before writing any. */
     tr_slice_init(&s, records, len);
@@ -679,7 +724,7 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     /* 2. Roll if the record set does not belong in the active segment. */
     now_ms = tr_clock_wall_ms();
     if (must_roll(part, len, count, now_ms)) {
-        err = roll(part);
+        err = roll(part, &flush);
         if (err != TR_OK) {
             goto out;
         }
@@ -715,12 +760,17 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
         (void)tr_producers_update(part->producers, &part->pending[i]);
     }
     part->unflushed += count;
-    flush = part->unflushed >= part->cfg.flush_messages;
+    if (part->unflushed >= part->cfg.flush_messages) {
+        flush = 1;
+    }
     err = TR_OK;
 out:
     pthread_mutex_unlock(&part->lock);
     if (flush) {
-        /* The data is appended either way; a failed fsync is logged. */
+        /*
+         * The data is appended either way (and a roll done); a failed fsync
+         * is logged and fails the partition for later appends.
+         */
         (void)tr_partition_flush(part);
     }
     return err;
@@ -841,42 +891,68 @@ tr_partition_offset_for_time(struct tr_partition *part, int64_t timestamp,
 tr_err_t
 tr_partition_flush(struct tr_partition *part)
 {
-    tr_err_t err = TR_ERR_IO;
+    tr_err_t err = TR_OK;
     int64_t target, count;
+    int *fds;
+    size_t nfds, i;
     int fd;
 
+    pthread_mutex_lock(&part->flush_lock);
     pthread_mutex_lock(&part->lock);
     target = part->log_end;
     count = part->unflushed;
+    fds = part->roll_fds;
+    nfds = part->nroll_fds;
+    part->roll_fds = NULL;
+    part->nroll_fds = part->roll_fds_cap = 0;
     fd = fcntl(tr_segment_fd(active(part)), F_DUPFD_CLOEXEC, 0);
     pthread_mutex_unlock(&part->lock);
-    if (fd < 0) {
-        tr_log_error("partition %s: dup: %s", part->dir, strerror(errno));
-        goto out;
-    }
+
     /*
-     * Older segments were fsynced when they were sealed; only the active
-     * one can hold unsynced data. A roll meanwhile seals it too. Indexes are
-     * not synced here: recovery rebuilds them from the log.
+     * Sealed segments first, then the active one; everything below 'target'
+     * is in one of them (older segments were synced by earlier flushes).
+     * Indexes are not synced: recovery rebuilds them from the log.
      */
-    if (fdatasync(fd) != 0) {
+    for (i = 0; i < nfds; i++) {
+        if (fdatasync(fds[i]) != 0) {
+            tr_log_error("partition %s: fdatasync of a rolled segment: %s",
+                         part->dir, strerror(errno));
+            err = TR_ERR_IO;
+        }
+        close(fds[i]);
+    }
+    tr_free(fds);
+    if (fd < 0 || fdatasync(fd) != 0) {
         tr_log_error("partition %s: fdatasync: %s", part->dir, strerror(errno));
+        err = TR_ERR_IO;
+    }
+    if (fd >= 0) {
         close(fd);
-        goto out;
     }
-    close(fd);
+
     pthread_mutex_lock(&part->lock);
-    if (target > part->recovery_point) {
-        part->recovery_point = target;
+    if (err == TR_OK) {
+        if (target > part->recovery_point) {
+            part->recovery_point = target;
+        }
+        part->unflushed -= count;
+        if (part->unflushed < 0) {
+            part->unflushed = 0;
+        }
+        part->last_flush_ms = tr_clock_wall_ms();
+    } else if (!part->failed) {
+        /*
+         * After a failed fsync the kernel may have dropped the dirty pages
+         * and a retry can "succeed" without them, so the log can no longer
+         * be trusted to hold what it acknowledged: stop taking writes, as
+         * Kafka takes the log directory offline.
+         */
+        part->failed = 1;
+        tr_log_error("partition %s: fsync failed, refusing further appends",
+                     part->dir);
     }
-    part->unflushed -= count;
-    if (part->unflushed < 0) {
-        part->unflushed = 0;
-    }
-    part->last_flush_ms = tr_clock_wall_ms();
     pthread_mutex_unlock(&part->lock);
-    err = TR_OK;
-out:
+    pthread_mutex_unlock(&part->flush_lock);
     return err;
 }
 
@@ -895,18 +971,20 @@ void
 tr_partition_tick(struct tr_partition *part, int64_t now_ms)
 {
     struct tr_segment *seg;
-    int flush;
+    int flush = 0;
 
     pthread_mutex_lock(&part->lock);
     seg = active(part);
     if (tr_segment_size(seg) > 0 &&
         now_ms - tr_segment_created_ms(seg) > part->cfg.segment_ms) {
-        if (roll(part) != TR_OK) {
+        if (roll(part, &flush) != TR_OK) {
             tr_log_error("partition %s: roll by age failed", part->dir);
         }
     }
-    flush = part->unflushed > 0 &&
-            now_ms - part->last_flush_ms >= part->cfg.flush_ms;
+    if (part->unflushed > 0 &&
+        now_ms - part->last_flush_ms >= part->cfg.flush_ms) {
+        flush = 1;
+    }
     pthread_mutex_unlock(&part->lock);
     if (flush) {
         (void)tr_partition_flush(part);

@@ -595,10 +595,6 @@ tr_segment_seal(struct tr_segment *seg)
     if (seg->max_ts >= 0) {
         (void)tr_index_append_time(seg->tidx, seg->max_ts, seg->max_ts_offset);
     }
-    err = tr_segment_flush(seg);
-    if (err != TR_OK) {
-        goto out;
-    }
     err = tr_index_resize(seg->oidx, 0);
     if (err != TR_OK) {
         goto out;

@@ -94,7 +94,9 @@ tr_err_t tr_segment_append(struct tr_segment *seg, const uint8_t *data,
 
 /*
  * Seals the segment when it stops being active: adds the last time-index
- * entry, trims both indexes to their used size and fsyncs the log.
+ * entry and trims both indexes to their used size. It does not fsync: the
+ * caller does that (tr_segment_flush, or fdatasync on a dup of the
+ * descriptor outside its lock).
  */
 tr_err_t tr_segment_seal(struct tr_segment *seg);
 /* fdatasyncs the log and msyncs the indexes. */

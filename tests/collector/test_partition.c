@@ -13,7 +13,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -959,6 +961,145 @@ test_partition_unref_deletes(void **state)
     tr_partition_unref(NULL);
 }
 
+#define WRITERS        2
+#define WRITER_BATCHES 150
+
+struct concurrent {
+    struct tr_partition *part;
+    atomic_int *writers_left; /* the reader gives up once it hits 0 */
+    int id;
+    int errors; /* counted, not asserted: cmocka asserts belong to main */
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct concurrent *c = arg;
+    struct tr_append_result res;
+    struct tr_batch_builder *b = tr_batch_builder_new(TR_CODEC_NONE, 1 << 20);
+    struct tr_buf buf;
+    char value[64];
+    int i;
+
+    tr_buf_init(&buf, 1 << 20);
+    for (i = 0; b != NULL && i < WRITER_BATCHES; i++) {
+        tr_batch_builder_reset(b);
+        tr_buf_reset(&buf);
+        snprintf(value, sizeof(value), "writer %d batch %d", c->id, i);
+        if (tr_batch_builder_add(b, 1000 + i, NULL, -1, value,
+                                 (int32_t)strlen(value), NULL, 0) != TR_OK ||
+            tr_batch_builder_add(b, 1000 + i, NULL, -1, value,
+                                 (int32_t)strlen(value), NULL, 0) != TR_OK ||
+            tr_batch_builder_finish(b, &buf) != TR_OK ||
+            tr_partition_append(c->part, tr_buf_data(&buf), tr_buf_len(&buf),
+                                &res) != TR_OK ||
+            res.last_offset != res.base_offset + 1) {
+            c->errors++;
+        }
+    }
+    if (b == NULL) {
+        c->errors++;
+    }
+    atomic_fetch_sub(c->writers_left, 1);
+    tr_batch_builder_free(b);
+    tr_buf_cleanup(&buf);
+    return NULL;
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct concurrent *c = arg;
+    struct tr_read_result rr;
+    struct tr_batch_header h;
+    int64_t next = 0;
+    uint8_t *p = malloc(1 << 20);
+    size_t at;
+
+    while (p != NULL && next < WRITERS * WRITER_BATCHES * 2) {
+        if (tr_partition_read(c->part, next, 1 << 20, INT64_MAX, &rr) !=
+                TR_OK ||
+            rr.len > (1 << 20)) {
+            c->errors++;
+            break;
+        }
+        if (rr.len == 0) {
+            /* Caught up; after the writers are gone that means data lost. */
+            if (atomic_load(c->writers_left) == 0 &&
+                tr_partition_read(c->part, next, 1, INT64_MAX, &rr) == TR_OK &&
+                rr.len == 0) {
+                c->errors++;
+                break;
+            }
+            if (rr.fd >= 0) {
+                close(rr.fd);
+            }
+            continue;
+        }
+        if (pread(rr.fd, p, rr.len, rr.pos) != (ssize_t)rr.len) {
+            c->errors++;
+        }
+        close(rr.fd);
+        /* Whole valid batches, offsets with no gap: no torn appends seen. */
+        for (at = 0; at < rr.len; at += (size_t)h.BatchLength + 12) {
+            if (tr_batch_header_parse(p + at, rr.len - at, &h) != TR_OK ||
+                h.BaseOffset != next ||
+                tr_batch_validate(p + at,
+                                  rr.len - at < (size_t)h.BatchLength + 12
+                                      ? rr.len - at
+                                      : (size_t)h.BatchLength + 12,
+                                  NULL) != TR_OK) {
+                c->errors++;
+                goto out;
+            }
+            next += h.LastOffsetDelta + 1;
+        }
+    }
+out:
+    free(p);
+    return NULL;
+}
+
+static void
+test_partition_concurrent_append_and_read(void **state)
+{
+    struct fixture *f = *state;
+    struct concurrent c[WRITERS + 1];
+    pthread_t th[WRITERS + 1];
+    atomic_int writers_left = WRITERS;
+    int i;
+
+    f->cfg.segment_bytes = 3000;
+    f->cfg.flush_messages = 7;
+    memset(c, 0, sizeof(c));
+    c[0].part = open_part(f, 0, 0);
+    for (i = 0; i <= WRITERS; i++) {
+        c[i].part = c[0].part;
+        c[i].writers_left = &writers_left;
+        c[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL,
+                                        i == 0 ? reader_main : writer_main,
+                                        &c[i]),
+                         0);
+    }
+    for (i = 0; i <= WRITERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(c[i].errors, 0);
+    }
+    assert_offsets(c[0].part, 0, WRITERS * WRITER_BATCHES * 2);
+    assert_true(count_files(f, ".log") > 5);
+    assert_int_equal(tr_partition_flush(c[0].part), TR_OK);
+    assert_int_equal(tr_partition_recovery_point(c[0].part),
+                     WRITERS * WRITER_BATCHES * 2);
+    tr_partition_unref(c[0].part);
+
+    c[0].part = open_part(f, 1, 0);
+    assert_offsets(c[0].part, 0, WRITERS * WRITER_BATCHES * 2);
+    reader_main(&c[0]);
+    assert_int_equal(c[0].errors, 0);
+    tr_partition_unref(c[0].part);
+}
+
 static void
 test_partition_open_oom(void **state)
 {
@@ -1022,6 +1163,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_partition_unref_deletes, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_partition_concurrent_append_and_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_open_oom, setup,
                                         teardown),
     };
