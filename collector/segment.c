@@ -617,7 +617,8 @@ find_batch(struct tr_segment *seg, int64_t offset, int64_t *pos,
     int64_t p;
 
     tr_index_lookup(seg->oidx, offset, &e);
-    for (p = e.value; p < seg->size; p += batch_size(h)) {
+    p = e.value;
+    while (p < seg->size) {
         err = tr_segment_read_header(seg->fd, p, seg->size, h);
         if (err != TR_OK) {
             err = err == TR_ERR_IO ? TR_ERR_IO : TR_ERR_CORRUPT;
@@ -627,6 +628,7 @@ find_batch(struct tr_segment *seg, int64_t offset, int64_t *pos,
             *pos = p;
             goto out;
         }
+        p += batch_size(h);
     }
     *pos = -1;
 out:
@@ -689,7 +691,8 @@ tr_segment_find_time(struct tr_segment *seg, int64_t timestamp, int64_t *offset,
     }
     tr_index_lookup(seg->tidx, timestamp, &te);
     tr_index_lookup(seg->oidx, te.offset, &oe);
-    for (p = oe.value; p < seg->size; p += batch_size(&h)) {
+    p = oe.value;
+    while (p < seg->size) {
         err = tr_segment_read_header(seg->fd, p, seg->size, &h);
         if (err != TR_OK) {
             err = err == TR_ERR_IO ? TR_ERR_IO : TR_ERR_CORRUPT;
@@ -701,6 +704,7 @@ tr_segment_find_time(struct tr_segment *seg, int64_t timestamp, int64_t *offset,
             err = TR_OK;
             goto out;
         }
+        p += batch_size(&h);
     }
     err = TR_ERR_NOT_FOUND;
 out:
@@ -715,7 +719,8 @@ tr_segment_foreach_header(struct tr_segment *seg, tr_segment_header_cb *cb,
     struct tr_batch_header h;
     int64_t p;
 
-    for (p = 0; p < seg->size; p += batch_size(&h)) {
+    p = 0;
+    while (p < seg->size) {
         err = tr_segment_read_header(seg->fd, p, seg->size, &h);
         if (err != TR_OK) {
             err = err == TR_ERR_IO ? TR_ERR_IO : TR_ERR_CORRUPT;
@@ -725,6 +730,7 @@ tr_segment_foreach_header(struct tr_segment *seg, tr_segment_header_cb *cb,
         if (err != TR_OK) {
             goto out;
         }
+        p += batch_size(&h);
     }
 out:
     return err;
