@@ -1276,8 +1276,9 @@ tr_client_metadata_apply(struct tr_client *c, int16_t version,
         for (i = 0; i < (int32_t)c->nnodes; i++) {
             struct tr_node *node = c->nodes[i];
 
+            /* During a dispatch the answered request is already off. */
             if (node->id < 0 && node->conn != NULL &&
-                (node->conn->ninflight == 0 || node->conn->dispatching)) {
+                node->conn->ninflight == 0) {
                 conn_close(node->conn, TR_ERR_CLOSED);
             }
         }
