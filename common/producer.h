@@ -20,6 +20,21 @@
  * (after delivery_timeout_ms). Records of one partition are reported in
  * the order they were sent.
  *
+ * Idempotence: each partition's batches carry sequence numbers from 0,
+ * advanced by the record count; at most 5 batches per partition are in
+ * flight, and a retry resends the identical bytes (same producer id, epoch
+ * and sequence), so the broker drops a replay (DUPLICATE_SEQUENCE_NUMBER
+ * counts as success). After UNKNOWN_PRODUCER_ID, an OUT_OF_ORDER_SEQUENCE
+ * _NUMBER not explained by an earlier failed batch, or a sequenced batch
+ * given up on, the producer waits for every request in flight, takes a new
+ * producer id and renumbers all unacknowledged batches from 0. Remaining
+ * window: a batch whose request failed without an answer (timeout, lost
+ * connection) and that the broker had in fact written is written again if
+ * such a reset happens before it is acknowledged -- the new producer id
+ * cannot be matched with the old one. delivery_timeout_ms only expires
+ * records that are not in flight. Without idempotence (or with acks 0/1)
+ * retries may duplicate, and with max_in_flight > 1 reorder, records.
+ *
  * Memory: buffered records are bounded by buffer_max_bytes; past it
  * tr_producer_send() returns TR_ERR_AGAIN and the caller waits for a
  * delivery callback before sending more (backpressure).
