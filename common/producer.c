@@ -590,6 +590,11 @@ pid_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
                                                       &pid, &epoch);
     }
     if (err != TR_OK || kerr != TR_KERR_NONE || pid < 0) {
+        if (err == TR_ERR_CLOSED) {
+            /* A connection we closed on purpose: just ask again. */
+            schedule_pump(p);
+            return;
+        }
         tr_log_warn("producer: InitProducerId failed: %s (error %d); "
                     "retrying",
                     tr_err_str(err), (int)kerr);
