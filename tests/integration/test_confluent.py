@@ -223,7 +223,10 @@ def run(ws):
         consumer.close()
 
     batches = harness.partition_batches(col.partition_dir(TOPIC, 0))
-    check(batches and all(b["compression"] == 1 for b in batches), "partition 0 batches on disk are gzip")
+    # librdkafka sends a batch uncompressed when gzip would not make it smaller.
+    gz = sum(1 for b in batches if b["compression"] == 1)
+    check(gz > 0 and all(b["compression"] in (0, 1) for b in batches),
+          "partition 0: %d of %d batches on disk are gzip, the rest uncompressed" % (gz, len(batches)))
     check(all(b["valid_crc"] for b in batches), "partition 0 batches on disk have valid CRCs")
 
 

@@ -64,8 +64,14 @@ class ProducerThread(threading.Thread):
                 }
             )
             for i in range(COUNT):
-                if i == GATE and not self.killed.wait(120):
-                    raise RuntimeError("the collector was never killed")
+                if i == GATE:
+                    # Delivery reports arrive only through poll(): keep
+                    # polling while the main thread waits to kill.
+                    deadline = time.monotonic() + 120
+                    while not self.killed.is_set():
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("the collector was never killed")
+                        p.poll(0.05)
                 value = b"crash-%06d" % i
                 while True:
                     try:

@@ -92,8 +92,10 @@ def run(ws):
 
     batches = harness.partition_batches(c.partition_dir(TOPIC, 0))
     note("%d batches on disk" % len(batches))
-    check(batches and all(b["compression"] == 1 for b in batches),
-          "every batch on disk is gzip-compressed")
+    # librdkafka sends a batch uncompressed when gzip would not make it smaller.
+    gz = sum(1 for b in batches if b["compression"] == 1)
+    check(gz > 0 and all(b["compression"] in (0, 1) for b in batches),
+          "%d of %d batches on disk are gzip-compressed, the rest uncompressed" % (gz, len(batches)))
     check(sum(b["records"] for b in batches) == COUNT, "batches on disk hold %d records" % COUNT)
     check(all(b["valid_crc"] for b in batches), "every batch on disk has a valid CRC-32C")
     offs = [(b["base_offset"], b["last_offset"]) for b in batches]
