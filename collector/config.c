@@ -93,7 +93,7 @@ static const struct opt opts[] = {
       L(flush_ms), 0, INT64_MAX, NULL, 0,
       "Time a record may stay unsynced (Kafka leaves this unset, which means "
       "the same: never by time)." },
-    { "message.max.bytes", OPT_INT32, "1048588", L(max_message_bytes),
+    { "message.max.bytes", OPT_INT32, "1000012", L(max_message_bytes),
       0, INT32_MAX, NULL, 0,
       "Largest record batch a producer may send." },
     { "log.retention.ms", OPT_INT64, NULL, F(log_retention_ms_),

@@ -263,6 +263,13 @@ main(int argc, char **argv)
         tr_log_error("%s", errbuf);
         goto out;
     }
+    err = tr_topics_check_broker_id(topics, cfg.broker_id, errbuf,
+                                    sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("%s", errbuf);
+        status = EXIT_CONFIG;
+        goto out;
+    }
     err = tr_pidgen_open(cfg.log_dirs, &pids, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);

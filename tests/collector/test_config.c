@@ -53,7 +53,7 @@ test_config_defaults_are_kafkas(void **state)
     assert_int_equal(cfg.log.segment_index_bytes, 10485760);
     assert_true(cfg.log.flush_messages == INT64_MAX);
     assert_true(cfg.log.flush_ms == INT64_MAX);
-    assert_int_equal(cfg.log.max_message_bytes, 1048588);
+    assert_int_equal(cfg.log.max_message_bytes, 1000012);
     assert_true(cfg.log.retention_ms == 604800000);
     assert_true(cfg.log.retention_bytes == -1);
     assert_int_equal(cfg.socket_request_max_bytes, 104857600);
@@ -390,7 +390,7 @@ test_config_describe(void **state)
     i = find_described(&d, "advertised.listeners");
     assert_string_equal(d.values[i], "(null)");
     i = find_described(&d, "message.max.bytes");
-    assert_string_equal(d.values[i], "1048588");
+    assert_string_equal(d.values[i], "1000012");
     tr_broker_config_cleanup(&cfg);
 }
 
