@@ -945,7 +945,7 @@ render(void *arg, struct evbuffer *out)
         { "tributary_agent_records_sent_total", "counter", "Records handed to the producer.", (double)ss.sent },
         { "tributary_agent_records_acked_total", "counter", "Records the collector acknowledged.", (double)ss.acked },
         { "tributary_agent_records_failed_total", "counter", "Records that failed and are read again.", (double)ss.failed },
-        { "tributary_agent_records_dropped_total", "counter", "Records refused for good (too large).", (double)ss.dropped_too_large },
+        { "tributary_agent_records_dropped_total", "counter", "Records refused as too large (read again).", (double)ss.dropped_too_large },
         { "tributary_agent_rotations_total", "counter", "Files seen under a new name.", (double)a->c.rotations },
         { "tributary_agent_truncations_total", "counter", "Files that shrank (copytruncate) and were read again.", (double)a->c.truncations },
         { "tributary_agent_inode_reuse_total", "counter", "Reused inodes recognised by fingerprint.", (double)a->c.inode_reuse },

@@ -38,12 +38,15 @@ on_delivery(void *opaque, tr_err_t err, int16_t kerr, const char *topic,
     (void)offset;
     if (err == TR_OK) {
         s->stats.acked++;
-    } else if (permanent(err, kerr)) {
-        s->stats.dropped_too_large++;
-        tr_log_error("record to %s [%d] refused for good (%s, kafka error "
-                     "%d); dropped",
-                     topic, (int)partition, tr_err_str(err), (int)kerr);
     } else {
+        /*
+         * Even "too large" is read again rather than dropped: a single line
+         * is bounded by max_line_bytes, so it is the batch that was too
+         * large, and the next attempt batches differently.
+         */
+        if (permanent(err, kerr)) {
+            s->stats.dropped_too_large++;
+        }
         s->stats.failed++;
         ok = 0;
         if (err != TR_ERR_CLOSED) {

@@ -66,10 +66,15 @@ def body(ws):
     for w in writers.values():
         w.join()
     for mode in MODES:
-        on_disk = numbers_on_disk(ws.file(mode))
+        # copytruncate can lose lines itself (written between logrotate's
+        # copy and its truncate); in the other modes every line must arrive,
+        # including those written into a rotated file that was then
+        # compressed and deleted (only the agent's open descriptor has them).
+        if mode == "copytruncate":
+            on_disk = numbers_on_disk(ws.file(mode))
+        else:
+            on_disk = set(range(LINES))
         lost_by_logrotate = LINES - len(on_disk)
-        if mode != "copytruncate" and lost_by_logrotate:
-            harness.fail("%s: %d lines missing from the files themselves" % (mode, lost_by_logrotate))
         deadline = time.monotonic() + 120
         while True:
             recs = ac.read_topic(col.broker, "rot-" + mode, 1)
