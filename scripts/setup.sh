@@ -48,6 +48,7 @@ say() { printf '==> %s\n' "$*"; }
 packages=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev zlib1g-dev libpcre2-dev libcmocka-dev
+    libzstd-dev liblz4-dev libsnappy-dev
     kcat python3-confluent-kafka python3-kafka
     logrotate valgrind clang-format cppcheck
 )
