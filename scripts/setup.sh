@@ -50,6 +50,7 @@ packages=(
     libevent-dev zlib1g-dev libpcre2-dev libcmocka-dev
     libzstd-dev liblz4-dev libsnappy-dev
     kcat python3-confluent-kafka python3-kafka
+    python3-zstandard python3-lz4 python3-snappy
     logrotate valgrind clang-format cppcheck
 )
 
