@@ -82,6 +82,9 @@ tr_err_t tr_api_create_topics(struct tr_request *req);
 tr_err_t tr_api_delete_topics(struct tr_request *req);
 tr_err_t tr_api_create_partitions(struct tr_request *req);
 tr_err_t tr_api_describe_configs(struct tr_request *req);
+tr_err_t tr_api_alter_configs(struct tr_request *req);
+tr_err_t tr_api_incremental_alter_configs(struct tr_request *req);
+tr_err_t tr_api_delete_records(struct tr_request *req);
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

@@ -31,6 +31,10 @@ static const struct tr_api api_table[] = {
     { TR_API_INIT_PRODUCER_ID, 0, 1, tr_api_init_producer_id },
     { TR_API_DESCRIBE_CONFIGS, 0, 3, tr_api_describe_configs },
     { TR_API_CREATE_PARTITIONS, 0, 1, tr_api_create_partitions },
+    { TR_API_DELETE_RECORDS, 0, 1, tr_api_delete_records },
+    { TR_API_ALTER_CONFIGS, 0, 1, tr_api_alter_configs },
+    { TR_API_INCREMENTAL_ALTER_CONFIGS, 0, 0,
+      tr_api_incremental_alter_configs },
 };
 
 #define API_COUNT (sizeof(api_table) / sizeof(api_table[0]))

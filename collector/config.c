@@ -23,6 +23,7 @@ enum opt_type {
     OPT_INT64,  /* int64_t field */
     OPT_BOOL,   /* int field, "true"/"false" */
     OPT_STRING, /* char * field, owned */
+    OPT_DOUBLE, /* double field within [min, max] */
 };
 
 /* Accepted and documented, but nothing reads it: setting it warns. */
@@ -109,6 +110,36 @@ static const struct opt opts[] = {
       -1, INT64_MAX, NULL, 0,
       "Size a partition may reach before old segments are deleted; -1 means "
       "no limit." },
+    { "log.retention.check.interval.ms", OPT_INT64, "300000",
+      L(retention_check_interval_ms), 1, INT64_MAX, NULL, 0,
+      "How often segments past retention are looked for and deleted." },
+    { "log.segment.delete.delay.ms", OPT_INT64, "60000",
+      L(segment_delete_delay_ms), 0, INT64_MAX, NULL, 0,
+      "A deleted segment is renamed to .deleted at once and unlinked this "
+      "long after; 0 unlinks at once." },
+    { "log.cleaner.enable", OPT_BOOL, "true", L(cleaner_enable), 0, 0, NULL,
+      0, "Run the log cleaner, which compacts topics with "
+      "cleanup.policy=compact." },
+    { "log.cleaner.threads", OPT_INT32, "1", L(cleaner_threads), 1, 64,
+      NULL, 0, "Log cleaner threads." },
+    { "log.cleaner.dedupe.buffer.size", OPT_INT64, "134217728",
+      L(cleaner_dedupe_buffer_size), 1024, INT64_MAX, NULL, 0,
+      "Memory for the cleaners' key maps (24 bytes a key), shared by the "
+      "threads; allocated per cleaning, only as large as the keys need." },
+    { "log.cleaner.backoff.ms", OPT_INT64, "15000", L(cleaner_backoff_ms),
+      0, INT64_MAX, NULL, 0,
+      "Pause of a cleaner thread when no log needs cleaning." },
+    { "log.cleaner.min.cleanable.ratio", OPT_DOUBLE, "0.5",
+      L(min_cleanable_ratio), 0, 1, NULL, 0,
+      "Default min.cleanable.dirty.ratio: the share of dirty bytes at which "
+      "a log is cleaned." },
+    { "log.cleaner.delete.retention.ms", OPT_INT64, "86400000",
+      L(delete_retention_ms), 0, INT64_MAX, NULL, 0,
+      "Default delete.retention.ms: how long tombstones are kept." },
+    { "log.cleaner.min.compaction.lag.ms", OPT_INT64, "0",
+      L(min_compaction_lag_ms), 0, INT64_MAX, NULL, 0,
+      "Default min.compaction.lag.ms: records younger than this are not "
+      "compacted." },
     { "socket.request.max.bytes", OPT_INT32, "104857600",
       F(socket_request_max_bytes), 1, INT32_MAX, NULL, 0,
       "Largest request accepted; a bigger frame closes the connection." },
@@ -219,6 +250,8 @@ store(struct tr_broker_config *cfg, size_t i, const char *value, char *reason,
     char *copy = NULL;
     int32_t v32;
     int64_t v64;
+    double d;
+    char *end;
     int b;
     tr_err_t err = TR_ERR_CONFIG;
 
@@ -272,6 +305,19 @@ store(struct tr_broker_config *cfg, size_t i, const char *value, char *reason,
         tr_free(*(char **)field);
         *(char **)field = copy;
         copy = NULL;
+        err = TR_OK;
+        break;
+    case OPT_DOUBLE:
+        d = strtod(value, &end);
+        if (end == value || *end != '\0' || !(d >= (double)o->min) ||
+            d > (double)o->max) {
+            snprintf(reason, reasonlen,
+                     "expected a number between %" PRId64 " and %" PRId64
+                     ", got '%s'",
+                     o->min, o->max, value);
+            goto out;
+        }
+        *(double *)field = d;
         err = TR_OK;
         break;
     }
@@ -452,6 +498,9 @@ format_value(const struct tr_broker_config *cfg, size_t i, char *buf,
         break;
     case OPT_STRING:
         return *(char *const *)field;
+    case OPT_DOUBLE:
+        snprintf(buf, len, "%g", *(const double *)field);
+        break;
     }
     return buf;
 }

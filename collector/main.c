@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "broker.h"
 #include "build-config.h"
+#include "cleaner.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -165,6 +166,7 @@ main(int argc, char **argv)
     struct tr_broker_config cfg;
     struct tr_broker broker;
     struct tr_topics *topics = NULL;
+    struct tr_cleaner *cleaner = NULL;
     struct tr_server *server = NULL;
     struct tr_pidgen *pids = NULL;
     struct tr_waits *waits = NULL;
@@ -318,6 +320,13 @@ main(int argc, char **argv)
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     event_add(tick, &(struct timeval){ .tv_sec = 1, .tv_usec = 0 });
+    if (cfg.log.cleaner_enable &&
+        tr_cleaner_start(topics, cfg.log.cleaner_threads,
+                         cfg.log.cleaner_dedupe_buffer_size,
+                         cfg.log.cleaner_backoff_ms, &cleaner) != TR_OK) {
+        tr_log_error("cannot start the log cleaner");
+        goto out;
+    }
     if (tr_server_start(server) != TR_OK) {
         tr_log_error("cannot start the network threads");
         goto out;
@@ -332,6 +341,7 @@ main(int argc, char **argv)
     status = 0;
 out:
     tr_server_free(server);
+    tr_cleaner_stop(cleaner); /* before the partitions close */
     if (topics != NULL) {
         tr_topics_close(topics);
         if (status == 0) {

@@ -10,6 +10,12 @@
  * queued in roll_fds and synced by the next flush, which the rolling thread
  * runs itself right after dropping part->lock; the recovery point only
  * moves once every segment below it has been synced.
+ *
+ * Retention, DeleteRecords and the log cleaner are at the end of the file.
+ * part->clean_lock lets one cleaning at a time work on a partition without
+ * holding part->lock; it never waits (trylock), so it has no place in the
+ * lock order. A cleaned segment is swapped in under part->lock only if the
+ * segment it replaces is still there (retention may have deleted it).
  */
 #include "partition.h"
 
@@ -28,14 +34,22 @@
 #include "alloc.h"
 #include "batch.h"
 #include "buf.h"
+#include "cleaner.h"
 #include "clock.h"
 #include "log.h"
 #include "producers.h"
 #include "segment.h"
 
+/* A segment renamed to .deleted, unlinked when 'due_ms' has passed. */
+struct pending_delete {
+    int64_t base;
+    int64_t due_ms;
+};
+
 struct tr_partition {
     pthread_mutex_t lock;
     pthread_mutex_t flush_lock; /* taken before 'lock', see above */
+    pthread_mutex_t clean_lock; /* only ever trylock'ed, see above */
     atomic_int refs;
     atomic_int deleted;
     char *dir;
@@ -59,6 +73,11 @@ struct tr_partition {
     size_t roll_fds_cap;
     int failed; /* an fsync failed: the log may have lost data, refuse writes */
 
+    int64_t first_dirty; /* the log is compacted below this offset */
+    struct pending_delete *deletes;
+    size_t ndeletes;
+    size_t deletes_cap;
+
     struct tr_producers *producers;
     /* Scratch for tr_partition_append, kept to avoid allocating per call. */
     struct tr_producer_batch *pending;
@@ -77,6 +96,16 @@ tr_log_config_defaults(struct tr_log_config *cfg)
     cfg->max_message_bytes = 1000012;
     cfg->retention_ms = 604800000;
     cfg->retention_bytes = -1;
+    cfg->cleanup_policy = TR_LOG_CLEANUP_DELETE;
+    cfg->delete_retention_ms = 86400000;
+    cfg->min_cleanable_ratio = 0.5;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->segment_delete_delay_ms = 60000;
+    cfg->retention_check_interval_ms = 300000;
+    cfg->cleaner_enable = 1;
+    cfg->cleaner_threads = 1;
+    cfg->cleaner_dedupe_buffer_size = 134217728;
+    cfg->cleaner_backoff_ms = 15000;
 }
 
 static struct tr_segment *
@@ -199,6 +228,105 @@ unlink_segment_files(const char *dir, int64_t base)
                  suffixes[i]);
         (void)unlink(path);
     }
+}
+
+/* Returns 1 if 'name' ends with 'suffix'. */
+static int
+has_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), m = strlen(suffix);
+
+    return n > m && strcmp(name + n - m, suffix) == 0;
+}
+
+/*
+ * Finishes what a crash interrupted, before the segments are listed:
+ *
+ *   *.deleted        a deleted segment's files: unlinked
+ *   B.log.cleaned    a cleaning that had not finished writing: unlinked
+ *   B.log.swap       a cleaned segment complete on disk: the old B.index and
+ *                    B.timeindex are unlinked (they describe the old log)
+ *                    and B.log.swap is renamed over B.log; the indexes are
+ *                    rebuilt when the segment is opened
+ *
+ * The swap is always complete before the rename to .swap, so completing it
+ * loses nothing that cleaning meant to keep.
+ */
+static tr_err_t
+recover_leftovers(const char *dir)
+{
+    tr_err_t err = TR_ERR_IO;
+    DIR *d;
+    struct dirent *de;
+    char path[4096], target[4096];
+    int64_t base;
+    size_t n;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        tr_log_error("partition %s: opendir: %s", dir, strerror(errno));
+        return err;
+    }
+    while ((de = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (has_suffix(de->d_name, ".deleted") ||
+            has_suffix(de->d_name, ".cleaned")) {
+            if (unlink(path) != 0 && errno != ENOENT) {
+                tr_log_warn("partition %s: unlink %s: %s", dir, path,
+                            strerror(errno));
+            }
+            continue;
+        }
+        if (!has_suffix(de->d_name, ".log.swap")) {
+            continue;
+        }
+        n = strlen(de->d_name) - strlen(".swap");
+        snprintf(target, sizeof(target), "%s/%.*s", dir, (int)n, de->d_name);
+        if (n >= sizeof(target) ||
+            !parse_log_name(target + strlen(dir) + 1, &base)) {
+            continue;
+        }
+        tr_log_warn("partition %s: completing the swap of a cleaned segment "
+                    "%020" PRId64 " interrupted by a crash",
+                    dir, base);
+        snprintf(target, sizeof(target), "%s/%020" PRId64 ".index", dir, base);
+        (void)unlink(target);
+        snprintf(target, sizeof(target), "%s/%020" PRId64 ".timeindex", dir,
+                 base);
+        (void)unlink(target);
+        snprintf(target, sizeof(target), "%s/%020" PRId64 ".log", dir, base);
+        if (rename(path, target) != 0) {
+            tr_log_error("partition %s: rename %s: %s", dir, path,
+                         strerror(errno));
+            goto out;
+        }
+    }
+    err = TR_OK;
+out:
+    closedir(d);
+    return err;
+}
+
+/* Unlinks the .deleted files of pending deletions due by 'now_ms'. */
+static void
+unlink_pending(struct tr_partition *part, int64_t now_ms)
+{
+    static const char *const suffixes[] = { ".log", ".index", ".timeindex" };
+    char path[4096];
+    size_t i, j, k = 0;
+
+    for (i = 0; i < part->ndeletes; i++) {
+        if (part->deletes[i].due_ms > now_ms) {
+            part->deletes[k++] = part->deletes[i];
+            continue;
+        }
+        for (j = 0; j < sizeof(suffixes) / sizeof(suffixes[0]); j++) {
+            snprintf(path, sizeof(path), "%s/%020" PRId64 "%s.deleted",
+                     part->dir, part->deletes[i].base, suffixes[j]);
+            (void)unlink(path);
+        }
+    }
+    part->ndeletes = k;
 }
 
 static tr_err_t
@@ -332,6 +460,7 @@ partition_free(struct tr_partition *part)
         close(part->roll_fds[i]);
     }
     tr_free(part->roll_fds);
+    tr_free(part->deletes);
     tr_free(part->segs);
     tr_producers_free(part->producers);
     tr_free(part->pending);
@@ -339,6 +468,7 @@ partition_free(struct tr_partition *part)
     tr_free(part->topic);
     pthread_mutex_destroy(&part->lock);
     pthread_mutex_destroy(&part->flush_lock);
+    pthread_mutex_destroy(&part->clean_lock);
     tr_free(part);
 }
 
@@ -360,6 +490,7 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
     }
     pthread_mutex_init(&part->lock, NULL);
     pthread_mutex_init(&part->flush_lock, NULL);
+    pthread_mutex_init(&part->clean_lock, NULL);
     atomic_init(&part->refs, 1);
     atomic_init(&part->deleted, 0);
     part->index = index;
@@ -373,6 +504,10 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         tr_log_error("partition %s: mkdir: %s", dir, strerror(errno));
         err = TR_ERR_IO;
+        goto out;
+    }
+    err = recover_leftovers(dir);
+    if (err != TR_OK) {
         goto out;
     }
     err = list_segments(dir, &bases, &nbases);
@@ -399,6 +534,7 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
         seg = NULL;
     }
     part->log_start = tr_segment_base_offset(part->segs[0]);
+    part->first_dirty = part->log_start;
     part->log_end = tr_segment_next_offset(active(part));
     part->high_watermark = part->log_end;
     part->leader_epoch = 0;
@@ -472,6 +608,7 @@ tr_partition_unref(struct tr_partition *part)
         return;
     }
     /* The last reference: no other thread can reach the partition now. */
+    unlink_pending(part, INT64_MAX);
     if (atomic_load(&part->deleted)) {
         /* Open descriptors and mappings stay usable after the unlinks. */
         remove_dir(part->dir);
@@ -616,6 +753,37 @@ pending_reserve(struct tr_partition *part, size_t n)
     return TR_OK;
 }
 
+/* Bound on a decompressed batch checked or cleaned by the collector. */
+#define DECOMPRESSED_MAX_BYTES (256 * 1024 * 1024)
+
+/*
+ * Compacted logs need a key on every record (Kafka refuses keyless records
+ * to them). Only compacted logs pay for this walk, which decompresses.
+ */
+static tr_err_t
+check_keys(const uint8_t *batch, size_t len)
+{
+    struct tr_batch_iter it;
+    struct tr_record rec;
+    tr_err_t err;
+
+    err = tr_batch_iter_init(&it, batch, len, DECOMPRESSED_MAX_BYTES);
+    if (err != TR_OK) {
+        return err == TR_ERR_UNSUPPORTED ? err : TR_ERR_CORRUPT;
+    }
+    while ((err = tr_batch_iter_next(&it, &rec)) == TR_OK) {
+        if (rec.key_len < 0) {
+            err = TR_ERR_INVALID;
+            break;
+        }
+    }
+    tr_batch_iter_cleanup(&it);
+    if (err == TR_ERR_NOT_FOUND) {
+        return TR_OK;
+    }
+    return err == TR_ERR_INVALID ? err : TR_ERR_CORRUPT;
+}
+
 /* Whether the sequence rules apply to a batch. */
 static int
 is_idempotent(const struct tr_batch_header *h)
@@ -663,6 +831,13 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
         if (err != TR_OK) {
             err = err == TR_ERR_UNSUPPORTED ? err : TR_ERR_CORRUPT;
             goto out;
+        }
+        if ((part->cfg.cleanup_policy & TR_LOG_CLEANUP_COMPACT) &&
+            !(h.Attributes & TR_BATCH_ATTR_CONTROL)) {
+            err = check_keys(batch, blen);
+            if (err != TR_OK) {
+                goto out;
+            }
         }
         nbatches++;
         count += (int64_t)h.LastOffsetDelta + 1;
@@ -985,6 +1160,7 @@ tr_partition_tick(struct tr_partition *part, int64_t now_ms)
         now_ms - part->last_flush_ms >= part->cfg.flush_ms) {
         flush = 1;
     }
+    unlink_pending(part, now_ms);
     pthread_mutex_unlock(&part->lock);
     if (flush) {
         (void)tr_partition_flush(part);
@@ -998,4 +1174,614 @@ tr_partition_set_config(struct tr_partition *part,
     pthread_mutex_lock(&part->lock);
     part->cfg = *cfg;
     pthread_mutex_unlock(&part->lock);
+}
+
+void
+tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg)
+{
+    pthread_mutex_lock(&part->lock);
+    *cfg = part->cfg;
+    pthread_mutex_unlock(&part->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Retention and DeleteRecords                                             */
+
+void
+tr_partition_restore_log_start(struct tr_partition *part, int64_t offset)
+{
+    pthread_mutex_lock(&part->lock);
+    if (offset > part->high_watermark) {
+        /* The log lost its tail (a crash before a flush): keep what is. */
+        offset = part->high_watermark;
+    }
+    if (offset > part->log_start) {
+        part->log_start = offset;
+    }
+    if (part->first_dirty < part->log_start) {
+        part->first_dirty = part->log_start;
+    }
+    pthread_mutex_unlock(&part->lock);
+}
+
+/*
+ * Deletes the oldest segment (never the active one): renames its files to
+ * .deleted and queues them for unlinking. The log start offset moves to the
+ * next segment's base if it was below. Caller holds part->lock.
+ */
+static void
+delete_oldest(struct tr_partition *part, int64_t now_ms, const char *why)
+{
+    static const char *const suffixes[] = { ".log", ".index", ".timeindex" };
+    struct tr_segment *seg = part->segs[0];
+    struct pending_delete *grown;
+    char from[4096], to[4200];
+    int64_t base = tr_segment_base_offset(seg);
+    size_t i, cap;
+
+    tr_log_info("partition %s: deleting segment %020" PRId64 " (%" PRId64
+                " bytes, offsets %" PRId64 "..%" PRId64 "): %s",
+                part->dir, base, tr_segment_size(seg), base,
+                tr_segment_next_offset(seg) - 1, why);
+    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(from, sizeof(from), "%s/%020" PRId64 "%s", part->dir, base,
+                 suffixes[i]);
+        snprintf(to, sizeof(to), "%s.deleted", from);
+        if (rename(from, to) != 0 && errno != ENOENT) {
+            tr_log_warn("partition %s: rename %s: %s", part->dir, from,
+                        strerror(errno));
+            (void)unlink(from);
+        }
+    }
+    tr_segment_close(seg);
+    memmove(&part->segs[0], &part->segs[1],
+            (part->nsegs - 1) * sizeof(part->segs[0]));
+    part->nsegs--;
+    if (part->log_start < tr_segment_base_offset(part->segs[0])) {
+        part->log_start = tr_segment_base_offset(part->segs[0]);
+    }
+    if (part->first_dirty < part->log_start) {
+        part->first_dirty = part->log_start;
+    }
+    if (part->ndeletes == part->deletes_cap) {
+        cap = part->deletes_cap ? part->deletes_cap * 2 : 8;
+        grown = tr_realloc(part->deletes, cap * sizeof(*grown));
+        if (grown == NULL) {
+            /* Cannot wait: unlink now (readers keep their dups). */
+            for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+                snprintf(to, sizeof(to), "%s/%020" PRId64 "%s.deleted",
+                         part->dir, base, suffixes[i]);
+                (void)unlink(to);
+            }
+            return;
+        }
+        part->deletes = grown;
+        part->deletes_cap = cap;
+    }
+    part->deletes[part->ndeletes].base = base;
+    part->deletes[part->ndeletes].due_ms =
+        part->cfg.segment_delete_delay_ms <= 0
+            ? INT64_MIN
+            : now_ms + part->cfg.segment_delete_delay_ms;
+    part->ndeletes++;
+    if (part->cfg.segment_delete_delay_ms <= 0) {
+        unlink_pending(part, now_ms);
+    }
+}
+
+int
+tr_partition_retain(struct tr_partition *part, int64_t now_ms)
+{
+    struct tr_segment *seg;
+    int64_t total = 0, max_ts;
+    size_t i;
+    int deleted = 0;
+    char why[128];
+
+    pthread_mutex_lock(&part->lock);
+    if (!(part->cfg.cleanup_policy & TR_LOG_CLEANUP_DELETE)) {
+        goto out;
+    }
+    for (i = 0; i < part->nsegs; i++) {
+        total += tr_segment_size(part->segs[i]);
+    }
+    while (part->nsegs > 1) {
+        seg = part->segs[0];
+        max_ts = tr_segment_max_timestamp(seg);
+        if (part->cfg.retention_ms >= 0 && max_ts >= 0 &&
+            now_ms - max_ts > part->cfg.retention_ms) {
+            snprintf(why, sizeof(why),
+                     "its newest record is older than retention.ms %" PRId64,
+                     part->cfg.retention_ms);
+        } else if (part->cfg.retention_bytes >= 0 &&
+                   total - tr_segment_size(seg) >= part->cfg.retention_bytes &&
+                   total > part->cfg.retention_bytes) {
+            snprintf(why, sizeof(why),
+                     "the partition holds %" PRId64
+                     " bytes, over retention.bytes %" PRId64,
+                     total, part->cfg.retention_bytes);
+        } else if (tr_segment_next_offset(seg) <= part->log_start &&
+                   tr_segment_base_offset(part->segs[1]) <= part->log_start) {
+            snprintf(why, sizeof(why),
+                     "wholly below the log start offset %" PRId64,
+                     part->log_start);
+        } else {
+            break;
+        }
+        total -= tr_segment_size(seg);
+        delete_oldest(part, now_ms, why);
+        deleted++;
+    }
+out:
+    pthread_mutex_unlock(&part->lock);
+    return deleted;
+}
+
+tr_err_t
+tr_partition_delete_records(struct tr_partition *part, int64_t offset,
+                            int64_t *low_watermark)
+{
+    tr_err_t err = TR_ERR_OUT_OF_RANGE;
+    int64_t now_ms = tr_clock_wall_ms();
+
+    pthread_mutex_lock(&part->lock);
+    if (offset == -1) {
+        offset = part->high_watermark;
+    }
+    if (offset < 0 || offset > part->high_watermark) {
+        goto out;
+    }
+    if (offset > part->log_start) {
+        part->log_start = offset;
+        tr_log_info("partition %s: log start offset moved to %" PRId64
+                    " by DeleteRecords",
+                    part->dir, offset);
+    }
+    if (part->first_dirty < part->log_start) {
+        part->first_dirty = part->log_start;
+    }
+    /* Segments whose every offset is below the new start go now. */
+    while (part->nsegs > 1 &&
+           tr_segment_base_offset(part->segs[1]) <= part->log_start) {
+        delete_oldest(part, now_ms, "below the log start offset");
+    }
+    err = TR_OK;
+out:
+    *low_watermark = part->log_start;
+    pthread_mutex_unlock(&part->lock);
+    return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Compaction                                                              */
+
+int64_t
+tr_partition_first_dirty(struct tr_partition *part)
+{
+    int64_t v;
+
+    pthread_mutex_lock(&part->lock);
+    v = part->first_dirty;
+    pthread_mutex_unlock(&part->lock);
+    return v;
+}
+
+void
+tr_partition_restore_first_dirty(struct tr_partition *part, int64_t offset)
+{
+    pthread_mutex_lock(&part->lock);
+    if (offset > part->log_end) {
+        offset = part->log_end;
+    }
+    if (offset > part->first_dirty) {
+        part->first_dirty = offset;
+    }
+    pthread_mutex_unlock(&part->lock);
+}
+
+/* A closed segment as the cleaner sees it, copied under the lock. */
+struct seg_view {
+    int64_t base;
+    int64_t next_base; /* base of the following segment */
+    int64_t size;
+    int64_t max_ts;
+    int fd; /* a dup, owned */
+};
+
+struct clean_plan {
+    struct tr_log_config cfg;
+    struct seg_view *segs; /* closed segments, oldest first */
+    size_t n;
+    int64_t first_dirty;
+    size_t first_dirty_seg; /* index of the segment holding first_dirty */
+    size_t end_seg;         /* cleanable segments end before this index */
+    int64_t clean_bytes, dirty_bytes;
+};
+
+static void
+plan_free(struct clean_plan *plan)
+{
+    size_t i;
+
+    for (i = 0; i < plan->n; i++) {
+        if (plan->segs[i].fd >= 0) {
+            close(plan->segs[i].fd);
+        }
+    }
+    tr_free(plan->segs);
+    plan->segs = NULL;
+    plan->n = 0;
+}
+
+/*
+ * Snapshots the closed segments and works out the sections. With 'dup_fds'
+ * 0 no descriptors are taken (for the ratio only).
+ */
+static tr_err_t
+plan_clean(struct tr_partition *part, int64_t now_ms, int dup_fds,
+           struct clean_plan *plan)
+{
+    tr_err_t err = TR_ERR_AGAIN;
+    struct tr_segment *seg;
+    size_t i;
+
+    memset(plan, 0, sizeof(*plan));
+    pthread_mutex_lock(&part->lock);
+    plan->cfg = part->cfg;
+    if (!(part->cfg.cleanup_policy & TR_LOG_CLEANUP_COMPACT) ||
+        part->nsegs < 2) {
+        goto out;
+    }
+    plan->segs = tr_calloc(part->nsegs - 1, sizeof(*plan->segs));
+    if (plan->segs == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i + 1 < part->nsegs; i++) {
+        seg = part->segs[i];
+        plan->segs[i].base = tr_segment_base_offset(seg);
+        plan->segs[i].next_base = tr_segment_base_offset(part->segs[i + 1]);
+        plan->segs[i].size = tr_segment_size(seg);
+        plan->segs[i].max_ts = tr_segment_max_timestamp(seg);
+        plan->segs[i].fd = -1;
+        plan->n++;
+        if (dup_fds) {
+            plan->segs[i].fd = fcntl(tr_segment_fd(seg), F_DUPFD_CLOEXEC, 0);
+            if (plan->segs[i].fd < 0) {
+                err = TR_ERR_IO;
+                goto out;
+            }
+        }
+    }
+    plan->first_dirty = part->first_dirty < part->log_start ? part->log_start
+                                                            : part->first_dirty;
+    err = TR_OK;
+out:
+    pthread_mutex_unlock(&part->lock);
+    if (err != TR_OK) {
+        plan_free(plan);
+        return err;
+    }
+    /* Segments with records newer than the lag are not cleanable yet. */
+    plan->end_seg = plan->n;
+    for (i = 0; i < plan->n; i++) {
+        if (plan->cfg.min_compaction_lag_ms > 0 &&
+            plan->segs[i].max_ts > now_ms - plan->cfg.min_compaction_lag_ms) {
+            plan->end_seg = i;
+            break;
+        }
+    }
+    plan->first_dirty_seg = plan->end_seg;
+    for (i = 0; i < plan->end_seg; i++) {
+        if (plan->segs[i].next_base <= plan->first_dirty) {
+            plan->clean_bytes += plan->segs[i].size;
+        } else {
+            if (plan->first_dirty_seg == plan->end_seg) {
+                plan->first_dirty_seg = i;
+            }
+            plan->dirty_bytes += plan->segs[i].size;
+        }
+    }
+    return TR_OK;
+}
+
+static double
+plan_ratio(const struct clean_plan *plan)
+{
+    if (plan->dirty_bytes == 0) {
+        return 0.0;
+    }
+    return (double)plan->dirty_bytes /
+           (double)(plan->clean_bytes + plan->dirty_bytes);
+}
+
+double
+tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
+{
+    struct clean_plan plan;
+    double r;
+
+    if (plan_clean(part, now_ms, 0, &plan) != TR_OK) {
+        return 0.0;
+    }
+    r = plan_ratio(&plan);
+    plan_free(&plan);
+    return r;
+}
+
+/* Walks the batches of one segment file into the key map. */
+static tr_err_t
+map_segment(struct tr_cleaner_map *map, const struct seg_view *sv)
+{
+    uint8_t head[TR_BATCH_LOG_OVERHEAD];
+    uint8_t *buf = NULL, *grown;
+    size_t cap = 0, total;
+    int64_t pos = 0, last;
+    int32_t blen;
+    ssize_t r;
+    tr_err_t err = TR_OK;
+
+    while (pos < sv->size) {
+        r = pread(sv->fd, head, sizeof(head), (off_t)pos);
+        if (r != (ssize_t)sizeof(head)) {
+            err = TR_ERR_IO;
+            goto out;
+        }
+        blen = tr_load_i32(head + TR_BATCH_OFF_LENGTH);
+        if (blen < TR_BATCH_HEADER_SIZE - TR_BATCH_LOG_OVERHEAD ||
+            (int64_t)blen + TR_BATCH_LOG_OVERHEAD > sv->size - pos) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        total = (size_t)blen + TR_BATCH_LOG_OVERHEAD;
+        if (total > cap) {
+            grown = tr_realloc(buf, total);
+            if (grown == NULL) {
+                err = TR_ERR_NOMEM;
+                goto out;
+            }
+            buf = grown;
+            cap = total;
+        }
+        r = pread(sv->fd, buf, total, (off_t)pos);
+        if (r != (ssize_t)total) {
+            err = TR_ERR_IO;
+            goto out;
+        }
+        err = tr_cleaner_map_batch(map, buf, total, INT64_MAX,
+                                   DECOMPRESSED_MAX_BYTES, &last);
+        if (err != TR_OK) {
+            goto out;
+        }
+        pos += (int64_t)total;
+    }
+out:
+    tr_free(buf);
+    return err;
+}
+
+static int
+is_last_batch(int64_t producer_id, int64_t base_offset, void *arg)
+{
+    struct tr_partition *part = arg;
+    int64_t last;
+
+    pthread_mutex_lock(&part->lock);
+    last = tr_producers_last_batch_offset(part->producers, producer_id);
+    pthread_mutex_unlock(&part->lock);
+    return last == base_offset;
+}
+
+static tr_err_t
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    tr_err_t err = TR_OK;
+
+    if (fd < 0 || fsync(fd) != 0) {
+        err = TR_ERR_IO;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return err;
+}
+
+/* Index of the segment with base 'base', or part->nsegs. Holds the lock. */
+static size_t
+segment_at(const struct tr_partition *part, int64_t base)
+{
+    size_t i = find_segment(part, base);
+
+    if (i < part->nsegs && tr_segment_base_offset(part->segs[i]) == base) {
+        return i;
+    }
+    return part->nsegs;
+}
+
+/*
+ * Rewrites one closed segment through 'f' and swaps the result in:
+ *
+ *   1. write B.log.cleaned, fdatasync
+ *   2. rename to B.log.swap, fsync the directory   (from here the cleaned
+ *                                                   segment is the truth)
+ *   3. under the lock: unlink B.index, B.timeindex; rename B.log.swap over
+ *      B.log; open it (indexes rebuilt) in place of the old segment
+ *
+ * A crash before 2 leaves a .cleaned file (unlinked at open), after it a
+ * .swap (completed at open). *changed is 0 when nothing would change.
+ */
+static tr_err_t
+rewrite_segment(struct tr_partition *part, const struct seg_view *sv,
+                const struct tr_cleaner_filter *f, struct tr_clean_stats *st,
+                int *changed)
+{
+    char cleaned[4096], swap[4096], path[4096];
+    struct tr_cleaner_counts counts = { 0, 0, 0 };
+    struct tr_segment *seg = NULL, *old;
+    int64_t out_size = 0;
+    size_t i;
+    int fd = -1;
+    tr_err_t err;
+
+    *changed = 0;
+    snprintf(cleaned, sizeof(cleaned), "%s/%020" PRId64 ".log.cleaned",
+             part->dir, sv->base);
+    snprintf(swap, sizeof(swap), "%s/%020" PRId64 ".log.swap", part->dir,
+             sv->base);
+    fd = open(cleaned, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        err = TR_ERR_IO;
+        goto out;
+    }
+    err = tr_cleaner_rewrite_file(f, sv->fd, sv->size, fd, &out_size, &counts);
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (counts.records_removed == 0 && counts.batches_removed == 0 &&
+        out_size == sv->size) {
+        err = TR_OK;
+        goto out; /* nothing to gain */
+    }
+    if (fdatasync(fd) != 0) {
+        err = TR_ERR_IO;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(cleaned, swap) != 0 || fsync_dir(part->dir) != TR_OK) {
+        err = TR_ERR_IO;
+        goto out;
+    }
+
+    pthread_mutex_lock(&part->lock);
+    i = segment_at(part, sv->base);
+    if (i + 1 >= part->nsegs) {
+        /* Deleted by retention meanwhile (or active: cannot happen). */
+        pthread_mutex_unlock(&part->lock);
+        (void)unlink(swap);
+        err = TR_OK;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".index", part->dir,
+             sv->base);
+    (void)unlink(path);
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".timeindex", part->dir,
+             sv->base);
+    (void)unlink(path);
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", part->dir, sv->base);
+    if (rename(swap, path) != 0) {
+        pthread_mutex_unlock(&part->lock);
+        tr_log_error("partition %s: rename %s: %s", part->dir, swap,
+                     strerror(errno));
+        err = TR_ERR_IO;
+        goto out;
+    }
+    err = tr_segment_open(part->dir, sv->base, 0, part->cfg.segment_index_bytes,
+                          part->cfg.index_interval_bytes, &seg);
+    if (err != TR_OK) {
+        /* The old segment stays in use until a restart opens the new one. */
+        pthread_mutex_unlock(&part->lock);
+        tr_log_error("partition %s: cannot open cleaned segment %020" PRId64
+                     ": %s",
+                     part->dir, sv->base, tr_err_str(err));
+        goto out;
+    }
+    old = part->segs[i];
+    part->segs[i] = seg;
+    seg = NULL;
+    pthread_mutex_unlock(&part->lock);
+    tr_segment_close(old);
+    *changed = 1;
+    st->segments_rewritten++;
+    st->records_removed += counts.records_removed;
+    st->bytes_after += out_size - sv->size;
+    err = TR_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+        (void)unlink(cleaned);
+    }
+    return err;
+}
+
+tr_err_t
+tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
+                   int force, struct tr_clean_stats *stats)
+{
+    struct clean_plan plan = { 0 };
+    struct tr_cleaner_map *map = NULL;
+    struct tr_cleaner_filter f;
+    size_t i, mapped_end;
+    int64_t expected, new_first_dirty;
+    int changed;
+    tr_err_t err = TR_ERR_AGAIN;
+
+    memset(stats, 0, sizeof(*stats));
+    if (pthread_mutex_trylock(&part->clean_lock) != 0) {
+        return TR_ERR_AGAIN;
+    }
+    err = plan_clean(part, now_ms, 1, &plan);
+    if (err != TR_OK) {
+        goto out;
+    }
+    err = TR_ERR_AGAIN;
+    if (plan.dirty_bytes == 0 ||
+        (!force && plan_ratio(&plan) < plan.cfg.min_cleanable_ratio)) {
+        goto out;
+    }
+    expected = plan.segs[plan.end_seg - 1].next_base - plan.first_dirty;
+    map = tr_cleaner_map_new((size_t)map_bytes,
+                             expected > 0 ? (size_t)expected : 1);
+    if (map == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    /* 1. The key map over the dirty section, whole segments at a time. */
+    mapped_end = plan.first_dirty_seg;
+    for (i = plan.first_dirty_seg; i < plan.end_seg; i++) {
+        err = map_segment(map, &plan.segs[i]);
+        if (err == TR_ERR_TOO_LARGE) {
+            break; /* full: clean what is mapped */
+        }
+        if (err != TR_OK) {
+            goto out;
+        }
+        mapped_end = i + 1;
+    }
+    if (mapped_end == plan.first_dirty_seg) {
+        tr_log_warn("partition %s: log.cleaner.dedupe.buffer.size is too "
+                    "small for one segment's keys; not cleaning",
+                    part->dir);
+        err = TR_ERR_TOO_LARGE;
+        goto out;
+    }
+    new_first_dirty = plan.segs[mapped_end - 1].next_base;
+
+    /* 2. Recopy every segment up to the end of the mapped section. */
+    f.map = map;
+    f.tombstone_horizon_ms = now_ms - plan.cfg.delete_retention_ms;
+    f.is_last = is_last_batch;
+    f.arg = part;
+    f.max_bytes = DECOMPRESSED_MAX_BYTES;
+    for (i = 0; i < mapped_end; i++) {
+        stats->bytes_before += plan.segs[i].size;
+        stats->bytes_after += plan.segs[i].size;
+        err = rewrite_segment(part, &plan.segs[i], &f, stats, &changed);
+        if (err != TR_OK) {
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&part->lock);
+    if (new_first_dirty > part->first_dirty) {
+        part->first_dirty = new_first_dirty;
+    }
+    stats->first_dirty = part->first_dirty;
+    pthread_mutex_unlock(&part->lock);
+    err = TR_OK;
+out:
+    tr_cleaner_map_free(map);
+    plan_free(&plan);
+    pthread_mutex_unlock(&part->clean_lock);
+    return err;
 }

@@ -40,7 +40,23 @@ struct tr_log_config {
     int32_t max_message_bytes;    /* message.max.bytes, 1000012 */
     int64_t retention_ms;         /* log.retention.ms, 7 days; -1 none */
     int64_t retention_bytes;      /* log.retention.bytes, -1 */
+    /* Fields below were added for retention and compaction. */
+    int cleanup_policy;            /* TR_LOG_CLEANUP_* bits, delete */
+    int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, 1 d */
+    double min_cleanable_ratio;    /* log.cleaner.min.cleanable.ratio, 0.5 */
+    int64_t min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms, 0 */
+    /* Broker-wide only (no topic override): */
+    int64_t segment_delete_delay_ms;     /* log.segment.delete.delay.ms */
+    int64_t retention_check_interval_ms; /* log.retention.check.interval.ms */
+    int cleaner_enable;                  /* log.cleaner.enable, true */
+    int32_t cleaner_threads;             /* log.cleaner.threads, 1 */
+    int64_t cleaner_dedupe_buffer_size;  /* log.cleaner.dedupe.buffer.size */
+    int64_t cleaner_backoff_ms;          /* log.cleaner.backoff.ms, 15000 */
 };
+
+/* cleanup.policy bits. */
+#define TR_LOG_CLEANUP_DELETE  0x1
+#define TR_LOG_CLEANUP_COMPACT 0x2
 
 /* Fills 'cfg' with Kafka's defaults. */
 void tr_log_config_defaults(struct tr_log_config *cfg);
@@ -54,10 +70,9 @@ struct tr_partition;
  * missing or broken indexes are rebuilt. Idempotent-producer state is rebuilt
  * from the log. 'cfg' is copied. Returns an owned partition in *out.
  */
-tr_err_t tr_partition_open(const char *dir, const char *topic,
-                           int32_t index, const struct tr_log_config *cfg,
-                           int recover, int64_t recovery_point,
-                           struct tr_partition **out);
+tr_err_t tr_partition_open(const char *dir, const char *topic, int32_t index,
+                           const struct tr_log_config *cfg, int recover,
+                           int64_t recovery_point, struct tr_partition **out);
 /*
  * Partitions are reference counted (atomically), because a network thread
  * may still be serving one while an admin request deletes its topic. The
@@ -87,7 +102,9 @@ struct tr_append_result {
  * then written. All batches are validated before any is written, so a bad
  * batch writes nothing. Errors: TR_ERR_CORRUPT (CRC, structure),
  * TR_ERR_TOO_LARGE (a batch over max_message_bytes), TR_ERR_UNSUPPORTED
- * (magic < 2), TR_ERR_SEQUENCE, TR_ERR_FENCED, TR_ERR_UNKNOWN_PRODUCER,
+ * (magic < 2), TR_ERR_INVALID (a record without a key in a compacted log:
+ * Kafka's INVALID_RECORD, or CORRUPT_MESSAGE before Produce v8),
+ * TR_ERR_SEQUENCE, TR_ERR_FENCED, TR_ERR_UNKNOWN_PRODUCER,
  * TR_ERR_IO / TR_ERR_NOSPACE (nothing visible was appended).
  */
 tr_err_t tr_partition_append(struct tr_partition *part, uint8_t *records,
@@ -150,5 +167,84 @@ void tr_partition_tick(struct tr_partition *part, int64_t now_ms);
 /* Replaces the log settings (topic config change). */
 void tr_partition_set_config(struct tr_partition *part,
                              const struct tr_log_config *cfg);
+
+/*
+ * Retention and DeleteRecords.
+ *
+ * The log start offset is the first offset a consumer may read. It moves
+ * forward only: retention deletes whole closed segments (never the active
+ * one) and moves it to the next segment's base; DeleteRecords moves it to
+ * any offset up to the high watermark and deletes the segments wholly below
+ * it. Deleted segment files are renamed to "<name>.deleted" at once and
+ * unlinked segment_delete_delay_ms later by tr_partition_tick (leftovers are
+ * unlinked at the next open); a fetch holding a dup of the descriptor keeps
+ * reading meanwhile either way. The caller persists the log start offset
+ * (topics.c, log-start-offset-checkpoint) and hands it back at the next
+ * open with tr_partition_restore_log_start.
+ */
+
+/* Raises the log start offset to 'offset' (never lowers it) at open. */
+void tr_partition_restore_log_start(struct tr_partition *part, int64_t offset);
+
+/*
+ * Applies retention by time (a closed segment whose largest timestamp is
+ * older than now_ms - retention_ms) and by size (oldest closed segments
+ * while the partition exceeds retention_bytes), if the cleanup policy
+ * includes delete. Returns the number of segments deleted.
+ */
+int tr_partition_retain(struct tr_partition *part, int64_t now_ms);
+
+/*
+ * DeleteRecords: moves the log start offset to 'offset' (-1: the high
+ * watermark). TR_ERR_OUT_OF_RANGE when 'offset' is above the high
+ * watermark. *low_watermark gets the resulting log start offset.
+ */
+tr_err_t tr_partition_delete_records(struct tr_partition *part, int64_t offset,
+                                     int64_t *low_watermark);
+
+/*
+ * Log compaction (cleanup.policy=compact). The log cleaner thread calls
+ * tr_partition_clean; the "first dirty offset" (how far the log has been
+ * cleaned) is kept by the partition and persisted by topics.c in the
+ * cleaner-offset-checkpoint.
+ */
+struct tr_clean_stats {
+    int segments_rewritten;
+    int64_t records_removed;
+    int64_t bytes_before;
+    int64_t bytes_after;
+    int64_t first_dirty; /* after the pass */
+};
+
+/*
+ * Cleaning ratio of the log at 'now_ms': dirty cleanable bytes over all
+ * bytes below the end of the cleanable section; 0 when there is nothing to
+ * clean or the policy is not compact.
+ */
+double tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms);
+
+/*
+ * Cleans the log once if it is compacted and its dirty ratio reaches
+ * min_cleanable_ratio (always when 'force'): builds the key map over the
+ * cleanable dirty section (at most 'map_bytes' of map, 24 bytes a key),
+ * then rewrites each closed segment up to the end of that section without
+ * the records superseded by a later one of the same key, and without
+ * tombstones older than delete_retention_ms. Each segment is written as
+ * "<base>.log.cleaned", renamed to ".swap" and swapped in under the lock;
+ * tr_partition_open completes or discards leftovers of a crash. TR_ERR_AGAIN
+ * when there was nothing to do.
+ */
+tr_err_t tr_partition_clean(struct tr_partition *part, int64_t now_ms,
+                            int64_t map_bytes, int force,
+                            struct tr_clean_stats *stats);
+
+/* How far the log has been cleaned (for the cleaner checkpoint). */
+int64_t tr_partition_first_dirty(struct tr_partition *part);
+/* Restores the cleaner checkpoint at open. */
+void tr_partition_restore_first_dirty(struct tr_partition *part,
+                                      int64_t offset);
+
+/* A copy of the partition's current settings. */
+void tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg);
 
 #endif /* TR_PARTITION_H */

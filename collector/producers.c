@@ -240,3 +240,19 @@ tr_producers_update(struct tr_producers *ps, const struct tr_producer_batch *b)
 out:
     return err;
 }
+
+int64_t
+tr_producers_last_batch_offset(const struct tr_producers *ps,
+                               int64_t producer_id)
+{
+    const struct producer *p;
+
+    if (producer_id < 0) {
+        return -1;
+    }
+    p = find_slot(ps->slots, ps->nslots, producer_id);
+    if (p->producer_id != producer_id || p->nbatches == 0) {
+        return -1;
+    }
+    return p->batches[p->nbatches - 1].first_offset;
+}

@@ -78,6 +78,14 @@ tr_err_t tr_producers_reserve(struct tr_producers *ps, int64_t producer_id);
 tr_err_t tr_producers_update(struct tr_producers *ps,
                              const struct tr_producer_batch *b);
 
+/*
+ * BaseOffset of the last batch written by 'producer_id', or -1 if unknown.
+ * The log cleaner keeps that batch (at least its header) so that the
+ * sequence state survives compaction.
+ */
+int64_t tr_producers_last_batch_offset(const struct tr_producers *ps,
+                                       int64_t producer_id);
+
 /* Number of producers known. */
 size_t tr_producers_count(const struct tr_producers *ps);
 

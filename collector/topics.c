@@ -52,6 +52,8 @@
 #define LOCK_FILE           ".lock"
 #define CLEAN_SHUTDOWN_FILE ".clean_shutdown"
 #define CHECKPOINT_FILE     "recovery-point-offset-checkpoint"
+#define LOG_START_FILE      "log-start-offset-checkpoint"
+#define CLEANER_FILE        "cleaner-offset-checkpoint"
 #define META_FILE           "meta.properties"
 #define TOPICS_DIR          ".topics"
 #define TMP_SUFFIX          ".tmp"
@@ -99,17 +101,19 @@ static const char *const compression_types[] = {
 /*
  * NOTE: keys that set a field of struct tr_log_config name it here; the
  * field's width follows from the type (TOPT_INT32 -> int32_t, TOPT_INT64 ->
- * int64_t), except segment.bytes, which Kafka bounds as an int but the log
- * stores as int64 (see apply_log_config). Change both together.
+ * int64_t, TOPT_RATIO -> double, TOPT_LIST -> int of TR_LOG_CLEANUP_* bits,
+ * cleanup.policy being the only list), except segment.bytes, which Kafka
+ * bounds as an int but the log stores as int64 (see apply_log_config and
+ * topic_value). Change both together.
  */
 /* clang-format off */
 static const struct topic_opt topic_opts[] = {
-    { "cleanup.policy", TOPT_LIST, 0, 0, NO_LOG_FIELD, "delete",
+    { "cleanup.policy", TOPT_LIST, 0, 0, LOGF(cleanup_policy), NULL,
       cleanup_policies },
     { "compression.type", TOPT_ENUM, 0, 0, NO_LOG_FIELD, "producer",
       compression_types },
-    { "delete.retention.ms", TOPT_INT64, 0, INT64_MAX, NO_LOG_FIELD,
-      "86400000", NULL },
+    { "delete.retention.ms", TOPT_INT64, 0, INT64_MAX,
+      LOGF(delete_retention_ms), NULL, NULL },
     { "flush.messages", TOPT_INT64, 1, INT64_MAX, LOGF(flush_messages), NULL,
       NULL },
     { "flush.ms", TOPT_INT64, 0, INT64_MAX, LOGF(flush_ms), NULL, NULL },
@@ -119,10 +123,10 @@ static const struct topic_opt topic_opts[] = {
       NULL, NULL },
     { "message.timestamp.type", TOPT_ENUM, 0, 0, NO_LOG_FIELD, "CreateTime",
       timestamp_types },
-    { "min.cleanable.dirty.ratio", TOPT_RATIO, 0, 1, NO_LOG_FIELD, "0.5",
-      NULL },
-    { "min.compaction.lag.ms", TOPT_INT64, 0, INT64_MAX, NO_LOG_FIELD, "0",
-      NULL },
+    { "min.cleanable.dirty.ratio", TOPT_RATIO, 0, 1,
+      LOGF(min_cleanable_ratio), NULL, NULL },
+    { "min.compaction.lag.ms", TOPT_INT64, 0, INT64_MAX,
+      LOGF(min_compaction_lag_ms), NULL, NULL },
     { "min.insync.replicas", TOPT_INT32, 1, INT32_MAX, NO_LOG_FIELD, "1",
       NULL },
     { "retention.bytes", TOPT_INT64, -1, INT64_MAX, LOGF(retention_bytes),
@@ -162,6 +166,10 @@ struct tr_topics {
     size_t ntopics;
     size_t cap;
     int64_t last_checkpoint_ms; /* -1 until the first tick */
+    int64_t last_retention_ms;  /* -1 until the first tick */
+    /* Read at open, used while the partitions open, then freed. */
+    struct recovery_points *log_starts;
+    struct recovery_points *cleaner_points;
 };
 
 /* One line of the recovery-point checkpoint read at open. */
@@ -311,6 +319,42 @@ out:
     return err;
 }
 
+/* TR_LOG_CLEANUP_* bits of a validated cleanup.policy list. */
+static int
+cleanup_bits(const char *value)
+{
+    const char *p, *comma;
+    int bits = 0;
+
+    for (p = value;; p = comma + 1) {
+        comma = strchr(p, ',');
+        if (comma == NULL) {
+            comma = p + strlen(p);
+        }
+        if ((size_t)(comma - p) == strlen("compact") &&
+            strncmp(p, "compact", 7) == 0) {
+            bits |= TR_LOG_CLEANUP_COMPACT;
+        } else if ((size_t)(comma - p) == strlen("delete") &&
+                   strncmp(p, "delete", 6) == 0) {
+            bits |= TR_LOG_CLEANUP_DELETE;
+        }
+        if (*comma == '\0') {
+            break;
+        }
+    }
+    return bits;
+}
+
+static void
+cleanup_text(int bits, char *buf, size_t len)
+{
+    snprintf(
+        buf, len, "%s%s%s", (bits & TR_LOG_CLEANUP_COMPACT) ? "compact" : "",
+        (bits & TR_LOG_CLEANUP_COMPACT) && (bits & TR_LOG_CLEANUP_DELETE) ? ","
+                                                                          : "",
+        (bits & TR_LOG_CLEANUP_DELETE) ? "delete" : "");
+}
+
 /* Recomputes t->log from the broker defaults and the topic's overrides. */
 static void
 apply_log_config(struct tr_topics *topics, struct topic *t)
@@ -327,7 +371,12 @@ apply_log_config(struct tr_topics *topics, struct topic *t)
         }
         field = (char *)&t->log + o->log_offset;
         /* Values were validated when set, so strtoll cannot fail here. */
-        if (o->log_offset == LOGF(segment_bytes) || o->type == TOPT_INT64) {
+        if (o->type == TOPT_LIST) {
+            *(int *)field = cleanup_bits(t->overrides[i]);
+        } else if (o->type == TOPT_RATIO) {
+            *(double *)field = strtod(t->overrides[i], NULL);
+        } else if (o->log_offset == LOGF(segment_bytes) ||
+                   o->type == TOPT_INT64) {
             *(int64_t *)field = strtoll(t->overrides[i], NULL, 10);
         } else {
             *(int32_t *)field = (int32_t)strtol(t->overrides[i], NULL, 10);
@@ -335,29 +384,52 @@ apply_log_config(struct tr_topics *topics, struct topic *t)
     }
 }
 
-/* Formats the value of config 'i' for 't' into 'buf' (max 64 bytes). */
-static enum tr_config_source
-topic_value(const struct topic *t, const struct tr_log_config *defaults,
-            size_t i, char *buf, size_t len)
+/* Formats the default of config 'i' from 'defaults' into 'buf'. */
+static void
+default_value(const struct tr_log_config *defaults, size_t i, char *buf,
+              size_t len)
 {
     const struct topic_opt *o = &topic_opts[i];
     const char *field;
 
-    if (t->overrides[i] != NULL) {
-        snprintf(buf, len, "%s", t->overrides[i]);
-        return TR_CONFIG_SOURCE_TOPIC;
-    }
     if (o->log_offset == NO_LOG_FIELD) {
         snprintf(buf, len, "%s", o->def);
     } else {
         field = (const char *)defaults + o->log_offset;
-        if (o->log_offset == LOGF(segment_bytes) || o->type == TOPT_INT64) {
+        if (o->type == TOPT_LIST) {
+            cleanup_text(*(const int *)field, buf, len);
+        } else if (o->type == TOPT_RATIO) {
+            snprintf(buf, len, "%g", *(const double *)field);
+        } else if (o->log_offset == LOGF(segment_bytes) ||
+                   o->type == TOPT_INT64) {
             snprintf(buf, len, "%" PRId64, *(const int64_t *)field);
         } else {
             snprintf(buf, len, "%" PRId32, *(const int32_t *)field);
         }
     }
-    return TR_CONFIG_SOURCE_DEFAULT;
+}
+
+/*
+ * Formats the value of config 'i' for 't' into 'buf' (max 64 bytes). A
+ * broker default that differs from Kafka's own came from the broker's
+ * properties file (or --set) and is reported as STATIC_BROKER_CONFIG.
+ */
+static enum tr_config_source
+topic_value(const struct topic *t, const struct tr_log_config *defaults,
+            size_t i, char *buf, size_t len)
+{
+    struct tr_log_config builtin;
+    char kafka[TOPICS_MAX_VALUE_LEN + 1];
+
+    if (t->overrides[i] != NULL) {
+        snprintf(buf, len, "%s", t->overrides[i]);
+        return TR_CONFIG_SOURCE_TOPIC;
+    }
+    default_value(defaults, i, buf, len);
+    tr_log_config_defaults(&builtin);
+    default_value(&builtin, i, kafka, sizeof(kafka));
+    return strcmp(buf, kafka) == 0 ? TR_CONFIG_SOURCE_DEFAULT
+                                   : TR_CONFIG_SOURCE_STATIC_BROKER;
 }
 
 static void
@@ -722,7 +794,8 @@ recovery_points_free(struct recovery_points *rp)
  * but always correct.
  */
 static tr_err_t
-read_checkpoint(struct tr_topics *topics, struct recovery_points *rp)
+read_checkpoint(struct tr_topics *topics, const char *file,
+                struct recovery_points *rp)
 {
     char path[PATH_MAX], topic[TR_TOPIC_NAME_MAX + 2];
     char *text = NULL, *line, *next;
@@ -731,7 +804,7 @@ read_checkpoint(struct tr_topics *topics, struct recovery_points *rp)
     int used;
     tr_err_t err;
 
-    snprintf(path, sizeof(path), "%s/" CHECKPOINT_FILE, topics->dir);
+    snprintf(path, sizeof(path), "%s/%s", topics->dir, file);
     err = read_file(path, CHECKPOINT_MAX_BYTES, &text, &len);
     if (err == TR_ERR_NOT_FOUND) {
         err = TR_OK;
@@ -794,9 +867,11 @@ read_checkpoint(struct tr_topics *topics, struct recovery_points *rp)
     err = TR_OK;
     goto out;
 bad:
-    tr_log_warn("%s: unreadable or malformed (line %zu); recovering every "
-                "partition from its first offset",
-                path, lineno);
+    tr_log_warn("%s: unreadable or malformed (line %zu); ignored (%s)", path,
+                lineno,
+                strcmp(file, CHECKPOINT_FILE) == 0
+                    ? "recovering every partition from its first offset"
+                    : "offsets start from the segments on disk");
     recovery_points_free(rp);
     err = TR_OK;
 out:
@@ -871,6 +946,15 @@ open_partitions(struct tr_topics *topics, struct topic *t, int32_t from,
         err = tr_partition_open(dir, t->name, p, &t->log, recover,
                                 rp ? recovery_point_of(rp, t->name, p) : 0,
                                 &t->parts[p]);
+        if (err == TR_OK && topics->log_starts != NULL) {
+            tr_partition_restore_log_start(
+                t->parts[p], recovery_point_of(topics->log_starts, t->name, p));
+        }
+        if (err == TR_OK && topics->cleaner_points != NULL) {
+            tr_partition_restore_first_dirty(
+                t->parts[p],
+                recovery_point_of(topics->cleaner_points, t->name, p));
+        }
         if (err != TR_OK) {
             snprintf(errbuf, errlen, "cannot open partition %s: %s", dir,
                      tr_err_str(err));
@@ -1142,6 +1226,8 @@ tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
                struct tr_topics **out, char *errbuf, size_t errlen)
 {
     struct recovery_points rp = { NULL, 0 };
+    struct recovery_points log_starts = { NULL, 0 };
+    struct recovery_points cleaner_points = { NULL, 0 };
     struct tr_topics *topics;
     char path[PATH_MAX];
     int clean, recover;
@@ -1155,6 +1241,7 @@ tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
     }
     topics->lock_fd = -1;
     topics->last_checkpoint_ms = -1;
+    topics->last_retention_ms = -1;
     topics->defaults = *defaults;
     pthread_mutex_init(&topics->lock, NULL);
     pthread_mutex_init(&topics->checkpoint_lock, NULL);
@@ -1208,11 +1295,19 @@ tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
         }
     }
 
-    err = read_checkpoint(topics, &rp);
+    err = read_checkpoint(topics, CHECKPOINT_FILE, &rp);
+    if (err == TR_OK) {
+        err = read_checkpoint(topics, LOG_START_FILE, &log_starts);
+    }
+    if (err == TR_OK) {
+        err = read_checkpoint(topics, CLEANER_FILE, &cleaner_points);
+    }
     if (err != TR_OK) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
+    topics->log_starts = &log_starts;
+    topics->cleaner_points = &cleaner_points;
     err = load_topics(topics, recover, &rp, errbuf, errlen);
     if (err != TR_OK) {
         goto fail;
@@ -1222,6 +1317,10 @@ tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
         goto fail;
     }
     recovery_points_free(&rp);
+    recovery_points_free(&log_starts);
+    recovery_points_free(&cleaner_points);
+    topics->log_starts = NULL;
+    topics->cleaner_points = NULL;
     tr_log_info("%s: %zu topics opened%s", log_dir, topics->ntopics,
                 recover && topics->ntopics > 0
                     ? " (no clean-shutdown marker: partitions recovered)"
@@ -1231,6 +1330,8 @@ tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
 fail:
     /* Nothing was flushed as clean: leave no marker, just let go. */
     recovery_points_free(&rp);
+    recovery_points_free(&log_starts);
+    recovery_points_free(&cleaner_points);
     if (topics != NULL) {
         while (topics->ntopics > 0) {
             topic_free(topics->topics[--topics->ntopics]);
@@ -1289,9 +1390,37 @@ put_refs(struct tr_partition **refs, size_t n)
     tr_free(refs);
 }
 
-/* Writes the recovery-point checkpoint of every partition now open. */
+enum checkpoint_kind {
+    CHECKPOINT_RECOVERY,
+    CHECKPOINT_LOG_START,
+    CHECKPOINT_CLEANER,
+};
+
+static int64_t
+checkpoint_value(struct tr_partition *part, enum checkpoint_kind kind)
+{
+    struct tr_partition_offsets offs;
+
+    switch (kind) {
+    case CHECKPOINT_LOG_START:
+        tr_partition_offsets(part, &offs);
+        return offs.log_start;
+    case CHECKPOINT_CLEANER:
+        return tr_partition_first_dirty(part);
+    case CHECKPOINT_RECOVERY:
+        break;
+    }
+    return tr_partition_recovery_point(part);
+}
+
+/*
+ * Writes one offset checkpoint of every partition now open (Kafka's text
+ * format, see the top of this file): the recovery points, the log start
+ * offsets or the cleaner's first dirty offsets.
+ */
 static tr_err_t
-write_checkpoint(struct tr_topics *topics)
+write_offsets(struct tr_topics *topics, enum checkpoint_kind kind,
+              const char *file)
 {
     struct tr_partition **refs;
     char *text = NULL;
@@ -1314,19 +1443,31 @@ write_checkpoint(struct tr_topics *topics)
     for (i = 0; i < n; i++) {
         r = snprintf(text + len, cap - len, "%s %" PRId32 " %" PRId64 "\n",
                      tr_partition_topic(refs[i]), tr_partition_index(refs[i]),
-                     tr_partition_recovery_point(refs[i]));
+                     checkpoint_value(refs[i], kind));
         len += (size_t)r;
     }
-    err = write_atomic(topics->dir, CHECKPOINT_FILE, text, len);
+    err = write_atomic(topics->dir, file, text, len);
     if (err != TR_OK) {
-        tr_log_error("%s/" CHECKPOINT_FILE ": cannot write: %s (%s)",
-                     topics->dir, tr_err_str(err), strerror(errno));
+        tr_log_error("%s/%s: cannot write: %s (%s)", topics->dir, file,
+                     tr_err_str(err), strerror(errno));
     }
 out:
     put_refs(refs, n);
     tr_free(text);
     pthread_mutex_unlock(&topics->checkpoint_lock);
     return err;
+}
+
+/* Writes the recovery-point, log-start and cleaner checkpoints. */
+static tr_err_t
+write_checkpoint(struct tr_topics *topics)
+{
+    tr_err_t err, err2, err3;
+
+    err = write_offsets(topics, CHECKPOINT_RECOVERY, CHECKPOINT_FILE);
+    err2 = write_offsets(topics, CHECKPOINT_LOG_START, LOG_START_FILE);
+    err3 = write_offsets(topics, CHECKPOINT_CLEANER, CLEANER_FILE);
+    return err != TR_OK ? err : err2 != TR_OK ? err2 : err3;
 }
 
 tr_err_t
@@ -1392,7 +1533,7 @@ tr_topics_tick(struct tr_topics *topics, int64_t now_ms)
 {
     struct tr_partition **refs;
     size_t n, i;
-    int due;
+    int due, retain, deleted = 0;
 
     refs = take_refs(topics, &n);
     if (refs == NULL) {
@@ -1401,7 +1542,24 @@ tr_topics_tick(struct tr_topics *topics, int64_t now_ms)
     for (i = 0; i < n; i++) {
         tr_partition_tick(refs[i], now_ms);
     }
+
+    /* Retention every log.retention.check.interval.ms (and at first). */
+    pthread_mutex_lock(&topics->lock);
+    retain = topics->last_retention_ms < 0 ||
+             now_ms - topics->last_retention_ms >=
+                 topics->defaults.retention_check_interval_ms;
+    if (retain) {
+        topics->last_retention_ms = now_ms;
+    }
+    pthread_mutex_unlock(&topics->lock);
+    for (i = 0; retain && i < n; i++) {
+        deleted += tr_partition_retain(refs[i], now_ms);
+    }
     put_refs(refs, n);
+    if (deleted > 0) {
+        /* The log start offsets moved: persist them now. */
+        write_offsets(topics, CHECKPOINT_LOG_START, LOG_START_FILE);
+    }
 
     pthread_mutex_lock(&topics->lock);
     if (topics->last_checkpoint_ms < 0) {
@@ -1780,4 +1938,216 @@ tr_topics_describe_configs(struct tr_topics *topics, const char *name,
         cb(topic_opts[i].name, values[i], sources[i], arg);
     }
     return TR_OK;
+}
+
+struct tr_partition **
+tr_topics_partitions(struct tr_topics *topics, size_t *n)
+{
+    struct tr_partition **refs = take_refs(topics, n);
+
+    if (refs == NULL) {
+        *n = 0;
+    }
+    return refs;
+}
+
+void
+tr_topics_partitions_release(struct tr_partition **parts, size_t n)
+{
+    put_refs(parts, n);
+}
+
+tr_err_t
+tr_topics_delete_records(struct tr_topics *topics, const char *name,
+                         int32_t index, int64_t offset, int64_t *low_watermark)
+{
+    struct tr_partition *part;
+    tr_err_t err;
+
+    *low_watermark = -1;
+    part = tr_topics_partition(topics, name, index);
+    if (part == NULL) {
+        return TR_ERR_NOT_FOUND;
+    }
+    err = tr_partition_delete_records(part, offset, low_watermark);
+    tr_partition_unref(part);
+    if (err == TR_OK) {
+        err = write_offsets(topics, CHECKPOINT_LOG_START, LOG_START_FILE);
+    }
+    return err;
+}
+
+/* The value of list config 'i' of 't' with 'item' added or removed. */
+static tr_err_t
+list_edit(const struct topic *t, const struct tr_log_config *defaults, size_t i,
+          const char *item, int add, char *out, size_t outlen)
+{
+    char cur[TOPICS_MAX_VALUE_LEN + 1], *p, *comma;
+    size_t len = 0;
+    int present = 0;
+
+    (void)topic_value(t, defaults, i, cur, sizeof(cur));
+    out[0] = '\0';
+    for (p = cur; *p != '\0'; p = comma) {
+        comma = strchr(p, ',');
+        if (comma == NULL) {
+            comma = p + strlen(p);
+        } else {
+            *comma++ = '\0';
+        }
+        if (strcmp(p, item) == 0) {
+            present = 1;
+            if (!add) {
+                continue;
+            }
+        }
+        if (*p != '\0') {
+            len += (size_t)snprintf(out + len, outlen - len, "%s%s",
+                                    len ? "," : "", p);
+        }
+        if (len >= outlen) {
+            return TR_ERR_TOO_LARGE;
+        }
+    }
+    if (add && !present) {
+        len += (size_t)snprintf(out + len, outlen - len, "%s%s", len ? "," : "",
+                                item);
+    }
+    return len < outlen ? TR_OK : TR_ERR_TOO_LARGE;
+}
+
+tr_err_t
+tr_topics_alter_configs(struct tr_topics *topics, const char *name,
+                        const struct tr_config_alter *alters, size_t n,
+                        int replace, int validate_only, char *errbuf,
+                        size_t errlen)
+{
+    char *next[NTOPIC_OPTS];
+    char value[TOPICS_MAX_VALUE_LEN + 2], reason[256];
+    const struct topic_opt *o;
+    struct topic *t, saved;
+    const char *v;
+    size_t i, k;
+    int32_t p;
+    tr_err_t err = TR_ERR_NOT_FOUND;
+
+    memset(next, 0, sizeof(next));
+    if (errlen > 0) {
+        errbuf[0] = '\0';
+    }
+    pthread_mutex_lock(&topics->lock);
+    t = topic_find(topics, name);
+    if (t == NULL) {
+        snprintf(errbuf, errlen, "topic '%s' does not exist", name);
+        goto out;
+    }
+    /* 1. The new overrides, built aside: nothing changes on an error. */
+    for (k = 0; k < NTOPIC_OPTS && !replace; k++) {
+        if (t->overrides[k] != NULL) {
+            next[k] = tr_strdup(t->overrides[k]);
+            if (next[k] == NULL) {
+                err = TR_ERR_NOMEM;
+                goto out;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        o = find_topic_opt(alters[i].name, &k);
+        if (o == NULL) {
+            snprintf(errbuf, errlen, "unknown topic config '%s'",
+                     alters[i].name);
+            err = TR_ERR_CONFIG;
+            goto out;
+        }
+        v = alters[i].value;
+        if (replace) {
+            if (v == NULL) {
+                continue;
+            }
+        } else if (alters[i].op == TR_CONFIG_OP_DELETE) {
+            tr_free(next[k]);
+            next[k] = NULL;
+            continue;
+        } else if (alters[i].op == TR_CONFIG_OP_APPEND ||
+                   alters[i].op == TR_CONFIG_OP_SUBTRACT) {
+            if (o->type != TOPT_LIST) {
+                snprintf(errbuf, errlen,
+                         "%s is not a list config: APPEND and SUBTRACT do "
+                         "not apply",
+                         o->name);
+                err = TR_ERR_INVALID;
+                goto out;
+            }
+            if (v == NULL || strchr(v, ',') != NULL) {
+                snprintf(errbuf, errlen, "%s: one value expected", o->name);
+                err = TR_ERR_CONFIG;
+                goto out;
+            }
+            {
+                /* Edit the value as it stands with the earlier entries. */
+                struct topic view = *t;
+
+                memcpy(view.overrides, next, sizeof(next));
+                err = list_edit(&view, &topics->defaults, k, v,
+                                alters[i].op == TR_CONFIG_OP_APPEND, value,
+                                sizeof(value));
+            }
+            if (err != TR_OK) {
+                snprintf(errbuf, errlen, "%s: value too long", o->name);
+                err = TR_ERR_CONFIG;
+                goto out;
+            }
+            v = value;
+        } else if (alters[i].op != TR_CONFIG_OP_SET) {
+            snprintf(errbuf, errlen, "unknown operation %d for %s",
+                     alters[i].op, o->name);
+            err = TR_ERR_INVALID;
+            goto out;
+        }
+        if (v == NULL) {
+            snprintf(errbuf, errlen, "%s: null value", o->name);
+            err = TR_ERR_CONFIG;
+            goto out;
+        }
+        if (validate_topic_value(o, v, reason, sizeof(reason)) != TR_OK) {
+            snprintf(errbuf, errlen, "invalid value '%s' for %s: %s", v,
+                     o->name, reason);
+            err = TR_ERR_CONFIG;
+            goto out;
+        }
+        tr_free(next[k]);
+        next[k] = tr_strdup(v);
+        if (next[k] == NULL) {
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+    }
+    if (validate_only) {
+        err = TR_OK;
+        goto out;
+    }
+    /* 2. Swap them in, write the file, and undo if that fails. */
+    saved = *t;
+    memcpy(t->overrides, next, sizeof(next));
+    err = write_topic_meta(topics, t);
+    if (err != TR_OK) {
+        memcpy(next, t->overrides, sizeof(next));
+        memcpy(t->overrides, saved.overrides, sizeof(next));
+        snprintf(errbuf, errlen, "cannot write the config of topic %s: %s",
+                 name, tr_err_str(err));
+        goto out;
+    }
+    memcpy(next, saved.overrides, sizeof(next)); /* freed below */
+    apply_log_config(topics, t);
+    for (p = 0; p < t->npartitions; p++) {
+        tr_partition_set_config(t->parts[p], &t->log);
+    }
+    tr_log_info("topic %s: configs %s", name, replace ? "replaced" : "changed");
+    err = TR_OK;
+out:
+    pthread_mutex_unlock(&topics->lock);
+    for (k = 0; k < NTOPIC_OPTS; k++) {
+        tr_free(next[k]);
+    }
+    return err;
 }

@@ -35,7 +35,8 @@ struct tr_topics;
  * says why (for example "log.dirs ./var/collector is locked by another
  * process").
  */
-tr_err_t tr_topics_open(const char *log_dir, const struct tr_log_config *defaults,
+tr_err_t tr_topics_open(const char *log_dir,
+                        const struct tr_log_config *defaults,
                         struct tr_topics **out, char *errbuf, size_t errlen);
 /*
  * Checks "<log.dir>/meta.properties" against 'broker_id', writing it
@@ -47,7 +48,8 @@ tr_err_t tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
 /* Clean shutdown as described above; NULL is a no-op. */
 void tr_topics_close(struct tr_topics *topics);
 
-/* 1 if Kafka would accept 'name': 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
+/* 1 if Kafka would accept 'name': 1-249 chars of [a-zA-Z0-9._-], not "." or
+ * "..". */
 int tr_topics_valid_name(const char *name);
 
 /* A topic-level config entry, as in CreateTopics and DescribeConfigs. */
@@ -88,9 +90,9 @@ tr_err_t tr_topics_list(struct tr_topics *topics, struct tr_topic_info **out,
 
 /* Where a config value comes from, as DescribeConfigs reports it. */
 enum tr_config_source {
-    TR_CONFIG_SOURCE_TOPIC = 1,          /* DYNAMIC_TOPIC_CONFIG */
-    TR_CONFIG_SOURCE_STATIC_BROKER = 4,  /* STATIC_BROKER_CONFIG */
-    TR_CONFIG_SOURCE_DEFAULT = 5,        /* DEFAULT_CONFIG */
+    TR_CONFIG_SOURCE_TOPIC = 1,         /* DYNAMIC_TOPIC_CONFIG */
+    TR_CONFIG_SOURCE_STATIC_BROKER = 4, /* STATIC_BROKER_CONFIG */
+    TR_CONFIG_SOURCE_DEFAULT = 5,       /* DEFAULT_CONFIG */
 };
 
 typedef void tr_topics_config_cb(const char *name, const char *value,
@@ -102,13 +104,66 @@ typedef void tr_topics_config_cb(const char *name, const char *value,
  * max.message.bytes, flush.messages, flush.ms, index.interval.bytes, ...)
  * with its effective value and source. TR_ERR_NOT_FOUND if no such topic.
  */
-tr_err_t tr_topics_describe_configs(struct tr_topics *topics,
-                                    const char *name, tr_topics_config_cb *cb,
-                                    void *arg);
+tr_err_t tr_topics_describe_configs(struct tr_topics *topics, const char *name,
+                                    tr_topics_config_cb *cb, void *arg);
+
+/* Incremental config operations (IncrementalAlterConfigs OpType). */
+enum tr_config_op {
+    TR_CONFIG_OP_SET = 0,
+    TR_CONFIG_OP_DELETE = 1,
+    TR_CONFIG_OP_APPEND = 2,   /* list configs only */
+    TR_CONFIG_OP_SUBTRACT = 3, /* list configs only */
+};
+
+struct tr_config_alter {
+    const char *name;
+    const char *value; /* NULL: null (DELETE, or "default" in AlterConfigs) */
+    int op;            /* enum tr_config_op; ignored when replacing */
+};
+
+/*
+ * Changes the configs of topic 'name'. With 'replace' (AlterConfigs) every
+ * override is dropped and the entries given (null values skipped) become
+ * the new set; otherwise (IncrementalAlterConfigs) each entry's operation
+ * applies to the current overrides. All entries are checked before any
+ * applies. Unless 'validate_only', the topic file is rewritten atomically
+ * and the live partitions get the new settings (tr_partition_set_config).
+ * Errors: TR_ERR_NOT_FOUND (no topic), TR_ERR_CONFIG (unknown key, bad
+ * value), TR_ERR_INVALID (APPEND or SUBTRACT on a non-list config, or an
+ * unknown operation); 'errbuf' says which.
+ */
+tr_err_t tr_topics_alter_configs(struct tr_topics *topics, const char *name,
+                                 const struct tr_config_alter *alters, size_t n,
+                                 int replace, int validate_only, char *errbuf,
+                                 size_t errlen);
+
+/*
+ * DeleteRecords on one partition (see tr_partition_delete_records); the
+ * log-start-offset checkpoint is written before returning, so the new log
+ * start survives a crash. TR_ERR_NOT_FOUND for an unknown partition.
+ */
+tr_err_t tr_topics_delete_records(struct tr_topics *topics, const char *name,
+                                  int32_t index, int64_t offset,
+                                  int64_t *low_watermark);
+
+/*
+ * Returns an owned array of referenced partitions of every topic (release
+ * with tr_topics_partitions_release), or NULL with *n = 0.
+ */
+struct tr_partition **tr_topics_partitions(struct tr_topics *topics, size_t *n);
+void tr_topics_partitions_release(struct tr_partition **parts, size_t n);
 
 /*
  * Periodic work for the background thread: each partition's tick (flush and
- * roll by time), and the recovery-point checkpoint every minute.
+ * roll by time, unlinking deleted segments), retention every
+ * log.retention.check.interval.ms, and the recovery-point, log-start and
+ * cleaner checkpoints every minute. Files:
+ *
+ *   recovery-point-offset-checkpoint   fsynced below this offset
+ *   log-start-offset-checkpoint        first offset readable (never lowered
+ *                                      at open: the larger of it and the
+ *                                      first segment's base wins)
+ *   cleaner-offset-checkpoint          compacted below this offset
  */
 void tr_topics_tick(struct tr_topics *topics, int64_t now_ms);
 /* Flushes every partition (used at shutdown and by tests). */
