@@ -10,9 +10,11 @@
  * FP_LEN bytes (so a reused inode is not taken for the old file); PATH is
  * informative (the last name it was seen under, to the end of the line).
  *
- * Writes are atomic: registry.tmp is written, fsync'ed and renamed over
- * registry, then the directory is fsync'ed, so a crash at any moment leaves
- * either the old or the new file, never a torn one.
+ * Writes are atomic: registry.tmp is written (one write(2) of the whole
+ * preformatted file), fsync'ed and renamed over registry, then the
+ * directory is fsync'ed, so a crash at any moment leaves either the old or
+ * the new file, never a torn one. The agent saves after acknowledgements
+ * (agent.c), so the two fsyncs are the price of each save.
  */
 #ifndef TR_AGENT_REGISTRY_H
 #define TR_AGENT_REGISTRY_H
@@ -51,7 +53,7 @@ const struct tr_registry_entry *tr_registry_find(const struct tr_registry *reg,
 /*
  * Atomically replaces DIR/registry with 'n' entries (borrowed). Creates DIR
  * if it is missing. TR_ERR_IO / TR_ERR_NOSPACE with errbuf naming the file
- * and errno; the old registry is then intact.
+ * and errno, or TR_ERR_NOMEM; the old registry is then intact.
  */
 tr_err_t tr_registry_save(const char *dir,
                           const struct tr_registry_entry *entries, size_t n,
