@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 struct wdir {
     int wd;
     char *path;
+    int creations_only; /* watched for new subdirectories only */
 };
 
 struct tr_watch {
@@ -37,6 +39,12 @@ struct tr_watch {
 #define DIR_MASK                                                               \
     (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY |         \
      IN_DELETE_SELF | IN_MOVE_SELF)
+/*
+ * A directory watched only for the creation of a missing one below it.
+ * IN_MASK_ADD: if the same directory is also fully watched (under another
+ * name), its mask must not shrink.
+ */
+#define CREATIONS_MASK (IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD)
 
 static struct wdir *
 find_wd(struct tr_watch *w, int wd)
@@ -95,6 +103,14 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
                 continue;
             }
             if (e->len == 0) {
+                continue;
+            }
+            if (d->creations_only) {
+                /* A missing directory may have appeared: rescan it. */
+                if ((e->mask & IN_ISDIR) &&
+                    (e->mask & (IN_CREATE | IN_MOVED_TO))) {
+                    w->cb(w->arg, TR_WATCH_CREATED, d->path, e->name);
+                }
                 continue;
             }
             if (e->mask & (IN_CREATE | IN_MOVED_TO)) {
@@ -186,31 +202,21 @@ tr_watch_free(struct tr_watch *w)
     tr_free(w);
 }
 
-tr_err_t
-tr_watch_add_dir(struct tr_watch *w, const char *dir)
+static struct wdir *
+find_path(struct tr_watch *w, const char *dir)
 {
-    if (w->fd < 0) {
-        return TR_OK;
-    }
     for (size_t i = 0; i < w->ndirs; i++) {
         if (strcmp(w->dirs[i].path, dir) == 0) {
-            return TR_OK;
+            return &w->dirs[i];
         }
     }
-    int wd = inotify_add_watch(w->fd, dir, DIR_MASK | IN_ONLYDIR);
-    if (wd < 0) {
-        if (errno == ENOSPC && !w->limit_warned) {
-            tr_log_warn("inotify watch limit reached at %s "
-                        "(fs.inotify.max_user_watches); rescans cover it",
-                        dir);
-            w->limit_warned = 1;
-        }
-        return TR_OK;
-    }
-    /* The same directory under another name yields the same wd. */
-    if (find_wd(w, wd) != NULL) {
-        return TR_OK;
-    }
+    return NULL;
+}
+
+/* Records watch 'wd' on 'dir' (copied); removes the watch on failure. */
+static tr_err_t
+remember(struct tr_watch *w, int wd, const char *dir, int creations_only)
+{
     if (w->ndirs == w->cap) {
         size_t nc = w->cap ? w->cap * 2 : 8;
         struct wdir *nd = tr_realloc(w->dirs, nc * sizeof(*nd));
@@ -228,8 +234,98 @@ tr_watch_add_dir(struct tr_watch *w, const char *dir)
     }
     w->dirs[w->ndirs].wd = wd;
     w->dirs[w->ndirs].path = p;
+    w->dirs[w->ndirs].creations_only = creations_only;
     w->ndirs++;
     return TR_OK;
+}
+
+/*
+ * Watches the nearest existing directory at or above 'dir' for new
+ * subdirectories (see tr_watch_add_creations).
+ */
+static tr_err_t
+watch_creations(struct tr_watch *w, const char *dir)
+{
+    char path[PATH_MAX];
+    tr_err_t err = TR_OK;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s", dir) >= sizeof(path)) {
+        return TR_OK; /* the rescan covers it */
+    }
+    for (;;) {
+        if (find_path(w, path) != NULL) {
+            break; /* watched already, fully or for creations */
+        }
+        int wd = inotify_add_watch(w->fd, path, CREATIONS_MASK);
+        if (wd >= 0) {
+            if (find_wd(w, wd) == NULL) {
+                err = remember(w, wd, path, 1);
+            }
+            break;
+        }
+        if (errno != ENOENT && errno != ENOTDIR) {
+            break; /* watch limit, permissions: the rescan covers it */
+        }
+        /* Go up one level: "/a/b" -> "/a", "/a" -> "/", "a" -> ".". */
+        char *slash = strrchr(path, '/');
+        if (slash == NULL) {
+            if (strcmp(path, ".") == 0) {
+                break;
+            }
+            snprintf(path, sizeof(path), ".");
+        } else if (slash == path) {
+            if (path[1] == '\0') {
+                break;
+            }
+            path[1] = '\0';
+        } else {
+            *slash = '\0';
+        }
+    }
+    return err;
+}
+
+tr_err_t
+tr_watch_add_dir(struct tr_watch *w, const char *dir)
+{
+    if (w->fd < 0) {
+        return TR_OK;
+    }
+    struct wdir *known = find_path(w, dir);
+    if (known != NULL && !known->creations_only) {
+        return TR_OK;
+    }
+    /* Without IN_MASK_ADD: a creations-only watch becomes a full one. */
+    int wd = inotify_add_watch(w->fd, dir, DIR_MASK | IN_ONLYDIR);
+    if (wd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            /* Missing: watch above it so its creation is seen at once. */
+            return watch_creations(w, dir);
+        }
+        if (errno == ENOSPC && !w->limit_warned) {
+            tr_log_warn("inotify watch limit reached at %s "
+                        "(fs.inotify.max_user_watches); rescans cover it",
+                        dir);
+            w->limit_warned = 1;
+        }
+        return TR_OK;
+    }
+    /* The same directory under another name yields the same wd. */
+    struct wdir *same = find_wd(w, wd);
+    if (same != NULL) {
+        same->creations_only = 0;
+        return TR_OK;
+    }
+    return remember(w, wd, dir, 0);
+}
+
+tr_err_t
+tr_watch_add_creations(struct tr_watch *w, const char *dir)
+{
+    if (w->fd < 0) {
+        return TR_OK;
+    }
+    return watch_creations(w, dir);
 }
 
 int

@@ -4,9 +4,11 @@
  *
  * Two backends sit behind this header. The inotify backend watches each
  * directory once (not each file, so 10,000 files cost one watch) for
- * creations, renames, deletions and writes. The rescan timer fires in both
- * backends: with inotify it is the backstop for overflowed queues, watch
- * limits and directories that appear later; without inotify (watch = poll,
+ * creations, renames, deletions and writes. A directory that does not
+ * exist yet is waited for by watching its nearest existing ancestor for
+ * new subdirectories only. The rescan timer fires in both backends: with
+ * inotify it is the backstop for overflowed queues and watch limits;
+ * without inotify (watch = poll,
  * or a file system that has none) it is the only source. tr_watch_new()
  * picks the backend.
  *
@@ -49,11 +51,24 @@ tr_err_t tr_watch_new(struct event_base *base, int mode, int64_t rescan_ms,
 void tr_watch_free(struct tr_watch *w);
 
 /*
- * Watches directory 'dir' (copied) if not yet watched. A directory that
- * cannot be watched (missing, or the inotify watch limit) is left to the
- * rescan: TR_OK either way, TR_ERR_NOMEM aside.
+ * Watches directory 'dir' (copied) if not yet watched. A missing directory
+ * is watched for through its nearest existing ancestor (as
+ * tr_watch_add_creations), so its creation is reported at once (as
+ * TR_WATCH_CREATED of a directory) and the caller can add it then. A
+ * directory that cannot be watched (the inotify watch limit, permissions)
+ * is left to the rescan: TR_OK either way, TR_ERR_NOMEM aside.
  */
 tr_err_t tr_watch_add_dir(struct tr_watch *w, const char *dir);
+
+/*
+ * Watches the nearest existing directory at or above 'dir' (copied) only
+ * for subdirectories created or moved into it, reported as
+ * TR_WATCH_CREATED; files written there are not reported. For the fixed
+ * part of a glob whose directory part has a wildcard (/var/log for
+ * /var/log/APP-WILDCARD/x.log), whose matches may appear later. A directory
+ * fully watched already is left as it is.
+ */
+tr_err_t tr_watch_add_creations(struct tr_watch *w, const char *dir);
 
 /* 1 when the inotify backend is active. */
 int tr_watch_inotify(const struct tr_watch *w);
