@@ -54,6 +54,18 @@
 #define TURN_BYTES     (8u << 20) /* bytes read per loop turn, all files */
 #define MAX_HEADERS    64
 #define OFFSET_STR_MAX 24
+/*
+ * Registry saves are spaced by at least this many times the duration of
+ * the previous save, so its fsyncs take at most about a fifth of the loop
+ * whatever the disk; registry_flush_interval_ms is the configured floor.
+ */
+#define SAVE_COST_FACTOR 4
+#define SAVE_RETRY_MS    1000 /* spacing while the registry cannot be written */
+/*
+ * A new file that looks like logrotate's copy of a tracked file whose
+ * truncation is not seen yet waits at most this long for it.
+ */
+#define COPY_WAIT_MS 1000
 
 struct input_rt {
     const struct tr_agent_input *conf; /* borrowed from agent->conf */
@@ -77,6 +89,18 @@ struct file {
     int gone;        /* no longer reachable under 'path' */
     int deleted;     /* link count 0 */
     int in_ready, in_open;
+    /*
+     * copytruncate: a new file may be the copy of a file that is then
+     * truncated. 'copy_check' marks a new file not yet compared with the
+     * truncations (copy_since_ms: when it was first seen with data). The
+     * trunc_* fields keep what this file held before its last truncation
+     * (trunc_ms 0: none, or already claimed by its copy).
+     */
+    int copy_check;
+    int64_t copy_since_ms;
+    struct tr_tail_id trunc_id;
+    uint64_t trunc_read, trunc_committed;
+    int64_t trunc_ms;
     TAILQ_ENTRY(file) all, ready, open;
     struct file *path_next, *id_next;
 };
@@ -87,6 +111,9 @@ struct counters {
     uint64_t lines_read, bytes_read, lines_dropped, lines_truncated;
     uint64_t rotations, truncations, inode_reuse, files_deleted;
     uint64_t open_errors, read_errors, registry_writes, registry_errors;
+    uint64_t registry_write_us, copies;
+    uint64_t acked_unsaved;   /* acknowledged since the last registry write */
+    uint64_t save_window_max; /* largest acked_unsaved a write covered */
 };
 
 struct tr_agent {
@@ -99,6 +126,13 @@ struct tr_agent {
     struct tr_metrics *metrics;
     struct tr_registry *startup_reg; /* positions from the last run */
     struct event *ev_work, *ev_tick, *ev_save, *ev_stop;
+    /*
+     * Registry saves follow acknowledgements: 'dirty' says positions moved
+     * since the last save, 'save_pending' that ev_save is scheduled.
+     */
+    int dirty, save_pending;
+    int64_t save_done_us; /* when the last save finished (monotonic) */
+    int64_t save_cost_us; /* how long it took */
     struct file_list all, ready, open;
     size_t nfiles, nopen;
     struct file *by_path[HASH_BUCKETS];
@@ -200,6 +234,42 @@ map_id(struct tr_agent *a, struct file *f)
     size_t b = hash_id(f->id.dev, f->id.ino);
     f->id_next = a->by_id[b];
     a->by_id[b] = f;
+}
+
+/* ---- registry saves ---------------------------------------------------- */
+
+/*
+ * Asks for a registry save because positions moved. The save runs from
+ * ev_save once the callbacks of this loop iteration are done, so every
+ * acknowledgement of one produce response (or of several responses read
+ * in the same iteration) shares one save. If the last save was too recent
+ * (see SAVE_COST_FACTOR) it waits for the spacing instead. A kill then
+ * resends at most what was in flight plus what was acknowledged during
+ * one spacing.
+ */
+static void
+want_save(struct tr_agent *a)
+{
+    a->dirty = 1;
+    if (a->save_pending || a->ev_save == NULL) {
+        return;
+    }
+    int64_t gap = a->conf->registry_flush_interval_ms * 1000;
+    if (gap < a->save_cost_us * SAVE_COST_FACTOR) {
+        gap = a->save_cost_us * SAVE_COST_FACTOR;
+    }
+    if (!a->registry_ok && gap < SAVE_RETRY_MS * 1000) {
+        gap = SAVE_RETRY_MS * 1000;
+    }
+    int64_t wait = a->save_done_us + gap - tr_clock_mono_us();
+    a->save_pending = 1;
+    if (wait <= 0) {
+        event_active(a->ev_save, EV_TIMEOUT, 0);
+        return;
+    }
+    struct timeval tv = { (time_t)(wait / 1000000),
+                          (suseconds_t)(wait % 1000000) };
+    event_add(a->ev_save, &tv);
 }
 
 /* ---- file lifecycle ---------------------------------------------------- */
@@ -320,7 +390,98 @@ reset_to(struct tr_agent *a, struct file *f, uint64_t off)
     if (new_queue(f, off) != TR_OK) {
         tr_log_error("out of memory resetting %s", f->path);
     }
-    (void)a;
+    want_save(a);
+}
+
+/*
+ * The file 'fd' (f's descriptor) shrank below what was read, or was
+ * rewritten: remember what it held, for its copy (copy_decide), and read
+ * it again from its start.
+ */
+static void
+truncated(struct tr_agent *a, struct file *f, int fd)
+{
+    a->c.truncations++;
+    f->trunc_id = f->id;
+    f->trunc_read = f->read_off;
+    f->trunc_committed = f->q->committed;
+    f->trunc_ms = tr_clock_mono_ms();
+    reset_to(a, f, 0);
+    tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
+}
+
+static int
+same_print(const struct tr_tail_id *x, const struct tr_tail_id *y)
+{
+    return x->fp_len == y->fp_len && x->fp_crc == y->fp_crc;
+}
+
+/*
+ * Decides where a new file 'f' (size 'size', fingerprint current) starts.
+ * logrotate's copytruncate copies app.log to app.log.1 and then truncates
+ * app.log, so app.log.1 holds the lines already read from app.log. It is
+ * recognised by its first bytes: the same fingerprint as a file truncated
+ * lately, and at least as many bytes as were read from that file. It then
+ * continues from the position already acknowledged instead of 0 (what was
+ * in flight is sent again: duplicates, never loss). Files too short for a
+ * full fingerprint match only a truncated file of the same short content.
+ *
+ * Returns 1 when decided (f->read_off set), 0 to wait: the copy is seen
+ * before the truncation, or is still being written. A file that matches
+ * nothing, or waited COPY_WAIT_MS, is read from its start.
+ */
+static int
+copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
+{
+    int64_t keep = a->conf->rescan_interval_ms * 2 + COPY_WAIT_MS;
+    int wait = 0;
+    struct file *t;
+
+    if (f->copy_since_ms == 0) {
+        f->copy_since_ms = now;
+    }
+    TAILQ_FOREACH(t, &a->all, all) {
+        if (t == f) {
+            continue;
+        }
+        if (t->trunc_ms != 0 && now - t->trunc_ms > keep) {
+            t->trunc_ms = 0;
+        }
+        if (t->fd >= 0 && t->read_off > 0 && same_print(&t->id, &f->id)) {
+            /* A copy of t: has t been truncated meanwhile? */
+            struct stat st;
+            if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->read_off) {
+                tr_log_info("%s was truncated (%" PRIu64 " < %" PRIu64
+                            "); reading it from the start",
+                            t->path, (uint64_t)st.st_size, t->read_off);
+                truncated(a, t, t->fd);
+                make_ready(a, t);
+            } else {
+                wait = 1;
+                continue;
+            }
+        }
+        if (t->trunc_ms == 0 || !same_print(&t->trunc_id, &f->id)) {
+            continue;
+        }
+        if (size < t->trunc_read) {
+            wait = 1; /* still being copied */
+            continue;
+        }
+        a->c.copies++;
+        tr_log_info("%s is the copy of %s made before its truncation; "
+                    "continuing it at offset %" PRIu64,
+                    f->path, t->path, t->trunc_committed);
+        t->trunc_ms = 0;
+        f->copy_check = 0;
+        reset_to(a, f, t->trunc_committed);
+        return 1;
+    }
+    if (wait && now - f->copy_since_ms < COPY_WAIT_MS) {
+        return 0;
+    }
+    f->copy_check = 0;
+    return 1;
 }
 
 /*
@@ -358,11 +519,9 @@ open_file(struct tr_agent *a, struct file *f)
     int same = tr_tail_same(fd, &st, &f->id);
     if (same == 0 || (uint64_t)st.st_size < f->read_off) {
         /* Rewritten while closed: copytruncate or a reused inode. */
-        a->c.truncations++;
         tr_log_info("%s was rewritten while closed; reading it from the start",
                     f->path);
-        reset_to(a, f, 0);
-        tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
+        truncated(a, f, fd);
     }
     f->fd = fd;
     TAILQ_INSERT_TAIL(&a->open, f, open);
@@ -403,6 +562,7 @@ emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
         a->c.lines_dropped++;
         if (f->q->count == 0 && !f->q->failed) {
             f->q->committed = end;
+            want_save(a);
         }
         return TR_OK;
     }
@@ -430,6 +590,7 @@ emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
                      off, tr_err_str(err));
         if (f->q->count == 0 && !f->q->failed) {
             f->q->committed = end;
+            want_save(a);
         }
         return TR_OK;
     }
@@ -468,13 +629,10 @@ read_file(struct tr_agent *a, struct file *f, size_t *budget)
     uint64_t size = (uint64_t)st.st_size;
     if (size < f->read_off) {
         /* copytruncate: the file shrank below what was read. */
-        a->c.truncations++;
         tr_log_info("%s was truncated (%" PRIu64 " < %" PRIu64
                     "); reading it from the start",
                     f->path, size, f->read_off);
-        reset_to(a, f, 0);
-        tr_tail_fingerprint(f->fd, (uint32_t)a->conf->fingerprint_bytes,
-                            &f->id);
+        truncated(a, f, f->fd);
     }
     if (size != f->size_seen) {
         f->size_seen = size;
@@ -488,6 +646,15 @@ read_file(struct tr_agent *a, struct file *f, size_t *budget)
     if (f->read_off >= size) {
         f->eof_ms = now;
         return 0;
+    }
+    if (f->copy_check) {
+        if (!copy_decide(a, f, size, now)) {
+            return 0; /* the tick looks again */
+        }
+        if (f->read_off >= size) {
+            f->eof_ms = now;
+            return 0;
+        }
     }
     size_t want = size - f->read_off < a->bufcap ? (size_t)(size - f->read_off)
                                                  : a->bufcap;
@@ -671,6 +838,8 @@ fresh:
             }
         } else if (a->first_scan && in->conf->read_from == TR_READ_FROM_END) {
             start = (uint64_t)st.st_size;
+        } else if (!a->first_scan) {
+            f->copy_check = 1; /* maybe a copytruncate copy: copy_decide */
         }
         close(fd);
     }
@@ -704,11 +873,28 @@ add_glob_dirs(struct tr_agent *a, const char *pattern)
     const char *dir = dirname(copy);
     if (strpbrk(dir, "*?[") == NULL) {
         tr_watch_add_dir(a->watch, dir);
-    } else if (glob(dir, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            tr_watch_add_dir(a->watch, g.gl_pathv[i]);
+    } else {
+        /* New directories matching the wildcard: watch the fixed part. */
+        char *fixed = tr_strdup(dir);
+        if (fixed != NULL) {
+            char *slash = fixed + strcspn(fixed, "*?[");
+            while (slash > fixed && *slash != '/') {
+                slash--;
+            }
+            if (slash == fixed) {
+                tr_watch_add_creations(a->watch, *fixed == '/' ? "/" : ".");
+            } else {
+                *slash = '\0';
+                tr_watch_add_creations(a->watch, fixed);
+            }
+            tr_free(fixed);
         }
-        globfree(&g);
+        if (glob(dir, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc; i++) {
+                tr_watch_add_dir(a->watch, g.gl_pathv[i]);
+            }
+            globfree(&g);
+        }
     }
     tr_free(copy);
 }
@@ -835,6 +1021,9 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         }
         return;
     }
+    if (a->dirty && !a->save_pending) {
+        want_save(a); /* a failed save, or positions moved without acks */
+    }
     int blocked = tr_ship_blocked(a->ship);
     if (blocked && a->blocked_since_ms == 0) {
         a->blocked_since_ms = now;
@@ -871,6 +1060,9 @@ on_tick(evutil_socket_t fd, short what, void *arg)
             f->flush_flags |= TR_SPLIT_FLUSH_PARTIAL | TR_SPLIT_FLUSH_EVENT;
             make_ready(a, f);
         }
+        if (f->copy_check && f->copy_since_ms != 0 && !f->in_ready) {
+            make_ready(a, f); /* a possible copy waiting for its source */
+        }
         if (f->q->failed && f->q->count == 0) {
             /* Something failed for good: read again from the position. */
             f->q->failed = 0;
@@ -905,21 +1097,28 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 static void
 on_save(evutil_socket_t fd, short what, void *arg)
 {
+    struct tr_agent *a = arg;
     (void)fd;
     (void)what;
-    tr_agent_save(arg);
+    a->save_pending = 0;
+    tr_agent_save(a);
 }
 
 static void
 on_done(void *arg, struct tr_inflight_queue *q, int ok)
 {
     struct tr_agent *a = arg;
-    (void)ok;
+    if (ok) {
+        a->c.acked_unsaved++;
+    }
     if (q->owner == NULL) {
         if (q->count == 0) {
             tr_free(q);
         }
         return;
+    }
+    if (ok) {
+        want_save(a); /* q->committed may have advanced */
     }
     if (!a->stopping && !TAILQ_EMPTY(&a->ready) && !tr_ship_blocked(a->ship)) {
         schedule(a);
@@ -948,10 +1147,14 @@ render(void *arg, struct evbuffer *out)
         { "tributary_agent_records_dropped_total", "counter", "Records refused as too large (read again).", (double)ss.dropped_too_large },
         { "tributary_agent_rotations_total", "counter", "Files seen under a new name.", (double)a->c.rotations },
         { "tributary_agent_truncations_total", "counter", "Files that shrank (copytruncate) and were read again.", (double)a->c.truncations },
+        { "tributary_agent_copies_total", "counter", "copytruncate copies recognised and continued at the acknowledged position.", (double)a->c.copies },
         { "tributary_agent_inode_reuse_total", "counter", "Reused inodes recognised by fingerprint.", (double)a->c.inode_reuse },
         { "tributary_agent_deleted_files_closed_total", "counter", "Deleted files read to their end and closed.", (double)a->c.files_deleted },
         { "tributary_agent_errors_total", "counter", "Open, read and registry write errors.", (double)(a->c.open_errors + a->c.read_errors + a->c.registry_errors) },
         { "tributary_agent_registry_writes_total", "counter", "Registry writes.", (double)a->c.registry_writes },
+        { "tributary_agent_registry_write_seconds_total", "counter", "Time spent writing the registry (both fsyncs included).", (double)a->c.registry_write_us / 1e6 },
+        { "tributary_agent_registry_unsaved_records", "gauge", "Records acknowledged since the last registry write (resent after a crash).", (double)a->c.acked_unsaved },
+        { "tributary_agent_registry_window_records_max", "gauge", "Most records acknowledged between two registry writes.", (double)a->c.save_window_max },
         { "tributary_agent_files_tracked", "gauge", "Files tracked.", (double)a->nfiles },
         { "tributary_agent_files_open", "gauge", "Descriptors held.", (double)a->nopen },
         { "tributary_agent_inflight_records", "gauge", "Records sent and not yet acknowledged.", (double)tr_ship_pending(a->ship) },
@@ -1134,9 +1337,12 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
         err = TR_ERR_NOMEM;
         goto out;
     }
-    if ((err = add_timer(a, &a->ev_tick, TICK_MS, on_tick)) != TR_OK ||
-        (err = add_timer(a, &a->ev_save, conf->registry_flush_interval_ms,
-                         on_save)) != TR_OK) {
+    if ((err = add_timer(a, &a->ev_tick, TICK_MS, on_tick)) != TR_OK) {
+        goto out;
+    }
+    a->ev_save = event_new(base, -1, 0, on_save, a);
+    if (a->ev_save == NULL) {
+        err = TR_ERR_NOMEM;
         goto out;
     }
     if ((err = tr_watch_new(base, conf->watch_mode, conf->rescan_interval_ms,
@@ -1188,6 +1394,8 @@ tr_agent_save(struct tr_agent *a)
         a->entries = ne;
         a->entries_cap = cap;
     }
+    a->dirty = 0; /* this save captures every position as of now */
+    uint64_t covered = a->c.acked_unsaved;
     TAILQ_FOREACH(f, &a->all, all) {
         if (f->deleted) {
             continue;
@@ -1216,9 +1424,14 @@ tr_agent_save(struct tr_agent *a)
             a->entries[i] = *tr_registry_entry_at(a->startup_reg, i);
         }
     }
+    int64_t start_us = tr_clock_mono_us();
     err = tr_registry_save(a->conf->state_dir, a->entries, n, errbuf,
                            sizeof(errbuf));
+    a->save_done_us = tr_clock_mono_us();
+    a->save_cost_us = a->save_done_us - start_us;
+    a->c.registry_write_us += (uint64_t)a->save_cost_us;
     if (err != TR_OK) {
+        a->dirty = 1;
         a->c.registry_errors++;
         if (a->registry_ok) {
             tr_log_error("registry: %s", errbuf);
@@ -1231,6 +1444,10 @@ tr_agent_save(struct tr_agent *a)
     }
     a->registry_ok = 1;
     a->c.registry_writes++;
+    a->c.acked_unsaved -= covered;
+    if (covered > a->c.save_window_max) {
+        a->c.save_window_max = covered;
+    }
     return TR_OK;
 }
 
