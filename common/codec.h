@@ -2,9 +2,15 @@
  * codec -- record-batch compression behind one interface.
  *
  * gzip through zlib is always built; snappy, lz4 and zstd are added when
- * configure finds their libraries. The collector never calls these on the
- * produce path (it stores batches as produced); the client core, the tools
- * and the log cleaner do.
+ * configure finds their libraries (--with-zstd, --with-lz4, --with-snappy;
+ * tr_codec_available() tells at run time). The collector never calls these
+ * on the produce path (it stores batches as produced); the client core, the
+ * tools and the log cleaner do.
+ *
+ * The formats are Kafka's: gzip members; snappy in snappy-java's "xerial"
+ * framing (decompression also takes the plain raw snappy librdkafka
+ * writes); the LZ4 frame format with 64 KiB independent blocks, as the Java
+ * client writes it; zstd frames.
  */
 #ifndef TR_CODEC_H
 #define TR_CODEC_H
