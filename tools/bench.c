@@ -76,6 +76,7 @@ struct bench_opts {
     int max_in_flight;
     size_t buffer_bytes;
     int32_t fetch_max_bytes;
+    int fetch_wait_ms;
     double timeout_s;
     int verbose;
 };
@@ -134,6 +135,7 @@ usage(FILE *out)
             "      --buffer-bytes N   producer buffer (default 64 MiB)\n"
             "      --fetch-max-bytes N per-partition fetch size (default 8 "
             "MiB)\n"
+            "      --fetch-wait-ms N  fetch.max.wait.ms (default 500)\n"
             "      --timeout SEC      hard bound on the run\n"
             "      --json             print one JSON object as the last "
             "line\n"
@@ -186,6 +188,7 @@ enum {
     OPT_MAX_IN_FLIGHT,
     OPT_BUFFER_BYTES,
     OPT_FETCH_MAX_BYTES,
+    OPT_FETCH_WAIT_MS,
     OPT_TIMEOUT,
 };
 
@@ -205,6 +208,7 @@ static const struct option long_opts[] = {
     { "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
     { "buffer-bytes", required_argument, NULL, OPT_BUFFER_BYTES },
     { "fetch-max-bytes", required_argument, NULL, OPT_FETCH_MAX_BYTES },
+    { "fetch-wait-ms", required_argument, NULL, OPT_FETCH_WAIT_MS },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "json", no_argument, NULL, OPT_JSON },
     { "verbose", no_argument, NULL, 'v' },
@@ -232,6 +236,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
     o->max_in_flight = 5;
     o->buffer_bytes = 64u << 20;
     o->fetch_max_bytes = 8 << 20;
+    o->fetch_wait_ms = 500;
 
     if (argc < 2) {
         usage(stderr);
@@ -347,6 +352,12 @@ parse_args(int argc, char **argv, struct bench_opts *o)
                 goto bad;
             }
             o->fetch_max_bytes = (int32_t)v;
+            break;
+        case OPT_FETCH_WAIT_MS:
+            if (parse_i64(optarg, 0, 60000, &v) != 0) {
+                goto bad;
+            }
+            o->fetch_wait_ms = (int)v;
             break;
         case OPT_TIMEOUT:
             if (parse_double(optarg, 0.1, &d) != 0) {
@@ -759,9 +770,7 @@ start_consumer(struct bench *b, int64_t from)
     cfg.bootstrap = b->o.brokers;
     cfg.client_id = "tributary-bench";
     cfg.partition_max_bytes = b->o.fetch_max_bytes;
-    if (b->o.mode == MODE_E2E) {
-        cfg.fetch_max_wait_ms = 100;
-    }
+    cfg.fetch_max_wait_ms = b->o.fetch_wait_ms;
     if ((err = tr_consumer_new(b->base, &cfg, batch_cb, b, &b->cons)) !=
         TR_OK) {
         return err;
@@ -839,6 +848,10 @@ report(struct bench *b, double cpu_s)
         secs = 1e-6;
     }
     rps = (double)n / secs;
+    if (b->o.mode == MODE_CONSUME && n > 0) {
+        /* Report what was read, not the -s flag. */
+        b->o.size = (int32_t)(b->bytes / (uint64_t)n);
+    }
     mbps = (double)b->bytes / 1e6 / secs;
     printf("%s: %" PRId64 " records of %d bytes in %.3f s: %.0f records/s, "
            "%.2f MB/s (acks %d, %s, linger %d ms, batch %zu, rate %" PRId64
@@ -921,6 +934,10 @@ run(struct bench *b)
     }
     b->t_abort_us = tr_clock_mono_us() + (int64_t)(b->o.timeout_s * 1e6);
 
+    /* e2e consumes from the end, so the topic must exist before. */
+    if (b->o.mode == MODE_E2E && b->o.partitions == 0) {
+        b->o.partitions = 1;
+    }
     if (b->o.partitions > 0 && (err = create_topic(b)) != TR_OK) {
         goto out;
     }
