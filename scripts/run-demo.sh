@@ -64,7 +64,7 @@ port_open || { echo "run-demo: the collector is not listening after 30 s" >&2; c
 run=$(date +%Y%m%dT%H%M%S)-$$
 records=$(
     for host in web-1 web-2 db-1 web-1 cache-1; do
-        echo "$host:$run $host sshd[4242]: Accepted publickey for deploy from 10.0.0.7 port 51234"
+        echo "$host:$run $host sshd[4242]: Accepted publickey for deploy from 192.0.2.7 port 51234"
     done
 )
 echo "==> producing 5 records to topic '$topic' (kcat -P, key:value)"
@@ -83,3 +83,4 @@ fi
 echo "==> the 5 records went through the collector and came back unchanged"
 echo "==> topic metadata (kcat -L):"
 timeout 30 kcat -b "$broker" -L -t "$topic" | sed 's/^/    /'
+echo "==> the collector's log is in $log; its data stays in ./var/collector"

@@ -84,7 +84,12 @@ async function main () {
     await admin.disconnect()
   }
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  // Idempotence wants unlimited retries; the watchdog above bounds the test.
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 }
+  })
   await producer.connect()
   const acked = new Array(PARTITIONS).fill(0)
   try {
