@@ -363,6 +363,8 @@ tr_broker_config_init(struct tr_broker_config *cfg)
     tr_err_t err;
 
     memset(cfg, 0, sizeof(*cfg));
+    /* Log settings without a broker key (cleanup.policy) keep Kafka's. */
+    tr_log_config_defaults(&cfg->log);
     for (i = 0; i < NOPTS; i++) {
         err = store(cfg, i, opts[i].def, reason, sizeof(reason));
         /* Only running out of memory can fail on the table's own text. */

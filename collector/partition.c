@@ -757,8 +757,10 @@ pending_reserve(struct tr_partition *part, size_t n)
 #define DECOMPRESSED_MAX_BYTES (256 * 1024 * 1024)
 
 /*
- * Compacted logs need a key on every record (Kafka refuses keyless records
- * to them). Only compacted logs pay for this walk, which decompresses.
+ * Compacted logs need a key on every record. Kafka refuses keyless records
+ * to them with CORRUPT_MESSAGE before Produce v8 and INVALID_RECORD from v8
+ * (KIP-467); TR_ERR_CORRUPT gives the former, which every client version
+ * understands. Only compacted logs pay for this walk, which decompresses.
  */
 static tr_err_t
 check_keys(const uint8_t *batch, size_t len)
@@ -773,15 +775,13 @@ check_keys(const uint8_t *batch, size_t len)
     }
     while ((err = tr_batch_iter_next(&it, &rec)) == TR_OK) {
         if (rec.key_len < 0) {
-            err = TR_ERR_INVALID;
+            tr_log_debug("a record without a key refused by a compacted log");
+            err = TR_ERR_CORRUPT;
             break;
         }
     }
     tr_batch_iter_cleanup(&it);
-    if (err == TR_ERR_NOT_FOUND) {
-        return TR_OK;
-    }
-    return err == TR_ERR_INVALID ? err : TR_ERR_CORRUPT;
+    return err == TR_ERR_NOT_FOUND ? TR_OK : TR_ERR_CORRUPT;
 }
 
 /* Whether the sequence rules apply to a batch. */
