@@ -176,6 +176,11 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     if (resp.ev == NULL) {
         goto out;
     }
+    /*
+     * The response ends up on a socket: tell libevent so, or it would read
+     * file segments into memory instead of leaving them for sendfile.
+     */
+    evbuffer_set_flags(resp.ev, EVBUFFER_FLAG_DRAINS_TO_FD);
     req.response = &resp;
 
     /* Response header: v0 for ApiVersions always, v1 for flexible APIs. */
@@ -462,6 +467,9 @@ conn_open(struct netthread *nt, int fd)
         return;
     }
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    /* Produce requests are large: read them in few system calls. */
+    bufferevent_set_max_single_read(c->bev, 1 << 20);
+    bufferevent_set_max_single_write(c->bev, 1 << 20);
     bufferevent_set_timeouts(c->bev, &server->idle_tv, &server->write_tv);
     bufferevent_setwatermark(c->bev, EV_READ, 0,
                              (size_t)server->request_max + 4);

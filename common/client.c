@@ -23,6 +23,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -553,8 +555,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
     struct tr_conn *conn = arg;
     tr_err_t err;
 
-    (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+
+        /*
+         * Requests are written whole; Nagle would only hold the last
+         * segment of each back for an ACK (tens of ms of latency).
+         */
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof(one));
         conn->state = CONN_HANDSHAKE;
         /* ApiVersions v0: every broker answers it, with an empty body. */
         err = conn_write(conn, TR_API_API_VERSIONS, 0, NULL, 0, handshake_cb,

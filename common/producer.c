@@ -159,7 +159,8 @@ tr_producer_config_defaults(struct tr_producer_config *cfg)
     cfg->client_id = PRODUCER_DEFAULT_ID;
     cfg->acks = -1;
     cfg->linger_ms = 5;
-    cfg->batch_bytes = 1024 * 1024;
+    /* Below the collector's (and Kafka's) message.max.bytes of 1000012. */
+    cfg->batch_bytes = 512 * 1024;
     cfg->codec = TR_CODEC_NONE;
     cfg->max_in_flight = 5;
     cfg->idempotent = 1;

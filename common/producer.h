@@ -57,7 +57,7 @@ struct tr_producer_config {
     const char *client_id;        /* default "tributary" */
     int acks;                     /* -1, 0 or 1; default -1 */
     int linger_ms;                /* default 5 */
-    size_t batch_bytes;           /* batch.size, default 1 MiB */
+    size_t batch_bytes;           /* batch.size, default 512 KiB */
     enum tr_codec codec;          /* default TR_CODEC_NONE */
     int max_in_flight;            /* per connection, default 5 */
     int idempotent;               /* default 1 (needs acks -1) */
