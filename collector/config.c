@@ -169,6 +169,24 @@ static const struct opt opts[] = {
       F(offsets_topic_replication_factor), 1, INT16_MAX, NULL, 0,
       "Replication factor of the consumer-offsets topic (Kafka's default is "
       "3; a single collector can only honour 1)." },
+    { "offsets.topic.num.partitions", OPT_INT32, "50",
+      F(offsets_topic_num_partitions), 1, 10000, NULL, 0,
+      "Partitions of __consumer_offsets, used when it is created; an "
+      "existing topic keeps its count." },
+    { "offsets.retention.minutes", OPT_INT32, "10080",
+      F(offsets_retention_minutes), 1, INT32_MAX, NULL, 0,
+      "Committed offsets of a group that has been empty this long are "
+      "deleted." },
+    { "group.min.session.timeout.ms", OPT_INT32, "6000",
+      F(group_min_session_timeout_ms), 0, INT32_MAX, NULL, 0,
+      "Smallest session timeout a consumer may ask for." },
+    { "group.max.session.timeout.ms", OPT_INT32, "1800000",
+      F(group_max_session_timeout_ms), 0, INT32_MAX, NULL, 0,
+      "Largest session timeout a consumer may ask for." },
+    { "group.initial.rebalance.delay.ms", OPT_INT32, "3000",
+      F(group_initial_rebalance_delay_ms), 0, INT32_MAX, NULL, 0,
+      "Wait before the first rebalance of an empty group, so members "
+      "starting together join one generation." },
     { "tributary.log.level", OPT_STRING, "info", F(log_level), 0, 0,
       check_log_level, 0, "Log threshold: error, warn, info or debug." },
 };

@@ -42,6 +42,11 @@ struct tr_broker_config {
     int32_t max_connections;          /* max.connections, 10000 */
     int32_t default_replication_factor;       /* 1 */
     int32_t offsets_topic_replication_factor; /* 1 */
+    int32_t offsets_topic_num_partitions;     /* 50 */
+    int32_t offsets_retention_minutes;        /* 10080 (7 days) */
+    int32_t group_min_session_timeout_ms;     /* 6000 */
+    int32_t group_max_session_timeout_ms;     /* 1800000 */
+    int32_t group_initial_rebalance_delay_ms; /* 3000 */
     char *log_level;                          /* tributary.log.level, "info" */
 
     /*

@@ -26,6 +26,7 @@
 #include "cleaner.h"
 #include "clock.h"
 #include "config.h"
+#include "groups.h"
 #include "log.h"
 #include "pidgen.h"
 #include "server.h"
@@ -160,6 +161,13 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     tr_topics_tick(arg, tr_clock_wall_ms());
 }
 
+/* Group timeouts (joins, sessions) are checked more often than the logs. */
+static void
+group_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    tr_groups_tick(arg, tr_clock_wall_ms());
+}
+
 int
 main(int argc, char **argv)
 {
@@ -170,8 +178,11 @@ main(int argc, char **argv)
     struct tr_server *server = NULL;
     struct tr_pidgen *pids = NULL;
     struct tr_waits *waits = NULL;
+    struct tr_groups *groups = NULL;
+    struct tr_groups_config gcfg;
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
+    struct event *group_tick = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level;
@@ -281,12 +292,25 @@ main(int argc, char **argv)
     if (waits == NULL) {
         goto out;
     }
+    tr_groups_config_defaults(&gcfg);
+    gcfg.min_session_timeout_ms = cfg.group_min_session_timeout_ms;
+    gcfg.max_session_timeout_ms = cfg.group_max_session_timeout_ms;
+    gcfg.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
+    gcfg.offsets_retention_ms = (int64_t)cfg.offsets_retention_minutes * 60000;
+    gcfg.offsets_partitions = cfg.offsets_topic_num_partitions;
+    err = tr_groups_open(topics, waits, &gcfg, tr_clock_wall_ms(), &groups,
+                         errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("consumer groups: %s", errbuf);
+        goto out;
+    }
 
     memset(&broker, 0, sizeof(broker));
     broker.cfg = &cfg;
     broker.topics = topics;
     broker.waits = waits;
     broker.pids = pids;
+    broker.groups = groups;
     broker.node_id = cfg.broker_id;
     load_cluster_id(cfg.log_dirs, broker.cluster_id, sizeof(broker.cluster_id));
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
@@ -314,12 +338,15 @@ main(int argc, char **argv)
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
     sigint = evsignal_new(base, SIGINT, signal_cb, base);
     tick = event_new(base, -1, EV_PERSIST, tick_cb, topics);
-    if (sigterm == NULL || sigint == NULL || tick == NULL) {
+    group_tick = event_new(base, -1, EV_PERSIST, group_tick_cb, groups);
+    if (sigterm == NULL || sigint == NULL || tick == NULL ||
+        group_tick == NULL) {
         goto out;
     }
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     event_add(tick, &(struct timeval){ .tv_sec = 1, .tv_usec = 0 });
+    event_add(group_tick, &(struct timeval){ .tv_sec = 0, .tv_usec = 100000 });
     if (cfg.log.cleaner_enable &&
         tr_cleaner_start(topics, cfg.log.cleaner_threads,
                          cfg.log.cleaner_dedupe_buffer_size,
@@ -342,6 +369,7 @@ main(int argc, char **argv)
 out:
     tr_server_free(server);
     tr_cleaner_stop(cleaner); /* before the partitions close */
+    tr_groups_close(groups);
     if (topics != NULL) {
         tr_topics_close(topics);
         if (status == 0) {
@@ -358,6 +386,9 @@ out:
     }
     if (tick != NULL) {
         event_free(tick);
+    }
+    if (group_tick != NULL) {
+        event_free(group_tick);
     }
     if (base != NULL) {
         event_base_free(base);

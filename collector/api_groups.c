@@ -1,0 +1,641 @@
+/*
+ * api_groups -- the consumer-group APIs: FindCoordinator, JoinGroup,
+ * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups,
+ * DescribeGroups and DeleteGroups.
+ *
+ * The handlers decode and encode; the coordinator (groups.c) decides. A
+ * JoinGroup or SyncGroup the coordinator cannot answer yet parks (see
+ * api.h): the handler sets req->park_ms without touching req->out and runs
+ * again, from the same frame, when the group's key is notified or the time
+ * is up. All versions served here are non-flexible.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "groups.h"
+#include "log.h"
+
+/* Caps on array counts of group requests (nothing is sized by more). */
+#define MAX_PROTOCOLS 64
+#define MAX_MEMBERS   100000
+#define MAX_GROUPS    100000
+
+static void
+put_str(struct tr_buf *out, const struct tr_str *s)
+{
+    tr_proto_put_string_v(out, 0, s->len > 0 ? s->ptr : "",
+                          s->len > 0 ? s->len : 0);
+}
+
+/* Kafka reports a member's host as "/ip"; req->peer is "ip:port". */
+static void
+client_host(const struct tr_request *req, char *out, size_t outlen)
+{
+    const char *colon = strrchr(req->peer, ':');
+    int len = colon != NULL ? (int)(colon - req->peer) : (int)strlen(req->peer);
+
+    snprintf(out, outlen, "/%.*s", len, req->peer);
+}
+
+tr_err_t
+tr_api_find_coordinator(struct tr_request *req)
+{
+    struct tr_broker *broker = req->broker;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_str key;
+    int8_t key_type = 0;
+    int ok;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string(&req->body, &key)) != TR_OK ||
+        (v >= 1 && (err = tr_slice_get_i8(&req->body, &key_type)) != TR_OK)) {
+        return err;
+    }
+    /* Transactions need a transaction coordinator, which comes later. */
+    ok = key_type == 0;
+    if (v >= 1) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i16(out, ok ? TR_KERR_NONE : TR_KERR_COORDINATOR_NOT_AVAILABLE);
+    if (v >= 1) {
+        tr_proto_put_cstring_v(out, 0,
+                               ok ? NULL : "no transaction coordinator");
+    }
+    tr_buf_put_i32(out, ok ? broker->node_id : -1);
+    tr_proto_put_cstring_v(out, 0, ok ? broker->advertised_host : "");
+    tr_buf_put_i32(out, ok ? broker->advertised_port : -1);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_join_group(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_join_request jr;
+    struct tr_join_result res;
+    struct tr_group_protocol *protos = NULL;
+    char host[80];
+    int32_t i;
+    tr_err_t err;
+
+    memset(&jr, 0, sizeof(jr));
+    memset(&res, 0, sizeof(res));
+    jr.instance_id.len = -1;
+    if ((err = tr_proto_get_string(in, &jr.group_id)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &jr.session_timeout_ms)) != TR_OK ||
+        (v >= 1 &&
+         (err = tr_slice_get_i32(in, &jr.rebalance_timeout_ms)) != TR_OK) ||
+        (err = tr_proto_get_string(in, &jr.member_id)) != TR_OK ||
+        (v >= 5 && (err = tr_proto_get_string(in, &jr.instance_id)) != TR_OK) ||
+        (err = tr_proto_get_string(in, &jr.protocol_type)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, 0, &jr.nprotocols, 6,
+                                        MAX_PROTOCOLS)) != TR_OK) {
+        return err;
+    }
+    if (v == 0) {
+        /* v0 bounds the join phase by the session timeout. */
+        jr.rebalance_timeout_ms = jr.session_timeout_ms;
+    }
+    jr.nprotocols = jr.nprotocols < 0 ? 0 : jr.nprotocols;
+    protos = tr_calloc((size_t)jr.nprotocols + 1, sizeof(*protos));
+    if (protos == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    for (i = 0; i < jr.nprotocols; i++) {
+        if ((err = tr_proto_get_string(in, &protos[i].name)) != TR_OK ||
+            (err = tr_proto_get_bytes(in, &protos[i].metadata)) != TR_OK) {
+            goto out;
+        }
+        if (protos[i].name.len < 0) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+    }
+    client_host(req, host, sizeof(host));
+    jr.protocols = protos;
+    jr.client_id = req->hdr.client_id;
+    jr.client_host = host;
+    jr.version = v;
+    jr.token = req->waiter;
+    jr.waiter = req->waiter;
+    err =
+        tr_groups_join(req->broker->groups, &jr, req->final, req->now_ms, &res);
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (res.park_ms > 0) {
+        req->park_ms = res.park_ms;
+        goto out;
+    }
+    if (v >= 2) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i16(out, res.error);
+    tr_buf_put_i32(out, res.error == TR_KERR_NONE ? res.generation : -1);
+    tr_proto_put_cstring_v(out, 0, res.protocol ? res.protocol : "");
+    tr_proto_put_cstring_v(out, 0, res.leader ? res.leader : "");
+    if (res.member_id != NULL) {
+        tr_proto_put_cstring_v(out, 0, res.member_id);
+    } else {
+        put_str(out, &jr.member_id);
+    }
+    tr_buf_put_i32(out, res.nmembers);
+    for (i = 0; i < res.nmembers; i++) {
+        tr_proto_put_cstring_v(out, 0, res.members[i].member_id);
+        if (v >= 5) {
+            tr_proto_put_cstring_v(out, 0, res.members[i].instance_id);
+        }
+        tr_proto_put_bytes_v(out, 0, res.members[i].metadata,
+                             res.members[i].metadata_len);
+    }
+out:
+    tr_join_result_cleanup(&res);
+    tr_free(protos);
+    return err;
+}
+
+tr_err_t
+tr_api_sync_group(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_sync_request sr;
+    struct tr_sync_result res;
+    struct tr_group_assignment *asg = NULL;
+    int32_t i;
+    tr_err_t err;
+
+    memset(&sr, 0, sizeof(sr));
+    memset(&res, 0, sizeof(res));
+    sr.instance_id.len = -1;
+    if ((err = tr_proto_get_string(in, &sr.group_id)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &sr.generation)) != TR_OK ||
+        (err = tr_proto_get_string(in, &sr.member_id)) != TR_OK ||
+        (v >= 3 && (err = tr_proto_get_string(in, &sr.instance_id)) != TR_OK) ||
+        (err = tr_proto_get_array_len_v(in, 0, &sr.nassignments, 6,
+                                        MAX_MEMBERS)) != TR_OK) {
+        return err;
+    }
+    sr.nassignments = sr.nassignments < 0 ? 0 : sr.nassignments;
+    asg = tr_calloc((size_t)sr.nassignments + 1, sizeof(*asg));
+    if (asg == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    for (i = 0; i < sr.nassignments; i++) {
+        if ((err = tr_proto_get_string(in, &asg[i].member_id)) != TR_OK ||
+            (err = tr_proto_get_bytes(in, &asg[i].assignment)) != TR_OK) {
+            goto out;
+        }
+    }
+    sr.assignments = asg;
+    sr.waiter = req->waiter;
+    err =
+        tr_groups_sync(req->broker->groups, &sr, req->final, req->now_ms, &res);
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (res.park_ms > 0) {
+        req->park_ms = res.park_ms;
+        goto out;
+    }
+    if (v >= 1) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i16(out, res.error);
+    tr_proto_put_bytes_v(out, 0, res.assignment,
+                         res.assignment ? res.assignment_len : 0);
+out:
+    tr_sync_result_cleanup(&res);
+    tr_free(asg);
+    return err;
+}
+
+tr_err_t
+tr_api_heartbeat(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    int16_t v = req->hdr.api_version;
+    struct tr_str group, member, instance = { NULL, -1 };
+    int32_t generation;
+    int16_t kerr;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &generation)) != TR_OK ||
+        (err = tr_proto_get_string(in, &member)) != TR_OK ||
+        (v >= 3 && (err = tr_proto_get_string(in, &instance)) != TR_OK)) {
+        return err;
+    }
+    kerr = tr_groups_heartbeat(req->broker->groups, &group, &member, &instance,
+                               generation, req->now_ms);
+    if (v >= 1) {
+        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i16(req->out, kerr);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_leave_group(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_str group, member, instance = { NULL, -1 };
+    struct tr_slice members_at;
+    int32_t n, i;
+    int16_t kerr;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string(in, &group)) != TR_OK) {
+        return err;
+    }
+    if (v < 3) {
+        if ((err = tr_proto_get_string(in, &member)) != TR_OK) {
+            return err;
+        }
+        kerr = tr_groups_leave(req->broker->groups, &group, &member, &instance,
+                               req->now_ms);
+        if (v >= 1) {
+            tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        }
+        tr_buf_put_i16(out, kerr);
+        return TR_OK;
+    }
+    if ((err = tr_proto_get_array_len_v(in, 0, &n, 4, MAX_MEMBERS)) != TR_OK) {
+        return err;
+    }
+    n = n < 0 ? 0 : n;
+    members_at = *in;
+    for (i = 0; i < n; i++) {
+        if ((err = tr_proto_get_string(in, &member)) != TR_OK ||
+            (err = tr_proto_get_string(in, &instance)) != TR_OK) {
+            return err;
+        }
+    }
+    tr_buf_put_i32(out, 0);            /* ThrottleTimeMs */
+    tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
+    tr_buf_put_i32(out, n);
+    for (i = 0; i < n; i++) {
+        tr_proto_get_string(&members_at, &member);
+        tr_proto_get_string(&members_at, &instance);
+        kerr = tr_groups_leave(req->broker->groups, &group, &member, &instance,
+                               req->now_ms);
+        put_str(out, &member);
+        tr_proto_put_string_v(out, 0, instance.ptr, instance.len);
+        tr_buf_put_i16(out, kerr);
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_offset_commit(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_str group, member, instance = { NULL, -1 };
+    struct tr_offset_commit *offs = NULL;
+    int32_t *topic_counts = NULL;
+    struct tr_str *topic_names = NULL;
+    struct tr_slice topics_at;
+    int32_t generation, ntopics, t, p, n = 0, k;
+    int64_t retention;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &generation)) != TR_OK ||
+        (err = tr_proto_get_string(in, &member)) != TR_OK ||
+        (v >= 7 && (err = tr_proto_get_string(in, &instance)) != TR_OK) ||
+        (v <= 4 && (err = tr_slice_get_i64(in, &retention)) != TR_OK) ||
+        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    ntopics = ntopics < 0 ? 0 : ntopics;
+    /* First walk: count and check the bounds. */
+    topics_at = *in;
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name, meta;
+        int32_t np, i32;
+        int64_t i64;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &np, 14,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        np = np < 0 ? 0 : np;
+        if (n > TR_API_MAX_PARTITIONS - np) {
+            return TR_ERR_TOO_LARGE;
+        }
+        n += np;
+        for (p = 0; p < np; p++) {
+            if ((err = tr_slice_get_i32(in, &i32)) != TR_OK ||
+                (err = tr_slice_get_i64(in, &i64)) != TR_OK ||
+                (v >= 6 && (err = tr_slice_get_i32(in, &i32)) != TR_OK) ||
+                (err = tr_proto_get_string(in, &meta)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    offs = tr_calloc((size_t)n + 1, sizeof(*offs));
+    topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
+    topic_names = tr_calloc((size_t)ntopics + 1, sizeof(*topic_names));
+    if (offs == NULL || topic_counts == NULL || topic_names == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    /* Second walk: fill in (the bounds were checked above). */
+    for (t = 0, k = 0; t < ntopics; t++) {
+        struct tr_str name;
+        int32_t np;
+
+        tr_proto_get_string(&topics_at, &name);
+        tr_proto_get_array_len_v(&topics_at, 0, &np, 0, TR_API_MAX_PARTITIONS);
+        np = np < 0 ? 0 : np;
+        topic_counts[t] = np;
+        topic_names[t] = name;
+        for (p = 0; p < np; p++, k++) {
+            struct tr_offset_commit *oc = &offs[k];
+
+            oc->topic = name;
+            oc->leader_epoch = -1;
+            tr_slice_get_i32(&topics_at, &oc->partition);
+            tr_slice_get_i64(&topics_at, &oc->offset);
+            if (v >= 6) {
+                tr_slice_get_i32(&topics_at, &oc->leader_epoch);
+            }
+            tr_proto_get_string(&topics_at, &oc->metadata);
+        }
+    }
+    err = tr_groups_commit(req->broker->groups, &group, &member, &instance,
+                           generation, offs, n, req->now_ms);
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (v >= 3) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i32(out, ntopics);
+    for (t = 0, k = 0; t < ntopics; t++) {
+        put_str(out, &topic_names[t]);
+        tr_buf_put_i32(out, topic_counts[t]);
+        for (p = 0; p < topic_counts[t]; p++, k++) {
+            tr_buf_put_i32(out, offs[k].partition);
+            tr_buf_put_i16(out, offs[k].error);
+        }
+    }
+out:
+    tr_free(offs);
+    tr_free(topic_counts);
+    tr_free(topic_names);
+    return err;
+}
+
+static const struct tr_group_offset *
+find_offset(const struct tr_group_offset *offs, size_t n,
+            const struct tr_str *topic, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (offs[i].partition == partition && tr_str_eq(topic, offs[i].topic)) {
+            return &offs[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
+            const struct tr_group_offset *o)
+{
+    tr_buf_put_i32(out, partition);
+    tr_buf_put_i64(out, o ? o->offset : -1);
+    if (v >= 5) {
+        tr_buf_put_i32(out, o ? o->leader_epoch : -1);
+    }
+    tr_proto_put_cstring_v(out, 0, o ? o->metadata : "");
+    tr_buf_put_i16(out, TR_KERR_NONE);
+}
+
+tr_err_t
+tr_api_offset_fetch(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_group_offset *offs = NULL;
+    size_t noffs = 0, i, j;
+    struct tr_str group;
+    struct tr_slice topics_at;
+    int32_t ntopics, t, p;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    topics_at = *in;
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        int32_t np, idx;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &np, 4,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        for (p = 0; p < np; p++) {
+            if ((err = tr_slice_get_i32(in, &idx)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    if (ntopics < 0 && v < 2) {
+        return TR_ERR_CORRUPT; /* null means "all" only from v2 */
+    }
+    err = tr_groups_offsets(req->broker->groups, &group, &offs, &noffs);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (v >= 3) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    if (ntopics < 0) {
+        /* Every committed offset; the list is sorted by topic. */
+        int32_t distinct = 0;
+
+        for (i = 0; i < noffs; i++) {
+            distinct += i == 0 || strcmp(offs[i].topic, offs[i - 1].topic) != 0;
+        }
+        tr_buf_put_i32(out, distinct);
+        for (i = 0; i < noffs; i = j) {
+            for (j = i; j < noffs && strcmp(offs[j].topic, offs[i].topic) == 0;
+                 j++) {
+            }
+            tr_proto_put_cstring_v(out, 0, offs[i].topic);
+            tr_buf_put_i32(out, (int32_t)(j - i));
+            for (; i < j; i++) {
+                put_fetched(out, v, offs[i].partition, &offs[i]);
+            }
+        }
+    } else {
+        tr_buf_put_i32(out, ntopics);
+        for (t = 0; t < ntopics; t++) {
+            struct tr_str name;
+            int32_t np, idx;
+
+            tr_proto_get_string(&topics_at, &name);
+            tr_proto_get_array_len_v(&topics_at, 0, &np, 0,
+                                     TR_API_MAX_PARTITIONS);
+            np = np < 0 ? 0 : np;
+            put_str(out, &name);
+            tr_buf_put_i32(out, np);
+            for (p = 0; p < np; p++) {
+                tr_slice_get_i32(&topics_at, &idx);
+                put_fetched(out, v, idx, find_offset(offs, noffs, &name, idx));
+            }
+        }
+    }
+    if (v >= 2) {
+        tr_buf_put_i16(out, TR_KERR_NONE);
+    }
+    tr_group_offsets_free(offs, noffs);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_list_groups(struct tr_request *req)
+{
+    struct tr_buf *out = req->out;
+    struct tr_group_listing *list = NULL;
+    size_t n = 0, i;
+    tr_err_t err;
+
+    err = tr_groups_list(req->broker->groups, &list, &n);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (req->hdr.api_version >= 1) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i16(out, TR_KERR_NONE);
+    tr_buf_put_i32(out, (int32_t)n);
+    for (i = 0; i < n; i++) {
+        tr_proto_put_cstring_v(out, 0, list[i].group_id);
+        tr_proto_put_cstring_v(out, 0, list[i].protocol_type);
+    }
+    tr_group_listing_free(list, n);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_describe_groups(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    struct tr_slice names_at;
+    int32_t n, i;
+    int include_ops = 0;
+    size_t j;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, 0, &n, 2, MAX_GROUPS)) != TR_OK) {
+        return err;
+    }
+    n = n < 0 ? 0 : n;
+    names_at = *in;
+    for (i = 0; i < n; i++) {
+        struct tr_str name;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK) {
+            return err;
+        }
+    }
+    if (v >= 3 && (err = tr_proto_get_bool(in, &include_ops)) != TR_OK) {
+        return err;
+    }
+    if (v >= 1) {
+        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+    tr_buf_put_i32(out, n);
+    for (i = 0; i < n; i++) {
+        struct tr_group_description d;
+        struct tr_str name;
+
+        tr_proto_get_string(&names_at, &name);
+        err = tr_groups_describe(req->broker->groups, &name, &d);
+        if (err != TR_OK) {
+            return err;
+        }
+        tr_buf_put_i16(out,
+                       name.len > 0 ? TR_KERR_NONE : TR_KERR_INVALID_GROUP_ID);
+        put_str(out, &name);
+        tr_proto_put_cstring_v(out, 0, tr_group_state_name(d.state));
+        tr_proto_put_cstring_v(out, 0, d.protocol_type ? d.protocol_type : "");
+        tr_proto_put_cstring_v(out, 0, d.protocol ? d.protocol : "");
+        tr_buf_put_i32(out, (int32_t)d.nmembers);
+        for (j = 0; j < d.nmembers; j++) {
+            const struct tr_group_member_info *mi = &d.members[j];
+
+            tr_proto_put_cstring_v(out, 0, mi->member_id);
+            if (v >= 4) {
+                tr_proto_put_cstring_v(out, 0, mi->instance_id);
+            }
+            tr_proto_put_cstring_v(out, 0, mi->client_id);
+            tr_proto_put_cstring_v(out, 0, mi->client_host);
+            tr_proto_put_bytes_v(out, 0, mi->metadata, mi->metadata_len);
+            tr_proto_put_bytes_v(out, 0, mi->assignment, mi->assignment_len);
+        }
+        if (v >= 3) {
+            tr_buf_put_i32(out, INT32_MIN); /* AuthorizedOperations */
+        }
+        tr_group_description_cleanup(&d);
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_delete_groups(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    struct tr_slice names_at;
+    int32_t n, i;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, 0, &n, 2, MAX_GROUPS)) != TR_OK) {
+        return err;
+    }
+    n = n < 0 ? 0 : n;
+    names_at = *in;
+    for (i = 0; i < n; i++) {
+        struct tr_str name;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK) {
+            return err;
+        }
+    }
+    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_buf_put_i32(out, n);
+    for (i = 0; i < n; i++) {
+        struct tr_str name;
+
+        tr_proto_get_string(&names_at, &name);
+        put_str(out, &name);
+        tr_buf_put_i16(
+            out, tr_groups_delete(req->broker->groups, &name, req->now_ms));
+    }
+    return TR_OK;
+}
