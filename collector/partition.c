@@ -1300,6 +1300,9 @@ tr_partition_retain(struct tr_partition *part, int64_t now_ms)
                      "the partition holds %" PRId64
                      " bytes, over retention.bytes %" PRId64,
                      total, part->cfg.retention_bytes);
+        } else if (tr_segment_size(seg) == 0) {
+            /* Emptied by compaction: it has no timestamp to expire by. */
+            snprintf(why, sizeof(why), "it is empty");
         } else if (tr_segment_next_offset(seg) <= part->log_start &&
                    tr_segment_base_offset(part->segs[1]) <= part->log_start) {
             snprintf(why, sizeof(why),
