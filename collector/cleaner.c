@@ -241,7 +241,8 @@ batch_records(const uint8_t *batch, size_t len, const struct tr_batch_header *h,
     err = tr_codec_decompress(codec, batch + TR_BATCH_HEADER_SIZE,
                               len - TR_BATCH_HEADER_SIZE, inflated);
     if (err != TR_OK) {
-        return err == TR_ERR_TOO_LARGE ? err : TR_ERR_CORRUPT;
+        return err == TR_ERR_TOO_LARGE || err == TR_ERR_NOMEM ? err
+                                                              : TR_ERR_CORRUPT;
     }
     tr_slice_init(records, tr_buf_data(inflated), tr_buf_len(inflated));
     return TR_OK;

@@ -771,7 +771,9 @@ check_keys(const uint8_t *batch, size_t len)
 
     err = tr_batch_iter_init(&it, batch, len, DECOMPRESSED_MAX_BYTES);
     if (err != TR_OK) {
-        return err == TR_ERR_UNSUPPORTED ? err : TR_ERR_CORRUPT;
+        return err == TR_ERR_UNSUPPORTED || err == TR_ERR_NOMEM
+                   ? err
+                   : TR_ERR_CORRUPT;
     }
     while ((err = tr_batch_iter_next(&it, &rec)) == TR_OK) {
         if (rec.key_len < 0) {
@@ -781,7 +783,10 @@ check_keys(const uint8_t *batch, size_t len)
         }
     }
     tr_batch_iter_cleanup(&it);
-    return err == TR_ERR_NOT_FOUND ? TR_OK : TR_ERR_CORRUPT;
+    if (err == TR_ERR_NOT_FOUND) {
+        return TR_OK;
+    }
+    return err == TR_ERR_NOMEM ? err : TR_ERR_CORRUPT;
 }
 
 /* Whether the sequence rules apply to a batch. */

@@ -933,6 +933,45 @@ test_cleaner_crash_after_swap_rename(void **state)
     tr_buf_cleanup(&cleaned);
 }
 
+/* Every allocation of a cleaning failing in turn: no crash, no leak, and
+ * the log reads the same whatever step failed. */
+static void
+test_cleaner_partition_oom_loop(void **state)
+{
+    struct fixture *f = *state;
+    struct tr_partition *part;
+    struct tr_clean_stats st;
+    struct seen *s = calloc(1, sizeof(*s));
+    tr_err_t err = TR_ERR_NOMEM;
+    long n;
+    int i;
+
+    assert_non_null(s);
+    f->cfg.segment_bytes = 300;
+    part = open_part(f);
+    write_rounds(part, 5, T0, TR_CODEC_GZIP);
+    for (n = 0; n < 100000 && err != TR_OK; n++) {
+        tr_alloc_fail_after(n);
+        err = tr_partition_clean(part, T0 + 100, 1 << 20, 1, &st);
+        tr_alloc_fail_after(-1);
+        if (err != TR_OK && err != TR_ERR_NOMEM && err != TR_ERR_AGAIN) {
+            fail_msg("step %ld: %s", n, tr_err_str(err));
+        }
+        if (err == TR_ERR_AGAIN) {
+            break; /* an earlier step cleaned everything */
+        }
+    }
+    read_all(part, 0, s);
+    assert_int_equal(s->n, 20);
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(s->offset[i], 30 + i);
+    }
+    assert_int_equal(count_suffix(f->dir, ".cleaned"), 0);
+    assert_int_equal(count_suffix(f->dir, ".swap"), 0);
+    tr_partition_unref(part);
+    free(s);
+}
+
 int
 main(void)
 {
@@ -955,6 +994,8 @@ main(void)
             test_cleaner_partition_keeps_producer_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleaner_refuses_keyless_records,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleaner_partition_oom_loop, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cleaner_crash_leaves_cleaned,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleaner_crash_leaves_swap, setup,
