@@ -34,6 +34,7 @@
 #include "alloc.h"
 #include "batch.h"
 #include "clock.h"
+#include "crc32c.h"
 #include "inflight.h"
 #include "log.h"
 #include "metrics.h"
@@ -101,6 +102,13 @@ struct file {
     struct tr_tail_id trunc_id;
     uint64_t trunc_read, trunc_committed;
     int64_t trunc_ms;
+    /*
+     * CRC-32C of the last bytes split (up to fingerprint_bytes, ending at
+     * last_end), and its copy at the truncation: a copy must match at the
+     * end of what was read as well as at the start.
+     */
+    uint64_t last_end, trunc_last_end;
+    uint32_t last_len, last_crc, trunc_last_len, trunc_last_crc;
     TAILQ_ENTRY(file) all, ready, open;
     struct file *path_next, *id_next;
 };
@@ -405,6 +413,10 @@ truncated(struct tr_agent *a, struct file *f, int fd)
     f->trunc_id = f->id;
     f->trunc_read = f->read_off;
     f->trunc_committed = f->q->committed;
+    f->trunc_last_end = f->last_end;
+    f->trunc_last_len = f->last_len;
+    f->trunc_last_crc = f->last_crc;
+    f->last_len = 0;
     f->trunc_ms = tr_clock_mono_ms();
     reset_to(a, f, 0);
     tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
@@ -414,6 +426,25 @@ static int
 same_print(const struct tr_tail_id *x, const struct tr_tail_id *y)
 {
     return x->fp_len == y->fp_len && x->fp_crc == y->fp_crc;
+}
+
+/*
+ * 1 if 'f' has, where t's last split bytes were before its truncation, the
+ * same bytes.
+ */
+static int
+same_end(struct tr_agent *a, struct file *f, const struct file *t)
+{
+    if (t->trunc_last_len == 0) {
+        return 1; /* nothing read since the start: the fingerprint covers it */
+    }
+    if (t->trunc_last_len > a->bufcap || f->fd < 0) {
+        return 0;
+    }
+    off_t at = (off_t)(t->trunc_last_end - t->trunc_last_len);
+    ssize_t got = pread(f->fd, a->buf, t->trunc_last_len, at);
+    return got == (ssize_t)t->trunc_last_len &&
+           tr_crc32c(0, a->buf, (size_t)got) == t->trunc_last_crc;
 }
 
 /*
@@ -467,6 +498,9 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
         if (size < t->trunc_read) {
             wait = 1; /* still being copied */
             continue;
+        }
+        if (!same_end(a, f, t)) {
+            continue; /* same start, other content: a different file */
         }
         a->c.copies++;
         tr_log_info("%s is the copy of %s made before its truncation; "
@@ -675,6 +709,14 @@ read_file(struct tr_agent *a, struct file *f, size_t *budget)
     a->cur = NULL;
     if (err != TR_OK) {
         tr_log_error("%s: %s", f->path, tr_err_str(err));
+    }
+    if (consumed > 0) {
+        size_t n = consumed < (size_t)a->conf->fingerprint_bytes
+                       ? consumed
+                       : (size_t)a->conf->fingerprint_bytes;
+        f->last_len = (uint32_t)n;
+        f->last_crc = tr_crc32c(0, a->buf + consumed - n, n);
+        f->last_end = f->read_off + consumed;
     }
     f->read_off += consumed;
     *budget = *budget > (size_t)got ? *budget - (size_t)got : 0;
