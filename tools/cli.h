@@ -1,0 +1,88 @@
+/*
+ * cli -- what every tributary subcommand shares: exit codes, the common
+ * options (-b, --json, --timeout), error reporting with a cause and a fix,
+ * and connecting the admin client.
+ *
+ * Exit codes (documented in tributary(1) and docs/cli.md):
+ *   0  success
+ *   1  the operation failed (a broker error, an I/O error)
+ *   2  bad usage (unknown option, missing argument)
+ *   3  the bootstrap server could not be reached
+ *   4  an unknown topic or group
+ *   5  not authorized
+ *   6  partial: some items failed, the others succeeded
+ */
+#ifndef TR_CLI_H
+#define TR_CLI_H
+
+#include <stdint.h>
+
+#include "admin.h"
+
+#define TR_EXIT_OK          0
+#define TR_EXIT_FAIL        1
+#define TR_EXIT_USAGE       2
+#define TR_EXIT_UNREACHABLE 3
+#define TR_EXIT_NOT_FOUND   4
+#define TR_EXIT_AUTH        5
+#define TR_EXIT_PARTIAL     6
+
+/* Options every subcommand takes. */
+struct tr_cli_common {
+    const char *bootstrap; /* -b; default $TRIBUTARY_BOOTSTRAP or
+                              127.0.0.1:9092 */
+    int json;              /* --json */
+    int timeout_ms;        /* --timeout, default 10000 */
+};
+
+void tr_cli_common_init(struct tr_cli_common *c);
+
+/*
+ * The long options every subcommand accepts, to splice into its own
+ * getopt_long table, and the handler for their codes: returns 1 if 'ch'
+ * was one of them (stored in 'c'), -1 if its value was bad, 0 otherwise.
+ */
+#define TR_CLI_COMMON_OPTIONS                                                  \
+    { "bootstrap-server", required_argument, NULL, 'b' },                      \
+        { "json", no_argument, NULL, 0x1001 },                                 \
+        { "timeout", required_argument, NULL, 0x1002 },                        \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
+int tr_cli_common_opt(int ch, const char *arg, struct tr_cli_common *c);
+
+/* Prints "tributary CMD: message" on stderr. */
+void tr_cli_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The exit code for a Kafka error code (UNKNOWN_TOPIC -> 4, ...). */
+int tr_cli_exit_for_kerr(int16_t kerr);
+
+/*
+ * Connects an admin client; on failure prints the reason and returns NULL
+ * with *exit_code set (3 when unreachable).
+ */
+struct tr_admin *tr_cli_admin(const char *cmd,
+                              const struct tr_cli_common *common,
+                              int *exit_code);
+
+/* Parses a decimal integer with an optional k/m/g (x1000) suffix. */
+int tr_cli_parse_i64(const char *s, int64_t *out);
+/* Parses a size with an optional K/M/G (x1024) suffix. */
+int tr_cli_parse_size(const char *s, int64_t *out);
+/*
+ * Parses a time: milliseconds since the epoch (all digits),
+ * "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]" or "YYYY-MM-DD HH:MM:SS" in UTC, or
+ * "-DURATION" (e.g. -1h, -30m, -10s) relative to now.
+ */
+int tr_cli_parse_time(const char *s, int64_t now_ms, int64_t *out);
+
+/* The subcommands; each returns its exit code. argv[0] is its name. */
+int tr_cmd_topics(int argc, char **argv);
+int tr_cmd_produce(int argc, char **argv);
+int tr_cmd_consume(int argc, char **argv);
+int tr_cmd_groups(int argc, char **argv);
+int tr_cmd_cluster(int argc, char **argv);
+int tr_cmd_export(int argc, char **argv);
+
+#endif /* TR_CLI_H */
