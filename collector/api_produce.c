@@ -48,6 +48,9 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
                     tr_err_str(err));
     }
     switch (err) {
+    case TR_ERR_NO_KEY:
+        return req->hdr.api_version >= 8 ? TR_KERR_INVALID_RECORD
+                                         : TR_KERR_CORRUPT_MESSAGE;
     case TR_ERR_UNSUPPORTED:
         return TR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
     case TR_ERR_TOO_LARGE:

@@ -778,7 +778,7 @@ check_keys(const uint8_t *batch, size_t len)
     while ((err = tr_batch_iter_next(&it, &rec)) == TR_OK) {
         if (rec.key_len < 0) {
             tr_log_debug("a record without a key refused by a compacted log");
-            err = TR_ERR_CORRUPT;
+            err = TR_ERR_NO_KEY;
             break;
         }
     }
@@ -786,7 +786,7 @@ check_keys(const uint8_t *batch, size_t len)
     if (err == TR_ERR_NOT_FOUND) {
         return TR_OK;
     }
-    return err == TR_ERR_NOMEM ? err : TR_ERR_CORRUPT;
+    return err == TR_ERR_NOMEM || err == TR_ERR_NO_KEY ? err : TR_ERR_CORRUPT;
 }
 
 /* Whether the sequence rules apply to a batch. */

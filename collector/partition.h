@@ -102,8 +102,8 @@ struct tr_append_result {
  * then written. All batches are validated before any is written, so a bad
  * batch writes nothing. Errors: TR_ERR_CORRUPT (CRC, structure),
  * TR_ERR_TOO_LARGE (a batch over max_message_bytes), TR_ERR_UNSUPPORTED
- * (magic < 2), TR_ERR_CORRUPT also for a record without a key in a
- * compacted log (Kafka's CORRUPT_MESSAGE before Produce v8), TR_ERR_SEQUENCE,
+ * (magic < 2), TR_ERR_NO_KEY for a record without a key in a
+ * compacted log, TR_ERR_SEQUENCE,
  * TR_ERR_FENCED, TR_ERR_UNKNOWN_PRODUCER, TR_ERR_IO / TR_ERR_NOSPACE (nothing
  * visible was appended).
  */

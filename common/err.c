@@ -51,6 +51,8 @@ tr_err_str(tr_err_t err)
         return "unknown producer id";
     case TR_ERR_CLOSED:
         return "closed";
+    case TR_ERR_NO_KEY:
+        return "record without a key in a compacted topic";
     }
     return "unknown error";
 }
@@ -63,6 +65,7 @@ tr_kerr_from(tr_err_t err)
         return TR_KERR_NONE;
     case TR_ERR_CORRUPT:
     case TR_ERR_TRUNCATED:
+    case TR_ERR_NO_KEY: /* INVALID_RECORD from Produce v8: see api_produce */
         return TR_KERR_CORRUPT_MESSAGE;
     case TR_ERR_TOO_LARGE:
         return TR_KERR_MESSAGE_TOO_LARGE;

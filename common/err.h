@@ -35,6 +35,7 @@ typedef enum {
     TR_ERR_FENCED = -19,    /* idempotent producer: stale epoch */
     TR_ERR_UNKNOWN_PRODUCER = -20,
     TR_ERR_CLOSED = -21, /* peer or object closed */
+    TR_ERR_NO_KEY = -22, /* a compacted log got a record without a key */
 } tr_err_t;
 
 /* Returns a static, human-readable description of 'err'. */

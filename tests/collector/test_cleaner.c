@@ -777,7 +777,7 @@ test_cleaner_refuses_keyless_records(void **state)
     build(&set, TR_CODEC_GZIP, nokey, 2, T0, -1, -1);
     assert_int_equal(
         tr_partition_append(part, tr_buf_data(&set), tr_buf_len(&set), &res),
-        TR_ERR_CORRUPT);
+        TR_ERR_NO_KEY);
     /* The same batch goes to a log that is not compacted. */
     f->cfg.cleanup_policy = TR_LOG_CLEANUP_DELETE;
     tr_partition_set_config(part, &f->cfg);
