@@ -1044,6 +1044,60 @@ tr_partition_offsets(struct tr_partition *part,
     pthread_mutex_unlock(&part->lock);
 }
 
+/*
+ * The time index and batch headers find the first batch whose MaxTimestamp
+ * reaches 'timestamp'; Kafka answers with the first *record* that does, so
+ * read that one batch and walk its records. *offset and *ts are left as
+ * they are if the batch cannot be read.
+ */
+static void
+refine_to_record(struct tr_partition *part, int64_t timestamp, int64_t *offset,
+                 int64_t *ts)
+{
+    struct tr_read_result r = { -1, 0, 0 };
+    struct tr_batch_iter it;
+    struct tr_record rec;
+    uint8_t head[TR_BATCH_LOG_OVERHEAD], *batch = NULL;
+    size_t len;
+    int64_t end;
+
+    pthread_mutex_lock(&part->lock);
+    end = part->log_end;
+    pthread_mutex_unlock(&part->lock);
+    if (tr_partition_read(part, *offset, 1, end, &r) != TR_OK || r.fd < 0 ||
+        r.len < TR_BATCH_HEADER_SIZE) {
+        goto out;
+    }
+    if (pread(r.fd, head, sizeof(head), r.pos) != (ssize_t)sizeof(head)) {
+        goto out;
+    }
+    len =
+        (size_t)tr_load_i32(head + TR_BATCH_OFF_LENGTH) + TR_BATCH_LOG_OVERHEAD;
+    if (len > r.len || len < TR_BATCH_HEADER_SIZE) {
+        goto out;
+    }
+    batch = tr_malloc(len);
+    if (batch == NULL || pread(r.fd, batch, len, r.pos) != (ssize_t)len) {
+        goto out;
+    }
+    if (tr_batch_iter_init(&it, batch, len, DECOMPRESSED_MAX_BYTES) != TR_OK) {
+        goto out;
+    }
+    while (tr_batch_iter_next(&it, &rec) == TR_OK) {
+        if (rec.timestamp >= timestamp) {
+            *offset = rec.offset;
+            *ts = rec.timestamp;
+            break;
+        }
+    }
+    tr_batch_iter_cleanup(&it);
+out:
+    tr_free(batch);
+    if (r.fd >= 0) {
+        close(r.fd);
+    }
+}
+
 tr_err_t
 tr_partition_offset_for_time(struct tr_partition *part, int64_t timestamp,
                              int64_t *offset, int64_t *ts)
@@ -1065,6 +1119,9 @@ tr_partition_offset_for_time(struct tr_partition *part, int64_t timestamp,
         err = TR_OK;
     }
     pthread_mutex_unlock(&part->lock);
+    if (err == TR_OK && *offset >= 0) {
+        refine_to_record(part, timestamp, offset, ts);
+    }
     return err;
 }
 
