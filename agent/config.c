@@ -47,7 +47,7 @@ static const struct opt agent_opts[] = {
     { "max_line_bytes", OPT_SIZE, "256k", A(max_line_bytes), 64, 16 << 20, "Longer lines are cut; the record carries the header truncated=true." },
     { "partial_line_timeout_ms", OPT_MS, "5000", A(partial_line_timeout_ms), 0, 86400000, "A last line without newline is sent after it has not grown for this long." },
     { "rescan_interval_ms", OPT_MS, "10000", A(rescan_interval_ms), 100, 86400000, "Slow rescan of the globs and of file sizes (the fallback for overflowed inotify queues and file systems without inotify)." },
-    { "registry_flush_interval_ms", OPT_MS, "10", A(registry_flush_interval_ms), 0, 3600000, "Least spacing between registry writes. Positions are written as soon as acknowledgements advance them, at most this often (and at most 1/5 of the time goes to writing)." },
+    { "registry_flush_interval_ms", OPT_MS, "25", A(registry_flush_interval_ms), 0, 3600000, "Least spacing between registry writes. Positions are written as soon as acknowledgements advance them, at most this often (and at most 1/5 of the time goes to writing)." },
     { "rotate_wait_ms", OPT_MS, "5000", A(rotate_wait_ms), 0, 86400000, "How long a file renamed away or deleted is kept open after its end was read, for late writers." },
     { "read_chunk_bytes", OPT_SIZE, "256k", A(read_chunk_bytes), 4096, 64 << 20, "Bytes read from one file per turn before the next file gets its turn." },
     { "max_inflight_records", OPT_INT, "100000", A(max_inflight_records), 1, 10000000, "Bound on records sent but not yet acknowledged." },

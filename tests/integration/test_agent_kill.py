@@ -14,7 +14,7 @@ import test_agent_common as ac
 LINES = int(os.environ.get("TR_AGENT_KILL_LINES", "1000000"))
 KILLS = 10
 INFLIGHT = 20000
-SAVE_MS = 10  # registry_flush_interval_ms: least spacing of registry saves
+SAVE_MS = 25  # registry_flush_interval_ms: least spacing of registry saves
 
 
 def window_max(port):
