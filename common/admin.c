@@ -134,6 +134,17 @@ tr_admin_new(const char *bootstrap, int timeout_ms, struct tr_admin **out,
         err = TR_ERR_IO;
         goto out;
     }
+    /* Learn the real node ids, which coordinators and leaders refer to. */
+    {
+        static const char *const none[1] = { NULL };
+        struct tr_admin_metadata *md = NULL;
+
+        err = tr_admin_metadata(a, none, 0, &md, errbuf, errlen);
+        tr_admin_metadata_free(md);
+        if (err != TR_OK) {
+            goto out;
+        }
+    }
     *out = a;
     a = NULL;
     err = TR_OK;
