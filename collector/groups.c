@@ -1934,7 +1934,7 @@ expire_offsets(struct tr_groups *groups, struct group *g, int64_t now_ms,
                int all)
 {
     struct tr_str gid = cstr(g->id);
-    size_t i;
+    size_t i, removed = 0;
     int any = 0;
     tr_err_t err;
 
@@ -1967,11 +1967,14 @@ expire_offsets(struct tr_groups *groups, struct group *g, int64_t now_ms,
         int64_t since = e->commit_ts > g->state_ts ? e->commit_ts : g->state_ts;
 
         if (all || now_ms - since >= groups->cfg.offsets_retention_ms) {
-            tr_log_info("group '%s': offset of %s-%d expired", g->id, e->topic,
-                        e->partition);
+            tr_log_debug("group '%s': offset of %s-%d removed", g->id, e->topic,
+                         e->partition);
             offset_delete_at(g, i);
+            removed++;
         }
     }
+    tr_log_info("group '%s': %zu committed offsets %s", g->id, removed,
+                all ? "deleted" : "expired (offsets.retention.minutes)");
     return TR_OK;
 }
 
