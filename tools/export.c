@@ -130,6 +130,8 @@ usage(FILE *out)
             "      --progress            draw the catch-up progress bar even "
             "if stderr is\n"
             "                            not a terminal\n"
+            "      --session-timeout MS  group session timeout (default "
+            "10000)\n"
             "  -b, --bootstrap-server HOST:PORT[,...]\n"
             "      --timeout MS          connect/request timeout (default "
             "10000)\n"
@@ -558,12 +560,14 @@ tr_cmd_export(int argc, char **argv)
         { "from-beginning", no_argument, NULL, 'B' },
         { "from-end", no_argument, NULL, 'E' },
         { "progress", no_argument, NULL, 'P' },
+        { "session-timeout", required_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 },
     };
     struct tr_cli_common common;
     struct tr_consumer_config cfg;
     struct event_base *base = NULL;
     struct exporter x;
+    int64_t session_ms = 10000;
     const char *group = NULL;
     int64_t *ends = NULL, left, total = -1;
     size_t ntmp = 0;
@@ -659,6 +663,13 @@ tr_cmd_export(int argc, char **argv)
         case 'P':
             force = 1;
             break;
+        case 'T':
+            if (tr_cli_parse_i64(optarg, &session_ms) != 0 ||
+                session_ms < 100 || session_ms > 3600000) {
+                tr_cli_error(CMD, "bad --session-timeout '%s'", optarg);
+                goto out;
+            }
+            break;
         default:
             usage(stderr);
             goto out;
@@ -700,6 +711,8 @@ tr_cmd_export(int argc, char **argv)
     cfg.group_id = group;
     cfg.auto_commit = 0;
     cfg.auto_offset_reset = reset;
+    cfg.session_timeout_ms = (int)session_ms;
+    cfg.heartbeat_ms = (int)(session_ms / 3);
     if ((err = tr_consumer_new(base, &cfg, batch_cb, &x, &x.cons)) != TR_OK) {
         tr_cli_error(CMD, "cannot start the consumer: %s", tr_err_str(err));
         goto out;
