@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "collector/groups.h"
 #include "collector/partition.h"
@@ -657,6 +658,77 @@ test_groups_offsets_expire(void **state)
     assert_int_equal(fetch_one(fx, "x", "t", 1), -1);
 }
 
+/*
+ * Out of memory at every allocation of a join, a sync and a commit: each
+ * call fails cleanly (TR_ERR_NOMEM or a Kafka error) and leaks nothing;
+ * once allocation works again the group forms normally.
+ */
+static void
+test_groups_oom_loop(void **state)
+{
+    struct fixture *fx = *state;
+    struct tr_group_protocol proto = { { "range", 5 }, { "meta", 4 } };
+    struct tr_join_request jr;
+    struct tr_join_result r;
+    struct tr_sync_result sr;
+    struct tr_sync_request sq;
+    struct tr_offset_commit oc;
+    struct tr_str g, none = S(NULL), mid;
+    char name[32];
+    long n;
+    int done = 0;
+
+    for (n = 0; !done && n < 10000; n++) {
+        tr_err_t e1, e2 = TR_ERR_NOMEM, e3 = TR_ERR_NOMEM;
+
+        /* A fresh group each time: a failed step may leave a member behind. */
+        snprintf(name, sizeof(name), "oom-%ld", n);
+        g = S(name);
+
+        memset(&jr, 0, sizeof(jr));
+        jr.group_id = g;
+        jr.member_id = S("");
+        jr.instance_id = none;
+        jr.client_id = S("c");
+        jr.client_host = "/h";
+        jr.protocol_type = S("consumer");
+        jr.session_timeout_ms = 10000;
+        jr.rebalance_timeout_ms = 10000;
+        jr.version = 1;
+        jr.nprotocols = 1;
+        jr.protocols = &proto;
+        jr.token = &n;
+        tr_alloc_fail_after(n);
+        e1 = tr_groups_join(fx->groups, &jr, 0, T0 + n, &r);
+        if (e1 == TR_OK && r.error == TR_KERR_NONE && r.member_id != NULL) {
+            memset(&sq, 0, sizeof(sq));
+            sq.group_id = g;
+            mid = S(r.member_id);
+            sq.member_id = mid;
+            sq.instance_id = none;
+            sq.generation = r.generation;
+            e2 = tr_groups_sync(fx->groups, &sq, 0, T0 + n, &sr);
+            if (e2 == TR_OK) {
+                tr_sync_result_cleanup(&sr);
+            }
+            memset(&oc, 0, sizeof(oc));
+            oc.topic = S("t");
+            oc.offset = n;
+            oc.metadata = none;
+            e3 = tr_groups_commit(fx->groups, &g, &mid, &none, r.generation,
+                                  &oc, 1, T0 + n);
+            done = e2 == TR_OK && e3 == TR_OK && oc.error == TR_KERR_NONE;
+            tr_groups_leave(fx->groups, &g, &mid, &none, T0 + n);
+        }
+        tr_alloc_fail_after(-1);
+        if (e1 == TR_OK) {
+            tr_join_result_cleanup(&r);
+        }
+    }
+    assert_true(done);
+    assert_true(n > 3);
+}
+
 int
 main(void)
 {
@@ -678,6 +750,7 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_offsets_expire, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_groups_oom_loop, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
