@@ -883,7 +883,7 @@ static int64_t
 recovery_point_of(const struct recovery_points *rp, const char *topic,
                   int32_t partition)
 {
-    struct recovery_point key, *hit;
+    struct recovery_point key = { 0 }, *hit;
 
     if (rp->n == 0) {
         return 0;

@@ -251,20 +251,37 @@ tr_buf_put_uvarint(struct tr_buf *buf, uint64_t v)
     return tr_buf_put_bytes(buf, b, n);
 }
 
-size_t
-tr_buf_put_varint(struct tr_buf *buf, int32_t v)
+/*
+ * Zig-zag: 0, -1, 1, -2 ... become 0, 1, 2, 3 ... The sign mask is built
+ * from the unsigned value, since right-shifting a negative signed value is
+ * implementation-defined.
+ */
+static uint32_t
+zigzag32(int32_t v)
 {
     uint32_t u = (uint32_t)v;
 
-    return tr_buf_put_uvarint(buf, (u << 1) ^ (uint32_t)(v >> 31));
+    return (u << 1) ^ (0u - (u >> 31));
+}
+
+static uint64_t
+zigzag64(int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+
+    return (u << 1) ^ (0u - (u >> 63));
+}
+
+size_t
+tr_buf_put_varint(struct tr_buf *buf, int32_t v)
+{
+    return tr_buf_put_uvarint(buf, zigzag32(v));
 }
 
 size_t
 tr_buf_put_varlong(struct tr_buf *buf, int64_t v)
 {
-    uint64_t u = (uint64_t)v;
-
-    return tr_buf_put_uvarint(buf, (u << 1) ^ (uint64_t)(v >> 63));
+    return tr_buf_put_uvarint(buf, zigzag64(v));
 }
 
 size_t
@@ -282,17 +299,13 @@ tr_uvarint_size(uint64_t v)
 size_t
 tr_varint_size(int32_t v)
 {
-    uint32_t u = (uint32_t)v;
-
-    return tr_uvarint_size((u << 1) ^ (uint32_t)(v >> 31));
+    return tr_uvarint_size(zigzag32(v));
 }
 
 size_t
 tr_varlong_size(int64_t v)
 {
-    uint64_t u = (uint64_t)v;
-
-    return tr_uvarint_size((u << 1) ^ (uint64_t)(v >> 63));
+    return tr_uvarint_size(zigzag64(v));
 }
 
 /* Patches are no-ops when the placeholder was never written (sticky error). */
@@ -488,7 +501,7 @@ tr_slice_get_varint(struct tr_slice *s, int32_t *v)
     if (u > UINT32_MAX) {
         return TR_ERR_CORRUPT;
     }
-    *v = (int32_t)((uint32_t)(u >> 1) ^ (uint32_t)-(int64_t)(u & 1));
+    *v = (int32_t)((uint32_t)(u >> 1) ^ (uint32_t) - (int64_t)(u & 1));
     return TR_OK;
 }
 
