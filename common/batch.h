@@ -102,8 +102,7 @@ tr_err_t tr_batch_validate(const uint8_t *p, size_t len,
  * fetch response), TR_ERR_CORRUPT for a length below the header size.
  * Does not check the CRC.
  */
-tr_err_t tr_batch_next(struct tr_slice *s, const uint8_t **batch,
-                       size_t *len);
+tr_err_t tr_batch_next(struct tr_slice *s, const uint8_t **batch, size_t *len);
 
 /* In-place rewrites of the fields the CRC does not cover. */
 void tr_batch_set_base_offset(uint8_t *batch, int64_t base_offset);
@@ -126,7 +125,8 @@ struct tr_record {
     const uint8_t *value;
     int32_t value_len; /* -1: null */
     int32_t header_count;
-    const uint8_t *headers; /* raw header bytes, parse with tr_record_headers_next */
+    /* Raw header bytes; parse them with tr_record_headers_next. */
+    const uint8_t *headers;
     size_t headers_len;
 };
 
@@ -146,8 +146,8 @@ tr_err_t tr_batch_iter_init(struct tr_batch_iter *it, const uint8_t *batch,
                             size_t len, size_t max_bytes);
 /* TR_OK with *rec filled, TR_ERR_NOT_FOUND at the end, or TR_ERR_CORRUPT. */
 tr_err_t tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec);
-const struct tr_batch_header *tr_batch_iter_header(
-    const struct tr_batch_iter *it);
+const struct tr_batch_header *
+tr_batch_iter_header(const struct tr_batch_iter *it);
 void tr_batch_iter_cleanup(struct tr_batch_iter *it);
 
 /* Iterates a record's headers; TR_ERR_NOT_FOUND at the end. */

@@ -68,7 +68,8 @@ tr_log_msg(enum tr_log_level level, const char *fmt, ...)
     r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
     if (r > 0) {
-        n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+        n +=
+            (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
     }
     line[n++] = '\n';
     if (write(log_fd, line, n) < 0) {

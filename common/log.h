@@ -27,7 +27,7 @@ void tr_log_msg(enum tr_log_level level, const char *fmt, ...)
 #define tr_log_error(...) tr_log_msg(TR_LOG_ERROR, __VA_ARGS__)
 #define tr_log_warn(...)  tr_log_msg(TR_LOG_WARN, __VA_ARGS__)
 #define tr_log_info(...)  tr_log_msg(TR_LOG_INFO, __VA_ARGS__)
-#define tr_log_debug(...)                                                     \
+#define tr_log_debug(...)                                                      \
     do {                                                                       \
         if (tr_log_enabled(TR_LOG_DEBUG)) {                                    \
             tr_log_msg(TR_LOG_DEBUG, __VA_ARGS__);                             \

@@ -53,20 +53,20 @@
 struct event_base;
 
 struct tr_producer_config {
-    const char *bootstrap;        /* "host:port[,host:port...]" */
-    const char *client_id;        /* default "tributary" */
-    int acks;                     /* -1, 0 or 1; default -1 */
-    int linger_ms;                /* default 5 */
-    size_t batch_bytes;           /* batch.size, default 512 KiB */
-    enum tr_codec codec;          /* default TR_CODEC_NONE */
-    int max_in_flight;            /* per connection, default 5 */
-    int idempotent;               /* default 1 (needs acks -1) */
-    int retry_backoff_ms;         /* first backoff, default 100 */
-    int retry_backoff_max_ms;     /* cap, default 10000 */
-    int request_timeout_ms;       /* default 30000 */
-    int64_t delivery_timeout_ms;  /* give up after; -1 never; default -1 */
-    int metadata_refresh_ms;      /* default 300000 */
-    size_t buffer_max_bytes;      /* default 32 MiB */
+    const char *bootstrap;       /* "host:port[,host:port...]" */
+    const char *client_id;       /* default "tributary" */
+    int acks;                    /* -1, 0 or 1; default -1 */
+    int linger_ms;               /* default 5 */
+    size_t batch_bytes;          /* batch.size, default 512 KiB */
+    enum tr_codec codec;         /* default TR_CODEC_NONE */
+    int max_in_flight;           /* per connection, default 5 */
+    int idempotent;              /* default 1 (needs acks -1) */
+    int retry_backoff_ms;        /* first backoff, default 100 */
+    int retry_backoff_max_ms;    /* cap, default 10000 */
+    int request_timeout_ms;      /* default 30000 */
+    int64_t delivery_timeout_ms; /* give up after; -1 never; default -1 */
+    int metadata_refresh_ms;     /* default 300000 */
+    size_t buffer_max_bytes;     /* default 32 MiB */
 };
 
 /* Fills 'cfg' with the defaults above. */
@@ -78,10 +78,9 @@ void tr_producer_config_defaults(struct tr_producer_config *cfg);
  * 'kerr' the Kafka error code (0 on success); 'offset' is the record's
  * offset (-1 when unknown, as with acks=0).
  */
-typedef void tr_producer_delivery_cb(void *opaque, tr_err_t err,
-                                     int16_t kerr, const char *topic,
-                                     int32_t partition, int64_t offset,
-                                     void *arg);
+typedef void tr_producer_delivery_cb(void *opaque, tr_err_t err, int16_t kerr,
+                                     const char *topic, int32_t partition,
+                                     int64_t offset, void *arg);
 
 struct tr_producer;
 
