@@ -62,7 +62,7 @@ static const struct opt output_opts[] = {
     { "acks", OPT_INT, "-1", A(acks), -1, 1, "-1 (all), 0 or 1. Positions advance only on acknowledgements, so 0 weakens delivery." },
     { "linger_ms", OPT_MS, "5", A(linger_ms), 0, 60000, "How long a batch waits for more records." },
     { "batch_bytes", OPT_SIZE, "512k", A(batch_bytes), 1024, 64 << 20, "Largest batch per partition; keep it under the collector's message.max.bytes (1000012 by default)." },
-    { "buffer_max_bytes", OPT_SIZE, "16m", A(buffer_max_bytes), 65536, INT64_C(4) << 30, "Bound on memory in flight; past it the agent stops reading (the files are the buffer)." },
+    { "buffer_max_bytes", OPT_SIZE, "4m", A(buffer_max_bytes), 65536, INT64_C(4) << 30, "Bound on memory in flight; past it the agent stops reading (the files are the buffer)." },
     { "retry_backoff_ms", OPT_MS, "100", A(retry_backoff_ms), 1, 600000, "First retry backoff (doubles, with jitter)." },
     { "retry_backoff_max_ms", OPT_MS, "10000", A(retry_backoff_max_ms), 1, 3600000, "Largest retry backoff." },
     { "request_timeout_ms", OPT_MS, "30000", A(request_timeout_ms), 100, 3600000, "Produce request timeout." },
