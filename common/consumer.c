@@ -51,6 +51,12 @@ struct cpart {
     int64_t want;    /* TR_OFFSET_BEGINNING / END when P_NEED_LIST */
     int64_t want_ts; /* >= 0: a timestamp lookup */
     int64_t hw;
+    /*
+     * After a timestamp lookup: records older than this are skipped until
+     * the first one at or past it (a broker may answer with the offset of
+     * the batch holding the time, not of the record). -1 when off.
+     */
+    int64_t skip_before_ts;
     int inflight;      /* in a Fetch request */
     int seeked;        /* set by tr_consumer_seek during a rebalance callback */
     int64_t committed; /* last offset committed or queued, -1 none */
@@ -241,6 +247,7 @@ part_get(struct tr_consumer *c, const char *topic, size_t topic_len,
     p->position = -1;
     p->hw = -1;
     p->want_ts = -1;
+    p->skip_before_ts = -1;
     p->committed = -1;
     p->commit_want = -1;
     c->parts[c->nparts++] = p;
@@ -255,6 +262,7 @@ static void
 part_start(struct cpart *p, int64_t offset, int64_t ts)
 {
     p->want_ts = -1;
+    p->skip_before_ts = -1;
     p->retry_at = 0;
     if (ts >= 0) {
         p->state = P_NEED_LIST;
@@ -652,6 +660,12 @@ deliver_batch(struct tr_consumer *c, struct cpart *p, const uint8_t *data,
     while ((err = tr_batch_iter_next(&it, &rec)) == TR_OK) {
         if (rec.offset < from || n == c->reccap) {
             continue;
+        }
+        if (p->skip_before_ts >= 0) {
+            if (rec.timestamp < p->skip_before_ts) {
+                continue;
+            }
+            p->skip_before_ts = -1;
         }
         c->recs[n++] = rec;
     }
@@ -1147,6 +1161,8 @@ list_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
                 } else {
                     p->state = P_ACTIVE;
                     p->position = offset;
+                    p->skip_before_ts =
+                        r->items[k].offset >= 0 ? r->items[k].offset : -1;
                 }
             }
         }

@@ -21,7 +21,14 @@ usage(FILE *out)
             "\n"
             "Prints the brokers, the controller, and the partitions without "
             "a leader or\nunder-replicated. Exits 1 when any partition is "
-            "unhealthy.\n");
+            "unhealthy.\n"
+            "\n"
+            "  -b, --bootstrap-server HOST:PORT[,...]  brokers to ask "
+            "(default 127.0.0.1:9092\n"
+            "                              or $TRIBUTARY_BOOTSTRAP)\n"
+            "      --json                  one JSON document on stdout\n"
+            "      --timeout MS            per request (default 10000)\n"
+            "  -h, --help\n");
 }
 
 int

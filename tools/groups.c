@@ -9,6 +9,7 @@
  * unless --dry-run commits it -- only while the group has no members, as
  * Kafka requires, since live members would overwrite it.
  */
+#include <event2/event.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "clock.h"
+#include "consumer.h"
 #include "table.h"
 
 #define CMD "groups"
@@ -401,6 +403,59 @@ out:
     return rc;
 }
 
+struct first_rec {
+    int found;
+    int64_t offset;
+};
+
+static void
+first_cb(const struct tr_consumer_batch *b, void *arg)
+{
+    struct first_rec *f = arg;
+
+    if (!f->found && b->count > 0) {
+        f->found = 1;
+        f->offset = b->records[0].offset;
+    }
+}
+
+/*
+ * The offset of the first record at or after 'ts': ListOffsets may answer
+ * with the start of the batch holding the time, so the records are read
+ * from there (the consumer skips the older ones). 'end' when none.
+ */
+static int64_t
+offset_for_time(const struct tr_cli_common *common, const char *topic,
+                int32_t partition, int64_t ts, int64_t end)
+{
+    struct tr_consumer_config cfg;
+    struct tr_consumer *cons = NULL;
+    struct event_base *base = event_base_new();
+    struct first_rec f = { 0, end };
+    int64_t deadline = tr_clock_mono_ms() + common->timeout_ms, pos;
+
+    if (base == NULL) {
+        return end;
+    }
+    tr_consumer_config_defaults(&cfg);
+    cfg.bootstrap = common->bootstrap;
+    cfg.client_id = "tributary-groups";
+    cfg.fetch_max_wait_ms = 100;
+    if (tr_consumer_new(base, &cfg, first_cb, &f, &cons) == TR_OK &&
+        tr_consumer_assign_time(cons, topic, partition, ts) == TR_OK) {
+        while (!f.found && tr_clock_mono_ms() < deadline) {
+            pos = tr_consumer_position(cons, topic, partition, NULL);
+            if (tr_consumer_ready(cons) && pos >= end) {
+                break;
+            }
+            tr_consumer_poll(cons, 100);
+        }
+    }
+    tr_consumer_free(cons);
+    event_base_free(base);
+    return f.offset;
+}
+
 static int
 cmd_reset(struct tr_admin *a, struct gopts *o, const char *group)
 {
@@ -490,9 +545,9 @@ cmd_reset(struct tr_admin *a, struct gopts *o, const char *group)
                 rc = fail_err(errbuf);
                 goto out;
             }
-            if (target < 0) {
-                target = pp->log_end;
-            }
+            target = target < 0 ? pp->log_end
+                                : offset_for_time(&o->common, o->topic, pp->id,
+                                                  o->value, pp->log_end);
             break;
         case TO_SHIFT:
             target = (current >= 0 ? current : pp->log_end) + o->value;
