@@ -136,7 +136,7 @@ tr_admin_new(const char *bootstrap, int timeout_ms, struct tr_admin **out,
     }
     /* Learn the real node ids, which coordinators and leaders refer to. */
     {
-        static const char *const none[1] = { NULL };
+        const char *none[1] = { NULL };
         struct tr_admin_metadata *md = NULL;
 
         err = tr_admin_metadata(a, none, 0, &md, errbuf, errlen);

@@ -47,6 +47,7 @@ struct cons {
     int32_t nparts;
     int failed;
     struct tr_progress progress;
+    struct tr_consumer *cons;
 };
 
 static void
@@ -303,15 +304,22 @@ commit_printed(struct cons *c, struct tr_consumer *cons)
     }
 }
 
-/* Group mode: commit on revoke what this member printed. */
+/* Group mode: commits on revoke what this member printed. */
 static void
 rebalance_cb(int assigned, const struct tr_consumer_tp *tps, size_t n,
              void *arg)
 {
-    (void)assigned;
-    (void)tps;
-    (void)n;
-    (void)arg;
+    struct cons *c = arg;
+    size_t i;
+
+    for (i = 0; !assigned && i < n; i++) {
+        struct cpart_state *ps = state_of(c, tps[i].partition);
+
+        if (ps != NULL && ps->printed >= 0) {
+            tr_consumer_commit(c->cons, c->topic, tps[i].partition,
+                               ps->printed);
+        }
+    }
 }
 
 /* Reads partition count and end offsets; 0 or an exit code. */
@@ -574,6 +582,7 @@ tr_cmd_consume(int argc, char **argv)
         tr_cli_error(CMD, "cannot start the consumer: %s", tr_err_str(err));
         goto out;
     }
+    c.cons = cons;
     tr_consumer_set_error_cb(cons, error_cb);
     tr_consumer_set_rebalance_cb(cons, rebalance_cb);
     if (group != NULL) {

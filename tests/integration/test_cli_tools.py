@@ -125,6 +125,10 @@ def body(ws):
     recs = [json.loads(l) for l in out.splitlines()]
     check(rc == 0 and recs and recs[0]["offset"] == 30,
           "consume from an ISO datetime")
+    rc, out, _ = run("consume", "-b", b, "-t", "other", "-p", "0", "-o",
+                     "5000", "--until-end")
+    check(rc == 0 and out == "",
+          "an offset past the end is out of range and resets to the end")
     rc, out, _ = run("consume", "-b", b, "-t", "events", "-g", "readers",
                      "--from-beginning", "--until-end")
     check(rc == 0 and len(out.splitlines()) == 300, "consume in a group")
