@@ -96,6 +96,13 @@ tr_index_resize(struct tr_index *idx, size_t max_bytes)
                          strerror(errno));
             goto out;
         }
+        /*
+         * Entries are appended a few bytes at a time into a sparse,
+         * preallocated file: readahead would zero-fill megabytes of page
+         * cache on the first touch of every index (it dominated the CPU
+         * with many partitions).
+         */
+        madvise(map, want, MADV_RANDOM);
         idx->map = map;
     }
     idx->map_len = want;
