@@ -608,6 +608,9 @@ node_connect(struct tr_node *node)
         return;
     }
     bufferevent_setcb(conn->bev, conn_read_cb, NULL, conn_event_cb, conn);
+    /* Fetch responses are large: read them in few system calls. */
+    bufferevent_set_max_single_read(conn->bev, 1 << 20);
+    bufferevent_set_max_single_write(conn->bev, 1 << 20);
     bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
     node->conn = conn;
     conn->connect_deadline = tr_clock_mono_ms() + c->cfg.request_timeout_ms;
