@@ -66,7 +66,7 @@
  * A new file that looks like logrotate's copy of a tracked file whose
  * truncation is not seen yet waits at most this long for it.
  */
-#define COPY_WAIT_MS 1000
+#define COPY_WAIT_MS 5000
 
 struct input_rt {
     const struct tr_agent_input *conf; /* borrowed from agent->conf */
@@ -461,6 +461,16 @@ same_end(struct tr_agent *a, struct file *f, const struct file *t)
  * before the truncation, or is still being written. A file that matches
  * nothing, or waited COPY_WAIT_MS, is read from its start.
  */
+/* 1 if paths 'p' and 'q' name entries of the same directory. */
+static int
+same_dir(const char *p, const char *q)
+{
+    const char *ps = strrchr(p, '/'), *qs = strrchr(q, '/');
+    size_t pl = ps ? (size_t)(ps - p) : 0, ql = qs ? (size_t)(qs - q) : 0;
+
+    return pl == ql && memcmp(p, q, pl) == 0;
+}
+
 static int
 copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
 {
@@ -472,7 +482,12 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
         f->copy_since_ms = now;
     }
     TAILQ_FOREACH(t, &a->all, all) {
-        if (t == f) {
+        /*
+         * logrotate copies next to the original. A file of another input or
+         * directory that merely starts (and ends) with the same bytes is
+         * not a copy: taking it for one would skip its lines.
+         */
+        if (t == f || t->in != f->in || !same_dir(t->path, f->path)) {
             continue;
         }
         if (t->trunc_ms != 0 && now - t->trunc_ms > keep) {

@@ -296,6 +296,11 @@ class Workspace:
                 c.kill()
             if show_logs:
                 print("--- %s stderr (tail) ---\n%s" % (c.name, tail(c.log())), flush=True)
+        if show_logs:
+            # Other programs a test ran (agents, exporters) log to *.stderr.
+            for p in sorted(glob.glob(os.path.join(self.path, "*.stderr"))):
+                with open(p, "rb") as f:
+                    print("--- %s (tail) ---\n%s" % (os.path.basename(p), tail(f.read(), 150)), flush=True)
         shutil.rmtree(self.path, ignore_errors=True)
 
 

@@ -4,7 +4,12 @@ compress, delaycompress) while a writer appends numbered lines. No line the
 files ever held may be missing from the topic, and duplicates stay small:
 none for the renaming modes, and for copytruncate only what was in flight
 when the file was truncated (the copy is recognised and continued from the
-acknowledged position instead of being read again)."""
+acknowledged position instead of being read again).
+
+The writers of all modes write the same numbered lines, so the files of
+different inputs start and end with the same bytes: a file of one input
+must never be taken for logrotate's copy of another's (that once skipped a
+whole generation of the create-mode log)."""
 
 import glob
 import gzip
