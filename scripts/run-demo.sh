@@ -135,7 +135,7 @@ for _ in $(seq 300); do
     sleep 0.2
 done
 echo "==> the consumer sees $got of 2000 lines in topic 'access-$run'; the last three:"
-timeout 30 kcat -b "$broker" -C -t "access-$run" -e -q -o -1 \
+timeout 30 kcat -b "$broker" -C -t "access-$run" -p 0 -e -q -o -3 \
     -f '    partition %p offset %o key %k: %s\n' | tail -3
 if [ "$got" -ne 2000 ]; then
     echo "run-demo: expected 2000 lines, got $got (agent log: $demo/agent.log)" >&2
