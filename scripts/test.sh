@@ -52,6 +52,9 @@ summary() {
         }' "$log"
 }
 
+echo "==> make style-check cppcheck (clang-format, banned functions, cppcheck)"
+make style-check cppcheck
+
 start=$(date +%s)
 echo "==> make check (in $builddir)"
 status=0
