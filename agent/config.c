@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "conf.h"
 
 enum opt_type {
@@ -58,7 +59,7 @@ static const struct opt agent_opts[] = {
 static const struct opt output_opts[] = {
     { "brokers", OPT_STR, NULL, A(brokers), 0, 0, "Bootstrap list host:port[,host:port...] (required)." },
     { "client_id", OPT_STR, "tributary-agent", A(client_id), 0, 0, "Kafka client id." },
-    { "compression", OPT_COMPRESSION, "none", A(compression), 0, 0, "none or gzip." },
+    { "compression", OPT_COMPRESSION, "none", A(compression), 0, 0, "none, gzip, or zstd, lz4, snappy when built in." },
     { "acks", OPT_INT, "-1", A(acks), -1, 1, "-1 (all), 0 or 1. Positions advance only on acknowledgements, so 0 weakens delivery." },
     { "linger_ms", OPT_MS, "5", A(linger_ms), 0, 60000, "How long a batch waits for more records." },
     { "batch_bytes", OPT_SIZE, "512k", A(batch_bytes), 1024, 64 << 20, "Largest batch per partition; keep it under the collector's message.max.bytes (1000012 by default)." },
@@ -201,11 +202,19 @@ set_opt(const struct opt *o, void *base, const char *value, char *reason,
     switch (o->type) {
     case OPT_STR:
     case OPT_COMPRESSION: {
-        if (o->type == OPT_COMPRESSION && strcmp(value, "none") != 0 &&
-            strcmp(value, "gzip") != 0) {
-            snprintf(reason, reasonlen, "%s: expected none or gzip, got '%s'",
-                     o->name, value);
-            goto out;
+        if (o->type == OPT_COMPRESSION) {
+            int codec = tr_codec_parse(value);
+
+            if (codec < 0 || !tr_codec_available((enum tr_codec)codec)) {
+                snprintf(reason, reasonlen,
+                         "%s: '%s' is not a codec this build has (none, "
+                         "gzip%s%s%s)",
+                         o->name, value,
+                         tr_codec_available(TR_CODEC_ZSTD) ? ", zstd" : "",
+                         tr_codec_available(TR_CODEC_LZ4) ? ", lz4" : "",
+                         tr_codec_available(TR_CODEC_SNAPPY) ? ", snappy" : "");
+                goto out;
+            }
         }
         char *s = tr_strdup(value);
         if (s == NULL) {

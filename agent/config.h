@@ -74,7 +74,7 @@ struct tr_agent_conf {
     /* [output] */
     char *brokers;
     char *client_id;
-    char *compression; /* "none" or "gzip" */
+    char *compression; /* a codec name tr_codec_parse knows */
     int64_t acks;
     int64_t linger_ms;
     int64_t batch_bytes;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "log.h"
 #include "producer.h"
 
@@ -86,8 +87,8 @@ tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
     pc.acks = (int)conf->acks;
     pc.linger_ms = (int)conf->linger_ms;
     pc.batch_bytes = (size_t)conf->batch_bytes;
-    pc.codec =
-        strcmp(conf->compression, "gzip") == 0 ? TR_CODEC_GZIP : TR_CODEC_NONE;
+    /* The config loader accepted only codecs this build has. */
+    pc.codec = (enum tr_codec)tr_codec_parse(conf->compression);
     pc.idempotent = conf->idempotent && conf->acks == -1;
     pc.retry_backoff_ms = (int)conf->retry_backoff_ms;
     pc.retry_backoff_max_ms = (int)conf->retry_backoff_max_ms;
