@@ -51,6 +51,13 @@ struct netthread {
     size_t npending, cap;
     TAILQ_HEAD(, conn) conns;
     struct tr_buf scratch; /* response encoding, reused per request */
+    /*
+     * Where a response is assembled (encoded bytes and file segments)
+     * before it moves to a connection's output; reused per request. It is
+     * marked as draining to a socket, or libevent would read file segments
+     * into memory instead of leaving them for sendfile.
+     */
+    struct evbuffer *response;
 };
 
 struct conn {
@@ -172,15 +179,8 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     req.peer = c->peer;
     req.now_ms = tr_clock_wall_ms();
     req.final = final;
-    resp.ev = evbuffer_new();
-    if (resp.ev == NULL) {
-        goto out;
-    }
-    /*
-     * The response ends up on a socket: tell libevent so, or it would read
-     * file segments into memory instead of leaving them for sendfile.
-     */
-    evbuffer_set_flags(resp.ev, EVBUFFER_FLAG_DRAINS_TO_FD);
+    /* The thread's response buffer; empty between requests. */
+    resp.ev = nt->response;
     req.response = &resp;
 
     /* Response header: v0 for ApiVersions always, v1 for flexible APIs. */
@@ -241,8 +241,9 @@ respond:
     }
     result = FRAME_DONE;
 out:
-    if (resp.ev != NULL) {
-        evbuffer_free(resp.ev);
+    if (resp.ev != NULL && evbuffer_get_length(resp.ev) > 0) {
+        /* Unsent pieces of a refused or parked response (closes fds). */
+        evbuffer_drain(resp.ev, evbuffer_get_length(resp.ev));
     }
     return result;
 }
@@ -619,9 +620,12 @@ tr_server_new(struct tr_broker *broker, struct event_base *main_base,
         }
         nt->accept_ev = event_new(nt->base, -1, 0, thread_accept_cb, nt);
         nt->stop_ev = event_new(nt->base, -1, 0, thread_stop_cb, nt);
-        if (nt->accept_ev == NULL || nt->stop_ev == NULL) {
+        nt->response = evbuffer_new();
+        if (nt->accept_ev == NULL || nt->stop_ev == NULL ||
+            nt->response == NULL) {
             goto out;
         }
+        evbuffer_set_flags(nt->response, EVBUFFER_FLAG_DRAINS_TO_FD);
     }
 
     memset(&hints, 0, sizeof(hints));
@@ -745,6 +749,9 @@ tr_server_free(struct tr_server *server)
         }
         if (nt->stop_ev != NULL) {
             event_free(nt->stop_ev);
+        }
+        if (nt->response != NULL) {
+            evbuffer_free(nt->response);
         }
         if (nt->base != NULL) {
             event_base_free(nt->base);
