@@ -447,6 +447,32 @@ same_end(struct tr_agent *a, struct file *f, const struct file *t)
            tr_crc32c(0, a->buf, (size_t)got) == t->trunc_last_crc;
 }
 
+/* 1 if paths 'p' and 'q' name entries of the same directory. */
+static int
+same_dir(const char *p, const char *q)
+{
+    const char *ps = strrchr(p, '/'), *qs = strrchr(q, '/');
+    size_t pl = ps ? (size_t)(ps - p) : 0, ql = qs ? (size_t)(qs - q) : 0;
+
+    return pl == ql && memcmp(p, q, pl) == 0;
+}
+
+/*
+ * 1 if the first 'n' bytes of 'f' equal those of 't' (n is below the
+ * fingerprint size, so both fit in the read buffer).
+ */
+static int
+same_prefix(struct tr_agent *a, const struct file *f, const struct file *t,
+            size_t n)
+{
+    if (n == 0 || 2 * n > a->bufcap || f->fd < 0 || t->fd < 0) {
+        return n == 0;
+    }
+    return pread(f->fd, a->buf, n, 0) == (ssize_t)n &&
+           pread(t->fd, a->buf + n, n, 0) == (ssize_t)n &&
+           memcmp(a->buf, a->buf + n, n) == 0;
+}
+
 /*
  * Decides where a new file 'f' (size 'size', fingerprint current) starts.
  * logrotate's copytruncate copies app.log to app.log.1 and then truncates
@@ -461,16 +487,6 @@ same_end(struct tr_agent *a, struct file *f, const struct file *t)
  * before the truncation, or is still being written. A file that matches
  * nothing, or waited COPY_WAIT_MS, is read from its start.
  */
-/* 1 if paths 'p' and 'q' name entries of the same directory. */
-static int
-same_dir(const char *p, const char *q)
-{
-    const char *ps = strrchr(p, '/'), *qs = strrchr(q, '/');
-    size_t pl = ps ? (size_t)(ps - p) : 0, ql = qs ? (size_t)(qs - q) : 0;
-
-    return pl == ql && memcmp(p, q, pl) == 0;
-}
-
 static int
 copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
 {
@@ -493,6 +509,19 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
         if (t->trunc_ms != 0 && now - t->trunc_ms > keep) {
             t->trunc_ms = 0;
         }
+        /*
+         * Seen while logrotate is still copying: shorter than a full
+         * fingerprint, so its fingerprint cannot match yet. Wait while it
+         * could still become t's copy: it starts with t's bytes, or t was
+         * just truncated (its old bytes are gone, only their CRC is left).
+         */
+        if (f->id.fp_len < (uint64_t)a->conf->fingerprint_bytes &&
+            ((t->trunc_ms != 0 && now - t->trunc_ms < COPY_WAIT_MS) ||
+             (t->read_off > f->id.fp_len &&
+              same_prefix(a, f, t, (size_t)f->id.fp_len)))) {
+            wait = 1;
+            continue;
+        }
         if (t->fd >= 0 && t->read_off > 0 && same_print(&t->id, &f->id)) {
             /* A copy of t: has t been truncated meanwhile? */
             struct stat st;
@@ -510,20 +539,26 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
         if (t->trunc_ms == 0 || !same_print(&t->trunc_id, &f->id)) {
             continue;
         }
+        uint64_t start = t->trunc_committed;
         if (size < t->trunc_read) {
-            wait = 1; /* still being copied */
-            continue;
-        }
-        if (!same_end(a, f, t)) {
+            /*
+             * logrotate truncates only after the copy is complete, so the
+             * copy is whole, and shorter than what was read from t: lines
+             * written between its copy and its truncate are in neither
+             * file. Whatever was acknowledged beyond the copy's end is in
+             * the topic already.
+             */
+            start = start < size ? start : size;
+        } else if (!same_end(a, f, t)) {
             continue; /* same start, other content: a different file */
         }
         a->c.copies++;
         tr_log_info("%s is the copy of %s made before its truncation; "
                     "continuing it at offset %" PRIu64,
-                    f->path, t->path, t->trunc_committed);
+                    f->path, t->path, start);
         t->trunc_ms = 0;
         f->copy_check = 0;
-        reset_to(a, f, t->trunc_committed);
+        reset_to(a, f, start);
         return 1;
     }
     if (wait && now - f->copy_since_ms < COPY_WAIT_MS) {

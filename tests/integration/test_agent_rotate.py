@@ -103,6 +103,9 @@ def body(ws):
             mode, len(on_disk), dups,
             ", %d lost by logrotate's copy/truncate race" % lost_by_logrotate if lost_by_logrotate else ""))
         bound = ROTATIONS * COPY_DUPS_PER_ROTATION if mode == "copytruncate" else 0
+        if dups > bound:
+            twice = sorted(n for n, v in seen.items() if v > 1)
+            print("# %s: duplicated numbers %d..%d (%d of them)" % (mode, twice[0], twice[-1], len(twice)))
         harness.check(dups <= bound, "%s: %d duplicates <= %d" % (mode, dups, bound))
     harness.check(agent.stop() == 0, "agent exits 0")
     agent.check_sanitizers()
