@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,4 +236,26 @@ tr_cli_parse_time(const char *s, int64_t now_ms, int64_t *out)
     t = timegm(&tm);
     *out = (int64_t)t * 1000 + ms;
     return 0;
+}
+
+int
+tr_cli_take_subcommand(int *argc, char ***argv, void (*usage)(FILE *),
+                       const char **sub)
+{
+    char **av = *argv;
+
+    if (*argc < 2 || av[1][0] == '-') {
+        if (*argc >= 2 &&
+            (strcmp(av[1], "--help") == 0 || strcmp(av[1], "-h") == 0)) {
+            usage(stdout);
+            return TR_EXIT_OK;
+        }
+        usage(stderr);
+        return TR_EXIT_USAGE;
+    }
+    *sub = av[1];
+    (*argc)--;
+    (*argv)++;
+    optind = 1;
+    return -1;
 }

@@ -16,6 +16,7 @@
 #define TR_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "admin.h"
 
@@ -50,6 +51,15 @@ void tr_cli_common_init(struct tr_cli_common *c);
         "help", no_argument, NULL, 'h'                                         \
     }
 int tr_cli_common_opt(int ch, const char *arg, struct tr_cli_common *c);
+
+/*
+ * For commands whose first word is a subcommand ("topics list ..."): takes
+ * that word into *sub and shifts argc/argv onto it, ready for getopt_long.
+ * Returns -1 when there is one; otherwise prints 'usage' (to stdout for
+ * --help, stderr for anything else) and returns the exit code.
+ */
+int tr_cli_take_subcommand(int *argc, char ***argv, void (*usage)(FILE *),
+                           const char **sub);
 
 /* Prints "tributary CMD: message" on stderr. */
 void tr_cli_error(const char *cmd, const char *fmt, ...)

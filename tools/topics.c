@@ -519,19 +519,9 @@ tr_cmd_topics(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     tr_cli_common_init(&o.common);
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 &&
-            (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            usage(stdout);
-            return TR_EXIT_OK;
-        }
-        usage(stderr);
-        return TR_EXIT_USAGE;
+    if ((r = tr_cli_take_subcommand(&argc, &argv, usage, &sub)) >= 0) {
+        return r;
     }
-    sub = argv[1];
-    argc--;
-    argv++;
-    optind = 1;
     while ((ch = getopt_long(argc, argv, "b:p:r:c:h", longopts, NULL)) != -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &o.common)) != 0) {
             if (r < 0) {
