@@ -51,6 +51,7 @@ packages=(
     libzstd-dev liblz4-dev libsnappy-dev
     kcat python3-confluent-kafka python3-kafka
     python3-zstandard python3-lz4 python3-snappy
+    libzookeeper-mt-dev zookeeper
     logrotate valgrind clang-format cppcheck
 )
 
