@@ -48,14 +48,15 @@ static opt_check_fn check_listeners;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 
-#define F(field) offsetof(struct tr_broker_config, field)
+#define TR_MAX_REPLICAS_CFG 16
+#define F(field)            offsetof(struct tr_broker_config, field)
 #define L(field)                                                               \
     (offsetof(struct tr_broker_config, log) +                                  \
      offsetof(struct tr_log_config, field))
 
 /* clang-format off */
 static const struct opt opts[] = {
-    { "broker.id", OPT_INT32, "0", F(broker_id), 0, INT32_MAX, NULL, 0,
+    { "broker.id", OPT_INT32, "0", F(broker_id), -1, INT32_MAX, NULL, 0,
       "Id of this broker in Metadata responses (Kafka's default, -1, asks "
       "for a generated id; a single collector uses 0)." },
     { "listeners", OPT_STRING, "PLAINTEXT://127.0.0.1:9092", F(listeners),
@@ -169,6 +170,43 @@ static const struct opt opts[] = {
       F(offsets_topic_replication_factor), 1, INT16_MAX, NULL, 0,
       "Replication factor of the consumer-offsets topic (Kafka's default is "
       "3; a single collector can only honour 1)." },
+    { "zookeeper.connect", OPT_STRING, NULL, F(zookeeper_connect), 0, 0,
+      NULL, 0,
+      "ZooKeeper hosts, with an optional chroot (host:2181/tributary); set, "
+      "the collector joins a cluster, unset it runs alone." },
+    { "zookeeper.session.timeout.ms", OPT_INT64, "18000",
+      F(zookeeper_session_timeout_ms), 1000, INT32_MAX, NULL, 0,
+      "A broker silent this long loses its session and its leaderships." },
+    { "zookeeper.connection.timeout.ms", OPT_INT64, "18000",
+      F(zookeeper_connection_timeout_ms), 100, INT32_MAX, NULL, 0,
+      "How long start-up waits for ZooKeeper." },
+    { "broker.rack", OPT_STRING, NULL, F(broker_rack), 0, 0, NULL, 0,
+      "Rack of this broker, given to clients and used to spread replicas." },
+    { "min.insync.replicas", OPT_INT32, "1", F(min_insync_replicas), 1,
+      TR_MAX_REPLICAS_CFG, NULL, 0,
+      "acks=all produce needs this many in-sync replicas, else "
+      "NOT_ENOUGH_REPLICAS." },
+    { "replica.lag.time.max.ms", OPT_INT64, "30000",
+      F(replica_lag_time_max_ms), 100, INT64_MAX, NULL, 0,
+      "A follower not caught up for this long leaves the ISR." },
+    { "replica.fetch.max.bytes", OPT_INT32, "1048576",
+      F(replica_fetch_max_bytes), 1024, INT32_MAX, NULL, 0,
+      "Bytes a follower asks for per partition in one fetch." },
+    { "replica.fetch.wait.max.ms", OPT_INT32, "500",
+      F(replica_fetch_wait_max_ms), 1, INT32_MAX, NULL, 0,
+      "How long a follower's fetch waits at the leader for new records." },
+    { "num.replica.fetchers", OPT_INT32, "1", F(num_replica_fetchers), 1, 64,
+      NULL, OPT_UNUSED, "Fetcher threads per source broker (one is used)." },
+    { "unclean.leader.election.enable", OPT_BOOL, "false",
+      F(unclean_leader_election), 0, 0, NULL, 0,
+      "Let a replica outside the ISR lead when no ISR member is alive "
+      "(availability over durability)." },
+    { "controlled.shutdown.enable", OPT_BOOL, "true",
+      F(controlled_shutdown_enable), 0, 0, NULL, 0,
+      "On SIGTERM, hand leaderships over before stopping." },
+    { "inter.broker.listener.name", OPT_STRING, NULL,
+      F(inter_broker_listener_name), 0, 0, NULL, 0,
+      "Listener brokers use between themselves (only PLAINTEXT today)." },
     { "offsets.topic.num.partitions", OPT_INT32, "50",
       F(offsets_topic_num_partitions), 1, 10000, NULL, 0,
       "Partitions of __consumer_offsets, used when it is created; an "

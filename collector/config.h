@@ -48,6 +48,19 @@ struct tr_broker_config {
     int32_t group_max_session_timeout_ms;     /* 1800000 */
     int32_t group_initial_rebalance_delay_ms; /* 3000 */
     char *log_level;                          /* tributary.log.level, "info" */
+    /* The cluster (docs/cluster.md); unused without zookeeper.connect. */
+    char *zookeeper_connect;                 /* NULL: a single collector */
+    int64_t zookeeper_session_timeout_ms;    /* 18000 */
+    int64_t zookeeper_connection_timeout_ms; /* 18000 */
+    char *broker_rack;                       /* NULL */
+    int32_t min_insync_replicas;             /* 1 */
+    int64_t replica_lag_time_max_ms;         /* 30000 */
+    int32_t replica_fetch_max_bytes;         /* 1048576 */
+    int32_t replica_fetch_wait_max_ms;       /* 500 */
+    int32_t num_replica_fetchers;            /* 1 */
+    int unclean_leader_election;             /* false */
+    int controlled_shutdown_enable;          /* true */
+    char *inter_broker_listener_name;        /* NULL: the first listener */
 
     /*
      * Private to config.c: raw values of keys that are folded into 'log'

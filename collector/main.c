@@ -24,6 +24,9 @@
 #include "broker.h"
 #include "build-config.h"
 #include "cleaner.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 #include "clock.h"
 #include "config.h"
 #include "groups.h"
@@ -176,6 +179,9 @@ main(int argc, char **argv)
     struct tr_topics *topics = NULL;
     struct tr_cleaner *cleaner = NULL;
     struct tr_server *server = NULL;
+#ifdef HAVE_ZOOKEEPER
+    struct tr_cluster *cluster = NULL;
+#endif
     struct tr_pidgen *pids = NULL;
     struct tr_waits *waits = NULL;
     struct tr_groups *groups = NULL;
@@ -276,6 +282,24 @@ main(int argc, char **argv)
         tr_log_error("%s", errbuf);
         goto out;
     }
+    if (cfg.zookeeper_connect != NULL) {
+#ifndef HAVE_ZOOKEEPER
+        tr_log_error("zookeeper.connect is set but this collector was built "
+                     "without cluster support (install libzookeeper-mt-dev "
+                     "and configure again)");
+        status = EXIT_CONFIG;
+        goto out;
+#else
+        if (cfg.broker_id < 0) {
+            tr_log_error("broker.id=-1: a cluster member needs an explicit "
+                         "broker.id");
+            status = EXIT_CONFIG;
+            goto out;
+        }
+#endif
+    } else if (cfg.broker_id < 0) {
+        cfg.broker_id = 0;
+    }
     err = tr_topics_check_broker_id(topics, cfg.broker_id, errbuf,
                                     sizeof(errbuf));
     if (err != TR_OK) {
@@ -363,10 +387,30 @@ main(int argc, char **argv)
                 PACKAGE_VERSION, cfg.broker_id, tr_server_port(server),
                 broker.advertised_host, broker.advertised_port,
                 cfg.num_network_threads, cfg.log_dirs);
+#ifdef HAVE_ZOOKEEPER
+    if (cfg.zookeeper_connect != NULL) {
+        err = tr_cluster_start(&broker, &cluster, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("%s", errbuf);
+            goto out;
+        }
+        broker.cluster = cluster;
+    }
+#endif
     event_base_dispatch(base);
+#ifdef HAVE_ZOOKEEPER
+    if (cluster != NULL) {
+        /* Leaderships move away while clients can still be answered. */
+        tr_cluster_controlled_shutdown(cluster);
+    }
+#endif
     tr_server_stop(server);
     status = 0;
 out:
+#ifdef HAVE_ZOOKEEPER
+    broker.cluster = NULL;
+    tr_cluster_free(cluster); /* its fetchers append to the partitions */
+#endif
     tr_server_free(server);
     tr_cleaner_stop(cleaner); /* before the partitions close */
     tr_groups_close(groups);

@@ -53,6 +53,8 @@ tr_err_str(tr_err_t err)
         return "closed";
     case TR_ERR_NO_KEY:
         return "record without a key in a compacted topic";
+    case TR_ERR_STALE:
+        return "a newer version was written first";
     }
     return "unknown error";
 }

@@ -36,6 +36,7 @@ typedef enum {
     TR_ERR_UNKNOWN_PRODUCER = -20,
     TR_ERR_CLOSED = -21, /* peer or object closed */
     TR_ERR_NO_KEY = -22, /* a compacted log got a record without a key */
+    TR_ERR_STALE = -23,  /* a conditional write lost to a newer version */
 } tr_err_t;
 
 /* Returns a static, human-readable description of 'err'. */
@@ -52,7 +53,10 @@ enum {
     TR_KERR_LEADER_NOT_AVAILABLE = 5,
     TR_KERR_NOT_LEADER_OR_FOLLOWER = 6,
     TR_KERR_REQUEST_TIMED_OUT = 7,
+    TR_KERR_BROKER_NOT_AVAILABLE = 8,
+    TR_KERR_REPLICA_NOT_AVAILABLE = 9,
     TR_KERR_MESSAGE_TOO_LARGE = 10,
+    TR_KERR_STALE_CONTROLLER_EPOCH = 11,
     TR_KERR_COORDINATOR_LOAD_IN_PROGRESS = 14,
     TR_KERR_COORDINATOR_NOT_AVAILABLE = 15,
     TR_KERR_NOT_COORDINATOR = 16,
@@ -94,7 +98,13 @@ enum {
     TR_KERR_MEMBER_ID_REQUIRED = 79,
     TR_KERR_GROUP_MAX_SIZE_REACHED = 81,
     TR_KERR_FENCED_INSTANCE_ID = 82,
+    TR_KERR_FENCED_LEADER_EPOCH = 74,
+    TR_KERR_UNKNOWN_LEADER_EPOCH = 75,
+    TR_KERR_PREFERRED_LEADER_NOT_AVAILABLE = 80,
+    TR_KERR_ELECTION_NOT_NEEDED = 84,
+    TR_KERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
     TR_KERR_INVALID_RECORD = 87,
+    TR_KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83,
 };
 
 /* Maps an internal error to the Kafka error code a client should see. */

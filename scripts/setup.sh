@@ -51,7 +51,7 @@ packages=(
     libzstd-dev liblz4-dev libsnappy-dev
     kcat python3-confluent-kafka python3-kafka
     python3-zstandard python3-lz4 python3-snappy
-    libzookeeper-mt-dev zookeeper
+    libzookeeper-mt-dev zookeeper python3-kazoo
     logrotate valgrind clang-format cppcheck
 )
 
@@ -92,9 +92,10 @@ else
     say "Debian packages: all present"
 fi
 
-# The Kafka client modules are Debian's and load only in Debian's python3.
-/usr/bin/python3 -c 'import confluent_kafka, kafka' ||
-    { echo "setup.sh: /usr/bin/python3 cannot import confluent_kafka and kafka" >&2; exit 1; }
+# The Kafka and ZooKeeper client modules are Debian's and load only in
+# Debian's python3.
+/usr/bin/python3 -c 'import confluent_kafka, kafka, kazoo' ||
+    { echo "setup.sh: /usr/bin/python3 cannot import confluent_kafka, kafka and kazoo" >&2; exit 1; }
 
 it=$root/tests/integration
 want=$(node -p 'require(process.argv[1]).dependencies.kafkajs' "$it/package.json")

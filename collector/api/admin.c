@@ -9,6 +9,11 @@
  */
 #include "api.h"
 
+#include "build-config.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
+
 #include <stdio.h>
 #include <string.h>
 
@@ -115,7 +120,12 @@ tr_api_create_topics(struct tr_request *req)
             tr_proto_get_array_len_v(&topics_at, 0, &nrep, 0, 1000);
             for (j = 0; j < nrep; j++) {
                 tr_slice_get_i32(&topics_at, &i32);
-                if (i32 != req->broker->node_id) {
+                if (req->broker->cluster != NULL) {
+                    kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+                    snprintf(message, sizeof(message),
+                             "explicit replica assignments are not taken "
+                             "yet: give a replication factor");
+                } else if (i32 != req->broker->node_id) {
                     kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
                     snprintf(message, sizeof(message),
                              "broker %d does not exist", i32);
@@ -163,6 +173,18 @@ tr_api_create_topics(struct tr_request *req)
             kerr = TR_KERR_INVALID_PARTITIONS;
             snprintf(message, sizeof(message),
                      "number of partitions must be larger than 0");
+        } else if (req->broker->cluster != NULL && !validate_only) {
+#ifdef HAVE_ZOOKEEPER
+            const char *keys[64], *values[64];
+            size_t k;
+            for (k = 0; k < nconfigs; k++) {
+                keys[k] = configs[k].name;
+                values[k] = configs[k].value;
+            }
+            kerr = tr_cluster_create_topic(req->broker->cluster, topic, np, rf,
+                                           keys, values, nconfigs, 5000,
+                                           message, sizeof(message));
+#endif
         } else if (rf <= 0 || rf > 1) {
             kerr = TR_KERR_INVALID_REPLICATION_FACTOR;
             snprintf(message, sizeof(message),

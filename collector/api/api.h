@@ -61,6 +61,13 @@ struct tr_request {
     int park_ms;
     int final;
     struct tr_waiter *waiter; /* to register watched partitions on */
+    /*
+     * Kept across the runs of a parked request (acks=all produce keeps its
+     * append results here so a rerun never appends again): set by the
+     * handler, freed with state_free by the server when the request is done.
+     */
+    void *state;
+    void (*state_free)(void *state);
 };
 
 /*
@@ -95,6 +102,10 @@ tr_err_t tr_api_delete_groups(struct tr_request *req);
 tr_err_t tr_api_alter_configs(struct tr_request *req);
 tr_err_t tr_api_incremental_alter_configs(struct tr_request *req);
 tr_err_t tr_api_delete_records(struct tr_request *req);
+tr_err_t tr_api_leader_and_isr(struct tr_request *req);
+tr_err_t tr_api_update_metadata(struct tr_request *req);
+tr_err_t tr_api_controlled_shutdown(struct tr_request *req);
+tr_err_t tr_api_offset_for_leader_epoch(struct tr_request *req);
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

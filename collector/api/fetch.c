@@ -15,14 +15,19 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "build-config.h"
 #include "log.h"
 #include "partition.h"
 #include "topics.h"
 #include "waits.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 
 struct fetch_part {
     char *topic; /* points into the fetch's topic names */
     int32_t index;
+    int32_t current_epoch; /* v9+: the fetcher's leader epoch, else -1 */
     int64_t fetch_offset;
     int32_t max_bytes;
     int16_t kerr;
@@ -31,6 +36,7 @@ struct fetch_part {
 };
 
 struct fetch {
+    int32_t replica_id; /* a follower broker's id, or -1 for consumers */
     int32_t max_wait_ms;
     int32_t min_bytes;
     int32_t max_bytes;
@@ -76,6 +82,7 @@ fetch_decode(struct tr_request *req, struct fetch *f)
     tr_err_t err;
 
     if ((err = tr_slice_get_i32(in, &replica_id)) != TR_OK ||
+        (f->replica_id = replica_id, 0) ||
         (err = tr_slice_get_i32(in, &f->max_wait_ms)) != TR_OK ||
         (err = tr_slice_get_i32(in, &f->min_bytes)) != TR_OK ||
         (err = tr_slice_get_i32(in, &f->max_bytes)) != TR_OK ||
@@ -157,8 +164,10 @@ fetch_decode(struct tr_request *req, struct fetch *f)
 
             fp->topic = f->topics[t];
             tr_slice_get_i32(&topics_at, &fp->index);
+            fp->current_epoch = -1;
             if (v >= 9) {
                 tr_slice_get_i32(&topics_at, &epoch);
+                fp->current_epoch = epoch;
             }
             tr_slice_get_i64(&topics_at, &fp->fetch_offset);
             if (v >= 5) {
@@ -188,6 +197,20 @@ fetch_read(struct tr_request *req, struct fetch *f)
         int64_t end;
         tr_err_t err;
 
+#ifdef HAVE_ZOOKEEPER
+        if (req->broker->cluster != NULL) {
+            /* Leaders serve; a follower's fetch also reports its position. */
+            fp->kerr = tr_cluster_check_fetch(
+                req->broker->cluster, fp->topic, fp->index, f->replica_id,
+                fp->current_epoch, fp->fetch_offset);
+            if (fp->kerr != TR_KERR_NONE) {
+                memset(&fp->offs, 0, sizeof(fp->offs));
+                fp->offs.high_watermark = fp->offs.last_stable = -1;
+                fp->offs.log_start = -1;
+                continue;
+            }
+        }
+#endif
         part = tr_topics_partition(req->broker->topics, fp->topic, fp->index);
         if (part == NULL) {
             fp->kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -208,6 +231,9 @@ fetch_read(struct tr_request *req, struct fetch *f)
         }
         end =
             f->isolation == 1 ? fp->offs.last_stable : fp->offs.high_watermark;
+        if (f->replica_id >= 0 && req->broker->cluster != NULL) {
+            end = fp->offs.log_end; /* followers copy past the HW */
+        }
         if (budget > 0 || total == 0) {
             err = tr_partition_read(part, fp->fetch_offset, budget, end,
                                     &fp->read);

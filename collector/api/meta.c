@@ -8,6 +8,11 @@
  */
 #include "api.h"
 
+#include "build-config.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
+
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +30,10 @@ static const struct tr_api api_table[] = {
     { TR_API_FETCH, 4, 11, tr_api_fetch },
     { TR_API_LIST_OFFSETS, 1, 5, tr_api_list_offsets },
     { TR_API_METADATA, 0, 8, tr_api_metadata },
+    { TR_API_LEADER_AND_ISR, 1, 1, tr_api_leader_and_isr },
+    { TR_API_UPDATE_METADATA, 4, 4, tr_api_update_metadata },
+    { TR_API_CONTROLLED_SHUTDOWN, 1, 1, tr_api_controlled_shutdown },
+    { TR_API_OFFSET_FOR_LEADER_EPOCH, 0, 3, tr_api_offset_for_leader_epoch },
     { TR_API_API_VERSIONS, 0, 3, tr_api_api_versions },
     { TR_API_CREATE_TOPICS, 0, 4, tr_api_create_topics },
     { TR_API_DELETE_TOPICS, 0, 3, tr_api_delete_topics },
@@ -137,6 +146,33 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         *kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
         return -1;
     }
+#ifdef HAVE_ZOOKEEPER
+    if (req->broker->cluster != NULL) {
+        struct tr_cluster *c = req->broker->cluster;
+        int16_t ck;
+
+        count = tr_cluster_partition_count(c, name);
+        if (count >= 0) {
+            return count;
+        }
+        if (!allow_create || !cfg->auto_create_topics) {
+            *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            return -1;
+        }
+        ck =
+            tr_cluster_create_topic(c, name, cfg->num_partitions,
+                                    strncmp(name, "__consumer_offsets", 18) == 0
+                                        ? cfg->offsets_topic_replication_factor
+                                        : cfg->default_replication_factor,
+                                    NULL, NULL, 0, 0, errbuf, sizeof(errbuf));
+        if (ck == TR_KERR_INVALID_REPLICATION_FACTOR) {
+            tr_log_warn("cannot auto-create topic '%s': %s", name, errbuf);
+        }
+        /* The leaders are not known yet: clients retry, as with Kafka. */
+        *kerr = TR_KERR_LEADER_NOT_AVAILABLE;
+        return -1;
+    }
+#endif
     count = tr_topics_partition_count(req->broker->topics, name);
     if (count >= 0) {
         return count;
@@ -178,6 +214,43 @@ put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
         tr_proto_put_bool(out, strncmp(name, "__", 2) == 0); /* IsInternal */
     }
     tr_buf_put_i32(out, count > 0 ? count : 0);
+#ifdef HAVE_ZOOKEEPER
+    if (req->broker->cluster != NULL) {
+        for (i = 0; i < count; i++) {
+            struct tr_pstate st;
+            int known =
+                tr_cluster_partition_state(req->broker->cluster, name, i, &st);
+            int32_t r;
+
+            if (!known) {
+                memset(&st, 0, sizeof(st));
+                st.leader = -1;
+            }
+            tr_buf_put_i16(out, st.leader < 0 ? TR_KERR_LEADER_NOT_AVAILABLE
+                                              : TR_KERR_NONE);
+            tr_buf_put_i32(out, i);
+            tr_buf_put_i32(out, st.leader);
+            if (v >= 7) {
+                tr_buf_put_i32(out, st.leader_epoch);
+            }
+            tr_buf_put_i32(out, st.nreplicas);
+            for (r = 0; r < st.nreplicas; r++) {
+                tr_buf_put_i32(out, st.replicas[r]);
+            }
+            tr_buf_put_i32(out, st.nisr);
+            for (r = 0; r < st.nisr; r++) {
+                tr_buf_put_i32(out, st.isr[r]);
+            }
+            if (v >= 5) {
+                tr_buf_put_i32(out, st.noffline);
+                for (r = 0; r < st.noffline; r++) {
+                    tr_buf_put_i32(out, st.offline[r]);
+                }
+            }
+        }
+        count = 0; /* done */
+    }
+#endif
     for (i = 0; i < count; i++) {
         tr_buf_put_i16(out, TR_KERR_NONE);
         tr_buf_put_i32(out, i);    /* PartitionIndex */
@@ -245,22 +318,61 @@ tr_api_metadata(struct tr_request *req)
     if (v >= 3) {
         tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
     }
-    tr_buf_put_i32(out, 1); /* Brokers */
-    tr_buf_put_i32(out, broker->node_id);
-    tr_proto_put_cstring_v(out, 0, broker->advertised_host);
-    tr_buf_put_i32(out, broker->advertised_port);
-    if (v >= 1) {
-        tr_proto_put_cstring_v(out, 0, NULL); /* Rack */
+    int32_t controller = broker->node_id;
+#ifdef HAVE_ZOOKEEPER
+    struct tr_broker_info *bs = NULL;
+    size_t nb = 0;
+    if (broker->cluster != NULL) {
+        nb = tr_cluster_brokers(broker->cluster, &bs);
+        controller = tr_cluster_controller_id(broker->cluster);
+    }
+    if (nb > 0) {
+        tr_buf_put_i32(out, (int32_t)nb);
+        for (i = 0; i < nb; i++) {
+            tr_buf_put_i32(out, bs[i].id);
+            tr_proto_put_cstring_v(out, 0, bs[i].host);
+            tr_buf_put_i32(out, bs[i].port);
+            if (v >= 1) {
+                tr_proto_put_cstring_v(out, 0,
+                                       bs[i].rack[0] ? bs[i].rack : NULL);
+            }
+        }
+    }
+    tr_free(bs);
+    if (nb == 0)
+#endif
+    {
+        tr_buf_put_i32(out, 1); /* Brokers: this one */
+        tr_buf_put_i32(out, broker->node_id);
+        tr_proto_put_cstring_v(out, 0, broker->advertised_host);
+        tr_buf_put_i32(out, broker->advertised_port);
+        if (v >= 1) {
+            tr_proto_put_cstring_v(out, 0, NULL); /* Rack */
+        }
     }
     if (v >= 2) {
         tr_proto_put_cstring_v(out, 0, broker->cluster_id);
     }
     if (v >= 1) {
-        tr_buf_put_i32(out, broker->node_id); /* ControllerId */
+        tr_buf_put_i32(out, controller); /* ControllerId */
     }
 
     /* v0: an empty list means all topics; v1+: null means all. */
-    if (ntopics < 0 || (v == 0 && ntopics == 0)) {
+    if ((ntopics < 0 || (v == 0 && ntopics == 0)) && broker->cluster != NULL) {
+#ifdef HAVE_ZOOKEEPER
+        char **names = NULL;
+        size_t nn = tr_cluster_topics(broker->cluster, &names);
+        tr_buf_put_i32(out, (int32_t)nn);
+        for (i = 0; i < nn; i++) {
+            put_topic_metadata(
+                req, names[i],
+                tr_cluster_partition_count(broker->cluster, names[i]),
+                TR_KERR_NONE);
+            tr_free(names[i]);
+        }
+        tr_free(names);
+#endif
+    } else if (ntopics < 0 || (v == 0 && ntopics == 0)) {
         err = tr_topics_list(broker->topics, &all, &nall);
         if (err != TR_OK) {
             return err;

@@ -9,13 +9,66 @@
  */
 #include "api.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "build-config.h"
 #include "log.h"
 #include "partition.h"
 #include "pidgen.h"
 #include "topics.h"
 #include "waits.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
+
+/*
+ * In a cluster, acks=all answers only when the high watermark has passed
+ * what was appended: the request parks and runs again when the HW moves.
+ * The append results are kept in this state, so reruns never append again.
+ */
+struct produce_result {
+    struct tr_append_result res;
+    int16_t kerr;
+    int32_t epoch;
+    int32_t index;
+    char topic[TR_TOPIC_NAME_MAX + 1];
+};
+
+struct produce_state {
+    struct produce_result *r;
+    size_t n, cap;
+};
+
+static void
+produce_state_free(void *arg)
+{
+    struct produce_state *ps = arg;
+
+    if (ps != NULL) {
+        tr_free(ps->r);
+        tr_free(ps);
+    }
+}
+
+static struct produce_result *
+produce_state_add(struct produce_state *ps)
+{
+    struct produce_result *tmp;
+    size_t cap;
+
+    if (ps->n == ps->cap) {
+        cap = ps->cap ? ps->cap * 2 : 8;
+        tmp = tr_realloc(ps->r, cap * sizeof(*tmp));
+        if (tmp == NULL) {
+            return NULL;
+        }
+        ps->r = tmp;
+        ps->cap = cap;
+    }
+    return &ps->r[ps->n++];
+}
 
 static int16_t
 append_partition(struct tr_request *req, const char *topic, int32_t index,
@@ -26,7 +79,9 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
 
     part = tr_topics_partition(req->broker->topics, topic, index);
     if (part == NULL) {
-        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return req->broker->cluster != NULL
+                   ? TR_KERR_NOT_LEADER_OR_FOLLOWER
+                   : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     if (records->len <= 0) {
         tr_partition_unref(part);
@@ -38,6 +93,11 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
     tr_partition_unref(part);
     if (err == TR_OK) {
         if (!res->duplicate) {
+#ifdef HAVE_ZOOKEEPER
+            if (req->broker->cluster != NULL) {
+                tr_cluster_after_append(req->broker->cluster, topic, index);
+            }
+#endif
             tr_waits_notify(req->broker->waits, topic, index);
         }
         return TR_KERR_NONE;
@@ -69,6 +129,9 @@ tr_api_produce(struct tr_request *req)
     struct tr_str txn_id = { NULL, -1 };
     int16_t acks;
     int32_t timeout_ms, ntopics, t;
+    struct produce_state *ps = req->state;
+    size_t done = 0, next = 0;
+    int waiting = 0;
     tr_err_t err;
 
     if (v >= 3) {
@@ -86,6 +149,17 @@ tr_api_produce(struct tr_request *req)
     if (ntopics < 0) {
         return TR_ERR_CORRUPT;
     }
+    if (ps == NULL && acks == -1 && req->broker->cluster != NULL) {
+        ps = tr_calloc(1, sizeof(*ps));
+        if (ps == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        req->state = ps;
+        req->state_free = produce_state_free;
+    } else if (ps != NULL) {
+        done = ps->n; /* a rerun: the appends were made the first time */
+    }
+    size_t out_start = tr_buf_len(out);
     tr_buf_put_i32(out, ntopics);
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
@@ -114,7 +188,26 @@ tr_api_produce(struct tr_request *req)
                 (err = tr_proto_get_bytes(in, &records)) != TR_OK) {
                 return err;
             }
-            if (v < 3) {
+            int32_t epoch = -1;
+            if (next < done) {
+                /* Rerun of a parked acks=all request. */
+                struct produce_result *pr = &ps->r[next++];
+                res = pr->res;
+                kerr = pr->kerr;
+#ifdef HAVE_ZOOKEEPER
+                if (kerr == TR_KERR_NONE && !res.duplicate) {
+                    (void)tr_waiter_watch(req->waiter, topic, index);
+                    kerr = tr_cluster_check_acked(req->broker->cluster, topic,
+                                                  index, pr->epoch,
+                                                  res.last_offset);
+                    if (kerr < 0) {
+                        waiting = 1;
+                        kerr = req->final ? TR_KERR_REQUEST_TIMED_OUT
+                                          : TR_KERR_NONE;
+                    }
+                }
+#endif
+            } else if (v < 3) {
                 kerr = TR_KERR_UNSUPPORTED_VERSION;
             } else if (acks != 0 && acks != 1 && acks != -1) {
                 kerr = TR_KERR_INVALID_REQUIRED_ACKS;
@@ -123,7 +216,32 @@ tr_api_produce(struct tr_request *req)
             } else if (!topic_ok) {
                 kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
             } else {
-                kerr = append_partition(req, topic, index, &records, &res);
+                kerr = TR_KERR_NONE;
+#ifdef HAVE_ZOOKEEPER
+                if (req->broker->cluster != NULL) {
+                    kerr = tr_cluster_check_produce(req->broker->cluster, topic,
+                                                    index, acks == -1, &epoch);
+                }
+#endif
+                if (kerr == TR_KERR_NONE) {
+                    kerr = append_partition(req, topic, index, &records, &res);
+                }
+            }
+            if (next >= done && ps != NULL) {
+                struct produce_result *pr = produce_state_add(ps);
+                if (pr == NULL) {
+                    return TR_ERR_NOMEM;
+                }
+                pr->res = res;
+                pr->kerr = kerr;
+                pr->epoch = epoch;
+                pr->index = index;
+                snprintf(pr->topic, sizeof(pr->topic), "%s",
+                         topic_ok ? topic : "");
+                next = ps->n;
+                if (kerr == TR_KERR_NONE && !res.duplicate) {
+                    waiting = 1; /* checked below, once all are appended */
+                }
             }
             tr_buf_put_i32(out, index);
             tr_buf_put_i16(out, kerr);
@@ -142,6 +260,33 @@ tr_api_produce(struct tr_request *req)
     }
     if (v >= 1) {
         tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (waiting && done == 0) {
+        /*
+         * First run: watch, then look, so a HW move between the append and
+         * the watch is not missed. All there already: answer now.
+         */
+        size_t i;
+        waiting = 0;
+        for (i = 0; i < ps->n; i++) {
+            struct produce_result *pr = &ps->r[i];
+            if (pr->kerr != TR_KERR_NONE || pr->res.duplicate) {
+                continue;
+            }
+            (void)tr_waiter_watch(req->waiter, pr->topic, pr->index);
+            if (tr_cluster_check_acked(req->broker->cluster, pr->topic,
+                                       pr->index, pr->epoch,
+                                       pr->res.last_offset) != TR_KERR_NONE) {
+                waiting = 1;
+            }
+        }
+    }
+#endif
+    if (waiting && !req->final) {
+        req->park_ms = timeout_ms > 0 ? timeout_ms : 1;
+        tr_buf_truncate(out, out_start);
+        return TR_OK;
     }
     /* acks=0: the client expects no response at all. */
     req->no_response = acks == 0;
@@ -168,6 +313,10 @@ tr_api_init_producer_id(struct tr_request *req)
         tr_log_error("cannot allocate a producer id: %s",
                      "the producer-id-block file could not be written");
         kerr = TR_KERR_KAFKA_STORAGE_ERROR;
+    }
+    if (kerr == TR_KERR_NONE && req->broker->cluster != NULL) {
+        /* Unique across the cluster: the broker id in the high bits. */
+        pid |= (int64_t)req->broker->node_id << 40;
     }
     tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
     tr_buf_put_i16(req->out, kerr);

@@ -40,6 +40,12 @@
 #include "producers.h"
 #include "segment.h"
 
+/* One line of the leader-epoch cache: 'epoch' began at offset 'start'. */
+struct epoch_entry {
+    int32_t epoch;
+    int64_t start;
+};
+
 /* A segment renamed to .deleted, unlinked when 'due_ms' has passed. */
 struct pending_delete {
     int64_t base;
@@ -65,6 +71,15 @@ struct tr_partition {
     int64_t high_watermark;
     int64_t log_end;
     int32_t leader_epoch;
+    /*
+     * Replication (see partition.h): 'replicated' stops the high watermark
+     * from following the log end; the leader-epoch cache maps each epoch to
+     * the first offset written in it, ascending.
+     */
+    int replicated;
+    struct epoch_entry *epochs;
+    size_t nepochs;
+    size_t epochs_cap;
     int64_t recovery_point;
     int64_t unflushed;     /* records appended since the last flush */
     int64_t last_flush_ms; /* wall clock, as tr_partition_tick's 'now_ms' */
@@ -329,13 +344,23 @@ unlink_pending(struct tr_partition *part, int64_t now_ms)
     part->ndeletes = k;
 }
 
+static tr_err_t epoch_note(struct tr_partition *part, int32_t epoch,
+                           int64_t start);
+
+/* Rebuilds producer state and the leader-epoch cache from batch headers. */
 static tr_err_t
 replay_header(const struct tr_batch_header *h, off_t pos, void *arg)
 {
-    struct tr_producers *ps = arg;
+    struct tr_partition *part = arg;
+    struct tr_producers *ps = part->producers;
     struct tr_producer_batch b;
+    tr_err_t err;
 
     (void)pos;
+    err = epoch_note(part, h->PartitionLeaderEpoch, h->BaseOffset);
+    if (err != TR_OK) {
+        return err;
+    }
     if (h->ProducerId < 0 || h->BaseSequence < 0 ||
         (h->Attributes & TR_BATCH_ATTR_CONTROL)) {
         return TR_OK;
@@ -461,6 +486,7 @@ partition_free(struct tr_partition *part)
     }
     tr_free(part->roll_fds);
     tr_free(part->deletes);
+    tr_free(part->epochs);
     tr_free(part->segs);
     tr_producers_free(part->producers);
     tr_free(part->pending);
@@ -547,11 +573,13 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
     }
     part->last_flush_ms = tr_clock_wall_ms();
     for (i = 0; i < part->nsegs; i++) {
-        err = tr_segment_foreach_header(part->segs[i], replay_header,
-                                        part->producers);
+        err = tr_segment_foreach_header(part->segs[i], replay_header, part);
         if (err != TR_OK) {
             goto out;
         }
+    }
+    if (part->nepochs > 0) {
+        part->leader_epoch = part->epochs[part->nepochs - 1].epoch;
     }
     tr_log_debug("partition %s: opened, offsets %" PRId64 "..%" PRId64
                  " in %zu segments, %zu producers",
@@ -932,10 +960,13 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     if (err != TR_OK) {
         goto out;
     }
+    (void)epoch_note(part, part->leader_epoch, part->log_end);
     res->base_offset = part->log_end;
     res->last_offset = offset - 1;
     part->log_end = offset;
-    part->high_watermark = offset;
+    if (!part->replicated) {
+        part->high_watermark = offset;
+    }
     for (i = 0; i < npending; i++) {
         (void)tr_producers_update(part->producers, &part->pending[i]);
     }
@@ -1849,4 +1880,356 @@ out:
     plan_free(&plan);
     pthread_mutex_unlock(&part->clean_lock);
     return err;
+}
+
+/*
+ * Replication support: the leader-epoch cache, appends of the leader's
+ * batches on a follower, truncation, and a high watermark set from outside.
+ */
+
+/* Writes "<dir>/leader-epoch-checkpoint" (Kafka's format) atomically. */
+static void
+write_epoch_checkpoint(struct tr_partition *part)
+{
+    char path[4096], tmp[4100];
+    FILE *f;
+    size_t i;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", part->dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        tr_log_warn("partition %s: %s: %s", part->dir, tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, "0\n%zu\n", part->nepochs);
+    for (i = 0; i < part->nepochs; i++) {
+        fprintf(f, "%" PRId32 " %" PRId64 "\n", part->epochs[i].epoch,
+                part->epochs[i].start);
+    }
+    ok = fflush(f) == 0 && fdatasync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        tr_log_warn("partition %s: cannot write %s: %s", part->dir, path,
+                    strerror(errno));
+        (void)unlink(tmp);
+    }
+}
+
+/*
+ * Records that 'epoch' starts at 'start' when it is newer than the last
+ * epoch known. Batches from before replication carry epoch 0 or -1; both
+ * start the cache at 0. Caller holds part->lock (or owns the partition).
+ */
+static tr_err_t
+epoch_note(struct tr_partition *part, int32_t epoch, int64_t start)
+{
+    struct epoch_entry *tmp;
+    size_t cap;
+
+    if (epoch < 0) {
+        epoch = 0;
+    }
+    if (part->nepochs > 0 && part->epochs[part->nepochs - 1].epoch >= epoch) {
+        return TR_OK;
+    }
+    if (part->nepochs == part->epochs_cap) {
+        cap = part->epochs_cap ? part->epochs_cap * 2 : 4;
+        tmp = tr_realloc(part->epochs, cap * sizeof(*tmp));
+        if (tmp == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        part->epochs = tmp;
+        part->epochs_cap = cap;
+    }
+    part->epochs[part->nepochs].epoch = epoch;
+    part->epochs[part->nepochs].start = start;
+    part->nepochs++;
+    if (part->replicated) {
+        write_epoch_checkpoint(part);
+    }
+    return TR_OK;
+}
+
+void
+tr_partition_set_replicated(struct tr_partition *part, int64_t high_watermark)
+{
+    pthread_mutex_lock(&part->lock);
+    if (!part->replicated) {
+        part->replicated = 1;
+        if (high_watermark >= 0 && high_watermark < part->high_watermark) {
+            part->high_watermark = high_watermark;
+        }
+        if (part->high_watermark < part->log_start) {
+            part->high_watermark = part->log_start;
+        }
+        write_epoch_checkpoint(part);
+    }
+    pthread_mutex_unlock(&part->lock);
+}
+
+int
+tr_partition_set_high_watermark(struct tr_partition *part, int64_t hw)
+{
+    int moved = 0;
+
+    pthread_mutex_lock(&part->lock);
+    if (hw > part->log_end) {
+        hw = part->log_end;
+    }
+    if (hw > part->high_watermark) {
+        part->high_watermark = hw;
+        moved = 1;
+    }
+    pthread_mutex_unlock(&part->lock);
+    return moved;
+}
+
+tr_err_t
+tr_partition_become_leader(struct tr_partition *part, int32_t epoch)
+{
+    tr_err_t err;
+
+    pthread_mutex_lock(&part->lock);
+    if (epoch > part->leader_epoch) {
+        part->leader_epoch = epoch;
+    }
+    /* As Kafka: the new epoch starts at the log end even before a write. */
+    err = epoch_note(part, epoch, part->log_end);
+    pthread_mutex_unlock(&part->lock);
+    return err;
+}
+
+tr_err_t
+tr_partition_append_replica(struct tr_partition *part, uint8_t *records,
+                            size_t len, int64_t *log_end)
+{
+    tr_err_t err;
+    struct tr_slice s;
+    struct tr_batch_header h;
+    const uint8_t *batch;
+    const uint8_t *first = NULL;
+    size_t blen, skip = 0;
+    int64_t next, count = 0, now_ms;
+    int flush = 0;
+
+    pthread_mutex_lock(&part->lock);
+    if (part->failed) {
+        err = TR_ERR_IO;
+        goto out;
+    }
+    /* Validate everything first; skip batches the log already holds. */
+    next = part->log_end;
+    tr_slice_init(&s, records, len);
+    while ((err = tr_batch_next(&s, &batch, &blen)) == TR_OK) {
+        err = tr_batch_validate(batch, blen, &h);
+        if (err != TR_OK) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        if (first == NULL) {
+            if (h.BaseOffset + h.LastOffsetDelta < next) {
+                skip += blen;
+                continue;
+            }
+            if (h.BaseOffset != next) {
+                tr_log_warn("partition %s: leader's batch at %" PRId64
+                            " does not follow the log end %" PRId64,
+                            part->dir, h.BaseOffset, next);
+                err = TR_ERR_OUT_OF_RANGE;
+                goto out;
+            }
+            first = batch;
+        } else if (h.BaseOffset != next) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        next = h.BaseOffset + h.LastOffsetDelta + 1;
+        count += (int64_t)h.LastOffsetDelta + 1;
+    }
+    if (err != TR_ERR_NOT_FOUND) {
+        err = TR_ERR_CORRUPT; /* leaders send whole batches only */
+        goto out;
+    }
+    if (first == NULL) {
+        err = TR_OK;
+        goto out;
+    }
+    records += skip;
+    len -= skip;
+    now_ms = tr_clock_wall_ms();
+    if (must_roll(part, len, count, now_ms)) {
+        err = roll(part, &flush);
+        if (err != TR_OK) {
+            goto out;
+        }
+    }
+    err = tr_segment_append(active(part), records, len,
+                            part->cfg.index_interval_bytes, now_ms);
+    if (err != TR_OK) {
+        goto out;
+    }
+    tr_slice_init(&s, records, len);
+    while (tr_batch_next(&s, &batch, &blen) == TR_OK) {
+        (void)tr_batch_header_parse(batch, blen, &h);
+        (void)replay_header(&h, 0, part);
+        if (h.PartitionLeaderEpoch > part->leader_epoch) {
+            part->leader_epoch = h.PartitionLeaderEpoch;
+        }
+    }
+    part->log_end = next;
+    part->unflushed += count;
+    if (part->unflushed >= part->cfg.flush_messages) {
+        flush = 1;
+    }
+    err = TR_OK;
+out:
+    *log_end = part->log_end;
+    pthread_mutex_unlock(&part->lock);
+    if (flush) {
+        (void)tr_partition_flush(part);
+    }
+    return err;
+}
+
+/* Header walk state: the position of the first batch at or past 'offset'. */
+struct cut_point {
+    int64_t offset;
+    off_t pos;
+    int found;
+};
+
+static tr_err_t
+find_cut(const struct tr_batch_header *h, off_t pos, void *arg)
+{
+    struct cut_point *cp = arg;
+
+    if (!cp->found && h->BaseOffset + h->LastOffsetDelta >= cp->offset) {
+        cp->pos = pos;
+        cp->found = 1;
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_partition_truncate(struct tr_partition *part, int64_t offset)
+{
+    tr_err_t err = TR_OK;
+    struct tr_segment *seg = NULL;
+    struct cut_point cp;
+    char path[4096];
+    int64_t base, old_end;
+    size_t i, keep;
+
+    pthread_mutex_lock(&part->flush_lock);
+    pthread_mutex_lock(&part->lock);
+    old_end = part->log_end;
+    if (offset >= part->log_end) {
+        goto out;
+    }
+    if (offset < part->log_start) {
+        offset = part->log_start;
+    }
+    /* Whole segments past the cut go; the one holding it is cut short. */
+    keep = find_segment(part, offset);
+    for (i = part->nsegs; i-- > keep + 1;) {
+        base = tr_segment_base_offset(part->segs[i]);
+        tr_segment_close(part->segs[i]);
+        unlink_segment_files(part->dir, base);
+        part->nsegs--;
+    }
+    seg = part->segs[keep];
+    cp.offset = offset;
+    cp.pos = tr_segment_size(seg);
+    cp.found = 0;
+    err = tr_segment_foreach_header(seg, find_cut, &cp);
+    if (err != TR_OK) {
+        goto out;
+    }
+    base = tr_segment_base_offset(seg);
+    tr_segment_close(seg);
+    part->nsegs--;
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", part->dir, base);
+    if (truncate(path, cp.pos) != 0) {
+        tr_log_error("partition %s: truncate %s: %s", part->dir, path,
+                     strerror(errno));
+        err = TR_ERR_IO;
+    }
+    /* Reopening with recovery rebuilds the indexes for what is left. */
+    seg = NULL;
+    if (tr_segment_open(part->dir, base, TR_SEGMENT_ACTIVE | TR_SEGMENT_RECOVER,
+                        part->cfg.segment_index_bytes,
+                        part->cfg.index_interval_bytes, &seg) != TR_OK ||
+        push_segment(part, seg) != TR_OK) {
+        tr_segment_close(seg);
+        part->failed = 1;
+        err = TR_ERR_IO;
+        goto out;
+    }
+    part->log_end = tr_segment_next_offset(seg);
+    if (part->high_watermark > part->log_end) {
+        part->high_watermark = part->log_end;
+    }
+    if (part->recovery_point > part->log_end) {
+        part->recovery_point = part->log_end;
+    }
+    if (part->first_dirty > part->log_end) {
+        part->first_dirty = part->log_end;
+    }
+    /* Producer state and epochs are rebuilt from what remains. */
+    tr_producers_free(part->producers);
+    part->producers = tr_producers_new();
+    part->nepochs = 0;
+    if (part->producers == NULL) {
+        part->failed = 1;
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < part->nsegs; i++) {
+        (void)tr_segment_foreach_header(part->segs[i], replay_header, part);
+    }
+    write_epoch_checkpoint(part);
+    tr_log_info("partition %s: truncated from %" PRId64 " to %" PRId64,
+                part->dir, old_end, part->log_end);
+out:
+    pthread_mutex_unlock(&part->lock);
+    pthread_mutex_unlock(&part->flush_lock);
+    return err;
+}
+
+void
+tr_partition_end_offset_for_epoch(struct tr_partition *part, int32_t epoch,
+                                  int32_t *found_epoch, int64_t *end_offset)
+{
+    size_t i;
+
+    pthread_mutex_lock(&part->lock);
+    *found_epoch = -1;
+    *end_offset = -1;
+    for (i = part->nepochs; i-- > 0;) {
+        if (part->epochs[i].epoch <= epoch) {
+            *found_epoch = part->epochs[i].epoch;
+            *end_offset = i + 1 < part->nepochs ? part->epochs[i + 1].start
+                                                : part->log_end;
+            break;
+        }
+    }
+    if (*found_epoch < 0 && part->nepochs > 0) {
+        /* Older than anything kept: everything before our first epoch. */
+        *found_epoch = epoch;
+        *end_offset = part->epochs[0].start;
+    }
+    pthread_mutex_unlock(&part->lock);
+}
+
+int32_t
+tr_partition_last_epoch(struct tr_partition *part)
+{
+    int32_t epoch;
+
+    pthread_mutex_lock(&part->lock);
+    epoch = part->nepochs > 0 ? part->epochs[part->nepochs - 1].epoch : -1;
+    pthread_mutex_unlock(&part->lock);
+    return epoch;
 }

@@ -244,6 +244,57 @@ int64_t tr_partition_first_dirty(struct tr_partition *part);
 void tr_partition_restore_first_dirty(struct tr_partition *part,
                                       int64_t offset);
 
+/*
+ * Replication. The log stores and reports; the cluster code decides.
+ *
+ * A replicated partition's high watermark no longer follows the log end:
+ * the leader moves it (the smallest log end of the in-sync replicas) and a
+ * follower copies the leader's. The leader-epoch cache maps every leader
+ * epoch to the first offset written in it; it is rebuilt from the batch
+ * headers at open and written to "leader-epoch-checkpoint" (Kafka's format:
+ * version, count, then "epoch start-offset" lines) whenever it changes.
+ */
+
+/*
+ * Marks the partition replicated; its high watermark drops to
+ * 'high_watermark' if that is lower (-1: keep it). Idempotent.
+ */
+void tr_partition_set_replicated(struct tr_partition *part,
+                                 int64_t high_watermark);
+/* Raises the high watermark to 'hw' (capped at the log end); 1 if it moved. */
+int tr_partition_set_high_watermark(struct tr_partition *part, int64_t hw);
+/*
+ * This broker leads the partition from 'epoch' on: appends are stamped with
+ * it, and the epoch cache gets an entry at the current log end.
+ */
+tr_err_t tr_partition_become_leader(struct tr_partition *part, int32_t epoch);
+/*
+ * Follower append: the leader's batches, offsets and epochs kept as they
+ * are. Batches the log already holds are skipped; the first new one must
+ * start at the log end (TR_ERR_OUT_OF_RANGE otherwise). *log_end gets the
+ * log end after the call, whatever happened. TR_ERR_CORRUPT for a batch
+ * that fails validation (nothing is written then).
+ */
+tr_err_t tr_partition_append_replica(struct tr_partition *part,
+                                     uint8_t *records, size_t len,
+                                     int64_t *log_end);
+/*
+ * Removes every batch that ends at or after 'offset' (a batch holding
+ * 'offset' goes whole), then rebuilds indexes, producer state and the epoch
+ * cache for what is left. The high watermark follows the log end down.
+ */
+tr_err_t tr_partition_truncate(struct tr_partition *part, int64_t offset);
+/*
+ * OffsetForLeaderEpoch: the largest epoch <= 'epoch' that this log knows,
+ * and the offset where the next one starts (the log end for the newest).
+ * Both -1 when the log has no epochs.
+ */
+void tr_partition_end_offset_for_epoch(struct tr_partition *part, int32_t epoch,
+                                       int32_t *found_epoch,
+                                       int64_t *end_offset);
+/* The newest epoch in the cache, -1 when empty. */
+int32_t tr_partition_last_epoch(struct tr_partition *part);
+
 /* A copy of the partition's current settings. */
 void tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg);
 

@@ -72,6 +72,8 @@ struct conn {
     struct event *wake_ev;
     struct event *timer_ev;
     struct tr_waiter *waiter;
+    void *state; /* a parked request's handler state (api.h) */
+    void (*state_free)(void *);
 };
 
 struct tr_server {
@@ -208,7 +210,11 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
         }
     }
     req.waiter = c->waiter;
+    req.state = c->state;
+    req.state_free = c->state_free;
     err = api->handler(&req);
+    c->state = req.state;
+    c->state_free = req.state_free;
     if (err != TR_OK) {
         tr_log_warn("%s: bad %s v%d request (%s); closing", c->peer,
                     tr_proto_api_name(req.hdr.api_key), req.hdr.api_version,
@@ -241,6 +247,13 @@ respond:
     }
     result = FRAME_DONE;
 out:
+    if (result != FRAME_PARKED && c->state != NULL) {
+        if (c->state_free != NULL) {
+            c->state_free(c->state);
+        }
+        c->state = NULL;
+        c->state_free = NULL;
+    }
     if (resp.ev != NULL && evbuffer_get_length(resp.ev) > 0) {
         /* Unsent pieces of a refused or parked response (closes fds). */
         evbuffer_drain(resp.ev, evbuffer_get_length(resp.ev));
@@ -418,6 +431,9 @@ conn_close(struct conn *c)
         event_free(c->timer_ev);
     }
     tr_free(c->parked_frame);
+    if (c->state != NULL && c->state_free != NULL) {
+        c->state_free(c->state);
+    }
     if (c->bev != NULL) {
         bufferevent_free(c->bev);
     }

@@ -26,9 +26,9 @@
 #include "alloc.h"
 #include "batch.h"
 #include "buf.h"
+#include "cleaner.h"
 #include "codec.h"
-#include "collector/cleaner.h"
-#include "collector/partition.h"
+#include "partition.h"
 
 #define T0 1700000000000LL /* fake clock origin */
 

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "collector/config.h"
+#include "config.h"
 #include "log.h"
 
 /* Writes 'text' to a new temporary file whose name goes into 'path'. */
@@ -197,7 +197,7 @@ test_config_unknown_key_warns(void **state)
 
     (void)state;
     write_temp(path, "broker.id=2\n"
-                     "zookeeper.connect=localhost:2181\n"
+                     "no.such.key=localhost:2181\n"
                      "num.io.threads=4\n");
     write_temp(logpath, "");
     logfd = open(logpath, O_RDWR);
@@ -213,8 +213,8 @@ test_config_unknown_key_warns(void **state)
     n = pread(logfd, logtext, sizeof(logtext) - 1, 0);
     assert_true(n > 0);
     logtext[n] = '\0';
-    snprintf(expect, sizeof(expect),
-             "%s:2: unknown key 'zookeeper.connect' ignored", path);
+    snprintf(expect, sizeof(expect), "%s:2: unknown key 'no.such.key' ignored",
+             path);
     assert_non_null(strstr(logtext, expect));
     snprintf(expect, sizeof(expect),
              "%s:3: num.io.threads is accepted but has no effect", path);

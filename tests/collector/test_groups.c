@@ -20,10 +20,10 @@
 
 #include "alloc.h"
 #include "buf.h"
-#include "collector/groups.h"
-#include "collector/partition.h"
-#include "collector/topics.h"
 #include "err.h"
+#include "groups.h"
+#include "partition.h"
+#include "topics.h"
 
 #define T0 1700000000000LL
 

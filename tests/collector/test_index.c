@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "collector/index.h"
+#include "index.h"
 
 struct fixture {
     char dir[64];

@@ -27,7 +27,7 @@
 #include "batch.h"
 #include "buf.h"
 #include "clock.h"
-#include "collector/partition.h"
+#include "partition.h"
 
 #define MAX_BATCHES 64
 

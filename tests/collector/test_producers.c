@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "collector/producers.h"
+#include "producers.h"
 
 static struct tr_producer_batch
 batch(int64_t pid, int16_t epoch, int32_t first, int32_t count, int64_t offset)

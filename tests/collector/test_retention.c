@@ -25,8 +25,8 @@
 #include "alloc.h"
 #include "batch.h"
 #include "buf.h"
-#include "collector/partition.h"
-#include "collector/topics.h"
+#include "partition.h"
+#include "topics.h"
 
 #define T0   1700000000000LL
 #define HOUR 3600000LL

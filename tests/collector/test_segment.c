@@ -21,7 +21,7 @@
 #include "alloc.h"
 #include "batch.h"
 #include "buf.h"
-#include "collector/segment.h"
+#include "segment.h"
 
 #define NBATCHES 10
 #define RECORDS  3

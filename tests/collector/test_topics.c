@@ -19,8 +19,8 @@
 #include "alloc.h"
 #include "batch.h"
 #include "buf.h"
-#include "collector/partition.h"
-#include "collector/topics.h"
+#include "partition.h"
+#include "topics.h"
 
 struct fixture {
     char dir[64];

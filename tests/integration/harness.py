@@ -141,6 +141,7 @@ class Collector:
         self.log_path = os.path.join(ws.path, name + ".stderr")
         self.proc = None
         self.starts = 0
+        self.paused = False
 
     @property
     def broker(self):
@@ -218,6 +219,9 @@ class Collector:
         proc = self.proc
         if proc.poll() is None:
             proc.send_signal(sig)
+            if self.paused:
+                proc.send_signal(signal.SIGCONT)  # a stopped process acts on 'sig' only once continued
+            self.paused = False
             try:
                 proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -249,6 +253,20 @@ class Collector:
             self.proc.kill()
         self.proc.wait()
         self.proc = None
+        self.paused = False
+
+    def pause(self):
+        """SIGSTOP: the process hangs (its sockets stay open) until resume()."""
+        if not self.alive():
+            fail("%s: not running, cannot pause it" % self.name)
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        """SIGCONT after pause()."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
 
     def restart(self, timeout=START_TIMEOUT):
         """Starts again on the same port and data directory."""
@@ -279,6 +297,7 @@ class Workspace:
         self.name = name
         self.path = tempfile.mkdtemp(prefix="tributary-it-%s-" % name)
         self.collectors = []
+        self.cleanups = []
 
     def collector(self, name="collector", **kw):
         c = Collector(self, name, **kw)
@@ -288,6 +307,13 @@ class Workspace:
     def file(self, name):
         return os.path.join(self.path, name)
 
+    def on_close(self, fn):
+        """
+        Has close() call fn(show_logs) after it stopped the collectors, last
+        registered first; for other servers a test runs (cluster.ZooKeeper).
+        """
+        self.cleanups.append(fn)
+
     def close(self, show_logs=False):
         for c in self.collectors:
             try:
@@ -296,6 +322,11 @@ class Workspace:
                 c.kill()
             if show_logs:
                 print("--- %s stderr (tail) ---\n%s" % (c.name, tail(c.log())), flush=True)
+        for fn in reversed(self.cleanups):
+            try:
+                fn(show_logs)
+            except Exception:
+                traceback.print_exc(file=sys.stdout)
         if show_logs:
             # Other programs a test ran (agents, exporters) log to *.stderr.
             for p in sorted(glob.glob(os.path.join(self.path, "*.stderr"))):

@@ -1,0 +1,2056 @@
+/*
+ * cluster -- ZooKeeper membership, the controller, and replica roles; see
+ * cluster.h and docs/cluster.md.
+ */
+#include "cluster.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "broker.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "fetcher.h"
+#include "json.h"
+#include "log.h"
+#include "partition.h"
+#include "proto.h"
+#include "topics.h"
+#include "waits.h"
+#include "zk.h"
+
+enum role {
+    ROLE_NONE,
+    ROLE_LEADER,
+    ROLE_FOLLOWER
+};
+
+/* One partition of the cluster view, and this broker's part in it. */
+struct entry {
+    struct tr_pstate st;
+    enum role role;
+    int32_t role_epoch;  /* leader epoch of the role, -1 before any */
+    int64_t epoch_start; /* leader: log end when the role began */
+    int64_t fol_leo[TR_MAX_REPLICAS];      /* per st.replicas slot */
+    int64_t fol_caught[TR_MAX_REPLICAS];   /* last time caught up (mono ms) */
+    int64_t fol_prev_leo[TR_MAX_REPLICAS]; /* leader LEO at the last fetch */
+    int isr_expand; /* a follower caught up: write the ISR */
+};
+
+/* The controller's picture of one partition. */
+struct cpart {
+    char topic[TR_TOPIC_MAX + 1];
+    int32_t partition;
+    int32_t replicas[TR_MAX_REPLICAS];
+    int32_t nreplicas;
+    struct tr_pstate st; /* zk_version -1: no state znode yet */
+};
+
+/* A controller-to-broker sender: latest state wins, retried until sent. */
+struct sender {
+    struct tr_cluster *c;
+    struct tr_broker_info info;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct tr_buf *lai, *um; /* pending bodies, or NULL */
+    int stop;
+    struct tr_rpc_conn conn;
+};
+
+struct tr_cluster {
+    struct tr_broker *broker;
+    const struct tr_broker_config *cfg;
+    int32_t id;
+
+    pthread_mutex_t lock; /* the view and roles, below */
+    struct entry *entries;
+    size_t nentries, entries_cap;
+    struct tr_broker_info *brokers;
+    size_t nbrokers;
+    int32_t controller_id;
+    int32_t controller_epoch_seen;
+
+    /* Cluster thread. */
+    struct event_base *base;
+    struct event *wake_ev, *tick_ev;
+    pthread_t thread;
+    pthread_mutex_t qlock; /* the flags and queue below */
+    int q_connected, q_expired, q_brokers, q_topics, q_isr, q_controller;
+    int q_stop;
+    struct tr_state_msg *q_msgs;
+    size_t q_nmsgs, q_cap;
+
+    struct tr_zk *zk;
+    int connected;
+    int registered;
+    int64_t last_isr_check_ms;
+    int shutting_down;
+
+    /* Controller state (cluster thread only). */
+    int is_controller;
+    int32_t epoch;
+    int32_t epoch_version;
+    struct cpart *cparts;
+    size_t ncparts, cparts_cap;
+    struct tr_broker_info *live;
+    size_t nlive;
+    struct sender **senders;
+    size_t nsenders;
+    int32_t shutting_down_broker; /* controlled shutdown in progress */
+
+    /* Fetchers, one per leader broker (cluster thread only). */
+    struct tr_fetcher **fetchers;
+    int32_t *fetcher_ids;
+    size_t nfetchers;
+};
+
+/* ---------------------------------------------------------------- view */
+
+static struct entry *
+find_entry(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < c->nentries; i++) {
+        if (c->entries[i].st.partition == partition &&
+            strcmp(c->entries[i].st.topic, topic) == 0) {
+            return &c->entries[i];
+        }
+    }
+    return NULL;
+}
+
+static struct entry *
+get_entry(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    struct entry *e = find_entry(c, topic, partition), *tmp;
+    size_t cap;
+
+    if (e != NULL) {
+        return e;
+    }
+    if (c->nentries == c->entries_cap) {
+        cap = c->entries_cap ? c->entries_cap * 2 : 64;
+        tmp = tr_realloc(c->entries, cap * sizeof(*tmp));
+        if (tmp == NULL) {
+            return NULL;
+        }
+        c->entries = tmp;
+        c->entries_cap = cap;
+    }
+    e = &c->entries[c->nentries++];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->st.topic, sizeof(e->st.topic), "%s", topic);
+    e->st.partition = partition;
+    e->st.leader = -1;
+    e->st.leader_epoch = -1;
+    e->st.zk_version = -1;
+    e->role_epoch = -1;
+    return e;
+}
+
+static int
+slot_of(const struct entry *e, int32_t id)
+{
+    int32_t i;
+
+    for (i = 0; i < e->st.nreplicas; i++) {
+        if (e->st.replicas[i] == id) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Leader: HW = the smallest log end over the ISR; returns 1 if it moved.
+ * Caller holds c->lock.
+ */
+static int
+update_hw(struct tr_cluster *c, struct entry *e)
+{
+    struct tr_partition *part;
+    struct tr_partition_offsets offs;
+    int64_t hw;
+    int32_t i;
+    int s, moved;
+
+    part = tr_topics_partition(c->broker->topics, e->st.topic, e->st.partition);
+    if (part == NULL) {
+        return 0;
+    }
+    tr_partition_offsets(part, &offs);
+    hw = offs.log_end;
+    for (i = 0; i < e->st.nisr; i++) {
+        if (e->st.isr[i] == c->id) {
+            continue;
+        }
+        s = slot_of(e, e->st.isr[i]);
+        if (s < 0 || e->fol_leo[s] < 0) {
+            hw = -1; /* a member we have not heard from yet */
+            break;
+        }
+        if (e->fol_leo[s] < hw) {
+            hw = e->fol_leo[s];
+        }
+    }
+    moved = hw >= 0 && tr_partition_set_high_watermark(part, hw);
+    tr_partition_unref(part);
+    return moved;
+}
+
+static void
+wake(struct tr_cluster *c)
+{
+    event_active(c->wake_ev, EV_READ, 0);
+}
+
+int32_t
+tr_cluster_broker_id(struct tr_cluster *c)
+{
+    return c->id;
+}
+
+int16_t
+tr_cluster_check_produce(struct tr_cluster *c, const char *topic,
+                         int32_t partition, int acks_all, int32_t *epoch)
+{
+    struct entry *e;
+    int16_t kerr;
+
+    pthread_mutex_lock(&c->lock);
+    e = find_entry(c, topic, partition);
+    if (e == NULL) {
+        kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (e->role != ROLE_LEADER) {
+        kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    } else if (acks_all && e->st.nisr < c->cfg->min_insync_replicas) {
+        kerr = TR_KERR_NOT_ENOUGH_REPLICAS;
+    } else {
+        kerr = TR_KERR_NONE;
+        *epoch = e->role_epoch;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return kerr;
+}
+
+void
+tr_cluster_after_append(struct tr_cluster *c, const char *topic,
+                        int32_t partition)
+{
+    struct entry *e;
+    int moved = 0;
+
+    pthread_mutex_lock(&c->lock);
+    e = find_entry(c, topic, partition);
+    if (e != NULL && e->role == ROLE_LEADER) {
+        moved = update_hw(c, e);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (moved) {
+        tr_waits_notify(c->broker->waits, topic, partition);
+    }
+}
+
+int16_t
+tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
+                       int32_t partition, int32_t epoch, int64_t last_offset)
+{
+    struct tr_partition *part;
+    struct tr_partition_offsets offs;
+    struct entry *e;
+    int16_t kerr = -1;
+
+    pthread_mutex_lock(&c->lock);
+    e = find_entry(c, topic, partition);
+    if (e == NULL || e->role != ROLE_LEADER || e->role_epoch != epoch) {
+        kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (kerr >= 0) {
+        return kerr;
+    }
+    part = tr_topics_partition(c->broker->topics, topic, partition);
+    if (part == NULL) {
+        return TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    tr_partition_offsets(part, &offs);
+    tr_partition_unref(part);
+    return offs.high_watermark > last_offset ? TR_KERR_NONE : -1;
+}
+
+int16_t
+tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
+                       int32_t partition, int32_t replica_id,
+                       int32_t current_epoch, int64_t fetch_offset)
+{
+    struct tr_partition *part;
+    struct tr_partition_offsets offs;
+    struct entry *e;
+    int16_t kerr = TR_KERR_NONE;
+    int64_t now;
+    int s, moved = 0, expand = 0;
+
+    pthread_mutex_lock(&c->lock);
+    e = find_entry(c, topic, partition);
+    if (e == NULL) {
+        kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        goto out;
+    }
+    if (e->role != ROLE_LEADER) {
+        kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+        goto out;
+    }
+    if (current_epoch >= 0 && current_epoch < e->role_epoch) {
+        kerr = TR_KERR_FENCED_LEADER_EPOCH;
+        goto out;
+    }
+    if (current_epoch > e->role_epoch) {
+        kerr = TR_KERR_UNKNOWN_LEADER_EPOCH;
+        goto out;
+    }
+    if (replica_id < 0) {
+        goto out;
+    }
+    s = slot_of(e, replica_id);
+    if (s < 0) {
+        kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+        goto out;
+    }
+    part = tr_topics_partition(c->broker->topics, topic, partition);
+    if (part == NULL) {
+        kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        goto out;
+    }
+    tr_partition_offsets(part, &offs);
+    tr_partition_unref(part);
+    now = tr_clock_mono_ms();
+    /* Kafka's rule: caught up when at the leader's end now or as of the
+     * previous fetch. */
+    if (fetch_offset >= offs.log_end) {
+        e->fol_caught[s] = now;
+    } else if (e->fol_prev_leo[s] >= 0 && fetch_offset >= e->fol_prev_leo[s]) {
+        e->fol_caught[s] = now;
+    }
+    e->fol_prev_leo[s] = offs.log_end;
+    e->fol_leo[s] = fetch_offset;
+    if (!tr_rpc_has(e->st.isr, e->st.nisr, replica_id) &&
+        fetch_offset >= offs.high_watermark && fetch_offset >= e->epoch_start &&
+        !e->isr_expand) {
+        e->isr_expand = 1;
+        expand = 1;
+    }
+    moved = update_hw(c, e);
+out:
+    pthread_mutex_unlock(&c->lock);
+    if (moved) {
+        tr_waits_notify(c->broker->waits, topic, partition);
+    }
+    if (expand) {
+        wake(c);
+    }
+    return kerr;
+}
+
+size_t
+tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->lock);
+    n = c->nbrokers;
+    *out = tr_calloc(n ? n : 1, sizeof(**out));
+    if (*out == NULL) {
+        n = 0;
+    } else if (n > 0) {
+        memcpy(*out, c->brokers, n * sizeof(**out));
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+int32_t
+tr_cluster_controller_id(struct tr_cluster *c)
+{
+    int32_t id;
+
+    pthread_mutex_lock(&c->lock);
+    id = c->controller_id;
+    pthread_mutex_unlock(&c->lock);
+    return id;
+}
+
+int32_t
+tr_cluster_partition_count(struct tr_cluster *c, const char *topic)
+{
+    int32_t n = -1;
+    size_t i;
+
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; i < c->nentries; i++) {
+        if (c->entries[i].st.leader_epoch >= 0 &&
+            strcmp(c->entries[i].st.topic, topic) == 0 &&
+            c->entries[i].st.partition + 1 > n) {
+            n = c->entries[i].st.partition + 1;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+int
+tr_cluster_partition_state(struct tr_cluster *c, const char *topic,
+                           int32_t partition, struct tr_pstate *out)
+{
+    struct entry *e;
+    int found = 0;
+
+    pthread_mutex_lock(&c->lock);
+    e = find_entry(c, topic, partition);
+    if (e != NULL && e->st.leader_epoch >= 0) {
+        *out = e->st;
+        found = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+size_t
+tr_cluster_topics(struct tr_cluster *c, char ***out)
+{
+    char **names;
+    size_t i, j, n = 0;
+
+    pthread_mutex_lock(&c->lock);
+    names = tr_calloc(c->nentries + 1, sizeof(*names));
+    if (names != NULL) {
+        for (i = 0; i < c->nentries; i++) {
+            if (c->entries[i].st.leader_epoch < 0) {
+                continue;
+            }
+            for (j = 0; j < n; j++) {
+                if (strcmp(names[j], c->entries[i].st.topic) == 0) {
+                    break;
+                }
+            }
+            if (j == n) {
+                names[n] = tr_strdup(c->entries[i].st.topic);
+                if (names[n] != NULL) {
+                    n++;
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    *out = names;
+    return n;
+}
+
+/* ------------------------------------------------------ JSON in znodes */
+
+static void
+put_ids_json(struct tr_buf *b, const int32_t *ids, int32_t n)
+{
+    char num[16];
+    int32_t i;
+
+    tr_buf_put_bytes(b, "[", 1);
+    for (i = 0; i < n; i++) {
+        snprintf(num, sizeof(num), "%s%d", i ? "," : "", (int)ids[i]);
+        tr_buf_put_bytes(b, num, strlen(num));
+    }
+    tr_buf_put_bytes(b, "]", 1);
+}
+
+static void
+state_json(struct tr_buf *b, const struct tr_pstate *st)
+{
+    char head[160];
+
+    snprintf(head, sizeof(head),
+             "{\"version\":1,\"leader\":%d,\"leader_epoch\":%d,"
+             "\"controller_epoch\":%d,\"isr\":",
+             (int)st->leader, (int)st->leader_epoch, (int)st->controller_epoch);
+    tr_buf_put_bytes(b, head, strlen(head));
+    put_ids_json(b, st->isr, st->nisr);
+    tr_buf_put_bytes(b, "}", 1);
+}
+
+static tr_err_t
+parse_state(const char *data, size_t len, struct tr_pstate *st)
+{
+    struct tr_json_value root, v;
+    int64_t n;
+    size_t count;
+    tr_err_t err;
+
+    if ((err = tr_json_parse(data, len, &root)) != TR_OK) {
+        return err;
+    }
+    if ((err = tr_json_get(&root, "leader", &v)) != TR_OK ||
+        (err = tr_json_int(&v, &n)) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    st->leader = (int32_t)n;
+    if ((err = tr_json_get(&root, "leader_epoch", &v)) != TR_OK ||
+        (err = tr_json_int(&v, &n)) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    st->leader_epoch = (int32_t)n;
+    if (tr_json_get(&root, "controller_epoch", &v) == TR_OK &&
+        tr_json_int(&v, &n) == TR_OK) {
+        st->controller_epoch = (int32_t)n;
+    }
+    if ((err = tr_json_get(&root, "isr", &v)) != TR_OK ||
+        (err = tr_json_int_array(&v, st->isr, TR_MAX_REPLICAS, &count)) !=
+            TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    st->nisr = (int32_t)count;
+    return TR_OK;
+}
+
+static void
+state_path(char *buf, size_t len, const char *topic, int32_t partition)
+{
+    snprintf(buf, len, "/brokers/topics/%s/partitions/%d/state", topic,
+             (int)partition);
+}
+
+/* ------------------------------------------------------------- senders */
+
+static void *
+sender_run(void *arg)
+{
+    struct sender *s = arg;
+    struct tr_buf resp;
+    struct tr_buf *body;
+    int16_t key, version;
+
+    tr_buf_init(&resp, 1 << 20);
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->stop && s->lai == NULL && s->um == NULL) {
+            pthread_cond_wait(&s->cond, &s->lock);
+        }
+        if (s->stop) {
+            break;
+        }
+        if (s->lai != NULL) {
+            body = s->lai;
+            s->lai = NULL;
+            key = TR_API_LEADER_AND_ISR;
+            version = TR_RPC_LEADER_AND_ISR_VERSION;
+        } else {
+            body = s->um;
+            s->um = NULL;
+            key = TR_API_UPDATE_METADATA;
+            version = TR_RPC_UPDATE_METADATA_VERSION;
+        }
+        pthread_mutex_unlock(&s->lock);
+        tr_err_t err = tr_rpc_call(&s->conn, s->info.host, s->info.port, key,
+                                   version, body, &resp, 5000);
+        pthread_mutex_lock(&s->lock);
+        if (err != TR_OK) {
+            tr_log_debug("controller: %s to broker %d: %s",
+                         tr_proto_api_name(key), s->info.id, tr_err_str(err));
+            /* Retry it unless something newer came meanwhile. */
+            struct tr_buf **slot =
+                key == TR_API_LEADER_AND_ISR ? &s->lai : &s->um;
+            if (*slot == NULL) {
+                *slot = body;
+                body = NULL;
+            }
+            pthread_mutex_unlock(&s->lock);
+            struct timespec ts = { 0, 300 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&s->lock);
+        }
+        tr_buf_free(body);
+    }
+    pthread_mutex_unlock(&s->lock);
+    tr_buf_cleanup(&resp);
+    tr_rpc_conn_close(&s->conn);
+    return NULL;
+}
+
+static struct sender *
+sender_new(struct tr_cluster *c, const struct tr_broker_info *info)
+{
+    struct sender *s = tr_calloc(1, sizeof(*s));
+    char client_id[64];
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->c = c;
+    s->info = *info;
+    snprintf(client_id, sizeof(client_id), "tributary-controller-%d", c->id);
+    tr_rpc_conn_init(&s->conn, client_id);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    if (pthread_create(&s->thread, NULL, sender_run, s) != 0) {
+        tr_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void
+sender_free(struct sender *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    tr_buf_free(s->lai);
+    tr_buf_free(s->um);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    tr_free(s);
+}
+
+static void
+sender_post(struct sender *s, int16_t key, struct tr_buf *body)
+{
+    pthread_mutex_lock(&s->lock);
+    if (key == TR_API_LEADER_AND_ISR) {
+        tr_buf_free(s->lai);
+        s->lai = body;
+    } else {
+        tr_buf_free(s->um);
+        s->um = body;
+    }
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Keeps one sender per live broker (cluster thread). */
+static void
+sync_senders(struct tr_cluster *c)
+{
+    size_t i, j, k = 0;
+
+    for (i = 0; i < c->nsenders; i++) {
+        struct sender *s = c->senders[i];
+        int keep = 0;
+        for (j = 0; j < c->nlive; j++) {
+            if (c->live[j].id == s->info.id &&
+                c->live[j].port == s->info.port &&
+                strcmp(c->live[j].host, s->info.host) == 0) {
+                keep = 1;
+            }
+        }
+        if (keep && c->is_controller) {
+            c->senders[k++] = s;
+        } else {
+            sender_free(s);
+        }
+    }
+    c->nsenders = k;
+    if (!c->is_controller) {
+        return;
+    }
+    for (j = 0; j < c->nlive; j++) {
+        int have = 0;
+        for (i = 0; i < c->nsenders; i++) {
+            if (c->senders[i]->info.id == c->live[j].id) {
+                have = 1;
+            }
+        }
+        if (!have) {
+            struct sender **tmp =
+                tr_realloc(c->senders, (c->nsenders + 1) * sizeof(*tmp));
+            struct sender *s;
+            if (tmp == NULL) {
+                return;
+            }
+            c->senders = tmp;
+            s = sender_new(c, &c->live[j]);
+            if (s != NULL) {
+                c->senders[c->nsenders++] = s;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------- controller */
+
+static int
+is_live(struct tr_cluster *c, int32_t id)
+{
+    size_t i;
+
+    for (i = 0; i < c->nlive; i++) {
+        if (c->live[i].id == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static struct cpart *
+cpart_get(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    struct cpart *tmp;
+    size_t i, cap;
+
+    for (i = 0; i < c->ncparts; i++) {
+        if (c->cparts[i].partition == partition &&
+            strcmp(c->cparts[i].topic, topic) == 0) {
+            return &c->cparts[i];
+        }
+    }
+    if (c->ncparts == c->cparts_cap) {
+        cap = c->cparts_cap ? c->cparts_cap * 2 : 64;
+        tmp = tr_realloc(c->cparts, cap * sizeof(*tmp));
+        if (tmp == NULL) {
+            return NULL;
+        }
+        c->cparts = tmp;
+        c->cparts_cap = cap;
+    }
+    tmp = &c->cparts[c->ncparts++];
+    memset(tmp, 0, sizeof(*tmp));
+    snprintf(tmp->topic, sizeof(tmp->topic), "%s", topic);
+    tmp->partition = partition;
+    tmp->st.zk_version = -1;
+    tmp->st.leader = -1;
+    snprintf(tmp->st.topic, sizeof(tmp->st.topic), "%s", topic);
+    tmp->st.partition = partition;
+    return tmp;
+}
+
+/* Reads the live brokers and their endpoints, leaving a watch. */
+static tr_err_t
+read_brokers(struct tr_cluster *c)
+{
+    char **names = NULL;
+    int n = 0, i;
+    struct tr_broker_info *live;
+    size_t nlive = 0;
+    tr_err_t err;
+
+    err = tr_zk_children(c->zk, "/brokers/ids", 1, &names, &n);
+    if (err != TR_OK) {
+        return err;
+    }
+    live = tr_calloc(n > 0 ? (size_t)n : 1, sizeof(*live));
+    if (live == NULL) {
+        tr_zk_free_children(names, n);
+        return TR_ERR_NOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        char path[128], *data = NULL;
+        size_t len;
+        struct tr_json_value root, v;
+        int64_t port;
+        struct tr_broker_info *b = &live[nlive];
+
+        snprintf(path, sizeof(path), "/brokers/ids/%s", names[i]);
+        if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) != TR_OK) {
+            continue;
+        }
+        b->id = (int32_t)strtol(names[i], NULL, 10);
+        if (tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "host", &v) == TR_OK &&
+            tr_json_string(&v, b->host, sizeof(b->host)) == TR_OK &&
+            tr_json_get(&root, "port", &v) == TR_OK &&
+            tr_json_int(&v, &port) == TR_OK) {
+            b->port = (int32_t)port;
+            if (tr_json_get(&root, "rack", &v) != TR_OK ||
+                tr_json_string(&v, b->rack, sizeof(b->rack)) != TR_OK) {
+                b->rack[0] = '\0';
+            }
+            nlive++;
+        }
+        free(data);
+    }
+    tr_zk_free_children(names, n);
+    tr_free(c->live);
+    c->live = live;
+    c->nlive = nlive;
+    if (c->shutting_down_broker >= 0 && !is_live(c, c->shutting_down_broker)) {
+        c->shutting_down_broker = -1; /* it left; it may come back */
+    }
+    return TR_OK;
+}
+
+/* Reads one topic's assignment and every partition's state. */
+static tr_err_t
+read_topic(struct tr_cluster *c, const char *topic)
+{
+    char path[512], *data = NULL;
+    size_t len;
+    struct tr_json_value root, parts, key, val;
+    struct tr_json_iter it;
+    tr_err_t err;
+
+    snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
+    err = tr_zk_get(c->zk, path, 1, &data, &len, NULL);
+    if (err != TR_OK) {
+        return err;
+    }
+    if ((err = tr_json_parse(data, len, &root)) != TR_OK ||
+        (err = tr_json_get(&root, "partitions", &parts)) != TR_OK ||
+        (err = tr_json_iter_init(&it, &parts)) != TR_OK) {
+        tr_log_warn("controller: %s: unreadable assignment", path);
+        free(data);
+        return TR_ERR_CORRUPT;
+    }
+    while (tr_json_next(&it, &key, &val) == TR_OK) {
+        char num[16], *sdata = NULL;
+        size_t count, slen;
+        int32_t reps[TR_MAX_REPLICAS];
+        struct cpart *cp;
+        struct tr_zk_stat st;
+
+        if (tr_json_string(&key, num, sizeof(num)) != TR_OK ||
+            tr_json_int_array(&val, reps, TR_MAX_REPLICAS, &count) != TR_OK) {
+            continue;
+        }
+        cp = cpart_get(c, topic, (int32_t)strtol(num, NULL, 10));
+        if (cp == NULL) {
+            continue;
+        }
+        memcpy(cp->replicas, reps, count * sizeof(reps[0]));
+        cp->nreplicas = (int32_t)count;
+        memcpy(cp->st.replicas, reps, count * sizeof(reps[0]));
+        cp->st.nreplicas = (int32_t)count;
+        state_path(path, sizeof(path), topic, cp->partition);
+        if (tr_zk_get(c->zk, path, 0, &sdata, &slen, &st) == TR_OK &&
+            parse_state(sdata, slen, &cp->st) == TR_OK) {
+            cp->st.zk_version = st.version;
+        }
+        free(sdata);
+    }
+    free(data);
+    return TR_OK;
+}
+
+static tr_err_t
+read_topics(struct tr_cluster *c)
+{
+    char **names = NULL;
+    int n = 0, i;
+    tr_err_t err;
+
+    err = tr_zk_children(c->zk, "/brokers/topics", 1, &names, &n);
+    if (err != TR_OK) {
+        return err;
+    }
+    for (i = 0; i < n; i++) {
+        (void)read_topic(c, names[i]);
+    }
+    tr_zk_free_children(names, n);
+    return TR_OK;
+}
+
+/* Writes a partition's new state, fenced; keeps cp->st on failure. */
+static tr_err_t
+write_state(struct tr_cluster *c, struct cpart *cp, struct tr_pstate *next)
+{
+    struct tr_buf b;
+    char path[512];
+    int32_t version = 0;
+    tr_err_t err;
+
+    next->controller_epoch = c->epoch;
+    tr_buf_init(&b, 65536);
+    state_json(&b, next);
+    state_path(path, sizeof(path), cp->topic, cp->partition);
+    if (cp->st.zk_version < 0) {
+        char parent[512];
+        snprintf(parent, sizeof(parent), "/brokers/topics/%s/partitions/%d",
+                 cp->topic, (int)cp->partition);
+        (void)tr_zk_ensure_path(c->zk, parent);
+        err =
+            tr_zk_fenced_create(c->zk, c->epoch_version, path,
+                                (const char *)tr_buf_data(&b), tr_buf_len(&b));
+        version = 0;
+    } else {
+        err = tr_zk_fenced_set(c->zk, c->epoch_version, path,
+                               (const char *)tr_buf_data(&b), tr_buf_len(&b),
+                               cp->st.zk_version, &version);
+    }
+    tr_buf_cleanup(&b);
+    if (err == TR_OK) {
+        next->zk_version = version;
+        cp->st = *next;
+    } else if (err == TR_ERR_FENCED) {
+        tr_log_warn("controller: a newer controller exists; resigning");
+        c->is_controller = 0;
+    } else {
+        tr_log_warn("controller: cannot write %s: %s", path, tr_err_str(err));
+        if (err == TR_ERR_STALE || err == TR_ERR_EXISTS) {
+            /* Someone (the leader, for the ISR) wrote it: re-read. */
+            char *data = NULL;
+            size_t len;
+            struct tr_zk_stat st;
+            if (tr_zk_get(c->zk, path, 0, &data, &len, &st) == TR_OK &&
+                parse_state(data, len, &cp->st) == TR_OK) {
+                cp->st.zk_version = st.version;
+            }
+            free(data);
+        }
+    }
+    return err;
+}
+
+/*
+ * Decides leaders for every partition: new partitions get their first state,
+ * partitions whose leader is gone (or is shutting down) get a new one from
+ * the live ISR (or, if allowed, any live replica), dead replicas leave the
+ * ISR. Returns the number of states written.
+ */
+static int
+reconcile(struct tr_cluster *c)
+{
+    size_t i;
+    int32_t r;
+    int changed = 0;
+
+    for (i = 0; i < c->ncparts && c->is_controller; i++) {
+        struct cpart *cp = &c->cparts[i];
+        struct tr_pstate next = cp->st;
+        int leader_ok, need = 0;
+
+        if (cp->nreplicas == 0) {
+            continue;
+        }
+        memcpy(next.replicas, cp->replicas, sizeof(next.replicas));
+        next.nreplicas = cp->nreplicas;
+        if (cp->st.zk_version < 0) {
+            next.leader = -1;
+            next.nisr = 0;
+            for (r = 0; r < cp->nreplicas; r++) {
+                if (is_live(c, cp->replicas[r])) {
+                    next.isr[next.nisr++] = cp->replicas[r];
+                    if (next.leader < 0) {
+                        next.leader = cp->replicas[r];
+                    }
+                }
+            }
+            if (next.nisr == 0) {
+                next.isr[next.nisr++] = cp->replicas[0];
+            }
+            next.leader_epoch = 0;
+            need = 1;
+        } else {
+            leader_ok = next.leader >= 0 && is_live(c, next.leader) &&
+                        next.leader != c->shutting_down_broker;
+            /* The ISR keeps only live members (and never empties). */
+            struct tr_pstate live_isr = next;
+            live_isr.nisr = 0;
+            for (r = 0; r < next.nisr; r++) {
+                if (is_live(c, next.isr[r]) &&
+                    next.isr[r] != c->shutting_down_broker) {
+                    live_isr.isr[live_isr.nisr++] = next.isr[r];
+                }
+            }
+            if (!leader_ok) {
+                int32_t chosen = -1;
+                for (r = 0; r < cp->nreplicas && chosen < 0; r++) {
+                    if (tr_rpc_has(live_isr.isr, live_isr.nisr,
+                                   cp->replicas[r])) {
+                        chosen = cp->replicas[r];
+                    }
+                }
+                if (chosen < 0 && c->cfg->unclean_leader_election) {
+                    for (r = 0; r < cp->nreplicas && chosen < 0; r++) {
+                        if (is_live(c, cp->replicas[r]) &&
+                            cp->replicas[r] != c->shutting_down_broker) {
+                            chosen = cp->replicas[r];
+                            live_isr.nisr = 1;
+                            live_isr.isr[0] = chosen;
+                            tr_log_warn("controller: %s-%d: unclean election "
+                                        "of broker %d",
+                                        cp->topic, cp->partition, chosen);
+                        }
+                    }
+                }
+                if (chosen >= 0) {
+                    next = live_isr;
+                    next.leader = chosen;
+                    next.leader_epoch = cp->st.leader_epoch + 1;
+                    need = 1;
+                } else if (next.leader >= 0) {
+                    /* Offline: no leader; the ISR keeps the last one. */
+                    next.leader = -1;
+                    next.leader_epoch = cp->st.leader_epoch + 1;
+                    need = 1;
+                }
+            } else if (live_isr.nisr < next.nisr && live_isr.nisr > 0) {
+                next = live_isr;
+                next.leader_epoch = cp->st.leader_epoch + 1;
+                need = 1;
+            }
+        }
+        if (need && write_state(c, cp, &next) == TR_OK) {
+            tr_log_info("controller: %s-%d: leader %d, epoch %d, isr of %d",
+                        cp->topic, cp->partition, cp->st.leader,
+                        cp->st.leader_epoch, cp->st.nisr);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* Sends LeaderAndIsr (its partitions) and UpdateMetadata to every broker. */
+static void
+broadcast(struct tr_cluster *c)
+{
+    struct tr_state_msg m;
+    struct tr_pstate *mine;
+    size_t i, j, n;
+
+    if (!c->is_controller) {
+        return;
+    }
+    sync_senders(c);
+    m.controller_id = c->id;
+    m.controller_epoch = c->epoch;
+    m.brokers = c->live;
+    m.nbrokers = c->nlive;
+    mine = tr_calloc(c->ncparts + 1, sizeof(*mine));
+    if (mine == NULL) {
+        return;
+    }
+    for (i = 0; i < c->ncparts; i++) {
+        struct tr_pstate *st = &c->cparts[i].st;
+        int32_t r;
+        st->noffline = 0;
+        for (r = 0; r < st->nreplicas; r++) {
+            if (!is_live(c, st->replicas[r])) {
+                st->offline[st->noffline++] = st->replicas[r];
+            }
+        }
+    }
+    for (j = 0; j < c->nsenders; j++) {
+        struct sender *s = c->senders[j];
+        struct tr_buf *lai = tr_buf_new(1 << 30), *um = tr_buf_new(1 << 30);
+
+        if (lai == NULL || um == NULL) {
+            tr_buf_free(lai);
+            tr_buf_free(um);
+            continue;
+        }
+        n = 0;
+        for (i = 0; i < c->ncparts; i++) {
+            if (c->cparts[i].st.zk_version >= 0 &&
+                tr_rpc_has(c->cparts[i].st.replicas, c->cparts[i].st.nreplicas,
+                           s->info.id)) {
+                mine[n++] = c->cparts[i].st;
+            }
+        }
+        m.parts = mine;
+        m.nparts = n;
+        tr_rpc_state_encode(lai, TR_API_LEADER_AND_ISR, &m);
+        n = 0;
+        for (i = 0; i < c->ncparts; i++) {
+            if (c->cparts[i].st.zk_version >= 0) {
+                mine[n++] = c->cparts[i].st;
+            }
+        }
+        m.nparts = n;
+        tr_rpc_state_encode(um, TR_API_UPDATE_METADATA, &m);
+        sender_post(s, TR_API_LEADER_AND_ISR, lai);
+        sender_post(s, TR_API_UPDATE_METADATA, um);
+    }
+    tr_free(mine);
+}
+
+/* Reads and clears /isr_change_notification; re-reads the states named. */
+static void
+read_isr_changes(struct tr_cluster *c)
+{
+    char **names = NULL;
+    int n = 0, i;
+    size_t k;
+
+    if (tr_zk_children(c->zk, "/isr_change_notification", 1, &names, &n) !=
+        TR_OK) {
+        return;
+    }
+    if (n > 0) {
+        for (k = 0; k < c->ncparts; k++) {
+            struct cpart *cp = &c->cparts[k];
+            char path[512], *data = NULL;
+            size_t len;
+            struct tr_zk_stat st;
+            state_path(path, sizeof(path), cp->topic, cp->partition);
+            if (tr_zk_get(c->zk, path, 0, &data, &len, &st) == TR_OK &&
+                parse_state(data, len, &cp->st) == TR_OK) {
+                cp->st.zk_version = st.version;
+            }
+            free(data);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "/isr_change_notification/%s", names[i]);
+        (void)tr_zk_delete(c->zk, path, -1);
+    }
+    tr_zk_free_children(names, n);
+}
+
+static void
+become_controller(struct tr_cluster *c)
+{
+    c->ncparts = 0;
+    c->shutting_down_broker = -1;
+    (void)read_brokers(c);
+    (void)read_topics(c);
+    (void)read_isr_changes(c);
+    tr_log_info("controller: broker %d is the controller (epoch %d), %zu "
+                "live brokers, %zu partitions",
+                c->id, c->epoch, c->nlive, c->ncparts);
+    reconcile(c);
+    broadcast(c);
+}
+
+/* Tries to become controller; learns who is otherwise. */
+static void
+elect(struct tr_cluster *c)
+{
+    char *data = NULL, body[160];
+    size_t len;
+    struct tr_zk_stat st;
+    struct tr_json_value root, v;
+    int32_t epoch = 0, version = -1, newv = 0;
+    int64_t id;
+    tr_err_t err;
+
+    if (tr_zk_get(c->zk, "/controller_epoch", 0, &data, &len, &st) == TR_OK) {
+        epoch = (int32_t)strtol(data, NULL, 10);
+        version = st.version;
+    }
+    free(data);
+    data = NULL;
+    snprintf(body, sizeof(body),
+             "{\"version\":1,\"brokerid\":%d,\"timestamp\":\"%" PRId64 "\"}",
+             (int)c->id, tr_clock_wall_ms());
+    err = tr_zk_elect(c->zk, body, strlen(body), epoch + 1, version, &newv);
+    if (err == TR_OK) {
+        c->is_controller = 1;
+        c->epoch = epoch + 1;
+        c->epoch_version = newv;
+        pthread_mutex_lock(&c->lock);
+        c->controller_id = c->id;
+        if (c->epoch > c->controller_epoch_seen) {
+            c->controller_epoch_seen = c->epoch;
+        }
+        pthread_mutex_unlock(&c->lock);
+        become_controller(c);
+    }
+    /* Watch /controller whoever holds it. */
+    if (tr_zk_get(c->zk, "/controller", 1, &data, &len, NULL) == TR_OK) {
+        if (tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "brokerid", &v) == TR_OK &&
+            tr_json_int(&v, &id) == TR_OK) {
+            pthread_mutex_lock(&c->lock);
+            c->controller_id = (int32_t)id;
+            pthread_mutex_unlock(&c->lock);
+            if (id != c->id && c->is_controller) {
+                c->is_controller = 0;
+                sync_senders(c);
+            }
+        }
+    } else if (!c->is_controller) {
+        pthread_mutex_lock(&c->lock);
+        c->controller_id = -1;
+        pthread_mutex_unlock(&c->lock);
+    }
+    free(data);
+}
+
+static const char *const persistent_paths[] = {
+    "/brokers/ids",         "/brokers/topics",          "/brokers/seqid",
+    "/admin/delete_topics", "/isr_change_notification", "/config/topics",
+    "/config/changes",      "/config/brokers",
+};
+
+/* Registers /brokers/ids/N; the node of a previous session may linger. */
+static tr_err_t
+register_broker(struct tr_cluster *c)
+{
+    char path[64], body[1024], *data = NULL;
+    size_t i, len;
+    tr_err_t err;
+
+    for (i = 0; i < sizeof(persistent_paths) / sizeof(persistent_paths[0]);
+         i++) {
+        err = tr_zk_ensure_path(c->zk, persistent_paths[i]);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    /* The cluster id: ours if none, else adopt the cluster's. */
+    snprintf(body, sizeof(body), "{\"version\":\"1\",\"id\":\"%s\"}",
+             c->broker->cluster_id);
+    (void)tr_zk_ensure_path(c->zk, "/cluster");
+    (void)tr_zk_create(c->zk, "/cluster/id", body, strlen(body), 0, NULL, 0);
+    if (tr_zk_get(c->zk, "/cluster/id", 0, &data, &len, NULL) == TR_OK) {
+        struct tr_json_value root, v;
+        if (tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "id", &v) == TR_OK) {
+            (void)tr_json_string(&v, c->broker->cluster_id,
+                                 sizeof(c->broker->cluster_id));
+        }
+        free(data);
+    }
+    snprintf(path, sizeof(path), "/brokers/ids/%d", (int)c->id);
+    snprintf(body, sizeof(body),
+             "{\"version\":5,\"host\":\"%s\",\"port\":%d,\"jmx_port\":-1,"
+             "\"timestamp\":\"%" PRId64 "\",\"endpoints\":[\"PLAINTEXT://"
+             "%s:%d\"],\"listener_security_protocol_map\":{\"PLAINTEXT\":"
+             "\"PLAINTEXT\"},\"rack\":%s%s%s,\"features\":{}}",
+             c->broker->advertised_host, c->broker->advertised_port,
+             tr_clock_wall_ms(), c->broker->advertised_host,
+             c->broker->advertised_port, c->cfg->broker_rack ? "\"" : "",
+             c->cfg->broker_rack ? c->cfg->broker_rack : "null",
+             c->cfg->broker_rack ? "\"" : "");
+    err =
+        tr_zk_create(c->zk, path, body, strlen(body), TR_ZK_EPHEMERAL, NULL, 0);
+    if (err == TR_ERR_EXISTS) {
+        struct tr_zk_stat st;
+        if (tr_zk_get(c->zk, path, 1, &data, &len, &st) == TR_OK) {
+            free(data);
+            if (st.ephemeral_owner == tr_zk_session_id(c->zk)) {
+                return TR_OK;
+            }
+        }
+        tr_log_warn("cluster: %s is still held by an earlier session; "
+                    "waiting for it to expire",
+                    path);
+        return TR_ERR_AGAIN;
+    }
+    if (err == TR_OK) {
+        tr_log_info("cluster: registered as broker %d at %s:%d", c->id,
+                    c->broker->advertised_host, c->broker->advertised_port);
+    }
+    return err;
+}
+
+/* ------------------------------------------------------ replica roles */
+
+static struct tr_fetcher *
+fetcher_for(struct tr_cluster *c, int32_t leader, const char *host, int port)
+{
+    struct tr_fetcher_config fc;
+    struct tr_fetcher *f, **tmp;
+    int32_t *ids;
+    size_t i;
+
+    for (i = 0; i < c->nfetchers; i++) {
+        if (c->fetcher_ids[i] == leader) {
+            tr_fetcher_set_address(c->fetchers[i], host, port);
+            return c->fetchers[i];
+        }
+    }
+    memset(&fc, 0, sizeof(fc));
+    fc.replica_id = c->id;
+    fc.leader_id = leader;
+    snprintf(fc.host, sizeof(fc.host), "%s", host);
+    fc.port = port;
+    fc.fetch_max_bytes = c->cfg->replica_fetch_max_bytes;
+    fc.fetch_wait_ms = c->cfg->replica_fetch_wait_max_ms;
+    fc.timeout_ms = 10000;
+    tmp = tr_realloc(c->fetchers, (c->nfetchers + 1) * sizeof(*tmp));
+    if (tmp == NULL) {
+        return NULL;
+    }
+    c->fetchers = tmp;
+    ids = tr_realloc(c->fetcher_ids, (c->nfetchers + 1) * sizeof(*ids));
+    if (ids == NULL) {
+        return NULL;
+    }
+    c->fetcher_ids = ids;
+    if (tr_fetcher_start(&fc, c->broker->topics, c->broker->waits, &f) !=
+        TR_OK) {
+        return NULL;
+    }
+    c->fetchers[c->nfetchers] = f;
+    c->fetcher_ids[c->nfetchers] = leader;
+    c->nfetchers++;
+    return f;
+}
+
+static void
+stop_following(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < c->nfetchers; i++) {
+        tr_fetcher_remove(c->fetchers[i], topic, partition);
+    }
+}
+
+/* Makes sure the local log exists, creating the topic if needed. */
+static struct tr_partition *
+local_partition(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    struct tr_partition *part;
+    int32_t count;
+    char errbuf[256];
+
+    part = tr_topics_partition(c->broker->topics, topic, partition);
+    if (part != NULL) {
+        return part;
+    }
+    count = tr_topics_partition_count(c->broker->topics, topic);
+    if (count < 0) {
+        if (tr_topics_create(c->broker->topics, topic, partition + 1, NULL, 0,
+                             errbuf, sizeof(errbuf)) != TR_OK) {
+            tr_log_error("cluster: cannot create %s locally: %s", topic,
+                         errbuf);
+        }
+    } else if (count <= partition) {
+        (void)tr_topics_add_partitions(c->broker->topics, topic, partition + 1);
+    }
+    return tr_topics_partition(c->broker->topics, topic, partition);
+}
+
+static void
+apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
+{
+    size_t i, j;
+
+    for (i = 0; i < m->nparts; i++) {
+        struct tr_pstate *p = &m->parts[i];
+        struct tr_partition *part;
+        struct entry *e;
+        const char *host = NULL;
+        int port = 0;
+
+        if (!tr_rpc_has(p->replicas, p->nreplicas, c->id)) {
+            continue;
+        }
+        pthread_mutex_lock(&c->lock);
+        e = get_entry(c, p->topic, p->partition);
+        if (e == NULL ||
+            (e->role != ROLE_NONE && (p->leader_epoch < e->role_epoch ||
+                                      (p->leader_epoch == e->role_epoch &&
+                                       p->zk_version <= e->st.zk_version)))) {
+            pthread_mutex_unlock(&c->lock);
+            continue;
+        }
+        if (p->leader_epoch == e->role_epoch && e->role != ROLE_NONE) {
+            /* Same epoch, newer znode: only the ISR moved. */
+            memcpy(e->st.isr, p->isr, sizeof(p->isr));
+            e->st.nisr = p->nisr;
+            e->st.zk_version = p->zk_version;
+            pthread_mutex_unlock(&c->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&c->lock);
+
+        part = local_partition(c, p->topic, p->partition);
+        if (part == NULL) {
+            continue;
+        }
+        tr_partition_set_replicated(part, -1);
+        stop_following(c, p->topic, p->partition);
+        if (p->leader == c->id) {
+            struct tr_partition_offsets offs;
+            (void)tr_partition_become_leader(part, p->leader_epoch);
+            tr_partition_offsets(part, &offs);
+            pthread_mutex_lock(&c->lock);
+            e = get_entry(c, p->topic, p->partition);
+            if (e != NULL) {
+                e->st = *p;
+                e->role = ROLE_LEADER;
+                e->role_epoch = p->leader_epoch;
+                e->epoch_start = offs.log_end;
+                e->isr_expand = 0;
+                for (j = 0; j < TR_MAX_REPLICAS; j++) {
+                    e->fol_leo[j] = -1;
+                    e->fol_prev_leo[j] = -1;
+                    e->fol_caught[j] = tr_clock_mono_ms();
+                }
+                (void)update_hw(c, e);
+            }
+            pthread_mutex_unlock(&c->lock);
+            tr_log_info("cluster: leading %s-%d at epoch %d from offset "
+                        "%" PRId64,
+                        p->topic, p->partition, p->leader_epoch, offs.log_end);
+        } else {
+            for (j = 0; j < m->nbrokers; j++) {
+                if (m->brokers[j].id == p->leader) {
+                    host = m->brokers[j].host;
+                    port = m->brokers[j].port;
+                }
+            }
+            pthread_mutex_lock(&c->lock);
+            e = get_entry(c, p->topic, p->partition);
+            if (e != NULL) {
+                e->st = *p;
+                e->role = ROLE_FOLLOWER;
+                e->role_epoch = p->leader_epoch;
+            }
+            pthread_mutex_unlock(&c->lock);
+            if (host != NULL && p->leader >= 0) {
+                struct tr_fetcher *f = fetcher_for(c, p->leader, host, port);
+                if (f != NULL) {
+                    tr_fetcher_add(f, p->topic, p->partition, p->leader_epoch);
+                }
+            }
+            tr_log_info("cluster: following %s-%d on broker %d at epoch %d",
+                        p->topic, p->partition, p->leader, p->leader_epoch);
+        }
+        tr_partition_unref(part);
+        /* Parked produces and fetches look at the new role. */
+        tr_waits_notify(c->broker->waits, p->topic, p->partition);
+    }
+}
+
+/*
+ * Leader's ISR upkeep: followers that fell behind for longer than
+ * replica.lag.time.max.ms leave, caught-up ones join. The state znode is
+ * written only if its version is still the one this leader knows, so a
+ * leader that was replaced while paused changes nothing.
+ */
+static void
+check_isr(struct tr_cluster *c)
+{
+    int64_t now = tr_clock_mono_ms();
+    size_t i;
+
+    for (i = 0;; i++) {
+        struct tr_pstate next;
+        struct tr_partition *part;
+        struct tr_partition_offsets offs;
+        struct entry *e;
+        struct tr_buf b;
+        char path[512], note[600], created[256];
+        int32_t r, version = 0;
+        int change = 0;
+        tr_err_t err;
+
+        pthread_mutex_lock(&c->lock);
+        if (i >= c->nentries) {
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        e = &c->entries[i];
+        if (e->role != ROLE_LEADER) {
+            pthread_mutex_unlock(&c->lock);
+            continue;
+        }
+        part = tr_topics_partition(c->broker->topics, e->st.topic,
+                                   e->st.partition);
+        if (part == NULL) {
+            pthread_mutex_unlock(&c->lock);
+            continue;
+        }
+        tr_partition_offsets(part, &offs);
+        tr_partition_unref(part);
+        next = e->st;
+        next.nisr = 0;
+        for (r = 0; r < e->st.nreplicas; r++) {
+            int32_t id = e->st.replicas[r];
+            int in = tr_rpc_has(e->st.isr, e->st.nisr, id);
+            if (id == c->id) {
+                next.isr[next.nisr++] = id;
+                continue;
+            }
+            if (in) {
+                if (e->fol_leo[r] < offs.log_end &&
+                    now - e->fol_caught[r] > c->cfg->replica_lag_time_max_ms) {
+                    change = 1; /* shrink */
+                    continue;
+                }
+                next.isr[next.nisr++] = id;
+            } else if (e->fol_leo[r] >= offs.high_watermark &&
+                       e->fol_leo[r] >= e->epoch_start) {
+                next.isr[next.nisr++] = id;
+                change = 1; /* expand */
+            }
+        }
+        e->isr_expand = 0;
+        pthread_mutex_unlock(&c->lock);
+        if (!change) {
+            continue;
+        }
+        tr_buf_init(&b, 65536);
+        state_json(&b, &next);
+        state_path(path, sizeof(path), next.topic, next.partition);
+        err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b),
+                        tr_buf_len(&b), next.zk_version, &version);
+        tr_buf_cleanup(&b);
+        pthread_mutex_lock(&c->lock);
+        e = find_entry(c, next.topic, next.partition);
+        if (err == TR_OK && e != NULL && e->role == ROLE_LEADER &&
+            e->role_epoch == next.leader_epoch) {
+            tr_log_info("cluster: %s-%d: ISR now %d of %d replicas", next.topic,
+                        next.partition, next.nisr, next.nreplicas);
+            memcpy(e->st.isr, next.isr, sizeof(next.isr));
+            e->st.nisr = next.nisr;
+            e->st.zk_version = version;
+            if (update_hw(c, e)) {
+                pthread_mutex_unlock(&c->lock);
+                tr_waits_notify(c->broker->waits, next.topic, next.partition);
+                pthread_mutex_lock(&c->lock);
+            }
+        } else if (err != TR_OK) {
+            tr_log_warn("cluster: %s-%d: ISR change not written (%s); waiting "
+                        "for the controller",
+                        next.topic, next.partition, tr_err_str(err));
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (err == TR_OK) {
+            snprintf(note, sizeof(note),
+                     "{\"version\":1,\"partitions\":[{\"topic\":\"%s\","
+                     "\"partition\":%d}]}",
+                     next.topic, (int)next.partition);
+            (void)tr_zk_create(c->zk, "/isr_change_notification/isr_change_",
+                               note, strlen(note), TR_ZK_SEQUENCE, created,
+                               sizeof(created));
+        }
+    }
+}
+
+/* ------------------------------------------------------ cluster thread */
+
+static void
+zk_event(void *arg, enum tr_zk_event ev, const char *path)
+{
+    struct tr_cluster *c = arg;
+
+    pthread_mutex_lock(&c->qlock);
+    switch (ev) {
+    case TR_ZK_CONNECTED:
+        c->q_connected = 1;
+        break;
+    case TR_ZK_DISCONNECTED:
+        break;
+    case TR_ZK_EXPIRED:
+        c->q_expired = 1;
+        break;
+    case TR_ZK_CHILDREN:
+        if (strcmp(path, "/brokers/ids") == 0) {
+            c->q_brokers = 1;
+        } else if (strcmp(path, "/brokers/topics") == 0) {
+            c->q_topics = 1;
+        } else if (strcmp(path, "/isr_change_notification") == 0) {
+            c->q_isr = 1;
+        }
+        break;
+    case TR_ZK_DATA:
+        if (strcmp(path, "/controller") == 0) {
+            c->q_controller = 1;
+        } else if (strncmp(path, "/brokers/ids/", 13) == 0) {
+            c->q_connected = 1; /* our registration vanished: redo it */
+        } else if (strncmp(path, "/brokers/topics/", 16) == 0) {
+            c->q_topics = 1;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&c->qlock);
+    wake(c);
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct tr_cluster *c = arg;
+    int connected, expired, brokers, topics, isr, controller;
+    struct tr_state_msg *msgs;
+    size_t nmsgs, i;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&c->qlock);
+    connected = c->q_connected;
+    expired = c->q_expired;
+    brokers = c->q_brokers;
+    topics = c->q_topics;
+    isr = c->q_isr;
+    controller = c->q_controller;
+    c->q_connected = c->q_expired = c->q_brokers = c->q_topics = 0;
+    c->q_isr = c->q_controller = 0;
+    msgs = c->q_msgs;
+    nmsgs = c->q_nmsgs;
+    c->q_msgs = NULL;
+    c->q_nmsgs = c->q_cap = 0;
+    pthread_mutex_unlock(&c->qlock);
+
+    if (expired) {
+        tr_log_warn("cluster: ZooKeeper session expired; starting a new one");
+        c->registered = 0;
+        c->is_controller = 0;
+        sync_senders(c);
+        (void)tr_zk_reconnect(c->zk);
+    }
+    if ((connected || !c->registered) && tr_zk_connected(c->zk)) {
+        if (!c->registered) {
+            c->registered = register_broker(c) == TR_OK;
+        } else {
+            /* Reconnected in time, or our node changed: check it. */
+            c->registered = register_broker(c) == TR_OK;
+        }
+        if (c->registered) {
+            controller = 1;
+        }
+    }
+    if (controller && c->registered) {
+        elect(c);
+    }
+    if (c->is_controller) {
+        int dirty = 0;
+        if (brokers) {
+            (void)read_brokers(c);
+            dirty = 1;
+        }
+        if (topics) {
+            (void)read_topics(c);
+            dirty = 1;
+        }
+        if (isr) {
+            read_isr_changes(c);
+            dirty = 1;
+        }
+        if (dirty) {
+            reconcile(c);
+            broadcast(c);
+        }
+    }
+    for (i = 0; i < nmsgs; i++) {
+        apply_leader_and_isr(c, &msgs[i]);
+        tr_rpc_state_free(&msgs[i]);
+    }
+    tr_free(msgs);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct tr_cluster *c = arg;
+    int64_t now = tr_clock_mono_ms();
+    int expand = 0;
+    size_t i;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; i < c->nentries; i++) {
+        expand |= c->entries[i].isr_expand;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!c->registered) {
+        on_wake(-1, 0, c); /* retry registration */
+    }
+    if (tr_zk_connected(c->zk) &&
+        (expand ||
+         now - c->last_isr_check_ms >= c->cfg->replica_lag_time_max_ms / 2)) {
+        c->last_isr_check_ms = now;
+        check_isr(c);
+    }
+}
+
+static void *
+thread_main(void *arg)
+{
+    struct tr_cluster *c = arg;
+
+    event_base_dispatch(c->base);
+    return NULL;
+}
+
+tr_err_t
+tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
+                 char *errbuf, size_t errlen)
+{
+    struct tr_cluster *c;
+    struct timeval tv = { 0, 100 * 1000 };
+    tr_err_t err;
+
+    c = tr_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return TR_ERR_NOMEM;
+    }
+    c->broker = broker;
+    c->cfg = broker->cfg;
+    c->id = broker->node_id;
+    c->controller_id = -1;
+    c->shutting_down_broker = -1;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->qlock, NULL);
+    c->base = event_base_new();
+    if (c->base == NULL) {
+        err = TR_ERR_NOMEM;
+        goto fail;
+    }
+    c->wake_ev = event_new(c->base, -1, 0, on_wake, c);
+    c->tick_ev = event_new(c->base, -1, EV_PERSIST, on_tick, c);
+    if (c->wake_ev == NULL || c->tick_ev == NULL) {
+        err = TR_ERR_NOMEM;
+        goto fail;
+    }
+    err = tr_zk_open(c->cfg->zookeeper_connect,
+                     (int)c->cfg->zookeeper_session_timeout_ms,
+                     (int)c->cfg->zookeeper_connection_timeout_ms, zk_event, c,
+                     &c->zk, errbuf, errlen);
+    if (err != TR_OK) {
+        goto fail;
+    }
+    event_add(c->tick_ev, &tv);
+    if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
+        snprintf(errbuf, errlen, "cannot start the cluster thread");
+        err = TR_ERR_IO;
+        goto fail;
+    }
+    *out = c;
+    return TR_OK;
+fail:
+    tr_zk_close(c->zk);
+    if (c->wake_ev) {
+        event_free(c->wake_ev);
+    }
+    if (c->tick_ev) {
+        event_free(c->tick_ev);
+    }
+    if (c->base) {
+        event_base_free(c->base);
+    }
+    tr_free(c);
+    return err;
+}
+
+void
+tr_cluster_free(struct tr_cluster *c)
+{
+    size_t i;
+
+    if (c == NULL) {
+        return;
+    }
+    event_base_loopexit(c->base, NULL);
+    pthread_join(c->thread, NULL);
+    c->is_controller = 0;
+    sync_senders(c);
+    for (i = 0; i < c->nfetchers; i++) {
+        tr_fetcher_free(c->fetchers[i]);
+    }
+    tr_zk_close(c->zk);
+    event_free(c->wake_ev);
+    event_free(c->tick_ev);
+    event_base_free(c->base);
+    for (i = 0; i < c->q_nmsgs; i++) {
+        tr_rpc_state_free(&c->q_msgs[i]);
+    }
+    tr_free(c->q_msgs);
+    tr_free(c->fetchers);
+    tr_free(c->fetcher_ids);
+    tr_free(c->senders);
+    tr_free(c->live);
+    tr_free(c->cparts);
+    tr_free(c->entries);
+    tr_free(c->brokers);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->qlock);
+    tr_free(c);
+}
+
+/* ------------------------------------------- inter-broker request side */
+
+static int16_t
+check_controller_epoch(struct tr_cluster *c, const struct tr_state_msg *m)
+{
+    int16_t kerr = TR_KERR_NONE;
+
+    pthread_mutex_lock(&c->lock);
+    if (m->controller_epoch < c->controller_epoch_seen) {
+        kerr = TR_KERR_STALE_CONTROLLER_EPOCH;
+    } else {
+        c->controller_epoch_seen = m->controller_epoch;
+        c->controller_id = m->controller_id;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return kerr;
+}
+
+int16_t
+tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
+{
+    struct tr_state_msg *tmp;
+    int16_t kerr = check_controller_epoch(c, m);
+    size_t cap;
+
+    if (kerr != TR_KERR_NONE) {
+        tr_rpc_state_free(m);
+        return kerr;
+    }
+    pthread_mutex_lock(&c->qlock);
+    if (c->q_nmsgs == c->q_cap) {
+        cap = c->q_cap ? c->q_cap * 2 : 4;
+        tmp = tr_realloc(c->q_msgs, cap * sizeof(*tmp));
+        if (tmp == NULL) {
+            pthread_mutex_unlock(&c->qlock);
+            tr_rpc_state_free(m);
+            return TR_KERR_UNKNOWN_SERVER_ERROR;
+        }
+        c->q_msgs = tmp;
+        c->q_cap = cap;
+    }
+    c->q_msgs[c->q_nmsgs++] = *m; /* takes the arrays */
+    memset(m, 0, sizeof(*m));
+    pthread_mutex_unlock(&c->qlock);
+    wake(c);
+    return TR_KERR_NONE;
+}
+
+int16_t
+tr_cluster_update_metadata(struct tr_cluster *c, struct tr_state_msg *m)
+{
+    int16_t kerr = check_controller_epoch(c, m);
+    size_t i;
+
+    if (kerr == TR_KERR_NONE) {
+        pthread_mutex_lock(&c->lock);
+        tr_free(c->brokers);
+        c->brokers = m->brokers;
+        c->nbrokers = m->nbrokers;
+        m->brokers = NULL;
+        m->nbrokers = 0;
+        for (i = 0; i < m->nparts; i++) {
+            struct tr_pstate *p = &m->parts[i];
+            struct entry *e = get_entry(c, p->topic, p->partition);
+            if (e == NULL) {
+                continue;
+            }
+            if (p->leader_epoch > e->st.leader_epoch ||
+                (p->leader_epoch == e->st.leader_epoch &&
+                 p->zk_version >= e->st.zk_version) ||
+                e->role == ROLE_NONE) {
+                if (e->role == ROLE_LEADER &&
+                    p->leader_epoch == e->role_epoch) {
+                    /* The leader's own ISR is the fresher one. */
+                    memcpy(e->st.offline, p->offline, sizeof(p->offline));
+                    e->st.noffline = p->noffline;
+                } else {
+                    e->st = *p;
+                }
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    tr_rpc_state_free(m);
+    return kerr;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+    const struct tr_broker_info *x = a, *y = b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int16_t
+tr_cluster_create_topic(struct tr_cluster *c, const char *name,
+                        int32_t partitions, int32_t rf,
+                        const char *const *config_keys,
+                        const char *const *config_values, size_t nconfigs,
+                        int wait_ms, char *errbuf, size_t errlen)
+{
+    struct tr_broker_info *bs = NULL;
+    size_t nb, i;
+    struct tr_buf b;
+    char path[512], num[32];
+    int32_t p, r, start;
+    int64_t deadline;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    errbuf[0] = '\0';
+    nb = tr_cluster_brokers(c, &bs);
+    if (nb == 0) {
+        tr_free(bs);
+        snprintf(errbuf, errlen, "no live brokers known yet");
+        return TR_KERR_BROKER_NOT_AVAILABLE;
+    }
+    if (partitions < 1) {
+        tr_free(bs);
+        snprintf(errbuf, errlen, "partitions must be at least 1");
+        return TR_KERR_INVALID_PARTITIONS;
+    }
+    if (rf < 1 || (size_t)rf > nb || rf > TR_MAX_REPLICAS) {
+        snprintf(errbuf, errlen,
+                 "replication factor %d is larger than the %zu live brokers",
+                 (int)rf, nb);
+        tr_free(bs);
+        return TR_KERR_INVALID_REPLICATION_FACTOR;
+    }
+    qsort(bs, nb, sizeof(*bs), cmp_id);
+    tr_buf_init(&b, 16 << 20);
+    /* Topic configs first, as Kafka's admin client writes them. */
+    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
+    for (i = 0; i < nconfigs; i++) {
+        if (i > 0) {
+            tr_buf_put_bytes(&b, ",", 1);
+        }
+        (void)tr_json_put_string(&b, config_keys[i]);
+        tr_buf_put_bytes(&b, ":", 1);
+        (void)tr_json_put_string(&b, config_values[i]);
+    }
+    tr_buf_put_bytes(&b, "}}", 2);
+    snprintf(path, sizeof(path), "/config/topics/%s", name);
+    (void)tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
+                       tr_buf_len(&b), 0, NULL, 0);
+    /* Round-robin from a random first broker, as Kafka does. */
+    tr_buf_reset(&b);
+    tr_buf_put_bytes(&b, "{\"version\":2,\"partitions\":{", 27);
+    start = (int32_t)(tr_clock_mono_ms() % (int64_t)nb);
+    for (p = 0; p < partitions; p++) {
+        snprintf(num, sizeof(num), "%s\"%d\":[", p ? "," : "", (int)p);
+        tr_buf_put_bytes(&b, num, strlen(num));
+        for (r = 0; r < rf; r++) {
+            snprintf(num, sizeof(num), "%s%d", r ? "," : "",
+                     (int)bs[(size_t)(start + p + r) % nb].id);
+            tr_buf_put_bytes(&b, num, strlen(num));
+        }
+        tr_buf_put_bytes(&b, "]", 1);
+    }
+    tr_buf_put_bytes(&b, "},\"adding_replicas\":{},\"removing_replicas\":{}}",
+                     46);
+    snprintf(path, sizeof(path), "/brokers/topics/%s", name);
+    err = tr_buf_err(&b);
+    if (err == TR_OK) {
+        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
+                           tr_buf_len(&b), 0, NULL, 0);
+    }
+    tr_buf_cleanup(&b);
+    tr_free(bs);
+    if (err == TR_ERR_EXISTS) {
+        snprintf(errbuf, errlen, "Topic '%s' already exists.", name);
+        return TR_KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, tr_err_str(err));
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    tr_log_info("cluster: created topic %s (%d partitions, replication "
+                "factor %d)",
+                name, (int)partitions, (int)rf);
+    /* Answer once the leaders are known here, as Kafka does. */
+    deadline = tr_clock_mono_ms() + wait_ms;
+    while (tr_clock_mono_ms() < deadline) {
+        struct tr_pstate st;
+        int ready = tr_cluster_partition_count(c, name) >= partitions;
+        for (p = 0; ready && p < partitions; p++) {
+            ready =
+                tr_cluster_partition_state(c, name, p, &st) && st.leader >= 0;
+        }
+        if (ready) {
+            break;
+        }
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return kerr;
+}
+
+int16_t
+tr_cluster_handle_controlled_shutdown(struct tr_cluster *c, int32_t id,
+                                      int32_t *remaining)
+{
+    struct tr_pstate st;
+    size_t i;
+    int32_t n = 0;
+
+    /* The move is the controller's (cluster thread): flag it and wait. */
+    if (tr_cluster_controller_id(c) != c->id) {
+        return TR_KERR_NOT_CONTROLLER;
+    }
+    pthread_mutex_lock(&c->qlock);
+    c->shutting_down_broker = id;
+    c->q_brokers = 1;
+    pthread_mutex_unlock(&c->qlock);
+    wake(c);
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; i < c->nentries; i++) {
+        st = c->entries[i].st;
+        if (st.leader == id && st.nreplicas > 1) {
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    *remaining = n;
+    return TR_KERR_NONE;
+}
+
+void
+tr_cluster_controlled_shutdown(struct tr_cluster *c)
+{
+    struct tr_rpc_conn conn;
+    struct tr_buf body, resp;
+    struct tr_broker_info *bs = NULL;
+    int64_t deadline = tr_clock_mono_ms() + 15000;
+    size_t nb, i;
+    int32_t ctrl;
+
+    if (!c->cfg->controlled_shutdown_enable) {
+        return;
+    }
+    tr_rpc_conn_init(&conn, "tributary-shutdown");
+    tr_buf_init(&body, 64);
+    tr_buf_init(&resp, 1 << 20);
+    tr_buf_put_i32(&body, c->id);
+    while (tr_clock_mono_ms() < deadline) {
+        struct tr_slice in;
+        int16_t kerr = -1;
+        int32_t nrem = -1, leads = 0;
+
+        /* Nothing to hand over: no partition led here has other replicas. */
+        pthread_mutex_lock(&c->lock);
+        for (i = 0; i < c->nentries; i++) {
+            if (c->entries[i].role == ROLE_LEADER &&
+                c->entries[i].st.nreplicas > 1) {
+                leads++;
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (leads == 0) {
+            break;
+        }
+
+        ctrl = tr_cluster_controller_id(c);
+        nb = tr_cluster_brokers(c, &bs);
+        for (i = 0; i < nb; i++) {
+            if (bs[i].id == ctrl &&
+                tr_rpc_call(&conn, bs[i].host, bs[i].port,
+                            TR_API_CONTROLLED_SHUTDOWN,
+                            TR_RPC_CONTROLLED_SHUTDOWN_VERSION, &body, &resp,
+                            5000) == TR_OK) {
+                tr_slice_init(&in, tr_buf_data(&resp), tr_buf_len(&resp));
+                if (tr_slice_get_i16(&in, &kerr) != TR_OK ||
+                    tr_slice_get_i32(&in, &nrem) != TR_OK) {
+                    kerr = -1;
+                }
+            }
+        }
+        tr_free(bs);
+        bs = NULL;
+        if (kerr == TR_KERR_NONE && nrem == 0) {
+            tr_log_info("cluster: controlled shutdown: no leaderships left");
+            break;
+        }
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    tr_buf_cleanup(&body);
+    tr_buf_cleanup(&resp);
+    tr_rpc_conn_close(&conn);
+}

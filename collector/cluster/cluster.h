@@ -1,0 +1,120 @@
+/*
+ * cluster -- this collector as a member of a cluster coordinated by
+ * ZooKeeper (Kafka's classic design; see docs/cluster.md).
+ *
+ * One cluster thread owns the ZooKeeper session and everything written to
+ * it: the broker's registration (/brokers/ids/N), the controller election
+ * (/controller, /controller_epoch) and, while this broker is controller,
+ * the controller's work: assign replicas, elect leaders from the ISR, write
+ * partition states (fenced by the controller epoch and the znode version),
+ * and tell brokers their roles with LeaderAndIsr and the cluster's shape
+ * with UpdateMetadata. As a partition leader it also writes ISR changes
+ * (shrink after replica.lag.time.max.ms, expand when caught up) and leaves
+ * an /isr_change_notification for the controller.
+ *
+ * The request handlers (network threads) ask it, under its lock, whether
+ * this broker leads a partition, record followers' fetch positions (which
+ * move the high watermark: the smallest log end of the ISR), and read the
+ * cluster view for Metadata. LeaderAndIsr is applied on the cluster thread
+ * (it may create logs and talk to ZooKeeper); UpdateMetadata at once.
+ *
+ * Single-node collectors (no zookeeper.connect) have no tr_cluster at all:
+ * broker->cluster is NULL and every caller keeps its old behaviour.
+ */
+#ifndef TR_CLUSTER_H
+#define TR_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "rpc.h"
+
+struct tr_broker;
+struct tr_cluster;
+
+/*
+ * Connects to ZooKeeper and starts the cluster thread; the broker registers
+ * once the session is up. Owned result in *out; 'broker' is borrowed and
+ * must outlive it.
+ */
+tr_err_t tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
+                          char *errbuf, size_t errlen);
+/*
+ * Controlled shutdown (when controlled.shutdown.enable): asks the
+ * controller to move this broker's leaderships away and waits (bounded)
+ * until it has. Call before the listener closes.
+ */
+void tr_cluster_controlled_shutdown(struct tr_cluster *c);
+/* Stops the threads and closes the session; NULL is a no-op. */
+void tr_cluster_free(struct tr_cluster *c);
+
+/* The broker id in use (broker.id, or the one generated for -1). */
+int32_t tr_cluster_broker_id(struct tr_cluster *c);
+
+/*
+ * Produce: TR_KERR_NONE when this broker leads the partition and, for
+ * acks=all, the ISR has at least min.insync.replicas members;
+ * NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS or UNKNOWN_TOPIC_OR_PARTITION
+ * otherwise. *epoch gets the leader epoch (to notice a change later).
+ */
+int16_t tr_cluster_check_produce(struct tr_cluster *c, const char *topic,
+                                 int32_t partition, int acks_all,
+                                 int32_t *epoch);
+/* After a leader's append: the HW may move when the ISR is the leader. */
+void tr_cluster_after_append(struct tr_cluster *c, const char *topic,
+                             int32_t partition);
+/*
+ * A parked acks=all produce: NONE once the HW passed 'last_offset' with the
+ * leadership of 'epoch' intact, -1 while still waiting, or the error to
+ * answer (NOT_LEADER_OR_FOLLOWER when the leadership moved on).
+ */
+int16_t tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
+                               int32_t partition, int32_t epoch,
+                               int64_t last_offset);
+/*
+ * Fetch: consumers read from the leader only; a follower (replica_id >= 0)
+ * also has its position recorded, which may move the HW and the ISR.
+ * 'current_epoch' is the fetcher's idea of the leader epoch (-1: none).
+ */
+int16_t tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
+                               int32_t partition, int32_t replica_id,
+                               int32_t current_epoch, int64_t fetch_offset);
+
+/* Metadata: the live brokers (owned copy, free with tr_free). */
+size_t tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out);
+int32_t tr_cluster_controller_id(struct tr_cluster *c);
+/* Partitions of 'topic' in the view, -1 when unknown. */
+int32_t tr_cluster_partition_count(struct tr_cluster *c, const char *topic);
+/* 1 and *out filled when the view knows the partition. */
+int tr_cluster_partition_state(struct tr_cluster *c, const char *topic,
+                               int32_t partition, struct tr_pstate *out);
+/* Topic names in the view (owned array of owned strings). */
+size_t tr_cluster_topics(struct tr_cluster *c, char ***out);
+
+/*
+ * CreateTopics / auto-creation: assigns 'partitions' x 'rf' replicas over
+ * the live brokers and writes /config/topics/T and /brokers/topics/T. Kafka
+ * error codes: TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR (more than
+ * the live brokers), INVALID_PARTITIONS. Waits up to 'wait_ms' for the
+ * leaders to be known here.
+ */
+int16_t tr_cluster_create_topic(struct tr_cluster *c, const char *name,
+                                int32_t partitions, int32_t rf,
+                                const char *const *config_keys,
+                                const char *const *config_values,
+                                size_t nconfigs, int wait_ms, char *errbuf,
+                                size_t errlen);
+
+/* Inter-broker requests, from api/replica.c. The message is consumed. */
+int16_t tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m);
+int16_t tr_cluster_update_metadata(struct tr_cluster *c,
+                                   struct tr_state_msg *m);
+/*
+ * ControlledShutdown on the controller: moves the leaderships of broker
+ * 'id' to other ISR members; *remaining gets how many it still leads.
+ */
+int16_t tr_cluster_handle_controlled_shutdown(struct tr_cluster *c, int32_t id,
+                                              int32_t *remaining);
+
+#endif /* TR_CLUSTER_H */

@@ -1,0 +1,441 @@
+/*
+ * rpc -- inter-broker requests and connections; see rpc.h.
+ */
+#include "rpc.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+#include "proto.h"
+
+#define MAX_PARTS   1000000
+#define MAX_BROKERS 10000
+
+int
+tr_rpc_has(const int32_t *ids, int32_t n, int32_t id)
+{
+    int32_t i;
+
+    for (i = 0; i < n; i++) {
+        if (ids[i] == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+put_ids(struct tr_buf *out, const int32_t *ids, int32_t n)
+{
+    int32_t i;
+
+    tr_buf_put_i32(out, n);
+    for (i = 0; i < n; i++) {
+        tr_buf_put_i32(out, ids[i]);
+    }
+}
+
+static tr_err_t
+get_ids(struct tr_slice *in, int32_t *ids, int32_t *n)
+{
+    int32_t count, i;
+    tr_err_t err;
+
+    err = tr_proto_get_array_len_v(in, 0, &count, 4, TR_MAX_REPLICAS);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (count < 0) {
+        count = 0;
+    }
+    for (i = 0; i < count; i++) {
+        err = tr_slice_get_i32(in, &ids[i]);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    *n = count;
+    return TR_OK;
+}
+
+void
+tr_rpc_state_encode(struct tr_buf *out, int16_t api_key,
+                    const struct tr_state_msg *m)
+{
+    size_t i;
+    int lai = api_key == TR_API_LEADER_AND_ISR;
+
+    tr_buf_put_i32(out, m->controller_id);
+    tr_buf_put_i32(out, m->controller_epoch);
+    tr_buf_put_i32(out, (int32_t)m->nparts);
+    for (i = 0; i < m->nparts; i++) {
+        const struct tr_pstate *p = &m->parts[i];
+
+        tr_proto_put_cstring_v(out, 0, p->topic);
+        tr_buf_put_i32(out, p->partition);
+        tr_buf_put_i32(out, p->controller_epoch);
+        tr_buf_put_i32(out, p->leader);
+        tr_buf_put_i32(out, p->leader_epoch);
+        put_ids(out, p->isr, p->nisr);
+        tr_buf_put_i32(out, p->zk_version);
+        put_ids(out, p->replicas, p->nreplicas);
+        if (lai) {
+            tr_proto_put_bool(out, 0); /* IsNew */
+        } else {
+            put_ids(out, p->offline, p->noffline);
+        }
+    }
+    tr_buf_put_i32(out, (int32_t)m->nbrokers);
+    for (i = 0; i < m->nbrokers; i++) {
+        const struct tr_broker_info *b = &m->brokers[i];
+
+        tr_buf_put_i32(out, b->id);
+        if (lai) {
+            tr_proto_put_cstring_v(out, 0, b->host);
+            tr_buf_put_i32(out, b->port);
+        } else {
+            tr_buf_put_i32(out, 1); /* one endpoint */
+            tr_buf_put_i32(out, b->port);
+            tr_proto_put_cstring_v(out, 0, b->host);
+            tr_proto_put_cstring_v(out, 0, "PLAINTEXT");
+            tr_buf_put_i16(out, 0); /* SecurityProtocol PLAINTEXT */
+            tr_proto_put_cstring_v(out, 0, b->rack[0] ? b->rack : NULL);
+        }
+    }
+}
+
+tr_err_t
+tr_rpc_state_decode(struct tr_slice *in, int16_t api_key,
+                    struct tr_state_msg *m)
+{
+    int lai = api_key == TR_API_LEADER_AND_ISR;
+    int32_t n, i, ne, j;
+    struct tr_str s;
+    tr_err_t err;
+
+    memset(m, 0, sizeof(*m));
+    if ((err = tr_slice_get_i32(in, &m->controller_id)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &m->controller_epoch)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, 0, &n, 30, MAX_PARTS)) != TR_OK) {
+        goto fail;
+    }
+    if (n > 0) {
+        m->parts = tr_calloc((size_t)n, sizeof(*m->parts));
+        if (m->parts == NULL) {
+            err = TR_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct tr_pstate *p = &m->parts[i];
+        int is_new;
+
+        if ((err = tr_proto_get_string(in, &s)) != TR_OK ||
+            (err = tr_str_copy(&s, p->topic, sizeof(p->topic))) != TR_OK ||
+            (err = tr_slice_get_i32(in, &p->partition)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &p->controller_epoch)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &p->leader)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &p->leader_epoch)) != TR_OK ||
+            (err = get_ids(in, p->isr, &p->nisr)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &p->zk_version)) != TR_OK ||
+            (err = get_ids(in, p->replicas, &p->nreplicas)) != TR_OK) {
+            goto fail;
+        }
+        err = lai ? tr_proto_get_bool(in, &is_new)
+                  : get_ids(in, p->offline, &p->noffline);
+        if (err != TR_OK) {
+            goto fail;
+        }
+        m->nparts++;
+    }
+    if ((err = tr_proto_get_array_len_v(in, 0, &n, 8, MAX_BROKERS)) != TR_OK) {
+        goto fail;
+    }
+    if (n > 0) {
+        m->brokers = tr_calloc((size_t)n, sizeof(*m->brokers));
+        if (m->brokers == NULL) {
+            err = TR_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct tr_broker_info *b = &m->brokers[i];
+
+        if ((err = tr_slice_get_i32(in, &b->id)) != TR_OK) {
+            goto fail;
+        }
+        if (lai) {
+            if ((err = tr_proto_get_string(in, &s)) != TR_OK ||
+                (err = tr_str_copy(&s, b->host, sizeof(b->host))) != TR_OK ||
+                (err = tr_slice_get_i32(in, &b->port)) != TR_OK) {
+                goto fail;
+            }
+        } else {
+            if ((err = tr_proto_get_array_len_v(in, 0, &ne, 12, 16)) != TR_OK) {
+                goto fail;
+            }
+            for (j = 0; j < ne; j++) {
+                int32_t port;
+                int16_t proto;
+                struct tr_str host, listener;
+
+                if ((err = tr_slice_get_i32(in, &port)) != TR_OK ||
+                    (err = tr_proto_get_string(in, &host)) != TR_OK ||
+                    (err = tr_proto_get_string(in, &listener)) != TR_OK ||
+                    (err = tr_slice_get_i16(in, &proto)) != TR_OK) {
+                    goto fail;
+                }
+                if (j == 0) {
+                    b->port = port;
+                    if ((err = tr_str_copy(&host, b->host, sizeof(b->host))) !=
+                        TR_OK) {
+                        goto fail;
+                    }
+                }
+            }
+            if ((err = tr_proto_get_string(in, &s)) != TR_OK) {
+                goto fail;
+            }
+            if (s.len > 0 &&
+                (err = tr_str_copy(&s, b->rack, sizeof(b->rack))) != TR_OK) {
+                goto fail;
+            }
+        }
+        m->nbrokers++;
+    }
+    return TR_OK;
+fail:
+    tr_rpc_state_free(m);
+    return err == TR_ERR_TRUNCATED || err == TR_ERR_INVALID ? TR_ERR_CORRUPT
+                                                            : err;
+}
+
+void
+tr_rpc_state_free(struct tr_state_msg *m)
+{
+    tr_free(m->parts);
+    tr_free(m->brokers);
+    m->parts = NULL;
+    m->brokers = NULL;
+    m->nparts = m->nbrokers = 0;
+}
+
+void
+tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    snprintf(c->client_id, sizeof(c->client_id), "%s", client_id);
+}
+
+void
+tr_rpc_conn_close(struct tr_rpc_conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+}
+
+static tr_err_t
+wait_fd(int fd, short events, int64_t deadline)
+{
+    struct pollfd pfd = { fd, events, 0 };
+    int64_t left = deadline - tr_clock_mono_ms();
+    int rc;
+
+    if (left <= 0) {
+        return TR_ERR_TIMEOUT;
+    }
+    do {
+        rc = poll(&pfd, 1, (int)left);
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        return TR_ERR_TIMEOUT;
+    }
+    return rc < 0 ? TR_ERR_IO : TR_OK;
+}
+
+static tr_err_t
+connect_to(struct tr_rpc_conn *c, const char *host, int port, int64_t deadline)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[16];
+    int fd = -1, one = 1, soerr = 0;
+    socklen_t sl = sizeof(soerr);
+    tr_err_t err = TR_ERR_IO;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL) {
+        goto out;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        goto out;
+    }
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS) {
+            goto out;
+        }
+        err = wait_fd(fd, POLLOUT, deadline);
+        if (err != TR_OK) {
+            goto out;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 ||
+            soerr != 0) {
+            err = TR_ERR_IO;
+            goto out;
+        }
+    }
+    c->fd = fd;
+    fd = -1;
+    snprintf(c->host, sizeof(c->host), "%s", host);
+    c->port = port;
+    err = TR_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+    return err;
+}
+
+static tr_err_t
+write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+{
+    ssize_t w;
+    tr_err_t err;
+
+    while (n > 0) {
+        w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            return TR_ERR_IO;
+        }
+        err = wait_fd(fd, POLLOUT, deadline);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+read_all(int fd, uint8_t *p, size_t n, int64_t deadline)
+{
+    ssize_t r;
+    tr_err_t err;
+
+    while (n > 0) {
+        r = recv(fd, p, n, 0);
+        if (r > 0) {
+            p += r;
+            n -= (size_t)r;
+            continue;
+        }
+        if (r == 0) {
+            return TR_ERR_CLOSED;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            return TR_ERR_IO;
+        }
+        err = wait_fd(fd, POLLIN, deadline);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
+            int16_t version, const struct tr_buf *body, struct tr_buf *resp,
+            int timeout_ms)
+{
+    int64_t deadline = tr_clock_mono_ms() + timeout_ms;
+    struct tr_buf req;
+    uint8_t hdr[4];
+    int32_t size, corr, want;
+    tr_err_t err;
+
+    tr_buf_reset(resp);
+    if (c->fd >= 0 && (c->port != port || strcmp(c->host, host) != 0)) {
+        tr_rpc_conn_close(c);
+    }
+    if (c->fd < 0) {
+        err = connect_to(c, host, port, deadline);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    tr_buf_init(&req, (size_t)INT32_MAX);
+    tr_buf_put_i32(&req, 0);
+    want = ++c->correlation_id;
+    tr_proto_request_header_put(&req, api_key, version, want, c->client_id);
+    tr_buf_put_bytes(&req, tr_buf_data(body), tr_buf_len(body));
+    tr_buf_set_i32(&req, 0, (int32_t)(tr_buf_len(&req) - 4));
+    err = tr_buf_err(&req);
+    if (err == TR_OK) {
+        err = write_all(c->fd, tr_buf_data(&req), tr_buf_len(&req), deadline);
+    }
+    tr_buf_cleanup(&req);
+    if (err == TR_OK) {
+        err = read_all(c->fd, hdr, 4, deadline);
+    }
+    if (err == TR_OK) {
+        size = (int32_t)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+                         (uint32_t)hdr[2] << 8 | hdr[3]);
+        if (size < 4 || size > 512 * 1024 * 1024) {
+            err = TR_ERR_CORRUPT;
+        }
+    }
+    if (err == TR_OK) {
+        err = read_all(c->fd, hdr, 4, deadline);
+        corr = (int32_t)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+                         (uint32_t)hdr[2] << 8 | hdr[3]);
+        if (err == TR_OK && corr != want) {
+            err = TR_ERR_CORRUPT;
+        }
+    }
+    if (err == TR_OK) {
+        size_t left = (size_t)size - 4, n;
+        uint8_t chunk[16384];
+
+        err = tr_buf_reserve(resp, left);
+        while (err == TR_OK && left > 0) {
+            n = left < sizeof(chunk) ? left : sizeof(chunk);
+            err = read_all(c->fd, chunk, n, deadline);
+            if (err == TR_OK) {
+                tr_buf_put_bytes(resp, chunk, n);
+                left -= n;
+            }
+        }
+        if (err == TR_OK) {
+            err = tr_buf_err(resp);
+        }
+    }
+    if (err != TR_OK) {
+        tr_rpc_conn_close(c);
+    }
+    return err;
+}

@@ -1,0 +1,96 @@
+/*
+ * rpc -- the requests brokers send each other, and a blocking connection
+ * to send them on.
+ *
+ * The controller tells brokers their roles with LeaderAndIsr (v1) and the
+ * cluster's shape with UpdateMetadata (v4); a stopping broker asks the
+ * controller to move its leaderships with ControlledShutdown (v1); a
+ * follower that must find where its log diverges asks the leader with
+ * OffsetForLeaderEpoch (v3). LeaderAndIsr and UpdateMetadata carry the same
+ * per-partition state, so one struct and one codec serve both, on both
+ * sides. Decoders are bounds-checked and cap every count.
+ *
+ * tr_rpc_conn is a plain blocking socket with timeouts, for the cluster
+ * thread's senders and the replica fetchers, which each own theirs.
+ */
+#ifndef TR_RPC_H
+#define TR_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define TR_MAX_REPLICAS 16
+#define TR_TOPIC_MAX    249
+
+struct tr_pstate {
+    char topic[TR_TOPIC_MAX + 1];
+    int32_t partition;
+    int32_t controller_epoch;
+    int32_t leader; /* -1: none (offline) */
+    int32_t leader_epoch;
+    int32_t zk_version;
+    int32_t nisr, isr[TR_MAX_REPLICAS];
+    int32_t nreplicas, replicas[TR_MAX_REPLICAS];
+    int32_t noffline, offline[TR_MAX_REPLICAS];
+};
+
+struct tr_broker_info {
+    int32_t id;
+    char host[256];
+    int32_t port;
+    char rack[64]; /* "" when unset */
+};
+
+/* LeaderAndIsr or UpdateMetadata. Arrays owned by the message. */
+struct tr_state_msg {
+    int32_t controller_id;
+    int32_t controller_epoch;
+    struct tr_pstate *parts;
+    size_t nparts;
+    struct tr_broker_info *brokers;
+    size_t nbrokers;
+};
+
+#define TR_RPC_LEADER_AND_ISR_VERSION      1
+#define TR_RPC_UPDATE_METADATA_VERSION     4
+#define TR_RPC_CONTROLLED_SHUTDOWN_VERSION 1
+#define TR_RPC_OFFSET_FOR_EPOCH_VERSION    3
+#define TR_RPC_FETCH_VERSION               11
+
+/* Encodes the request body of 'api_key' (LeaderAndIsr or UpdateMetadata). */
+void tr_rpc_state_encode(struct tr_buf *out, int16_t api_key,
+                         const struct tr_state_msg *m);
+/* Decodes it; on success free with tr_rpc_state_free. */
+tr_err_t tr_rpc_state_decode(struct tr_slice *in, int16_t api_key,
+                             struct tr_state_msg *m);
+void tr_rpc_state_free(struct tr_state_msg *m);
+
+/* 1 if 'id' is among the 'n' ids in 'ids'. */
+int tr_rpc_has(const int32_t *ids, int32_t n, int32_t id);
+
+/* A blocking connection to another broker. */
+struct tr_rpc_conn {
+    int fd;
+    char host[256];
+    int port;
+    int32_t correlation_id;
+    char client_id[64];
+};
+
+void tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id);
+void tr_rpc_conn_close(struct tr_rpc_conn *c);
+/*
+ * Sends the request 'body' of (api_key, version) to host:port (reconnecting
+ * if needed) and reads the response into 'resp' (body after the
+ * correlation id; 'resp' is reset first). Fails with TR_ERR_TIMEOUT when
+ * nothing comes back within 'timeout_ms', closing the connection.
+ */
+tr_err_t tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port,
+                     int16_t api_key, int16_t version,
+                     const struct tr_buf *body, struct tr_buf *resp,
+                     int timeout_ms);
+
+#endif /* TR_RPC_H */
