@@ -130,7 +130,9 @@ tr_api_produce(struct tr_request *req)
     int16_t acks;
     int32_t timeout_ms, ntopics, t;
     struct produce_state *ps = req->state;
-    size_t done = 0, next = 0;
+    /* A rerun finds the state its first run left: the appends are done. */
+    int rerun = ps != NULL;
+    size_t next = 0, out_start;
     int waiting = 0;
     tr_err_t err;
 
@@ -156,10 +158,8 @@ tr_api_produce(struct tr_request *req)
         }
         req->state = ps;
         req->state_free = produce_state_free;
-    } else if (ps != NULL) {
-        done = ps->n; /* a rerun: the appends were made the first time */
     }
-    size_t out_start = tr_buf_len(out);
+    out_start = tr_buf_len(out);
     tr_buf_put_i32(out, ntopics);
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
@@ -189,9 +189,14 @@ tr_api_produce(struct tr_request *req)
                 return err;
             }
             int32_t epoch = -1;
-            if (next < done) {
-                /* Rerun of a parked acks=all request. */
-                struct produce_result *pr = &ps->r[next++];
+            if (rerun) {
+                /* Rerun of a parked acks=all request: same frame, same
+                 * partitions, in the same order. */
+                struct produce_result *pr;
+                if (next >= ps->n) {
+                    return TR_ERR_INTERNAL;
+                }
+                pr = &ps->r[next++];
                 res = pr->res;
                 kerr = pr->kerr;
 #ifdef HAVE_ZOOKEEPER
@@ -227,7 +232,7 @@ tr_api_produce(struct tr_request *req)
                     kerr = append_partition(req, topic, index, &records, &res);
                 }
             }
-            if (next >= done && ps != NULL) {
+            if (!rerun && ps != NULL) {
                 struct produce_result *pr = produce_state_add(ps);
                 if (pr == NULL) {
                     return TR_ERR_NOMEM;
@@ -238,7 +243,6 @@ tr_api_produce(struct tr_request *req)
                 pr->index = index;
                 snprintf(pr->topic, sizeof(pr->topic), "%s",
                          topic_ok ? topic : "");
-                next = ps->n;
                 if (kerr == TR_KERR_NONE && !res.duplicate) {
                     waiting = 1; /* checked below, once all are appended */
                 }
@@ -262,7 +266,7 @@ tr_api_produce(struct tr_request *req)
         tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
     }
 #ifdef HAVE_ZOOKEEPER
-    if (waiting && done == 0) {
+    if (waiting && !rerun) {
         /*
          * First run: watch, then look, so a HW move between the append and
          * the watch is not missed. All there already: answer now.

@@ -27,6 +27,9 @@
 #include "waits.h"
 #include "zk.h"
 
+/* Bound on a controlled shutdown; the stop goes on after it regardless. */
+#define CONTROLLED_SHUTDOWN_MS 8000
+
 enum role {
     ROLE_NONE,
     ROLE_LEADER,
@@ -1991,15 +1994,45 @@ tr_cluster_handle_controlled_shutdown(struct tr_cluster *c, int32_t id,
     return TR_KERR_NONE;
 }
 
+/*
+ * Partitions led here that another live ISR member could take over: the
+ * ones a controlled shutdown waits for. A partition whose ISR is this
+ * broker alone cannot move, and waiting would only delay the stop.
+ * Caller holds c->lock.
+ */
+static int32_t
+movable_leaderships(struct tr_cluster *c)
+{
+    size_t i, b;
+    int32_t r, n = 0;
+
+    for (i = 0; i < c->nentries; i++) {
+        const struct entry *e = &c->entries[i];
+        int movable = 0;
+
+        if (e->role != ROLE_LEADER) {
+            continue;
+        }
+        for (r = 0; r < e->st.nisr && !movable; r++) {
+            for (b = 0; b < c->nbrokers && !movable; b++) {
+                movable =
+                    e->st.isr[r] != c->id && c->brokers[b].id == e->st.isr[r];
+            }
+        }
+        n += movable;
+    }
+    return n;
+}
+
 void
 tr_cluster_controlled_shutdown(struct tr_cluster *c)
 {
     struct tr_rpc_conn conn;
     struct tr_buf body, resp;
     struct tr_broker_info *bs = NULL;
-    int64_t deadline = tr_clock_mono_ms() + 15000;
+    int64_t deadline = tr_clock_mono_ms() + CONTROLLED_SHUTDOWN_MS;
     size_t nb, i;
-    int32_t ctrl;
+    int32_t ctrl, movable, remaining;
 
     if (!c->cfg->controlled_shutdown_enable) {
         return;
@@ -2008,44 +2041,41 @@ tr_cluster_controlled_shutdown(struct tr_cluster *c)
     tr_buf_init(&body, 64);
     tr_buf_init(&resp, 1 << 20);
     tr_buf_put_i32(&body, c->id);
-    while (tr_clock_mono_ms() < deadline) {
-        struct tr_slice in;
-        int16_t kerr = -1;
-        int32_t nrem = -1, leads = 0;
-
-        /* Nothing to hand over: no partition led here has other replicas. */
+    /*
+     * Ask the controller until the LeaderAndIsr it sends has made this
+     * broker a follower everywhere it can be. The listener has stopped
+     * accepting by now, so a controller that is this broker is asked
+     * directly rather than over a new connection to ourselves.
+     */
+    for (;;) {
         pthread_mutex_lock(&c->lock);
-        for (i = 0; i < c->nentries; i++) {
-            if (c->entries[i].role == ROLE_LEADER &&
-                c->entries[i].st.nreplicas > 1) {
-                leads++;
-            }
-        }
+        movable = movable_leaderships(c);
         pthread_mutex_unlock(&c->lock);
-        if (leads == 0) {
-            break;
-        }
-
-        ctrl = tr_cluster_controller_id(c);
-        nb = tr_cluster_brokers(c, &bs);
-        for (i = 0; i < nb; i++) {
-            if (bs[i].id == ctrl &&
-                tr_rpc_call(&conn, bs[i].host, bs[i].port,
-                            TR_API_CONTROLLED_SHUTDOWN,
-                            TR_RPC_CONTROLLED_SHUTDOWN_VERSION, &body, &resp,
-                            5000) == TR_OK) {
-                tr_slice_init(&in, tr_buf_data(&resp), tr_buf_len(&resp));
-                if (tr_slice_get_i16(&in, &kerr) != TR_OK ||
-                    tr_slice_get_i32(&in, &nrem) != TR_OK) {
-                    kerr = -1;
-                }
-            }
-        }
-        tr_free(bs);
-        bs = NULL;
-        if (kerr == TR_KERR_NONE && nrem == 0) {
+        if (movable == 0) {
             tr_log_info("cluster: controlled shutdown: no leaderships left");
             break;
+        }
+        if (tr_clock_mono_ms() >= deadline) {
+            tr_log_warn("cluster: controlled shutdown: %d leaderships not "
+                        "moved in time; stopping anyway",
+                        movable);
+            break;
+        }
+        ctrl = tr_cluster_controller_id(c);
+        if (ctrl == c->id) {
+            (void)tr_cluster_handle_controlled_shutdown(c, c->id, &remaining);
+        } else {
+            nb = tr_cluster_brokers(c, &bs);
+            for (i = 0; i < nb; i++) {
+                if (bs[i].id == ctrl) {
+                    (void)tr_rpc_call(&conn, bs[i].host, bs[i].port,
+                                      TR_API_CONTROLLED_SHUTDOWN,
+                                      TR_RPC_CONTROLLED_SHUTDOWN_VERSION, &body,
+                                      &resp, 2000);
+                }
+            }
+            tr_free(bs);
+            bs = NULL;
         }
         struct timespec ts = { 0, 200 * 1000 * 1000 };
         nanosleep(&ts, NULL);

@@ -1,18 +1,25 @@
 #!/usr/bin/python3
 """A three-collector cluster on a real ZooKeeper: replication and failover.
 
-A topic with replication factor 3 and min.insync.replicas=2 takes records
-from an idempotent acks=all producer (confluent-kafka). Every replica
-reaches the same log end (the follower fetchers copy the leader's batches),
-the ISR holds all three, then the leader is SIGKILLed: the controller elects
-another ISR member within the session timeout, the producer goes on through
-the failover, and at the end every acknowledged record is read back exactly
-once, in order. The killed broker comes back, truncates if it must, and
-rejoins the ISR.
+An idempotent acks=all producer (confluent-kafka) writes numbered records
+without pause to a topic with replication factor 3 and
+min.insync.replicas=2, while the test:
+
+  1. SIGKILLs the partition's leader: the controller elects another ISR
+     member within the session timeout; the killed broker restarts,
+     truncates if it must, and rejoins the ISR;
+  2. SIGSTOPs the leader past the session timeout: it is replaced, and when
+     SIGCONT wakes it, it must not acknowledge writes it can no longer
+     commit; it rejoins as a follower.
+
+Then everything is read back and counted: every acknowledged record must be
+there exactly once, in the order produced, at contiguous offsets, and the
+three replicas' logs must be byte-identical.
 """
 
 import os
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -22,53 +29,39 @@ import harness  # noqa: E402
 from harness import check, note  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "replicated"
 
 
-def metadata(boot):
-    md = AdminClient({"bootstrap.servers": boot}).list_topics(TOPIC, timeout=10)
-    t = md.topics.get(TOPIC)
-    if t is None or t.error is not None or 0 not in t.partitions:
-        return None
-    p = t.partitions[0]
-    return p.leader, list(p.replicas), list(p.isrs)
+class Writer(threading.Thread):
+    """Produces 0, 1, 2, ... until stopped; records what was acknowledged."""
 
+    def __init__(self, boot):
+        super().__init__(daemon=True)
+        self.boot = boot
+        self.acked = []
+        self.failed = []
+        self.sent = 0
+        self.stopping = threading.Event()
 
-def wait_for(what, fn, timeout=60):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-        except Exception as e:  # a broker may be down mid-call
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    harness.fail("timed out waiting for %s (last: %r)" % (what, last))
+    def run(self):
+        p = Producer({"bootstrap.servers": self.boot,
+                      "enable.idempotence": True, "acks": "all",
+                      "linger.ms": 5, "message.timeout.ms": 120000,
+                      "request.timeout.ms": 10000})
 
+        def cb(err, msg):
+            (self.failed if err else self.acked).append(int(msg.value()))
 
-def produce(boot, start, count, acked):
-    p = Producer({"bootstrap.servers": boot, "enable.idempotence": True,
-                  "acks": "all", "linger.ms": 5,
-                  "message.timeout.ms": 60000})
-
-    def cb(err, msg):
-        if err is None:
-            acked.append(int(msg.value()))
-
-    for i in range(start, start + count):
-        while True:
+        while not self.stopping.is_set():
             try:
-                p.produce(TOPIC, value=b"%d" % i, partition=0, on_delivery=cb)
-                break
+                p.produce(TOPIC, value=b"%d" % self.sent, partition=0,
+                          on_delivery=cb)
+                self.sent += 1
             except BufferError:
-                p.poll(0.1)
-        p.poll(0)
-    left = p.flush(90)
-    check(left == 0, "%d records not delivered" % left)
+                pass
+            p.poll(0.002)
+        self.unflushed = p.flush(120)
 
 
 def read_all(boot, expect):
@@ -76,7 +69,7 @@ def read_all(boot, expect):
                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     c.assign([TopicPartition(TOPIC, 0, 0)])
     got = []
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while len(got) < expect and time.time() < deadline:
         m = c.poll(1.0)
         if m is None or m.error():
@@ -86,62 +79,75 @@ def read_all(boot, expect):
     return got
 
 
+def log_sizes(cl):
+    sizes = set()
+    for i in (1, 2, 3):
+        d = cl.broker(i).partition_dir(TOPIC, 0)
+        sizes.add(sum(os.path.getsize(os.path.join(d, f))
+                      for f in os.listdir(d) if f.endswith(".log")))
+    return sizes
+
+
 def body(ws):
     cl = cluster.Cluster(ws).start()
-    boot = cl.bootstrap
-    admin = AdminClient({"bootstrap.servers": boot})
-    fs = admin.create_topics([NewTopic(TOPIC, 1, 3)])
-    fs[TOPIC].result(30)
-    md = wait_for("three in-sync replicas",
-                  lambda: (lambda m: m if m and m[0] >= 0 and len(m[2]) == 3
-                           else None)(metadata(boot)))
-    leader = md[0]
-    note("leader %d, replicas %s, isr %s" % md)
+    cl.create_topic(TOPIC, partitions=1, replication=3)
+    cl.wait_isr(TOPIC, 0, size=3)
+    w = Writer(cl.bootstrap)
+    w.start()
+    cl.wait_for(lambda: len(w.acked) > 2000, timeout=60,
+                what="2000 records acknowledged")
 
-    acked = []
-    produce(boot, 0, 3000, acked)
-    check(len(acked) == 3000, "acknowledged %d of 3000" % len(acked))
-
-    # Every replica holds the same records.
-    def ends():
-        sizes = set()
-        for i in (1, 2, 3):
-            d = cl.broker(i).partition_dir(TOPIC, 0)
-            sizes.add(sum(os.path.getsize(os.path.join(d, f))
-                          for f in os.listdir(d) if f.endswith(".log")))
-        return len(sizes) == 1 and sizes
-    wait_for("equal logs on the three brokers", ends, timeout=30)
-
+    leader = cl.wait_leader(TOPIC, 0)
+    before = len(w.acked)
     t0 = time.time()
     cl.kill(leader)
-    md2 = wait_for("a new leader", lambda: (
-        lambda m: m if m and m[0] >= 0 and m[0] != leader else None)(
-            metadata(",".join("127.0.0.1:%d" % cl.broker(i).port
-                              for i in (1, 2, 3) if i != leader))), timeout=30)
-    note("broker %d killed; broker %d leads after %.1f s" %
-         (leader, md2[0], time.time() - t0))
-
-    boot2 = ",".join("127.0.0.1:%d" % cl.broker(i).port
-                     for i in (1, 2, 3) if i != leader)
-    produce(boot2, 3000, 3000, acked)
-    check(len(acked) == 6000, "acknowledged %d of 6000" % len(acked))
-
+    new = cl.wait_leader(TOPIC, 0, not_in=(leader,), timeout=30)
+    cl.wait_for(lambda: len(w.acked) > before + 1000, timeout=60,
+                what="records acknowledged after the kill")
+    note("SIGKILL of leader %d: broker %d leads, writes flow again %.1f s "
+         "after the kill" % (leader, new, time.time() - t0))
     cl.restart(leader)
-    wait_for("the restarted broker back in the ISR",
-             lambda: (lambda m: m if m and len(m[2]) == 3 else None)(
-                 metadata(boot)), timeout=60)
+    cl.wait_isr(TOPIC, 0, size=3, timeout=60)
 
-    got = read_all(boot, 6000)
+    paused = cl.wait_leader(TOPIC, 0)
+    before = len(w.acked)
+    t0 = time.time()
+    cl.pause(paused)
+    new = cl.wait_leader(TOPIC, 0, not_in=(paused,), timeout=30)
+    cl.wait_for(lambda: len(w.acked) > before + 1000, timeout=60,
+                what="records acknowledged while the old leader sleeps")
+    note("SIGSTOP of leader %d: broker %d leads, writes flow again %.1f s "
+         "after the pause" % (paused, new, time.time() - t0))
+    cl.resume(paused)
+    cl.wait_isr(TOPIC, 0, size=3, timeout=60)
+    before = len(w.acked)
+    cl.wait_for(lambda: len(w.acked) > before + 1000, timeout=60,
+                what="records acknowledged after the resume")
+
+    w.stopping.set()
+    w.join(150)
+    check(not w.is_alive(), "the producer finished")
+    check(w.unflushed == 0 and not w.failed,
+          "every record delivered (%d undelivered, %d failed)" %
+          (w.unflushed, len(w.failed)))
+
+    got = read_all(cl.bootstrap, len(w.acked))
     values = [v for _, v in got]
     offsets = [o for o, _ in got]
-    check(offsets == list(range(len(offsets))), "offsets are not contiguous")
-    lost = set(acked) - set(values)
+    lost = set(w.acked) - set(values)
     dups = len(values) - len(set(values))
-    check(not lost, "%d acknowledged records lost, e.g. %s" %
-          (len(lost), sorted(lost)[:5]))
-    check(dups == 0, "%d duplicates" % dups)
-    check(values == sorted(values), "records out of order")
-    note("6000 acknowledged, 6000 read once each, in order")
+    disorder = sum(1 for a, b in zip(values, values[1:]) if b < a)
+    gaps = sum(1 for a, b in zip(offsets, offsets[1:]) if b != a + 1)
+    note("sent %d, acknowledged %d, read %d: lost %d, duplicated %d, "
+         "out of order %d, offset gaps %d" %
+         (w.sent, len(w.acked), len(values), len(lost), dups, disorder, gaps))
+    check(gaps == 0 and offsets[:1] == [0], "offsets are contiguous from 0")
+    check(not lost, "no acknowledged record lost (lost e.g. %s)" %
+          sorted(lost)[:5])
+    check(dups == 0, "no duplicates")
+    check(disorder == 0, "records in the order produced")
+    cl.wait_for(lambda: len(log_sizes(cl)) == 1, timeout=30,
+                what="byte-identical logs on the three brokers")
 
 
 if __name__ == "__main__":
