@@ -4,6 +4,7 @@
 #include "alloc.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,34 @@ tr_realloc(void *ptr, size_t size)
         return NULL;
     }
     return realloc(ptr, size ? size : 1);
+}
+
+tr_err_t
+tr_array_reserve(void *arrp, size_t *cap, size_t n, size_t size)
+{
+    void **arr = arrp;
+    size_t want = *cap ? *cap : 8;
+    void *grown;
+
+    if (n <= *cap) {
+        return TR_OK;
+    }
+    while (want < n) {
+        if (want > SIZE_MAX / 2) {
+            return TR_ERR_NOMEM;
+        }
+        want *= 2;
+    }
+    if (size != 0 && want > SIZE_MAX / size) {
+        return TR_ERR_NOMEM;
+    }
+    grown = tr_realloc(*arr, want * size);
+    if (grown == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    *arr = grown;
+    *cap = want;
+    return TR_OK;
 }
 
 void

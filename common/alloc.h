@@ -10,10 +10,19 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 void *tr_malloc(size_t size);
 void *tr_calloc(size_t nmemb, size_t size);
 void *tr_realloc(void *ptr, size_t size);
 void tr_free(void *ptr);
+
+/*
+ * Makes room for 'n' elements of 'size' bytes in the array '*(T **)arrp'
+ * whose capacity is '*cap', doubling it (from 8) as often as needed. On
+ * TR_ERR_NOMEM the array and its capacity are left as they were.
+ */
+tr_err_t tr_array_reserve(void *arrp, size_t *cap, size_t n, size_t size);
 
 /* Returns an owned copy of 's' (free with tr_free), or NULL. */
 char *tr_strdup(const char *s);

@@ -55,17 +55,9 @@ produce_state_free(void *arg)
 static struct produce_result *
 produce_state_add(struct produce_state *ps)
 {
-    struct produce_result *tmp;
-    size_t cap;
-
-    if (ps->n == ps->cap) {
-        cap = ps->cap ? ps->cap * 2 : 8;
-        tmp = tr_realloc(ps->r, cap * sizeof(*tmp));
-        if (tmp == NULL) {
-            return NULL;
-        }
-        ps->r = tmp;
-        ps->cap = cap;
+    if (tr_array_reserve(&ps->r, &ps->cap, ps->n + 1, sizeof(*ps->r)) !=
+        TR_OK) {
+        return NULL;
     }
     return &ps->r[ps->n++];
 }
@@ -90,14 +82,14 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
     /* The frame is mutable memory owned by the server (see api.h). */
     err = tr_partition_append(part, (uint8_t *)records->ptr,
                               (size_t)records->len, res);
+#ifdef HAVE_ZOOKEEPER
+    if (err == TR_OK && !res->duplicate && req->broker->cluster != NULL) {
+        tr_cluster_after_append(req->broker->cluster, part);
+    }
+#endif
     tr_partition_unref(part);
     if (err == TR_OK) {
         if (!res->duplicate) {
-#ifdef HAVE_ZOOKEEPER
-            if (req->broker->cluster != NULL) {
-                tr_cluster_after_append(req->broker->cluster, topic, index);
-            }
-#endif
             tr_waits_notify(req->broker->waits, topic, index);
         }
         return TR_KERR_NONE;

@@ -15,17 +15,16 @@
 #include "build-config.h"
 #include "log.h"
 #include "partition.h"
+#include "rpc.h"
 #include "topics.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
-#include "rpc.h"
 #endif
 
 static tr_err_t
 state_request(struct tr_request *req, int16_t key)
 {
     int16_t kerr = TR_KERR_STALE_CONTROLLER_EPOCH;
-#ifdef HAVE_ZOOKEEPER
     struct tr_state_msg m;
     tr_err_t err;
 
@@ -33,13 +32,14 @@ state_request(struct tr_request *req, int16_t key)
     if (err != TR_OK) {
         return err;
     }
+#ifdef HAVE_ZOOKEEPER
     if (req->broker->cluster != NULL) {
         kerr = key == TR_API_LEADER_AND_ISR
                    ? tr_cluster_leader_and_isr(req->broker->cluster, &m)
                    : tr_cluster_update_metadata(req->broker->cluster, &m);
     }
-    tr_rpc_state_free(&m);
 #endif
+    tr_rpc_state_free(&m);
     tr_buf_put_i16(req->out, kerr);
     if (key == TR_API_LEADER_AND_ISR) {
         tr_buf_put_i32(req->out, 0); /* per-partition errors: none */

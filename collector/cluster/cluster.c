@@ -77,6 +77,12 @@ struct tr_cluster {
     pthread_mutex_t lock; /* the view and roles, below */
     struct entry *entries;
     size_t nentries, entries_cap;
+    /*
+     * Open-addressing index over 'entries' (position + 1, 0 = empty; at
+     * most half full), since every produce and fetch looks a partition up.
+     */
+    size_t *slots;
+    size_t nslots;
     struct tr_broker_info *brokers;
     size_t nbrokers;
     int32_t controller_id;
@@ -107,48 +113,97 @@ struct tr_cluster {
     struct tr_broker_info *live;
     size_t nlive;
     struct sender **senders;
-    size_t nsenders;
+    size_t nsenders, senders_cap;
     int32_t shutting_down_broker; /* controlled shutdown in progress */
 
     /* Fetchers, one per leader broker (cluster thread only). */
-    struct tr_fetcher **fetchers;
-    int32_t *fetcher_ids;
-    size_t nfetchers;
+    struct leader_fetcher {
+        int32_t leader;
+        struct tr_fetcher *f;
+    } * fetchers;
+    size_t nfetchers, fetchers_cap;
 };
 
 /* ---------------------------------------------------------------- view */
 
-static struct entry *
-find_entry(struct tr_cluster *c, const char *topic, int32_t partition)
+static size_t
+key_hash(const char *topic, int32_t partition)
 {
-    size_t i;
+    size_t h = 2166136261u; /* FNV-1a */
 
-    for (i = 0; i < c->nentries; i++) {
-        if (c->entries[i].st.partition == partition &&
-            strcmp(c->entries[i].st.topic, topic) == 0) {
-            return &c->entries[i];
-        }
+    while (*topic != '\0') {
+        h = (h ^ (unsigned char)*topic++) * 16777619u;
     }
-    return NULL;
+    return (h ^ (uint32_t)partition) * 16777619u;
+}
+
+/* The slot holding (topic, partition), or the empty one it would take. */
+static size_t *
+entry_slot(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    size_t mask = c->nslots - 1, i = key_hash(topic, partition) & mask;
+
+    while (c->slots[i] != 0) {
+        const struct entry *e = &c->entries[c->slots[i] - 1];
+        if (e->st.partition == partition && strcmp(e->st.topic, topic) == 0) {
+            break;
+        }
+        i = (i + 1) & mask;
+    }
+    return &c->slots[i];
 }
 
 static struct entry *
+find_entry(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    size_t *slot;
+
+    if (c->nslots == 0) {
+        return NULL;
+    }
+    slot = entry_slot(c, topic, partition);
+    return *slot != 0 ? &c->entries[*slot - 1] : NULL;
+}
+
+/* Keeps the index at most half full, rebuilding it when it grows. */
+static tr_err_t
+index_reserve(struct tr_cluster *c, size_t n)
+{
+    size_t *old = c->slots, nslots = c->nslots ? c->nslots : 64, i;
+
+    if (2 * n <= c->nslots) {
+        return TR_OK;
+    }
+    while (2 * n > nslots) {
+        nslots *= 2;
+    }
+    c->slots = tr_calloc(nslots, sizeof(*c->slots));
+    if (c->slots == NULL) {
+        c->slots = old;
+        return TR_ERR_NOMEM;
+    }
+    tr_free(old);
+    c->nslots = nslots;
+    for (i = 0; i < c->nentries; i++) {
+        *entry_slot(c, c->entries[i].st.topic, c->entries[i].st.partition) =
+            i + 1;
+    }
+    return TR_OK;
+}
+
+/* Finds or adds the entry of (topic, partition); NULL when out of memory. */
+static struct entry *
 get_entry(struct tr_cluster *c, const char *topic, int32_t partition)
 {
-    struct entry *e = find_entry(c, topic, partition), *tmp;
-    size_t cap;
+    struct entry *e = find_entry(c, topic, partition);
 
     if (e != NULL) {
         return e;
     }
-    if (c->nentries == c->entries_cap) {
-        cap = c->entries_cap ? c->entries_cap * 2 : 64;
-        tmp = tr_realloc(c->entries, cap * sizeof(*tmp));
-        if (tmp == NULL) {
-            return NULL;
-        }
-        c->entries = tmp;
-        c->entries_cap = cap;
+    if (tr_array_reserve(&c->entries, &c->entries_cap, c->nentries + 1,
+                         sizeof(*c->entries)) != TR_OK ||
+        index_reserve(c, c->nentries + 1) != TR_OK) {
+        return NULL;
     }
     e = &c->entries[c->nentries++];
     memset(e, 0, sizeof(*e));
@@ -158,6 +213,7 @@ get_entry(struct tr_cluster *c, const char *topic, int32_t partition)
     e->st.leader_epoch = -1;
     e->st.zk_version = -1;
     e->role_epoch = -1;
+    *entry_slot(c, topic, partition) = c->nentries;
     return e;
 }
 
@@ -179,18 +235,13 @@ slot_of(const struct entry *e, int32_t id)
  * Caller holds c->lock.
  */
 static int
-update_hw(struct tr_cluster *c, struct entry *e)
+update_hw(struct tr_cluster *c, struct entry *e, struct tr_partition *part)
 {
-    struct tr_partition *part;
     struct tr_partition_offsets offs;
     int64_t hw;
     int32_t i;
-    int s, moved;
+    int s;
 
-    part = tr_topics_partition(c->broker->topics, e->st.topic, e->st.partition);
-    if (part == NULL) {
-        return 0;
-    }
     tr_partition_offsets(part, &offs);
     hw = offs.log_end;
     for (i = 0; i < e->st.nisr; i++) {
@@ -199,16 +250,13 @@ update_hw(struct tr_cluster *c, struct entry *e)
         }
         s = slot_of(e, e->st.isr[i]);
         if (s < 0 || e->fol_leo[s] < 0) {
-            hw = -1; /* a member we have not heard from yet */
-            break;
+            return 0; /* a member we have not heard from yet */
         }
         if (e->fol_leo[s] < hw) {
             hw = e->fol_leo[s];
         }
     }
-    moved = hw >= 0 && tr_partition_set_high_watermark(part, hw);
-    tr_partition_unref(part);
-    return moved;
+    return tr_partition_set_high_watermark(part, hw);
 }
 
 static void
@@ -247,21 +295,16 @@ tr_cluster_check_produce(struct tr_cluster *c, const char *topic,
 }
 
 void
-tr_cluster_after_append(struct tr_cluster *c, const char *topic,
-                        int32_t partition)
+tr_cluster_after_append(struct tr_cluster *c, struct tr_partition *part)
 {
     struct entry *e;
-    int moved = 0;
 
     pthread_mutex_lock(&c->lock);
-    e = find_entry(c, topic, partition);
+    e = find_entry(c, tr_partition_topic(part), tr_partition_index(part));
     if (e != NULL && e->role == ROLE_LEADER) {
-        moved = update_hw(c, e);
+        (void)update_hw(c, e, part);
     }
     pthread_mutex_unlock(&c->lock);
-    if (moved) {
-        tr_waits_notify(c->broker->waits, topic, partition);
-    }
 }
 
 int16_t
@@ -335,7 +378,6 @@ tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
         goto out;
     }
     tr_partition_offsets(part, &offs);
-    tr_partition_unref(part);
     now = tr_clock_mono_ms();
     /* Kafka's rule: caught up when at the leader's end now or as of the
      * previous fetch. */
@@ -352,7 +394,8 @@ tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
         e->isr_expand = 1;
         expand = 1;
     }
-    moved = update_hw(c, e);
+    moved = update_hw(c, e, part);
+    tr_partition_unref(part);
 out:
     pthread_mutex_unlock(&c->lock);
     if (moved) {
@@ -529,6 +572,26 @@ state_path(char *buf, size_t len, const char *topic, int32_t partition)
              (int)partition);
 }
 
+/*
+ * Reads a partition's state znode into cp->st (the assignment's replicas
+ * stay), with its version; cp->st is left alone when it is missing or
+ * unreadable. Controller only.
+ */
+static void
+read_state(struct tr_cluster *c, struct cpart *cp)
+{
+    char path[512], *data = NULL;
+    size_t len;
+    struct tr_zk_stat st;
+
+    state_path(path, sizeof(path), cp->topic, cp->partition);
+    if (tr_zk_get(c->zk, path, 0, &data, &len, &st) == TR_OK &&
+        parse_state(data, len, &cp->st) == TR_OK) {
+        cp->st.zk_version = st.version;
+    }
+    free(data);
+}
+
 /* ------------------------------------------------------------- senders */
 
 static void *
@@ -672,13 +735,11 @@ sync_senders(struct tr_cluster *c)
             }
         }
         if (!have) {
-            struct sender **tmp =
-                tr_realloc(c->senders, (c->nsenders + 1) * sizeof(*tmp));
             struct sender *s;
-            if (tmp == NULL) {
+            if (tr_array_reserve(&c->senders, &c->senders_cap, c->nsenders + 1,
+                                 sizeof(*c->senders)) != TR_OK) {
                 return;
             }
-            c->senders = tmp;
             s = sender_new(c, &c->live[j]);
             if (s != NULL) {
                 c->senders[c->nsenders++] = s;
@@ -703,10 +764,9 @@ is_live(struct tr_cluster *c, int32_t id)
 }
 
 static struct cpart *
-cpart_get(struct tr_cluster *c, const char *topic, int32_t partition)
+cpart_find(struct tr_cluster *c, const char *topic, int32_t partition)
 {
-    struct cpart *tmp;
-    size_t i, cap;
+    size_t i;
 
     for (i = 0; i < c->ncparts; i++) {
         if (c->cparts[i].partition == partition &&
@@ -714,14 +774,20 @@ cpart_get(struct tr_cluster *c, const char *topic, int32_t partition)
             return &c->cparts[i];
         }
     }
-    if (c->ncparts == c->cparts_cap) {
-        cap = c->cparts_cap ? c->cparts_cap * 2 : 64;
-        tmp = tr_realloc(c->cparts, cap * sizeof(*tmp));
-        if (tmp == NULL) {
-            return NULL;
-        }
-        c->cparts = tmp;
-        c->cparts_cap = cap;
+    return NULL;
+}
+
+static struct cpart *
+cpart_get(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    struct cpart *tmp = cpart_find(c, topic, partition);
+
+    if (tmp != NULL) {
+        return tmp;
+    }
+    if (tr_array_reserve(&c->cparts, &c->cparts_cap, c->ncparts + 1,
+                         sizeof(*c->cparts)) != TR_OK) {
+        return NULL;
     }
     tmp = &c->cparts[c->ncparts++];
     memset(tmp, 0, sizeof(*tmp));
@@ -812,11 +878,10 @@ read_topic(struct tr_cluster *c, const char *topic)
         return TR_ERR_CORRUPT;
     }
     while (tr_json_next(&it, &key, &val) == TR_OK) {
-        char num[16], *sdata = NULL;
-        size_t count, slen;
+        char num[16];
+        size_t count;
         int32_t reps[TR_MAX_REPLICAS];
         struct cpart *cp;
-        struct tr_zk_stat st;
 
         if (tr_json_string(&key, num, sizeof(num)) != TR_OK ||
             tr_json_int_array(&val, reps, TR_MAX_REPLICAS, &count) != TR_OK) {
@@ -830,12 +895,7 @@ read_topic(struct tr_cluster *c, const char *topic)
         cp->nreplicas = (int32_t)count;
         memcpy(cp->st.replicas, reps, count * sizeof(reps[0]));
         cp->st.nreplicas = (int32_t)count;
-        state_path(path, sizeof(path), topic, cp->partition);
-        if (tr_zk_get(c->zk, path, 0, &sdata, &slen, &st) == TR_OK &&
-            parse_state(sdata, slen, &cp->st) == TR_OK) {
-            cp->st.zk_version = st.version;
-        }
-        free(sdata);
+        read_state(c, cp);
     }
     free(data);
     return TR_OK;
@@ -896,15 +956,7 @@ write_state(struct tr_cluster *c, struct cpart *cp, struct tr_pstate *next)
     } else {
         tr_log_warn("controller: cannot write %s: %s", path, tr_err_str(err));
         if (err == TR_ERR_STALE || err == TR_ERR_EXISTS) {
-            /* Someone (the leader, for the ISR) wrote it: re-read. */
-            char *data = NULL;
-            size_t len;
-            struct tr_zk_stat st;
-            if (tr_zk_get(c->zk, path, 0, &data, &len, &st) == TR_OK &&
-                parse_state(data, len, &cp->st) == TR_OK) {
-                cp->st.zk_version = st.version;
-            }
-            free(data);
+            read_state(c, cp); /* the leader changed the ISR meanwhile */
         }
     }
     return err;
@@ -1077,31 +1129,37 @@ broadcast(struct tr_cluster *c)
 static void
 read_isr_changes(struct tr_cluster *c)
 {
-    char **names = NULL;
+    char **names = NULL, path[256], topic[TR_TOPIC_MAX + 1], *data;
     int n = 0, i;
-    size_t k;
+    size_t len;
+    struct tr_json_value root, parts, item, v;
+    struct tr_json_iter it;
+    struct cpart *cp;
+    int64_t partition;
 
     if (tr_zk_children(c->zk, "/isr_change_notification", 1, &names, &n) !=
         TR_OK) {
         return;
     }
-    if (n > 0) {
-        for (k = 0; k < c->ncparts; k++) {
-            struct cpart *cp = &c->cparts[k];
-            char path[512], *data = NULL;
-            size_t len;
-            struct tr_zk_stat st;
-            state_path(path, sizeof(path), cp->topic, cp->partition);
-            if (tr_zk_get(c->zk, path, 0, &data, &len, &st) == TR_OK &&
-                parse_state(data, len, &cp->st) == TR_OK) {
-                cp->st.zk_version = st.version;
-            }
-            free(data);
-        }
-    }
+    /* Each notification names the partitions whose state to re-read. */
     for (i = 0; i < n; i++) {
-        char path[256];
         snprintf(path, sizeof(path), "/isr_change_notification/%s", names[i]);
+        data = NULL;
+        if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) == TR_OK &&
+            tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "partitions", &parts) == TR_OK &&
+            tr_json_iter_init(&it, &parts) == TR_OK) {
+            while (tr_json_next(&it, NULL, &item) == TR_OK) {
+                if (tr_json_get(&item, "topic", &v) == TR_OK &&
+                    tr_json_string(&v, topic, sizeof(topic)) == TR_OK &&
+                    tr_json_get(&item, "partition", &v) == TR_OK &&
+                    tr_json_int(&v, &partition) == TR_OK &&
+                    (cp = cpart_find(c, topic, (int32_t)partition)) != NULL) {
+                    read_state(c, cp);
+                }
+            }
+        }
+        free(data);
         (void)tr_zk_delete(c->zk, path, -1);
     }
     tr_zk_free_children(names, n);
@@ -1251,14 +1309,13 @@ static struct tr_fetcher *
 fetcher_for(struct tr_cluster *c, int32_t leader, const char *host, int port)
 {
     struct tr_fetcher_config fc;
-    struct tr_fetcher *f, **tmp;
-    int32_t *ids;
+    struct tr_fetcher *f;
     size_t i;
 
     for (i = 0; i < c->nfetchers; i++) {
-        if (c->fetcher_ids[i] == leader) {
-            tr_fetcher_set_address(c->fetchers[i], host, port);
-            return c->fetchers[i];
+        if (c->fetchers[i].leader == leader) {
+            tr_fetcher_set_address(c->fetchers[i].f, host, port);
+            return c->fetchers[i].f;
         }
     }
     memset(&fc, 0, sizeof(fc));
@@ -1269,22 +1326,14 @@ fetcher_for(struct tr_cluster *c, int32_t leader, const char *host, int port)
     fc.fetch_max_bytes = c->cfg->replica_fetch_max_bytes;
     fc.fetch_wait_ms = c->cfg->replica_fetch_wait_max_ms;
     fc.timeout_ms = 10000;
-    tmp = tr_realloc(c->fetchers, (c->nfetchers + 1) * sizeof(*tmp));
-    if (tmp == NULL) {
+    if (tr_array_reserve(&c->fetchers, &c->fetchers_cap, c->nfetchers + 1,
+                         sizeof(*c->fetchers)) != TR_OK ||
+        tr_fetcher_start(&fc, c->broker->topics, c->broker->waits, &f) !=
+            TR_OK) {
         return NULL;
     }
-    c->fetchers = tmp;
-    ids = tr_realloc(c->fetcher_ids, (c->nfetchers + 1) * sizeof(*ids));
-    if (ids == NULL) {
-        return NULL;
-    }
-    c->fetcher_ids = ids;
-    if (tr_fetcher_start(&fc, c->broker->topics, c->broker->waits, &f) !=
-        TR_OK) {
-        return NULL;
-    }
-    c->fetchers[c->nfetchers] = f;
-    c->fetcher_ids[c->nfetchers] = leader;
+    c->fetchers[c->nfetchers].leader = leader;
+    c->fetchers[c->nfetchers].f = f;
     c->nfetchers++;
     return f;
 }
@@ -1295,7 +1344,7 @@ stop_following(struct tr_cluster *c, const char *topic, int32_t partition)
     size_t i;
 
     for (i = 0; i < c->nfetchers; i++) {
-        tr_fetcher_remove(c->fetchers[i], topic, partition);
+        tr_fetcher_remove(c->fetchers[i].f, topic, partition);
     }
 }
 
@@ -1381,7 +1430,7 @@ apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
                     e->fol_prev_leo[j] = -1;
                     e->fol_caught[j] = tr_clock_mono_ms();
                 }
-                (void)update_hw(c, e);
+                (void)update_hw(c, e, part);
             }
             pthread_mutex_unlock(&c->lock);
             tr_log_info("cluster: leading %s-%d at epoch %d from offset "
@@ -1457,7 +1506,6 @@ check_isr(struct tr_cluster *c)
             continue;
         }
         tr_partition_offsets(part, &offs);
-        tr_partition_unref(part);
         next = e->st;
         next.nisr = 0;
         for (r = 0; r < e->st.nreplicas; r++) {
@@ -1483,6 +1531,7 @@ check_isr(struct tr_cluster *c)
         e->isr_expand = 0;
         pthread_mutex_unlock(&c->lock);
         if (!change) {
+            tr_partition_unref(part);
             continue;
         }
         tr_buf_init(&b, 65536);
@@ -1500,7 +1549,7 @@ check_isr(struct tr_cluster *c)
             memcpy(e->st.isr, next.isr, sizeof(next.isr));
             e->st.nisr = next.nisr;
             e->st.zk_version = version;
-            if (update_hw(c, e)) {
+            if (update_hw(c, e, part)) {
                 pthread_mutex_unlock(&c->lock);
                 tr_waits_notify(c->broker->waits, next.topic, next.partition);
                 pthread_mutex_lock(&c->lock);
@@ -1511,6 +1560,7 @@ check_isr(struct tr_cluster *c)
                         next.topic, next.partition, tr_err_str(err));
         }
         pthread_mutex_unlock(&c->lock);
+        tr_partition_unref(part);
         if (err == TR_OK) {
             snprintf(note, sizeof(note),
                      "{\"version\":1,\"partitions\":[{\"topic\":\"%s\","
@@ -1744,7 +1794,7 @@ tr_cluster_free(struct tr_cluster *c)
     c->is_controller = 0;
     sync_senders(c);
     for (i = 0; i < c->nfetchers; i++) {
-        tr_fetcher_free(c->fetchers[i]);
+        tr_fetcher_free(c->fetchers[i].f);
     }
     tr_zk_close(c->zk);
     event_free(c->wake_ev);
@@ -1755,11 +1805,11 @@ tr_cluster_free(struct tr_cluster *c)
     }
     tr_free(c->q_msgs);
     tr_free(c->fetchers);
-    tr_free(c->fetcher_ids);
     tr_free(c->senders);
     tr_free(c->live);
     tr_free(c->cparts);
     tr_free(c->entries);
+    tr_free(c->slots);
     tr_free(c->brokers);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->qlock);
@@ -1787,25 +1837,18 @@ check_controller_epoch(struct tr_cluster *c, const struct tr_state_msg *m)
 int16_t
 tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
 {
-    struct tr_state_msg *tmp;
     int16_t kerr = check_controller_epoch(c, m);
-    size_t cap;
 
     if (kerr != TR_KERR_NONE) {
         tr_rpc_state_free(m);
         return kerr;
     }
     pthread_mutex_lock(&c->qlock);
-    if (c->q_nmsgs == c->q_cap) {
-        cap = c->q_cap ? c->q_cap * 2 : 4;
-        tmp = tr_realloc(c->q_msgs, cap * sizeof(*tmp));
-        if (tmp == NULL) {
-            pthread_mutex_unlock(&c->qlock);
-            tr_rpc_state_free(m);
-            return TR_KERR_UNKNOWN_SERVER_ERROR;
-        }
-        c->q_msgs = tmp;
-        c->q_cap = cap;
+    if (tr_array_reserve(&c->q_msgs, &c->q_cap, c->q_nmsgs + 1,
+                         sizeof(*c->q_msgs)) != TR_OK) {
+        pthread_mutex_unlock(&c->qlock);
+        tr_rpc_state_free(m);
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
     }
     c->q_msgs[c->q_nmsgs++] = *m; /* takes the arrays */
     memset(m, 0, sizeof(*m));

@@ -32,6 +32,7 @@
 
 struct tr_broker;
 struct tr_cluster;
+struct tr_partition;
 
 /*
  * Connects to ZooKeeper and starts the cluster thread; the broker registers
@@ -61,9 +62,11 @@ int32_t tr_cluster_broker_id(struct tr_cluster *c);
 int16_t tr_cluster_check_produce(struct tr_cluster *c, const char *topic,
                                  int32_t partition, int acks_all,
                                  int32_t *epoch);
-/* After a leader's append: the HW may move when the ISR is the leader. */
-void tr_cluster_after_append(struct tr_cluster *c, const char *topic,
-                             int32_t partition);
+/*
+ * After a leader's append: the HW moves at once when the ISR is the leader
+ * alone. The caller wakes the partition's waiters, as after any append.
+ */
+void tr_cluster_after_append(struct tr_cluster *c, struct tr_partition *part);
 /*
  * A parked acks=all produce: NONE once the HW passed 'last_offset' with the
  * leadership of 'epoch' intact, -1 while still waiting, or the error to

@@ -32,11 +32,13 @@ struct tr_fetcher {
     struct tr_waits *waits;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond; /* partitions added, or stop */
+    pthread_cond_t idle; /* 'busy' went back to 0 */
     int stop;
     int busy; /* the thread is applying a response */
     struct fpart *parts;
-    int nparts, cap;
+    int nparts;
+    size_t cap;
     struct tr_rpc_conn conn;
 };
 
@@ -58,23 +60,17 @@ void
 tr_fetcher_add(struct tr_fetcher *f, const char *topic, int32_t partition,
                int32_t leader_epoch)
 {
-    struct fpart *tmp;
     int i;
 
     pthread_mutex_lock(&f->lock);
     i = find(f, topic, partition);
     if (i < 0) {
-        if (f->nparts == f->cap) {
-            int cap = f->cap ? f->cap * 2 : 8;
-            tmp = tr_realloc(f->parts, (size_t)cap * sizeof(*tmp));
-            if (tmp == NULL) {
-                pthread_mutex_unlock(&f->lock);
-                tr_log_error("fetcher: out of memory adding %s-%d", topic,
-                             partition);
-                return;
-            }
-            f->parts = tmp;
-            f->cap = cap;
+        if (tr_array_reserve(&f->parts, &f->cap, (size_t)f->nparts + 1,
+                             sizeof(*f->parts)) != TR_OK) {
+            pthread_mutex_unlock(&f->lock);
+            tr_log_error("fetcher: out of memory adding %s-%d", topic,
+                         partition);
+            return;
         }
         i = f->nparts++;
         memset(&f->parts[i], 0, sizeof(f->parts[i]));
@@ -100,10 +96,7 @@ tr_fetcher_remove(struct tr_fetcher *f, const char *topic, int32_t partition)
     }
     /* A response being applied may still append to it: wait it out. */
     while (f->busy) {
-        pthread_mutex_unlock(&f->lock);
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&f->lock);
+        pthread_cond_wait(&f->idle, &f->lock);
     }
     pthread_mutex_unlock(&f->lock);
 }
@@ -356,6 +349,7 @@ fetch_once(struct tr_fetcher *f, struct fpart *ps, int n, const char *host,
     }
     pthread_mutex_lock(&f->lock);
     f->busy = 0;
+    pthread_cond_broadcast(&f->idle);
     pthread_mutex_unlock(&f->lock);
 out:
     tr_buf_cleanup(&body);
@@ -368,7 +362,8 @@ run(void *arg)
 {
     struct tr_fetcher *f = arg;
     struct fpart *ps = NULL;
-    int n, i, cap = 0, ready;
+    int n, i, ready;
+    size_t cap = 0;
     char host[256];
     int port;
     int64_t now;
@@ -383,15 +378,11 @@ run(void *arg)
             pthread_mutex_unlock(&f->lock);
             break;
         }
-        if (cap < f->nparts) {
-            struct fpart *tmp = tr_realloc(ps, (size_t)f->nparts * sizeof(*ps));
-            if (tmp == NULL) {
-                pthread_mutex_unlock(&f->lock);
-                sleep_ms(100);
-                continue;
-            }
-            ps = tmp;
-            cap = f->nparts;
+        if (tr_array_reserve(&ps, &cap, (size_t)f->nparts, sizeof(*ps)) !=
+            TR_OK) {
+            pthread_mutex_unlock(&f->lock);
+            sleep_ms(100);
+            continue;
         }
         n = f->nparts;
         memcpy(ps, f->parts, (size_t)n * sizeof(*ps));
@@ -459,9 +450,11 @@ tr_fetcher_start(const struct tr_fetcher_config *cfg, struct tr_topics *topics,
     tr_rpc_conn_init(&f->conn, client_id);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
+    pthread_cond_init(&f->idle, NULL);
     if (pthread_create(&f->thread, NULL, run, f) != 0) {
         pthread_mutex_destroy(&f->lock);
         pthread_cond_destroy(&f->cond);
+        pthread_cond_destroy(&f->idle);
         tr_free(f);
         return TR_ERR_IO;
     }
@@ -482,6 +475,7 @@ tr_fetcher_free(struct tr_fetcher *f)
     pthread_join(f->thread, NULL);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->cond);
+    pthread_cond_destroy(&f->idle);
     tr_free(f->parts);
     tr_free(f);
 }

@@ -403,16 +403,14 @@ tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
         err = read_all(c->fd, hdr, 4, deadline);
     }
     if (err == TR_OK) {
-        size = (int32_t)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-                         (uint32_t)hdr[2] << 8 | hdr[3]);
+        size = tr_load_i32(hdr);
         if (size < 4 || size > 512 * 1024 * 1024) {
             err = TR_ERR_CORRUPT;
         }
     }
     if (err == TR_OK) {
         err = read_all(c->fd, hdr, 4, deadline);
-        corr = (int32_t)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-                         (uint32_t)hdr[2] << 8 | hdr[3]);
+        corr = tr_load_i32(hdr);
         if (err == TR_OK && corr != want) {
             err = TR_ERR_CORRUPT;
         }

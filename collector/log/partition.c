@@ -759,6 +759,37 @@ must_roll(const struct tr_partition *part, size_t len, int64_t records,
            now_ms - tr_segment_created_ms(seg) > part->cfg.segment_ms;
 }
 
+/*
+ * Writes a validated record set of 'count' records to the active segment,
+ * rolling first if it does not belong there, and counts it for the flush
+ * policy (*flush is set when a flush is due). Appends of producers and of
+ * followers both end here. Caller holds part->lock.
+ */
+static tr_err_t
+write_records(struct tr_partition *part, const uint8_t *records, size_t len,
+              int64_t count, int *flush)
+{
+    int64_t now_ms = tr_clock_wall_ms();
+    tr_err_t err;
+
+    if (must_roll(part, len, count, now_ms)) {
+        err = roll(part, flush);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    err = tr_segment_append(active(part), records, len,
+                            part->cfg.index_interval_bytes, now_ms);
+    if (err != TR_OK) {
+        return err;
+    }
+    part->unflushed += count;
+    if (part->unflushed >= part->cfg.flush_messages) {
+        *flush = 1;
+    }
+    return TR_OK;
+}
+
 static tr_err_t
 pending_reserve(struct tr_partition *part, size_t n)
 {
@@ -836,7 +867,7 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     const uint8_t *batch;
     size_t blen;
     size_t nbatches = 0, npending = 0, ndup = 0, i;
-    int64_t count = 0, offset, now_ms;
+    int64_t count = 0, offset;
     int flush = 0;
 
     memset(res, 0, sizeof(*res));
@@ -929,16 +960,7 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
         }
     }
 
-    /* 2. Roll if the record set does not belong in the active segment. */
-    now_ms = tr_clock_wall_ms();
-    if (must_roll(part, len, count, now_ms)) {
-        err = roll(part, &flush);
-        if (err != TR_OK) {
-            goto out;
-        }
-    }
-
-    /* 3. Assign offsets and the leader epoch, in place. */
+    /* 2. Assign offsets and the leader epoch, in place. */
     offset = part->log_end;
     tr_slice_init(&s, records, len);
     i = 0;
@@ -954,9 +976,8 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
         offset += (int64_t)h.LastOffsetDelta + 1;
     }
 
-    /* 4. One write; on failure nothing of it stays and LEO is unchanged. */
-    err = tr_segment_append(active(part), records, len,
-                            part->cfg.index_interval_bytes, now_ms);
+    /* 3. One write; on failure nothing of it stays and LEO is unchanged. */
+    err = write_records(part, records, len, count, &flush);
     if (err != TR_OK) {
         goto out;
     }
@@ -969,10 +990,6 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     }
     for (i = 0; i < npending; i++) {
         (void)tr_producers_update(part->producers, &part->pending[i]);
-    }
-    part->unflushed += count;
-    if (part->unflushed >= part->cfg.flush_messages) {
-        flush = 1;
     }
     err = TR_OK;
 out:
@@ -1925,23 +1942,15 @@ write_epoch_checkpoint(struct tr_partition *part)
 static tr_err_t
 epoch_note(struct tr_partition *part, int32_t epoch, int64_t start)
 {
-    struct epoch_entry *tmp;
-    size_t cap;
-
     if (epoch < 0) {
         epoch = 0;
     }
     if (part->nepochs > 0 && part->epochs[part->nepochs - 1].epoch >= epoch) {
         return TR_OK;
     }
-    if (part->nepochs == part->epochs_cap) {
-        cap = part->epochs_cap ? part->epochs_cap * 2 : 4;
-        tmp = tr_realloc(part->epochs, cap * sizeof(*tmp));
-        if (tmp == NULL) {
-            return TR_ERR_NOMEM;
-        }
-        part->epochs = tmp;
-        part->epochs_cap = cap;
+    if (tr_array_reserve(&part->epochs, &part->epochs_cap, part->nepochs + 1,
+                         sizeof(*part->epochs)) != TR_OK) {
+        return TR_ERR_NOMEM;
     }
     part->epochs[part->nepochs].epoch = epoch;
     part->epochs[part->nepochs].start = start;
@@ -2011,7 +2020,7 @@ tr_partition_append_replica(struct tr_partition *part, uint8_t *records,
     const uint8_t *batch;
     const uint8_t *first = NULL;
     size_t blen, skip = 0;
-    int64_t next, count = 0, now_ms;
+    int64_t next, count = 0;
     int flush = 0;
 
     pthread_mutex_lock(&part->lock);
@@ -2058,15 +2067,7 @@ tr_partition_append_replica(struct tr_partition *part, uint8_t *records,
     }
     records += skip;
     len -= skip;
-    now_ms = tr_clock_wall_ms();
-    if (must_roll(part, len, count, now_ms)) {
-        err = roll(part, &flush);
-        if (err != TR_OK) {
-            goto out;
-        }
-    }
-    err = tr_segment_append(active(part), records, len,
-                            part->cfg.index_interval_bytes, now_ms);
+    err = write_records(part, records, len, count, &flush);
     if (err != TR_OK) {
         goto out;
     }
@@ -2079,10 +2080,6 @@ tr_partition_append_replica(struct tr_partition *part, uint8_t *records,
         }
     }
     part->log_end = next;
-    part->unflushed += count;
-    if (part->unflushed >= part->cfg.flush_messages) {
-        flush = 1;
-    }
     err = TR_OK;
 out:
     *log_end = part->log_end;

@@ -973,6 +973,132 @@ struct concurrent {
     int errors; /* counted, not asserted: cmocka asserts belong to main */
 };
 
+/* Reads the whole log of 'part' into 'out' (every batch, as stored). */
+static void
+read_all(struct tr_partition *part, struct tr_buf *out)
+{
+    int64_t next = 0;
+
+    while (read_once(part, next, 1 << 20, INT64_MAX, out, &next) > 0) {
+    }
+}
+
+/*
+ * Replication: a leader stamps its epochs and keeps the epoch cache; its
+ * high watermark moves only when told; a follower copies the leader's
+ * batches as they are, and after diverging truncates to where the leader's
+ * epoch ends and catches up to a byte-identical log.
+ */
+static void
+test_partition_replication(void **state)
+{
+    struct fixture *f = *state;
+    struct tr_partition *leader = open_part(f, 0, 0), *follower = NULL;
+    struct tr_partition_offsets offs;
+    struct tr_buf lbytes, fbytes, own;
+    char fdir[512], path[600], text[256];
+    int32_t epoch;
+    int64_t end, leo;
+    FILE *fp;
+    size_t n;
+
+    /* Leader: epochs 1 and 3; the HW stays put until it is moved. */
+    tr_partition_set_replicated(leader, 0);
+    assert_int_equal(tr_partition_become_leader(leader, 1), TR_OK);
+    fill(f, leader, 3); /* offsets 0-5 */
+    assert_int_equal(tr_partition_become_leader(leader, 3), TR_OK);
+    fill(f, leader, 2); /* offsets 6-9 */
+    tr_partition_offsets(leader, &offs);
+    assert_int_equal(offs.log_end, 10);
+    assert_int_equal(offs.high_watermark, 0);
+    assert_int_equal(offs.leader_epoch, 3);
+    assert_int_equal(tr_partition_set_high_watermark(leader, 4), 1);
+    assert_int_equal(tr_partition_set_high_watermark(leader, 3), 0);
+    assert_int_equal(tr_partition_set_high_watermark(leader, 99), 1);
+    tr_partition_offsets(leader, &offs);
+    assert_int_equal(offs.high_watermark, 10); /* capped at the log end */
+
+    /* OffsetForLeaderEpoch answers from the cache. */
+    tr_partition_end_offset_for_epoch(leader, 1, &epoch, &end);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(end, 6);
+    tr_partition_end_offset_for_epoch(leader, 2, &epoch, &end);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(end, 6);
+    tr_partition_end_offset_for_epoch(leader, 3, &epoch, &end);
+    assert_int_equal(epoch, 3);
+    assert_int_equal(end, 10);
+    assert_int_equal(tr_partition_last_epoch(leader), 3);
+    snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", f->dir);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    n = fread(text, 1, sizeof(text) - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    assert_string_equal(text, "0\n2\n1 0\n3 6\n");
+
+    /* Follower: copies the first three batches, then diverges on its own. */
+    tr_buf_init(&lbytes, 1 << 20);
+    tr_buf_init(&fbytes, 1 << 20);
+    tr_buf_init(&own, 1 << 20);
+    read_all(leader, &lbytes);
+    snprintf(fdir, sizeof(fdir), "%s/events-4", f->root);
+    assert_int_equal(
+        tr_partition_open(fdir, "events", 4, &f->cfg, 0, 0, &follower), TR_OK);
+    tr_partition_set_replicated(follower, -1);
+    assert_int_equal(tr_partition_append_replica(follower, tr_buf_data(&lbytes),
+                                                 f->pos[3], &leo),
+                     TR_OK);
+    assert_int_equal(leo, 6);
+    /* Batches it already holds are skipped; a gap is refused. */
+    assert_int_equal(tr_partition_append_replica(follower, tr_buf_data(&lbytes),
+                                                 f->pos[3], &leo),
+                     TR_OK);
+    assert_int_equal(leo, 6);
+    assert_int_equal(
+        tr_partition_append_replica(follower, tr_buf_data(&lbytes) + f->pos[4],
+                                    f->pos[5] - f->pos[4], &leo),
+        TR_ERR_OUT_OF_RANGE);
+    assert_int_equal(tr_partition_become_leader(follower, 2), TR_OK);
+    build(&own, 3, 9000, -1, -1, -1);
+    {
+        struct tr_append_result res;
+        assert_int_equal(tr_partition_append(follower, tr_buf_data(&own),
+                                             tr_buf_len(&own), &res),
+                         TR_OK);
+        assert_int_equal(res.base_offset, 6);
+    }
+    /* Where does epoch 2 end at the leader? At 6: truncate there. */
+    tr_partition_end_offset_for_epoch(leader, 2, &epoch, &end);
+    assert_int_equal(tr_partition_truncate(follower, end), TR_OK);
+    tr_partition_offsets(follower, &offs);
+    assert_int_equal(offs.log_end, 6);
+    assert_int_equal(tr_partition_last_epoch(follower), 1);
+    assert_int_equal(
+        tr_partition_append_replica(follower, tr_buf_data(&lbytes) + f->pos[3],
+                                    f->pos[5] - f->pos[3], &leo),
+        TR_OK);
+    assert_int_equal(leo, 10);
+    read_all(follower, &fbytes);
+    assert_int_equal(tr_buf_len(&fbytes), tr_buf_len(&lbytes));
+    assert_memory_equal(tr_buf_data(&fbytes), tr_buf_data(&lbytes),
+                        tr_buf_len(&lbytes));
+    tr_partition_unref(follower);
+
+    /* Reopened: the epoch cache comes back from the batches. */
+    follower = NULL;
+    assert_int_equal(
+        tr_partition_open(fdir, "events", 4, &f->cfg, 0, 0, &follower), TR_OK);
+    assert_int_equal(tr_partition_last_epoch(follower), 3);
+    tr_partition_end_offset_for_epoch(follower, 1, &epoch, &end);
+    assert_int_equal(end, 6);
+    tr_partition_unref(follower);
+    tr_partition_unref(leader);
+    tr_buf_cleanup(&lbytes);
+    tr_buf_cleanup(&fbytes);
+    tr_buf_cleanup(&own);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -1161,6 +1287,8 @@ main(void)
             test_partition_bad_record_sets_write_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_partition_failed_write_leaves_log_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition_replication, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_partition_flush_policy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_partition_unref_deletes, setup,

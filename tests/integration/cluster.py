@@ -113,7 +113,7 @@ def four_letter_word(port, word, timeout=2.0):
     return out.decode("utf-8", "replace")
 
 
-class ZooKeeper:
+class ZooKeeper(harness.ChildProcess):
     """One standalone ZooKeeper server with its own port and data directory."""
 
     def __init__(self, ws, name="zookeeper", port=None, tick_time=200):
@@ -171,9 +171,6 @@ class ZooKeeper:
                 return f.read()
         except FileNotFoundError:
             return b""
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def ruok(self, timeout=2.0):
         """True if the server answers 'ruok' with 'imok'."""
@@ -251,29 +248,6 @@ class ZooKeeper:
         self.proc = None
         self.paused = False
         return proc.returncode
-
-    def kill(self):
-        """SIGKILL, as a crash would; the data directory stays."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.proc = None
-        self.paused = False
-
-    def pause(self):
-        """SIGSTOP: the port still accepts connections but nothing answers; sessions expire."""
-        if not self.alive():
-            fail("%s: not running, cannot pause it" % self.name)
-        self.proc.send_signal(signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self):
-        """SIGCONT after pause()."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGCONT)
-        self.paused = False
 
     def restart(self, timeout=ZK_START_TIMEOUT):
         """Stops the server if it runs, then starts it again on the same port and data directory."""

@@ -128,7 +128,41 @@ def tail(data, n=60):
     return "\n".join(lines[-n:])
 
 
-class Collector:
+class ChildProcess:
+    """
+    Crash-style control of a server child held in self.proc, shared by the
+    collectors here and the ZooKeeper server in cluster.py (which set
+    self.name, self.proc and self.paused).
+    """
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL, as a crash would; the data directory stays."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        self.paused = False
+
+    def pause(self):
+        """SIGSTOP: the process hangs (its sockets stay open) until resume()."""
+        if not self.alive():
+            fail("%s: not running, cannot pause it" % self.name)
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        """SIGCONT after pause()."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+
+class Collector(ChildProcess):
     """One collector process with its own port and data directory."""
 
     def __init__(self, ws, name, sets=None, config=None, data_dir=None, port=None):
@@ -167,9 +201,6 @@ class Collector:
                 return f.read()
         except FileNotFoundError:
             return b""
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def start(self, timeout=START_TIMEOUT):
         """Starts the process and waits until its port accepts connections."""
@@ -244,29 +275,6 @@ class Collector:
                 )
             self.check_sanitizers()
         return rc
-
-    def kill(self):
-        """SIGKILL, as a crash would; the data directory stays."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.proc = None
-        self.paused = False
-
-    def pause(self):
-        """SIGSTOP: the process hangs (its sockets stay open) until resume()."""
-        if not self.alive():
-            fail("%s: not running, cannot pause it" % self.name)
-        self.proc.send_signal(signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self):
-        """SIGCONT after pause()."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGCONT)
-        self.paused = False
 
     def restart(self, timeout=START_TIMEOUT):
         """Starts again on the same port and data directory."""

@@ -48,7 +48,8 @@ class Writer(threading.Thread):
         p = Producer({"bootstrap.servers": self.boot,
                       "enable.idempotence": True, "acks": "all",
                       "linger.ms": 5, "message.timeout.ms": 120000,
-                      "request.timeout.ms": 10000})
+                      "request.timeout.ms": 10000,
+                      "socket.timeout.ms": 10000})
 
         def cb(err, msg):
             (self.failed if err else self.acked).append(int(msg.value()))
@@ -88,6 +89,26 @@ def log_sizes(cl):
     return sizes
 
 
+def wait_acks(cl, w, when, more=1000):
+    before = len(w.acked)
+    cl.wait_for(lambda: len(w.acked) > before + more, timeout=60,
+                what="%d more records acknowledged %s" % (more, when))
+
+
+def fail_leader(cl, w, how, act):
+    """Applies 'act' to the leader; returns its id once writes flow again."""
+    leader = cl.wait_leader(TOPIC, 0)
+    t0 = time.time()
+    act(leader)
+    new = cl.wait_leader(TOPIC, 0, not_in=(leader,), timeout=30)
+    elected = time.time() - t0
+    wait_acks(cl, w, "after the %s" % how)
+    note("%s of leader %d: broker %d elected after %.1f s, writes acknowledged "
+         "again %.1f s after the fault" %
+         (how, leader, new, elected, time.time() - t0))
+    return leader
+
+
 def body(ws):
     cl = cluster.Cluster(ws).start()
     cl.create_topic(TOPIC, partitions=1, replication=3)
@@ -97,32 +118,14 @@ def body(ws):
     cl.wait_for(lambda: len(w.acked) > 2000, timeout=60,
                 what="2000 records acknowledged")
 
-    leader = cl.wait_leader(TOPIC, 0)
-    before = len(w.acked)
-    t0 = time.time()
-    cl.kill(leader)
-    new = cl.wait_leader(TOPIC, 0, not_in=(leader,), timeout=30)
-    cl.wait_for(lambda: len(w.acked) > before + 1000, timeout=60,
-                what="records acknowledged after the kill")
-    note("SIGKILL of leader %d: broker %d leads, writes flow again %.1f s "
-         "after the kill" % (leader, new, time.time() - t0))
+    leader = fail_leader(cl, w, "SIGKILL", cl.kill)
     cl.restart(leader)
     cl.wait_isr(TOPIC, 0, size=3, timeout=60)
 
-    paused = cl.wait_leader(TOPIC, 0)
-    before = len(w.acked)
-    t0 = time.time()
-    cl.pause(paused)
-    new = cl.wait_leader(TOPIC, 0, not_in=(paused,), timeout=30)
-    cl.wait_for(lambda: len(w.acked) > before + 1000, timeout=60,
-                what="records acknowledged while the old leader sleeps")
-    note("SIGSTOP of leader %d: broker %d leads, writes flow again %.1f s "
-         "after the pause" % (paused, new, time.time() - t0))
+    paused = fail_leader(cl, w, "SIGSTOP", cl.pause)
     cl.resume(paused)
     cl.wait_isr(TOPIC, 0, size=3, timeout=60)
-    before = len(w.acked)
-    cl.wait_for(lambda: len(w.acked) > before + 1000, timeout=60,
-                what="records acknowledged after the resume")
+    wait_acks(cl, w, "after the resume")
 
     w.stopping.set()
     w.join(150)
