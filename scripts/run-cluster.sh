@@ -20,7 +20,7 @@
 # var/cluster/zookeeper.log and var/cluster/broker-N.log. Ctrl-C (or
 # SIGTERM) stops the collectors with SIGTERM, one after the other, then
 # ZooKeeper. ZooKeeper is Debian's (package zookeeper, installed by
-# scripts/setup.sh), run in the foreground with java.
+# scripts/setup.sh --tests), run in the foreground with java.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,7 +69,7 @@ fi
 java=$(command -v java || true)
 zk_classpath=/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar
 if [ -z "$java" ] || [ ! -f /usr/share/java/zookeeper.jar ]; then
-    echo "run-cluster: ZooKeeper needs java and /usr/share/java/zookeeper.jar; install them with scripts/setup.sh" >&2
+    echo "run-cluster: ZooKeeper needs java and /usr/share/java/zookeeper.jar; install them with scripts/setup.sh --tests" >&2
     exit 1
 fi
 

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Prepares a Debian 12 machine to build and test Tributary, then builds it.
+# Prepares a Debian 12 machine to build (and, with --tests, to test)
+# Tributary, then builds it.
 #
-#   scripts/setup.sh [--builddir DIR] [CONFIGURE-ARGS...]
+#   scripts/setup.sh [--tests] [--builddir DIR] [CONFIGURE-ARGS...]
 #
 # 1. Installs the Debian packages that are missing (apt-get, as root or
-#    through sudo). Nothing is installed when everything is there already.
-# 2. Installs kafkajs (pinned in tests/integration/package-lock.json) into
-#    tests/integration/node_modules for the integration tests.
+#    through sudo): what the build needs, and kcat for the demo. Nothing is
+#    installed when everything is there already.
+# 2. With --tests, also what the test suite needs: the Kafka client modules
+#    for Python, ZooKeeper (with its Java runtime) and kazoo for the cluster
+#    tests, logrotate, valgrind, clang-format, cppcheck, Node.js, and
+#    kafkajs (pinned in tests/integration/package-lock.json, installed with
+#    npm into tests/integration/node_modules). Without --tests nothing comes
+#    from npm: hosts in a data centre often cannot reach it.
 # 3. Runs ./autogen.sh if there is no configure script, configures an
 #    out-of-tree build in DIR (default: build) with CONFIGURE-ARGS (for
 #    example --enable-sanitizers), and runs make -j2 there.
@@ -18,8 +24,13 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 builddir=build
 configure_args=()
+tests=no
 while [ $# -gt 0 ]; do
     case $1 in
+    --tests)
+        tests=yes
+        shift
+        ;;
     --builddir)
         builddir=${2:?--builddir needs a directory}
         shift 2
@@ -48,12 +59,18 @@ say() { printf '==> %s\n' "$*"; }
 packages=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev zlib1g-dev libpcre2-dev libcmocka-dev
-    libzstd-dev liblz4-dev libsnappy-dev
-    kcat python3-confluent-kafka python3-kafka
+    libzstd-dev liblz4-dev libsnappy-dev libzookeeper-mt-dev
+    kcat
+)
+test_packages=(
+    python3-confluent-kafka python3-kafka
     python3-zstandard python3-lz4 python3-snappy
-    libzookeeper-mt-dev zookeeper python3-kazoo
+    zookeeper python3-kazoo
     logrotate valgrind clang-format cppcheck
 )
+if [ "$tests" = yes ]; then
+    packages+=("${test_packages[@]}")
+fi
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
@@ -76,10 +93,10 @@ for p in "${packages[@]}"; do
 done
 # Node.js may come from elsewhere (/usr/local/bin, a vendor package); only
 # fall back to Debian's when there is no node or no npm at all.
-if ! command -v node >/dev/null 2>&1; then
+if [ "$tests" = yes ] && ! command -v node >/dev/null 2>&1; then
     installed nodejs || missing+=(nodejs)
 fi
-if ! command -v npm >/dev/null 2>&1; then
+if [ "$tests" = yes ] && ! command -v npm >/dev/null 2>&1; then
     installed npm || missing+=(npm)
 fi
 
@@ -92,23 +109,25 @@ else
     say "Debian packages: all present"
 fi
 
-# The Kafka and ZooKeeper client modules are Debian's and load only in
-# Debian's python3.
-/usr/bin/python3 -c 'import confluent_kafka, kafka, kazoo' ||
-    { echo "setup.sh: /usr/bin/python3 cannot import confluent_kafka, kafka and kazoo" >&2; exit 1; }
+if [ "$tests" = yes ]; then
+    # The Kafka and ZooKeeper client modules are Debian's and load only in
+    # Debian's python3.
+    /usr/bin/python3 -c 'import confluent_kafka, kafka, kazoo' ||
+        { echo "setup.sh: /usr/bin/python3 cannot import confluent_kafka, kafka and kazoo" >&2; exit 1; }
 
-it=$root/tests/integration
-want=$(node -p 'require(process.argv[1]).dependencies.kafkajs' "$it/package.json")
-have=$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' \
-    "$it/node_modules/kafkajs/package.json")
-if [ "$have" = "$want" ]; then
-    say "kafkajs $have: present"
-else
-    say "installing kafkajs $want with npm"
-    if [ -f "$it/package-lock.json" ]; then
-        (cd "$it" && npm ci --no-audit --no-fund --loglevel=error)
+    it=$root/tests/integration
+    want=$(node -p 'require(process.argv[1]).dependencies.kafkajs' "$it/package.json")
+    have=$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' \
+        "$it/node_modules/kafkajs/package.json")
+    if [ "$have" = "$want" ]; then
+        say "kafkajs $have: present"
     else
-        (cd "$it" && npm install --no-audit --no-fund --loglevel=error)
+        say "installing kafkajs $want with npm"
+        if [ -f "$it/package-lock.json" ]; then
+            (cd "$it" && npm ci --no-audit --no-fund --loglevel=error)
+        else
+            (cd "$it" && npm install --no-audit --no-fund --loglevel=error)
+        fi
     fi
 fi
 

@@ -24,7 +24,7 @@ for a in "$@"; do
     esac
 done
 
-"$root/scripts/setup.sh" --builddir "$builddir" --enable-sanitizers
+"$root/scripts/setup.sh" --tests --builddir "$builddir" --enable-sanitizers
 case $builddir in
 /*) ;;
 *) builddir=$root/$builddir ;;
