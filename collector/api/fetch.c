@@ -78,11 +78,10 @@ fetch_decode(struct tr_request *req, struct fetch *f)
     struct tr_slice *in = &req->body;
     int16_t v = req->hdr.api_version;
     struct tr_slice topics_at;
-    int32_t replica_id, session_id, session_epoch, t, p, n = 0;
+    int32_t session_id, session_epoch, t, p, n = 0;
     tr_err_t err;
 
-    if ((err = tr_slice_get_i32(in, &replica_id)) != TR_OK ||
-        (f->replica_id = replica_id, 0) ||
+    if ((err = tr_slice_get_i32(in, &f->replica_id)) != TR_OK ||
         (err = tr_slice_get_i32(in, &f->max_wait_ms)) != TR_OK ||
         (err = tr_slice_get_i32(in, &f->min_bytes)) != TR_OK ||
         (err = tr_slice_get_i32(in, &f->max_bytes)) != TR_OK ||
@@ -197,25 +196,29 @@ fetch_read(struct tr_request *req, struct fetch *f)
         int64_t end;
         tr_err_t err;
 
+        part = tr_topics_partition(req->broker->topics, fp->topic, fp->index);
+        if (part == NULL) {
+            /* In a cluster the partition may live on other brokers. */
+            fp->kerr = req->broker->cluster != NULL
+                           ? TR_KERR_NOT_LEADER_OR_FOLLOWER
+                           : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
 #ifdef HAVE_ZOOKEEPER
         if (req->broker->cluster != NULL) {
             /* Leaders serve; a follower's fetch also reports its position. */
-            fp->kerr = tr_cluster_check_fetch(
-                req->broker->cluster, fp->topic, fp->index, f->replica_id,
-                fp->current_epoch, fp->fetch_offset);
+            fp->kerr = tr_cluster_check_fetch(req->broker->cluster, part,
+                                              f->replica_id, fp->current_epoch,
+                                              fp->fetch_offset);
             if (fp->kerr != TR_KERR_NONE) {
                 memset(&fp->offs, 0, sizeof(fp->offs));
                 fp->offs.high_watermark = fp->offs.last_stable = -1;
                 fp->offs.log_start = -1;
+                tr_partition_unref(part);
                 continue;
             }
         }
 #endif
-        part = tr_topics_partition(req->broker->topics, fp->topic, fp->index);
-        if (part == NULL) {
-            fp->kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            continue;
-        }
         fp->kerr = TR_KERR_NONE;
         tr_partition_offsets(part, &fp->offs);
         /*

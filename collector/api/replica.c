@@ -137,8 +137,8 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
             }
 #ifdef HAVE_ZOOKEEPER
             if (part != NULL && req->broker->cluster != NULL) {
-                kerr = tr_cluster_check_fetch(req->broker->cluster, topic,
-                                              index, -1, current, -1);
+                kerr = tr_cluster_check_fetch(req->broker->cluster, part, -1,
+                                              current, -1);
             }
 #endif
             if (kerr == TR_KERR_NONE) {

@@ -335,11 +335,12 @@ tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
 }
 
 int16_t
-tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
-                       int32_t partition, int32_t replica_id,
-                       int32_t current_epoch, int64_t fetch_offset)
+tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
+                       int32_t replica_id, int32_t current_epoch,
+                       int64_t fetch_offset)
 {
-    struct tr_partition *part;
+    const char *topic = tr_partition_topic(part);
+    int32_t partition = tr_partition_index(part);
     struct tr_partition_offsets offs;
     struct entry *e;
     int16_t kerr = TR_KERR_NONE;
@@ -372,11 +373,6 @@ tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
         kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
         goto out;
     }
-    part = tr_topics_partition(c->broker->topics, topic, partition);
-    if (part == NULL) {
-        kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        goto out;
-    }
     tr_partition_offsets(part, &offs);
     now = tr_clock_mono_ms();
     /* Kafka's rule: caught up when at the leader's end now or as of the
@@ -395,7 +391,6 @@ tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
         expand = 1;
     }
     moved = update_hw(c, e, part);
-    tr_partition_unref(part);
 out:
     pthread_mutex_unlock(&c->lock);
     if (moved) {

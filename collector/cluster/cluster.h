@@ -76,13 +76,14 @@ int16_t tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
                                int32_t partition, int32_t epoch,
                                int64_t last_offset);
 /*
- * Fetch: consumers read from the leader only; a follower (replica_id >= 0)
- * also has its position recorded, which may move the HW and the ISR.
- * 'current_epoch' is the fetcher's idea of the leader epoch (-1: none).
+ * Fetch and OffsetForLeaderEpoch on a local partition: consumers read from
+ * the leader only; a follower (replica_id >= 0) also has its position
+ * recorded, which may move the HW and the ISR. 'current_epoch' is the
+ * fetcher's idea of the leader epoch (-1: none).
  */
-int16_t tr_cluster_check_fetch(struct tr_cluster *c, const char *topic,
-                               int32_t partition, int32_t replica_id,
-                               int32_t current_epoch, int64_t fetch_offset);
+int16_t tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
+                               int32_t replica_id, int32_t current_epoch,
+                               int64_t fetch_offset);
 
 /* Metadata: the live brokers (owned copy, free with tr_free). */
 size_t tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out);
