@@ -413,6 +413,17 @@ tr_zk_free_children(char **names, int count)
     tr_free(names);
 }
 
+/*
+ * libzookeeper_mt 3.8's zoo_multi frees its request twice when the session
+ * is not connected (seen under AddressSanitizer after a broker woke from a
+ * pause with an expired session), so a multi is only tried while connected.
+ */
+static int
+multi_ready(struct tr_zk *zk)
+{
+    return zk->zh != NULL && zoo_state(zk->zh) == ZOO_CONNECTED_STATE;
+}
+
 /* Runs a two-op multi whose first op checks /controller_epoch. */
 static tr_err_t
 fenced_multi(struct tr_zk *zk, zoo_op_t *ops, struct Stat *stat)
@@ -421,7 +432,7 @@ fenced_multi(struct tr_zk *zk, zoo_op_t *ops, struct Stat *stat)
     int rc;
 
     (void)stat;
-    if (zk->zh == NULL) {
+    if (!multi_ready(zk)) {
         return TR_ERR_CLOSED;
     }
     memset(res, 0, sizeof(res));
@@ -488,7 +499,7 @@ tr_zk_elect(struct tr_zk *zk, const char *data, size_t len, int32_t epoch,
     char num[16];
     int rc;
 
-    if (zk->zh == NULL) {
+    if (!multi_ready(zk)) {
         return TR_ERR_CLOSED;
     }
     snprintf(num, sizeof(num), "%d", (int)epoch);
