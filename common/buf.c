@@ -137,6 +137,19 @@ tr_buf_put_bytes(struct tr_buf *buf, const void *data, size_t len)
     return off;
 }
 
+uint8_t *
+tr_buf_put_space(struct tr_buf *buf, size_t len)
+{
+    uint8_t *p;
+
+    if (tr_buf_reserve(buf, len) != TR_OK) {
+        return NULL;
+    }
+    p = buf->data + buf->len;
+    buf->len += len;
+    return p;
+}
+
 void
 tr_store_i16(uint8_t *p, int16_t v)
 {

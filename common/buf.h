@@ -68,6 +68,12 @@ uint8_t *tr_buf_steal(struct tr_buf *buf, size_t *len);
 void tr_buf_truncate(struct tr_buf *buf, size_t len);
 
 size_t tr_buf_put_bytes(struct tr_buf *buf, const void *data, size_t len);
+/*
+ * Appends 'len' bytes for the caller to fill (a read straight into the
+ * buffer): returns where they start, valid until the next write, or NULL
+ * (with the sticky error set) when they do not fit.
+ */
+uint8_t *tr_buf_put_space(struct tr_buf *buf, size_t len);
 size_t tr_buf_put_i8(struct tr_buf *buf, int8_t v);
 size_t tr_buf_put_i16(struct tr_buf *buf, int16_t v);
 size_t tr_buf_put_i32(struct tr_buf *buf, int32_t v);

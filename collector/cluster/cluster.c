@@ -1041,8 +1041,12 @@ reconcile(struct tr_cluster *c)
                     need = 1;
                 }
             } else if (live_isr.nisr < next.nisr && live_isr.nisr > 0) {
+                /*
+                 * Only the ISR changes: the leadership does not, so the
+                 * leader epoch stays (the znode version moves), and the
+                 * leader and its followers go on without re-syncing.
+                 */
                 next = live_isr;
-                next.leader_epoch = cp->st.leader_epoch + 1;
                 need = 1;
             }
         }
@@ -1394,10 +1398,23 @@ apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
         }
         if (p->leader_epoch == e->role_epoch && e->role != ROLE_NONE) {
             /* Same epoch, newer znode: only the ISR moved. */
+            int moved = 0;
             memcpy(e->st.isr, p->isr, sizeof(p->isr));
             e->st.nisr = p->nisr;
             e->st.zk_version = p->zk_version;
+            if (e->role == ROLE_LEADER) {
+                /* A smaller ISR may let the high watermark move now. */
+                struct tr_partition *led = tr_topics_partition(
+                    c->broker->topics, p->topic, p->partition);
+                if (led != NULL) {
+                    moved = update_hw(c, e, led);
+                    tr_partition_unref(led);
+                }
+            }
             pthread_mutex_unlock(&c->lock);
+            if (moved) {
+                tr_waits_notify(c->broker->waits, p->topic, p->partition);
+            }
             continue;
         }
         pthread_mutex_unlock(&c->lock);

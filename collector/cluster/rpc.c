@@ -416,21 +416,12 @@ tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
         }
     }
     if (err == TR_OK) {
-        size_t left = (size_t)size - 4, n;
-        uint8_t chunk[16384];
+        /* Straight into the response buffer: record bytes are copied once. */
+        uint8_t *body_at = tr_buf_put_space(resp, (size_t)size - 4);
 
-        err = tr_buf_reserve(resp, left);
-        while (err == TR_OK && left > 0) {
-            n = left < sizeof(chunk) ? left : sizeof(chunk);
-            err = read_all(c->fd, chunk, n, deadline);
-            if (err == TR_OK) {
-                tr_buf_put_bytes(resp, chunk, n);
-                left -= n;
-            }
-        }
-        if (err == TR_OK) {
-            err = tr_buf_err(resp);
-        }
+        err = body_at != NULL
+                  ? read_all(c->fd, body_at, (size_t)size - 4, deadline)
+                  : tr_buf_err(resp);
     }
     if (err != TR_OK) {
         tr_rpc_conn_close(c);

@@ -495,6 +495,28 @@ test_buf_steal_truncate_slice_sub(void **state)
     tr_buf_free(NULL);
 }
 
+/* put_space hands out room to fill in place, within the buffer's limit. */
+static void
+test_buf_put_space(void **state)
+{
+    struct tr_buf b;
+    uint8_t *p;
+
+    (void)state;
+    tr_buf_init(&b, 16);
+    tr_buf_put_i32(&b, 7);
+    p = tr_buf_put_space(&b, 8);
+    assert_non_null(p);
+    memset(p, 0xab, 8);
+    assert_int_equal(tr_buf_len(&b), 12);
+    assert_int_equal(tr_load_i32(tr_buf_data(&b)), 7);
+    assert_int_equal(tr_buf_data(&b)[11], 0xab);
+    assert_null(tr_buf_put_space(&b, 5)); /* 17 > max */
+    assert_int_equal(tr_buf_err(&b), TR_ERR_TOO_LARGE);
+    assert_int_equal(tr_buf_len(&b), 12);
+    tr_buf_cleanup(&b);
+}
+
 static void
 test_buf_oom(void **state)
 {
@@ -564,6 +586,7 @@ main(void)
         cmocka_unit_test(test_buf_max_is_enforced_and_sticky),
         cmocka_unit_test(test_buf_set_patches_placeholders),
         cmocka_unit_test(test_buf_steal_truncate_slice_sub),
+        cmocka_unit_test(test_buf_put_space),
         cmocka_unit_test(test_buf_oom),
     };
 

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""Cluster benchmark: a real ZooKeeper and three collectors on loopback.
+
+    bench/cluster.py BUILD_DIR [--rounds N] [--records N]
+
+1. Throughput, side by side in one run: `tributary bench produce` to a
+   topic with replication factor 1 and acks=1, then to one with replication
+   factor 3 and idempotent acks=all (brokers with min.insync.replicas=2), alternating for
+   --rounds rounds. Each round writes to new topics and the page cache is
+   synced before it, so that rounds do not pay for each other's writeback.
+   Prints each round, the medians and their ratio.
+2. Failover: an idempotent acks=all producer writes one record at a time;
+   the partition's leader is SIGKILLed; prints the time from the kill to the
+   first acknowledged produce after it (zookeeper.session.timeout.ms=6000).
+
+All three collectors share this machine's cores and disk, so replication
+factor 3 writes three times the bytes on the same hardware: the ratio is a
+floor for what separate machines give. Everything is started in a temporary
+directory and stopped on exit.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import cluster  # noqa: E402
+import harness  # noqa: E402
+
+
+def bench(tool, boot, topic, records, acks):
+    argv = [tool, "bench", "produce", "-b", boot, "-t", topic, "-n",
+            str(records), "-s", "100", "--acks", acks, "--timeout", "300"]
+    if acks == "all":
+        argv.append("--idempotent")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=330)
+    m = re.search(r"([0-9]+) records/s, ([0-9.]+) MB/s", out.stdout)
+    lat = re.search(r"p50 ([0-9]+) p99 ([0-9]+)", out.stdout)
+    if out.returncode != 0 or not m:
+        harness.fail("bench failed: %s %s" % (out.stdout, out.stderr))
+    return int(m.group(1)), float(m.group(2)), int(lat.group(1)), int(lat.group(2))
+
+
+def throughput(cl, tool, rounds, records):
+    boot = cl.bootstrap
+    rows = {"rf1": [], "rf3": []}
+    for r in range(rounds):
+        for name, rf, acks in (("rf1", 1, "1"), ("rf3", 3, "all")):
+            topic = "%s-%d" % (name, r)
+            cl.create_topic(topic, partitions=3, replication=rf)
+            cl.wait_isr(topic, 0, size=rf, timeout=60)
+            subprocess.run(["sync"], check=False)
+            rec_s, mb_s, p50, p99 = bench(tool, boot, topic, records, acks)
+            rows[name].append(rec_s)
+            print("round %d  %-22s %9d records/s  %7.1f MB/s  p50 %6.1f ms  p99 %6.1f ms" %
+                  (r + 1, "RF=%d acks=%s" % (rf, acks), rec_s, mb_s, p50 / 1000, p99 / 1000),
+                  flush=True)
+    m1 = statistics.median(rows["rf1"])
+    m3 = statistics.median(rows["rf3"])
+    print("median   RF=1 acks=1 %d records/s, RF=3 acks=all %d records/s: ratio %.2f" %
+          (m1, m3, m3 / m1), flush=True)
+
+
+def failover(cl):
+    from confluent_kafka import Producer
+
+    cl.create_topic("failover", partitions=1, replication=3)
+    cl.wait_isr("failover", 0, size=3, timeout=60)
+    leader = cl.wait_leader("failover", 0)
+    p = Producer({"bootstrap.servers": cl.bootstrap, "acks": "all",
+                  "enable.idempotence": True, "linger.ms": 0,
+                  "request.timeout.ms": 5000, "socket.timeout.ms": 5000,
+                  "message.timeout.ms": 60000})
+    acked = []
+
+    def cb(err, msg):
+        if err is None:
+            acked.append(time.monotonic())
+
+    for _ in range(50):
+        p.produce("failover", b"warm", partition=0, on_delivery=cb)
+    p.flush(30)
+    t_kill = time.monotonic()
+    cl.kill(leader)
+    deadline = t_kill + 60
+    while time.monotonic() < deadline:
+        p.produce("failover", b"x", partition=0, on_delivery=cb)
+        p.poll(0.01)
+        if acked and acked[-1] > t_kill:
+            break
+    p.flush(30)
+    first = min(t for t in acked if t > t_kill)
+    print("failover SIGKILL of leader %d -> first acknowledged produce: %.2f s "
+          "(zookeeper.session.timeout.ms=6000)" % (leader, first - t_kill), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("builddir")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--records", type=int, default=1000000)
+    args = ap.parse_args()
+    build = os.path.abspath(args.builddir)
+    os.environ["top_builddir"] = build
+    os.environ.setdefault("top_srcdir", os.path.abspath(os.path.join(HERE, "..")))
+    tool = os.path.join(build, "tools", "tributary")
+
+    def body(ws):
+        cl = cluster.Cluster(ws, settings={
+            "zookeeper.session.timeout.ms": "6000",
+            "replica.lag.time.max.ms": "10000",
+            "num.partitions": "3",
+        }).start()
+        throughput(cl, tool, args.rounds, args.records)
+        failover(cl)
+
+    return harness.main(body, name="bench-cluster", timeout=3600)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

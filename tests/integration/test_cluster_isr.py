@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""ISR shrink and expand, min.insync.replicas, and controlled shutdown.
+
+Three collectors on a real ZooKeeper, a topic with replication factor 3 and
+min.insync.replicas=2 (broker setting). The session timeout (10 s) is longer
+than replica.lag.time.max.ms (2 s), so what moves the ISR here is the
+leader's own check, not the controller noticing a lost broker:
+
+  1. a follower SIGSTOPped for 6 s leaves the ISR (the leader writes the
+     state znode) while acks=all writes go on with two in-sync replicas, and
+     rejoins after SIGCONT once it has caught up;
+  2. with both followers stopped the ISR is the leader alone: acks=all is
+     refused with NOT_ENOUGH_REPLICAS and nothing of it becomes visible;
+  3. a rolling restart, each broker stopped with SIGTERM (controlled
+     shutdown hands its leaderships over first) and started again, under a
+     live idempotent acks=all producer: no delivery fails, the worst
+     send-to-acknowledgement latency is printed, and every acknowledged
+     record is read back once, in order.
+"""
+
+import os
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster  # noqa: E402
+import harness  # noqa: E402
+from harness import check, note  # noqa: E402
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+
+TOPIC = "isr"
+
+
+class Writer(threading.Thread):
+    """Produces 0, 1, 2, ... until stopped; keeps acks, errors and latencies."""
+
+    def __init__(self, boot):
+        super().__init__(daemon=True)
+        self.boot = boot
+        self.acked = []
+        self.errors = []
+        self.worst = 0.0
+        self.sent = 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        p = Producer({"bootstrap.servers": self.boot, "enable.idempotence": True,
+                      "acks": "all", "linger.ms": 2, "message.timeout.ms": 120000,
+                      "request.timeout.ms": 10000, "socket.timeout.ms": 10000})
+
+        def cb(err, msg, t0):
+            if err:
+                self.errors.append(str(err))
+                return
+            self.acked.append(int(msg.value()))
+            self.worst = max(self.worst, time.monotonic() - t0)
+
+        while not self.stopping.is_set():
+            t0 = time.monotonic()
+            try:
+                p.produce(TOPIC, value=b"%d" % self.sent, partition=0,
+                          on_delivery=lambda e, m, t0=t0: cb(e, m, t0))
+                self.sent += 1
+            except BufferError:
+                pass
+            p.poll(0.001)
+        self.unflushed = p.flush(120)
+
+
+def read_all(boot, expect):
+    c = Consumer({"bootstrap.servers": boot, "group.id": "check",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.assign([TopicPartition(TOPIC, 0, 0)])
+    got, others = [], []
+    deadline = time.time() + 120
+    while len(got) < expect and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None or m.error():
+            continue
+        if m.value().isdigit():
+            got.append(int(m.value()))
+        else:
+            others.append(m.value())
+    c.close()
+    return got, others
+
+
+def produce_once(boot, value, acks="all"):
+    """One record, no retries: returns the error or None."""
+    p = Producer({"bootstrap.servers": boot, "acks": acks, "retries": 0,
+                  "message.timeout.ms": 10000})
+    result = []
+    p.produce(TOPIC, value=value, partition=0,
+              on_delivery=lambda e, m: result.append(e))
+    p.flush(15)
+    return result[0] if result else "no answer"
+
+
+def body(ws):
+    cl = cluster.Cluster(ws, settings={
+        "zookeeper.session.timeout.ms": "10000",
+        "replica.lag.time.max.ms": "2000",
+    }).start()
+    cl.create_topic(TOPIC, partitions=1, replication=3)
+    cl.wait_isr(TOPIC, 0, size=3)
+    leader = cl.wait_leader(TOPIC, 0)
+    followers = [i for i in (1, 2, 3) if i != leader]
+    note("leader %d, followers %s" % (leader, followers))
+    check(produce_once(cl.bootstrap, b"first") is None, "acks=all with a full ISR")
+
+    # 1. One follower stops: the leader shrinks the ISR, writes go on. The
+    #    leader must have something the follower lacks (Kafka's rule: a
+    #    follower at the leader's log end is never out of sync).
+    cl.pause(followers[0])
+    t0 = time.time()
+    check(produce_once(cl.bootstrap, b"one", acks="1") is None, "acks=1 write")
+    isr = cl.wait_isr(TOPIC, 0, size=2, timeout=15)
+    note("ISR %s %.1f s after SIGSTOP of follower %d" % (isr, time.time() - t0, followers[0]))
+    check(followers[0] not in isr, "the stopped follower left the ISR")
+    check(produce_once(cl.bootstrap, b"two in sync") is None,
+          "acks=all with two in-sync replicas (min.insync.replicas=2)")
+    state = cl.znode("/brokers/topics/%s/partitions/0/state" % TOPIC)
+    check(state is not None and b'"isr":[' in state, "the state znode holds the ISR: %r" % state)
+
+    # 2. Both followers stopped: NOT_ENOUGH_REPLICAS, nothing visible.
+    cl.pause(followers[1])
+    check(produce_once(cl.bootstrap, b"two", acks="1") is None, "acks=1 write")
+    cl.wait_isr(TOPIC, 0, size=1, timeout=15)
+    err = produce_once("127.0.0.1:%d" % cl.broker(leader).port, b"must not appear")
+    check(err is not None and err.code() == KafkaError.NOT_ENOUGH_REPLICAS,
+          "acks=all refused with NOT_ENOUGH_REPLICAS (got %s)" % err)
+    for f in followers:
+        cl.resume(f)
+    t0 = time.time()
+    cl.wait_isr(TOPIC, 0, size=3, timeout=30)
+    note("both followers back in the ISR %.1f s after SIGCONT" % (time.time() - t0))
+
+    # 3. Rolling restart with controlled shutdown under a live producer.
+    w = Writer(cl.bootstrap)
+    w.start()
+    cl.wait_for(lambda: len(w.acked) > 1000, timeout=60, what="writes flowing")
+    worst = []
+    for i in (1, 2, 3):
+        w.worst = 0.0
+        t0 = time.time()
+        cl.stop(i)
+        stopped = time.time() - t0
+        cl.restart(i)
+        cl.wait_isr(TOPIC, 0, size=3, timeout=60)
+        note("broker %d: controlled shutdown took %.1f s; back in the ISR" % (i, stopped))
+        before = len(w.acked)
+        cl.wait_for(lambda: len(w.acked) > before + 500, timeout=60,
+                    what="writes after restarting broker %d" % i)
+        worst.append(w.worst)
+        note("worst send-to-ack latency around broker %d's restart: %.3f s" % (i, w.worst))
+    w.stopping.set()
+    w.join(150)
+    check(not w.is_alive(), "the producer finished")
+    values, others = read_all(cl.bootstrap, len(w.acked))
+    check(others == [b"first", b"one", b"two in sync", b"two"],
+          "the refused record never became visible (%s)" % others)
+    lost = set(w.acked) - set(values)
+    dups = len(values) - len(set(values))
+    disorder = sum(1 for a, b in zip(values, values[1:]) if b < a)
+    note("rolling restart: sent %d, acknowledged %d, delivery errors %d, worst "
+         "latency %.3f s; read %d: lost %d, duplicated %d, out of order %d" %
+         (w.sent, len(w.acked), len(w.errors), max(worst), len(values),
+          len(lost), dups, disorder))
+    check(w.unflushed == 0 and not w.errors,
+          "no delivery failed during the rolling restart (%s)" % w.errors[:3])
+    check(not lost, "no acknowledged record lost")
+    check(dups == 0, "no duplicates")
+    check(disorder == 0, "records in the order produced")
+
+
+if __name__ == "__main__":
+    cluster.skip_without_zookeeper()
+    sys.exit(harness.main(body, timeout=400))
