@@ -15,8 +15,12 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "build-config.h"
 #include "groups.h"
 #include "log.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 
 /* Caps on array counts of group requests (nothing is sized by more). */
 #define MAX_PROTOCOLS 64
@@ -65,6 +69,32 @@ tr_api_find_coordinator(struct tr_request *req)
         tr_proto_put_cstring_v(out, 0,
                                ok ? NULL : "no transaction coordinator");
     }
+#ifdef HAVE_ZOOKEEPER
+    if (ok && broker->cluster != NULL) {
+        /*
+         * Until the coordinator follows the leadership of __consumer_offsets
+         * (docs/cluster.md), one broker coordinates every group, so that the
+         * members of a group find the same one whichever broker they ask:
+         * the live broker with the lowest id.
+         */
+        struct tr_broker_info *bs = NULL, *low = NULL;
+        size_t n = tr_cluster_brokers(broker->cluster, &bs), i;
+
+        for (i = 0; i < n; i++) {
+            if (low == NULL || bs[i].id < low->id) {
+                low = &bs[i];
+            }
+        }
+        if (low != NULL) {
+            tr_buf_put_i32(out, low->id);
+            tr_proto_put_cstring_v(out, 0, low->host);
+            tr_buf_put_i32(out, low->port);
+            tr_free(bs);
+            return TR_OK;
+        }
+        tr_free(bs);
+    }
+#endif
     tr_buf_put_i32(out, ok ? broker->node_id : -1);
     tr_proto_put_cstring_v(out, 0, ok ? broker->advertised_host : "");
     tr_buf_put_i32(out, ok ? broker->advertised_port : -1);

@@ -175,6 +175,28 @@ def body(ws):
     check(dups == 0, "no duplicates")
     check(disorder == 0, "records in the order produced")
 
+    # 4. A consumer group whose members bootstrap from different brokers is
+    #    one group: they find the same coordinator and split the partitions.
+    cl.create_topic("grp", partitions=2, replication=3)
+    cl.wait_isr("grp", 0, size=3)
+    cl.wait_isr("grp", 1, size=3)
+    members = [Consumer({"bootstrap.servers": "127.0.0.1:%d" % cl.broker(i).port,
+                         "group.id": "split", "auto.offset.reset": "earliest",
+                         "session.timeout.ms": 6000}) for i in (1, 3)]
+    for m in members:
+        m.subscribe(["grp"])
+
+    def split():
+        for m in members:
+            m.poll(0.2)
+        parts = [sorted(tp.partition for tp in m.assignment()) for m in members]
+        return parts if sorted(sum(parts, [])) == [0, 1] and all(parts) else None
+
+    parts = cl.wait_for(split, timeout=60, what="the two members to split the partitions")
+    note("members bootstrapped from brokers 1 and 3 hold partitions %s" % parts)
+    for m in members:
+        m.close()
+
 
 if __name__ == "__main__":
     cluster.skip_without_zookeeper()

@@ -52,6 +52,7 @@ class Writer(threading.Thread):
         self.boot = boot
         self.acked = {}  # value -> partition
         self.failed = 0
+        self.errors = {}  # error text -> count
         self.sent = 0
         self.stopping = threading.Event()
 
@@ -66,6 +67,7 @@ class Writer(threading.Thread):
         def cb(err, msg):
             if err:
                 self.failed += 1
+                self.errors[str(err)] = self.errors.get(str(err), 0) + 1
             else:
                 self.acked[msg.value()] = msg.partition()
 
@@ -201,6 +203,10 @@ def run(ws, seconds, seed):
             divergent += 1
     acked = sum(len(w.acked) for w in writers)
     sent = sum(w.sent for w in writers)
+    for w in writers:
+        if w.errors:
+            note("writer %d: %d deliveries failed (indeterminate, not counted "
+                 "as lost): %s" % (w.wid, w.failed, w.errors))
     note("seed %d: %d faults; sent %d, acknowledged %d, read %d: lost %d, "
          "duplicated %d, reordered %d, divergent %d" %
          (seed, len(faults), sent, acked, read, lost, duplicated, reordered, divergent))
