@@ -51,6 +51,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -206,20 +207,7 @@ class ZooKeeper(harness.ChildProcess):
             fail("%s: cannot start: %s" % (self.name, why))
         os.makedirs(self.data_dir, exist_ok=True)
         self.write_config()
-        argv = self.argv()
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(("=== start %d: %s\n" % (self.starts, " ".join(argv))).encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd=self.ws.path,
-                preexec_fn=harness._die_with_parent,
-            )
-        self.paused = False
+        self.spawn(self.argv())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -596,3 +584,102 @@ class Cluster:
     def znode_children(self, path):
         """The children of CHROOT + path, or None."""
         return self.zk.children(CHROOT + path)
+
+
+# -- load and read-back, shared by the cluster tests --------------------------
+
+
+class Writer(threading.Thread):
+    """
+    An idempotent acks=all producer (confluent-kafka) in a thread, writing
+    b"<wid>-<seq>" for seq = 0, 1, 2, ... to partition seq % partitions
+    until stopping is set. Keeps what was acknowledged (value -> partition),
+    failed deliveries by error, and the worst send-to-acknowledgement
+    latency (reset it to time a phase).
+    """
+
+    def __init__(self, boot, topic, partitions=1, wid=0, **conf):
+        super().__init__(daemon=True)
+        self.boot = boot
+        self.topic = topic
+        self.partitions = partitions
+        self.wid = wid
+        self.conf = conf
+        self.acked = {}
+        self.errors = {}
+        self.failed = 0
+        self.worst = 0.0
+        self.sent = 0
+        self.unflushed = None
+        self.stopping = threading.Event()
+
+    def run(self):
+        from confluent_kafka import Producer
+
+        conf = {"bootstrap.servers": self.boot, "enable.idempotence": True,
+                "acks": "all", "linger.ms": 2, "message.timeout.ms": 300000,
+                "request.timeout.ms": 10000, "socket.timeout.ms": 10000,
+                "log_level": 2}
+        conf.update(self.conf)
+        p = Producer(conf)
+
+        def cb(err, msg, t0):
+            if err:
+                self.failed += 1
+                self.errors[str(err)] = self.errors.get(str(err), 0) + 1
+                return
+            self.acked[msg.value()] = msg.partition()
+            self.worst = max(self.worst, time.monotonic() - t0)
+
+        while not self.stopping.is_set():
+            t0 = time.monotonic()
+            try:
+                p.produce(self.topic, value=b"%d-%d" % (self.wid, self.sent),
+                          partition=self.sent % self.partitions,
+                          on_delivery=lambda e, m, t0=t0: cb(e, m, t0))
+                self.sent += 1
+            except BufferError:
+                pass
+            p.poll(0.002)
+        self.unflushed = p.flush(300)
+
+    def stop(self):
+        """Stops writing, waits for the last acknowledgements; fails on a hang."""
+        self.stopping.set()
+        self.join(330)
+        if self.is_alive():
+            fail("writer %d did not finish" % self.wid)
+
+    @staticmethod
+    def seq(value):
+        return int(value.split(b"-")[1])
+
+
+def read_partition(boot, topic, partition, timeout=120):
+    """[(offset, value)] of every record below the high watermark."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": boot, "group.id": "read-back",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    _, high = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+    c.assign([TopicPartition(topic, partition, 0)])
+    got = []
+    deadline = time.time() + timeout
+    while (not got or got[-1][0] < high - 1) and high > 0 and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None or m.error():
+            continue
+        got.append((m.offset(), m.value()))
+    c.close()
+    return got
+
+
+def partition_log(collector, topic, partition):
+    """The bytes of every .log segment of a replica, in order."""
+    d = collector.partition_dir(topic, partition)
+    data = b""
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".log"):
+            with open(os.path.join(d, f), "rb") as fh:
+                data += fh.read()
+    return data

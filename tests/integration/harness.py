@@ -138,6 +138,22 @@ class ChildProcess:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def spawn(self, argv):
+        """Starts argv with its output appended to self.log_path, marked by start number."""
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(("=== start %d: %s\n" % (self.starts, " ".join(argv))).encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self.ws.path,
+                preexec_fn=_die_with_parent,
+            )
+        self.paused = False
+
     def kill(self):
         """SIGKILL, as a crash would; the data directory stays."""
         if self.proc is None:
@@ -209,19 +225,7 @@ class Collector(ChildProcess):
         if self.port is None:
             self.port = free_port()
         os.makedirs(os.path.dirname(self.data_dir), exist_ok=True)
-        argv = self.argv()
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(("=== start %d: %s\n" % (self.starts, " ".join(argv))).encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd=self.ws.path,
-                preexec_fn=_die_with_parent,
-            )
+        self.spawn(self.argv())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -19,7 +19,6 @@ three replicas' logs must be byte-identical.
 
 import os
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -28,65 +27,8 @@ import cluster  # noqa: E402
 import harness  # noqa: E402
 from harness import check, note  # noqa: E402
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 TOPIC = "replicated"
-
-
-class Writer(threading.Thread):
-    """Produces 0, 1, 2, ... until stopped; records what was acknowledged."""
-
-    def __init__(self, boot):
-        super().__init__(daemon=True)
-        self.boot = boot
-        self.acked = []
-        self.failed = []
-        self.sent = 0
-        self.stopping = threading.Event()
-
-    def run(self):
-        p = Producer({"bootstrap.servers": self.boot,
-                      "enable.idempotence": True, "acks": "all",
-                      "linger.ms": 5, "message.timeout.ms": 120000,
-                      "request.timeout.ms": 10000,
-                      "socket.timeout.ms": 10000})
-
-        def cb(err, msg):
-            (self.failed if err else self.acked).append(int(msg.value()))
-
-        while not self.stopping.is_set():
-            try:
-                p.produce(TOPIC, value=b"%d" % self.sent, partition=0,
-                          on_delivery=cb)
-                self.sent += 1
-            except BufferError:
-                pass
-            p.poll(0.002)
-        self.unflushed = p.flush(120)
-
-
-def read_all(boot, expect):
-    c = Consumer({"bootstrap.servers": boot, "group.id": "check",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    c.assign([TopicPartition(TOPIC, 0, 0)])
-    got = []
-    deadline = time.time() + 120
-    while len(got) < expect and time.time() < deadline:
-        m = c.poll(1.0)
-        if m is None or m.error():
-            continue
-        got.append((m.offset(), int(m.value())))
-    c.close()
-    return got
-
-
-def log_sizes(cl):
-    sizes = set()
-    for i in (1, 2, 3):
-        d = cl.broker(i).partition_dir(TOPIC, 0)
-        sizes.add(sum(os.path.getsize(os.path.join(d, f))
-                      for f in os.listdir(d) if f.endswith(".log")))
-    return sizes
 
 
 def wait_acks(cl, w, when, more=1000):
@@ -113,7 +55,7 @@ def body(ws):
     cl = cluster.Cluster(ws).start()
     cl.create_topic(TOPIC, partitions=1, replication=3)
     cl.wait_isr(TOPIC, 0, size=3)
-    w = Writer(cl.bootstrap)
+    w = cluster.Writer(cl.bootstrap, TOPIC)
     w.start()
     cl.wait_for(lambda: len(w.acked) > 2000, timeout=60,
                 what="2000 records acknowledged")
@@ -127,17 +69,15 @@ def body(ws):
     cl.wait_isr(TOPIC, 0, size=3, timeout=60)
     wait_acks(cl, w, "after the resume")
 
-    w.stopping.set()
-    w.join(150)
-    check(not w.is_alive(), "the producer finished")
-    check(w.unflushed == 0 and not w.failed,
-          "every record delivered (%d undelivered, %d failed)" %
-          (w.unflushed, len(w.failed)))
+    w.stop()
+    check(w.unflushed == 0 and not w.errors,
+          "every record delivered (%d undelivered, failed: %s)" %
+          (w.unflushed, w.errors))
 
-    got = read_all(cl.bootstrap, len(w.acked))
-    values = [v for _, v in got]
+    got = cluster.read_partition(cl.bootstrap, TOPIC, 0)
+    values = [w.seq(v) for _, v in got]
     offsets = [o for o, _ in got]
-    lost = set(w.acked) - set(values)
+    lost = {w.seq(v) for v in w.acked} - set(values)
     dups = len(values) - len(set(values))
     disorder = sum(1 for a, b in zip(values, values[1:]) if b < a)
     gaps = sum(1 for a, b in zip(offsets, offsets[1:]) if b != a + 1)
@@ -149,8 +89,9 @@ def body(ws):
           sorted(lost)[:5])
     check(dups == 0, "no duplicates")
     check(disorder == 0, "records in the order produced")
-    cl.wait_for(lambda: len(log_sizes(cl)) == 1, timeout=30,
-                what="byte-identical logs on the three brokers")
+    cl.wait_for(lambda: len({cluster.partition_log(cl.broker(i), TOPIC, 0)
+                             for i in (1, 2, 3)}) == 1,
+                timeout=30, what="byte-identical logs on the three brokers")
 
 
 if __name__ == "__main__":

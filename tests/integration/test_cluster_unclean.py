@@ -29,7 +29,7 @@ import cluster  # noqa: E402
 import harness  # noqa: E402
 from harness import check, note  # noqa: E402
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
 
 TOPIC = "unclean"
 
@@ -44,31 +44,6 @@ def produce(boot, values, acks):
     left = p.flush(40)
     check(left == 0 and not failed, "%d records (acks=%s) written: %s" %
           (len(values), acks, failed[:2]))
-
-
-def read_all(boot, expect):
-    c = Consumer({"bootstrap.servers": boot, "group.id": "check",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    c.assign([TopicPartition(TOPIC, 0, 0)])
-    got = []
-    deadline = time.time() + 60
-    while len(got) < expect and time.time() < deadline:
-        m = c.poll(1.0)
-        if m is None or m.error():
-            continue
-        got.append(m.value())
-    c.close()
-    return got
-
-
-def log_bytes(collector):
-    d = collector.partition_dir(TOPIC, 0)
-    data = b""
-    for f in sorted(os.listdir(d)):
-        if f.endswith(".log"):
-            with open(os.path.join(d, f), "rb") as fh:
-                data += fh.read()
-    return data
 
 
 def body(ws):
@@ -100,7 +75,8 @@ def body(ws):
 
     cl.restart(a)
     cl.wait_isr(TOPIC, 0, size=2, timeout=60)
-    cl.wait_for(lambda: log_bytes(cl.broker(a)) == log_bytes(cl.broker(b)),
+    cl.wait_for(lambda: cluster.partition_log(cl.broker(a), TOPIC, 0) ==
+                cluster.partition_log(cl.broker(b), TOPIC, 0),
                 timeout=30, what="byte-identical logs on A and B")
     # B may have fetched the first tail records before it was stopped (its
     # fetch was in flight); the truncation point is wherever B's epoch began.
@@ -109,7 +85,7 @@ def body(ws):
           "A truncated its divergent tail (%s)" % (m.group(0) if m else None))
     kept = int(m.group(1)) - 100
 
-    got = read_all(cl.bootstrap, 130 + kept)
+    got = [v for _, v in cluster.read_partition(cl.bootstrap, TOPIC, 0)]
     want = ([b"a-%d" % i for i in range(100)] +
             [b"tail-%d" % i for i in range(kept)] +
             [b"b-%d" % i for i in range(30)])

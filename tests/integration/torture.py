@@ -32,7 +32,6 @@ import argparse
 import os
 import random
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -43,72 +42,6 @@ from harness import check, note  # noqa: E402
 
 TOPIC = "torture"
 PARTITIONS = 3
-
-
-class Writer(threading.Thread):
-    def __init__(self, wid, boot):
-        super().__init__(daemon=True)
-        self.wid = wid
-        self.boot = boot
-        self.acked = {}  # value -> partition
-        self.failed = 0
-        self.errors = {}  # error text -> count
-        self.sent = 0
-        self.stopping = threading.Event()
-
-    def run(self):
-        from confluent_kafka import Producer
-
-        p = Producer({"bootstrap.servers": self.boot, "enable.idempotence": True,
-                      "acks": "all", "linger.ms": 2, "message.timeout.ms": 300000,
-                      "request.timeout.ms": 8000, "socket.timeout.ms": 8000,
-                      "log_level": 2})
-
-        def cb(err, msg):
-            if err:
-                self.failed += 1
-                self.errors[str(err)] = self.errors.get(str(err), 0) + 1
-            else:
-                self.acked[msg.value()] = msg.partition()
-
-        while not self.stopping.is_set():
-            value = b"%d-%d" % (self.wid, self.sent)
-            try:
-                p.produce(TOPIC, value=value, partition=self.sent % PARTITIONS,
-                          on_delivery=cb)
-                self.sent += 1
-            except BufferError:
-                pass
-            p.poll(0.002)
-        self.unflushed = p.flush(300)
-
-
-def read_partition(boot, partition, timeout=120):
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": boot, "group.id": "torture-check",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    low, high = c.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=30)
-    c.assign([TopicPartition(TOPIC, partition, 0)])
-    got = []
-    deadline = time.time() + timeout
-    while (not got or got[-1][0] < high - 1) and time.time() < deadline:
-        m = c.poll(1.0)
-        if m is None or m.error():
-            continue
-        got.append((m.offset(), m.value()))
-    c.close()
-    return got, high
-
-
-def log_bytes(collector, partition):
-    d = collector.partition_dir(TOPIC, partition)
-    data = b""
-    for f in sorted(os.listdir(d)):
-        if f.endswith(".log"):
-            with open(os.path.join(d, f), "rb") as fh:
-                data += fh.read()
-    return data
 
 
 def leaders(cl):
@@ -170,7 +103,10 @@ def run(ws, seconds, seed):
     }).start()
     cl.create_topic(TOPIC, partitions=PARTITIONS, replication=3)
     cl.wait_for(lambda: healed(cl), timeout=60, what="every ISR full")
-    writers = [Writer(i, cl.bootstrap) for i in range(2)]
+    writers = [cluster.Writer(cl.bootstrap, TOPIC, PARTITIONS, wid=i,
+                              **{"request.timeout.ms": 8000,
+                                 "socket.timeout.ms": 8000})
+               for i in range(2)]
     for w in writers:
         w.start()
     cl.wait_for(lambda: all(len(w.acked) > 200 for w in writers), timeout=60,
@@ -180,27 +116,25 @@ def run(ws, seconds, seed):
     for w in writers:
         w.stopping.set()
     for w in writers:
-        w.join(330)
-        check(not w.is_alive(), "writer %d finished" % w.wid)
+        w.stop()
 
     lost = duplicated = reordered = divergent = 0
     read = 0
     for p in range(PARTITIONS):
-        got, high = read_partition(cl.bootstrap, p)
-        values = [v for _, v in got]
+        values = [v for _, v in cluster.read_partition(cl.bootstrap, TOPIC, p)]
         read += len(values)
         seen = set(values)
         duplicated += len(values) - len(seen)
         for w in writers:
             mine = [v for v, part in w.acked.items() if part == p]
             lost += sum(1 for v in mine if v not in seen)
-            seqs = [int(v.split(b"-")[1]) for v in values
-                    if v.startswith(b"%d-" % w.wid)]
+            seqs = [w.seq(v) for v in values if v.startswith(b"%d-" % w.wid)]
             reordered += sum(1 for a, b in zip(seqs, seqs[1:]) if b < a)
-        cl.wait_for(lambda: len({log_bytes(cl.broker(i), p) for i in cl.brokers}) == 1,
-                    timeout=30, what="replicas of partition %d agree" % p)
-        if len({log_bytes(cl.broker(i), p) for i in cl.brokers}) != 1:
-            divergent += 1
+        replicas = lambda: {cluster.partition_log(cl.broker(i), TOPIC, p)  # noqa: E731
+                            for i in cl.brokers}
+        cl.wait_for(lambda: len(replicas()) == 1, timeout=30,
+                    what="replicas of partition %d agree" % p)
+        divergent += len(replicas()) != 1
     acked = sum(len(w.acked) for w in writers)
     sent = sum(w.sent for w in writers)
     for w in writers:
