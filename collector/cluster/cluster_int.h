@@ -1,0 +1,143 @@
+/*
+ * cluster_int -- what the cluster folder's modules share: the cluster
+ * state (struct tr_cluster) and the znode codecs. Not for use outside
+ * collector/cluster/.
+ *
+ * cluster.c owns the ZooKeeper session, the cluster thread, the broker's
+ * registration, its replica roles and the view the request handlers read;
+ * controller.c is the controller's work (election, leaders, the state
+ * znodes, LeaderAndIsr/UpdateMetadata senders, reassignments and preferred
+ * leader elections), run on the cluster thread while this broker holds
+ * /controller.
+ */
+#ifndef TR_CLUSTER_INT_H
+#define TR_CLUSTER_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cluster.h"
+#include "rpc.h"
+
+struct event_base;
+struct event;
+struct tr_fetcher;
+struct tr_broker;
+struct tr_broker_config;
+
+enum role {
+    ROLE_NONE,
+    ROLE_LEADER,
+    ROLE_FOLLOWER
+};
+
+/* One partition of the cluster view, and this broker's part in it. */
+struct entry {
+    struct tr_pstate st;
+    enum role role;
+    int32_t role_epoch;  /* leader epoch of the role, -1 before any */
+    int64_t epoch_start; /* leader: log end when the role began */
+    int64_t fol_leo[TR_MAX_REPLICAS];      /* per st.replicas slot */
+    int64_t fol_caught[TR_MAX_REPLICAS];   /* last time caught up (mono ms) */
+    int64_t fol_prev_leo[TR_MAX_REPLICAS]; /* leader LEO at the last fetch */
+    int isr_expand; /* a follower caught up: write the ISR */
+};
+
+/* The controller's picture of one partition. */
+struct cpart {
+    char topic[TR_TOPIC_MAX + 1];
+    int32_t partition;
+    int32_t replicas[TR_MAX_REPLICAS];
+    int32_t nreplicas;
+    struct tr_pstate st; /* zk_version -1: no state znode yet */
+};
+
+/* A controller-to-broker sender: latest state wins, retried until sent. */
+struct sender {
+    struct tr_cluster *c;
+    struct tr_broker_info info;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct tr_buf *lai, *um; /* pending bodies, or NULL */
+    int stop;
+    struct tr_rpc_conn conn;
+};
+
+struct tr_cluster {
+    struct tr_broker *broker;
+    const struct tr_broker_config *cfg;
+    int32_t id;
+
+    pthread_mutex_t lock; /* the view and roles, below */
+    struct entry *entries;
+    size_t nentries, entries_cap;
+    /*
+     * Open-addressing index over 'entries' (position + 1, 0 = empty; at
+     * most half full), since every produce and fetch looks a partition up.
+     */
+    size_t *slots;
+    size_t nslots;
+    struct tr_broker_info *brokers;
+    size_t nbrokers;
+    int32_t controller_id;
+    int32_t controller_epoch_seen;
+
+    /* Cluster thread. */
+    struct event_base *base;
+    struct event *wake_ev, *tick_ev;
+    pthread_t thread;
+    pthread_mutex_t qlock; /* the flags and queue below */
+    int q_connected, q_expired, q_brokers, q_topics, q_isr, q_controller;
+    int q_stop;
+    struct tr_state_msg *q_msgs;
+    size_t q_nmsgs, q_cap;
+
+    struct tr_zk *zk;
+    int connected;
+    int registered;
+    int64_t last_isr_check_ms;
+    int shutting_down;
+
+    /* Controller state (cluster thread only). */
+    int is_controller;
+    int32_t epoch;
+    int32_t epoch_version;
+    struct cpart *cparts;
+    size_t ncparts, cparts_cap;
+    struct tr_broker_info *live;
+    size_t nlive;
+    struct sender **senders;
+    size_t nsenders, senders_cap;
+    int32_t shutting_down_broker; /* controlled shutdown in progress */
+
+    /* Fetchers, one per leader broker (cluster thread only). */
+    struct leader_fetcher {
+        int32_t leader;
+        struct tr_fetcher *f;
+    } * fetchers;
+    size_t nfetchers, fetchers_cap;
+};
+
+/* cluster.c */
+void tr_cluster_wake(struct tr_cluster *c);
+void tr_cluster_put_ids_json(struct tr_buf *b, const int32_t *ids, int32_t n);
+void tr_cluster_state_json(struct tr_buf *b, const struct tr_pstate *st);
+tr_err_t tr_cluster_parse_state(const char *data, size_t len,
+                                struct tr_pstate *st);
+void tr_cluster_state_path(char *buf, size_t len, const char *topic,
+                           int32_t partition);
+
+/* controller.c (cluster thread) */
+/* Tries to take /controller; learns and watches who holds it otherwise. */
+void tr_controller_elect(struct tr_cluster *c);
+/* Stops acting as controller (session lost, deposed, or stopping). */
+void tr_controller_resign(struct tr_cluster *c);
+/* Reacts to watched changes: brokers, topics, ISR notifications. */
+void tr_controller_events(struct tr_cluster *c, int brokers, int topics,
+                          int isr);
+/* Periodic controller work (reassignments, preferred leaders). */
+void tr_controller_tick(struct tr_cluster *c);
+
+#endif /* TR_CLUSTER_INT_H */

@@ -1,0 +1,863 @@
+/*
+ * controller -- the controller's work; see cluster_int.h and
+ * docs/cluster.md.
+ */
+#include "cluster_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "broker.h"
+#include "clock.h"
+#include "config.h"
+#include "json.h"
+#include "log.h"
+#include "proto.h"
+#include "zk.h"
+
+static void
+read_state(struct tr_cluster *c, struct cpart *cp)
+{
+    char path[512], *data = NULL;
+    size_t len;
+    struct tr_zk_stat st;
+
+    tr_cluster_state_path(path, sizeof(path), cp->topic, cp->partition);
+    if (tr_zk_get(c->zk, path, 0, &data, &len, &st) == TR_OK &&
+        tr_cluster_parse_state(data, len, &cp->st) == TR_OK) {
+        cp->st.zk_version = st.version;
+    }
+    free(data);
+}
+
+/* ------------------------------------------------------------- senders */
+
+static void *
+sender_run(void *arg)
+{
+    struct sender *s = arg;
+    struct tr_buf resp;
+    struct tr_buf *body;
+    int16_t key, version;
+
+    tr_buf_init(&resp, 1 << 20);
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->stop && s->lai == NULL && s->um == NULL) {
+            pthread_cond_wait(&s->cond, &s->lock);
+        }
+        if (s->stop) {
+            break;
+        }
+        if (s->lai != NULL) {
+            body = s->lai;
+            s->lai = NULL;
+            key = TR_API_LEADER_AND_ISR;
+            version = TR_RPC_LEADER_AND_ISR_VERSION;
+        } else {
+            body = s->um;
+            s->um = NULL;
+            key = TR_API_UPDATE_METADATA;
+            version = TR_RPC_UPDATE_METADATA_VERSION;
+        }
+        pthread_mutex_unlock(&s->lock);
+        tr_err_t err = tr_rpc_call(&s->conn, s->info.host, s->info.port, key,
+                                   version, body, &resp, 5000);
+        pthread_mutex_lock(&s->lock);
+        if (err != TR_OK) {
+            tr_log_debug("controller: %s to broker %d: %s",
+                         tr_proto_api_name(key), s->info.id, tr_err_str(err));
+            /* Retry it unless something newer came meanwhile. */
+            struct tr_buf **slot =
+                key == TR_API_LEADER_AND_ISR ? &s->lai : &s->um;
+            if (*slot == NULL) {
+                *slot = body;
+                body = NULL;
+            }
+            pthread_mutex_unlock(&s->lock);
+            struct timespec ts = { 0, 300 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&s->lock);
+        }
+        tr_buf_free(body);
+    }
+    pthread_mutex_unlock(&s->lock);
+    tr_buf_cleanup(&resp);
+    tr_rpc_conn_close(&s->conn);
+    return NULL;
+}
+
+static struct sender *
+sender_new(struct tr_cluster *c, const struct tr_broker_info *info)
+{
+    struct sender *s = tr_calloc(1, sizeof(*s));
+    char client_id[64];
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->c = c;
+    s->info = *info;
+    snprintf(client_id, sizeof(client_id), "tributary-controller-%d", c->id);
+    tr_rpc_conn_init(&s->conn, client_id);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    if (pthread_create(&s->thread, NULL, sender_run, s) != 0) {
+        tr_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void
+sender_free(struct sender *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    tr_buf_free(s->lai);
+    tr_buf_free(s->um);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    tr_free(s);
+}
+
+static void
+sender_post(struct sender *s, int16_t key, struct tr_buf *body)
+{
+    pthread_mutex_lock(&s->lock);
+    if (key == TR_API_LEADER_AND_ISR) {
+        tr_buf_free(s->lai);
+        s->lai = body;
+    } else {
+        tr_buf_free(s->um);
+        s->um = body;
+    }
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Keeps one sender per live broker (cluster thread). */
+static void
+sync_senders(struct tr_cluster *c)
+{
+    size_t i, j, k = 0;
+
+    for (i = 0; i < c->nsenders; i++) {
+        struct sender *s = c->senders[i];
+        int keep = 0;
+        for (j = 0; j < c->nlive; j++) {
+            if (c->live[j].id == s->info.id &&
+                c->live[j].port == s->info.port &&
+                strcmp(c->live[j].host, s->info.host) == 0) {
+                keep = 1;
+            }
+        }
+        if (keep && c->is_controller) {
+            c->senders[k++] = s;
+        } else {
+            sender_free(s);
+        }
+    }
+    c->nsenders = k;
+    if (!c->is_controller) {
+        return;
+    }
+    for (j = 0; j < c->nlive; j++) {
+        int have = 0;
+        for (i = 0; i < c->nsenders; i++) {
+            if (c->senders[i]->info.id == c->live[j].id) {
+                have = 1;
+            }
+        }
+        if (!have) {
+            struct sender *s;
+            if (tr_array_reserve(&c->senders, &c->senders_cap, c->nsenders + 1,
+                                 sizeof(*c->senders)) != TR_OK) {
+                return;
+            }
+            s = sender_new(c, &c->live[j]);
+            if (s != NULL) {
+                c->senders[c->nsenders++] = s;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------- controller */
+
+static int
+is_live(struct tr_cluster *c, int32_t id)
+{
+    size_t i;
+
+    for (i = 0; i < c->nlive; i++) {
+        if (c->live[i].id == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static struct cpart *
+cpart_find(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < c->ncparts; i++) {
+        if (c->cparts[i].partition == partition &&
+            strcmp(c->cparts[i].topic, topic) == 0) {
+            return &c->cparts[i];
+        }
+    }
+    return NULL;
+}
+
+static struct cpart *
+cpart_get(struct tr_cluster *c, const char *topic, int32_t partition)
+{
+    struct cpart *tmp = cpart_find(c, topic, partition);
+
+    if (tmp != NULL) {
+        return tmp;
+    }
+    if (tr_array_reserve(&c->cparts, &c->cparts_cap, c->ncparts + 1,
+                         sizeof(*c->cparts)) != TR_OK) {
+        return NULL;
+    }
+    tmp = &c->cparts[c->ncparts++];
+    memset(tmp, 0, sizeof(*tmp));
+    snprintf(tmp->topic, sizeof(tmp->topic), "%s", topic);
+    tmp->partition = partition;
+    tmp->st.zk_version = -1;
+    tmp->st.leader = -1;
+    snprintf(tmp->st.topic, sizeof(tmp->st.topic), "%s", topic);
+    tmp->st.partition = partition;
+    return tmp;
+}
+
+/* Reads the live brokers and their endpoints, leaving a watch. */
+static tr_err_t
+read_brokers(struct tr_cluster *c)
+{
+    char **names = NULL;
+    int n = 0, i;
+    struct tr_broker_info *live;
+    size_t nlive = 0;
+    tr_err_t err;
+
+    err = tr_zk_children(c->zk, "/brokers/ids", 1, &names, &n);
+    if (err != TR_OK) {
+        return err;
+    }
+    live = tr_calloc(n > 0 ? (size_t)n : 1, sizeof(*live));
+    if (live == NULL) {
+        tr_zk_free_children(names, n);
+        return TR_ERR_NOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        char path[128], *data = NULL;
+        size_t len;
+        struct tr_json_value root, v;
+        int64_t port;
+        struct tr_broker_info *b = &live[nlive];
+
+        snprintf(path, sizeof(path), "/brokers/ids/%s", names[i]);
+        if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) != TR_OK) {
+            continue;
+        }
+        b->id = (int32_t)strtol(names[i], NULL, 10);
+        if (tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "host", &v) == TR_OK &&
+            tr_json_string(&v, b->host, sizeof(b->host)) == TR_OK &&
+            tr_json_get(&root, "port", &v) == TR_OK &&
+            tr_json_int(&v, &port) == TR_OK) {
+            b->port = (int32_t)port;
+            if (tr_json_get(&root, "rack", &v) != TR_OK ||
+                tr_json_string(&v, b->rack, sizeof(b->rack)) != TR_OK) {
+                b->rack[0] = '\0';
+            }
+            nlive++;
+        }
+        free(data);
+    }
+    tr_zk_free_children(names, n);
+    tr_free(c->live);
+    c->live = live;
+    c->nlive = nlive;
+    if (c->shutting_down_broker >= 0 && !is_live(c, c->shutting_down_broker)) {
+        c->shutting_down_broker = -1; /* it left; it may come back */
+    }
+    return TR_OK;
+}
+
+/* Reads one topic's assignment and every partition's state. */
+static tr_err_t
+read_topic(struct tr_cluster *c, const char *topic)
+{
+    char path[512], *data = NULL;
+    size_t len;
+    struct tr_json_value root, parts, key, val;
+    struct tr_json_iter it;
+    tr_err_t err;
+
+    snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
+    err = tr_zk_get(c->zk, path, 1, &data, &len, NULL);
+    if (err != TR_OK) {
+        return err;
+    }
+    if ((err = tr_json_parse(data, len, &root)) != TR_OK ||
+        (err = tr_json_get(&root, "partitions", &parts)) != TR_OK ||
+        (err = tr_json_iter_init(&it, &parts)) != TR_OK) {
+        tr_log_warn("controller: %s: unreadable assignment", path);
+        free(data);
+        return TR_ERR_CORRUPT;
+    }
+    while (tr_json_next(&it, &key, &val) == TR_OK) {
+        char num[16];
+        size_t count;
+        int32_t reps[TR_MAX_REPLICAS];
+        struct cpart *cp;
+
+        if (tr_json_string(&key, num, sizeof(num)) != TR_OK ||
+            tr_json_int_array(&val, reps, TR_MAX_REPLICAS, &count) != TR_OK) {
+            continue;
+        }
+        cp = cpart_get(c, topic, (int32_t)strtol(num, NULL, 10));
+        if (cp == NULL) {
+            continue;
+        }
+        memcpy(cp->replicas, reps, count * sizeof(reps[0]));
+        cp->nreplicas = (int32_t)count;
+        memcpy(cp->st.replicas, reps, count * sizeof(reps[0]));
+        cp->st.nreplicas = (int32_t)count;
+        read_state(c, cp);
+    }
+    free(data);
+    return TR_OK;
+}
+
+static tr_err_t
+read_topics(struct tr_cluster *c)
+{
+    char **names = NULL;
+    int n = 0, i;
+    tr_err_t err;
+
+    err = tr_zk_children(c->zk, "/brokers/topics", 1, &names, &n);
+    if (err != TR_OK) {
+        return err;
+    }
+    for (i = 0; i < n; i++) {
+        (void)read_topic(c, names[i]);
+    }
+    tr_zk_free_children(names, n);
+    return TR_OK;
+}
+
+/* Writes a partition's new state, fenced; keeps cp->st on failure. */
+static tr_err_t
+write_state(struct tr_cluster *c, struct cpart *cp, struct tr_pstate *next)
+{
+    struct tr_buf b;
+    char path[512];
+    int32_t version = 0;
+    tr_err_t err;
+
+    next->controller_epoch = c->epoch;
+    tr_buf_init(&b, 65536);
+    tr_cluster_state_json(&b, next);
+    tr_cluster_state_path(path, sizeof(path), cp->topic, cp->partition);
+    if (cp->st.zk_version < 0) {
+        char parent[512];
+        snprintf(parent, sizeof(parent), "/brokers/topics/%s/partitions/%d",
+                 cp->topic, (int)cp->partition);
+        (void)tr_zk_ensure_path(c->zk, parent);
+        err =
+            tr_zk_fenced_create(c->zk, c->epoch_version, path,
+                                (const char *)tr_buf_data(&b), tr_buf_len(&b));
+        version = 0;
+    } else {
+        err = tr_zk_fenced_set(c->zk, c->epoch_version, path,
+                               (const char *)tr_buf_data(&b), tr_buf_len(&b),
+                               cp->st.zk_version, &version);
+    }
+    tr_buf_cleanup(&b);
+    if (err == TR_OK) {
+        next->zk_version = version;
+        cp->st = *next;
+    } else if (err == TR_ERR_FENCED) {
+        tr_log_warn("controller: a newer controller exists; resigning");
+        c->is_controller = 0;
+    } else {
+        tr_log_warn("controller: cannot write %s: %s", path, tr_err_str(err));
+        if (err == TR_ERR_STALE || err == TR_ERR_EXISTS) {
+            read_state(c, cp); /* the leader changed the ISR meanwhile */
+        }
+    }
+    return err;
+}
+
+/*
+ * Decides leaders for every partition: new partitions get their first state,
+ * partitions whose leader is gone (or is shutting down) get a new one from
+ * the live ISR (or, if allowed, any live replica), dead replicas leave the
+ * ISR. Returns the number of states written.
+ */
+static int
+reconcile(struct tr_cluster *c)
+{
+    size_t i;
+    int32_t r;
+    int changed = 0;
+
+    for (i = 0; i < c->ncparts && c->is_controller; i++) {
+        struct cpart *cp = &c->cparts[i];
+        struct tr_pstate next = cp->st;
+        int leader_ok, need = 0;
+
+        if (cp->nreplicas == 0) {
+            continue;
+        }
+        memcpy(next.replicas, cp->replicas, sizeof(next.replicas));
+        next.nreplicas = cp->nreplicas;
+        if (cp->st.zk_version < 0) {
+            next.leader = -1;
+            next.nisr = 0;
+            for (r = 0; r < cp->nreplicas; r++) {
+                if (is_live(c, cp->replicas[r])) {
+                    next.isr[next.nisr++] = cp->replicas[r];
+                    if (next.leader < 0) {
+                        next.leader = cp->replicas[r];
+                    }
+                }
+            }
+            if (next.nisr == 0) {
+                next.isr[next.nisr++] = cp->replicas[0];
+            }
+            next.leader_epoch = 0;
+            need = 1;
+        } else {
+            leader_ok = next.leader >= 0 && is_live(c, next.leader) &&
+                        next.leader != c->shutting_down_broker;
+            /* The ISR keeps only live members (and never empties). */
+            struct tr_pstate live_isr = next;
+            live_isr.nisr = 0;
+            for (r = 0; r < next.nisr; r++) {
+                if (is_live(c, next.isr[r]) &&
+                    next.isr[r] != c->shutting_down_broker) {
+                    live_isr.isr[live_isr.nisr++] = next.isr[r];
+                }
+            }
+            if (!leader_ok) {
+                int32_t chosen = -1;
+                for (r = 0; r < cp->nreplicas && chosen < 0; r++) {
+                    if (tr_rpc_has(live_isr.isr, live_isr.nisr,
+                                   cp->replicas[r])) {
+                        chosen = cp->replicas[r];
+                    }
+                }
+                if (chosen < 0 && c->cfg->unclean_leader_election) {
+                    for (r = 0; r < cp->nreplicas && chosen < 0; r++) {
+                        if (is_live(c, cp->replicas[r]) &&
+                            cp->replicas[r] != c->shutting_down_broker) {
+                            chosen = cp->replicas[r];
+                            live_isr.nisr = 1;
+                            live_isr.isr[0] = chosen;
+                            tr_log_warn("controller: %s-%d: unclean election "
+                                        "of broker %d",
+                                        cp->topic, cp->partition, chosen);
+                        }
+                    }
+                }
+                if (chosen >= 0) {
+                    next = live_isr;
+                    next.leader = chosen;
+                    next.leader_epoch = cp->st.leader_epoch + 1;
+                    need = 1;
+                } else if (next.leader >= 0) {
+                    /* Offline: no leader; the ISR keeps the last one. */
+                    next.leader = -1;
+                    next.leader_epoch = cp->st.leader_epoch + 1;
+                    need = 1;
+                }
+            } else if (live_isr.nisr < next.nisr && live_isr.nisr > 0) {
+                /*
+                 * Only the ISR changes: the leadership does not, so the
+                 * leader epoch stays (the znode version moves), and the
+                 * leader and its followers go on without re-syncing.
+                 */
+                next = live_isr;
+                need = 1;
+            }
+        }
+        if (need && write_state(c, cp, &next) == TR_OK) {
+            tr_log_info("controller: %s-%d: leader %d, epoch %d, isr of %d",
+                        cp->topic, cp->partition, cp->st.leader,
+                        cp->st.leader_epoch, cp->st.nisr);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* Sends LeaderAndIsr (its partitions) and UpdateMetadata to every broker. */
+static void
+broadcast(struct tr_cluster *c)
+{
+    struct tr_state_msg m;
+    struct tr_pstate *mine;
+    size_t i, j, n;
+
+    if (!c->is_controller) {
+        return;
+    }
+    sync_senders(c);
+    m.controller_id = c->id;
+    m.controller_epoch = c->epoch;
+    m.brokers = c->live;
+    m.nbrokers = c->nlive;
+    mine = tr_calloc(c->ncparts + 1, sizeof(*mine));
+    if (mine == NULL) {
+        return;
+    }
+    for (i = 0; i < c->ncparts; i++) {
+        struct tr_pstate *st = &c->cparts[i].st;
+        int32_t r;
+        st->noffline = 0;
+        for (r = 0; r < st->nreplicas; r++) {
+            if (!is_live(c, st->replicas[r])) {
+                st->offline[st->noffline++] = st->replicas[r];
+            }
+        }
+    }
+    for (j = 0; j < c->nsenders; j++) {
+        struct sender *s = c->senders[j];
+        struct tr_buf *lai = tr_buf_new(1 << 30), *um = tr_buf_new(1 << 30);
+
+        if (lai == NULL || um == NULL) {
+            tr_buf_free(lai);
+            tr_buf_free(um);
+            continue;
+        }
+        n = 0;
+        for (i = 0; i < c->ncparts; i++) {
+            if (c->cparts[i].st.zk_version >= 0 &&
+                tr_rpc_has(c->cparts[i].st.replicas, c->cparts[i].st.nreplicas,
+                           s->info.id)) {
+                mine[n++] = c->cparts[i].st;
+            }
+        }
+        m.parts = mine;
+        m.nparts = n;
+        tr_rpc_state_encode(lai, TR_API_LEADER_AND_ISR, &m);
+        n = 0;
+        for (i = 0; i < c->ncparts; i++) {
+            if (c->cparts[i].st.zk_version >= 0) {
+                mine[n++] = c->cparts[i].st;
+            }
+        }
+        m.nparts = n;
+        tr_rpc_state_encode(um, TR_API_UPDATE_METADATA, &m);
+        sender_post(s, TR_API_LEADER_AND_ISR, lai);
+        sender_post(s, TR_API_UPDATE_METADATA, um);
+    }
+    tr_free(mine);
+}
+
+/* Reads and clears /isr_change_notification; re-reads the states named. */
+static void
+read_isr_changes(struct tr_cluster *c)
+{
+    char **names = NULL, path[256], topic[TR_TOPIC_MAX + 1], *data;
+    int n = 0, i;
+    size_t len;
+    struct tr_json_value root, parts, item, v;
+    struct tr_json_iter it;
+    struct cpart *cp;
+    int64_t partition;
+
+    if (tr_zk_children(c->zk, "/isr_change_notification", 1, &names, &n) !=
+        TR_OK) {
+        return;
+    }
+    /* Each notification names the partitions whose state to re-read. */
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/isr_change_notification/%s", names[i]);
+        data = NULL;
+        if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) == TR_OK &&
+            tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "partitions", &parts) == TR_OK &&
+            tr_json_iter_init(&it, &parts) == TR_OK) {
+            while (tr_json_next(&it, NULL, &item) == TR_OK) {
+                if (tr_json_get(&item, "topic", &v) == TR_OK &&
+                    tr_json_string(&v, topic, sizeof(topic)) == TR_OK &&
+                    tr_json_get(&item, "partition", &v) == TR_OK &&
+                    tr_json_int(&v, &partition) == TR_OK &&
+                    (cp = cpart_find(c, topic, (int32_t)partition)) != NULL) {
+                    read_state(c, cp);
+                }
+            }
+        }
+        free(data);
+        (void)tr_zk_delete(c->zk, path, -1);
+    }
+    tr_zk_free_children(names, n);
+}
+
+static void
+become_controller(struct tr_cluster *c)
+{
+    c->ncparts = 0;
+    c->shutting_down_broker = -1;
+    (void)read_brokers(c);
+    (void)read_topics(c);
+    (void)read_isr_changes(c);
+    tr_log_info("controller: broker %d is the controller (epoch %d), %zu "
+                "live brokers, %zu partitions",
+                c->id, c->epoch, c->nlive, c->ncparts);
+    reconcile(c);
+    broadcast(c);
+}
+
+/* Tries to become controller; learns who is otherwise. */
+void
+tr_controller_elect(struct tr_cluster *c)
+{
+    char *data = NULL, body[160];
+    size_t len;
+    struct tr_zk_stat st;
+    struct tr_json_value root, v;
+    int32_t epoch = 0, version = -1, newv = 0;
+    int64_t id;
+    tr_err_t err;
+
+    if (tr_zk_get(c->zk, "/controller_epoch", 0, &data, &len, &st) == TR_OK) {
+        epoch = (int32_t)strtol(data, NULL, 10);
+        version = st.version;
+    }
+    free(data);
+    data = NULL;
+    snprintf(body, sizeof(body),
+             "{\"version\":1,\"brokerid\":%d,\"timestamp\":\"%" PRId64 "\"}",
+             (int)c->id, tr_clock_wall_ms());
+    err = tr_zk_elect(c->zk, body, strlen(body), epoch + 1, version, &newv);
+    if (err == TR_OK) {
+        c->is_controller = 1;
+        c->epoch = epoch + 1;
+        c->epoch_version = newv;
+        pthread_mutex_lock(&c->lock);
+        c->controller_id = c->id;
+        if (c->epoch > c->controller_epoch_seen) {
+            c->controller_epoch_seen = c->epoch;
+        }
+        pthread_mutex_unlock(&c->lock);
+        become_controller(c);
+    }
+    /* Watch /controller whoever holds it. */
+    if (tr_zk_get(c->zk, "/controller", 1, &data, &len, NULL) == TR_OK) {
+        if (tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "brokerid", &v) == TR_OK &&
+            tr_json_int(&v, &id) == TR_OK) {
+            pthread_mutex_lock(&c->lock);
+            c->controller_id = (int32_t)id;
+            pthread_mutex_unlock(&c->lock);
+            if (id != c->id && c->is_controller) {
+                tr_controller_resign(c);
+            }
+        }
+    } else if (!c->is_controller) {
+        pthread_mutex_lock(&c->lock);
+        c->controller_id = -1;
+        pthread_mutex_unlock(&c->lock);
+    }
+    free(data);
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+    const struct tr_broker_info *x = a, *y = b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int16_t
+tr_cluster_create_topic(struct tr_cluster *c, const char *name,
+                        int32_t partitions, int32_t rf,
+                        const char *const *config_keys,
+                        const char *const *config_values, size_t nconfigs,
+                        int wait_ms, char *errbuf, size_t errlen)
+{
+    struct tr_broker_info *bs = NULL;
+    size_t nb, i;
+    struct tr_buf b;
+    char path[512], num[32];
+    int32_t p, r, start;
+    int64_t deadline;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    errbuf[0] = '\0';
+    nb = tr_cluster_brokers(c, &bs);
+    if (nb == 0) {
+        tr_free(bs);
+        snprintf(errbuf, errlen, "no live brokers known yet");
+        return TR_KERR_BROKER_NOT_AVAILABLE;
+    }
+    if (partitions < 1) {
+        tr_free(bs);
+        snprintf(errbuf, errlen, "partitions must be at least 1");
+        return TR_KERR_INVALID_PARTITIONS;
+    }
+    if (rf < 1 || (size_t)rf > nb || rf > TR_MAX_REPLICAS) {
+        snprintf(errbuf, errlen,
+                 "replication factor %d is larger than the %zu live brokers",
+                 (int)rf, nb);
+        tr_free(bs);
+        return TR_KERR_INVALID_REPLICATION_FACTOR;
+    }
+    qsort(bs, nb, sizeof(*bs), cmp_id);
+    tr_buf_init(&b, 16 << 20);
+    /* Topic configs first, as Kafka's admin client writes them. */
+    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
+    for (i = 0; i < nconfigs; i++) {
+        if (i > 0) {
+            tr_buf_put_bytes(&b, ",", 1);
+        }
+        (void)tr_json_put_string(&b, config_keys[i]);
+        tr_buf_put_bytes(&b, ":", 1);
+        (void)tr_json_put_string(&b, config_values[i]);
+    }
+    tr_buf_put_bytes(&b, "}}", 2);
+    snprintf(path, sizeof(path), "/config/topics/%s", name);
+    (void)tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
+                       tr_buf_len(&b), 0, NULL, 0);
+    /* Round-robin from a random first broker, as Kafka does. */
+    tr_buf_reset(&b);
+    tr_buf_put_bytes(&b, "{\"version\":2,\"partitions\":{", 27);
+    start = (int32_t)(tr_clock_mono_ms() % (int64_t)nb);
+    for (p = 0; p < partitions; p++) {
+        snprintf(num, sizeof(num), "%s\"%d\":[", p ? "," : "", (int)p);
+        tr_buf_put_bytes(&b, num, strlen(num));
+        for (r = 0; r < rf; r++) {
+            snprintf(num, sizeof(num), "%s%d", r ? "," : "",
+                     (int)bs[(size_t)(start + p + r) % nb].id);
+            tr_buf_put_bytes(&b, num, strlen(num));
+        }
+        tr_buf_put_bytes(&b, "]", 1);
+    }
+    tr_buf_put_bytes(&b, "},\"adding_replicas\":{},\"removing_replicas\":{}}",
+                     46);
+    snprintf(path, sizeof(path), "/brokers/topics/%s", name);
+    err = tr_buf_err(&b);
+    if (err == TR_OK) {
+        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
+                           tr_buf_len(&b), 0, NULL, 0);
+    }
+    tr_buf_cleanup(&b);
+    tr_free(bs);
+    if (err == TR_ERR_EXISTS) {
+        snprintf(errbuf, errlen, "Topic '%s' already exists.", name);
+        return TR_KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, tr_err_str(err));
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    tr_log_info("cluster: created topic %s (%d partitions, replication "
+                "factor %d)",
+                name, (int)partitions, (int)rf);
+    /* Answer once the leaders are known here, as Kafka does. */
+    deadline = tr_clock_mono_ms() + wait_ms;
+    while (tr_clock_mono_ms() < deadline) {
+        struct tr_pstate st;
+        int ready = tr_cluster_partition_count(c, name) >= partitions;
+        for (p = 0; ready && p < partitions; p++) {
+            ready =
+                tr_cluster_partition_state(c, name, p, &st) && st.leader >= 0;
+        }
+        if (ready) {
+            break;
+        }
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return kerr;
+}
+
+int16_t
+tr_cluster_handle_controlled_shutdown(struct tr_cluster *c, int32_t id,
+                                      int32_t *remaining)
+{
+    struct tr_pstate st;
+    size_t i;
+    int32_t n = 0;
+
+    /* The move is the controller's (cluster thread): flag it and wait. */
+    if (tr_cluster_controller_id(c) != c->id) {
+        return TR_KERR_NOT_CONTROLLER;
+    }
+    pthread_mutex_lock(&c->qlock);
+    c->shutting_down_broker = id;
+    c->q_brokers = 1;
+    pthread_mutex_unlock(&c->qlock);
+    tr_cluster_wake(c);
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; i < c->nentries; i++) {
+        st = c->entries[i].st;
+        if (st.leader == id && st.nreplicas > 1) {
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    *remaining = n;
+    return TR_KERR_NONE;
+}
+
+/*
+ * Partitions led here that another live ISR member could take over: the
+ * ones a controlled shutdown waits for. A partition whose ISR is this
+ * broker alone cannot move, and waiting would only delay the stop.
+ * Caller holds c->lock.
+ */
+
+void
+tr_controller_resign(struct tr_cluster *c)
+{
+    c->is_controller = 0;
+    sync_senders(c);
+}
+
+void
+tr_controller_events(struct tr_cluster *c, int brokers, int topics, int isr)
+{
+    if (!c->is_controller) {
+        return;
+    }
+    if (brokers) {
+        (void)read_brokers(c);
+    }
+    if (topics) {
+        (void)read_topics(c);
+    }
+    if (isr) {
+        read_isr_changes(c);
+    }
+    if (brokers || topics || isr) {
+        reconcile(c);
+        broadcast(c);
+    }
+}
+
+void
+tr_controller_tick(struct tr_cluster *c)
+{
+    (void)c;
+}
