@@ -1753,3 +1753,211 @@ out:
     tr_buf_cleanup(&resp);
     return err;
 }
+
+/* Log dirs. */
+
+tr_err_t
+tr_admin_log_dirs_encode(struct tr_buf *b, int16_t version,
+                         const char *const *topics, const int32_t *nparts,
+                         size_t n)
+{
+    int flex = version >= 2;
+    size_t i;
+    int32_t p, np;
+
+    if (n > MAX_ITEMS) {
+        return TR_ERR_TOO_LARGE;
+    }
+    /* Topics: null asks for every topic the broker holds. */
+    tr_proto_put_array_len_v(b, flex, topics == NULL ? -1 : (int32_t)n);
+    for (i = 0; topics != NULL && i < n; i++) {
+        np = nparts[i] > 0 ? nparts[i] : 0;
+        tr_proto_put_cstring_v(b, flex, topics[i]); /* Topic */
+        tr_proto_put_array_len_v(b, flex, np);      /* Partitions */
+        for (p = 0; p < np; p++) {
+            tr_buf_put_i32(b, p);
+        }
+        tr_proto_put_tags_v(b, flex);
+    }
+    tr_proto_put_tags_v(b, flex);
+    return tr_buf_err(b);
+}
+
+/* One LogDir result's Topics, flattened into dir->parts. */
+static tr_err_t
+get_log_dir_topics(struct tr_slice *s, int flex, struct tr_admin_log_dir *dir)
+{
+    struct tr_admin_log_dir_part *pp;
+    struct tr_str name;
+    int32_t ntopics, np, t, p;
+    size_t cap = 0;
+    tr_err_t err;
+
+    /* A topic takes at least 6 bytes (3 compact); a partition 21 (22). */
+    err = tr_proto_get_array_len_v(s, flex, &ntopics, flex ? 3 : 6, MAX_ITEMS);
+    if (err != TR_OK) {
+        return err;
+    }
+    for (t = 0; t < ntopics; t++) {
+        if ((err = tr_proto_get_string_v(s, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(s, flex, &np, flex ? 22 : 21,
+                                            MAX_ITEMS)) != TR_OK) {
+            return err;
+        }
+        if (name.len < 0) {
+            return TR_ERR_CORRUPT;
+        }
+        if (np > 0 &&
+            tr_array_reserve(&dir->parts, &cap, dir->nparts + (size_t)np,
+                             sizeof(*dir->parts)) != TR_OK) {
+            return TR_ERR_NOMEM;
+        }
+        for (p = 0; p < np; p++) {
+            pp = &dir->parts[dir->nparts];
+            memset(pp, 0, sizeof(*pp));
+            if ((err = tr_slice_get_i32(s, &pp->partition)) != TR_OK ||
+                (err = tr_slice_get_i64(s, &pp->size)) != TR_OK ||
+                (err = tr_slice_get_i64(s, &pp->offset_lag)) != TR_OK ||
+                (err = tr_proto_get_bool(s, &pp->is_future)) != TR_OK ||
+                (flex && (err = tr_proto_skip_tags(s)) != TR_OK)) {
+                return err;
+            }
+            pp->topic = dup_str(&name);
+            if (pp->topic == NULL) {
+                return TR_ERR_NOMEM;
+            }
+            dir->nparts++;
+        }
+        if (flex && (err = tr_proto_skip_tags(s)) != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_admin_log_dirs_decode(struct tr_slice *s, int16_t version,
+                         struct tr_admin_log_dirs **out)
+{
+    struct tr_admin_log_dirs *d;
+    struct tr_admin_log_dir *dir;
+    struct tr_str path;
+    int flex = version >= 2;
+    int32_t throttle, nres, r;
+    tr_err_t err = TR_ERR_NOMEM;
+
+    *out = NULL;
+    d = tr_calloc(1, sizeof(*d));
+    if (d == NULL) {
+        goto out;
+    }
+    /* A result takes at least 8 bytes (5 compact). */
+    if ((err = tr_slice_get_i32(s, &throttle)) != TR_OK ||
+        (version >= 3 && (err = tr_slice_get_i16(s, &d->err)) != TR_OK) ||
+        (err = tr_proto_get_array_len_v(s, flex, &nres, flex ? 5 : 8,
+                                        MAX_ITEMS)) != TR_OK) {
+        goto out;
+    }
+    if (nres > 0) {
+        d->dirs = tr_calloc((size_t)nres, sizeof(*d->dirs));
+        if (d->dirs == NULL) {
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+    }
+    for (r = 0; r < nres; r++) {
+        dir = &d->dirs[d->ndirs++];
+        dir->total_bytes = -1;
+        dir->usable_bytes = -1;
+        if ((err = tr_slice_get_i16(s, &dir->err)) != TR_OK ||
+            (err = tr_proto_get_string_v(s, flex, &path)) != TR_OK) {
+            goto out;
+        }
+        if (path.len < 0) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        dir->path = dup_str(&path);
+        if (dir->path == NULL) {
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+        if ((err = get_log_dir_topics(s, flex, dir)) != TR_OK ||
+            (version >= 4 &&
+             ((err = tr_slice_get_i64(s, &dir->total_bytes)) != TR_OK ||
+              (err = tr_slice_get_i64(s, &dir->usable_bytes)) != TR_OK)) ||
+            (flex && (err = tr_proto_skip_tags(s)) != TR_OK)) {
+            goto out;
+        }
+    }
+    if (flex && (err = tr_proto_skip_tags(s)) != TR_OK) {
+        goto out;
+    }
+    *out = d;
+    d = NULL;
+    err = TR_OK;
+out:
+    tr_admin_log_dirs_free(d);
+    return err;
+}
+
+struct ld_req {
+    const char *const *topics;
+    const int32_t *nparts;
+    size_t n;
+};
+
+static tr_err_t
+ld_encode(struct tr_buf *b, int16_t version, void *arg)
+{
+    struct ld_req *r = arg;
+
+    return tr_admin_log_dirs_encode(b, version, r->topics, r->nparts, r->n);
+}
+
+tr_err_t
+tr_admin_describe_log_dirs(struct tr_admin *a, int32_t node,
+                           const char *const *topics, const int32_t *nparts,
+                           size_t n, struct tr_admin_log_dirs **out,
+                           char *errbuf, size_t errlen)
+{
+    struct ld_req r = { topics, nparts, n };
+    struct tr_buf resp;
+    struct tr_slice s;
+    int16_t v;
+    tr_err_t err;
+
+    *out = NULL;
+    err = tr_admin_call(a, node, TR_API_DESCRIBE_LOG_DIRS, 0, 4, ld_encode, &r,
+                        &resp, &v, errbuf, errlen);
+    if (err != TR_OK) {
+        goto out;
+    }
+    tr_slice_init(&s, tr_buf_data(&resp), tr_buf_len(&resp));
+    err = tr_admin_log_dirs_decode(&s, v, out);
+    if (err != TR_OK) {
+        bad_response("DescribeLogDirs", err, errbuf, errlen);
+    }
+out:
+    tr_buf_cleanup(&resp);
+    return err;
+}
+
+void
+tr_admin_log_dirs_free(struct tr_admin_log_dirs *d)
+{
+    size_t i, j;
+
+    if (d == NULL) {
+        return;
+    }
+    for (i = 0; i < d->ndirs; i++) {
+        for (j = 0; j < d->dirs[i].nparts; j++) {
+            tr_free(d->dirs[i].parts[j].topic);
+        }
+        tr_free(d->dirs[i].parts);
+        tr_free(d->dirs[i].path);
+    }
+    tr_free(d->dirs);
+    tr_free(d);
+}

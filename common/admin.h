@@ -234,4 +234,58 @@ tr_err_t tr_admin_commit_offsets(struct tr_admin *a, const char *group,
 tr_err_t tr_admin_delete_group(struct tr_admin *a, const char *group,
                                int16_t *kerr, char *errbuf, size_t errlen);
 
+/*
+ * DescribeLogDirs: what one broker's log directories hold. Every partition
+ * the broker keeps (leader or follower) with its size on disk and lag.
+ */
+struct tr_admin_log_dir_part {
+    char *topic;
+    int32_t partition;
+    int64_t size;       /* bytes of the partition's segments */
+    int64_t offset_lag; /* how far this copy is behind; 0 on a leader */
+    int is_future;
+};
+
+struct tr_admin_log_dir {
+    int16_t err; /* Kafka error code for the directory */
+    char *path;
+    int64_t total_bytes;  /* of its filesystem, -1 before v4 */
+    int64_t usable_bytes; /* -1 before v4 */
+    struct tr_admin_log_dir_part *parts;
+    size_t nparts;
+};
+
+struct tr_admin_log_dirs {
+    int16_t err; /* top-level error code (v3+), else 0 */
+    struct tr_admin_log_dir *dirs;
+    size_t ndirs;
+};
+
+/*
+ * Encodes the request body: partitions 0..nparts[i]-1 of each of the 'n'
+ * 'topics', or every topic when 'topics' is NULL (a null array).
+ */
+tr_err_t tr_admin_log_dirs_encode(struct tr_buf *b, int16_t version,
+                                  const char *const *topics,
+                                  const int32_t *nparts, size_t n);
+/*
+ * Decodes a response body of 'version' (0-4). Returns an owned result in
+ * *out (free with tr_admin_log_dirs_free); TR_ERR_TRUNCATED or
+ * TR_ERR_CORRUPT for malformed bytes, TR_ERR_NOMEM.
+ */
+tr_err_t tr_admin_log_dirs_decode(struct tr_slice *s, int16_t version,
+                                  struct tr_admin_log_dirs **out);
+/*
+ * DescribeLogDirs at broker 'node' (-1: any) for the topics as in
+ * tr_admin_log_dirs_encode. TR_ERR_UNSUPPORTED when the broker does not
+ * offer the API (errbuf says so).
+ */
+tr_err_t tr_admin_describe_log_dirs(struct tr_admin *a, int32_t node,
+                                    const char *const *topics,
+                                    const int32_t *nparts, size_t n,
+                                    struct tr_admin_log_dirs **out,
+                                    char *errbuf, size_t errlen);
+/* NULL is a no-op. */
+void tr_admin_log_dirs_free(struct tr_admin_log_dirs *d);
+
 #endif /* TR_ADMIN_H */

@@ -3,7 +3,8 @@
  *
  * All through the admin client (admin.h): Metadata for names, partitions,
  * leaders, replicas and in-sync replicas; ListOffsets for each partition's
- * log start and end; CreateTopics, DeleteTopics, CreatePartitions and
+ * log start and end; DescribeLogDirs at every broker for the size of each
+ * replica on disk; CreateTopics, DeleteTopics, CreatePartitions and
  * (Incremental)AlterConfigs for the changes.
  */
 #include <getopt.h>
@@ -176,6 +177,136 @@ json_ids(struct tr_json *j, const int32_t *ids, int32_t n)
     tr_json_arr_end(j);
 }
 
+/*
+ * Replica sizes: each broker's DescribeLogDirs answer, its partitions
+ * sorted by (topic, partition) for lookups. A broker that could not answer
+ * (an older collector without the API, a timeout) has dirs NULL: its
+ * replicas' sizes are unknown, which the table shows as "-".
+ */
+struct broker_sizes {
+    int32_t id;
+    struct tr_admin_log_dirs *dirs;
+};
+
+static int
+part_cmp(const void *x, const void *y)
+{
+    const struct tr_admin_log_dir_part *a = x, *b = y;
+    int c = strcmp(a->topic, b->topic);
+
+    if (c != 0) {
+        return c;
+    }
+    return (a->partition > b->partition) - (a->partition < b->partition);
+}
+
+/*
+ * Asks every broker of 'md' for the sizes of the topics described (those
+ * with a name and no error). Returns an owned array of md->nbrokers entries
+ * (free with sizes_free), or NULL when out of memory. Failures of single
+ * brokers are reported on stderr, not fatal: the rest of the description
+ * stands without them.
+ */
+static struct broker_sizes *
+sizes_fetch(struct tr_admin *a, const struct tr_admin_metadata *md)
+{
+    struct broker_sizes *bs = NULL;
+    const char **names = NULL;
+    int32_t *nparts = NULL;
+    size_t i, d, n = 0;
+    char errbuf[512];
+
+    bs = tr_calloc(md->nbrokers + 1, sizeof(*bs));
+    names = tr_calloc(md->ntopics + 1, sizeof(*names));
+    nparts = tr_calloc(md->ntopics + 1, sizeof(*nparts));
+    if (bs == NULL || names == NULL || nparts == NULL) {
+        tr_free(bs);
+        bs = NULL;
+        goto out;
+    }
+    for (i = 0; i < md->ntopics; i++) {
+        if (md->topics[i].name != NULL && md->topics[i].err == 0) {
+            names[n] = md->topics[i].name;
+            nparts[n++] = md->topics[i].nparts;
+        }
+    }
+    for (i = 0; i < md->nbrokers; i++) {
+        bs[i].id = md->brokers[i].id;
+        if (n == 0) {
+            continue;
+        }
+        if (tr_admin_describe_log_dirs(a, bs[i].id, names, nparts, n,
+                                       &bs[i].dirs, errbuf,
+                                       sizeof(errbuf)) != TR_OK) {
+            tr_cli_error(CMD, "sizes on broker %d unknown: %s", (int)bs[i].id,
+                         errbuf);
+            continue;
+        }
+        for (d = 0; d < bs[i].dirs->ndirs; d++) {
+            struct tr_admin_log_dir *dir = &bs[i].dirs->dirs[d];
+
+            if (dir->nparts > 1) {
+                qsort(dir->parts, dir->nparts, sizeof(*dir->parts), part_cmp);
+            }
+        }
+    }
+out:
+    tr_free(names);
+    tr_free(nparts);
+    return bs;
+}
+
+static void
+sizes_free(struct broker_sizes *bs, size_t n)
+{
+    size_t i;
+
+    for (i = 0; bs != NULL && i < n; i++) {
+        tr_admin_log_dirs_free(bs[i].dirs);
+    }
+    tr_free(bs);
+}
+
+/*
+ * The replica of (topic, partition) on broker 'id': its log-dir entry, or
+ * NULL when unknown. A partition sits in one directory of a broker (a
+ * future replica of AlterReplicaLogDirs, which the collector never makes,
+ * is skipped).
+ */
+static const struct tr_admin_log_dir_part *
+sizes_find(const struct broker_sizes *bs, size_t n, int32_t id,
+           const char *topic, int32_t partition)
+{
+    struct tr_admin_log_dir_part key;
+    const struct tr_admin_log_dir_part *found;
+    size_t i, d;
+
+    if (bs == NULL) {
+        return NULL;
+    }
+    memset(&key, 0, sizeof(key));
+    key.topic = (char *)topic;
+    key.partition = partition;
+    for (i = 0; i < n; i++) {
+        if (bs[i].id != id || bs[i].dirs == NULL) {
+            continue;
+        }
+        for (d = 0; d < bs[i].dirs->ndirs; d++) {
+            const struct tr_admin_log_dir *dir = &bs[i].dirs->dirs[d];
+
+            if (dir->err != 0 || dir->nparts == 0) {
+                continue;
+            }
+            found = bsearch(&key, dir->parts, dir->nparts, sizeof(*dir->parts),
+                            part_cmp);
+            if (found != NULL && !found->is_future) {
+                return found;
+            }
+        }
+    }
+    return NULL;
+}
+
 static int
 cmd_describe(struct tr_admin *a, struct topts *o, char **names, int nnames)
 {
@@ -184,8 +315,11 @@ cmd_describe(struct tr_admin *a, struct topts *o, char **names, int nnames)
                               "ISR",   "START",     "END",    "SIZE" };
     struct tr_table *t = NULL;
     struct tr_admin_config *cfgs = NULL;
+    struct broker_sizes *sizes = NULL;
+    const struct tr_admin_log_dir_part *lp;
     size_t ncfgs = 0, i, k;
-    char errbuf[512], reps[256], isr[256];
+    char errbuf[512], reps[256], isr[256], size[32];
+    int32_t r;
     struct tr_json j;
     int32_t p;
     int16_t kerr;
@@ -213,6 +347,7 @@ cmd_describe(struct tr_admin *a, struct topts *o, char **names, int nnames)
         rc = TR_EXIT_FAIL;
         goto out;
     }
+    sizes = sizes_fetch(a, md);
     if (o->common.json) {
         tr_json_init(&j, stdout);
         tr_json_arr_begin(&j);
@@ -253,6 +388,13 @@ cmd_describe(struct tr_admin *a, struct topts *o, char **names, int nnames)
         for (p = 0; p < tp->nparts; p++) {
             struct tr_admin_partition *pp = &tp->parts[p];
 
+            /*
+             * The leader's copy is the partition's size: replicas hold the
+             * same records, so a sum would count them once per replica.
+             */
+            lp = pp->leader >= 0 ? sizes_find(sizes, md->nbrokers, pp->leader,
+                                              tp->name, pp->id)
+                                 : NULL;
             if (o->common.json) {
                 tr_json_obj_begin(&j);
                 tr_json_key(&j, "partition");
@@ -268,14 +410,48 @@ cmd_describe(struct tr_admin *a, struct topts *o, char **names, int nnames)
                 tr_json_key(&j, "log_end_offset");
                 tr_json_int(&j, pp->log_end);
                 tr_json_key(&j, "size_bytes");
-                tr_json_null(&j);
+                if (lp != NULL) {
+                    tr_json_int(&j, lp->size);
+                } else {
+                    tr_json_null(&j);
+                }
+                tr_json_key(&j, "replica_sizes");
+                tr_json_arr_begin(&j);
+                for (r = 0; r < pp->nreplicas; r++) {
+                    const struct tr_admin_log_dir_part *rp = sizes_find(
+                        sizes, md->nbrokers, pp->replicas[r], tp->name, pp->id);
+
+                    tr_json_obj_begin(&j);
+                    tr_json_key(&j, "broker");
+                    tr_json_int(&j, pp->replicas[r]);
+                    tr_json_key(&j, "size_bytes");
+                    if (rp != NULL) {
+                        tr_json_int(&j, rp->size);
+                    } else {
+                        tr_json_null(&j);
+                    }
+                    tr_json_key(&j, "offset_lag");
+                    if (rp != NULL) {
+                        tr_json_int(&j, rp->offset_lag);
+                    } else {
+                        tr_json_null(&j);
+                    }
+                    tr_json_obj_end(&j);
+                }
+                tr_json_arr_end(&j);
                 tr_json_obj_end(&j);
             } else {
                 ids_str(reps, sizeof(reps), pp->replicas, pp->nreplicas);
                 ids_str(isr, sizeof(isr), pp->isr, pp->nisr);
-                tr_table_addf(t, "%s\t%d\t%d\t%s\t%s\t%lld\t%lld\t-", tp->name,
+                if (lp != NULL) {
+                    snprintf(size, sizeof(size), "%lld", (long long)lp->size);
+                } else {
+                    snprintf(size, sizeof(size), "-");
+                }
+                tr_table_addf(t, "%s\t%d\t%d\t%s\t%s\t%lld\t%lld\t%s", tp->name,
                               (int)pp->id, (int)pp->leader, reps, isr,
-                              (long long)pp->log_start, (long long)pp->log_end);
+                              (long long)pp->log_start, (long long)pp->log_end,
+                              size);
             }
         }
         if (o->common.json) {
@@ -307,6 +483,7 @@ cmd_describe(struct tr_admin *a, struct topts *o, char **names, int nnames)
         }
     }
 out:
+    sizes_free(sizes, md != NULL ? md->nbrokers : 0);
     tr_admin_configs_free(cfgs, ncfgs);
     tr_table_free(t);
     tr_admin_metadata_free(md);

@@ -102,6 +102,7 @@ tr_err_t tr_api_delete_groups(struct tr_request *req);
 tr_err_t tr_api_alter_configs(struct tr_request *req);
 tr_err_t tr_api_incremental_alter_configs(struct tr_request *req);
 tr_err_t tr_api_delete_records(struct tr_request *req);
+tr_err_t tr_api_describe_log_dirs(struct tr_request *req);
 tr_err_t tr_api_leader_and_isr(struct tr_request *req);
 tr_err_t tr_api_update_metadata(struct tr_request *req);
 tr_err_t tr_api_controlled_shutdown(struct tr_request *req);

@@ -51,6 +51,7 @@ static const struct tr_api api_table[] = {
     { TR_API_LIST_GROUPS, 0, 2, tr_api_list_groups },
     { TR_API_DELETE_GROUPS, 0, 1, tr_api_delete_groups },
     { TR_API_DELETE_RECORDS, 0, 1, tr_api_delete_records },
+    { TR_API_DESCRIBE_LOG_DIRS, 0, 4, tr_api_describe_log_dirs },
     { TR_API_ALTER_CONFIGS, 0, 1, tr_api_alter_configs },
     { TR_API_INCREMENTAL_ALTER_CONFIGS, 0, 0,
       tr_api_incremental_alter_configs },

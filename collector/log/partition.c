@@ -72,6 +72,12 @@ struct tr_partition {
     int64_t log_end;
     int32_t leader_epoch;
     /*
+     * The last value handed to tr_partition_set_high_watermark, before it
+     * was capped at the log end: on a follower, the leader's high
+     * watermark, which tells how far behind this copy is (-1: never set).
+     */
+    int64_t hw_offered;
+    /*
      * Replication (see partition.h): 'replicated' stops the high watermark
      * from following the log end; the leader-epoch cache maps each epoch to
      * the first offset written in it, ascending.
@@ -563,6 +569,7 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
     part->first_dirty = part->log_start;
     part->log_end = tr_segment_next_offset(active(part));
     part->high_watermark = part->log_end;
+    part->hw_offered = -1;
     part->leader_epoch = 0;
     /* After a clean shutdown everything on disk was fsynced at close. */
     part->recovery_point = recover && recovery_point < part->log_end
@@ -1085,6 +1092,7 @@ tr_partition_offsets(struct tr_partition *part,
     offs->last_stable = part->high_watermark;
     offs->log_end = part->log_end;
     offs->leader_epoch = part->leader_epoch;
+    offs->hw_offered = part->hw_offered;
     offs->size_bytes = 0;
     for (i = 0; i < part->nsegs; i++) {
         offs->size_bytes += tr_segment_size(part->segs[i]);
@@ -1984,6 +1992,7 @@ tr_partition_set_high_watermark(struct tr_partition *part, int64_t hw)
     int moved = 0;
 
     pthread_mutex_lock(&part->lock);
+    part->hw_offered = hw;
     if (hw > part->log_end) {
         hw = part->log_end;
     }

@@ -138,7 +138,13 @@ struct tr_partition_offsets {
     int64_t last_stable; /* = high_watermark until transactions exist */
     int64_t log_end;
     int32_t leader_epoch;
-    int64_t size_bytes; /* bytes of all segments */
+    int64_t size_bytes; /* bytes of all segments' .log files */
+    /*
+     * The last high watermark offered to tr_partition_set_high_watermark,
+     * uncapped (-1: none yet). On a follower it is the leader's, so
+     * hw_offered - log_end is how far this copy lags (DescribeLogDirs).
+     */
+    int64_t hw_offered;
 };
 
 void tr_partition_offsets(struct tr_partition *part,

@@ -786,6 +786,163 @@ def api_versions_v0(port, correlation_id=1):
 
 
 # ---------------------------------------------------------------------------
+# DescribeLogDirs (API 35): kafka-python's codec and a raw one.
+
+def kafka_python_describe_log_dirs(admin, node_id):
+    """
+    DescribeLogDirs to broker 'node_id' through a kafka-python
+    KafkaAdminClient, null topics (every partition). kafka-python 2.0.2
+    (Debian 12) has no describe_log_dirs, so the request and response
+    schemas are declared here with kafka-python's own types (as users of that
+    version do) and the version is the highest both sides offer (v1; its
+    types cannot express the flexible v2+). Returns (version,
+    [(error, log_dir, {(topic, partition): (size, lag, is_future)})]).
+    """
+    from kafka.protocol.api import Request, Response
+    from kafka.protocol.types import Array, Boolean, Int16, Int32, Int64, Schema, String
+
+    resp_schema = Schema(
+        ("throttle_time_ms", Int32),
+        ("log_dirs", Array(
+            ("error_code", Int16),
+            ("log_dir", String("utf-8")),
+            ("topics", Array(
+                ("name", String("utf-8")),
+                ("partitions", Array(
+                    ("partition_index", Int32),
+                    ("partition_size", Int64),
+                    ("offset_lag", Int64),
+                    ("is_future_key", Boolean))))))))
+    req_schema = Schema(("topics", Array(("topic", String("utf-8")), ("partitions", Array(Int32)))))
+
+    class DescribeLogDirsResponse_v0(Response):
+        API_KEY = 35
+        API_VERSION = 0
+        SCHEMA = resp_schema
+
+    class DescribeLogDirsResponse_v1(Response):
+        API_KEY = 35
+        API_VERSION = 1
+        SCHEMA = resp_schema
+
+    class DescribeLogDirsRequest_v0(Request):
+        API_KEY = 35
+        API_VERSION = 0
+        RESPONSE_TYPE = DescribeLogDirsResponse_v0
+        SCHEMA = req_schema
+
+    class DescribeLogDirsRequest_v1(Request):
+        API_KEY = 35
+        API_VERSION = 1
+        RESPONSE_TYPE = DescribeLogDirsResponse_v1
+        SCHEMA = req_schema
+
+    versions = [DescribeLogDirsRequest_v0, DescribeLogDirsRequest_v1]
+    version = admin._matching_api_version(versions)
+    future = admin._send_request_to_node(node_id, versions[version](topics=None))
+    admin._wait_for_futures([future])
+    dirs = []
+    for err, log_dir, topics in future.value.log_dirs:
+        parts = {}
+        for name, partitions in topics:
+            for index, size, lag, future_key in partitions:
+                parts[(name, index)] = (size, lag, future_key)
+        dirs.append((err, log_dir, parts))
+    return version, dirs
+
+
+def describe_log_dirs_body(version, topics):
+    """A request body; topics None (all) or [(topic, [partition, ...])]."""
+    flex = version >= 2
+
+    def arr(n):
+        return uvarint(n + 1) if flex else struct.pack(">i", n)
+
+    body = (uvarint(0) if flex else struct.pack(">i", -1)) if topics is None else arr(len(topics))
+    for name, parts in topics or []:
+        body += compact_string(name) if flex else kstring(name)
+        body += arr(len(parts)) + b"".join(struct.pack(">i", p) for p in parts)
+        body += b"\x00" if flex else b""
+    return body + (b"\x00" if flex else b"")
+
+
+def parse_describe_log_dirs(body, version):
+    """
+    Parses a response body strictly (no bytes left over). Returns
+    (top_error, [(error, log_dir, total, usable,
+    [(topic, partition, size, lag, is_future)])]).
+    """
+    flex = version >= 2
+    pos = 4  # throttle_time_ms
+
+    def count():
+        nonlocal pos
+        if flex:
+            n, pos = read_uvarint(body, pos)
+            return n - 1
+        (n,) = struct.unpack_from(">i", body, pos)
+        pos += 4
+        return n
+
+    def string():
+        nonlocal pos
+        if flex:
+            n, pos = read_uvarint(body, pos)
+            n -= 1
+        else:
+            (n,) = struct.unpack_from(">h", body, pos)
+            pos += 2
+        s = body[pos:pos + n].decode()
+        pos += n
+        return s
+
+    def tags():
+        nonlocal pos
+        if flex:
+            pos = skip_tags(body, pos)
+
+    top = 0
+    if version >= 3:
+        (top,) = struct.unpack_from(">h", body, pos)
+        pos += 2
+    dirs = []
+    for _ in range(count()):
+        (err,) = struct.unpack_from(">h", body, pos)
+        pos += 2
+        log_dir = string()
+        parts = []
+        for _ in range(count()):
+            name = string()
+            for _ in range(count()):
+                index, size, lag, fut = struct.unpack_from(">iqq?", body, pos)
+                pos += 21
+                tags()
+                parts.append((name, index, size, lag, fut))
+            tags()
+        total = usable = -1
+        if version >= 4:
+            total, usable = struct.unpack_from(">qq", body, pos)
+            pos += 16
+        tags()
+        dirs.append((err, log_dir, total, usable, parts))
+    tags()
+    if pos != len(body):
+        raise ValueError("DescribeLogDirs v%d: %d trailing bytes" % (version, len(body) - pos))
+    return top, dirs
+
+
+def log_sizes(data_dir):
+    """{(topic, partition): bytes of the *.log files} of a collector's data dir."""
+    sizes = {}
+    for d in glob.glob(os.path.join(data_dir, "*-*")):
+        topic, _, index = os.path.basename(d).rpartition("-")
+        if not os.path.isdir(d) or not index.isdigit():
+            continue
+        sizes[(topic, int(index))] = sum(os.path.getsize(f) for f in glob.glob(os.path.join(d, "*.log")))
+    return sizes
+
+
+# ---------------------------------------------------------------------------
 # Command line, for shell and node tests.
 
 def _exec_main(argv):

@@ -174,6 +174,17 @@ def run(ws):
                                 "Produce v7 with partition count 0x7ffffff0 and nothing behind it")
     still_serving(col, st, "huge-array-count")
 
+    # DescribeLogDirs: a flexible body cut inside a topic, and a classic one
+    # with a huge partition count and nothing behind it.
+    body = harness.describe_log_dirs_body(4, [(TOPIC, [0, 1, 2])])
+    send_expect_closed(col, harness.request(35, 4, 16, body[:-6], flexible=True),
+                       "a DescribeLogDirs v4 body cut inside a topic")
+    still_serving(col, st, "describe-log-dirs-cut")
+    body = struct.pack(">i", 1) + harness.kstring(TOPIC) + struct.pack(">i", 0x7FFFFFF0)
+    send_expect_closed(col, harness.request(35, 1, 17, body),
+                       "DescribeLogDirs v1 with partition count 0x7ffffff0 and nothing behind it")
+    still_serving(col, st, "describe-log-dirs-huge-count")
+
     # A complete frame whose body stops in the middle of a field.
     after = list_offset_latest(col)
     full = harness.produce_v7_body(TOPIC, 0, harness.record_batch([(b"k", b"v", [])]))

@@ -3,10 +3,11 @@
 
 A recording proxy sits between real clients and the collector: kcat
 (produce with gzip and headers, consume, metadata, a consumer group),
-confluent-kafka (idempotent producer, admin describe_configs, offsets) and
-kafka-python (its fixed old versions). Every request frame the clients send
-is kept. Then each frame is replayed many times with random damage: bytes
-flipped, int32 fields set to extremes, the body cut short or padded. The
+confluent-kafka (idempotent producer, admin describe_configs, offsets),
+kafka-python (its fixed old versions, DescribeLogDirs v1) and the tributary
+CLI (topics describe: DescribeLogDirs v4, flexible). Every request frame
+the clients send is kept. Then each frame is replayed many times with
+random damage: bytes flipped, int32 fields set to extremes, the body cut short or padded. The
 collector must answer or close the connection, keep serving other
 clients, and (in the sanitizer build CI uses) report no memory error.
 
@@ -133,6 +134,14 @@ def drive_clients(broker, topic):
     for _ in kc:
         pass
     kc.close()
+
+    # DescribeLogDirs: kafka-python's v1 and the tributary CLI's v4.
+    from kafka import KafkaAdminClient
+    ka = KafkaAdminClient(bootstrap_servers=broker)
+    harness.kafka_python_describe_log_dirs(ka, 0)
+    ka.close()
+    subprocess.run([os.path.join(harness.builddir(), "tools", "tributary"), "topics", "describe",
+                    "-b", broker, topic], capture_output=True, timeout=60, check=True)
 
 
 def no_long_poll(frame):
