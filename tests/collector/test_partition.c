@@ -1017,6 +1017,8 @@ test_partition_replication(void **state)
     assert_int_equal(tr_partition_set_high_watermark(leader, 99), 1);
     tr_partition_offsets(leader, &offs);
     assert_int_equal(offs.high_watermark, 10); /* capped at the log end */
+    /* ...but the value offered is kept: a follower's lag (DescribeLogDirs). */
+    assert_int_equal(offs.hw_offered, 99);
 
     /* OffsetForLeaderEpoch answers from the cache. */
     tr_partition_end_offset_for_epoch(leader, 1, &epoch, &end);
