@@ -171,6 +171,56 @@ group_tick_cb(evutil_socket_t fd, short what, void *arg)
     tr_groups_tick(arg, tr_clock_wall_ms());
 }
 
+#ifdef HAVE_ZOOKEEPER
+/*
+ * The group coordinator's questions about __consumer_offsets (struct
+ * tr_groups_cluster), answered by the cluster. 'arg' is the broker, whose
+ * 'cluster' is NULL until the cluster starts (and again at shutdown): the
+ * coordinator then leads nothing and serves no group.
+ */
+static int32_t
+groups_partitions(void *arg)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_partition_count(broker->cluster, TR_GROUPS_TOPIC)
+               : -1;
+}
+
+static int16_t
+groups_leader_epoch(void *arg, int32_t partition, int acks_all, int32_t *epoch)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_check_produce(broker->cluster, TR_GROUPS_TOPIC,
+                                          partition, acks_all, epoch)
+               : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+}
+
+static void
+groups_appended(void *arg, struct tr_partition *part)
+{
+    struct tr_broker *broker = arg;
+
+    if (broker->cluster != NULL) {
+        tr_cluster_after_append(broker->cluster, part);
+    }
+}
+
+static int16_t
+groups_acked(void *arg, int32_t partition, int32_t epoch, int64_t last_offset)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_check_acked(broker->cluster, TR_GROUPS_TOPIC,
+                                        partition, epoch, last_offset)
+               : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -186,6 +236,8 @@ main(int argc, char **argv)
     struct tr_waits *waits = NULL;
     struct tr_groups *groups = NULL;
     struct tr_groups_config gcfg;
+    struct tr_groups_cluster gcluster;
+    const struct tr_groups_cluster *gcluster_in = NULL;
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
     struct event *group_tick = NULL;
@@ -322,8 +374,20 @@ main(int argc, char **argv)
     gcfg.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
     gcfg.offsets_retention_ms = (int64_t)cfg.offsets_retention_minutes * 60000;
     gcfg.offsets_partitions = cfg.offsets_topic_num_partitions;
-    err = tr_groups_open(topics, waits, &gcfg, tr_clock_wall_ms(), &groups,
-                         errbuf, sizeof(errbuf));
+    memset(&gcluster, 0, sizeof(gcluster));
+#ifdef HAVE_ZOOKEEPER
+    if (cfg.zookeeper_connect != NULL) {
+        /* Groups follow the leadership of __consumer_offsets. */
+        gcluster.arg = &broker;
+        gcluster.partitions = groups_partitions;
+        gcluster.leader_epoch = groups_leader_epoch;
+        gcluster.appended = groups_appended;
+        gcluster.acked = groups_acked;
+        gcluster_in = &gcluster;
+    }
+#endif
+    err = tr_groups_open(topics, waits, gcluster_in, &gcfg, tr_clock_wall_ms(),
+                         &groups, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("consumer groups: %s", errbuf);
         goto out;

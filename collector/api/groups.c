@@ -7,7 +7,10 @@
  * JoinGroup or SyncGroup the coordinator cannot answer yet parks (see
  * api.h): the handler sets req->park_ms without touching req->out and runs
  * again, from the same frame, when the group's key is notified or the time
- * is up. All versions served here are non-flexible.
+ * is up. In a cluster an OffsetCommit parks the same way until its batch is
+ * committed, woken by the high watermark of its __consumer_offsets
+ * partition, as an acks=all Produce is. All versions served here are
+ * non-flexible.
  */
 #include "api.h"
 
@@ -16,8 +19,10 @@
 
 #include "alloc.h"
 #include "build-config.h"
+#include "config.h"
 #include "groups.h"
 #include "log.h"
+#include "waits.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
 #endif
@@ -44,6 +49,86 @@ client_host(const struct tr_request *req, char *out, size_t outlen)
     snprintf(out, outlen, "/%.*s", len, req->peer);
 }
 
+#ifdef HAVE_ZOOKEEPER
+/*
+ * Creates __consumer_offsets through the controller, as Kafka does on the
+ * first FindCoordinator: offsets.topic.num.partitions partitions, and
+ * offsets.topic.replication.factor replicas, or as many as there are live
+ * brokers if that is fewer. Returns at once; the leaders come later.
+ */
+static void
+create_offsets_topic(struct tr_request *req)
+{
+    static const char *const keys[] = { "cleanup.policy", "segment.bytes" };
+    static const char *const values[] = { TR_GROUPS_TOPIC_CLEANUP_POLICY,
+                                          TR_GROUPS_TOPIC_SEGMENT_BYTES };
+    const struct tr_broker_config *cfg = req->broker->cfg;
+    struct tr_cluster *c = req->broker->cluster;
+    struct tr_broker_info *bs = NULL;
+    int32_t rf = cfg->offsets_topic_replication_factor;
+    size_t live = tr_cluster_brokers(c, &bs);
+    char errbuf[256];
+    int16_t kerr;
+
+    tr_free(bs);
+    if ((size_t)rf > live) {
+        rf = (int32_t)live;
+    }
+    if (rf < 1) {
+        return; /* no broker registered yet */
+    }
+    kerr = tr_cluster_create_topic(
+        c, TR_GROUPS_TOPIC, cfg->offsets_topic_num_partitions, rf, keys, values,
+        sizeof(keys) / sizeof(keys[0]), 0, errbuf, sizeof(errbuf));
+    if (kerr == TR_KERR_NONE) {
+        tr_log_info("%s: created %s (%d partitions, replication factor %d) "
+                    "for the first FindCoordinator",
+                    req->peer, TR_GROUPS_TOPIC,
+                    (int)cfg->offsets_topic_num_partitions, (int)rf);
+    } else if (kerr != TR_KERR_TOPIC_ALREADY_EXISTS) {
+        tr_log_warn("cannot create %s: %s", TR_GROUPS_TOPIC, errbuf);
+    }
+}
+
+/*
+ * The coordinator of 'group' in a cluster: the leader of its partition of
+ * __consumer_offsets, in *out. COORDINATOR_NOT_AVAILABLE while the topic
+ * or that leader does not exist (clients ask again).
+ */
+static int16_t
+cluster_coordinator(struct tr_request *req, const struct tr_str *group,
+                    struct tr_broker_info *out)
+{
+    struct tr_cluster *c = req->broker->cluster;
+    struct tr_broker_info *bs = NULL;
+    struct tr_pstate st;
+    int32_t p = tr_groups_coordinator_partition(req->broker->groups, group);
+    int16_t kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    size_t n, i;
+
+    if (p < 0) {
+        if (tr_cluster_partition_count(c, TR_GROUPS_TOPIC) < 0) {
+            create_offsets_topic(req);
+        }
+        return kerr;
+    }
+    if (!tr_cluster_partition_state(c, TR_GROUPS_TOPIC, p, &st) ||
+        st.leader < 0) {
+        return kerr;
+    }
+    n = tr_cluster_brokers(c, &bs);
+    for (i = 0; i < n; i++) {
+        if (bs[i].id == st.leader) {
+            *out = bs[i];
+            kerr = TR_KERR_NONE;
+            break;
+        }
+    }
+    tr_free(bs);
+    return kerr;
+}
+#endif
+
 tr_err_t
 tr_api_find_coordinator(struct tr_request *req)
 {
@@ -52,52 +137,48 @@ tr_api_find_coordinator(struct tr_request *req)
     int16_t v = req->hdr.api_version;
     struct tr_str key;
     int8_t key_type = 0;
-    int ok;
+    int16_t kerr = TR_KERR_NONE;
+    const char *msg = NULL;
+    int32_t node = broker->node_id;
+    const char *host = broker->advertised_host;
+    int port = broker->advertised_port;
     tr_err_t err;
+#ifdef HAVE_ZOOKEEPER
+    struct tr_broker_info coord;
+#endif
 
     if ((err = tr_proto_get_string(&req->body, &key)) != TR_OK ||
         (v >= 1 && (err = tr_slice_get_i8(&req->body, &key_type)) != TR_OK)) {
         return err;
     }
-    /* Transactions need a transaction coordinator, which comes later. */
-    ok = key_type == 0;
+    if (key_type != 0) {
+        /* Transactions need a transaction coordinator, which comes later. */
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        msg = "no transaction coordinator";
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
+        /* Kafka's rule: the leader of the group's offsets partition. */
+        kerr = cluster_coordinator(req, &key, &coord);
+        if (kerr == TR_KERR_NONE) {
+            node = coord.id;
+            host = coord.host;
+            port = coord.port;
+        } else {
+            msg = "the group's offsets partition has no leader yet";
+        }
+    }
+#endif
     if (v >= 1) {
         tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
     }
-    tr_buf_put_i16(out, ok ? TR_KERR_NONE : TR_KERR_COORDINATOR_NOT_AVAILABLE);
+    tr_buf_put_i16(out, kerr);
     if (v >= 1) {
-        tr_proto_put_cstring_v(out, 0,
-                               ok ? NULL : "no transaction coordinator");
+        tr_proto_put_cstring_v(out, 0, msg); /* ErrorMessage */
     }
-#ifdef HAVE_ZOOKEEPER
-    if (ok && broker->cluster != NULL) {
-        /*
-         * Until the coordinator follows the leadership of __consumer_offsets
-         * (docs/cluster.md), one broker coordinates every group, so that the
-         * members of a group find the same one whichever broker they ask:
-         * the live broker with the lowest id.
-         */
-        struct tr_broker_info *bs = NULL, *low = NULL;
-        size_t n = tr_cluster_brokers(broker->cluster, &bs), i;
-
-        for (i = 0; i < n; i++) {
-            if (low == NULL || bs[i].id < low->id) {
-                low = &bs[i];
-            }
-        }
-        if (low != NULL) {
-            tr_buf_put_i32(out, low->id);
-            tr_proto_put_cstring_v(out, 0, low->host);
-            tr_buf_put_i32(out, low->port);
-            tr_free(bs);
-            return TR_OK;
-        }
-        tr_free(bs);
-    }
-#endif
-    tr_buf_put_i32(out, ok ? broker->node_id : -1);
-    tr_proto_put_cstring_v(out, 0, ok ? broker->advertised_host : "");
-    tr_buf_put_i32(out, ok ? broker->advertised_port : -1);
+    tr_buf_put_i32(out, kerr == TR_KERR_NONE ? node : -1);
+    tr_proto_put_cstring_v(out, 0, kerr == TR_KERR_NONE ? host : "");
+    tr_buf_put_i32(out, kerr == TR_KERR_NONE ? port : -1);
     return TR_OK;
 }
 
@@ -282,6 +363,7 @@ tr_api_leave_group(struct tr_request *req)
     struct tr_slice members_at;
     int32_t n, i;
     int16_t kerr;
+    size_t at;
     tr_err_t err;
 
     if ((err = tr_proto_get_string(in, &group)) != TR_OK) {
@@ -310,8 +392,8 @@ tr_api_leave_group(struct tr_request *req)
             return err;
         }
     }
-    tr_buf_put_i32(out, 0);            /* ThrottleTimeMs */
-    tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
+    tr_buf_put_i32(out, 0);                 /* ThrottleTimeMs */
+    at = tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
         tr_proto_get_string(&members_at, &member);
@@ -321,8 +403,84 @@ tr_api_leave_group(struct tr_request *req)
         put_str(out, &member);
         tr_proto_put_string_v(out, 0, instance.ptr, instance.len);
         tr_buf_put_i16(out, kerr);
+        if (kerr == TR_KERR_NOT_COORDINATOR) {
+            /* Clients look at the top: find the coordinator again. */
+            tr_buf_set_i16(out, at, kerr);
+        }
     }
     return TR_OK;
+}
+
+/*
+ * A parked OffsetCommit (in a cluster): the first run wrote the batch and
+ * keeps here each partition's answer and where the batch went; reruns only
+ * ask whether it is committed, so nothing is written twice.
+ */
+struct commit_state {
+    struct tr_groups_ack ack;
+    int32_t n;
+    int16_t errors[]; /* n */
+};
+
+static void
+commit_state_free(void *arg)
+{
+    tr_free(arg);
+}
+
+/*
+ * After the commit (first run) or instead of it (rerun): answer now, or
+ * park until the batch is committed. Returns 1 to park.
+ */
+static int
+commit_wait(struct tr_request *req, struct tr_offset_commit *offs, int32_t n,
+            const struct tr_groups_ack *ack)
+{
+    struct commit_state *cs = req->state;
+    int16_t kerr;
+    int32_t i;
+
+    if (cs == NULL) {
+        if (ack->partition < 0) {
+            return 0; /* a single collector, or nothing written */
+        }
+        cs = tr_malloc(sizeof(*cs) + (size_t)n * sizeof(cs->errors[0]) + 1);
+        if (cs == NULL) {
+            /* Cannot wait: the client retries a commit with no answer. */
+            for (i = 0; i < n; i++) {
+                if (offs[i].error == TR_KERR_NONE) {
+                    offs[i].error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+                }
+            }
+            return 0;
+        }
+        cs->ack = *ack;
+        cs->n = n;
+        for (i = 0; i < n; i++) {
+            cs->errors[i] = offs[i].error;
+        }
+        req->state = cs;
+        req->state_free = commit_state_free;
+    } else {
+        for (i = 0; i < n && i < cs->n; i++) {
+            offs[i].error = cs->errors[i];
+        }
+    }
+    /* Watch, then look: a HW move in between is not missed. */
+    (void)tr_waiter_watch(req->waiter, TR_GROUPS_TOPIC, cs->ack.partition);
+    kerr = tr_groups_acked(req->broker->groups, &cs->ack);
+    if (kerr < 0 && !req->final) {
+        req->park_ms = TR_GROUPS_COMMIT_TIMEOUT_MS;
+        return 1;
+    }
+    if (kerr != TR_KERR_NONE) {
+        for (i = 0; i < n; i++) {
+            if (offs[i].error == TR_KERR_NONE) {
+                offs[i].error = kerr < 0 ? TR_KERR_REQUEST_TIMED_OUT : kerr;
+            }
+        }
+    }
+    return 0;
 }
 
 tr_err_t
@@ -336,6 +494,7 @@ tr_api_offset_commit(struct tr_request *req)
     int32_t *topic_counts = NULL;
     struct tr_str *topic_names = NULL;
     struct tr_slice topics_at;
+    struct tr_groups_ack ack = { -1, -1, -1 };
     int32_t generation, ntopics, t, p, n = 0, k;
     int64_t retention;
     tr_err_t err;
@@ -406,10 +565,15 @@ tr_api_offset_commit(struct tr_request *req)
             tr_proto_get_string(&topics_at, &oc->metadata);
         }
     }
-    err = tr_groups_commit(req->broker->groups, &group, &member, &instance,
-                           generation, offs, n, req->now_ms);
-    if (err != TR_OK) {
-        goto out;
+    if (req->state == NULL) {
+        err = tr_groups_commit(req->broker->groups, &group, &member, &instance,
+                               generation, offs, n, req->now_ms, &ack);
+        if (err != TR_OK) {
+            goto out;
+        }
+    }
+    if (commit_wait(req, offs, n, &ack)) {
+        goto out; /* parked: req->out untouched */
     }
     if (v >= 3) {
         tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
@@ -446,7 +610,7 @@ find_offset(const struct tr_group_offset *offs, size_t n,
 
 static void
 put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
-            const struct tr_group_offset *o)
+            const struct tr_group_offset *o, int16_t kerr)
 {
     tr_buf_put_i32(out, partition);
     tr_buf_put_i64(out, o ? o->offset : -1);
@@ -454,7 +618,8 @@ put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
         tr_buf_put_i32(out, o ? o->leader_epoch : -1);
     }
     tr_proto_put_cstring_v(out, 0, o ? o->metadata : "");
-    tr_buf_put_i16(out, TR_KERR_NONE);
+    /* v2+ carry a coordinator error at the top; v0-1 only here. */
+    tr_buf_put_i16(out, v < 2 ? kerr : TR_KERR_NONE);
 }
 
 tr_err_t
@@ -468,6 +633,7 @@ tr_api_offset_fetch(struct tr_request *req)
     struct tr_str group;
     struct tr_slice topics_at;
     int32_t ntopics, t, p;
+    int16_t kerr;
     tr_err_t err;
 
     if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
@@ -494,7 +660,8 @@ tr_api_offset_fetch(struct tr_request *req)
     if (ntopics < 0 && v < 2) {
         return TR_ERR_CORRUPT; /* null means "all" only from v2 */
     }
-    err = tr_groups_offsets(req->broker->groups, &group, &offs, &noffs);
+    err = tr_groups_offsets(req->broker->groups, &group, req->now_ms, &offs,
+                            &noffs, &kerr);
     if (err != TR_OK) {
         return err;
     }
@@ -516,7 +683,7 @@ tr_api_offset_fetch(struct tr_request *req)
             tr_proto_put_cstring_v(out, 0, offs[i].topic);
             tr_buf_put_i32(out, (int32_t)(j - i));
             for (; i < j; i++) {
-                put_fetched(out, v, offs[i].partition, &offs[i]);
+                put_fetched(out, v, offs[i].partition, &offs[i], kerr);
             }
         }
     } else {
@@ -533,12 +700,13 @@ tr_api_offset_fetch(struct tr_request *req)
             tr_buf_put_i32(out, np);
             for (p = 0; p < np; p++) {
                 tr_slice_get_i32(&topics_at, &idx);
-                put_fetched(out, v, idx, find_offset(offs, noffs, &name, idx));
+                put_fetched(out, v, idx, find_offset(offs, noffs, &name, idx),
+                            kerr);
             }
         }
     }
     if (v >= 2) {
-        tr_buf_put_i16(out, TR_KERR_NONE);
+        tr_buf_put_i16(out, kerr); /* ErrorCode */
     }
     tr_group_offsets_free(offs, noffs);
     return TR_OK;
@@ -552,7 +720,7 @@ tr_api_list_groups(struct tr_request *req)
     size_t n = 0, i;
     tr_err_t err;
 
-    err = tr_groups_list(req->broker->groups, &list, &n);
+    err = tr_groups_list(req->broker->groups, req->now_ms, &list, &n);
     if (err != TR_OK) {
         return err;
     }
@@ -605,12 +773,11 @@ tr_api_describe_groups(struct tr_request *req)
         struct tr_str name;
 
         tr_proto_get_string(&names_at, &name);
-        err = tr_groups_describe(req->broker->groups, &name, &d);
+        err = tr_groups_describe(req->broker->groups, &name, req->now_ms, &d);
         if (err != TR_OK) {
             return err;
         }
-        tr_buf_put_i16(out,
-                       name.len > 0 ? TR_KERR_NONE : TR_KERR_INVALID_GROUP_ID);
+        tr_buf_put_i16(out, name.len > 0 ? d.error : TR_KERR_INVALID_GROUP_ID);
         put_str(out, &name);
         tr_proto_put_cstring_v(out, 0, tr_group_state_name(d.state));
         tr_proto_put_cstring_v(out, 0, d.protocol_type ? d.protocol_type : "");

@@ -1,10 +1,18 @@
 /*
  * groups -- the consumer-group coordinator (see groups.h for the states,
- * the parking protocol and the record formats).
+ * the parking protocol, the record formats and how a cluster moves groups
+ * between brokers).
  *
  * Groups and their members are kept in lists, and each group's offsets in
  * an array sorted by (topic, partition): a collector coordinates tens of
  * groups, not millions, and lookups under the lock stay short.
+ *
+ * In a cluster, every group in memory belongs to a partition of
+ * __consumer_offsets this broker leads and has loaded at its current leader
+ * epoch (groups->loaded[p]); serve_group() keeps it so before any request
+ * touches a group, and tr_groups_tick() before any timeout does. Every
+ * append checks the leadership again just before writing (still_leads), so
+ * a deposed leader drops its writes instead of forking the replicated log.
  *
  * The rules follow Kafka's classic group coordinator (GroupCoordinator /
  * GroupMetadataManager): which errors come in which state, when a rebalance
@@ -106,6 +114,14 @@ struct group {
     struct offset_entry *offsets;
     size_t noffsets, offcap;
     int meta_in_log; /* a group metadata record exists (tombstone on delete) */
+    int32_t partition; /* of __consumer_offsets */
+    /*
+     * Cluster: the leader's SyncGroup stored the assignments and the group
+     * metadata record waits to be committed (partition -1: nothing waits);
+     * the group becomes Stable when it is, or rebalances at the deadline.
+     */
+    struct tr_groups_ack sync_ack;
+    int64_t sync_deadline;
 };
 
 TAILQ_HEAD(group_list, group);
@@ -115,12 +131,18 @@ struct tr_groups {
     struct tr_topics *topics;
     struct tr_waits *waits;
     struct tr_groups_config cfg;
-    int32_t partitions;
+    int32_t partitions; /* 0 in a cluster until the cluster knows the topic */
     struct group_list groups;
     uint64_t id_state; /* splitmix64 state for member ids */
     int64_t next_expiry;
     struct tr_batch_builder *builder;
     struct tr_buf key, value, batch;
+    int clustered;
+    struct tr_groups_cluster cluster;
+    /* Cluster: per partition, the leader epoch its groups were loaded at
+     * (-1: not loaded, none of its groups in memory). */
+    int32_t *loaded;
+    struct tr_groups_ack last; /* where the last write_batch() appended */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -268,6 +290,7 @@ tr_groups_config_defaults(struct tr_groups_config *cfg)
     cfg->offsets_retention_ms = 10080LL * 60 * 1000;
     cfg->offsets_partitions = 50;
     cfg->metadata_max_bytes = 4096;
+    cfg->commit_timeout_ms = TR_GROUPS_COMMIT_TIMEOUT_MS;
 }
 
 /* ---- record codec ----------------------------------------------------- */
@@ -459,6 +482,8 @@ group_get(struct tr_groups *groups, const struct tr_str *id, int64_t now_ms)
     snprintf(g->wait_key, klen, "__group:%s", g->id);
     g->state = TR_GROUP_EMPTY;
     g->state_ts = now_ms;
+    g->partition = tr_groups_partition_for(id, groups->partitions);
+    g->sync_ack.partition = -1;
     TAILQ_INSERT_TAIL(&groups->groups, g, link);
     return g;
 }
@@ -628,22 +653,44 @@ select_protocol(const struct group *g)
 /* ---- persistence ------------------------------------------------------ */
 
 /*
+ * Cluster: 1 if this broker still leads partition 'p' at the epoch its
+ * groups were loaded at (*epoch gets it). Asked right before every append:
+ * a leader deposed since the request began must not write, or its log
+ * would fork from the new leader's.
+ */
+static int
+still_leads(struct tr_groups *groups, int32_t p, int32_t *epoch)
+{
+    return groups->loaded != NULL && groups->loaded[p] >= 0 &&
+           groups->cluster.leader_epoch(groups->cluster.arg, p, 0, epoch) ==
+               TR_KERR_NONE &&
+           *epoch == groups->loaded[p];
+}
+
+/*
  * Appends the records in the builder as one batch to the group's partition
- * of __consumer_offsets. Called with the lock held.
+ * of __consumer_offsets; in a cluster only as its leader, through the
+ * replicated path, and groups->last says what to wait for. TR_ERR_STALE
+ * when this broker no longer leads the partition (nothing written). Called
+ * with the lock held.
  */
 static tr_err_t
-write_batch(struct tr_groups *groups, const char *group_id)
+write_batch(struct tr_groups *groups, const struct group *g)
 {
-    struct tr_str gid = cstr(group_id);
-    int32_t index = tr_groups_partition_for(&gid, groups->partitions);
+    int32_t index = g->partition, epoch = -1;
     struct tr_partition *part = NULL;
     struct tr_append_result res;
     tr_err_t err;
 
+    groups->last.partition = -1;
     tr_buf_reset(&groups->batch);
     err = tr_batch_builder_finish(groups->builder, &groups->batch);
     tr_batch_builder_reset(groups->builder);
     if (err != TR_OK || (err = tr_buf_err(&groups->batch)) != TR_OK) {
+        goto out;
+    }
+    if (groups->clustered && !still_leads(groups, index, &epoch)) {
+        err = TR_ERR_STALE;
         goto out;
     }
     part = tr_topics_partition(groups->topics, TR_GROUPS_TOPIC, index);
@@ -653,12 +700,22 @@ write_batch(struct tr_groups *groups, const char *group_id)
     }
     err = tr_partition_append(part, tr_buf_data(&groups->batch),
                               tr_buf_len(&groups->batch), &res);
+    if (err == TR_OK && groups->clustered) {
+        /* Moves the HW at once when the ISR is this broker alone. */
+        groups->cluster.appended(groups->cluster.arg, part);
+        groups->last.partition = index;
+        groups->last.epoch = epoch;
+        groups->last.last_offset = res.last_offset;
+    }
     if (err == TR_OK && groups->waits != NULL) {
         tr_waits_notify(groups->waits, TR_GROUPS_TOPIC, index);
     }
 out:
-    if (err != TR_OK) {
-        tr_log_error("cannot write group '%s' to %s-%d: %s", group_id,
+    if (err == TR_ERR_STALE) {
+        tr_log_info("group '%s': %s-%d has a new leader; not written", g->id,
+                    TR_GROUPS_TOPIC, index);
+    } else if (err != TR_OK) {
+        tr_log_error("cannot write group '%s' to %s-%d: %s", g->id,
                      TR_GROUPS_TOPIC, index, tr_err_str(err));
     }
     tr_partition_unref(part);
@@ -726,7 +783,7 @@ write_group(struct tr_groups *groups, struct group *g, int64_t now_ms,
     }
     err = add_record(groups, now_ms, tombstone);
     if (err == TR_OK) {
-        err = write_batch(groups, g->id);
+        err = write_batch(groups, g);
     } else {
         tr_batch_builder_reset(groups->builder);
     }
@@ -851,6 +908,206 @@ offset_delete(struct group *g, const struct tr_str *topic, int32_t partition)
     }
 }
 
+/* ---- leadership (in a cluster) --------------------------------------- */
+
+/* Defined with the replay, below. */
+static tr_err_t load_partition(struct tr_groups *groups,
+                               struct tr_partition *part, int32_t only,
+                               int64_t now_ms, int64_t *records);
+
+/*
+ * Forgets the Empty groups of partition 'p' (all with -1) that have no
+ * offsets and no metadata record: the replay makes one for every key it
+ * sees, tombstoned or not.
+ */
+static void
+drop_unused(struct tr_groups *groups, int32_t p)
+{
+    struct group *g, *gnext;
+
+    for (g = TAILQ_FIRST(&groups->groups); g != NULL; g = gnext) {
+        gnext = TAILQ_NEXT(g, link);
+        if ((p < 0 || g->partition == p) && g->state == TR_GROUP_EMPTY &&
+            g->noffsets == 0 && !g->meta_in_log) {
+            group_remove(groups, g);
+        }
+    }
+}
+
+/*
+ * Cluster: learns the partition count of __consumer_offsets once the
+ * cluster knows the topic. Groups are placed by it, so it is taken once
+ * and kept. 0 while unknown.
+ */
+static int
+know_partitions(struct tr_groups *groups)
+{
+    int32_t n, i;
+
+    if (groups->partitions > 0) {
+        return 1;
+    }
+    n = groups->cluster.partitions(groups->cluster.arg);
+    if (n <= 0) {
+        return 0;
+    }
+    groups->loaded = tr_calloc((size_t)n, sizeof(*groups->loaded));
+    if (groups->loaded == NULL) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        groups->loaded[i] = -1;
+    }
+    groups->partitions = n;
+    return 1;
+}
+
+/*
+ * Drops the groups of partition 'p' from memory: this broker no longer
+ * leads it, or leads it at a new epoch and replays it. Parked joins and
+ * syncs of those groups are woken to find out.
+ */
+static void
+unload_partition(struct tr_groups *groups, int32_t p)
+{
+    struct group *g, *gnext;
+    size_t n = 0;
+
+    for (g = TAILQ_FIRST(&groups->groups); g != NULL; g = gnext) {
+        gnext = TAILQ_NEXT(g, link);
+        if (g->partition == p) {
+            notify(groups, g);
+            group_remove(groups, g);
+            n++;
+        }
+    }
+    if (groups->loaded[p] >= 0) {
+        tr_log_info("%s-%d: leader epoch %d is over; %zu groups unloaded",
+                    TR_GROUPS_TOPIC, p, groups->loaded[p], n);
+    }
+    groups->loaded[p] = -1;
+}
+
+/* Replays partition 'p' to its log end: this broker leads it at 'epoch'. */
+static int16_t
+load_led_partition(struct tr_groups *groups, int32_t p, int32_t epoch,
+                   int64_t now_ms)
+{
+    struct tr_partition *part;
+    int64_t records = 0, t0 = tr_clock_mono_ms();
+    size_t n = 0;
+    struct group *g;
+    tr_err_t err;
+
+    part = tr_topics_partition(groups->topics, TR_GROUPS_TOPIC, p);
+    if (part == NULL) {
+        return TR_KERR_COORDINATOR_NOT_AVAILABLE; /* no local log yet */
+    }
+    err = load_partition(groups, part, p, now_ms, &records);
+    tr_partition_unref(part);
+    if (err != TR_OK) {
+        tr_log_error("cannot load %s-%d: %s", TR_GROUPS_TOPIC, p,
+                     tr_err_str(err));
+        unload_partition(groups, p); /* nothing half-loaded stays */
+        return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    drop_unused(groups, p);
+    groups->loaded[p] = epoch;
+    TAILQ_FOREACH(g, &groups->groups, link) {
+        n += g->partition == p;
+    }
+    tr_log_info("%s-%d: coordinating its %zu groups at leader epoch %d "
+                "(%lld records replayed in %lld ms)",
+                TR_GROUPS_TOPIC, p, n, epoch, (long long)records,
+                (long long)(tr_clock_mono_ms() - t0));
+    return TR_KERR_NONE;
+}
+
+/*
+ * Makes sure this broker may serve the groups of partition 'p' and has
+ * them loaded at the current leader epoch: TR_KERR_NONE, NOT_COORDINATOR
+ * or COORDINATOR_NOT_AVAILABLE. Groups of 'p' held by the caller are
+ * invalid afterwards (they may have been reloaded). Cluster only.
+ */
+static int16_t
+serve_partition(struct tr_groups *groups, int32_t p, int64_t now_ms)
+{
+    int32_t epoch = -1;
+
+    if (groups->cluster.leader_epoch(groups->cluster.arg, p, 0, &epoch) !=
+        TR_KERR_NONE) {
+        if (groups->loaded[p] >= 0) {
+            unload_partition(groups, p);
+        }
+        return TR_KERR_NOT_COORDINATOR;
+    }
+    if (groups->loaded[p] == epoch) {
+        return TR_KERR_NONE;
+    }
+    /*
+     * A new epoch: while this broker followed, the partition grew by
+     * replication, which this module never saw.
+     */
+    if (groups->loaded[p] >= 0) {
+        unload_partition(groups, p);
+    }
+    return load_led_partition(groups, p, epoch, now_ms);
+}
+
+/*
+ * serve_partition() for the partition of 'group_id'; always TR_KERR_NONE
+ * on a single collector. Call before looking the group up.
+ */
+static int16_t
+serve_group(struct tr_groups *groups, const struct tr_str *group_id,
+            int64_t now_ms)
+{
+    if (!groups->clustered) {
+        return TR_KERR_NONE;
+    }
+    if (!know_partitions(groups)) {
+        return TR_KERR_NOT_COORDINATOR;
+    }
+    return serve_partition(
+        groups, tr_groups_partition_for(group_id, groups->partitions), now_ms);
+}
+
+/* The cluster's answer on a write, as a coordinator error (see groups.h). */
+static int16_t
+ack_state(struct tr_groups *groups, const struct tr_groups_ack *ack)
+{
+    int16_t kerr;
+
+    if (ack->partition < 0 || !groups->clustered) {
+        return TR_KERR_NONE;
+    }
+    kerr = groups->cluster.acked(groups->cluster.arg, ack->partition,
+                                 ack->epoch, ack->last_offset);
+    /* Kafka's mapping: the leadership moved, so did the coordinator. */
+    return kerr > 0 ? TR_KERR_NOT_COORDINATOR : kerr;
+}
+
+int16_t
+tr_groups_acked(struct tr_groups *groups, const struct tr_groups_ack *ack)
+{
+    /* No group state is read: the cluster's lock is enough. */
+    return ack_state(groups, ack);
+}
+
+int32_t
+tr_groups_coordinator_partition(struct tr_groups *groups,
+                                const struct tr_str *group)
+{
+    int32_t p = -1;
+
+    pthread_mutex_lock(&groups->lock);
+    if (!groups->clustered || know_partitions(groups)) {
+        p = tr_groups_partition_for(group, groups->partitions);
+    }
+    pthread_mutex_unlock(&groups->lock);
+    return p;
+}
+
 /* ---- the state machine ------------------------------------------------ */
 
 static void
@@ -880,6 +1137,7 @@ prepare_rebalance(struct tr_groups *groups, struct group *g, int64_t now_ms)
     }
     g->rebalance_deadline = now_ms + timeout;
     g->delay_until = 0;
+    g->sync_ack.partition = -1; /* that generation's assignment is moot */
     if (g->state == TR_GROUP_EMPTY) {
         /*
          * Kafka's InitialDelayedJoin: the first members of a new group
@@ -1421,7 +1679,12 @@ tr_groups_join(struct tr_groups *groups, const struct tr_join_request *jr,
     memset(res, 0, sizeof(*res));
     res->generation = -1;
     pthread_mutex_lock(&groups->lock);
-    err = join_locked(groups, jr, final, now_ms, res);
+    res->error = str_empty(&jr->group_id)
+                     ? TR_KERR_NONE /* join_locked says why */
+                     : serve_group(groups, &jr->group_id, now_ms);
+    err = res->error == TR_KERR_NONE
+              ? join_locked(groups, jr, final, now_ms, res)
+              : TR_OK;
     pthread_mutex_unlock(&groups->lock);
     if (err != TR_OK) {
         tr_join_result_cleanup(res);
@@ -1445,14 +1708,80 @@ sync_answer(const struct member *m, struct tr_sync_result *res)
     return res->assignment ? TR_OK : TR_ERR_NOMEM;
 }
 
-/* The leader's SyncGroup: store everyone's assignment; the group is Stable. */
+/* The assignments are stored (and committed, in a cluster): Stable. */
+static void
+become_stable(struct tr_groups *groups, struct group *g)
+{
+    g->state = TR_GROUP_STABLE;
+    tr_log_debug("group '%s': generation %d is stable", g->id, g->generation);
+    notify(groups, g);
+}
+
+/* The assignment could not be stored: no member gets it; rebalance. */
+static void
+withdraw_assignments(struct tr_groups *groups, struct group *g, int64_t now_ms)
+{
+    struct member *m;
+
+    TAILQ_FOREACH(m, &g->members, link) {
+        tr_free(m->assignment);
+        m->assignment = NULL;
+        m->assignment_len = 0;
+    }
+    prepare_rebalance(groups, g, now_ms);
+}
+
+/*
+ * Cluster: the group metadata record of the leader's SyncGroup is
+ * committed (the group becomes Stable: TR_KERR_NONE), not yet (-1), or
+ * will not be: the leadership moved (NOT_COORDINATOR) or the deadline
+ * passed (COORDINATOR_NOT_AVAILABLE, Kafka's answer to a timed-out group
+ * write); then the assignment is withdrawn and the group rebalances, as
+ * Kafka's resetAndPropagateAssignmentError does.
+ */
+static int16_t
+settle_sync(struct tr_groups *groups, struct group *g, int64_t now_ms)
+{
+    int16_t kerr;
+
+    if (g->sync_ack.partition < 0) {
+        return TR_KERR_NONE;
+    }
+    kerr = ack_state(groups, &g->sync_ack);
+    if (kerr < 0 && now_ms < g->sync_deadline) {
+        return -1;
+    }
+    g->sync_ack.partition = -1;
+    if (kerr == TR_KERR_NONE) {
+        become_stable(groups, g);
+        return TR_KERR_NONE;
+    }
+    if (kerr < 0) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    tr_log_info("group '%s': the assignment of generation %d was not "
+                "committed (error %d); rebalancing",
+                g->id, g->generation, kerr);
+    withdraw_assignments(groups, g, now_ms);
+    return kerr;
+}
+
+/*
+ * The leader's SyncGroup: store everyone's assignment and write the group.
+ * On a single collector the group is Stable at once; in a cluster it is
+ * once the record is committed (settle_sync). *kerr gets the error to
+ * answer when the write failed.
+ */
 static tr_err_t
 store_assignments(struct tr_groups *groups, struct group *g,
-                  const struct tr_sync_request *sr, int64_t now_ms)
+                  const struct tr_sync_request *sr, int64_t now_ms,
+                  int16_t *kerr)
 {
     struct member *m;
     int32_t i;
+    tr_err_t err;
 
+    *kerr = TR_KERR_NONE;
     TAILQ_FOREACH(m, &g->members, link) {
         tr_free(m->assignment);
         m->assignment = NULL;
@@ -1472,11 +1801,23 @@ store_assignments(struct tr_groups *groups, struct group *g,
         }
         m->sync_waiting = 0;
     }
-    g->state = TR_GROUP_STABLE;
     g->state_ts = now_ms;
-    write_group(groups, g, now_ms, 0);
-    tr_log_debug("group '%s': generation %d is stable", g->id, g->generation);
-    notify(groups, g);
+    err = write_group(groups, g, now_ms, 0);
+    if (!groups->clustered) {
+        become_stable(groups, g); /* a failed write is logged; serve on */
+        return TR_OK;
+    }
+    if (err != TR_OK) {
+        *kerr = err == TR_ERR_STALE ? TR_KERR_NOT_COORDINATOR
+                                    : TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        withdraw_assignments(groups, g, now_ms);
+        return TR_OK;
+    }
+    g->sync_ack = groups->last;
+    g->sync_deadline = now_ms + groups->cfg.commit_timeout_ms;
+    if (settle_sync(groups, g, now_ms) > 0) {
+        *kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE; /* cannot happen at once */
+    }
     return TR_OK;
 }
 
@@ -1484,14 +1825,20 @@ static tr_err_t
 sync_locked(struct tr_groups *groups, const struct tr_sync_request *sr,
             int final, int64_t now_ms, struct tr_sync_result *res)
 {
-    struct group *g = group_find(groups, &sr->group_id);
+    struct group *g;
     struct member *m;
+    int16_t kerr;
     tr_err_t err;
 
     if (str_empty(&sr->group_id)) {
         res->error = TR_KERR_INVALID_GROUP_ID;
         return TR_OK;
     }
+    res->error = serve_group(groups, &sr->group_id, now_ms);
+    if (res->error != TR_KERR_NONE) {
+        return TR_OK;
+    }
+    g = group_find(groups, &sr->group_id);
     if (g != NULL && sr->instance_id.len >= 0 &&
         fenced(g, &sr->member_id, &sr->instance_id)) {
         res->error = TR_KERR_FENCED_INSTANCE_ID;
@@ -1512,9 +1859,20 @@ sync_locked(struct tr_groups *groups, const struct tr_sync_request *sr,
         m->sync_waiting = 0;
         return sync_answer(m, res);
     case TR_GROUP_COMPLETING_REBALANCE:
-        if (is_leader(g, m)) {
-            err = store_assignments(groups, g, sr, now_ms);
-            return err == TR_OK ? sync_answer(m, res) : err;
+        if (is_leader(g, m) && g->sync_ack.partition < 0) {
+            err = store_assignments(groups, g, sr, now_ms, &kerr);
+            if (err != TR_OK) {
+                return err;
+            }
+        } else {
+            kerr = settle_sync(groups, g, now_ms);
+        }
+        if (kerr > 0) {
+            res->error = kerr;
+            return TR_OK;
+        }
+        if (g->state == TR_GROUP_STABLE) {
+            return sync_answer(m, res);
         }
         if (final) {
             m->sync_waiting = 0;
@@ -1522,11 +1880,19 @@ sync_locked(struct tr_groups *groups, const struct tr_sync_request *sr,
             return TR_OK;
         }
         err = watch(groups, g, sr->waiter);
+        if (err == TR_OK && g->sync_ack.partition >= 0 && sr->waiter) {
+            /* The cluster notifies the partition when its HW moves. */
+            err = tr_waiter_watch(sr->waiter, TR_GROUPS_TOPIC,
+                                  g->sync_ack.partition);
+        }
         if (err != TR_OK) {
             return err;
         }
         m->sync_waiting = 1;
-        res->park_ms = m->session_timeout_ms + PARK_SLACK_MS;
+        res->park_ms =
+            (g->sync_ack.partition >= 0 ? (int32_t)(g->sync_deadline - now_ms)
+                                        : m->session_timeout_ms) +
+            PARK_SLACK_MS;
         return TR_OK;
     case TR_GROUP_PREPARING_REBALANCE:
         res->error = TR_KERR_REBALANCE_IN_PROGRESS;
@@ -1567,6 +1933,11 @@ tr_groups_heartbeat(struct tr_groups *groups, const struct tr_str *group_id,
         return TR_KERR_INVALID_GROUP_ID;
     }
     pthread_mutex_lock(&groups->lock);
+    kerr = serve_group(groups, group_id, now_ms);
+    if (kerr != TR_KERR_NONE) {
+        goto out;
+    }
+    kerr = TR_KERR_UNKNOWN_MEMBER_ID;
     g = group_find(groups, group_id);
     if (g != NULL && instance_id->len >= 0 &&
         fenced(g, member_id, instance_id)) {
@@ -1603,6 +1974,11 @@ tr_groups_leave(struct tr_groups *groups, const struct tr_str *group_id,
         return TR_KERR_INVALID_GROUP_ID;
     }
     pthread_mutex_lock(&groups->lock);
+    kerr = serve_group(groups, group_id, now_ms);
+    if (kerr != TR_KERR_NONE) {
+        goto out;
+    }
+    kerr = TR_KERR_UNKNOWN_MEMBER_ID;
     g = group_find(groups, group_id);
     if (g == NULL) {
         goto out;
@@ -1662,16 +2038,27 @@ static tr_err_t
 commit_locked(struct tr_groups *groups, const struct tr_str *group_id,
               const struct tr_str *member_id, const struct tr_str *instance_id,
               int32_t generation, struct tr_offset_commit *offs, int32_t n,
-              int64_t now_ms)
+              int64_t now_ms, struct tr_groups_ack *ack)
 {
-    struct group *g = group_find(groups, group_id);
+    struct group *g = NULL;
     int16_t kerr;
-    int32_t i, accepted = 0;
+    int32_t i, accepted = 0, epoch;
     tr_err_t err = TR_OK;
 
-    kerr = group_id->len < 0
-               ? TR_KERR_INVALID_GROUP_ID
-               : check_commit(g, member_id, instance_id, generation, now_ms);
+    kerr = group_id->len < 0 ? TR_KERR_INVALID_GROUP_ID
+                             : serve_group(groups, group_id, now_ms);
+    if (kerr == TR_KERR_NONE && groups->clustered &&
+        groups->cluster.leader_epoch(
+            groups->cluster.arg,
+            tr_groups_partition_for(group_id, groups->partitions), 1,
+            &epoch) == TR_KERR_NOT_ENOUGH_REPLICAS) {
+        /* Kafka's commits are acks=-1 writes: refused below the min ISR. */
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    if (kerr == TR_KERR_NONE) {
+        g = group_find(groups, group_id);
+        kerr = check_commit(g, member_id, instance_id, generation, now_ms);
+    }
     for (i = 0; i < n; i++) {
         struct tr_offset_commit *oc = &offs[i];
 
@@ -1711,7 +2098,10 @@ commit_locked(struct tr_groups *groups, const struct tr_str *group_id,
             return TR_ERR_NOMEM;
         }
     }
-    err = write_batch(groups, g->id);
+    err = write_batch(groups, g);
+    if (err == TR_OK && ack != NULL) {
+        *ack = groups->last;
+    }
     for (i = 0; i < n; i++) {
         struct tr_offset_commit *oc = &offs[i];
 
@@ -1720,6 +2110,8 @@ commit_locked(struct tr_groups *groups, const struct tr_str *group_id,
         }
         if (err == TR_ERR_TOO_LARGE) {
             oc->error = TR_KERR_INVALID_COMMIT_OFFSET_SIZE;
+        } else if (err == TR_ERR_STALE) {
+            oc->error = TR_KERR_NOT_COORDINATOR;
         } else if (err != TR_OK) {
             oc->error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         } else if (offset_set(g, &oc->topic, oc->partition, oc->offset,
@@ -1736,13 +2128,17 @@ tr_err_t
 tr_groups_commit(struct tr_groups *groups, const struct tr_str *group_id,
                  const struct tr_str *member_id,
                  const struct tr_str *instance_id, int32_t generation,
-                 struct tr_offset_commit *offs, int32_t n, int64_t now_ms)
+                 struct tr_offset_commit *offs, int32_t n, int64_t now_ms,
+                 struct tr_groups_ack *ack)
 {
     tr_err_t err;
 
+    if (ack != NULL) {
+        ack->partition = -1;
+    }
     pthread_mutex_lock(&groups->lock);
     err = commit_locked(groups, group_id, member_id, instance_id, generation,
-                        offs, n, now_ms);
+                        offs, n, now_ms, ack);
     pthread_mutex_unlock(&groups->lock);
     return err;
 }
@@ -1761,15 +2157,19 @@ tr_group_offsets_free(struct tr_group_offset *offs, size_t count)
 
 tr_err_t
 tr_groups_offsets(struct tr_groups *groups, const struct tr_str *group_id,
-                  struct tr_group_offset **out, size_t *count)
+                  int64_t now_ms, struct tr_group_offset **out, size_t *count,
+                  int16_t *kerr)
 {
     struct tr_group_offset *offs = NULL;
-    struct group *g;
+    struct group *g = NULL;
     size_t i, n = 0;
     tr_err_t err = TR_ERR_NOMEM;
 
     pthread_mutex_lock(&groups->lock);
-    g = group_find(groups, group_id);
+    *kerr = serve_group(groups, group_id, now_ms);
+    if (*kerr == TR_KERR_NONE) {
+        g = group_find(groups, group_id);
+    }
     n = g != NULL ? g->noffsets : 0;
     offs = tr_calloc(n + 1, sizeof(*offs));
     if (offs == NULL) {
@@ -1810,15 +2210,22 @@ tr_group_listing_free(struct tr_group_listing *list, size_t count)
 }
 
 tr_err_t
-tr_groups_list(struct tr_groups *groups, struct tr_group_listing **out,
-               size_t *count)
+tr_groups_list(struct tr_groups *groups, int64_t now_ms,
+               struct tr_group_listing **out, size_t *count)
 {
     struct tr_group_listing *list = NULL;
     struct group *g;
     size_t n = 0, i = 0;
+    int32_t p;
     tr_err_t err = TR_ERR_NOMEM;
 
     pthread_mutex_lock(&groups->lock);
+    if (groups->clustered && know_partitions(groups)) {
+        /* Loads what this broker leads; unloads what it no longer does. */
+        for (p = 0; p < groups->partitions; p++) {
+            (void)serve_partition(groups, p, now_ms);
+        }
+    }
     TAILQ_FOREACH(g, &groups->groups, link) {
         n++;
     }
@@ -1908,15 +2315,19 @@ describe_locked(struct group *g, struct tr_group_description *out)
 
 tr_err_t
 tr_groups_describe(struct tr_groups *groups, const struct tr_str *group_id,
-                   struct tr_group_description *out)
+                   int64_t now_ms, struct tr_group_description *out)
 {
-    struct group *g;
+    struct group *g = NULL;
     tr_err_t err = TR_OK;
 
     memset(out, 0, sizeof(*out));
     out->state = TR_GROUP_DEAD;
     pthread_mutex_lock(&groups->lock);
-    g = group_find(groups, group_id);
+    out->error = str_empty(group_id) ? TR_KERR_NONE
+                                     : serve_group(groups, group_id, now_ms);
+    if (out->error == TR_KERR_NONE) {
+        g = group_find(groups, group_id);
+    }
     if (g != NULL) {
         err = describe_locked(g, out);
     }
@@ -1958,7 +2369,7 @@ expire_offsets(struct tr_groups *groups, struct group *g, int64_t now_ms,
     if (!any) {
         return TR_OK;
     }
-    err = write_batch(groups, g->id);
+    err = write_batch(groups, g);
     if (err != TR_OK) {
         return err;
     }
@@ -2004,6 +2415,11 @@ tr_groups_delete(struct tr_groups *groups, const struct tr_str *group_id,
         return TR_KERR_INVALID_GROUP_ID;
     }
     pthread_mutex_lock(&groups->lock);
+    kerr = serve_group(groups, group_id, now_ms);
+    if (kerr != TR_KERR_NONE) {
+        goto out;
+    }
+    kerr = TR_KERR_GROUP_ID_NOT_FOUND;
     g = group_find(groups, group_id);
     if (g == NULL) {
         goto out;
@@ -2035,10 +2451,24 @@ tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
     struct group *g, *gnext;
     struct member *m, *mnext;
     size_t i;
+    int32_t p;
 
     pthread_mutex_lock(&groups->lock);
+    /*
+     * Cluster: a partition led no longer is unloaded here, so no timeout
+     * below can make a deposed leader write; one led at a new epoch is
+     * reloaded. Every group left in memory is this broker's to serve.
+     */
+    for (p = 0; groups->clustered && p < groups->partitions; p++) {
+        if (groups->loaded[p] >= 0) {
+            (void)serve_partition(groups, p, now_ms);
+        }
+    }
     for (g = TAILQ_FIRST(&groups->groups); g != NULL; g = gnext) {
         gnext = TAILQ_NEXT(g, link);
+        if (g->sync_ack.partition >= 0) {
+            (void)settle_sync(groups, g, now_ms);
+        }
         for (i = g->npending; i-- > 0;) {
             if (now_ms >= g->pending[i].expire_ms) {
                 tr_free(g->pending[i].id);
@@ -2161,8 +2591,12 @@ load_group_value(struct tr_groups *groups, struct group *g, struct tr_slice *s,
     return TR_OK;
 }
 
+/*
+ * Applies one record of the replay. With 'only' >= 0 (a cluster loading
+ * one partition), records of groups that belong elsewhere are skipped.
+ */
 static tr_err_t
-load_record(struct tr_groups *groups, const struct tr_record *rec,
+load_record(struct tr_groups *groups, const struct tr_record *rec, int32_t only,
             int64_t now_ms)
 {
     struct tr_groups_key key;
@@ -2177,6 +2611,10 @@ load_record(struct tr_groups *groups, const struct tr_record *rec,
     err = tr_groups_decode_key(rec->key, (size_t)rec->key_len, &key);
     if (err != TR_OK || key.group.len <= 0) {
         return TR_OK; /* a key we do not know (a newer Kafka's): skip */
+    }
+    if (only >= 0 &&
+        tr_groups_partition_for(&key.group, groups->partitions) != only) {
+        return TR_OK;
     }
     g = group_find(groups, &key.group);
     if (rec->value_len < 0) {
@@ -2210,10 +2648,15 @@ load_record(struct tr_groups *groups, const struct tr_record *rec,
     return err == TR_ERR_CORRUPT ? TR_OK : err;
 }
 
-/* Replays one partition of __consumer_offsets. */
+/*
+ * Replays one partition of __consumer_offsets to its log end: on a new
+ * leader the records above the high watermark are the old leader's, and
+ * they become committed as the followers catch up (Kafka loads to the log
+ * end too). See load_record for 'only'.
+ */
 static tr_err_t
 load_partition(struct tr_groups *groups, struct tr_partition *part,
-               int64_t now_ms, int64_t *records)
+               int32_t only, int64_t now_ms, int64_t *records)
 {
     struct tr_partition_offsets offs;
     uint8_t *chunk = NULL;
@@ -2222,15 +2665,14 @@ load_partition(struct tr_groups *groups, struct tr_partition *part,
 
     tr_partition_offsets(part, &offs);
     next = offs.log_start;
-    while (next < offs.high_watermark) {
+    while (next < offs.log_end) {
         struct tr_read_result rr = { -1, 0, 0 };
         struct tr_slice s;
         const uint8_t *b;
         size_t blen, got = 0;
         int64_t before = next;
 
-        err =
-            tr_partition_read(part, next, LOAD_CHUNK, offs.high_watermark, &rr);
+        err = tr_partition_read(part, next, LOAD_CHUNK, offs.log_end, &rr);
         if (err != TR_OK || rr.fd < 0 || rr.len == 0) {
             if (rr.fd >= 0) {
                 close(rr.fd);
@@ -2277,7 +2719,7 @@ load_partition(struct tr_groups *groups, struct tr_partition *part,
                     if (rec.offset < next) {
                         continue;
                     }
-                    err = load_record(groups, &rec, now_ms);
+                    err = load_record(groups, &rec, only, now_ms);
                     if (err != TR_OK) {
                         break;
                     }
@@ -2303,8 +2745,8 @@ static tr_err_t
 ensure_topic(struct tr_groups *groups, char *errbuf, size_t errlen)
 {
     static const struct tr_config_entry configs[] = {
-        { "cleanup.policy", "compact" },
-        { "segment.bytes", "104857600" }, /* offsets.topic.segment.bytes */
+        { "cleanup.policy", TR_GROUPS_TOPIC_CLEANUP_POLICY },
+        { "segment.bytes", TR_GROUPS_TOPIC_SEGMENT_BYTES },
     };
     int32_t count = tr_topics_partition_count(groups->topics, TR_GROUPS_TOPIC);
     tr_err_t err;
@@ -2340,11 +2782,11 @@ ensure_topic(struct tr_groups *groups, char *errbuf, size_t errlen)
 
 tr_err_t
 tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
+               const struct tr_groups_cluster *cluster,
                const struct tr_groups_config *cfg, int64_t now_ms,
                struct tr_groups **out, char *errbuf, size_t errlen)
 {
     struct tr_groups *groups = NULL;
-    struct group *g, *gnext;
     int64_t records = 0;
     int32_t p;
     tr_err_t err = TR_ERR_NOMEM;
@@ -2359,6 +2801,11 @@ tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
     groups->topics = topics;
     groups->waits = waits;
     groups->cfg = *cfg;
+    groups->last.partition = -1;
+    if (cluster != NULL) {
+        groups->clustered = 1;
+        groups->cluster = *cluster;
+    }
     groups->id_state = (uint64_t)tr_clock_mono_us() ^ ((uint64_t)now_ms << 20) ^
                        (uint64_t)getpid();
     tr_buf_init(&groups->key, 1u << 20);
@@ -2373,6 +2820,14 @@ tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
     if (err != TR_OK) {
         goto out;
     }
+    if (groups->clustered) {
+        /*
+         * The local log may be stale or ahead of the cluster's: nothing is
+         * loaded until this broker leads a partition, and groups are placed
+         * by the cluster's partition count.
+         */
+        groups->partitions = 0;
+    }
     for (p = 0; p < groups->partitions; p++) {
         struct tr_partition *part =
             tr_topics_partition(topics, TR_GROUPS_TOPIC, p);
@@ -2380,7 +2835,7 @@ tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
         if (part == NULL) {
             continue;
         }
-        err = load_partition(groups, part, now_ms, &records);
+        err = load_partition(groups, part, -1, now_ms, &records);
         tr_partition_unref(part);
         if (err != TR_OK) {
             snprintf(errbuf, errlen, "cannot load %s-%d: %s", TR_GROUPS_TOPIC,
@@ -2388,12 +2843,7 @@ tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
             goto out;
         }
     }
-    for (g = TAILQ_FIRST(&groups->groups); g != NULL; g = gnext) {
-        gnext = TAILQ_NEXT(g, link);
-        if (g->state == TR_GROUP_EMPTY && g->noffsets == 0 && !g->meta_in_log) {
-            group_remove(groups, g);
-        }
-    }
+    drop_unused(groups, -1);
     if (records > 0) {
         tr_log_info("loaded %lld records of %s", (long long)records,
                     TR_GROUPS_TOPIC);
@@ -2418,6 +2868,7 @@ tr_groups_close(struct tr_groups *groups)
     while ((g = TAILQ_FIRST(&groups->groups)) != NULL) {
         group_remove(groups, g);
     }
+    tr_free(groups->loaded);
     tr_batch_builder_free(groups->builder);
     tr_buf_cleanup(&groups->key);
     tr_buf_cleanup(&groups->value);

@@ -2,7 +2,19 @@
  * groups -- the consumer-group coordinator: groups, members, generations,
  * rebalances, committed offsets, and their persistence.
  *
- * Every group id maps to this broker (a single node coordinates them all).
+ * A single collector coordinates every group id. In a cluster, a group is
+ * coordinated by the leader of its partition of __consumer_offsets, as in
+ * Kafka: FindCoordinator names that leader, and every other broker answers
+ * the group's requests with NOT_COORDINATOR, so clients look again after a
+ * failover. The coordinator learns about leadership lazily, through the
+ * calls in struct tr_groups_cluster: whenever it serves a partition, it
+ * compares the leader epoch it loaded the partition's groups at with the
+ * current one, and at a new epoch (the followers appended records by
+ * replication, unseen by this module) it forgets that partition's groups
+ * and replays the partition's log to its end before answering. A broker
+ * that no longer leads a partition drops its groups and never appends to
+ * it, not even from tr_groups_tick().
+ *
  * A group moves through Kafka's classic states:
  *
  *   Empty --join--> PreparingRebalance --all joined / rebalance timeout-->
@@ -11,15 +23,23 @@
  *   returns the group to Empty; DeleteGroups and offset expiry make it Dead
  *   (it is then forgotten).
  *
+ * In a cluster the leader's SyncGroup makes the group Stable only once the
+ * group's metadata record is committed (the partition's high watermark has
+ * passed it); until then the group stays CompletingRebalance and every
+ * member's SyncGroup waits, as with Kafka's acks=-1 append.
+ *
  * JoinGroup and SyncGroup wait: the coordinator answers "park" and the
  * handler sets req->park_ms. Before parking, the coordinator watches the
  * group's key in waits ("__group:<id>", partition 0) on the request's waiter,
  * and it notifies that key whenever a join completes, a group becomes Stable,
- * or a rebalance begins; the server then runs the request again. Each
- * member keeps the outcome of its join (and the group its assignments), so
- * the re-run finds its answer. A re-run of a join that came without a member
- * id is recognised by its 'token' (the connection's waiter, constant while
- * the request is parked).
+ * a rebalance begins, or the group is unloaded; the server then runs the
+ * request again. Each member keeps the outcome of its join (and the group
+ * its assignments), so the re-run finds its answer. A re-run of a join that
+ * came without a member id is recognised by its 'token' (the connection's
+ * waiter, constant while the request is parked). A leader's SyncGroup
+ * waiting for its record to be committed also watches the partition of
+ * __consumer_offsets, which the cluster notifies when its high watermark
+ * moves or its leadership changes.
  *
  * Committed offsets and group metadata are written to the internal topic
  * __consumer_offsets (cleanup.policy=compact) with Kafka's record schemas,
@@ -40,10 +60,13 @@
  *   a null value (tombstone) deletes the key.
  *
  * A group lives in partition abs(java_hash(group)) % partitions, as in
- * Kafka. An OffsetCommit is answered only after its batch is appended (in
- * the page cache: it survives a kill of the process; the topic's flush
- * policy decides when it survives a power loss). tr_groups_open() replays
- * every partition to rebuild offsets and groups.
+ * Kafka. On a single collector an OffsetCommit is answered once its batch
+ * is appended (in the page cache: it survives a kill of the process; the
+ * topic's flush policy decides when it survives a power loss), and
+ * tr_groups_open() replays every partition to rebuild offsets and groups.
+ * In a cluster tr_groups_commit() reports where its batch went (struct
+ * tr_groups_ack) and the handler answers once tr_groups_acked() says the
+ * batch is committed.
  *
  * Thread safety: one mutex guards the coordinator; any thread may call any
  * function. Times are wall-clock milliseconds passed in by the caller.
@@ -61,8 +84,15 @@ struct tr_topics;
 struct tr_waits;
 struct tr_waiter;
 struct tr_buf;
+struct tr_partition;
 
 #define TR_GROUPS_TOPIC "__consumer_offsets"
+/*
+ * Its configs (Kafka's offsets.topic.segment.bytes is 100 MiB), locally
+ * and in a cluster's /config/topics alike.
+ */
+#define TR_GROUPS_TOPIC_CLEANUP_POLICY "compact"
+#define TR_GROUPS_TOPIC_SEGMENT_BYTES  "104857600"
 
 struct tr_groups_config {
     int32_t min_session_timeout_ms;     /* group.min.session.timeout.ms */
@@ -71,7 +101,11 @@ struct tr_groups_config {
     int64_t offsets_retention_ms;       /* offsets.retention.minutes */
     int32_t offsets_partitions;         /* offsets.topic.num.partitions */
     int32_t metadata_max_bytes;         /* offset.metadata.max.bytes, 4096 */
+    int32_t commit_timeout_ms;          /* offsets.commit.timeout.ms */
 };
+
+/* Kafka's offsets.commit.timeout.ms: how long a commit waits, in a cluster. */
+#define TR_GROUPS_COMMIT_TIMEOUT_MS 5000
 
 /* Fills 'cfg' with Kafka's defaults. */
 void tr_groups_config_defaults(struct tr_groups_config *cfg);
@@ -79,11 +113,44 @@ void tr_groups_config_defaults(struct tr_groups_config *cfg);
 struct tr_groups;
 
 /*
- * Creates __consumer_offsets in 'topics' if missing, replays it, and
- * returns an owned coordinator in *out. 'topics' and 'waits' (may be NULL
- * in tests) are borrowed and must outlive it. On failure 'errbuf' says why.
+ * How the coordinator asks the cluster about __consumer_offsets (main.c
+ * wires these to cluster.h; tests move leaderships by hand). Partitions are
+ * those of __consumer_offsets. Every call is made with the coordinator's
+ * lock held and must not call back into this module.
+ */
+struct tr_groups_cluster {
+    void *arg;
+    /* The topic's partition count in the cluster, -1 while unknown. */
+    int32_t (*partitions)(void *arg);
+    /*
+     * TR_KERR_NONE and the leader epoch in *epoch when this broker leads
+     * 'partition'; with 'acks_all', also NOT_ENOUGH_REPLICAS when the ISR
+     * is below min.insync.replicas. A Kafka error otherwise.
+     */
+    int16_t (*leader_epoch)(void *arg, int32_t partition, int acks_all,
+                            int32_t *epoch);
+    /* After the coordinator appended to 'part' as its leader. */
+    void (*appended)(void *arg, struct tr_partition *part);
+    /*
+     * TR_KERR_NONE once the high watermark passed 'last_offset' with the
+     * leadership of 'epoch' intact, -1 while it has not, or the error
+     * (NOT_LEADER_OR_FOLLOWER when the leadership moved).
+     */
+    int16_t (*acked)(void *arg, int32_t partition, int32_t epoch,
+                     int64_t last_offset);
+};
+
+/*
+ * Returns an owned coordinator in *out. 'topics' and 'waits' (may be NULL
+ * in tests) are borrowed and must outlive it; 'cluster' (NULL: a single
+ * collector) is copied. Creates __consumer_offsets in 'topics' if missing,
+ * with its compaction settings, so that the replicas a cluster puts there
+ * get them too. A single collector replays the topic at once; in a cluster
+ * nothing is loaded until this broker leads a partition. On failure
+ * 'errbuf' says why.
  */
 tr_err_t tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
+                        const struct tr_groups_cluster *cluster,
                         const struct tr_groups_config *cfg, int64_t now_ms,
                         struct tr_groups **out, char *errbuf, size_t errlen);
 /* Frees the coordinator (the log is already durable); NULL is a no-op. */
@@ -92,12 +159,42 @@ void tr_groups_close(struct tr_groups *groups);
 /*
  * Periodic work: completes joins whose rebalance timeout or initial delay
  * has passed, expires members whose session timed out, expires offsets of
- * groups that have been empty for offsets.retention.minutes.
+ * groups that have been empty for offsets.retention.minutes, settles
+ * SyncGroup writes waiting to be committed. In a cluster it first drops
+ * the groups of partitions this broker no longer leads (and reloads those
+ * it leads at a new epoch), and touches only the groups it coordinates.
  */
 void tr_groups_tick(struct tr_groups *groups, int64_t now_ms);
 
 /* The partition of __consumer_offsets that holds 'group'. */
 int32_t tr_groups_partition_for(const struct tr_str *group, int32_t partitions);
+
+/*
+ * The partition of __consumer_offsets holding 'group' with the partition
+ * count in use (the cluster's, in a cluster); -1 while the cluster does not
+ * know the topic yet.
+ */
+int32_t tr_groups_coordinator_partition(struct tr_groups *groups,
+                                        const struct tr_str *group);
+
+/*
+ * Where a write of the coordinator waits to be committed, in a cluster:
+ * the partition of __consumer_offsets, the leader epoch it was appended in
+ * and its last offset. partition -1: nothing to wait for.
+ */
+struct tr_groups_ack {
+    int32_t partition;
+    int32_t epoch;
+    int64_t last_offset;
+};
+
+/*
+ * TR_KERR_NONE once the write is committed, -1 while it is not yet, or
+ * NOT_COORDINATOR when the leadership moved on first (the write may be
+ * lost; the client commits again at the new coordinator).
+ */
+int16_t tr_groups_acked(struct tr_groups *groups,
+                        const struct tr_groups_ack *ack);
 
 /* One protocol a member supports; borrowed from the request. */
 struct tr_group_protocol {
@@ -208,14 +305,16 @@ struct tr_offset_commit {
 /*
  * Validates the commit against the group's generation and member, writes
  * the accepted partitions to __consumer_offsets as one batch, then makes
- * them visible. Sets each entry's error.
+ * them visible. Sets each entry's error (NOT_COORDINATOR for all on a
+ * broker that does not coordinate the group). In a cluster *ack says what
+ * to wait for before answering (see tr_groups_acked); 'ack' may be NULL.
  */
 tr_err_t tr_groups_commit(struct tr_groups *groups,
                           const struct tr_str *group_id,
                           const struct tr_str *member_id,
                           const struct tr_str *instance_id, int32_t generation,
                           struct tr_offset_commit *offs, int32_t n,
-                          int64_t now_ms);
+                          int64_t now_ms, struct tr_groups_ack *ack);
 
 /* A committed offset, as returned by tr_groups_offsets(). */
 struct tr_group_offset {
@@ -229,11 +328,13 @@ struct tr_group_offset {
 /*
  * Returns an owned copy of the group's committed offsets, sorted by topic
  * then partition (free with tr_group_offsets_free); an unknown group has
- * none.
+ * none. *kerr gets NOT_COORDINATOR (and no offsets) on a broker that does
+ * not coordinate the group, else TR_KERR_NONE.
  */
 tr_err_t tr_groups_offsets(struct tr_groups *groups,
-                           const struct tr_str *group_id,
-                           struct tr_group_offset **out, size_t *count);
+                           const struct tr_str *group_id, int64_t now_ms,
+                           struct tr_group_offset **out, size_t *count,
+                           int16_t *kerr);
 void tr_group_offsets_free(struct tr_group_offset *offs, size_t count);
 
 enum tr_group_state {
@@ -253,9 +354,12 @@ struct tr_group_listing {
     enum tr_group_state state;
 };
 
-/* Returns an owned array of every group (free with tr_group_listing_free). */
-tr_err_t tr_groups_list(struct tr_groups *groups, struct tr_group_listing **out,
-                        size_t *count);
+/*
+ * Returns an owned array of every group this broker coordinates (free with
+ * tr_group_listing_free).
+ */
+tr_err_t tr_groups_list(struct tr_groups *groups, int64_t now_ms,
+                        struct tr_group_listing **out, size_t *count);
 void tr_group_listing_free(struct tr_group_listing *list, size_t count);
 
 struct tr_group_member_info {
@@ -270,6 +374,7 @@ struct tr_group_member_info {
 };
 
 struct tr_group_description {
+    int16_t error;             /* NOT_COORDINATOR: not this broker's group */
     enum tr_group_state state; /* TR_GROUP_DEAD for an unknown group */
     int32_t generation;
     char *protocol_type;
@@ -280,13 +385,13 @@ struct tr_group_description {
 };
 
 tr_err_t tr_groups_describe(struct tr_groups *groups,
-                            const struct tr_str *group_id,
+                            const struct tr_str *group_id, int64_t now_ms,
                             struct tr_group_description *out);
 void tr_group_description_cleanup(struct tr_group_description *desc);
 
 /*
  * Deletes an empty group and its offsets (tombstones in the log). Returns
- * GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE.
+ * GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_COORDINATOR or NONE.
  */
 int16_t tr_groups_delete(struct tr_groups *groups,
                          const struct tr_str *group_id, int64_t now_ms);

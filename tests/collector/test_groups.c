@@ -3,7 +3,11 @@
  * the group partition hash, the __consumer_offsets record codec, the join /
  * sync / heartbeat / leave state machine with its errors, static
  * membership, session and rebalance timeouts, commits, and offsets that
- * survive a reopen and expire after the retention time.
+ * survive a reopen and expire after the retention time; and, with a fake
+ * cluster that moves the leadership of __consumer_offsets by hand, the
+ * coordinator serving only the partitions it leads, waiting for commits to
+ * be replicated, never writing as a follower, and replaying a partition
+ * that grew by replication when it leads again.
  *
  * Time is passed in explicitly, so timeouts are tested without sleeping.
  */
@@ -19,6 +23,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "buf.h"
 #include "err.h"
 #include "groups.h"
@@ -27,13 +32,72 @@
 
 #define T0 1700000000000LL
 
+#define FAKE_PARTITIONS 4
+
+/*
+ * A cluster as the coordinator sees it: the partition count of
+ * __consumer_offsets, the leader epoch of each partition this broker leads
+ * (-1: another broker leads it) and its high watermark.
+ */
+struct fake_cluster {
+    int32_t partitions;
+    int32_t epoch[FAKE_PARTITIONS];
+    int64_t hw[FAKE_PARTITIONS];
+    int appends;
+};
+
 struct fixture {
     char dir[64];
     struct tr_log_config defaults;
     struct tr_groups_config cfg;
     struct tr_topics *topics;
     struct tr_groups *groups;
+    int clustered;
+    struct fake_cluster fc;
+    struct tr_groups_cluster calls;
 };
+
+static int32_t
+fake_partitions(void *arg)
+{
+    struct fake_cluster *fc = arg;
+
+    return fc->partitions;
+}
+
+static int16_t
+fake_leader_epoch(void *arg, int32_t partition, int acks_all, int32_t *epoch)
+{
+    struct fake_cluster *fc = arg;
+
+    (void)acks_all;
+    assert_true(partition >= 0 && partition < FAKE_PARTITIONS);
+    if (fc->epoch[partition] < 0) {
+        return TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    *epoch = fc->epoch[partition];
+    return TR_KERR_NONE;
+}
+
+static void
+fake_appended(void *arg, struct tr_partition *part)
+{
+    struct fake_cluster *fc = arg;
+
+    (void)part;
+    fc->appends++;
+}
+
+static int16_t
+fake_acked(void *arg, int32_t partition, int32_t epoch, int64_t last_offset)
+{
+    struct fake_cluster *fc = arg;
+
+    if (fc->epoch[partition] != epoch) {
+        return TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    return fc->hw[partition] > last_offset ? TR_KERR_NONE : -1;
+}
 
 static struct tr_str
 S(const char *c) {
@@ -52,8 +116,9 @@ open_all(struct fixture *fx, int64_t now)
     assert_int_equal(tr_topics_open(fx->dir, &fx->defaults, &fx->topics, errbuf,
                                     sizeof(errbuf)),
                      TR_OK);
-    assert_int_equal(tr_groups_open(fx->topics, NULL, &fx->cfg, now,
-                                    &fx->groups, errbuf, sizeof(errbuf)),
+    assert_int_equal(tr_groups_open(fx->topics, NULL,
+                                    fx->clustered ? &fx->calls : NULL, &fx->cfg,
+                                    now, &fx->groups, errbuf, sizeof(errbuf)),
                      TR_OK);
 }
 
@@ -66,10 +131,16 @@ close_all(struct fixture *fx)
     fx->topics = NULL;
 }
 
+/*
+ * A fixture over a fresh log directory; 'clustered': a broker of a cluster
+ * that leads no partition of __consumer_offsets and does not know its
+ * partition count yet.
+ */
 static int
-setup(void **state)
+make_fixture(void **state, int clustered)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
+    int32_t p;
 
     if (fx == NULL) {
         return -1;
@@ -81,11 +152,34 @@ setup(void **state)
     }
     tr_log_config_defaults(&fx->defaults);
     tr_groups_config_defaults(&fx->cfg);
-    fx->cfg.offsets_partitions = 4;
+    fx->cfg.offsets_partitions = FAKE_PARTITIONS;
     fx->cfg.initial_rebalance_delay_ms = 0;
+    fx->clustered = clustered;
+    fx->fc.partitions = -1;
+    for (p = 0; p < FAKE_PARTITIONS; p++) {
+        fx->fc.epoch[p] = -1;
+        fx->fc.hw[p] = 0;
+    }
+    fx->calls.arg = &fx->fc;
+    fx->calls.partitions = fake_partitions;
+    fx->calls.leader_epoch = fake_leader_epoch;
+    fx->calls.appended = fake_appended;
+    fx->calls.acked = fake_acked;
     open_all(fx, T0);
     *state = fx;
     return 0;
+}
+
+static int
+setup(void **state)
+{
+    return make_fixture(state, 0);
+}
+
+static int
+setup_cluster(void **state)
+{
+    return make_fixture(state, 1);
 }
 
 static int
@@ -167,10 +261,11 @@ heartbeat(struct fixture *fx, const char *group, const char *member,
     return tr_groups_heartbeat(fx->groups, &g, &m, &i, generation, now);
 }
 
+/* An OffsetCommit of one partition; *ack (may be NULL) as the cluster's. */
 static int16_t
-commit_one(struct fixture *fx, const char *group, const char *member,
+commit_ack(struct fixture *fx, const char *group, const char *member,
            int32_t generation, const char *topic, int32_t partition,
-           int64_t offset, int64_t now)
+           int64_t offset, int64_t now, struct tr_groups_ack *ack)
 {
     struct tr_str g = S(group), m = S(member), i = S(NULL);
     struct tr_offset_commit oc;
@@ -182,9 +277,18 @@ commit_one(struct fixture *fx, const char *group, const char *member,
     oc.leader_epoch = 3;
     oc.metadata = S("md");
     assert_int_equal(
-        tr_groups_commit(fx->groups, &g, &m, &i, generation, &oc, 1, now),
+        tr_groups_commit(fx->groups, &g, &m, &i, generation, &oc, 1, now, ack),
         TR_OK);
     return oc.error;
+}
+
+static int16_t
+commit_one(struct fixture *fx, const char *group, const char *member,
+           int32_t generation, const char *topic, int32_t partition,
+           int64_t offset, int64_t now)
+{
+    return commit_ack(fx, group, member, generation, topic, partition, offset,
+                      now, NULL);
 }
 
 /* The committed offset of (topic, partition), or -1. */
@@ -196,8 +300,11 @@ fetch_one(struct fixture *fx, const char *group, const char *topic,
     struct tr_group_offset *offs = NULL;
     size_t n = 0, i;
     int64_t found = -1;
+    int16_t kerr;
 
-    assert_int_equal(tr_groups_offsets(fx->groups, &g, &offs, &n), TR_OK);
+    assert_int_equal(tr_groups_offsets(fx->groups, &g, T0, &offs, &n, &kerr),
+                     TR_OK);
+    assert_int_equal(kerr, TR_KERR_NONE);
     for (i = 0; i < n; i++) {
         if (strcmp(offs[i].topic, topic) == 0 &&
             offs[i].partition == partition) {
@@ -217,7 +324,7 @@ state_of(struct fixture *fx, const char *group, int32_t *generation)
     struct tr_str g = S(group);
     enum tr_group_state st;
 
-    assert_int_equal(tr_groups_describe(fx->groups, &g, &d), TR_OK);
+    assert_int_equal(tr_groups_describe(fx->groups, &g, T0, &d), TR_OK);
     st = d.state;
     if (generation != NULL) {
         *generation = d.generation;
@@ -649,7 +756,7 @@ test_groups_offsets_expire(void **state)
     assert_int_equal(fetch_one(fx, "x", "t", 1), 2);
     tr_groups_tick(fx->groups, T0 + retention + 90000);
     assert_int_equal(fetch_one(fx, "x", "t", 1), -1);
-    assert_int_equal(tr_groups_list(fx->groups, &list, &n), TR_OK);
+    assert_int_equal(tr_groups_list(fx->groups, T0, &list, &n), TR_OK);
     assert_int_equal(n, 0); /* nothing left: the group is forgotten */
     tr_group_listing_free(list, n);
     close_all(fx);
@@ -716,7 +823,7 @@ test_groups_oom_loop(void **state)
             oc.offset = n;
             oc.metadata = none;
             e3 = tr_groups_commit(fx->groups, &g, &mid, &none, r.generation,
-                                  &oc, 1, T0 + n);
+                                  &oc, 1, T0 + n, NULL);
             done = e2 == TR_OK && e3 == TR_OK && oc.error == TR_KERR_NONE;
             tr_groups_leave(fx->groups, &g, &mid, &none, T0 + n);
         }
@@ -727,6 +834,237 @@ test_groups_oom_loop(void **state)
     }
     assert_true(done);
     assert_true(n > 3);
+}
+
+/* ---- in a cluster ----------------------------------------------------- */
+
+/* The log end of partition 'p' of __consumer_offsets. */
+static int64_t
+offsets_log_end(struct fixture *fx, int32_t p)
+{
+    struct tr_partition *part =
+        tr_topics_partition(fx->topics, TR_GROUPS_TOPIC, p);
+    struct tr_partition_offsets offs;
+
+    assert_non_null(part);
+    tr_partition_offsets(part, &offs);
+    tr_partition_unref(part);
+    return offs.log_end;
+}
+
+/* Joins 'group' alone and syncs; the caller makes the write committed. */
+static void
+join_alone(struct fixture *fx, const char *group, char *id, size_t idlen)
+{
+    struct join_args a = { .group = group, .version = 2, .token = fx };
+    struct tr_join_result r;
+
+    do_join(fx, &a, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_NONE);
+    assert_int_equal(r.generation, 1);
+    snprintf(id, idlen, "%s", r.member_id);
+    tr_join_result_cleanup(&r);
+}
+
+/*
+ * Only the leader of the group's partition serves it, and the leader's
+ * SyncGroup and OffsetCommit are answered once their records are committed.
+ */
+static void
+test_groups_cluster_serves_led_partitions(void **state)
+{
+    struct fixture *fx = *state;
+    struct join_args a = { .group = "c", .version = 2, .token = &a };
+    struct tr_str g = S("c"), none = S(NULL);
+    struct tr_join_result r;
+    struct tr_sync_result sr;
+    struct tr_group_description d;
+    struct tr_group_offset *offs = NULL;
+    struct tr_group_listing *list = NULL;
+    struct tr_groups_ack ack;
+    size_t n = 0;
+    int16_t kerr;
+    int32_t p, gen;
+    char id[128];
+
+    /* The cluster does not know __consumer_offsets yet. */
+    assert_int_equal(tr_groups_coordinator_partition(fx->groups, &g), -1);
+    do_join(fx, &a, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_NOT_COORDINATOR);
+    tr_join_result_cleanup(&r);
+
+    /* It does; another broker leads the group's partition. */
+    fx->fc.partitions = FAKE_PARTITIONS;
+    p = tr_groups_coordinator_partition(fx->groups, &g);
+    assert_int_equal(p, tr_groups_partition_for(&g, FAKE_PARTITIONS));
+    do_join(fx, &a, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_NOT_COORDINATOR);
+    tr_join_result_cleanup(&r);
+    assert_int_equal(heartbeat(fx, "c", "m", 1, T0), TR_KERR_NOT_COORDINATOR);
+    assert_int_equal(commit_ack(fx, "c", "", -1, "t", 0, 5, T0, &ack),
+                     TR_KERR_NOT_COORDINATOR);
+    assert_int_equal(ack.partition, -1);
+    assert_int_equal(tr_groups_offsets(fx->groups, &g, T0, &offs, &n, &kerr),
+                     TR_OK);
+    assert_int_equal(kerr, TR_KERR_NOT_COORDINATOR);
+    assert_int_equal(n, 0);
+    tr_group_offsets_free(offs, n);
+    assert_int_equal(tr_groups_describe(fx->groups, &g, T0, &d), TR_OK);
+    assert_int_equal(d.error, TR_KERR_NOT_COORDINATOR);
+    tr_group_description_cleanup(&d);
+    assert_int_equal(tr_groups_delete(fx->groups, &g, T0),
+                     TR_KERR_NOT_COORDINATOR);
+    assert_int_equal(offsets_log_end(fx, p), 0);
+
+    /* This broker leads it: the group forms; its sync waits for the HW. */
+    fx->fc.epoch[p] = 1;
+    join_alone(fx, "c", id, sizeof(id));
+    do_sync(fx, "c", id, 1, NULL, 0, 0, T0, &sr);
+    assert_int_equal(sr.error, TR_KERR_NONE);
+    assert_true(sr.park_ms > 0);
+    tr_sync_result_cleanup(&sr);
+    assert_int_equal(state_of(fx, "c", &gen), TR_GROUP_COMPLETING_REBALANCE);
+    assert_int_equal(fx->fc.appends, 1);
+    fx->fc.hw[p] = offsets_log_end(fx, p);
+    do_sync(fx, "c", id, 1, NULL, 0, 0, T0 + 10, &sr);
+    assert_int_equal(sr.error, TR_KERR_NONE);
+    assert_int_equal(sr.park_ms, 0);
+    tr_sync_result_cleanup(&sr);
+    assert_int_equal(state_of(fx, "c", &gen), TR_GROUP_STABLE);
+
+    /* A commit is visible here at once but acknowledged at the HW. */
+    assert_int_equal(commit_ack(fx, "c", id, 1, "t", 0, 5, T0 + 20, &ack),
+                     TR_KERR_NONE);
+    assert_int_equal(ack.partition, p);
+    assert_int_equal(ack.epoch, 1);
+    assert_int_equal(ack.last_offset, offsets_log_end(fx, p) - 1);
+    assert_int_equal(tr_groups_acked(fx->groups, &ack), -1);
+    fx->fc.hw[p] = ack.last_offset + 1;
+    assert_int_equal(tr_groups_acked(fx->groups, &ack), TR_KERR_NONE);
+    assert_int_equal(fetch_one(fx, "c", "t", 0), 5);
+    assert_int_equal(tr_groups_list(fx->groups, T0 + 30, &list, &n), TR_OK);
+    assert_int_equal(n, 1);
+    tr_group_listing_free(list, n);
+
+    /* The leadership moves on before the next commit is replicated. */
+    assert_int_equal(commit_ack(fx, "c", id, 1, "t", 0, 6, T0 + 40, &ack),
+                     TR_KERR_NONE);
+    fx->fc.epoch[p] = -1;
+    assert_int_equal(tr_groups_acked(fx->groups, &ack),
+                     TR_KERR_NOT_COORDINATOR);
+    assert_int_equal(tr_groups_list(fx->groups, T0 + 50, &list, &n), TR_OK);
+    assert_int_equal(n, 0);
+    tr_group_listing_free(list, n);
+    {
+        struct tr_str m = S(id);
+
+        assert_int_equal(tr_groups_leave(fx->groups, &g, &m, &none, T0 + 60),
+                         TR_KERR_NOT_COORDINATOR);
+    }
+}
+
+/*
+ * A broker that lost the leadership drops its groups and writes nothing,
+ * not even when their sessions expire; when it leads again at a newer
+ * epoch it replays what it got by replication meanwhile.
+ */
+static void
+test_groups_cluster_reloads_at_new_epoch(void **state)
+{
+    struct fixture *fx = *state;
+    struct tr_str g = S("c"), t = S("t"), md = S("md");
+    struct tr_sync_result sr;
+    struct tr_groups_ack ack;
+    struct tr_batch_builder *bb;
+    struct tr_partition *part;
+    struct tr_append_result res;
+    struct tr_buf key, value, batch;
+    int64_t end;
+    int32_t p, gen;
+    char id[128];
+
+    fx->fc.partitions = FAKE_PARTITIONS;
+    p = tr_groups_partition_for(&g, FAKE_PARTITIONS);
+    fx->fc.epoch[p] = 1;
+    fx->fc.hw[p] = INT64_MAX;
+    join_alone(fx, "c", id, sizeof(id));
+    do_sync(fx, "c", id, 1, NULL, 0, 0, T0, &sr);
+    assert_int_equal(sr.park_ms, 0);
+    tr_sync_result_cleanup(&sr);
+    assert_int_equal(commit_ack(fx, "c", id, 1, "t", 0, 5, T0, &ack),
+                     TR_KERR_NONE);
+    assert_int_equal(tr_groups_acked(fx->groups, &ack), TR_KERR_NONE);
+
+    /* Another broker leads now: the tick unloads, later ticks write nothing. */
+    fx->fc.epoch[p] = -1;
+    end = offsets_log_end(fx, p);
+    tr_groups_tick(fx->groups, T0 + 100);
+    tr_groups_tick(fx->groups, T0 + 3600000); /* sessions long expired */
+    assert_int_equal(offsets_log_end(fx, p), end);
+    assert_int_equal(heartbeat(fx, "c", id, 1, T0 + 3600000),
+                     TR_KERR_NOT_COORDINATOR);
+
+    /* Meanwhile the new leader took a commit, which replication brings. */
+    tr_buf_init(&key, 1024);
+    tr_buf_init(&value, 1024);
+    tr_buf_init(&batch, 4096);
+    tr_groups_put_offset_key(&key, &g, &t, 0);
+    tr_groups_put_offset_value(&value, 9, 3, &md, T0 + 200);
+    bb = tr_batch_builder_new(TR_CODEC_NONE, 4096);
+    assert_non_null(bb);
+    assert_int_equal(tr_batch_builder_add(bb, T0 + 200, tr_buf_data(&key),
+                                          (int32_t)tr_buf_len(&key),
+                                          tr_buf_data(&value),
+                                          (int32_t)tr_buf_len(&value), NULL, 0),
+                     TR_OK);
+    assert_int_equal(tr_batch_builder_finish(bb, &batch), TR_OK);
+    part = tr_topics_partition(fx->topics, TR_GROUPS_TOPIC, p);
+    assert_non_null(part);
+    assert_int_equal(tr_partition_append(part, tr_buf_data(&batch),
+                                         tr_buf_len(&batch), &res),
+                     TR_OK);
+    tr_partition_unref(part);
+    tr_batch_builder_free(bb);
+    tr_buf_cleanup(&key);
+    tr_buf_cleanup(&value);
+    tr_buf_cleanup(&batch);
+
+    /* Leader again, two epochs on: the replay has the replicated commit. */
+    fx->fc.epoch[p] = 3;
+    assert_int_equal(fetch_one(fx, "c", "t", 0), 9);
+    assert_int_equal(state_of(fx, "c", &gen), TR_GROUP_STABLE);
+    assert_int_equal(gen, 1);
+    assert_int_equal(heartbeat(fx, "c", id, 1, T0 + 3600100), TR_KERR_NONE);
+}
+
+/*
+ * A leader's SyncGroup whose record is not committed within the commit
+ * timeout withdraws the assignment and the group rebalances; a write
+ * refused because the leadership moved makes it NOT_COORDINATOR.
+ */
+static void
+test_groups_cluster_sync_not_committed(void **state)
+{
+    struct fixture *fx = *state;
+    struct tr_str g = S("c");
+    struct tr_sync_result sr;
+    int32_t p, gen;
+    char id[128];
+
+    fx->fc.partitions = FAKE_PARTITIONS;
+    p = tr_groups_partition_for(&g, FAKE_PARTITIONS);
+    fx->fc.epoch[p] = 1;
+    join_alone(fx, "c", id, sizeof(id));
+    do_sync(fx, "c", id, 1, NULL, 0, 0, T0, &sr);
+    assert_true(sr.park_ms > 0);
+    tr_sync_result_cleanup(&sr);
+    tr_groups_tick(fx->groups, T0 + fx->cfg.commit_timeout_ms - 1);
+    assert_int_equal(state_of(fx, "c", &gen), TR_GROUP_COMPLETING_REBALANCE);
+    tr_groups_tick(fx->groups, T0 + fx->cfg.commit_timeout_ms);
+    assert_int_equal(state_of(fx, "c", &gen), TR_GROUP_PREPARING_REBALANCE);
+    do_sync(fx, "c", id, 1, NULL, 0, 1, T0 + fx->cfg.commit_timeout_ms, &sr);
+    assert_int_equal(sr.error, TR_KERR_REBALANCE_IN_PROGRESS);
+    tr_sync_result_cleanup(&sr);
 }
 
 int
@@ -751,6 +1089,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_groups_offsets_expire, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_groups_oom_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_groups_cluster_serves_led_partitions, setup_cluster, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_groups_cluster_reloads_at_new_epoch, setup_cluster, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_cluster_sync_not_committed,
+                                        setup_cluster, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
