@@ -2457,10 +2457,12 @@ tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
     /*
      * Cluster: a partition led no longer is unloaded here, so no timeout
      * below can make a deposed leader write; one led at a new epoch is
-     * reloaded. Every group left in memory is this broker's to serve.
+     * (re)loaded, so that the sessions of members who died with the old
+     * coordinator expire here, as in Kafka. Every group left in memory is
+     * this broker's to serve.
      */
-    for (p = 0; groups->clustered && p < groups->partitions; p++) {
-        if (groups->loaded[p] >= 0) {
+    if (groups->clustered && know_partitions(groups)) {
+        for (p = 0; p < groups->partitions; p++) {
             (void)serve_partition(groups, p, now_ms);
         }
     }

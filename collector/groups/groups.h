@@ -6,14 +6,15 @@
  * coordinated by the leader of its partition of __consumer_offsets, as in
  * Kafka: FindCoordinator names that leader, and every other broker answers
  * the group's requests with NOT_COORDINATOR, so clients look again after a
- * failover. The coordinator learns about leadership lazily, through the
- * calls in struct tr_groups_cluster: whenever it serves a partition, it
- * compares the leader epoch it loaded the partition's groups at with the
- * current one, and at a new epoch (the followers appended records by
- * replication, unseen by this module) it forgets that partition's groups
- * and replays the partition's log to its end before answering. A broker
- * that no longer leads a partition drops its groups and never appends to
- * it, not even from tr_groups_tick().
+ * failover. The coordinator learns about leadership by asking, through the
+ * calls in struct tr_groups_cluster: whenever it serves a partition, and
+ * for every partition on each tr_groups_tick(), it compares the leader
+ * epoch it loaded the partition's groups at with the current one. At a
+ * new epoch (the followers appended records by replication, unseen by
+ * this module) it forgets that partition's groups and replays the
+ * partition's log to its end before answering. A broker that no longer
+ * leads a partition drops its groups and never appends to it, not even
+ * from tr_groups_tick().
  *
  * A group moves through Kafka's classic states:
  *
@@ -161,7 +162,7 @@ void tr_groups_close(struct tr_groups *groups);
  * has passed, expires members whose session timed out, expires offsets of
  * groups that have been empty for offsets.retention.minutes, settles
  * SyncGroup writes waiting to be committed. In a cluster it first drops
- * the groups of partitions this broker no longer leads (and reloads those
+ * the groups of partitions this broker no longer leads (and loads those
  * it leads at a new epoch), and touches only the groups it coordinates.
  */
 void tr_groups_tick(struct tr_groups *groups, int64_t now_ms);

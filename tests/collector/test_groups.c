@@ -1029,8 +1029,11 @@ test_groups_cluster_reloads_at_new_epoch(void **state)
     tr_buf_cleanup(&value);
     tr_buf_cleanup(&batch);
 
-    /* Leader again, two epochs on: the replay has the replicated commit. */
+    /* Leader again, two epochs on: the tick replays the partition. */
     fx->fc.epoch[p] = 3;
+    end = offsets_log_end(fx, p);
+    tr_groups_tick(fx->groups, T0 + 3600050);
+    assert_int_equal(offsets_log_end(fx, p), end);
     assert_int_equal(fetch_one(fx, "c", "t", 0), 9);
     assert_int_equal(state_of(fx, "c", &gen), TR_GROUP_STABLE);
     assert_int_equal(gen, 1);
