@@ -60,7 +60,10 @@ struct tr_broker_config {
     int32_t num_replica_fetchers;            /* 1 */
     int unclean_leader_election;             /* false */
     int controlled_shutdown_enable;          /* true */
-    char *inter_broker_listener_name;        /* NULL: the first listener */
+    int auto_leader_rebalance_enable;        /* true */
+    int64_t leader_imbalance_check_interval_seconds; /* 300 */
+    int32_t leader_imbalance_per_broker_pct;         /* 10 */
+    char *inter_broker_listener_name; /* NULL: the first listener */
 
     /*
      * Private to config.c: raw values of keys that are folded into 'log'

@@ -202,16 +202,23 @@ static const struct {
     { 36, "TOPIC_ALREADY_EXISTS (use 'topics alter' to change it)" },
     { 37, "INVALID_PARTITIONS (the count must be positive and, when altering, "
           "larger than now)" },
-    { 38, "INVALID_REPLICATION_FACTOR (a single collector holds one replica: "
-          "use 1)" },
+    { 38, "INVALID_REPLICATION_FACTOR (at most one replica per live broker; "
+          "a single collector holds one)" },
+    { 39, "INVALID_REPLICA_ASSIGNMENT (name live brokers, each once)" },
     { 40, "INVALID_CONFIG (see 'tributary topics describe --configs' for "
           "names)" },
     { 41, "NOT_CONTROLLER" },
     { 42, "INVALID_REQUEST" },
     { 44, "POLICY_VIOLATION" },
+    { 60, "REASSIGNMENT_IN_PROGRESS" },
     { 68, "NON_EMPTY_GROUP (stop the group's consumers first)" },
     { 69, "GROUP_ID_NOT_FOUND (check the name with 'tributary groups "
           "list')" },
+    { 80, "PREFERRED_LEADER_NOT_AVAILABLE (the preferred replica is down or "
+          "out of sync)" },
+    { 83, "ELIGIBLE_LEADERS_NOT_AVAILABLE (no live replica to elect)" },
+    { 84, "ELECTION_NOT_NEEDED" },
+    { 85, "NO_REASSIGNMENT_IN_PROGRESS" },
 };
 
 const char *

@@ -636,7 +636,7 @@ parse_int(const unsigned char *p, size_t len, int64_t *out)
 }
 
 tr_err_t
-tr_json_int(const struct tr_json_value *v, int64_t *out)
+tr_json_as_int(const struct tr_json_value *v, int64_t *out)
 {
     const unsigned char *p = (const unsigned char *)v->ptr;
 
@@ -708,7 +708,7 @@ tr_json_int_array(const struct tr_json_value *arr, int32_t *out, size_t cap,
     while (err == TR_OK && (err = tr_json_next(&it, NULL, &v)) == TR_OK) {
         if (count == cap) {
             err = TR_ERR_TOO_LARGE;
-        } else if ((err = tr_json_int(&v, &x)) == TR_OK) {
+        } else if ((err = tr_json_as_int(&v, &x)) == TR_OK) {
             if (x < INT32_MIN || x > INT32_MAX) {
                 err = TR_ERR_OUT_OF_RANGE;
             } else {

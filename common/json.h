@@ -85,7 +85,7 @@ tr_err_t tr_json_get(const struct tr_json_value *obj, const char *key,
  * leading zeros, '+' or whitespace. TR_ERR_INVALID for anything else,
  * TR_ERR_OUT_OF_RANGE if it does not fit an int64_t.
  */
-tr_err_t tr_json_int(const struct tr_json_value *v, int64_t *out);
+tr_err_t tr_json_as_int(const struct tr_json_value *v, int64_t *out);
 
 /*
  * Copies string 'v', unescaped into UTF-8 and NUL-terminated, into the
@@ -106,7 +106,7 @@ tr_err_t tr_json_iter_init(struct tr_json_iter *it,
 
 /*
  * Points 'val' at the next element or member value and, for an object,
- * 'key' at its name (a string: read it with tr_json_string or tr_json_int).
+ * 'key' at its name (a string: read it with tr_json_string or tr_json_as_int).
  * For an array 'key' is set to a TR_JSON_NULL view with no text. 'key' may
  * be NULL. Returns TR_ERR_NOT_FOUND after the last one; the end and any
  * failure are sticky.
@@ -117,7 +117,7 @@ tr_err_t tr_json_next(struct tr_json_iter *it, struct tr_json_value *key,
 /*
  * Reads an array of integers (a replica or ISR list) into 'out', which has
  * room for 'cap', and sets '*n' to the count (0 on failure). Each element is
- * read as by tr_json_int; TR_ERR_OUT_OF_RANGE if one does not fit an
+ * read as by tr_json_as_int; TR_ERR_OUT_OF_RANGE if one does not fit an
  * int32_t, TR_ERR_TOO_LARGE if there are more than 'cap'.
  */
 tr_err_t tr_json_int_array(const struct tr_json_value *arr, int32_t *out,

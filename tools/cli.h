@@ -93,6 +93,13 @@ int tr_cmd_produce(int argc, char **argv);
 int tr_cmd_consume(int argc, char **argv);
 int tr_cmd_groups(int argc, char **argv);
 int tr_cmd_cluster(int argc, char **argv);
+/*
+ * reassign.c: `tributary cluster reassign|rebalance|elect-leaders` (argv[0]
+ * is the subcommand); -1 when 'sub' is none of them. The usage text covers
+ * every `tributary cluster` form.
+ */
+int tr_cluster_subcommand(const char *sub, int argc, char **argv);
+void tr_cluster_reassign_usage(FILE *out);
 int tr_cmd_export(int argc, char **argv);
 
 #endif /* TR_CLI_H */

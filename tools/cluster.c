@@ -1,7 +1,8 @@
 /*
- * cluster -- `tributary cluster`: the brokers, the controller, and the
- * partitions that need attention (no leader, or fewer in-sync replicas
- * than replicas), from one Metadata answer.
+ * cluster -- `tributary cluster [status]`: the brokers, the controller, and
+ * the partitions that need attention (no leader, or fewer in-sync replicas
+ * than replicas), from one Metadata answer. The other `tributary cluster`
+ * subcommands (reassign, rebalance, elect-leaders) are in reassign.c.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,20 +16,7 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: tributary cluster [-b HOST:PORT[,...]] [--json] "
-            "[--timeout MS]\n"
-            "\n"
-            "Prints the brokers, the controller, and the partitions without "
-            "a leader or\nunder-replicated. Exits 1 when any partition is "
-            "unhealthy.\n"
-            "\n"
-            "  -b, --bootstrap-server HOST:PORT[,...]  brokers to ask "
-            "(default 127.0.0.1:9092\n"
-            "                              or $TRIBUTARY_BOOTSTRAP)\n"
-            "      --json                  one JSON document on stdout\n"
-            "      --timeout MS            per request (default 10000)\n"
-            "  -h, --help\n");
+    tr_cluster_reassign_usage(out);
 }
 
 int
@@ -51,6 +39,19 @@ tr_cmd_cluster(int argc, char **argv)
     int32_t p;
     int ch, r, rc = TR_EXIT_USAGE, pass, nbad = 0;
 
+    if (argc >= 2 && argv[1][0] != '-') {
+        if (strcmp(argv[1], "status") != 0) {
+            rc = tr_cluster_subcommand(argv[1], argc - 1, argv + 1);
+            if (rc < 0) {
+                tr_cli_error(CMD, "unknown subcommand '%s'", argv[1]);
+                tr_cluster_reassign_usage(stderr);
+                rc = TR_EXIT_USAGE;
+            }
+            return rc;
+        }
+        argc--;
+        argv++;
+    }
     tr_cli_common_init(&common);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {

@@ -107,6 +107,11 @@ tr_err_t tr_api_leader_and_isr(struct tr_request *req);
 tr_err_t tr_api_update_metadata(struct tr_request *req);
 tr_err_t tr_api_controlled_shutdown(struct tr_request *req);
 tr_err_t tr_api_offset_for_leader_epoch(struct tr_request *req);
+tr_err_t tr_api_stop_replica(struct tr_request *req);
+/* reassign.c: the controller's admin APIs. */
+tr_err_t tr_api_alter_partition_reassignments(struct tr_request *req);
+tr_err_t tr_api_list_partition_reassignments(struct tr_request *req);
+tr_err_t tr_api_elect_leaders(struct tr_request *req);
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

@@ -1,6 +1,6 @@
 /*
  * replica -- the requests brokers send each other: LeaderAndIsr,
- * UpdateMetadata, ControlledShutdown (controller traffic, see
+ * UpdateMetadata, StopReplica, ControlledShutdown (controller traffic, see
  * cluster/cluster.h) and OffsetForLeaderEpoch (a follower finding where its
  * log diverges; clients use it too, after a leader change).
  *
@@ -57,6 +57,32 @@ tr_err_t
 tr_api_update_metadata(struct tr_request *req)
 {
     return state_request(req, TR_API_UPDATE_METADATA);
+}
+
+/*
+ * StopReplica v1: the controller moved replicas off this broker. The
+ * partitions are answered as one list (errors only at the top level).
+ */
+tr_err_t
+tr_api_stop_replica(struct tr_request *req)
+{
+    int16_t kerr = TR_KERR_STALE_CONTROLLER_EPOCH;
+    struct tr_stop_msg m;
+    tr_err_t err;
+
+    err = tr_rpc_stop_decode(&req->body, &m);
+    if (err != TR_OK) {
+        return err;
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (req->broker->cluster != NULL) {
+        kerr = tr_cluster_stop_replica(req->broker->cluster, &m);
+    }
+#endif
+    tr_rpc_stop_free(&m);
+    tr_buf_put_i16(req->out, kerr);
+    tr_buf_put_i32(req->out, 0); /* per-partition errors: none */
+    return TR_OK;
 }
 
 tr_err_t

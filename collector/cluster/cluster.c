@@ -444,17 +444,17 @@ tr_cluster_parse_state(const char *data, size_t len, struct tr_pstate *st)
         return err;
     }
     if ((err = tr_json_get(&root, "leader", &v)) != TR_OK ||
-        (err = tr_json_int(&v, &n)) != TR_OK) {
+        (err = tr_json_as_int(&v, &n)) != TR_OK) {
         return TR_ERR_CORRUPT;
     }
     st->leader = (int32_t)n;
     if ((err = tr_json_get(&root, "leader_epoch", &v)) != TR_OK ||
-        (err = tr_json_int(&v, &n)) != TR_OK) {
+        (err = tr_json_as_int(&v, &n)) != TR_OK) {
         return TR_ERR_CORRUPT;
     }
     st->leader_epoch = (int32_t)n;
     if (tr_json_get(&root, "controller_epoch", &v) == TR_OK &&
-        tr_json_int(&v, &n) == TR_OK) {
+        tr_json_as_int(&v, &n) == TR_OK) {
         st->controller_epoch = (int32_t)n;
     }
     if ((err = tr_json_get(&root, "isr", &v)) != TR_OK ||
@@ -617,6 +617,41 @@ local_partition(struct tr_cluster *c, const char *topic, int32_t partition)
     return tr_topics_partition(c->broker->topics, topic, partition);
 }
 
+static int
+same_ids(const int32_t *a, int32_t na, const int32_t *b, int32_t nb)
+{
+    return na == nb && memcmp(a, b, (size_t)na * sizeof(*a)) == 0;
+}
+
+/*
+ * A leader's replica set changed under the same leadership: the followers'
+ * positions move with their ids; a new replica starts unknown (and counts
+ * as caught up now, so that it has replica.lag.time.max.ms to show it).
+ * Caller holds c->lock.
+ */
+static void
+set_replicas(struct entry *e, const int32_t *ids, int32_t n)
+{
+    int64_t leo[TR_MAX_REPLICAS], caught[TR_MAX_REPLICAS],
+        prev[TR_MAX_REPLICAS];
+    int32_t i, s;
+
+    if (same_ids(ids, n, e->st.replicas, e->st.nreplicas)) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        s = slot_of(e, ids[i]);
+        leo[i] = s >= 0 ? e->fol_leo[s] : -1;
+        prev[i] = s >= 0 ? e->fol_prev_leo[s] : -1;
+        caught[i] = s >= 0 ? e->fol_caught[s] : tr_clock_mono_ms();
+    }
+    memcpy(e->st.replicas, ids, (size_t)n * sizeof(*ids));
+    e->st.nreplicas = n;
+    memcpy(e->fol_leo, leo, sizeof(leo));
+    memcpy(e->fol_prev_leo, prev, sizeof(prev));
+    memcpy(e->fol_caught, caught, sizeof(caught));
+}
+
 static void
 apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
 {
@@ -634,19 +669,27 @@ apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
         }
         pthread_mutex_lock(&c->lock);
         e = get_entry(c, p->topic, p->partition);
-        if (e == NULL ||
-            (e->role != ROLE_NONE && (p->leader_epoch < e->role_epoch ||
-                                      (p->leader_epoch == e->role_epoch &&
-                                       p->zk_version <= e->st.zk_version)))) {
+        /*
+         * Same epoch: apply only a newer ISR, or a new replica set (a
+         * reassignment adds and removes replicas under one leadership).
+         */
+        if (e == NULL || (e->role != ROLE_NONE &&
+                          (p->leader_epoch < e->role_epoch ||
+                           (p->leader_epoch == e->role_epoch &&
+                            p->zk_version <= e->st.zk_version &&
+                            same_ids(p->replicas, p->nreplicas, e->st.replicas,
+                                     e->st.nreplicas))))) {
             pthread_mutex_unlock(&c->lock);
             continue;
         }
         if (p->leader_epoch == e->role_epoch && e->role != ROLE_NONE) {
-            /* Same epoch, newer znode: only the ISR moved. */
             int moved = 0;
-            memcpy(e->st.isr, p->isr, sizeof(p->isr));
-            e->st.nisr = p->nisr;
-            e->st.zk_version = p->zk_version;
+            if (p->zk_version >= e->st.zk_version) {
+                memcpy(e->st.isr, p->isr, sizeof(p->isr));
+                e->st.nisr = p->nisr;
+                e->st.zk_version = p->zk_version;
+            }
+            set_replicas(e, p->replicas, p->nreplicas);
             if (e->role == ROLE_LEADER) {
                 /* A smaller ISR may let the high watermark move now. */
                 struct tr_partition *led = tr_topics_partition(
@@ -863,6 +906,8 @@ zk_event(void *arg, enum tr_zk_event ev, const char *path)
             c->q_connected = 1; /* our registration vanished: redo it */
         } else if (strncmp(path, "/brokers/topics/", 16) == 0) {
             c->q_topics = 1;
+        } else if (strcmp(path, "/admin/reassign_partitions") == 0) {
+            c->q_reassign = 1;
         }
         break;
     }
@@ -870,13 +915,249 @@ zk_event(void *arg, enum tr_zk_event ev, const char *path)
     tr_cluster_wake(c);
 }
 
+/*
+ * StopReplica: the controller moved this replica away. The fetcher lets go,
+ * the role ends, and (when asked to delete) the local copy is emptied; the
+ * topic's local directory goes too once no partition of it is hosted here.
+ */
+static void
+apply_stop_replica(struct tr_cluster *c, const struct tr_stop_msg *m)
+{
+    size_t i, j;
+
+    for (i = 0; i < m->nparts; i++) {
+        const struct tr_stop_part *sp = &m->parts[i];
+        struct tr_partition *part;
+        struct entry *e;
+        int hosted = 0;
+
+        stop_following(c, sp->topic, sp->partition);
+        pthread_mutex_lock(&c->lock);
+        e = find_entry(c, sp->topic, sp->partition);
+        if (e != NULL) {
+            e->role = ROLE_NONE;
+            e->role_epoch = -1;
+        }
+        for (j = 0; j < c->nentries; j++) {
+            hosted |= c->entries[j].role != ROLE_NONE &&
+                      strcmp(c->entries[j].st.topic, sp->topic) == 0;
+        }
+        pthread_mutex_unlock(&c->lock);
+        tr_log_info("cluster: no longer a replica of %s-%d", sp->topic,
+                    sp->partition);
+        tr_waits_notify(c->broker->waits, sp->topic, sp->partition);
+        if (!m->delete_partitions) {
+            continue;
+        }
+        if (!hosted) {
+            (void)tr_topics_delete(c->broker->topics, sp->topic);
+            continue;
+        }
+        part = tr_topics_partition(c->broker->topics, sp->topic, sp->partition);
+        if (part != NULL) {
+            (void)tr_partition_reset(part, 0);
+            tr_partition_unref(part);
+        }
+    }
+}
+
+/* Marks jobs done with 'error' (NONE: as run) and wakes their posters. */
+static void
+finish_jobs(struct tr_cluster *c, struct tr_ctl_job *jobs, int16_t error)
+{
+    struct tr_ctl_job *job, *next;
+
+    pthread_mutex_lock(&c->qlock);
+    for (job = jobs; job != NULL; job = next) {
+        next = job->next;
+        if (error != TR_KERR_NONE) {
+            job->error = error;
+        }
+        if (job->abandoned) {
+            tr_free(job->items);
+            tr_free(job->found);
+            tr_free(job);
+        } else {
+            job->done = 1;
+        }
+    }
+    pthread_cond_broadcast(&c->job_done);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+static void
+run_jobs(struct tr_cluster *c)
+{
+    struct tr_ctl_job *jobs, *job, *prev = NULL, *next;
+
+    pthread_mutex_lock(&c->qlock);
+    jobs = c->q_jobs;
+    c->q_jobs = NULL;
+    pthread_mutex_unlock(&c->qlock);
+    /* The queue is newest first: run them in the order they came. */
+    for (job = jobs; job != NULL; job = next) {
+        next = job->next;
+        job->next = prev;
+        prev = job;
+    }
+    for (job = prev; job != NULL; job = job->next) {
+        tr_controller_run_job(c, job);
+    }
+    finish_jobs(c, prev, TR_KERR_NONE);
+}
+
+/*
+ * Hands 'job' to the cluster thread and waits up to 'timeout_ms'. Returns
+ * the job when done (the caller frees it), or NULL on a timeout (the
+ * cluster thread then frees it).
+ */
+static struct tr_ctl_job *
+post_job(struct tr_cluster *c, struct tr_ctl_job *job, int timeout_ms)
+{
+    struct timespec until;
+    int64_t deadline;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    deadline = (int64_t)until.tv_sec * 1000 + until.tv_nsec / 1000000 +
+               (timeout_ms > 0 ? timeout_ms : 30000);
+    until.tv_sec = (time_t)(deadline / 1000);
+    until.tv_nsec = (long)(deadline % 1000) * 1000000;
+    pthread_mutex_lock(&c->qlock);
+    job->next = c->q_jobs;
+    c->q_jobs = job;
+    pthread_mutex_unlock(&c->qlock);
+    tr_cluster_wake(c);
+    pthread_mutex_lock(&c->qlock);
+    while (!job->done) {
+        if (pthread_cond_timedwait(&c->job_done, &c->qlock, &until) != 0 &&
+            !job->done) {
+            job->abandoned = 1;
+            job = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->qlock);
+    return job;
+}
+
+static void
+free_job(struct tr_ctl_job *job)
+{
+    if (job != NULL) {
+        tr_free(job->items);
+        tr_free(job->found);
+        tr_free(job);
+    }
+}
+
+static struct tr_ctl_job *
+new_job(enum tr_ctl_job_kind kind, const struct tr_partition_op *items,
+        size_t n)
+{
+    struct tr_ctl_job *job = tr_calloc(1, sizeof(*job));
+
+    if (job == NULL) {
+        return NULL;
+    }
+    job->kind = kind;
+    if (n > 0) {
+        job->items = tr_calloc(n, sizeof(*items));
+        if (job->items == NULL) {
+            tr_free(job);
+            return NULL;
+        }
+        memcpy(job->items, items, n * sizeof(*items));
+        job->nitems = n;
+    }
+    return job;
+}
+
+int16_t
+tr_cluster_alter_reassignments(struct tr_cluster *c,
+                               struct tr_partition_op *items, size_t n,
+                               int timeout_ms)
+{
+    struct tr_ctl_job *job = new_job(TR_CTL_REASSIGN, items, n);
+    int16_t kerr;
+
+    if (job == NULL) {
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    job = post_job(c, job, timeout_ms);
+    if (job == NULL) {
+        return TR_KERR_REQUEST_TIMED_OUT;
+    }
+    memcpy(items, job->items, n * sizeof(*items));
+    kerr = job->error;
+    free_job(job);
+    return kerr;
+}
+
+int16_t
+tr_cluster_list_reassignments(struct tr_cluster *c,
+                              struct tr_partition_op **out, size_t *nout,
+                              int timeout_ms)
+{
+    struct tr_ctl_job *job = new_job(TR_CTL_LIST_REASSIGNMENTS, NULL, 0);
+    int16_t kerr;
+
+    *out = NULL;
+    *nout = 0;
+    if (job == NULL) {
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    job = post_job(c, job, timeout_ms);
+    if (job == NULL) {
+        return TR_KERR_REQUEST_TIMED_OUT;
+    }
+    *out = job->found;
+    *nout = job->nfound;
+    job->found = NULL;
+    kerr = job->error;
+    free_job(job);
+    return kerr;
+}
+
+int16_t
+tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
+                         struct tr_partition_op *items, size_t n,
+                         struct tr_partition_op **out, size_t *nout,
+                         int timeout_ms)
+{
+    struct tr_ctl_job *job = new_job(TR_CTL_ELECT, items, n);
+    int16_t kerr;
+
+    *out = NULL;
+    *nout = 0;
+    if (job == NULL) {
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    job->election_type = type;
+    job = post_job(c, job, timeout_ms);
+    if (job == NULL) {
+        return TR_KERR_REQUEST_TIMED_OUT;
+    }
+    if (n > 0) {
+        memcpy(items, job->items, n * sizeof(*items));
+    }
+    *out = job->found;
+    *nout = job->nfound;
+    job->found = NULL;
+    kerr = job->error;
+    free_job(job);
+    return kerr;
+}
+
+static void apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m);
+
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
     struct tr_cluster *c = arg;
     int connected, expired, brokers, topics, isr, controller;
-    struct tr_state_msg *msgs;
+    struct queued_msg *msgs;
     size_t nmsgs, i;
+    int reassign;
 
     (void)fd;
     (void)what;
@@ -893,6 +1174,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     nmsgs = c->q_nmsgs;
     c->q_msgs = NULL;
     c->q_nmsgs = c->q_cap = 0;
+    reassign = c->q_reassign;
+    c->q_reassign = 0;
     pthread_mutex_unlock(&c->qlock);
 
     if (expired) {
@@ -916,9 +1199,24 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         tr_controller_elect(c);
     }
     tr_controller_events(c, brokers, topics, isr);
+    if (reassign) {
+        tr_controller_legacy_reassign(c);
+    }
+    run_jobs(c);
     for (i = 0; i < nmsgs; i++) {
-        apply_leader_and_isr(c, &msgs[i]);
-        tr_rpc_state_free(&msgs[i]);
+        switch (msgs[i].kind) {
+        case QUEUED_LEADER_AND_ISR:
+            apply_leader_and_isr(c, &msgs[i].state);
+            break;
+        case QUEUED_UPDATE_METADATA:
+            apply_update_metadata(c, &msgs[i].state);
+            break;
+        case QUEUED_STOP_REPLICA:
+            apply_stop_replica(c, &msgs[i].stop);
+            break;
+        }
+        tr_rpc_state_free(&msgs[i].state);
+        tr_rpc_stop_free(&msgs[i].stop);
     }
     tr_free(msgs);
 }
@@ -941,6 +1239,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     if (!c->registered) {
         on_wake(-1, 0, c); /* retry registration */
     }
+    tr_controller_tick(c);
     if (tr_zk_connected(c->zk) &&
         (expand ||
          now - c->last_isr_check_ms >= c->cfg->replica_lag_time_max_ms / 2)) {
@@ -978,6 +1277,7 @@ tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
     c->shutting_down_broker = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
+    pthread_cond_init(&c->job_done, NULL);
     c->base = event_base_new();
     if (c->base == NULL) {
         err = TR_ERR_NOMEM;
@@ -1038,9 +1338,11 @@ tr_cluster_free(struct tr_cluster *c)
     event_free(c->tick_ev);
     event_base_free(c->base);
     for (i = 0; i < c->q_nmsgs; i++) {
-        tr_rpc_state_free(&c->q_msgs[i]);
+        tr_rpc_state_free(&c->q_msgs[i].state);
+        tr_rpc_stop_free(&c->q_msgs[i].stop);
     }
     tr_free(c->q_msgs);
+    finish_jobs(c, c->q_jobs, TR_KERR_NOT_CONTROLLER);
     tr_free(c->fetchers);
     tr_free(c->senders);
     tr_free(c->live);
@@ -1050,87 +1352,128 @@ tr_cluster_free(struct tr_cluster *c)
     tr_free(c->brokers);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->qlock);
+    pthread_cond_destroy(&c->job_done);
     tr_free(c);
 }
 
 /* ------------------------------------------- inter-broker request side */
 
+/* STALE_CONTROLLER_EPOCH for a request from a deposed controller. */
 static int16_t
-check_controller_epoch(struct tr_cluster *c, const struct tr_state_msg *m)
+check_controller_epoch(struct tr_cluster *c, int32_t controller_id,
+                       int32_t controller_epoch)
 {
     int16_t kerr = TR_KERR_NONE;
 
     pthread_mutex_lock(&c->lock);
-    if (m->controller_epoch < c->controller_epoch_seen) {
+    if (controller_epoch < c->controller_epoch_seen) {
         kerr = TR_KERR_STALE_CONTROLLER_EPOCH;
     } else {
-        c->controller_epoch_seen = m->controller_epoch;
-        c->controller_id = m->controller_id;
+        c->controller_epoch_seen = controller_epoch;
+        c->controller_id = controller_id;
     }
     pthread_mutex_unlock(&c->lock);
     return kerr;
 }
 
+/*
+ * Queues 'q' for the cluster thread unless it comes from a deposed
+ * controller; takes what it owns in any case.
+ */
+static int16_t
+enqueue(struct tr_cluster *c, int32_t controller_id, int32_t controller_epoch,
+        struct queued_msg *q)
+{
+    int16_t kerr = check_controller_epoch(c, controller_id, controller_epoch);
+
+    pthread_mutex_lock(&c->qlock);
+    if (kerr == TR_KERR_NONE &&
+        tr_array_reserve(&c->q_msgs, &c->q_cap, c->q_nmsgs + 1,
+                         sizeof(*c->q_msgs)) != TR_OK) {
+        kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    if (kerr == TR_KERR_NONE) {
+        c->q_msgs[c->q_nmsgs++] = *q;
+    }
+    pthread_mutex_unlock(&c->qlock);
+    if (kerr != TR_KERR_NONE) {
+        tr_rpc_state_free(&q->state);
+        tr_rpc_stop_free(&q->stop);
+        return kerr;
+    }
+    tr_cluster_wake(c);
+    return TR_KERR_NONE;
+}
+
+/* Queues a LeaderAndIsr or UpdateMetadata for the cluster thread. */
+static int16_t
+queue_state(struct tr_cluster *c, struct tr_state_msg *m, enum queued_kind kind)
+{
+    struct queued_msg q;
+
+    memset(&q, 0, sizeof(q));
+    q.kind = kind;
+    q.state = *m; /* takes the arrays */
+    memset(m, 0, sizeof(*m));
+    return enqueue(c, q.state.controller_id, q.state.controller_epoch, &q);
+}
+
+int16_t
+tr_cluster_stop_replica(struct tr_cluster *c, struct tr_stop_msg *m)
+{
+    struct queued_msg q;
+
+    memset(&q, 0, sizeof(q));
+    q.kind = QUEUED_STOP_REPLICA;
+    q.stop = *m; /* takes the array */
+    memset(m, 0, sizeof(*m));
+    return enqueue(c, q.stop.controller_id, q.stop.controller_epoch, &q);
+}
+
 int16_t
 tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
 {
-    int16_t kerr = check_controller_epoch(c, m);
-
-    if (kerr != TR_KERR_NONE) {
-        tr_rpc_state_free(m);
-        return kerr;
-    }
-    pthread_mutex_lock(&c->qlock);
-    if (tr_array_reserve(&c->q_msgs, &c->q_cap, c->q_nmsgs + 1,
-                         sizeof(*c->q_msgs)) != TR_OK) {
-        pthread_mutex_unlock(&c->qlock);
-        tr_rpc_state_free(m);
-        return TR_KERR_UNKNOWN_SERVER_ERROR;
-    }
-    c->q_msgs[c->q_nmsgs++] = *m; /* takes the arrays */
-    memset(m, 0, sizeof(*m));
-    pthread_mutex_unlock(&c->qlock);
-    tr_cluster_wake(c);
-    return TR_KERR_NONE;
+    return queue_state(c, m, QUEUED_LEADER_AND_ISR);
 }
 
 int16_t
 tr_cluster_update_metadata(struct tr_cluster *c, struct tr_state_msg *m)
 {
-    int16_t kerr = check_controller_epoch(c, m);
+    return queue_state(c, m, QUEUED_UPDATE_METADATA);
+}
+
+/* UpdateMetadata: the brokers and every partition's state, for Metadata. */
+static void
+apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m)
+{
     size_t i;
 
-    if (kerr == TR_KERR_NONE) {
-        pthread_mutex_lock(&c->lock);
-        tr_free(c->brokers);
-        c->brokers = m->brokers;
-        c->nbrokers = m->nbrokers;
-        m->brokers = NULL;
-        m->nbrokers = 0;
-        for (i = 0; i < m->nparts; i++) {
-            struct tr_pstate *p = &m->parts[i];
-            struct entry *e = get_entry(c, p->topic, p->partition);
-            if (e == NULL) {
-                continue;
-            }
-            if (p->leader_epoch > e->st.leader_epoch ||
-                (p->leader_epoch == e->st.leader_epoch &&
-                 p->zk_version >= e->st.zk_version) ||
-                e->role == ROLE_NONE) {
-                if (e->role == ROLE_LEADER &&
-                    p->leader_epoch == e->role_epoch) {
-                    /* The leader's own ISR is the fresher one. */
-                    memcpy(e->st.offline, p->offline, sizeof(p->offline));
-                    e->st.noffline = p->noffline;
-                } else {
-                    e->st = *p;
-                }
+    pthread_mutex_lock(&c->lock);
+    tr_free(c->brokers);
+    c->brokers = m->brokers;
+    c->nbrokers = m->nbrokers;
+    m->brokers = NULL;
+    m->nbrokers = 0;
+    for (i = 0; i < m->nparts; i++) {
+        struct tr_pstate *p = &m->parts[i];
+        struct entry *e = get_entry(c, p->topic, p->partition);
+        if (e == NULL) {
+            continue;
+        }
+        if (p->leader_epoch > e->st.leader_epoch ||
+            (p->leader_epoch == e->st.leader_epoch &&
+             p->zk_version >= e->st.zk_version) ||
+            e->role == ROLE_NONE) {
+            if (e->role == ROLE_LEADER && p->leader_epoch == e->role_epoch) {
+                /* The leader's own ISR is the fresher one. */
+                memcpy(e->st.offline, p->offline, sizeof(p->offline));
+                e->st.noffline = p->noffline;
+            } else {
+                e->st = *p;
             }
         }
-        pthread_mutex_unlock(&c->lock);
     }
-    tr_rpc_state_free(m);
-    return kerr;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static int32_t

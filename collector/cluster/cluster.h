@@ -110,10 +110,56 @@ int16_t tr_cluster_create_topic(struct tr_cluster *c, const char *name,
                                 size_t nconfigs, int wait_ms, char *errbuf,
                                 size_t errlen);
 
+/*
+ * One partition named by an admin request (AlterPartitionReassignments,
+ * ListPartitionReassignments, ElectLeaders) and its outcome.
+ */
+struct tr_partition_op {
+    char topic[TR_TOPIC_MAX + 1];
+    int32_t partition;
+    int32_t replicas[TR_MAX_REPLICAS];        /* target; for LIST the current */
+    int32_t nreplicas;                        /* -1: cancel the reassignment */
+    int32_t adding[TR_MAX_REPLICAS], nadding; /* LIST */
+    int32_t removing[TR_MAX_REPLICAS], nremoving; /* LIST */
+    int16_t error;                                /* Kafka error code */
+    char message[160];                            /* "" when none */
+};
+
+/* ElectionType of ElectLeaders. */
+#define TR_ELECTION_PREFERRED 0
+#define TR_ELECTION_UNCLEAN   1
+
+/*
+ * AlterPartitionReassignments: starts (or, with nreplicas -1, cancels) the
+ * moves on the controller. Each item's error and message are set;
+ * NOT_CONTROLLER when this broker is not the controller, REQUEST_TIMED_OUT
+ * when it did not answer within 'timeout_ms'.
+ */
+int16_t tr_cluster_alter_reassignments(struct tr_cluster *c,
+                                       struct tr_partition_op *items, size_t n,
+                                       int timeout_ms);
+/*
+ * ListPartitionReassignments: the moves in progress, as an owned array in
+ * *out (free with tr_free).
+ */
+int16_t tr_cluster_list_reassignments(struct tr_cluster *c,
+                                      struct tr_partition_op **out,
+                                      size_t *nout, int timeout_ms);
+/*
+ * ElectLeaders: preferred or unclean election for 'items' (n > 0; each
+ * item's error set), or for every partition when n is 0, in which case
+ * *out gets an owned array of the partitions an election was tried on.
+ */
+int16_t tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
+                                 struct tr_partition_op *items, size_t n,
+                                 struct tr_partition_op **out, size_t *nout,
+                                 int timeout_ms);
+
 /* Inter-broker requests, from api/replica.c. The message is consumed. */
 int16_t tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m);
 int16_t tr_cluster_update_metadata(struct tr_cluster *c,
                                    struct tr_state_msg *m);
+int16_t tr_cluster_stop_replica(struct tr_cluster *c, struct tr_stop_msg *m);
 /*
  * ControlledShutdown on the controller: moves the leaderships of broker
  * 'id' to other ISR members; *remaining gets how many it still leads.

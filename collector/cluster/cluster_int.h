@@ -51,6 +51,36 @@ struct cpart {
     int32_t replicas[TR_MAX_REPLICAS];
     int32_t nreplicas;
     struct tr_pstate st; /* zk_version -1: no state znode yet */
+    /*
+     * A reassignment in progress (Kafka 2.4's layout: the assignment znode
+     * holds the union of old and new replicas, new ones first, and says
+     * which are being added and which removed). None when both are empty.
+     */
+    int32_t adding[TR_MAX_REPLICAS], nadding;
+    int32_t removing[TR_MAX_REPLICAS], nremoving;
+};
+
+/*
+ * A controller request received, waiting for the cluster thread, which
+ * applies them one by one in the order they came: an UpdateMetadata
+ * applied ahead of an earlier LeaderAndIsr would let the older one win.
+ */
+enum queued_kind {
+    QUEUED_LEADER_AND_ISR,
+    QUEUED_UPDATE_METADATA,
+    QUEUED_STOP_REPLICA
+};
+
+struct queued_msg {
+    enum queued_kind kind;
+    struct tr_state_msg state; /* LeaderAndIsr, UpdateMetadata */
+    struct tr_stop_msg stop;
+};
+
+/* A partition a sender must tell its broker to stop replicating. */
+struct stop_item {
+    char topic[TR_TOPIC_MAX + 1];
+    int32_t partition;
 };
 
 /* A controller-to-broker sender: latest state wins, retried until sent. */
@@ -61,6 +91,8 @@ struct sender {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct tr_buf *lai, *um; /* pending bodies, or NULL */
+    struct stop_item *stops; /* StopReplica (delete) still to send */
+    size_t nstops, stops_cap;
     int stop;
     struct tr_rpc_conn conn;
 };
@@ -91,8 +123,11 @@ struct tr_cluster {
     pthread_mutex_t qlock; /* the flags and queue below */
     int q_connected, q_expired, q_brokers, q_topics, q_isr, q_controller;
     int q_stop;
-    struct tr_state_msg *q_msgs;
+    struct queued_msg *q_msgs; /* controller requests, in arrival order */
     size_t q_nmsgs, q_cap;
+    int q_reassign;            /* /admin/reassign_partitions changed */
+    struct tr_ctl_job *q_jobs; /* admin requests for the controller */
+    pthread_cond_t job_done;   /* signalled under qlock */
 
     struct tr_zk *zk;
     int connected;
@@ -111,6 +146,7 @@ struct tr_cluster {
     struct sender **senders;
     size_t nsenders, senders_cap;
     int32_t shutting_down_broker; /* controlled shutdown in progress */
+    int64_t last_rebalance_ms;    /* preferred-leader check */
 
     /* Fetchers, one per leader broker (cluster thread only). */
     struct leader_fetcher {
@@ -118,6 +154,29 @@ struct tr_cluster {
         struct tr_fetcher *f;
     } * fetchers;
     size_t nfetchers, fetchers_cap;
+};
+
+/*
+ * An admin request that only the controller can carry out, handed from a
+ * network thread to the cluster thread; the poster waits on job_done until
+ * 'done' (or its timeout, after which the job's result is dropped).
+ */
+enum tr_ctl_job_kind {
+    TR_CTL_REASSIGN,
+    TR_CTL_LIST_REASSIGNMENTS,
+    TR_CTL_ELECT
+};
+
+struct tr_ctl_job {
+    enum tr_ctl_job_kind kind;
+    int8_t election_type;          /* TR_CTL_ELECT */
+    struct tr_partition_op *items; /* in/out; owned by the poster */
+    size_t nitems;                 /* 0 for ELECT/LIST: every partition */
+    struct tr_partition_op *found; /* LIST and ELECT of all: owned result */
+    size_t nfound;
+    int16_t error; /* top-level */
+    int done, abandoned;
+    struct tr_ctl_job *next;
 };
 
 /* cluster.c */
@@ -139,5 +198,9 @@ void tr_controller_events(struct tr_cluster *c, int brokers, int topics,
                           int isr);
 /* Periodic controller work (reassignments, preferred leaders). */
 void tr_controller_tick(struct tr_cluster *c);
+/* Carries out one admin job (cluster thread); sets its results. */
+void tr_controller_run_job(struct tr_cluster *c, struct tr_ctl_job *job);
+/* Picks up reassignments written to /admin/reassign_partitions. */
+void tr_controller_legacy_reassign(struct tr_cluster *c);
 
 #endif /* TR_CLUSTER_INT_H */

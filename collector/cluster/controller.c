@@ -36,24 +36,72 @@ read_state(struct tr_cluster *c, struct cpart *cp)
 
 /* ------------------------------------------------------------- senders */
 
+/* Encodes the pending StopReplica partitions into a new body (lock held). */
+static struct tr_buf *
+take_stops(struct sender *s)
+{
+    struct tr_stop_msg m;
+    struct tr_stop_part *parts;
+    struct tr_buf *body;
+    size_t i;
+
+    parts = tr_calloc(s->nstops, sizeof(*parts));
+    body = tr_buf_new(1 << 30);
+    if (parts == NULL || body == NULL) {
+        tr_free(parts);
+        tr_buf_free(body);
+        return NULL;
+    }
+    for (i = 0; i < s->nstops; i++) {
+        snprintf(parts[i].topic, sizeof(parts[i].topic), "%s",
+                 s->stops[i].topic);
+        parts[i].partition = s->stops[i].partition;
+    }
+    m.controller_id = s->c->id;
+    m.controller_epoch = s->c->epoch;
+    m.delete_partitions = 1;
+    m.parts = parts;
+    m.nparts = s->nstops;
+    tr_rpc_stop_encode(body, &m);
+    tr_free(parts);
+    s->nstops = 0;
+    return body;
+}
+
+/*
+ * Sends what is pending: StopReplica first (the controller queues one
+ * before the LeaderAndIsr of the same change, and a later LeaderAndIsr may
+ * name the partition again), then LeaderAndIsr, then UpdateMetadata. State
+ * bodies are retried unless a newer one replaced them; a StopReplica is
+ * retried as it is.
+ */
 static void *
 sender_run(void *arg)
 {
     struct sender *s = arg;
     struct tr_buf resp;
-    struct tr_buf *body;
+    struct tr_buf *body, *retry_stop = NULL;
     int16_t key, version;
 
     tr_buf_init(&resp, 1 << 20);
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->stop && s->lai == NULL && s->um == NULL) {
+        while (!s->stop && s->lai == NULL && s->um == NULL && s->nstops == 0 &&
+               retry_stop == NULL) {
             pthread_cond_wait(&s->cond, &s->lock);
         }
         if (s->stop) {
             break;
         }
-        if (s->lai != NULL) {
+        if (retry_stop != NULL || s->nstops > 0) {
+            body = retry_stop != NULL ? retry_stop : take_stops(s);
+            retry_stop = NULL;
+            key = TR_API_STOP_REPLICA;
+            version = TR_RPC_STOP_REPLICA_VERSION;
+            if (body == NULL) {
+                continue;
+            }
+        } else if (s->lai != NULL) {
             body = s->lai;
             s->lai = NULL;
             key = TR_API_LEADER_AND_ISR;
@@ -72,11 +120,16 @@ sender_run(void *arg)
             tr_log_debug("controller: %s to broker %d: %s",
                          tr_proto_api_name(key), s->info.id, tr_err_str(err));
             /* Retry it unless something newer came meanwhile. */
-            struct tr_buf **slot =
-                key == TR_API_LEADER_AND_ISR ? &s->lai : &s->um;
-            if (*slot == NULL) {
-                *slot = body;
+            if (key == TR_API_STOP_REPLICA) {
+                retry_stop = body;
                 body = NULL;
+            } else {
+                struct tr_buf **slot =
+                    key == TR_API_LEADER_AND_ISR ? &s->lai : &s->um;
+                if (*slot == NULL) {
+                    *slot = body;
+                    body = NULL;
+                }
             }
             pthread_mutex_unlock(&s->lock);
             struct timespec ts = { 0, 300 * 1000 * 1000 };
@@ -86,6 +139,7 @@ sender_run(void *arg)
         tr_buf_free(body);
     }
     pthread_mutex_unlock(&s->lock);
+    tr_buf_free(retry_stop);
     tr_buf_cleanup(&resp);
     tr_rpc_conn_close(&s->conn);
     return NULL;
@@ -123,6 +177,7 @@ sender_free(struct sender *s)
     pthread_join(s->thread, NULL);
     tr_buf_free(s->lai);
     tr_buf_free(s->um);
+    tr_free(s->stops);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     tr_free(s);
@@ -141,6 +196,31 @@ sender_post(struct sender *s, int16_t key, struct tr_buf *body)
     }
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Queues a StopReplica (with deletion) of one partition for broker 'id'. */
+static void
+send_stop(struct tr_cluster *c, int32_t id, const char *topic,
+          int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < c->nsenders; i++) {
+        struct sender *s = c->senders[i];
+        if (s->info.id != id) {
+            continue;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (tr_array_reserve(&s->stops, &s->stops_cap, s->nstops + 1,
+                             sizeof(*s->stops)) == TR_OK) {
+            snprintf(s->stops[s->nstops].topic, sizeof(s->stops[0].topic), "%s",
+                     topic);
+            s->stops[s->nstops].partition = partition;
+            s->nstops++;
+            pthread_cond_signal(&s->cond);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 /* Keeps one sender per live broker (cluster thread). */
@@ -277,7 +357,7 @@ read_brokers(struct tr_cluster *c)
             tr_json_get(&root, "host", &v) == TR_OK &&
             tr_json_string(&v, b->host, sizeof(b->host)) == TR_OK &&
             tr_json_get(&root, "port", &v) == TR_OK &&
-            tr_json_int(&v, &port) == TR_OK) {
+            tr_json_as_int(&v, &port) == TR_OK) {
             b->port = (int32_t)port;
             if (tr_json_get(&root, "rack", &v) != TR_OK ||
                 tr_json_string(&v, b->rack, sizeof(b->rack)) != TR_OK) {
@@ -295,6 +375,22 @@ read_brokers(struct tr_cluster *c)
         c->shutting_down_broker = -1; /* it left; it may come back */
     }
     return TR_OK;
+}
+
+/* One partition's entry of "adding_replicas" or "removing_replicas". */
+static int32_t
+read_moving(const struct tr_json_value *root, const char *field,
+            const char *partition, int32_t *ids)
+{
+    struct tr_json_value map, list;
+    size_t count = 0;
+
+    if (tr_json_get(root, field, &map) != TR_OK ||
+        tr_json_get(&map, partition, &list) != TR_OK ||
+        tr_json_int_array(&list, ids, TR_MAX_REPLICAS, &count) != TR_OK) {
+        return 0;
+    }
+    return (int32_t)count;
 }
 
 /* Reads one topic's assignment and every partition's state. */
@@ -337,6 +433,9 @@ read_topic(struct tr_cluster *c, const char *topic)
         cp->nreplicas = (int32_t)count;
         memcpy(cp->st.replicas, reps, count * sizeof(reps[0]));
         cp->st.nreplicas = (int32_t)count;
+        cp->nadding = read_moving(&root, "adding_replicas", num, cp->adding);
+        cp->nremoving =
+            read_moving(&root, "removing_replicas", num, cp->removing);
         read_state(c, cp);
     }
     free(data);
@@ -444,14 +543,20 @@ reconcile(struct tr_cluster *c)
             next.leader_epoch = 0;
             need = 1;
         } else {
+            /*
+             * A leader or ISR member that the assignment no longer names
+             * (a finished reassignment) counts as gone.
+             */
             leader_ok = next.leader >= 0 && is_live(c, next.leader) &&
-                        next.leader != c->shutting_down_broker;
+                        next.leader != c->shutting_down_broker &&
+                        tr_rpc_has(cp->replicas, cp->nreplicas, next.leader);
             /* The ISR keeps only live members (and never empties). */
             struct tr_pstate live_isr = next;
             live_isr.nisr = 0;
             for (r = 0; r < next.nisr; r++) {
                 if (is_live(c, next.isr[r]) &&
-                    next.isr[r] != c->shutting_down_broker) {
+                    next.isr[r] != c->shutting_down_broker &&
+                    tr_rpc_has(cp->replicas, cp->nreplicas, next.isr[r])) {
                     live_isr.isr[live_isr.nisr++] = next.isr[r];
                 }
             }
@@ -599,7 +704,7 @@ read_isr_changes(struct tr_cluster *c)
                 if (tr_json_get(&item, "topic", &v) == TR_OK &&
                     tr_json_string(&v, topic, sizeof(topic)) == TR_OK &&
                     tr_json_get(&item, "partition", &v) == TR_OK &&
-                    tr_json_int(&v, &partition) == TR_OK &&
+                    tr_json_as_int(&v, &partition) == TR_OK &&
                     (cp = cpart_find(c, topic, (int32_t)partition)) != NULL) {
                     read_state(c, cp);
                 }
@@ -610,6 +715,8 @@ read_isr_changes(struct tr_cluster *c)
     }
     tr_zk_free_children(names, n);
 }
+
+static void progress_reassignments(struct tr_cluster *c);
 
 static void
 become_controller(struct tr_cluster *c)
@@ -624,6 +731,9 @@ become_controller(struct tr_cluster *c)
                 c->id, c->epoch, c->nlive, c->ncparts);
     reconcile(c);
     broadcast(c);
+    /* Moves a previous controller left unfinished go on from here. */
+    tr_controller_legacy_reassign(c);
+    progress_reassignments(c);
 }
 
 /* Tries to become controller; learns who is otherwise. */
@@ -664,7 +774,7 @@ tr_controller_elect(struct tr_cluster *c)
     if (tr_zk_get(c->zk, "/controller", 1, &data, &len, NULL) == TR_OK) {
         if (tr_json_parse(data, len, &root) == TR_OK &&
             tr_json_get(&root, "brokerid", &v) == TR_OK &&
-            tr_json_int(&v, &id) == TR_OK) {
+            tr_json_as_int(&v, &id) == TR_OK) {
             pthread_mutex_lock(&c->lock);
             c->controller_id = (int32_t)id;
             pthread_mutex_unlock(&c->lock);
@@ -853,11 +963,500 @@ tr_controller_events(struct tr_cluster *c, int brokers, int topics, int isr)
     if (brokers || topics || isr) {
         reconcile(c);
         broadcast(c);
+        progress_reassignments(c); /* the ISR may have caught up */
+    }
+}
+
+/* ------------------------------------------- reassignments, elections */
+
+/* ids[] minus the members of 'drop', order kept; returns the count. */
+static int32_t
+ids_minus(const int32_t *ids, int32_t n, const int32_t *drop, int32_t ndrop,
+          int32_t *out)
+{
+    int32_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!tr_rpc_has(drop, ndrop, ids[i])) {
+            out[k++] = ids[i];
+        }
+    }
+    return k;
+}
+
+static int
+moving(const struct cpart *cp)
+{
+    return cp->nadding > 0 || cp->nremoving > 0;
+}
+
+static void
+put_moving_json(struct tr_buf *b, struct tr_cluster *c, const char *topic,
+                int adding)
+{
+    char num[32];
+    size_t i;
+    int first = 1;
+
+    tr_buf_put_bytes(b, "{", 1);
+    for (i = 0; i < c->ncparts; i++) {
+        const struct cpart *cp = &c->cparts[i];
+        int32_t n = adding ? cp->nadding : cp->nremoving;
+
+        if (n == 0 || strcmp(cp->topic, topic) != 0) {
+            continue;
+        }
+        snprintf(num, sizeof(num), "%s\"%d\":", first ? "" : ",",
+                 (int)cp->partition);
+        tr_buf_put_bytes(b, num, strlen(num));
+        tr_cluster_put_ids_json(b, adding ? cp->adding : cp->removing, n);
+        first = 0;
+    }
+    tr_buf_put_bytes(b, "}", 1);
+}
+
+/*
+ * Rewrites /brokers/topics/T from the controller's picture of its
+ * partitions, with the moves in progress; fenced by the controller epoch.
+ */
+static tr_err_t
+write_assignment(struct tr_cluster *c, const char *topic)
+{
+    struct tr_buf b;
+    char path[512], num[32];
+    int32_t p, count = 0;
+    size_t i;
+    tr_err_t err;
+
+    for (i = 0; i < c->ncparts; i++) {
+        if (strcmp(c->cparts[i].topic, topic) == 0 &&
+            c->cparts[i].partition + 1 > count) {
+            count = c->cparts[i].partition + 1;
+        }
+    }
+    tr_buf_init(&b, 16 << 20);
+    tr_buf_put_bytes(&b, "{\"version\":2,\"partitions\":{", 27);
+    for (p = 0; p < count; p++) {
+        const struct cpart *cp = cpart_find(c, topic, p);
+        snprintf(num, sizeof(num), "%s\"%d\":", p ? "," : "", (int)p);
+        tr_buf_put_bytes(&b, num, strlen(num));
+        tr_cluster_put_ids_json(&b, cp ? cp->replicas : NULL,
+                                cp ? cp->nreplicas : 0);
+    }
+    tr_buf_put_bytes(&b, "},\"adding_replicas\":", 20);
+    put_moving_json(&b, c, topic, 1);
+    tr_buf_put_bytes(&b, ",\"removing_replicas\":", 21);
+    put_moving_json(&b, c, topic, 0);
+    tr_buf_put_bytes(&b, "}", 1);
+    snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
+    err = tr_buf_err(&b);
+    if (err == TR_OK) {
+        err = tr_zk_fenced_set(c->zk, c->epoch_version, path,
+                               (const char *)tr_buf_data(&b), tr_buf_len(&b),
+                               -1, NULL);
+    }
+    tr_buf_cleanup(&b);
+    if (err == TR_ERR_FENCED) {
+        tr_log_warn("controller: a newer controller exists; resigning");
+        tr_controller_resign(c);
+    } else if (err != TR_OK) {
+        tr_log_warn("controller: cannot write %s: %s", path, tr_err_str(err));
+    }
+    return err;
+}
+
+/*
+ * Finishes the moves whose new replicas are all in sync: the assignment
+ * becomes the target, then reconcile() hands the leadership to a target
+ * replica if the leader is leaving and drops the leaving ones from the ISR,
+ * and they are told to stop and delete their copy.
+ */
+static void
+progress_reassignments(struct tr_cluster *c)
+{
+    size_t i;
+    int32_t r, done = 0;
+
+    for (i = 0; i < c->ncparts && c->is_controller; i++) {
+        struct cpart *cp = &c->cparts[i];
+        struct cpart before;
+        int32_t target[TR_MAX_REPLICAS], nt;
+
+        if (!moving(cp) || cp->st.zk_version < 0) {
+            continue;
+        }
+        nt = ids_minus(cp->replicas, cp->nreplicas, cp->removing, cp->nremoving,
+                       target);
+        for (r = 0; r < nt; r++) {
+            if (!tr_rpc_has(cp->st.isr, cp->st.nisr, target[r])) {
+                break;
+            }
+        }
+        if (r < nt) {
+            continue; /* still catching up */
+        }
+        before = *cp;
+        memcpy(cp->replicas, target, sizeof(target));
+        cp->nreplicas = nt;
+        cp->nadding = cp->nremoving = 0;
+        if (write_assignment(c, cp->topic) != TR_OK) {
+            *cp = before;
+            continue;
+        }
+        tr_log_info("controller: %s-%d: reassignment done", cp->topic,
+                    cp->partition);
+        for (r = 0; r < before.nremoving; r++) {
+            send_stop(c, before.removing[r], cp->topic, cp->partition);
+        }
+        done++;
+    }
+    if (done > 0) {
+        reconcile(c);
+        broadcast(c);
+    }
+}
+
+/* Starts, replaces or cancels (nreplicas -1) one partition's move. */
+static void
+start_reassignment(struct tr_cluster *c, struct tr_partition_op *op)
+{
+    struct cpart *cp = cpart_find(c, op->topic, op->partition);
+    int32_t orig[TR_MAX_REPLICAS], norig, target[TR_MAX_REPLICAS], nt;
+    int32_t dropped[TR_MAX_REPLICAS], ndropped, r, k;
+    struct cpart before;
+
+    op->error = TR_KERR_NONE;
+    op->message[0] = '\0';
+    if (cp == NULL || cp->nreplicas == 0) {
+        op->error = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    /* The replicas before any move began. */
+    norig =
+        ids_minus(cp->replicas, cp->nreplicas, cp->adding, cp->nadding, orig);
+    if (op->nreplicas < 0) {
+        if (!moving(cp)) {
+            op->error = TR_KERR_NO_REASSIGNMENT_IN_PROGRESS;
+            return;
+        }
+        memcpy(target, orig, sizeof(orig));
+        nt = norig;
+    } else {
+        if (op->nreplicas == 0 || op->nreplicas > TR_MAX_REPLICAS) {
+            op->error = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(op->message, sizeof(op->message),
+                     "between 1 and %d replicas", TR_MAX_REPLICAS);
+            return;
+        }
+        for (r = 0; r < op->nreplicas; r++) {
+            if (tr_rpc_has(op->replicas, r, op->replicas[r])) {
+                op->error = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+                snprintf(op->message, sizeof(op->message),
+                         "broker %d is named twice", (int)op->replicas[r]);
+                return;
+            }
+            if (!is_live(c, op->replicas[r])) {
+                op->error = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+                snprintf(op->message, sizeof(op->message),
+                         "broker %d is not a live broker",
+                         (int)op->replicas[r]);
+                return;
+            }
+        }
+        memcpy(target, op->replicas, sizeof(target));
+        nt = op->nreplicas;
+    }
+    before = *cp;
+    /* Kafka's order: the target first, then the replicas that leave. */
+    memcpy(cp->replicas, target, sizeof(target));
+    cp->nreplicas = nt;
+    k = ids_minus(orig, norig, target, nt, cp->removing);
+    cp->nremoving = k;
+    for (r = 0; r < k; r++) {
+        cp->replicas[cp->nreplicas++] = cp->removing[r];
+    }
+    cp->nadding = ids_minus(target, nt, orig, norig, cp->adding);
+    /* Replicas a replaced move had added, and this one does not want. */
+    ndropped = ids_minus(before.replicas, before.nreplicas, cp->replicas,
+                         cp->nreplicas, dropped);
+    if (write_assignment(c, cp->topic) != TR_OK) {
+        *cp = before;
+        op->error = TR_KERR_UNKNOWN_SERVER_ERROR;
+        snprintf(op->message, sizeof(op->message),
+                 "cannot write the assignment to ZooKeeper");
+        return;
+    }
+    memcpy(cp->st.replicas, cp->replicas, sizeof(cp->replicas));
+    cp->st.nreplicas = cp->nreplicas;
+    for (r = 0; r < ndropped; r++) {
+        send_stop(c, dropped[r], cp->topic, cp->partition);
+    }
+    if (op->nreplicas < 0) {
+        tr_log_info("controller: %s-%d: reassignment cancelled", cp->topic,
+                    cp->partition);
+    } else {
+        tr_log_info("controller: %s-%d: reassigning (%d adding, %d removing)",
+                    cp->topic, cp->partition, (int)cp->nadding,
+                    (int)cp->nremoving);
+    }
+}
+
+/* A preferred or unclean election for one partition; Kafka's codes. */
+static int16_t
+elect_one(struct tr_cluster *c, struct cpart *cp, int8_t type)
+{
+    struct tr_pstate next;
+    int32_t r, chosen = -1;
+
+    if (cp->nreplicas == 0 || cp->st.zk_version < 0) {
+        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    next = cp->st;
+    if (type == TR_ELECTION_PREFERRED) {
+        chosen = cp->replicas[0];
+        if (cp->st.leader == chosen) {
+            return TR_KERR_ELECTION_NOT_NEEDED;
+        }
+        if (!is_live(c, chosen) || chosen == c->shutting_down_broker ||
+            !tr_rpc_has(cp->st.isr, cp->st.nisr, chosen)) {
+            return TR_KERR_PREFERRED_LEADER_NOT_AVAILABLE;
+        }
+    } else {
+        if (cp->st.leader >= 0 && is_live(c, cp->st.leader)) {
+            return TR_KERR_ELECTION_NOT_NEEDED;
+        }
+        for (r = 0; r < cp->nreplicas && chosen < 0; r++) {
+            if (is_live(c, cp->replicas[r]) &&
+                cp->replicas[r] != c->shutting_down_broker) {
+                chosen = cp->replicas[r];
+            }
+        }
+        if (chosen < 0) {
+            return TR_KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+        }
+        if (!tr_rpc_has(cp->st.isr, cp->st.nisr, chosen)) {
+            tr_log_warn("controller: %s-%d: unclean election of broker %d "
+                        "(asked for)",
+                        cp->topic, cp->partition, chosen);
+            next.nisr = 1;
+            next.isr[0] = chosen;
+        }
+    }
+    next.leader = chosen;
+    next.leader_epoch = cp->st.leader_epoch + 1;
+    if (write_state(c, cp, &next) != TR_OK) {
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    tr_log_info("controller: %s-%d: %s election of broker %d, epoch %d",
+                cp->topic, cp->partition,
+                type == TR_ELECTION_PREFERRED ? "preferred" : "unclean", chosen,
+                next.leader_epoch);
+    return TR_KERR_NONE;
+}
+
+static tr_err_t
+add_found(struct tr_ctl_job *job, size_t *cap, const struct cpart *cp,
+          int16_t error)
+{
+    struct tr_partition_op *op;
+
+    if (tr_array_reserve(&job->found, cap, job->nfound + 1,
+                         sizeof(*job->found)) != TR_OK) {
+        return TR_ERR_NOMEM;
+    }
+    op = &job->found[job->nfound++];
+    memset(op, 0, sizeof(*op));
+    snprintf(op->topic, sizeof(op->topic), "%s", cp->topic);
+    op->partition = cp->partition;
+    memcpy(op->replicas, cp->replicas, sizeof(cp->replicas));
+    op->nreplicas = cp->nreplicas;
+    memcpy(op->adding, cp->adding, sizeof(cp->adding));
+    op->nadding = cp->nadding;
+    memcpy(op->removing, cp->removing, sizeof(cp->removing));
+    op->nremoving = cp->nremoving;
+    op->error = error;
+    return TR_OK;
+}
+
+void
+tr_controller_run_job(struct tr_cluster *c, struct tr_ctl_job *job)
+{
+    size_t i, cap = 0;
+    int changed = 0;
+
+    job->error = TR_KERR_NONE;
+    if (!c->is_controller) {
+        job->error = TR_KERR_NOT_CONTROLLER;
+        return;
+    }
+    switch (job->kind) {
+    case TR_CTL_REASSIGN:
+        for (i = 0; i < job->nitems; i++) {
+            start_reassignment(c, &job->items[i]);
+            changed |= job->items[i].error == TR_KERR_NONE;
+        }
+        if (changed) {
+            reconcile(c);
+            broadcast(c);
+            progress_reassignments(c); /* a pure removal is done at once */
+        }
+        break;
+    case TR_CTL_LIST_REASSIGNMENTS:
+        for (i = 0; i < c->ncparts; i++) {
+            if (moving(&c->cparts[i]) &&
+                add_found(job, &cap, &c->cparts[i], TR_KERR_NONE) != TR_OK) {
+                job->error = TR_KERR_UNKNOWN_SERVER_ERROR;
+            }
+        }
+        break;
+    case TR_CTL_ELECT:
+        if (job->nitems > 0) {
+            for (i = 0; i < job->nitems; i++) {
+                struct tr_partition_op *op = &job->items[i];
+                struct cpart *cp = cpart_find(c, op->topic, op->partition);
+                op->error = cp == NULL ? TR_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                       : elect_one(c, cp, job->election_type);
+                changed |= op->error == TR_KERR_NONE;
+            }
+        } else {
+            /* Every partition: report only those where an election ran. */
+            for (i = 0; i < c->ncparts; i++) {
+                int16_t e = elect_one(c, &c->cparts[i], job->election_type);
+                if (e != TR_KERR_ELECTION_NOT_NEEDED &&
+                    add_found(job, &cap, &c->cparts[i], e) != TR_OK) {
+                    job->error = TR_KERR_UNKNOWN_SERVER_ERROR;
+                }
+                changed |= e == TR_KERR_NONE;
+            }
+        }
+        if (changed) {
+            broadcast(c);
+        }
+        break;
+    }
+}
+
+/*
+ * Automatic preferred-leader elections (auto.leader.rebalance.enable): a
+ * broker that is the preferred leader of more partitions than it leads, by
+ * more than leader.imbalance.per.broker.percentage, gets them back, once the
+ * preferred replica is in sync. Partitions on the move are left alone.
+ */
+static void
+rebalance_leaders(struct tr_cluster *c)
+{
+    size_t i, j;
+    int changed = 0;
+
+    for (j = 0; j < c->nlive; j++) {
+        int32_t id = c->live[j].id, preferred = 0, not_led = 0;
+
+        for (i = 0; i < c->ncparts; i++) {
+            const struct cpart *cp = &c->cparts[i];
+            if (cp->nreplicas > 0 && cp->replicas[0] == id && !moving(cp)) {
+                preferred++;
+                not_led += cp->st.leader != id;
+            }
+        }
+        if (preferred == 0 ||
+            not_led * 100 <=
+                preferred * c->cfg->leader_imbalance_per_broker_pct) {
+            continue;
+        }
+        tr_log_info("controller: broker %d leads %d of its %d preferred "
+                    "partitions; moving them back",
+                    id, preferred - not_led, preferred);
+        for (i = 0; i < c->ncparts; i++) {
+            struct cpart *cp = &c->cparts[i];
+            if (cp->nreplicas > 0 && cp->replicas[0] == id && !moving(cp) &&
+                elect_one(c, cp, TR_ELECTION_PREFERRED) == TR_KERR_NONE) {
+                changed = 1;
+            }
+        }
+    }
+    if (changed) {
+        broadcast(c);
     }
 }
 
 void
 tr_controller_tick(struct tr_cluster *c)
 {
-    (void)c;
+    int64_t now = tr_clock_mono_ms();
+
+    if (!c->is_controller) {
+        return;
+    }
+    if (c->cfg->auto_leader_rebalance_enable &&
+        now - c->last_rebalance_ms >=
+            c->cfg->leader_imbalance_check_interval_seconds * 1000) {
+        c->last_rebalance_ms = now;
+        rebalance_leaders(c);
+    }
+}
+
+/*
+ * /admin/reassign_partitions, the path Kafka's older tools write
+ * ({"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[..]}]}):
+ * each entry starts a move, as AlterPartitionReassignments would, and the
+ * node is deleted once read; the moves go on in the assignment znodes.
+ */
+void
+tr_controller_legacy_reassign(struct tr_cluster *c)
+{
+    char *data = NULL, topic[TR_TOPIC_MAX + 1];
+    size_t len, count;
+    struct tr_json_value root, parts, item, v;
+    struct tr_json_iter it;
+    int64_t partition;
+    int started = 0;
+
+    if (!c->is_controller || tr_zk_get(c->zk, "/admin/reassign_partitions", 1,
+                                       &data, &len, NULL) != TR_OK) {
+        return;
+    }
+    if (tr_json_parse(data, len, &root) == TR_OK &&
+        tr_json_get(&root, "partitions", &parts) == TR_OK &&
+        tr_json_iter_init(&it, &parts) == TR_OK) {
+        while (tr_json_next(&it, NULL, &item) == TR_OK) {
+            struct tr_partition_op op;
+
+            memset(&op, 0, sizeof(op));
+            if (tr_json_get(&item, "topic", &v) != TR_OK ||
+                tr_json_string(&v, topic, sizeof(topic)) != TR_OK ||
+                tr_json_get(&item, "partition", &v) != TR_OK ||
+                tr_json_as_int(&v, &partition) != TR_OK ||
+                tr_json_get(&item, "replicas", &v) != TR_OK ||
+                tr_json_int_array(&v, op.replicas, TR_MAX_REPLICAS, &count) !=
+                    TR_OK) {
+                continue;
+            }
+            snprintf(op.topic, sizeof(op.topic), "%s", topic);
+            op.partition = (int32_t)partition;
+            op.nreplicas = (int32_t)count;
+            start_reassignment(c, &op);
+            if (op.error != TR_KERR_NONE) {
+                tr_log_warn("controller: /admin/reassign_partitions: %s-%d: "
+                            "error %d %s",
+                            topic, (int)partition, (int)op.error, op.message);
+            }
+            started |= op.error == TR_KERR_NONE;
+        }
+    } else {
+        tr_log_warn("controller: /admin/reassign_partitions is not valid "
+                    "JSON; deleting it");
+    }
+    free(data);
+    (void)tr_zk_fenced_delete(c->zk, c->epoch_version,
+                              "/admin/reassign_partitions");
+    /* Watch for the next one. */
+    if (tr_zk_get(c->zk, "/admin/reassign_partitions", 1, &data, &len, NULL) ==
+        TR_OK) {
+        free(data);
+    }
+    if (started) {
+        reconcile(c);
+        broadcast(c);
+        progress_reassignments(c);
+    }
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
@@ -203,16 +204,61 @@ out:
     return err;
 }
 
+/*
+ * An empty copy started at the leader's log start, which can fall inside a
+ * batch: the leader's first batch then begins before our log end. Start
+ * the copy again at that batch's base offset (Kafka does the same). 1 when
+ * it did.
+ */
+static int
+restart_at_batch(struct tr_partition *part, const struct tr_str *records)
+{
+    struct tr_partition_offsets offs;
+    struct tr_batch_header h;
+    struct tr_slice s;
+    const uint8_t *batch;
+    size_t blen;
+
+    tr_partition_offsets(part, &offs);
+    tr_slice_init(&s, (const uint8_t *)records->ptr, (size_t)records->len);
+    if (offs.log_start != offs.log_end ||
+        tr_batch_next(&s, &batch, &blen) != TR_OK ||
+        tr_batch_header_parse(batch, blen, &h) != TR_OK ||
+        h.BaseOffset >= offs.log_end ||
+        h.BaseOffset + h.LastOffsetDelta < offs.log_end) {
+        return 0;
+    }
+    return tr_partition_reset(part, h.BaseOffset) == TR_OK;
+}
+
 /* Appends one partition's answer. Returns 1 if it must re-truncate. */
 static int
 apply_partition(struct tr_fetcher *f, const char *topic, int32_t partition,
-                int16_t kerr, int64_t hw, const struct tr_str *records)
+                int16_t kerr, int64_t hw, int64_t leader_start,
+                const struct tr_str *records)
 {
     struct tr_partition *part;
+    struct tr_partition_offsets offs;
     int64_t leo = -1;
     tr_err_t err = TR_OK;
     int again = 0;
 
+    if (kerr == TR_KERR_OFFSET_OUT_OF_RANGE && leader_start > 0 &&
+        (part = tr_topics_partition(f->topics, topic, partition)) != NULL) {
+        /*
+         * Behind the leader's log start (retention removed what this copy
+         * lacks, or it is new): start over where the leader's log begins,
+         * as Kafka's followers do. Ahead of the leader's end instead: the
+         * tail diverged, and truncation finds where.
+         */
+        tr_partition_offsets(part, &offs);
+        if (offs.log_end < leader_start) {
+            err = tr_partition_reset(part, leader_start);
+            tr_partition_unref(part);
+            return err != TR_OK;
+        }
+        tr_partition_unref(part);
+    }
     if (kerr == TR_KERR_FENCED_LEADER_EPOCH ||
         kerr == TR_KERR_UNKNOWN_LEADER_EPOCH ||
         kerr == TR_KERR_NOT_LEADER_OR_FOLLOWER ||
@@ -229,6 +275,10 @@ apply_partition(struct tr_fetcher *f, const char *topic, int32_t partition,
     if (records->len > 0) {
         err = tr_partition_append_replica(part, (uint8_t *)records->ptr,
                                           (size_t)records->len, &leo);
+        if (err == TR_ERR_OUT_OF_RANGE && restart_at_batch(part, records)) {
+            err = tr_partition_append_replica(part, (uint8_t *)records->ptr,
+                                              (size_t)records->len, &leo);
+        }
         if (err == TR_ERR_OUT_OF_RANGE) {
             again = 1;
         } else if (err != TR_OK) {
@@ -336,7 +386,7 @@ fetch_once(struct tr_fetcher *f, struct fpart *ps, int n, const char *host,
             if (j < 0) {
                 continue;
             }
-            if (apply_partition(f, topic, idx, kerr, hw, &records)) {
+            if (apply_partition(f, topic, idx, kerr, hw, lstart, &records)) {
                 pthread_mutex_lock(&f->lock);
                 j = find(f, topic, idx);
                 if (j >= 0) {

@@ -231,6 +231,79 @@ tr_rpc_state_free(struct tr_state_msg *m)
 }
 
 void
+tr_rpc_stop_encode(struct tr_buf *out, const struct tr_stop_msg *m)
+{
+    size_t i;
+
+    tr_buf_put_i32(out, m->controller_id);
+    tr_buf_put_i32(out, m->controller_epoch);
+    tr_buf_put_i64(out, -1); /* BrokerEpoch: not tracked */
+    tr_proto_put_bool(out, m->delete_partitions);
+    /* One topic entry per partition: simple, and valid for any reader. */
+    tr_buf_put_i32(out, (int32_t)m->nparts);
+    for (i = 0; i < m->nparts; i++) {
+        tr_proto_put_cstring_v(out, 0, m->parts[i].topic);
+        tr_buf_put_i32(out, 1);
+        tr_buf_put_i32(out, m->parts[i].partition);
+    }
+}
+
+tr_err_t
+tr_rpc_stop_decode(struct tr_slice *in, struct tr_stop_msg *m)
+{
+    int32_t nt, np, t, p;
+    int64_t broker_epoch;
+    struct tr_str name;
+    size_t cap = 0;
+    tr_err_t err;
+
+    memset(m, 0, sizeof(*m));
+    if ((err = tr_slice_get_i32(in, &m->controller_id)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &m->controller_epoch)) != TR_OK ||
+        (err = tr_slice_get_i64(in, &broker_epoch)) != TR_OK ||
+        (err = tr_proto_get_bool(in, &m->delete_partitions)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, 0, &nt, 6, MAX_PARTS)) != TR_OK) {
+        goto fail;
+    }
+    for (t = 0; t < nt; t++) {
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &np, 4, MAX_PARTS)) !=
+                TR_OK) {
+            goto fail;
+        }
+        for (p = 0; p < np; p++) {
+            struct tr_stop_part *sp;
+
+            if (tr_array_reserve(&m->parts, &cap, m->nparts + 1,
+                                 sizeof(*m->parts)) != TR_OK) {
+                err = TR_ERR_NOMEM;
+                goto fail;
+            }
+            sp = &m->parts[m->nparts];
+            if ((err = tr_slice_get_i32(in, &sp->partition)) != TR_OK ||
+                (err = tr_str_copy(&name, sp->topic, sizeof(sp->topic))) !=
+                    TR_OK) {
+                goto fail;
+            }
+            m->nparts++;
+        }
+    }
+    return TR_OK;
+fail:
+    tr_rpc_stop_free(m);
+    return err == TR_ERR_TRUNCATED || err == TR_ERR_INVALID ? TR_ERR_CORRUPT
+                                                            : err;
+}
+
+void
+tr_rpc_stop_free(struct tr_stop_msg *m)
+{
+    tr_free(m->parts);
+    m->parts = NULL;
+    m->nparts = 0;
+}
+
+void
 tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id)
 {
     memset(c, 0, sizeof(*c));

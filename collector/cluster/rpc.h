@@ -54,7 +54,22 @@ struct tr_state_msg {
     size_t nbrokers;
 };
 
+/* StopReplica: partitions a broker no longer replicates. */
+struct tr_stop_part {
+    char topic[TR_TOPIC_MAX + 1];
+    int32_t partition;
+};
+
+struct tr_stop_msg {
+    int32_t controller_id;
+    int32_t controller_epoch;
+    int delete_partitions;
+    struct tr_stop_part *parts; /* owned by the message */
+    size_t nparts;
+};
+
 #define TR_RPC_LEADER_AND_ISR_VERSION      1
+#define TR_RPC_STOP_REPLICA_VERSION        1
 #define TR_RPC_UPDATE_METADATA_VERSION     4
 #define TR_RPC_CONTROLLED_SHUTDOWN_VERSION 1
 #define TR_RPC_OFFSET_FOR_EPOCH_VERSION    3
@@ -67,6 +82,11 @@ void tr_rpc_state_encode(struct tr_buf *out, int16_t api_key,
 tr_err_t tr_rpc_state_decode(struct tr_slice *in, int16_t api_key,
                              struct tr_state_msg *m);
 void tr_rpc_state_free(struct tr_state_msg *m);
+
+/* StopReplica v1: encodes the request body; decodes (free with _free). */
+void tr_rpc_stop_encode(struct tr_buf *out, const struct tr_stop_msg *m);
+tr_err_t tr_rpc_stop_decode(struct tr_slice *in, struct tr_stop_msg *m);
+void tr_rpc_stop_free(struct tr_stop_msg *m);
 
 /* 1 if 'id' is among the 'n' ids in 'ids'. */
 int tr_rpc_has(const int32_t *ids, int32_t n, int32_t id);

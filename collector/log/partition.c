@@ -2118,6 +2118,46 @@ find_cut(const struct tr_batch_header *h, off_t pos, void *arg)
     return TR_OK;
 }
 
+/*
+ * Opens the segment at 'base' (with 'flags' besides ACTIVE) as the new
+ * active one, after truncate or reset closed the others; a failure leaves
+ * the partition failed. Caller holds the lock.
+ */
+static tr_err_t
+open_active_at(struct tr_partition *part, int64_t base, int flags,
+               struct tr_segment **out)
+{
+    struct tr_segment *seg = NULL;
+
+    if (tr_segment_open(part->dir, base, TR_SEGMENT_ACTIVE | flags,
+                        part->cfg.segment_index_bytes,
+                        part->cfg.index_interval_bytes, &seg) != TR_OK ||
+        push_segment(part, seg) != TR_OK) {
+        tr_segment_close(seg);
+        part->failed = 1;
+        return TR_ERR_IO;
+    }
+    *out = seg;
+    return TR_OK;
+}
+
+/*
+ * Drops the producer state and the epoch cache before they are rebuilt
+ * from what the log holds (nothing, after a reset). Caller holds the lock.
+ */
+static tr_err_t
+forget_replay_state(struct tr_partition *part)
+{
+    tr_producers_free(part->producers);
+    part->producers = tr_producers_new();
+    part->nepochs = 0;
+    if (part->producers == NULL) {
+        part->failed = 1;
+        return TR_ERR_NOMEM;
+    }
+    return TR_OK;
+}
+
 tr_err_t
 tr_partition_truncate(struct tr_partition *part, int64_t offset)
 {
@@ -2164,12 +2204,7 @@ tr_partition_truncate(struct tr_partition *part, int64_t offset)
     }
     /* Reopening with recovery rebuilds the indexes for what is left. */
     seg = NULL;
-    if (tr_segment_open(part->dir, base, TR_SEGMENT_ACTIVE | TR_SEGMENT_RECOVER,
-                        part->cfg.segment_index_bytes,
-                        part->cfg.index_interval_bytes, &seg) != TR_OK ||
-        push_segment(part, seg) != TR_OK) {
-        tr_segment_close(seg);
-        part->failed = 1;
+    if (open_active_at(part, base, TR_SEGMENT_RECOVER, &seg) != TR_OK) {
         err = TR_ERR_IO;
         goto out;
     }
@@ -2184,12 +2219,7 @@ tr_partition_truncate(struct tr_partition *part, int64_t offset)
         part->first_dirty = part->log_end;
     }
     /* Producer state and epochs are rebuilt from what remains. */
-    tr_producers_free(part->producers);
-    part->producers = tr_producers_new();
-    part->nepochs = 0;
-    if (part->producers == NULL) {
-        part->failed = 1;
-        err = TR_ERR_NOMEM;
+    if ((err = forget_replay_state(part)) != TR_OK) {
         goto out;
     }
     for (i = 0; i < part->nsegs; i++) {
@@ -2198,6 +2228,43 @@ tr_partition_truncate(struct tr_partition *part, int64_t offset)
     write_epoch_checkpoint(part);
     tr_log_info("partition %s: truncated from %" PRId64 " to %" PRId64,
                 part->dir, old_end, part->log_end);
+out:
+    pthread_mutex_unlock(&part->lock);
+    pthread_mutex_unlock(&part->flush_lock);
+    return err;
+}
+
+tr_err_t
+tr_partition_reset(struct tr_partition *part, int64_t offset)
+{
+    struct tr_segment *seg = NULL;
+    int64_t base, old_end;
+    tr_err_t err = TR_OK;
+    size_t i;
+
+    pthread_mutex_lock(&part->flush_lock);
+    pthread_mutex_lock(&part->lock);
+    old_end = part->log_end;
+    for (i = part->nsegs; i-- > 0;) {
+        base = tr_segment_base_offset(part->segs[i]);
+        tr_segment_close(part->segs[i]);
+        unlink_segment_files(part->dir, base);
+    }
+    part->nsegs = 0;
+    unlink_segment_files(part->dir, offset);
+    if ((err = open_active_at(part, offset, 0, &seg)) != TR_OK) {
+        goto out;
+    }
+    part->log_start = part->log_end = offset;
+    part->high_watermark = part->recovery_point = offset;
+    part->first_dirty = offset;
+    if ((err = forget_replay_state(part)) != TR_OK) {
+        goto out;
+    }
+    write_epoch_checkpoint(part);
+    tr_log_info("partition %s: emptied (log end was %" PRId64
+                "); starts again at %" PRId64,
+                part->dir, old_end, offset);
 out:
     pthread_mutex_unlock(&part->lock);
     pthread_mutex_unlock(&part->flush_lock);

@@ -291,6 +291,13 @@ tr_err_t tr_partition_append_replica(struct tr_partition *part,
  */
 tr_err_t tr_partition_truncate(struct tr_partition *part, int64_t offset);
 /*
+ * Empties the log and starts it again at 'offset' (log start, log end and
+ * high watermark all move there): a follower whose log ends before the
+ * leader's log start (retention removed what it lacks) starts over where
+ * the leader's log begins, and a replica moved away drops its copy.
+ */
+tr_err_t tr_partition_reset(struct tr_partition *part, int64_t offset);
+/*
  * OffsetForLeaderEpoch: the largest epoch <= 'epoch' that this log knows,
  * and the offset where the next one starts (the log end for the newest).
  * Both -1 when the log has no epochs.

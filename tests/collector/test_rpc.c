@@ -154,6 +154,69 @@ test_rpc_counts_are_capped(void **state)
     tr_buf_cleanup(&b);
 }
 
+/* StopReplica v1: round trip, a topic of several partitions, every cut. */
+static void
+test_rpc_stop_replica(void **state)
+{
+    struct tr_stop_part parts[2] = { { "events", 3 }, { "metrics", 0 } };
+    struct tr_stop_msg in = { 4, 9, 1, parts, 2 }, out;
+    struct tr_buf b;
+    struct tr_slice s;
+    size_t len, cut;
+
+    (void)state;
+    tr_buf_init(&b, 1 << 10);
+    tr_rpc_stop_encode(&b, &in);
+    len = tr_buf_len(&b);
+    tr_slice_init(&s, tr_buf_data(&b), len);
+    assert_int_equal(tr_rpc_stop_decode(&s, &out), TR_OK);
+    assert_int_equal(tr_slice_remaining(&s), 0);
+    assert_int_equal(out.controller_id, 4);
+    assert_int_equal(out.controller_epoch, 9);
+    assert_int_equal(out.delete_partitions, 1);
+    assert_int_equal(out.nparts, 2);
+    assert_string_equal(out.parts[1].topic, "metrics");
+    assert_int_equal(out.parts[0].partition, 3);
+    tr_rpc_stop_free(&out);
+    assert_null(out.parts);
+    for (cut = 0; cut < len; cut++) {
+        tr_slice_init(&s, tr_buf_data(&b), cut);
+        assert_int_not_equal(tr_rpc_stop_decode(&s, &out), TR_OK);
+        assert_null(out.parts);
+    }
+    /* Kafka's grouping: one topic, two partitions. */
+    tr_buf_reset(&b);
+    tr_buf_put_i32(&b, 1);
+    tr_buf_put_i32(&b, 2);
+    tr_buf_put_i64(&b, -1);
+    tr_proto_put_bool(&b, 0);
+    tr_buf_put_i32(&b, 1);
+    tr_proto_put_cstring_v(&b, 0, "t");
+    tr_buf_put_i32(&b, 2);
+    tr_buf_put_i32(&b, 5);
+    tr_buf_put_i32(&b, 6);
+    tr_slice_init(&s, tr_buf_data(&b), tr_buf_len(&b));
+    assert_int_equal(tr_rpc_stop_decode(&s, &out), TR_OK);
+    assert_int_equal(out.nparts, 2);
+    assert_int_equal(out.delete_partitions, 0);
+    assert_string_equal(out.parts[1].topic, "t");
+    assert_int_equal(out.parts[1].partition, 6);
+    tr_rpc_stop_free(&out);
+    /* A hostile partition count fails without allocating for it. */
+    tr_buf_reset(&b);
+    tr_buf_put_i32(&b, 1);
+    tr_buf_put_i32(&b, 2);
+    tr_buf_put_i64(&b, -1);
+    tr_proto_put_bool(&b, 1);
+    tr_buf_put_i32(&b, 1);
+    tr_proto_put_cstring_v(&b, 0, "t");
+    tr_buf_put_i32(&b, 0x7fffffff);
+    tr_slice_init(&s, tr_buf_data(&b), tr_buf_len(&b));
+    assert_int_not_equal(tr_rpc_stop_decode(&s, &out), TR_OK);
+    assert_null(out.parts);
+    tr_buf_cleanup(&b);
+}
+
 static void
 test_rpc_has(void **state)
 {
@@ -172,6 +235,7 @@ main(void)
         cmocka_unit_test(test_rpc_leader_and_isr_round_trip),
         cmocka_unit_test(test_rpc_update_metadata_round_trip),
         cmocka_unit_test(test_rpc_counts_are_capped),
+        cmocka_unit_test(test_rpc_stop_replica),
         cmocka_unit_test(test_rpc_has),
     };
 

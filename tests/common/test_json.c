@@ -86,7 +86,7 @@ get_int(const struct tr_json_value *obj, const char *key)
     int64_t x = 0;
 
     assert_int_equal(tr_json_get(obj, key, &v), TR_OK);
-    assert_int_equal(tr_json_int(&v, &x), TR_OK);
+    assert_int_equal(tr_json_as_int(&v, &x), TR_OK);
     return x;
 }
 
@@ -160,7 +160,7 @@ test_json_topic_assignment(void **state)
     while (tr_json_next(&it, &k, &v) == TR_OK) {
         assert_int_equal(k.type, TR_JSON_STRING);
         /* Partition ids are object keys: strings holding integers. */
-        assert_int_equal(tr_json_int(&k, &id), TR_OK);
+        assert_int_equal(tr_json_as_int(&k, &id), TR_OK);
         assert_int_equal(id, (int64_t)i);
         assert_int_equal(tr_json_int_array(&v, ids, 3, &n), TR_OK);
         assert_int_equal(n, 3);
@@ -216,9 +216,9 @@ test_json_broker_registration(void **state)
 
     /* Wrong types are refused, not coerced. */
     assert_int_equal(tr_json_get(&eps, "PLAINTEXT", &map), TR_ERR_INVALID);
-    assert_int_equal(tr_json_int(&eps, &(int64_t){ 0 }), TR_ERR_INVALID);
+    assert_int_equal(tr_json_as_int(&eps, &(int64_t){ 0 }), TR_ERR_INVALID);
     assert_int_equal(tr_json_get(&root, "host", &ep), TR_OK);
-    assert_int_equal(tr_json_int(&ep, &(int64_t){ 0 }), TR_ERR_INVALID);
+    assert_int_equal(tr_json_as_int(&ep, &(int64_t){ 0 }), TR_ERR_INVALID);
     assert_int_equal(tr_json_get(&root, "port", &ep), TR_OK);
     assert_int_equal(tr_json_string(&ep, buf, sizeof(buf)), TR_ERR_INVALID);
     free(p);
@@ -499,12 +499,12 @@ test_json_depth_cap(void **state)
         assert_int_equal(tr_json_get(&v, "a", &v), TR_OK);
     }
     assert_int_equal(v.type, TR_JSON_NUMBER);
-    assert_int_equal(tr_json_int(&v, &x), TR_OK);
+    assert_int_equal(tr_json_as_int(&v, &x), TR_OK);
     assert_int_equal(x, 7);
     free(p);
 }
 
-/* Parses 'text' (one value) and reads it with tr_json_int. */
+/* Parses 'text' (one value) and reads it with tr_json_as_int. */
 static tr_err_t
 int_of(const char *text, int64_t *out)
 {
@@ -514,7 +514,7 @@ int_of(const char *text, int64_t *out)
     tr_err_t err = tr_json_parse(p, len, &v);
 
     if (err == TR_OK) {
-        err = tr_json_int(&v, out);
+        err = tr_json_as_int(&v, out);
     }
     free(p);
     return err;
@@ -815,7 +815,7 @@ test_json_corrupt_views(void **state)
     assert_int_equal(tr_json_string(&bad, buf, sizeof(buf)), TR_ERR_CORRUPT);
     bad.len = 1;
     assert_int_equal(tr_json_string(&bad, buf, sizeof(buf)), TR_ERR_CORRUPT);
-    assert_int_equal(tr_json_int(&bad, &(int64_t){ 0 }), TR_ERR_INVALID);
+    assert_int_equal(tr_json_as_int(&bad, &(int64_t){ 0 }), TR_ERR_INVALID);
     bad = v;
     bad.len += 1; /* now covers the ',' after the closing quote */
     assert_int_equal(tr_json_string(&bad, buf, sizeof(buf)), TR_ERR_CORRUPT);
@@ -845,7 +845,7 @@ walk(const struct tr_json_value *v, int depth)
     char buf[64];
 
     assert_true(depth <= TR_JSON_MAX_DEPTH + 1);
-    (void)tr_json_int(v, &x);
+    (void)tr_json_as_int(v, &x);
     (void)tr_json_string(v, buf, sizeof(buf));
     (void)tr_json_int_array(v, ids, 8, &n);
     (void)tr_json_get(v, "version", &m);

@@ -344,6 +344,9 @@ class Workspace:
             for p in sorted(glob.glob(os.path.join(self.path, "*.stderr"))):
                 with open(p, "rb") as f:
                     print("--- %s (tail) ---\n%s" % (os.path.basename(p), tail(f.read(), 150)), flush=True)
+        if show_logs and os.environ.get("TR_KEEP_FAILED"):
+            print("# workspace kept: %s" % self.path, flush=True)
+            return
         shutil.rmtree(self.path, ignore_errors=True)
 
 
