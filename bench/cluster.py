@@ -12,6 +12,11 @@
 2. Failover: an idempotent acks=all producer writes one record at a time;
    the partition's leader is SIGKILLed; prints the time from the kill to the
    first acknowledged produce after it (zookeeper.session.timeout.ms=6000).
+3. Expansion (--move-mb, default 1024): a partition of that size (one
+   replica) is moved onto a fourth broker with `tributary cluster reassign`,
+   unthrottled, then back with --throttle (--throttle-mb MB/s); prints how
+   long each move took, and the p99 latency of a rate-limited producer
+   writing to another topic of the same brokers meanwhile.
 
 All three collectors share this machine's cores and disk, so replication
 factor 3 writes three times the bytes on the same hardware: the ratio is a
@@ -25,6 +30,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -100,11 +106,98 @@ def failover(cl):
           "(zookeeper.session.timeout.ms=6000)" % (leader, first - t_kill), flush=True)
 
 
+class SideProducer(threading.Thread):
+    """acks=all writes, 2,000 a second, timing each acknowledgement."""
+
+    def __init__(self, boot, topic):
+        super().__init__(daemon=True)
+        self.boot, self.topic = boot, topic
+        self.lat = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        from confluent_kafka import Producer
+
+        p = Producer({"bootstrap.servers": self.boot, "acks": "all", "linger.ms": 0,
+                      "log_level": 2})
+
+        def cb(err, msg, t0):
+            if err is None:
+                self.lat.append(time.monotonic() - t0)
+
+        nxt = time.monotonic()
+        while not self.stopping.is_set():
+            t0 = time.monotonic()
+            if t0 >= nxt:
+                p.produce(self.topic, b"x" * 100,
+                          on_delivery=lambda e, m, t0=t0: cb(e, m, t0))
+                nxt += 0.0005
+            p.poll(max(0.0, min(0.0005, nxt - time.monotonic())))
+        p.flush(60)
+
+    def stop(self):
+        """Stops; returns the p99 acknowledgement latency in ms."""
+        self.stopping.set()
+        self.join(90)
+        lat = sorted(self.lat)
+        return lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan")
+
+
+def move(cl, tool, ws, mb, throttle_mb):
+    size = 1000
+    n = mb * 1024 * 1024 // size
+    cl.create_topic("big", partitions=1, replication=1)
+    src = cl.wait_leader("big", 0)
+    out = subprocess.run([tool, "bench", "produce", "-b", cl.bootstrap, "-t", "big",
+                          "-n", str(n), "-s", str(size), "--acks", "1",
+                          "--timeout", "600"], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        harness.fail("filling the partition failed: %s %s" % (out.stdout, out.stderr))
+    on_disk = len(cluster.partition_log(cl.broker(src), "big", 0))
+    new = cl.add_broker()
+    cl.create_topic("side", partitions=1, replication=2)
+    for label, frm, to, throttle in (("unthrottled", src, new, 0),
+                                     ("throttled", new, src, throttle_mb)):
+        plan = os.path.join(ws.path, "move-%s.json" % label)
+        with open(plan, "w") as f:
+            f.write('{"version":1,"partitions":[{"topic":"big","partition":0,'
+                    '"replicas":[%d]}]}' % to)
+        side = SideProducer(cl.bootstrap, "side")
+        side.start()
+        time.sleep(2)
+        argv = [tool, "cluster", "reassign", "-b", cl.bootstrap, "--plan", plan, "--execute"]
+        if throttle:
+            argv += ["--throttle", str(throttle * 1024 * 1024)]
+        t0 = time.monotonic()
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            harness.fail("reassign failed: %s %s" % (r.stdout, r.stderr))
+        while True:
+            r = subprocess.run([tool, "cluster", "reassign", "-b", cl.bootstrap, "--plan",
+                                plan, "--verify"], capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                break
+            if time.monotonic() - t0 > 1800:
+                harness.fail("the %s move did not finish" % label)
+            time.sleep(0.25)
+        secs = time.monotonic() - t0
+        p99 = side.stop()
+        print("move %-11s %.0f MB from broker %d to %d: %.1f s (%.0f MB/s)%s; side "
+              "producer p99 %s" %
+              (label, on_disk / 1e6, frm, to, secs, on_disk / 1e6 / secs,
+               " at --throttle %d MB/s" % throttle if throttle else "",
+               "%.1f ms" % p99),
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("builddir")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--records", type=int, default=1000000)
+    ap.add_argument("--move-mb", type=int, default=1024)
+    ap.add_argument("--throttle-mb", type=int, default=100)
+    ap.add_argument("--only-move", action="store_true")
     args = ap.parse_args()
     build = os.path.abspath(args.builddir)
     os.environ["top_builddir"] = build
@@ -117,8 +210,11 @@ def main():
             "replica.lag.time.max.ms": "10000",
             "num.partitions": "3",
         }).start()
-        throughput(cl, tool, args.rounds, args.records)
-        failover(cl)
+        if not args.only_move:
+            throughput(cl, tool, args.rounds, args.records)
+            failover(cl)
+        if args.move_mb > 0:
+            move(cl, tool, ws, args.move_mb, args.throttle_mb)
 
     return harness.main(body, name="bench-cluster", timeout=3600)
 

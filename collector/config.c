@@ -214,6 +214,15 @@ static const struct opt opts[] = {
       F(leader_imbalance_per_broker_pct), 0, 100, NULL, 0,
       "Share of a broker's preferred partitions led elsewhere that "
       "triggers moving them back." },
+    { "leader.replication.throttled.rate", OPT_INT64, "9223372036854775807",
+      F(leader_replication_throttled_rate), 1, INT64_MAX, NULL, 0,
+      "Bytes/s a leader serves to replicas catching up (out of the ISR); "
+      "changeable at run time." },
+    { "follower.replication.throttled.rate", OPT_INT64,
+      "9223372036854775807", F(follower_replication_throttled_rate), 1,
+      INT64_MAX, NULL, 0,
+      "Bytes/s a follower copies for replicas catching up (out of the "
+      "ISR); changeable at run time." },
     { "inter.broker.listener.name", OPT_STRING, NULL,
       F(inter_broker_listener_name), 0, 0, NULL, 0,
       "Listener brokers use between themselves (only PLAINTEXT today)." },

@@ -63,6 +63,8 @@ struct tr_broker_config {
     int auto_leader_rebalance_enable;        /* true */
     int64_t leader_imbalance_check_interval_seconds; /* 300 */
     int32_t leader_imbalance_per_broker_pct;         /* 10 */
+    int64_t leader_replication_throttled_rate;       /* INT64_MAX: none */
+    int64_t follower_replication_throttled_rate;     /* INT64_MAX: none */
     char *inter_broker_listener_name; /* NULL: the first listener */
 
     /*

@@ -33,7 +33,8 @@ tr_cluster_reassign_usage(FILE *out)
         out,
         "Usage: tributary cluster [status] [-b HOST:PORT] [--json]\n"
         "       tributary cluster reassign -b B --plan FILE "
-        "(--execute | --verify | --cancel)\n"
+        "(--execute [--throttle BYTES/S] |\n"
+        "                                   --verify | --cancel)\n"
         "       tributary cluster rebalance -b B [--brokers ID,...] "
         "[--topic T]... [--execute]\n"
         "                                   [--plan-out FILE]\n"
@@ -49,7 +50,10 @@ tr_cluster_reassign_usage(FILE *out)
         "\"partition\":0,\n"
         "                  \"replicas\":[3,1,2]}]}; --verify exits 0 once "
         "done, 1 while\n"
-        "                 moving; --cancel stops the moves of the plan\n"
+        "                 moving; --cancel stops the moves of the plan;\n"
+        "                 --throttle limits the copying (each broker, bytes "
+        "per second)\n"
+        "                 until --verify finds the move done\n"
         "  rebalance      proposes (prints) a plan spreading replicas and "
         "preferred leaders\n"
         "                 evenly over the live brokers (or --brokers), "
@@ -440,6 +444,7 @@ struct opts {
     int ntopics;
     int32_t partition;
     int execute, verify, cancel;
+    int64_t throttle; /* --throttle bytes/s, 0: none */
 };
 
 static int
@@ -454,7 +459,8 @@ parse_opts(int argc, char **argv, struct opts *o)
         O_TOPIC,
         O_PARTITION,
         O_TYPE,
-        O_PLAN_OUT
+        O_PLAN_OUT,
+        O_THROTTLE
     };
     static const struct option longopts[] = {
         TR_CLI_COMMON_OPTIONS,
@@ -469,6 +475,7 @@ parse_opts(int argc, char **argv, struct opts *o)
         { "type", required_argument, NULL, O_TYPE },
         { "election-type", required_argument, NULL, O_TYPE },
         { "plan-out", required_argument, NULL, O_PLAN_OUT },
+        { "throttle", required_argument, NULL, O_THROTTLE },
         { NULL, 0, NULL, 0 },
     };
     int ch, r;
@@ -522,6 +529,14 @@ parse_opts(int argc, char **argv, struct opts *o)
         case O_TYPE:
             o->type = optarg;
             break;
+        case O_THROTTLE:
+            if (tr_cli_parse_i64(optarg, &v) != 0 || v <= 0) {
+                tr_cli_error(CMD, "bad --throttle '%s' (bytes per second)",
+                             optarg);
+                return TR_EXIT_USAGE;
+            }
+            o->throttle = v;
+            break;
         case 'h':
             tr_cluster_reassign_usage(stdout);
             return TR_EXIT_OK;
@@ -558,6 +573,46 @@ connect_md(const struct opts *o, struct tr_admin **a,
         return TR_EXIT_FAIL;
     }
     return -1;
+}
+
+/*
+ * Sets (rate > 0) or removes (0) the replication throttle on every broker
+ * of the metadata, as Kafka's tool does around a move: the leaders serving
+ * the new replicas and the followers copying are all limited to 'rate'.
+ */
+static int
+set_throttle(struct tr_admin *a, const struct tr_admin_metadata *md,
+             int64_t rate)
+{
+    char lead[96], fol[96], id[16], msg[512], errbuf[512];
+    const char *kv[2] = { lead, fol };
+    int16_t kerr = 0;
+    size_t i;
+
+    if (rate > 0) {
+        snprintf(lead, sizeof(lead), "leader.replication.throttled.rate=%lld",
+                 (long long)rate);
+        snprintf(fol, sizeof(fol), "follower.replication.throttled.rate=%lld",
+                 (long long)rate);
+    } else {
+        snprintf(lead, sizeof(lead), "leader.replication.throttled.rate");
+        snprintf(fol, sizeof(fol), "follower.replication.throttled.rate");
+    }
+    for (i = 0; i < md->nbrokers; i++) {
+        snprintf(id, sizeof(id), "%d", (int)md->brokers[i].id);
+        if (tr_admin_alter_configs(a, TR_ADMIN_RESOURCE_BROKER, id, kv, 2,
+                                   &kerr, msg, sizeof(msg), errbuf,
+                                   sizeof(errbuf)) != TR_OK) {
+            tr_cli_error(CMD, "throttle on broker %s: %s", id, errbuf);
+            return TR_EXIT_FAIL;
+        }
+        if (kerr != TR_KERR_NONE) {
+            tr_cli_error(CMD, "throttle on broker %s: %s: %s", id,
+                         tr_admin_kerr_name(kerr), msg);
+            return tr_cli_exit_for_kerr(kerr);
+        }
+    }
+    return TR_EXIT_OK;
 }
 
 /* --verify: 0 when every planned partition is exactly as planned. */
@@ -690,7 +745,20 @@ cmd_reassign(int argc, char **argv)
     }
     if (o.verify) {
         rc = verify_plan(a, md, &plan, o.common.json);
+        /* Done: the throttle a --execute set goes, as in Kafka's tool. */
+        if (rc == TR_EXIT_OK && set_throttle(a, md, 0) == TR_EXIT_OK &&
+            !o.common.json) {
+            printf("Replication throttle removed.\n");
+        }
         goto out;
+    }
+    if (o.throttle > 0 && o.execute) {
+        if ((rc = set_throttle(a, md, o.throttle)) != TR_EXIT_OK) {
+            goto out;
+        }
+        printf("Replication throttled to %lld bytes/s on every broker until "
+               "--verify finds the move done.\n",
+               (long long)o.throttle);
     }
     if (o.execute) {
         for (i = 0; i < plan.n; i++) {
@@ -707,6 +775,9 @@ cmd_reassign(int argc, char **argv)
         printf("\n");
     }
     rc = send_plan(a, md->controller, &plan, o.cancel);
+    if (o.cancel && rc == TR_EXIT_OK) {
+        (void)set_throttle(a, md, 0);
+    }
     if (rc == TR_EXIT_OK || rc == TR_EXIT_PARTIAL) {
         printf(o.cancel ? "Cancelled the moves of %zu partitions.\n"
                         : "Started moving %zu partitions; follow with "

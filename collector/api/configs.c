@@ -1,8 +1,11 @@
 /*
  * api_configs -- AlterConfigs (v0-1) and IncrementalAlterConfigs (v0).
  *
- * Only topic resources (type 2) can change: broker settings come from the
- * collector's properties file and are static, so a broker resource gets
+ * Topic resources (type 2) change here. Broker settings come from the
+ * collector's properties file and are static, except, in a cluster, the
+ * replication throttles (leader/follower.replication.throttled.rate), which
+ * a broker resource (type 4, named by broker id, or "" for every broker)
+ * changes at run time through ZooKeeper (cluster.h); anything else gets
  * INVALID_REQUEST with a message saying so. AlterConfigs replaces the
  * topic's whole set of overrides (a key left out goes back to its default);
  * IncrementalAlterConfigs applies SET (0), DELETE (1), APPEND (2) and
@@ -28,8 +31,12 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "build-config.h"
 #include "log.h"
 #include "topics.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 
 #define RESOURCE_TOPIC  2
 #define RESOURCE_BROKER 4
@@ -67,6 +74,54 @@ skip_resource(struct tr_slice *in, int incremental)
         }
     }
     return TR_OK;
+}
+
+/*
+ * A broker resource: in a cluster the replication throttles change at run
+ * time (cluster.h); every other broker setting is static.
+ */
+static int16_t
+alter_broker(struct tr_request *req, const char *name, const struct entries *e,
+             int incremental, int validate_only, char *message, size_t len)
+{
+#ifdef HAVE_ZOOKEEPER
+    const char *keys[MAX_ENTRIES], *values[MAX_ENTRIES];
+    size_t i;
+
+    if (req->broker->cluster != NULL) {
+        for (i = 0; i < e->n; i++) {
+            if (incremental && e->alters[i].op != TR_CONFIG_OP_SET &&
+                e->alters[i].op != TR_CONFIG_OP_DELETE) {
+                snprintf(message, len, "%s takes SET or DELETE only",
+                         e->alters[i].name);
+                return TR_KERR_INVALID_REQUEST;
+            }
+            keys[i] = e->alters[i].name;
+            values[i] = incremental && e->alters[i].op == TR_CONFIG_OP_DELETE
+                            ? NULL
+                            : e->alters[i].value;
+            if (!tr_cluster_is_dynamic_config(keys[i])) {
+                break;
+            }
+        }
+        if (i == e->n && validate_only) {
+            return TR_KERR_NONE;
+        }
+        return tr_cluster_alter_broker_config(req->broker->cluster, name, keys,
+                                              values, e->n, !incremental,
+                                              message, len);
+    }
+#else
+    (void)e;
+    (void)incremental;
+    (void)validate_only;
+#endif
+    (void)req;
+    (void)name;
+    snprintf(message, len,
+             "broker configs are static here: set them in the collector's "
+             "properties file (or --set) and restart");
+    return TR_KERR_INVALID_REQUEST;
 }
 
 static tr_err_t
@@ -141,10 +196,8 @@ alter(struct tr_request *req, int incremental)
             kerr = TR_KERR_INVALID_REQUEST;
             snprintf(message, sizeof(message), "resource name too long");
         } else if (type == RESOURCE_BROKER) {
-            kerr = TR_KERR_INVALID_REQUEST;
-            snprintf(message, sizeof(message),
-                     "broker configs are static: set them in the "
-                     "collector's properties file (or --set) and restart");
+            kerr = alter_broker(req, rname, e, incremental, validate_only,
+                                message, sizeof(message));
         } else if (type != RESOURCE_TOPIC) {
             kerr = TR_KERR_INVALID_REQUEST;
             snprintf(message, sizeof(message),

@@ -22,6 +22,7 @@
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
+#include "throttle.h"
 #endif
 
 struct fetch_part {
@@ -192,6 +193,7 @@ fetch_read(struct tr_request *req, struct fetch *f)
     for (i = 0; i < f->nparts; i++) {
         struct fetch_part *fp = &f->parts[i];
         struct tr_partition *part;
+        struct tr_throttle *throttle = NULL;
         size_t budget;
         int64_t end;
         tr_err_t err;
@@ -217,6 +219,12 @@ fetch_read(struct tr_request *req, struct fetch *f)
                 tr_partition_unref(part);
                 continue;
             }
+            /* A replica catching up waits while the leader throttle is
+             * spent (leader.replication.throttled.rate). */
+            if (tr_cluster_throttle_fetch(req->broker->cluster, part,
+                                          f->replica_id)) {
+                throttle = tr_cluster_leader_throttle(req->broker->cluster);
+            }
         }
 #endif
         fp->kerr = TR_KERR_NONE;
@@ -237,9 +245,15 @@ fetch_read(struct tr_request *req, struct fetch *f)
         if (f->replica_id >= 0 && req->broker->cluster != NULL) {
             end = fp->offs.log_end; /* followers copy past the HW */
         }
-        if (budget > 0 || total == 0) {
+        if (throttle != NULL && !tr_throttle_allow(throttle, req->now_ms)) {
+            /* Nothing for it this time; the fetch waits as if idle. */
+        } else if (budget > 0 || total == 0) {
             err = tr_partition_read(part, fp->fetch_offset, budget, end,
                                     &fp->read);
+            if (throttle != NULL && err == TR_OK) {
+                tr_throttle_record(throttle, (int64_t)fp->read.len,
+                                   req->now_ms);
+            }
             if (err == TR_ERR_OUT_OF_RANGE) {
                 fp->kerr = TR_KERR_OFFSET_OUT_OF_RANGE;
             } else if (err != TR_OK) {

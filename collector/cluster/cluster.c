@@ -308,6 +308,30 @@ out:
     return kerr;
 }
 
+int
+tr_cluster_throttle_fetch(struct tr_cluster *c, struct tr_partition *part,
+                          int32_t replica_id)
+{
+    struct entry *e;
+    int throttled = 0;
+
+    if (replica_id < 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&c->lock);
+    e = find_entry(c, tr_partition_topic(part), tr_partition_index(part));
+    throttled = e != NULL && e->role == ROLE_LEADER &&
+                !tr_rpc_has(e->st.isr, e->st.nisr, replica_id);
+    pthread_mutex_unlock(&c->lock);
+    return throttled;
+}
+
+struct tr_throttle *
+tr_cluster_leader_throttle(struct tr_cluster *c)
+{
+    return &c->leader_throttle;
+}
+
 size_t
 tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out)
 {
@@ -570,6 +594,7 @@ fetcher_for(struct tr_cluster *c, int32_t leader, const char *host, int port)
     fc.fetch_max_bytes = c->cfg->replica_fetch_max_bytes;
     fc.fetch_wait_ms = c->cfg->replica_fetch_wait_max_ms;
     fc.timeout_ms = 10000;
+    fc.throttle = &c->follower_throttle;
     if (tr_array_reserve(&c->fetchers, &c->fetchers_cap, c->nfetchers + 1,
                          sizeof(*c->fetchers)) != TR_OK ||
         tr_fetcher_start(&fc, c->broker->topics, c->broker->waits, &f) !=
@@ -703,6 +728,14 @@ apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
             if (moved) {
                 tr_waits_notify(c->broker->waits, p->topic, p->partition);
             }
+            if (p->leader != c->id) {
+                /* In the ISR now (or out of it): throttled no more (again). */
+                for (j = 0; j < c->nfetchers; j++) {
+                    tr_fetcher_set_throttled(
+                        c->fetchers[j].f, p->topic, p->partition,
+                        !tr_rpc_has(p->isr, p->nisr, c->id));
+                }
+            }
             continue;
         }
         pthread_mutex_unlock(&c->lock);
@@ -755,6 +788,9 @@ apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
                 struct tr_fetcher *f = fetcher_for(c, p->leader, host, port);
                 if (f != NULL) {
                     tr_fetcher_add(f, p->topic, p->partition, p->leader_epoch);
+                    tr_fetcher_set_throttled(
+                        f, p->topic, p->partition,
+                        !tr_rpc_has(p->isr, p->nisr, c->id));
                 }
             }
             tr_log_info("cluster: following %s-%d on broker %d at epoch %d",
@@ -908,6 +944,8 @@ zk_event(void *arg, enum tr_zk_event ev, const char *path)
             c->q_topics = 1;
         } else if (strcmp(path, "/admin/reassign_partitions") == 0) {
             c->q_reassign = 1;
+        } else if (strncmp(path, "/config/brokers/", 16) == 0) {
+            c->q_config = 1;
         }
         break;
     }
@@ -1150,6 +1188,180 @@ tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
 
 static void apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m);
 
+/* The settings that may change at run time, by their names. */
+static const char *const dynamic_keys[] = {
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+};
+
+/*
+ * One dynamic setting from /config/brokers/<id>, else /config/brokers/
+ * <default>, else the static value: Kafka's order of precedence.
+ */
+static int64_t
+dynamic_value(const struct tr_json_value *mine, const struct tr_json_value *all,
+              const char *key, int64_t fallback)
+{
+    const struct tr_json_value *docs[2] = { mine, all };
+    struct tr_json_value cfg, v;
+    int64_t n;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        if (docs[i] != NULL && tr_json_get(docs[i], "config", &cfg) == TR_OK &&
+            tr_json_get(&cfg, key, &v) == TR_OK &&
+            tr_json_as_int(&v, &n) == TR_OK && n > 0) {
+            return n;
+        }
+    }
+    return fallback;
+}
+
+/* Reads (and watches) this broker's dynamic settings; applies them. */
+static void
+read_dynamic_config(struct tr_cluster *c)
+{
+    char path[64], *data[2] = { NULL, NULL };
+    struct tr_json_value roots[2];
+    const struct tr_json_value *doc[2] = { NULL, NULL };
+    int64_t leader, follower;
+    size_t len;
+    int i;
+
+    (void)tr_zk_ensure_path(c->zk, "/config/brokers");
+    for (i = 0; i < 2; i++) {
+        if (i == 0) {
+            snprintf(path, sizeof(path), "/config/brokers/%d", (int)c->id);
+        } else {
+            snprintf(path, sizeof(path), "/config/brokers/<default>");
+        }
+        if (tr_zk_get(c->zk, path, 1, &data[i], &len, NULL) == TR_OK &&
+            tr_json_parse(data[i], len, &roots[i]) == TR_OK) {
+            doc[i] = &roots[i];
+        }
+    }
+    leader = dynamic_value(doc[0], doc[1], dynamic_keys[0],
+                           c->cfg->leader_replication_throttled_rate);
+    follower = dynamic_value(doc[0], doc[1], dynamic_keys[1],
+                             c->cfg->follower_replication_throttled_rate);
+    if (leader != tr_throttle_rate(&c->leader_throttle) ||
+        follower != tr_throttle_rate(&c->follower_throttle)) {
+        tr_log_info("cluster: replication throttle: leader %" PRId64
+                    ", follower %" PRId64 " bytes/s",
+                    leader, follower);
+    }
+    tr_throttle_set_rate(&c->leader_throttle, leader);
+    tr_throttle_set_rate(&c->follower_throttle, follower);
+    free(data[0]);
+    free(data[1]);
+}
+
+int
+tr_cluster_is_dynamic_config(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(dynamic_keys) / sizeof(dynamic_keys[0]); i++) {
+        if (strcmp(key, dynamic_keys[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends "key":"value" to a JSON object under construction. */
+static void
+put_member(struct tr_buf *b, int *first, const char *key, const char *value)
+{
+    if (!*first) {
+        tr_buf_put_bytes(b, ",", 1);
+    }
+    (void)tr_json_put_string(b, key);
+    tr_buf_put_bytes(b, ":", 1);
+    (void)tr_json_put_string(b, value);
+    *first = 0;
+}
+
+int16_t
+tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
+                               const char *const *keys,
+                               const char *const *values, size_t n, int replace,
+                               char *errbuf, size_t errlen)
+{
+    char path[128], *data = NULL, key[128], value[64];
+    struct tr_json_value root, cfg, k, v;
+    struct tr_json_iter it;
+    struct tr_buf b;
+    size_t len, i;
+    int first = 1;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    errbuf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        char *end;
+        if (!tr_cluster_is_dynamic_config(keys[i])) {
+            snprintf(errbuf, errlen,
+                     "%s cannot change at run time: set it in the "
+                     "collector's properties file (or --set) and restart",
+                     keys[i]);
+            return TR_KERR_INVALID_REQUEST;
+        }
+        if (values[i] != NULL &&
+            (strtoll(values[i], &end, 10) <= 0 || *end != '\0')) {
+            snprintf(errbuf, errlen, "%s must be a positive number of bytes",
+                     keys[i]);
+            return TR_KERR_INVALID_CONFIG;
+        }
+    }
+    snprintf(path, sizeof(path), "/config/brokers/%s",
+             broker[0] ? broker : "<default>");
+    tr_buf_init(&b, 1 << 16);
+    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
+    /* Keep the settings the request does not name (unless replacing). */
+    if (!replace && tr_zk_get(c->zk, path, 0, &data, &len, NULL) == TR_OK &&
+        tr_json_parse(data, len, &root) == TR_OK &&
+        tr_json_get(&root, "config", &cfg) == TR_OK &&
+        tr_json_iter_init(&it, &cfg) == TR_OK) {
+        while (tr_json_next(&it, &k, &v) == TR_OK) {
+            int named = 0;
+            if (tr_json_string(&k, key, sizeof(key)) != TR_OK ||
+                tr_json_string(&v, value, sizeof(value)) != TR_OK) {
+                continue;
+            }
+            for (i = 0; i < n; i++) {
+                named |= strcmp(keys[i], key) == 0;
+            }
+            if (!named) {
+                put_member(&b, &first, key, value);
+            }
+        }
+    }
+    free(data);
+    for (i = 0; i < n; i++) {
+        if (values[i] != NULL) {
+            put_member(&b, &first, keys[i], values[i]);
+        }
+    }
+    tr_buf_put_bytes(&b, "}}", 2);
+    (void)tr_zk_ensure_path(c->zk, "/config/brokers");
+    err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b), tr_buf_len(&b),
+                    -1, NULL);
+    if (err == TR_ERR_NOT_FOUND) {
+        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
+                           tr_buf_len(&b), 0, NULL, 0);
+    }
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, tr_err_str(err));
+        kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+    } else {
+        tr_log_info("cluster: %s now %.*s", path, (int)tr_buf_len(&b),
+                    (const char *)tr_buf_data(&b));
+    }
+    tr_buf_cleanup(&b);
+    return kerr;
+}
+
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -1157,7 +1369,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     int connected, expired, brokers, topics, isr, controller;
     struct queued_msg *msgs;
     size_t nmsgs, i;
-    int reassign;
+    int reassign, config;
 
     (void)fd;
     (void)what;
@@ -1176,6 +1388,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     c->q_nmsgs = c->q_cap = 0;
     reassign = c->q_reassign;
     c->q_reassign = 0;
+    config = c->q_config;
+    c->q_config = 0;
     pthread_mutex_unlock(&c->qlock);
 
     if (expired) {
@@ -1193,10 +1407,14 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         }
         if (c->registered) {
             controller = 1;
+            config = 1;
         }
     }
     if (controller && c->registered) {
         tr_controller_elect(c);
+    }
+    if (config && c->registered) {
+        read_dynamic_config(c);
     }
     tr_controller_events(c, brokers, topics, isr);
     if (reassign) {
@@ -1278,6 +1496,10 @@ tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
     pthread_cond_init(&c->job_done, NULL);
+    tr_throttle_init(&c->leader_throttle,
+                     c->cfg->leader_replication_throttled_rate);
+    tr_throttle_init(&c->follower_throttle,
+                     c->cfg->follower_replication_throttled_rate);
     c->base = event_base_new();
     if (c->base == NULL) {
         err = TR_ERR_NOMEM;
@@ -1353,6 +1575,8 @@ tr_cluster_free(struct tr_cluster *c)
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->qlock);
     pthread_cond_destroy(&c->job_done);
+    tr_throttle_cleanup(&c->leader_throttle);
+    tr_throttle_cleanup(&c->follower_throttle);
     tr_free(c);
 }
 

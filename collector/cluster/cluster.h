@@ -85,6 +85,31 @@ int16_t tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
                                int32_t replica_id, int32_t current_epoch,
                                int64_t fetch_offset);
 
+/*
+ * Leader side of the replication throttle: 1 when a fetch by 'replica_id'
+ * of 'part' (led here) is for a replica catching up, out of the ISR, and so
+ * counts against tr_cluster_leader_throttle (which the fetch handler asks
+ * before reading and tells what it sent).
+ */
+int tr_cluster_throttle_fetch(struct tr_cluster *c, struct tr_partition *part,
+                              int32_t replica_id);
+struct tr_throttle *tr_cluster_leader_throttle(struct tr_cluster *c);
+
+/*
+ * Dynamic broker settings (Kafka's KIP-226 storage): the replication
+ * throttles may change at run time, per broker ('broker' its id) or for
+ * every broker ('broker' ""), stored in /config/brokers/<id> or
+ * /config/brokers/<default> and applied by every broker watching them.
+ * 'values[i]' NULL deletes the key; 'replace' drops the keys not named
+ * (AlterConfigs). Kafka error code; errbuf says why.
+ */
+int tr_cluster_is_dynamic_config(const char *key);
+int16_t tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
+                                       const char *const *keys,
+                                       const char *const *values, size_t n,
+                                       int replace, char *errbuf,
+                                       size_t errlen);
+
 /* Metadata: the live brokers (owned copy, free with tr_free). */
 size_t tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out);
 int32_t tr_cluster_controller_id(struct tr_cluster *c);

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "cluster.h"
 #include "rpc.h"
+#include "throttle.h"
 
 struct event_base;
 struct event;
@@ -147,6 +148,10 @@ struct tr_cluster {
     size_t nsenders, senders_cap;
     int32_t shutting_down_broker; /* controlled shutdown in progress */
     int64_t last_rebalance_ms;    /* preferred-leader check */
+
+    /* Replication throttles (rates set from the config and ZooKeeper). */
+    struct tr_throttle leader_throttle, follower_throttle;
+    int q_config; /* /config/brokers/<id> or /<default> changed */
 
     /* Fetchers, one per leader broker (cluster thread only). */
     struct leader_fetcher {

@@ -16,6 +16,7 @@
 #include "partition.h"
 #include "proto.h"
 #include "rpc.h"
+#include "throttle.h"
 #include "topics.h"
 #include "waits.h"
 
@@ -24,6 +25,7 @@ struct fpart {
     int32_t partition;
     int32_t leader_epoch;
     int truncated; /* divergence resolved for this epoch */
+    int throttled; /* catching up: counts against the follower throttle */
     int64_t retry_at_ms;
 };
 
@@ -98,6 +100,20 @@ tr_fetcher_remove(struct tr_fetcher *f, const char *topic, int32_t partition)
     /* A response being applied may still append to it: wait it out. */
     while (f->busy) {
         pthread_cond_wait(&f->idle, &f->lock);
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+void
+tr_fetcher_set_throttled(struct tr_fetcher *f, const char *topic,
+                         int32_t partition, int throttled)
+{
+    int i;
+
+    pthread_mutex_lock(&f->lock);
+    i = find(f, topic, partition);
+    if (i >= 0) {
+        f->parts[i].throttled = throttled;
     }
     pthread_mutex_unlock(&f->lock);
 }
@@ -306,7 +322,7 @@ fetch_once(struct tr_fetcher *f, struct fpart *ps, int n, const char *host,
     struct tr_str name, records;
     char topic[TR_TOPIC_MAX + 1];
     tr_err_t err;
-    int i, j;
+    int i, j, throttled;
 
     tr_buf_init(&body, 64 << 20);
     tr_buf_init(&resp, (size_t)INT32_MAX);
@@ -382,9 +398,14 @@ fetch_once(struct tr_fetcher *f, struct fpart *ps, int n, const char *host,
             /* Only partitions still followed at the same epoch. */
             pthread_mutex_lock(&f->lock);
             j = find(f, topic, idx);
+            throttled = j >= 0 && f->parts[j].throttled;
             pthread_mutex_unlock(&f->lock);
             if (j < 0) {
                 continue;
+            }
+            if (throttled && f->cfg.throttle != NULL) {
+                tr_throttle_record(f->cfg.throttle, records.len,
+                                   tr_clock_mono_ms());
             }
             if (apply_partition(f, topic, idx, kerr, hw, lstart, &records)) {
                 pthread_mutex_lock(&f->lock);
@@ -462,6 +483,14 @@ run(void *arg)
                 if (err != TR_OK) {
                     continue;
                 }
+            }
+            /*
+             * A replica catching up is left out of this fetch while the
+             * follower throttle is spent; the others are never held back.
+             */
+            if (ps[i].throttled && f->cfg.throttle != NULL &&
+                !tr_throttle_allow(f->cfg.throttle, now)) {
+                continue;
             }
             ps[ready++] = ps[i];
         }

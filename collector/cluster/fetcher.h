@@ -21,6 +21,7 @@
 
 #include "err.h"
 
+struct tr_throttle;
 struct tr_topics;
 struct tr_waits;
 struct tr_fetcher;
@@ -33,6 +34,12 @@ struct tr_fetcher_config {
     int32_t fetch_max_bytes; /* replica.fetch.max.bytes, per partition */
     int32_t fetch_wait_ms;   /* replica.fetch.wait.max.ms */
     int32_t timeout_ms;      /* socket timeout for one request */
+    /*
+     * follower.replication.throttled.rate, shared by the broker's fetchers
+     * (borrowed; NULL: none): partitions marked throttled are left out of
+     * a fetch while it is spent.
+     */
+    struct tr_throttle *throttle;
 };
 
 /* Starts the thread. Owned result in *out. */
@@ -47,6 +54,12 @@ void tr_fetcher_add(struct tr_fetcher *f, const char *topic, int32_t partition,
 /* Stops following; returns once no fetch of it is being applied. */
 void tr_fetcher_remove(struct tr_fetcher *f, const char *topic,
                        int32_t partition);
+/*
+ * Marks a followed partition as catching up (out of the ISR): its traffic
+ * counts against, and waits for, the follower throttle.
+ */
+void tr_fetcher_set_throttled(struct tr_fetcher *f, const char *topic,
+                              int32_t partition, int throttled);
 int tr_fetcher_count(struct tr_fetcher *f);
 /* Stops the thread and frees; NULL is a no-op. */
 void tr_fetcher_free(struct tr_fetcher *f);

@@ -7,12 +7,15 @@ replication factor 3 (min.insync.replicas=2). An idempotent acks=all
 producer (confluent-kafka) writes without pause and a consumer group reads
 along. Then:
 
-  1. broker 4 starts; `tributary cluster reassign --execute` moves one
-     replica of every partition onto it, replacing in partition 0 its
-     leader (so leadership must move too); `--verify` exits non-zero while
-     the move runs and 0 once every partition has exactly its planned
-     replicas, all in sync. The replaced replicas' copies are deleted, the
-     new ones are byte-identical to the leaders'.
+  1. broker 4 starts; `tributary cluster reassign --execute --throttle`
+     moves one replica of every partition onto it, replacing in partition 0
+     its leader (so leadership must move too); the throttle is set on every
+     broker in ZooKeeper; `--verify` exits non-zero while the move runs and
+     0 once every partition has exactly its planned replicas, all in sync,
+     and then removes the throttle. The replaced replicas' copies are
+     deleted, the new ones are byte-identical to the leaders'. Partition 1
+     first loses its head to DeleteRecords, so its new replica must start at
+     the leader's log start.
   2. `tributary cluster rebalance --execute` spreads replicas and preferred
      leaders over the four brokers: each holds 2 or 3 of the 9 replicas.
   3. A move onto a paused broker cannot finish: ListPartitionReassignments
@@ -168,10 +171,18 @@ def body(ws):
         dropped[p] = out
     plan = plan_file(ws, "expand.json", moves)
     t0 = time.time()
-    r = tributary(cl, "cluster", "reassign", "--plan", plan, "--execute")
+    r = tributary(cl, "cluster", "reassign", "--plan", plan, "--execute",
+                  "--throttle", "50000000")
     check(r.returncode == 0, "reassign --execute: exit %d %s%s" % (r.returncode, r.stdout, r.stderr))
     check('"replicas":[' in r.stdout, "--execute printed the current assignment for a rollback")
+    throttles = {b: cl.znode("/config/brokers/%d" % b) for b in (1, 2, 3, 4)}
+    check(all(z is not None and b"follower.replication.throttled.rate" in z
+              and b"50000000" in z for z in throttles.values()),
+          "--throttle set both rates on every broker in /config/brokers: %s" % throttles)
     secs, saw_going = wait_verified(cl, plan, "the expansion")
+    zs = [cl.znode("/config/brokers/%d" % b) for b in (1, 2, 3, 4)]
+    check(all(b"throttled" not in z for z in zs),
+          "--verify removed the throttle once the move was done: %s" % zs)
     note("moved one replica of %d partitions onto broker 4 in %.1f s (%d records "
          "acknowledged so far, %d read by the group)" %
          (PARTS, time.time() - t0, len(w.acked), len(reader.seen)))
@@ -194,6 +205,18 @@ def body(ws):
                         for f in os.listdir(d) if f.endswith(".log")),
                     timeout=20, what="broker %d's copy of %s-%d deleted" % (dropped[p], TOPIC, p))
     note("the replaced replicas' copies are gone")
+
+    # Only the throttles change at run time; other broker settings refuse.
+    from confluent_kafka.admin import ConfigResource
+    admin = cl.admin()
+    fs = admin.alter_configs([ConfigResource("broker", "1", set_config={
+        "log.retention.ms": "1000"})])
+    try:
+        list(fs.values())[0].result(30)
+        fail("a static broker setting was changed at run time")
+    except Exception as e:
+        check("cannot change at run time" in str(e) or "static" in str(e),
+              "a static broker setting is refused with a reason: %s" % e)
 
     # 2. Rebalance over the four brokers.
     r = tributary(cl, "cluster", "rebalance", "--plan-out", os.path.join(ws.path, "rb.json"),
