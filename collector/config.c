@@ -182,6 +182,10 @@ static const struct opt opts[] = {
       "How long start-up waits for ZooKeeper." },
     { "broker.rack", OPT_STRING, NULL, F(broker_rack), 0, 0, NULL, 0,
       "Rack of this broker, given to clients and used to spread replicas." },
+    { "reserved.broker.max.id", OPT_INT32, "1000", F(reserved_broker_max_id),
+      0, INT32_MAX - 1, NULL, 0,
+      "Highest broker.id a cluster member may be given; broker.id=-1 gets "
+      "a generated id above it." },
     { "min.insync.replicas", OPT_INT32, "1", F(min_insync_replicas), 1,
       TR_MAX_REPLICAS_CFG, NULL, 0,
       "acks=all produce needs this many in-sync replicas, else "

@@ -342,11 +342,34 @@ main(int argc, char **argv)
         status = EXIT_CONFIG;
         goto out;
 #else
-        if (cfg.broker_id < 0) {
-            tr_log_error("broker.id=-1: a cluster member needs an explicit "
-                         "broker.id");
+        if (cfg.broker_id > cfg.reserved_broker_max_id) {
+            /* Kafka's rule: ids above it are the generated ones. */
+            tr_log_error("broker.id=%d is above reserved.broker.max.id=%d",
+                         (int)cfg.broker_id, (int)cfg.reserved_broker_max_id);
             status = EXIT_CONFIG;
             goto out;
+        }
+        if (cfg.broker_id < 0) {
+            /*
+             * The id given at the first start stays with the data, as in
+             * Kafka; only a new log directory takes a new one. Everything
+             * from here on (producer ids, the listener's Metadata, the
+             * cluster thread) uses the id, so it is settled now.
+             */
+            err = tr_topics_meta_broker_id(topics, &cfg.broker_id, errbuf,
+                                           sizeof(errbuf));
+            if (err == TR_ERR_NOT_FOUND) {
+                err = tr_cluster_generate_broker_id(&cfg, &cfg.broker_id,
+                                                    errbuf, sizeof(errbuf));
+                if (err == TR_OK) {
+                    tr_log_info("broker.id=-1: generated broker id %d",
+                                (int)cfg.broker_id);
+                }
+            }
+            if (err != TR_OK) {
+                tr_log_error("%s", errbuf);
+                goto out;
+            }
         }
 #endif
     } else if (cfg.broker_id < 0) {

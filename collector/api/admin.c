@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "assign.h"
 #include "config.h"
 #include "log.h"
 #include "topics.h"
@@ -39,6 +40,79 @@ put_topic_result(struct tr_request *req, const struct tr_str *name,
         tr_proto_put_cstring_v(req->out, 0,
                                kerr == TR_KERR_NONE ? NULL : message);
     }
+}
+
+/*
+ * Reads one topic's Assignments (bounds-checked by the first pass) from
+ * 'at' and leaves it after them; *n gets their count, 0 when there are
+ * none. Otherwise checks them with tr_assign_explicit: *replicas gets the
+ * lists by partition (owned, free with tr_free) and *rf their length, or
+ * the answer is a Kafka error code with the reason in 'message'.
+ */
+static int16_t
+read_assignments(struct tr_slice *at, int32_t *n, int32_t **replicas,
+                 int32_t *rf, char *message, size_t len)
+{
+    struct tr_slice first;
+    int32_t *partition_of = NULL, *count_of = NULL, *ids = NULL;
+    int32_t i, j, nrep, i32;
+    size_t total = 0, k = 0;
+    int16_t kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+    tr_err_t err;
+
+    *replicas = NULL;
+    tr_proto_get_array_len_v(at, 0, n, 0, TR_API_MAX_PARTITIONS);
+    *n = *n < 0 ? 0 : *n;
+    first = *at;
+    for (i = 0; i < *n; i++) {
+        tr_slice_get_i32(at, &i32);
+        tr_proto_get_array_len_v(at, 0, &nrep, 0, 1000);
+        for (j = 0; j < nrep; j++) {
+            tr_slice_get_i32(at, &i32);
+        }
+        total += nrep < 0 ? 0 : (size_t)nrep;
+    }
+    if (*n == 0) {
+        kerr = TR_KERR_NONE;
+        goto out;
+    }
+    /* 'total' is bounded by the request's size: each id took 4 bytes. */
+    partition_of = tr_malloc((size_t)*n * sizeof(*partition_of));
+    count_of = tr_malloc((size_t)*n * sizeof(*count_of));
+    ids = tr_malloc((total + 1) * sizeof(*ids));
+    *replicas = tr_malloc((total + 1) * sizeof(**replicas));
+    if (partition_of == NULL || count_of == NULL || ids == NULL ||
+        *replicas == NULL) {
+        snprintf(message, len, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < *n; i++) {
+        tr_slice_get_i32(&first, &partition_of[i]);
+        tr_proto_get_array_len_v(&first, 0, &nrep, 0, 1000);
+        count_of[i] = nrep < 0 ? 0 : nrep;
+        for (j = 0; j < count_of[i]; j++) {
+            tr_slice_get_i32(&first, &ids[k++]);
+        }
+    }
+    err = tr_assign_explicit(partition_of, count_of, ids, *n, *replicas, rf,
+                             message, len);
+    if (err == TR_ERR_INVALID) {
+        kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+        goto out;
+    }
+    if (err != TR_OK) {
+        goto out;
+    }
+    kerr = TR_KERR_NONE;
+out:
+    if (kerr != TR_KERR_NONE) {
+        tr_free(*replicas);
+        *replicas = NULL;
+    }
+    tr_free(partition_of);
+    tr_free(count_of);
+    tr_free(ids);
+    return kerr;
 }
 
 tr_err_t
@@ -107,31 +181,30 @@ tr_api_create_topics(struct tr_request *req)
         struct tr_config_entry configs[64];
         char strings[64][2][256];
         char topic[TR_TOPIC_NAME_MAX + 1], message[300] = "";
-        int32_t np, n, nrep, i, j, i32, nassigned = 0;
-        int16_t rf, kerr = TR_KERR_NONE;
+        int32_t np, n, i, nassigned, assigned_rf = 0;
+        int32_t *assigned = NULL;
+        int16_t rf, kerr;
         size_t nconfigs = 0;
 
         tr_proto_get_string(&topics_at, &name);
         tr_slice_get_i32(&topics_at, &np);
         tr_slice_get_i16(&topics_at, &rf);
-        tr_proto_get_array_len_v(&topics_at, 0, &n, 0, TR_API_MAX_PARTITIONS);
-        for (i = 0; i < n; i++) {
-            tr_slice_get_i32(&topics_at, &i32);
-            tr_proto_get_array_len_v(&topics_at, 0, &nrep, 0, 1000);
-            for (j = 0; j < nrep; j++) {
-                tr_slice_get_i32(&topics_at, &i32);
-                if (req->broker->cluster != NULL) {
-                    kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
-                    snprintf(message, sizeof(message),
-                             "explicit replica assignments are not taken "
-                             "yet: give a replication factor");
-                } else if (i32 != req->broker->node_id) {
-                    kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
-                    snprintf(message, sizeof(message),
-                             "broker %d does not exist", i32);
-                }
-            }
-            nassigned++;
+        kerr = read_assignments(&topics_at, &nassigned, &assigned, &assigned_rf,
+                                message, sizeof(message));
+        if (kerr == TR_KERR_NONE && nassigned > 0 && (np != -1 || rf != -1)) {
+            /* Kafka's words: the request is malformed, not the assignment. */
+            kerr = TR_KERR_INVALID_REQUEST;
+            snprintf(message, sizeof(message),
+                     "Both numPartitions or replicationFactor and "
+                     "replicasAssignments were set. Both cannot be used at "
+                     "the same time.");
+        } else if (kerr == TR_KERR_NONE && nassigned > 0 &&
+                   req->broker->cluster == NULL &&
+                   tr_assign_check_live(assigned,
+                                        (size_t)nassigned * (size_t)assigned_rf,
+                                        &req->broker->node_id, 1, message,
+                                        sizeof(message)) != TR_OK) {
+            kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
         }
         tr_proto_get_array_len_v(&topics_at, 0, &n, 0, MAX_CONFIGS);
         for (i = 0; i < n; i++) {
@@ -156,7 +229,9 @@ tr_api_create_topics(struct tr_request *req)
 
         if (nassigned > 0) {
             np = nassigned;
-        } else if (np == -1) {
+            rf = (int16_t)assigned_rf;
+        }
+        if (np == -1) {
             np = req->broker->cfg->num_partitions;
         }
         if (rf == -1) {
@@ -173,7 +248,8 @@ tr_api_create_topics(struct tr_request *req)
             kerr = TR_KERR_INVALID_PARTITIONS;
             snprintf(message, sizeof(message),
                      "number of partitions must be larger than 0");
-        } else if (req->broker->cluster != NULL && !validate_only) {
+        } else if (req->broker->cluster != NULL &&
+                   (!validate_only || assigned != NULL)) {
 #ifdef HAVE_ZOOKEEPER
             const char *keys[64], *values[64];
             size_t k;
@@ -181,9 +257,15 @@ tr_api_create_topics(struct tr_request *req)
                 keys[k] = configs[k].name;
                 values[k] = configs[k].value;
             }
-            kerr = tr_cluster_create_topic(req->broker->cluster, topic, np, rf,
-                                           keys, values, nconfigs, 5000,
-                                           message, sizeof(message));
+            if (assigned != NULL) {
+                kerr = tr_cluster_create_topic_assigned(
+                    req->broker->cluster, topic, assigned, np, rf, keys, values,
+                    nconfigs, validate_only, 5000, message, sizeof(message));
+            } else {
+                kerr = tr_cluster_create_topic(req->broker->cluster, topic, np,
+                                               rf, keys, values, nconfigs, 5000,
+                                               message, sizeof(message));
+            }
 #endif
         } else if (rf <= 0 || rf > 1) {
             kerr = TR_KERR_INVALID_REPLICATION_FACTOR;
@@ -216,6 +298,7 @@ tr_api_create_topics(struct tr_request *req)
                             topic, np, req->peer);
             }
         }
+        tr_free(assigned);
         put_topic_result(req, &name, kerr, message, v >= 1);
     }
     return TR_OK;

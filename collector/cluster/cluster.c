@@ -1476,6 +1476,57 @@ thread_main(void *arg)
 }
 
 tr_err_t
+tr_cluster_generate_broker_id(const struct tr_broker_config *cfg, int32_t *id,
+                              char *errbuf, size_t errlen)
+{
+    struct tr_zk *zk = NULL;
+    int64_t deadline;
+    int32_t version = -1;
+    tr_err_t err;
+
+    err = tr_zk_open(cfg->zookeeper_connect,
+                     (int)cfg->zookeeper_session_timeout_ms,
+                     (int)cfg->zookeeper_connection_timeout_ms, NULL, NULL, &zk,
+                     errbuf, errlen);
+    if (err != TR_OK) {
+        goto out;
+    }
+    deadline = tr_clock_mono_ms() + cfg->zookeeper_connection_timeout_ms;
+    while (!tr_zk_connected(zk) && tr_clock_mono_ms() < deadline) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    /*
+     * Kafka's generateBrokerSequenceId: an unconditional write to
+     * /brokers/seqid, whose new version is unique to this caller.
+     */
+    err = tr_zk_ensure_path(zk, "/brokers/seqid");
+    if (err == TR_OK) {
+        err = tr_zk_set(zk, "/brokers/seqid", "", 0, -1, &version);
+    }
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen,
+                 "broker.id=-1: cannot take a broker id from /brokers/seqid "
+                 "within zookeeper.connection.timeout.ms (%s)",
+                 tr_err_str(err));
+        goto out;
+    }
+    if (version > INT32_MAX - cfg->reserved_broker_max_id) {
+        snprintf(errbuf, errlen,
+                 "broker.id=-1: /brokers/seqid is at %d: no id is left above "
+                 "reserved.broker.max.id=%d",
+                 (int)version, (int)cfg->reserved_broker_max_id);
+        err = TR_ERR_OUT_OF_RANGE;
+        goto out;
+    }
+    *id = cfg->reserved_broker_max_id + version;
+    err = TR_OK;
+out:
+    tr_zk_close(zk);
+    return err;
+}
+
+tr_err_t
 tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
                  char *errbuf, size_t errlen)
 {

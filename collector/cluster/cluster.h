@@ -31,6 +31,7 @@
 #include "rpc.h"
 
 struct tr_broker;
+struct tr_broker_config;
 struct tr_cluster;
 struct tr_partition;
 
@@ -41,6 +42,16 @@ struct tr_partition;
  */
 tr_err_t tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
                           char *errbuf, size_t errlen);
+/*
+ * broker.id=-1 without an id in meta.properties: takes the next id from
+ * ZooKeeper, reserved.broker.max.id + the new version of /brokers/seqid
+ * (1001, 1002, ... by default), as Kafka does. Blocks with a session of its
+ * own for at most zookeeper.connection.timeout.ms, before the listener and
+ * the cluster thread start (every part of the broker uses its id).
+ */
+tr_err_t tr_cluster_generate_broker_id(const struct tr_broker_config *cfg,
+                                       int32_t *id, char *errbuf,
+                                       size_t errlen);
 /*
  * Controlled shutdown (when controlled.shutdown.enable): asks the
  * controller to move this broker's leaderships away and waits (bounded)
@@ -123,10 +134,12 @@ size_t tr_cluster_topics(struct tr_cluster *c, char ***out);
 
 /*
  * CreateTopics / auto-creation: assigns 'partitions' x 'rf' replicas over
- * the live brokers and writes /config/topics/T and /brokers/topics/T. Kafka
- * error codes: TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR (more than
- * the live brokers), INVALID_PARTITIONS. Waits up to 'wait_ms' for the
- * leaders to be known here.
+ * the live brokers (rack-aware when they have broker.rack, see assign.h)
+ * and writes /config/topics/T and /brokers/topics/T. Kafka error codes:
+ * TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR (more than the live
+ * brokers), INVALID_PARTITIONS, INVALID_REPLICA_ASSIGNMENT (only some
+ * brokers have a rack). Waits up to 'wait_ms' for the leaders to be known
+ * here.
  */
 int16_t tr_cluster_create_topic(struct tr_cluster *c, const char *name,
                                 int32_t partitions, int32_t rf,
@@ -134,6 +147,18 @@ int16_t tr_cluster_create_topic(struct tr_cluster *c, const char *name,
                                 const char *const *config_values,
                                 size_t nconfigs, int wait_ms, char *errbuf,
                                 size_t errlen);
+/*
+ * CreateTopics with explicit Assignments: as above with the client's
+ * 'replicas' (partitions x rf, borrowed; already checked with
+ * tr_assign_explicit), which must name live brokers only, else
+ * INVALID_REPLICA_ASSIGNMENT. With 'validate_only' it checks and writes
+ * nothing.
+ */
+int16_t tr_cluster_create_topic_assigned(
+    struct tr_cluster *c, const char *name, const int32_t *replicas,
+    int32_t partitions, int32_t rf, const char *const *config_keys,
+    const char *const *config_values, size_t nconfigs, int validate_only,
+    int wait_ms, char *errbuf, size_t errlen);
 
 /*
  * One partition named by an admin request (AlterPartitionReassignments,

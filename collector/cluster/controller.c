@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "assign.h"
 #include "broker.h"
 #include "clock.h"
 #include "config.h"
@@ -790,50 +791,25 @@ tr_controller_elect(struct tr_cluster *c)
     free(data);
 }
 
-static int
-cmp_id(const void *a, const void *b)
+/*
+ * Writes /config/topics/T and then /brokers/topics/T with 'replicas'
+ * (partitions x rf, borrowed), and waits up to 'wait_ms' for the leaders to
+ * be known here. The controller sees the new assignment through its watch
+ * on /brokers/topics.
+ */
+static int16_t
+write_topic(struct tr_cluster *c, const char *name, const int32_t *replicas,
+            int32_t partitions, int32_t rf, const char *const *config_keys,
+            const char *const *config_values, size_t nconfigs, int wait_ms,
+            char *errbuf, size_t errlen)
 {
-    const struct tr_broker_info *x = a, *y = b;
-
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-int16_t
-tr_cluster_create_topic(struct tr_cluster *c, const char *name,
-                        int32_t partitions, int32_t rf,
-                        const char *const *config_keys,
-                        const char *const *config_values, size_t nconfigs,
-                        int wait_ms, char *errbuf, size_t errlen)
-{
-    struct tr_broker_info *bs = NULL;
-    size_t nb, i;
     struct tr_buf b;
     char path[512], num[32];
-    int32_t p, r, start;
+    int32_t p, r;
     int64_t deadline;
-    int16_t kerr = TR_KERR_NONE;
+    size_t i;
     tr_err_t err;
 
-    errbuf[0] = '\0';
-    nb = tr_cluster_brokers(c, &bs);
-    if (nb == 0) {
-        tr_free(bs);
-        snprintf(errbuf, errlen, "no live brokers known yet");
-        return TR_KERR_BROKER_NOT_AVAILABLE;
-    }
-    if (partitions < 1) {
-        tr_free(bs);
-        snprintf(errbuf, errlen, "partitions must be at least 1");
-        return TR_KERR_INVALID_PARTITIONS;
-    }
-    if (rf < 1 || (size_t)rf > nb || rf > TR_MAX_REPLICAS) {
-        snprintf(errbuf, errlen,
-                 "replication factor %d is larger than the %zu live brokers",
-                 (int)rf, nb);
-        tr_free(bs);
-        return TR_KERR_INVALID_REPLICATION_FACTOR;
-    }
-    qsort(bs, nb, sizeof(*bs), cmp_id);
     tr_buf_init(&b, 16 << 20);
     /* Topic configs first, as Kafka's admin client writes them. */
     tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
@@ -849,16 +825,14 @@ tr_cluster_create_topic(struct tr_cluster *c, const char *name,
     snprintf(path, sizeof(path), "/config/topics/%s", name);
     (void)tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
                        tr_buf_len(&b), 0, NULL, 0);
-    /* Round-robin from a random first broker, as Kafka does. */
     tr_buf_reset(&b);
     tr_buf_put_bytes(&b, "{\"version\":2,\"partitions\":{", 27);
-    start = (int32_t)(tr_clock_mono_ms() % (int64_t)nb);
     for (p = 0; p < partitions; p++) {
         snprintf(num, sizeof(num), "%s\"%d\":[", p ? "," : "", (int)p);
         tr_buf_put_bytes(&b, num, strlen(num));
         for (r = 0; r < rf; r++) {
             snprintf(num, sizeof(num), "%s%d", r ? "," : "",
-                     (int)bs[(size_t)(start + p + r) % nb].id);
+                     (int)replicas[(size_t)p * (size_t)rf + (size_t)r]);
             tr_buf_put_bytes(&b, num, strlen(num));
         }
         tr_buf_put_bytes(&b, "]", 1);
@@ -872,7 +846,6 @@ tr_cluster_create_topic(struct tr_cluster *c, const char *name,
                            tr_buf_len(&b), 0, NULL, 0);
     }
     tr_buf_cleanup(&b);
-    tr_free(bs);
     if (err == TR_ERR_EXISTS) {
         snprintf(errbuf, errlen, "Topic '%s' already exists.", name);
         return TR_KERR_TOPIC_ALREADY_EXISTS;
@@ -899,6 +872,123 @@ tr_cluster_create_topic(struct tr_cluster *c, const char *name,
         struct timespec ts = { 0, 20 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
+    return TR_KERR_NONE;
+}
+
+int16_t
+tr_cluster_create_topic(struct tr_cluster *c, const char *name,
+                        int32_t partitions, int32_t rf,
+                        const char *const *config_keys,
+                        const char *const *config_values, size_t nconfigs,
+                        int wait_ms, char *errbuf, size_t errlen)
+{
+    struct tr_broker_info *bs = NULL;
+    struct tr_assign_broker *ab = NULL;
+    int32_t *replicas = NULL;
+    uint64_t draw;
+    size_t nb, i;
+    int16_t kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+    tr_err_t err;
+
+    errbuf[0] = '\0';
+    nb = tr_cluster_brokers(c, &bs);
+    if (nb == 0) {
+        snprintf(errbuf, errlen, "no live brokers known yet");
+        kerr = TR_KERR_BROKER_NOT_AVAILABLE;
+        goto out;
+    }
+    if (partitions < 1) {
+        snprintf(errbuf, errlen, "partitions must be at least 1");
+        kerr = TR_KERR_INVALID_PARTITIONS;
+        goto out;
+    }
+    if (rf < 1 || (size_t)rf > nb || rf > TR_MAX_REPLICAS) {
+        snprintf(errbuf, errlen,
+                 "replication factor %d is larger than the %zu live brokers",
+                 (int)rf, nb);
+        kerr = TR_KERR_INVALID_REPLICATION_FACTOR;
+        goto out;
+    }
+    ab = tr_calloc(nb, sizeof(*ab));
+    replicas = tr_calloc((size_t)partitions * (size_t)rf, sizeof(*replicas));
+    if (ab == NULL || replicas == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < nb; i++) {
+        ab[i].id = bs[i].id;
+        ab[i].rack = bs[i].rack;
+    }
+    /*
+     * Kafka draws the first broker and the followers' shift at random so
+     * that topics do not all start on the same broker.
+     */
+    draw = (uint64_t)tr_clock_wall_ms() * 2654435761u ^
+           (uint64_t)tr_clock_mono_ms();
+    err = tr_assign_replicas(ab, nb, partitions, rf, (uint32_t)draw,
+                             (uint32_t)(draw >> 32), replicas, errbuf, errlen);
+    if (err == TR_ERR_INVALID) {
+        kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+        goto out;
+    }
+    if (err != TR_OK) {
+        goto out;
+    }
+    kerr = write_topic(c, name, replicas, partitions, rf, config_keys,
+                       config_values, nconfigs, wait_ms, errbuf, errlen);
+out:
+    tr_free(replicas);
+    tr_free(ab);
+    tr_free(bs);
+    return kerr;
+}
+
+int16_t
+tr_cluster_create_topic_assigned(struct tr_cluster *c, const char *name,
+                                 const int32_t *replicas, int32_t partitions,
+                                 int32_t rf, const char *const *config_keys,
+                                 const char *const *config_values,
+                                 size_t nconfigs, int validate_only,
+                                 int wait_ms, char *errbuf, size_t errlen)
+{
+    struct tr_broker_info *bs = NULL;
+    int32_t *live = NULL;
+    size_t nb, i;
+    int16_t kerr = TR_KERR_INVALID_REPLICA_ASSIGNMENT;
+
+    errbuf[0] = '\0';
+    nb = tr_cluster_brokers(c, &bs);
+    if (rf > TR_MAX_REPLICAS) {
+        snprintf(errbuf, errlen, "%d replicas per partition: at most %d",
+                 (int)rf, TR_MAX_REPLICAS);
+        goto out;
+    }
+    live = tr_calloc(nb + 1, sizeof(*live));
+    if (live == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+        goto out;
+    }
+    for (i = 0; i < nb; i++) {
+        live[i] = bs[i].id;
+    }
+    if (tr_assign_check_live(replicas, (size_t)partitions * (size_t)rf, live,
+                             nb, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
+    if (validate_only) {
+        kerr = TR_KERR_NONE;
+        if (tr_cluster_partition_count(c, name) >= 0) {
+            snprintf(errbuf, errlen, "Topic '%s' already exists.", name);
+            kerr = TR_KERR_TOPIC_ALREADY_EXISTS;
+        }
+        goto out;
+    }
+    kerr = write_topic(c, name, replicas, partitions, rf, config_keys,
+                       config_values, nconfigs, wait_ms, errbuf, errlen);
+out:
+    tr_free(live);
+    tr_free(bs);
     return kerr;
 }
 

@@ -1576,27 +1576,19 @@ tr_topics_tick(struct tr_topics *topics, int64_t now_ms)
 }
 
 tr_err_t
-tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
-                          char *errbuf, size_t errlen)
+tr_topics_meta_broker_id(struct tr_topics *topics, int32_t *broker_id,
+                         char *errbuf, size_t errlen)
 {
-    char path[PATH_MAX], text[128];
+    char path[PATH_MAX];
     char *data = NULL;
     const char *p;
     size_t len;
     long long id;
-    int r;
     tr_err_t err;
 
     snprintf(path, sizeof(path), "%s/" META_FILE, topics->dir);
     err = read_file(path, 64 * 1024, &data, &len);
     if (err == TR_ERR_NOT_FOUND) {
-        r = snprintf(text, sizeof(text), "version=0\nbroker.id=%" PRId32 "\n",
-                     broker_id);
-        err = write_atomic(topics->dir, META_FILE, text, (size_t)r);
-        if (err != TR_OK) {
-            snprintf(errbuf, errlen, "%s: cannot write: %s", path,
-                     tr_err_str(err));
-        }
         goto out;
     }
     if (err != TR_OK) {
@@ -1605,22 +1597,46 @@ tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
     }
     p = strstr(data, "broker.id=");
     if (p == NULL || (p != data && p[-1] != '\n') ||
-        sscanf(p, "broker.id=%lld", &id) != 1) {
+        sscanf(p, "broker.id=%lld", &id) != 1 || id < 0 || id > INT32_MAX) {
         snprintf(errbuf, errlen, "%s: no broker.id line", path);
         err = TR_ERR_CORRUPT;
         goto out;
     }
-    if (id != broker_id) {
-        snprintf(errbuf, errlen,
-                 "%s: the log directory belongs to broker.id %lld, not the "
-                 "configured %" PRId32,
-                 path, id, broker_id);
-        err = TR_ERR_CONFIG;
-        goto out;
-    }
+    *broker_id = (int32_t)id;
     err = TR_OK;
 out:
     tr_free(data);
+    return err;
+}
+
+tr_err_t
+tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
+                          char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX], text[128];
+    int32_t id;
+    int r;
+    tr_err_t err;
+
+    snprintf(path, sizeof(path), "%s/" META_FILE, topics->dir);
+    err = tr_topics_meta_broker_id(topics, &id, errbuf, errlen);
+    if (err == TR_ERR_NOT_FOUND) {
+        r = snprintf(text, sizeof(text), "version=0\nbroker.id=%" PRId32 "\n",
+                     broker_id);
+        err = write_atomic(topics->dir, META_FILE, text, (size_t)r);
+        if (err != TR_OK) {
+            snprintf(errbuf, errlen, "%s: cannot write: %s", path,
+                     tr_err_str(err));
+        }
+        return err;
+    }
+    if (err == TR_OK && id != broker_id) {
+        snprintf(errbuf, errlen,
+                 "%s: the log directory belongs to broker.id %" PRId32
+                 ", not the configured %" PRId32,
+                 path, id, broker_id);
+        err = TR_ERR_CONFIG;
+    }
     return err;
 }
 

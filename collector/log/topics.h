@@ -45,6 +45,14 @@ tr_err_t tr_topics_open(const char *log_dir,
  */
 tr_err_t tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
                                    char *errbuf, size_t errlen);
+/*
+ * Reads the broker.id of "<log.dir>/meta.properties": how a broker started
+ * with broker.id=-1 finds the id it was given the first time.
+ * TR_ERR_NOT_FOUND without the file; TR_ERR_CORRUPT, with the reason in
+ * 'errbuf', when it has no readable broker.id line.
+ */
+tr_err_t tr_topics_meta_broker_id(struct tr_topics *topics, int32_t *broker_id,
+                                  char *errbuf, size_t errlen);
 /* Clean shutdown as described above; NULL is a no-op. */
 void tr_topics_close(struct tr_topics *topics);
 

@@ -451,12 +451,19 @@ test_topics_meta_properties(void **state)
     struct fixture *fx = *state;
     struct tr_topics *topics;
     char errbuf[512], path[256], text[256];
+    int32_t id = -1;
     FILE *f;
     size_t n;
 
     topics = open_ok(fx);
     assert_int_equal(
+        tr_topics_meta_broker_id(topics, &id, errbuf, sizeof(errbuf)),
+        TR_ERR_NOT_FOUND);
+    assert_int_equal(
         tr_topics_check_broker_id(topics, 4, errbuf, sizeof(errbuf)), TR_OK);
+    assert_int_equal(
+        tr_topics_meta_broker_id(topics, &id, errbuf, sizeof(errbuf)), TR_OK);
+    assert_int_equal(id, 4);
     snprintf(path, sizeof(path), "%s/meta.properties", fx->dir);
     f = fopen(path, "r");
     assert_non_null(f);

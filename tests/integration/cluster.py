@@ -31,8 +31,9 @@ broker-1, broker-2, ...) with
     min.insync.replicas=2  offsets.topic.replication.factor=3
 
 plus the listener and log directory every Collector gets, then the test's own
-settings on top. Its metadata helpers ask the brokers with a librdkafka
-AdminClient (confluent_kafka).
+settings on top, then those it gives for one broker alone (per_broker). Its
+metadata helpers ask the brokers with a librdkafka AdminClient
+(confluent_kafka).
 
     def body(ws):
         c = cluster.Cluster(ws).start()
@@ -347,10 +348,13 @@ class ZooKeeper(harness.ChildProcess):
 class Cluster:
     """A ZooKeeper and brokers 1..n in one Workspace."""
 
-    def __init__(self, ws, n=3, settings=None, zk=None):
+    def __init__(self, ws, n=3, settings=None, zk=None, per_broker=None):
         self.ws = ws
         self.n = n
         self.settings = dict(settings or {})
+        # {i: {key: value}} for broker i alone (broker.rack, broker.id=-1),
+        # on top of 'settings'.
+        self.per_broker = {i: dict(s) for i, s in (per_broker or {}).items()}
         self.zk = zk or ZooKeeper(ws)
         self.brokers = {}  # broker id -> harness.Collector
 
@@ -366,6 +370,7 @@ class Cluster:
             "offsets.topic.replication.factor": "3",
         }
         sets.update(self.settings)
+        sets.update(self.per_broker.get(i, {}))
         return sets
 
     def start(self, wait=True, timeout=60.0):
