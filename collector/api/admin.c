@@ -340,6 +340,16 @@ tr_api_delete_topics(struct tr_request *req)
         tr_proto_get_string(&names_at, &name);
         if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
             kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+#ifdef HAVE_ZOOKEEPER
+        } else if (req->broker->cluster != NULL) {
+            /* The controller deletes it on every replica. */
+            kerr = tr_cluster_delete_topic(
+                req->broker->cluster, topic,
+                timeout_ms > 0 && timeout_ms < 30000 ? timeout_ms : 30000);
+            if (kerr == TR_KERR_NONE) {
+                tr_log_info("deleted topic '%s' (by %s)", topic, req->peer);
+            }
+#endif
         } else {
             err = tr_topics_delete(req->broker->topics, topic);
             if (err == TR_ERR_NOT_FOUND) {

@@ -933,6 +933,8 @@ zk_event(void *arg, enum tr_zk_event ev, const char *path)
             c->q_topics = 1;
         } else if (strcmp(path, "/isr_change_notification") == 0) {
             c->q_isr = 1;
+        } else if (strcmp(path, "/admin/delete_topics") == 0) {
+            c->q_delete = 1;
         }
         break;
     case TR_ZK_DATA:
@@ -1369,7 +1371,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     int connected, expired, brokers, topics, isr, controller;
     struct queued_msg *msgs;
     size_t nmsgs, i;
-    int reassign, config;
+    int reassign, config, deletes;
 
     (void)fd;
     (void)what;
@@ -1390,6 +1392,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     c->q_reassign = 0;
     config = c->q_config;
     c->q_config = 0;
+    deletes = c->q_delete;
+    c->q_delete = 0;
     pthread_mutex_unlock(&c->qlock);
 
     if (expired) {
@@ -1419,6 +1423,9 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     tr_controller_events(c, brokers, topics, isr);
     if (reassign) {
         tr_controller_legacy_reassign(c);
+    }
+    if (deletes) {
+        tr_controller_delete_topics(c);
     }
     run_jobs(c);
     for (i = 0; i < nmsgs; i++) {
@@ -1694,6 +1701,34 @@ queue_state(struct tr_cluster *c, struct tr_state_msg *m, enum queued_kind kind)
 }
 
 int16_t
+tr_cluster_delete_topic(struct tr_cluster *c, const char *name, int wait_ms)
+{
+    char path[512];
+    int64_t deadline;
+    tr_err_t err;
+
+    if (tr_cluster_partition_count(c, name) < 0) {
+        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    snprintf(path, sizeof(path), "/admin/delete_topics/%s", name);
+    err = tr_zk_create(c->zk, path, NULL, 0, 0, NULL, 0);
+    if (err != TR_OK && err != TR_ERR_EXISTS) {
+        tr_log_warn("cluster: cannot write %s: %s", path, tr_err_str(err));
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    /* Answer once this broker's metadata no longer lists it, as Kafka. */
+    deadline = tr_clock_mono_ms() + wait_ms;
+    while (tr_cluster_partition_count(c, name) >= 0) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        if (tr_clock_mono_ms() >= deadline) {
+            return TR_KERR_REQUEST_TIMED_OUT;
+        }
+        nanosleep(&ts, NULL);
+    }
+    return TR_KERR_NONE;
+}
+
+int16_t
 tr_cluster_stop_replica(struct tr_cluster *c, struct tr_stop_msg *m)
 {
     struct queued_msg q;
@@ -1729,12 +1764,14 @@ apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m)
     c->nbrokers = m->nbrokers;
     m->brokers = NULL;
     m->nbrokers = 0;
+    c->um_gen++;
     for (i = 0; i < m->nparts; i++) {
         struct tr_pstate *p = &m->parts[i];
         struct entry *e = get_entry(c, p->topic, p->partition);
         if (e == NULL) {
             continue;
         }
+        e->um_gen = c->um_gen;
         if (p->leader_epoch > e->st.leader_epoch ||
             (p->leader_epoch == e->st.leader_epoch &&
              p->zk_version >= e->st.zk_version) ||
@@ -1746,6 +1783,17 @@ apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m)
             } else {
                 e->st = *p;
             }
+        }
+    }
+    /*
+     * The message names every partition of the cluster: one it leaves out
+     * was deleted. Metadata stops listing it (a replica's role ended with
+     * the StopReplica that came first).
+     */
+    for (i = 0; i < c->nentries; i++) {
+        struct entry *e = &c->entries[i];
+        if (e->um_gen != c->um_gen && e->role == ROLE_NONE) {
+            e->st.leader_epoch = -1;
         }
     }
     pthread_mutex_unlock(&c->lock);

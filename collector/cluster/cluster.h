@@ -205,6 +205,16 @@ int16_t tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
                                  struct tr_partition_op **out, size_t *nout,
                                  int timeout_ms);
 
+/*
+ * DeleteTopics: asks the controller to delete 'name' (Kafka's
+ * /admin/delete_topics/<name>) and waits up to 'wait_ms' until this
+ * broker's metadata no longer lists it. UNKNOWN_TOPIC_OR_PARTITION when
+ * there is no such topic, REQUEST_TIMED_OUT when the deletion is still
+ * going (it completes later).
+ */
+int16_t tr_cluster_delete_topic(struct tr_cluster *c, const char *name,
+                                int wait_ms);
+
 /* Inter-broker requests, from api/replica.c. The message is consumed. */
 int16_t tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m);
 int16_t tr_cluster_update_metadata(struct tr_cluster *c,

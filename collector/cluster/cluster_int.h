@@ -42,7 +42,8 @@ struct entry {
     int64_t fol_leo[TR_MAX_REPLICAS];      /* per st.replicas slot */
     int64_t fol_caught[TR_MAX_REPLICAS];   /* last time caught up (mono ms) */
     int64_t fol_prev_leo[TR_MAX_REPLICAS]; /* leader LEO at the last fetch */
-    int isr_expand; /* a follower caught up: write the ISR */
+    int isr_expand;  /* a follower caught up: write the ISR */
+    uint32_t um_gen; /* the last UpdateMetadata that named it */
 };
 
 /* The controller's picture of one partition. */
@@ -151,7 +152,9 @@ struct tr_cluster {
 
     /* Replication throttles (rates set from the config and ZooKeeper). */
     struct tr_throttle leader_throttle, follower_throttle;
-    int q_config; /* /config/brokers/<id> or /<default> changed */
+    int q_config;    /* /config/brokers/<id> or /<default> changed */
+    int q_delete;    /* /admin/delete_topics changed */
+    uint32_t um_gen; /* UpdateMetadata applications, to spot the missing */
 
     /* Fetchers, one per leader broker (cluster thread only). */
     struct leader_fetcher {
@@ -205,6 +208,8 @@ void tr_controller_events(struct tr_cluster *c, int brokers, int topics,
 void tr_controller_tick(struct tr_cluster *c);
 /* Carries out one admin job (cluster thread); sets its results. */
 void tr_controller_run_job(struct tr_cluster *c, struct tr_ctl_job *job);
+/* Carries out the topic deletions asked for under /admin/delete_topics. */
+void tr_controller_delete_topics(struct tr_cluster *c);
 /* Picks up reassignments written to /admin/reassign_partitions. */
 void tr_controller_legacy_reassign(struct tr_cluster *c);
 

@@ -732,7 +732,8 @@ become_controller(struct tr_cluster *c)
                 c->id, c->epoch, c->nlive, c->ncparts);
     reconcile(c);
     broadcast(c);
-    /* Moves a previous controller left unfinished go on from here. */
+    /* Moves and deletions a previous controller left go on from here. */
+    tr_controller_delete_topics(c);
     tr_controller_legacy_reassign(c);
     progress_reassignments(c);
 }
@@ -1548,5 +1549,82 @@ tr_controller_legacy_reassign(struct tr_cluster *c)
         reconcile(c);
         broadcast(c);
         progress_reassignments(c);
+    }
+}
+
+/* ------------------------------------------------------- topic deletion */
+
+/* Deletes 'path' (fenced); a missing node is fine. */
+static void
+delete_node(struct tr_cluster *c, const char *path)
+{
+    tr_err_t err = tr_zk_fenced_delete(c->zk, c->epoch_version, path);
+
+    if (err == TR_ERR_FENCED) {
+        tr_controller_resign(c);
+    } else if (err != TR_OK && err != TR_ERR_NOT_FOUND) {
+        tr_log_warn("controller: cannot delete %s: %s", path, tr_err_str(err));
+    }
+}
+
+/*
+ * Kafka's topic deletion: each name under /admin/delete_topics has every
+ * replica of every partition told to stop and delete its copy, then the
+ * topic's znodes go (partition states, assignment, config) and, last, the
+ * request itself. The UpdateMetadata that follows no longer names the
+ * topic, and brokers forget it. A replica down meanwhile keeps a stray
+ * copy, which nothing serves.
+ */
+void
+tr_controller_delete_topics(struct tr_cluster *c)
+{
+    char **names = NULL, path[512];
+    int n = 0, i, deleted = 0;
+    size_t j, k;
+    int32_t r;
+
+    if (!c->is_controller ||
+        tr_zk_children(c->zk, "/admin/delete_topics", 1, &names, &n) != TR_OK) {
+        return;
+    }
+    for (i = 0; i < n && c->is_controller; i++) {
+        const char *topic = names[i];
+
+        for (j = 0; j < c->ncparts; j++) {
+            struct cpart *cp = &c->cparts[j];
+            if (strcmp(cp->topic, topic) != 0) {
+                continue;
+            }
+            for (r = 0; r < cp->nreplicas; r++) {
+                if (is_live(c, cp->replicas[r])) {
+                    send_stop(c, cp->replicas[r], cp->topic, cp->partition);
+                }
+            }
+            tr_cluster_state_path(path, sizeof(path), cp->topic, cp->partition);
+            delete_node(c, path);
+            snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d",
+                     cp->topic, (int)cp->partition);
+            delete_node(c, path);
+        }
+        snprintf(path, sizeof(path), "/brokers/topics/%s/partitions", topic);
+        delete_node(c, path);
+        snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
+        delete_node(c, path);
+        snprintf(path, sizeof(path), "/config/topics/%s", topic);
+        delete_node(c, path);
+        for (j = 0, k = 0; j < c->ncparts; j++) {
+            if (strcmp(c->cparts[j].topic, topic) != 0) {
+                c->cparts[k++] = c->cparts[j];
+            }
+        }
+        c->ncparts = k;
+        snprintf(path, sizeof(path), "/admin/delete_topics/%s", topic);
+        delete_node(c, path);
+        tr_log_info("controller: deleted topic %s", topic);
+        deleted++;
+    }
+    tr_zk_free_children(names, n);
+    if (deleted > 0) {
+        broadcast(c);
     }
 }
