@@ -76,6 +76,58 @@ skip_resource(struct tr_slice *in, int incremental)
     return TR_OK;
 }
 
+struct overrides {
+    const char *keys[MAX_ENTRIES], *values[MAX_ENTRIES];
+    char strings[MAX_ENTRIES][2][MAX_ENTRY_LEN];
+    size_t n;
+};
+
+static void
+collect_override(const char *name, const char *value,
+                 enum tr_config_source source, void *arg)
+{
+    struct overrides *o = arg;
+
+    if (source != TR_CONFIG_SOURCE_TOPIC || o->n == MAX_ENTRIES) {
+        return;
+    }
+    snprintf(o->strings[o->n][0], MAX_ENTRY_LEN, "%s", name);
+    snprintf(o->strings[o->n][1], MAX_ENTRY_LEN, "%s", value ? value : "");
+    o->keys[o->n] = o->strings[o->n][0];
+    o->values[o->n] = o->strings[o->n][1];
+    o->n++;
+}
+
+/*
+ * In a cluster a topic's configs live in ZooKeeper: after the change here,
+ * its whole set of overrides goes to /config/topics/<topic> for every
+ * replica to apply (cluster.h). Nothing to do on a single collector.
+ */
+static int16_t
+publish_topic(struct tr_request *req, const char *topic)
+{
+#ifdef HAVE_ZOOKEEPER
+    struct overrides *o;
+    int16_t kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+
+    if (req->broker->cluster == NULL) {
+        return TR_KERR_NONE;
+    }
+    o = tr_calloc(1, sizeof(*o));
+    if (o != NULL && tr_topics_describe_configs(req->broker->topics, topic,
+                                                collect_override, o) == TR_OK) {
+        kerr = tr_cluster_topic_configs_changed(req->broker->cluster, topic,
+                                                o->keys, o->values, o->n);
+    }
+    tr_free(o);
+    return kerr;
+#else
+    (void)req;
+    (void)topic;
+    return TR_KERR_NONE;
+#endif
+}
+
 /*
  * A broker resource: in a cluster the replication throttles change at run
  * time (cluster.h); every other broker setting is static.
@@ -222,6 +274,7 @@ alter(struct tr_request *req, int incremental)
                 tr_log_info("%s configs of topic '%s' (%zu entries, by %s)",
                             incremental ? "changed" : "replaced", rname, e->n,
                             req->peer);
+                kerr = publish_topic(req, rname);
             }
         }
         tr_buf_put_i16(out, kerr); /* ErrorCode */

@@ -30,6 +30,12 @@
 /* Bound on a controlled shutdown; the stop goes on after it regardless. */
 #define CONTROLLED_SHUTDOWN_MS 8000
 
+/* Bounds on one topic's configs read from ZooKeeper. */
+#define TOPIC_CONFIGS_MAX 64
+#define TOPIC_CONFIG_LEN  256
+/* Config change notifications kept in /config/changes. */
+#define CONFIG_CHANGES_KEPT 100
+
 /* ---------------------------------------------------------------- view */
 
 static size_t
@@ -366,9 +372,16 @@ tr_cluster_partition_count(struct tr_cluster *c, const char *topic)
     int32_t n = -1;
     size_t i;
 
+    /*
+     * Only partitions an UpdateMetadata has named: it names a topic's
+     * partitions all at once, whereas a LeaderAndIsr being applied (the
+     * cluster thread may take a while creating logs) brings them one by
+     * one, and a partial count would mislead (the group coordinator maps
+     * groups to __consumer_offsets partitions by it).
+     */
     pthread_mutex_lock(&c->lock);
     for (i = 0; i < c->nentries; i++) {
-        if (c->entries[i].st.leader_epoch >= 0 &&
+        if (c->entries[i].st.leader_epoch >= 0 && c->entries[i].um_gen != 0 &&
             strcmp(c->entries[i].st.topic, topic) == 0 &&
             c->entries[i].st.partition + 1 > n) {
             n = c->entries[i].st.partition + 1;
@@ -617,6 +630,17 @@ stop_following(struct tr_cluster *c, const char *topic, int32_t partition)
     }
 }
 
+/* A topic's configs as /config/topics/T holds them (Kafka's JSON). */
+struct topic_configs {
+    struct tr_config_entry entries[TOPIC_CONFIGS_MAX];
+    struct tr_config_alter alters[TOPIC_CONFIGS_MAX];
+    char strings[TOPIC_CONFIGS_MAX][2][TOPIC_CONFIG_LEN];
+    size_t n;
+};
+
+static tr_err_t read_topic_configs(struct tr_cluster *c, const char *topic,
+                                   struct topic_configs *tc);
+
 /* Makes sure the local log exists, creating the topic if needed. */
 static struct tr_partition *
 local_partition(struct tr_cluster *c, const char *topic, int32_t partition)
@@ -631,11 +655,19 @@ local_partition(struct tr_cluster *c, const char *topic, int32_t partition)
     }
     count = tr_topics_partition_count(c->broker->topics, topic);
     if (count < 0) {
-        if (tr_topics_create(c->broker->topics, topic, partition + 1, NULL, 0,
-                             errbuf, sizeof(errbuf)) != TR_OK) {
+        /* With the topic's configs, wherever it was created. */
+        struct topic_configs *tc = tr_malloc(sizeof(*tc));
+        if (tc != NULL && read_topic_configs(c, topic, tc) != TR_OK) {
+            tc->n = 0;
+        }
+        if (tr_topics_create(c->broker->topics, topic, partition + 1,
+                             tc != NULL ? tc->entries : NULL,
+                             tc != NULL ? tc->n : 0, errbuf,
+                             sizeof(errbuf)) != TR_OK) {
             tr_log_error("cluster: cannot create %s locally: %s", topic,
                          errbuf);
         }
+        tr_free(tc);
     } else if (count <= partition) {
         (void)tr_topics_add_partitions(c->broker->topics, topic, partition + 1);
     }
@@ -935,6 +967,8 @@ zk_event(void *arg, enum tr_zk_event ev, const char *path)
             c->q_isr = 1;
         } else if (strcmp(path, "/admin/delete_topics") == 0) {
             c->q_delete = 1;
+        } else if (strcmp(path, "/config/changes") == 0) {
+            c->q_changes = 1;
         }
         break;
     case TR_ZK_DATA:
@@ -1284,6 +1318,196 @@ put_member(struct tr_buf *b, int *first, const char *key, const char *value)
     *first = 0;
 }
 
+/* ------------------------------------------------------- topic configs */
+
+/* Reads /config/topics/<topic>; TR_ERR_NOT_FOUND when there is none. */
+static tr_err_t
+read_topic_configs(struct tr_cluster *c, const char *topic,
+                   struct topic_configs *tc)
+{
+    char path[512], *data = NULL;
+    struct tr_json_value root, cfg, k, v;
+    struct tr_json_iter it;
+    size_t len;
+    tr_err_t err;
+
+    tc->n = 0;
+    snprintf(path, sizeof(path), "/config/topics/%s", topic);
+    err = tr_zk_get(c->zk, path, 0, &data, &len, NULL);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (tr_json_parse(data, len, &root) == TR_OK &&
+        tr_json_get(&root, "config", &cfg) == TR_OK &&
+        tr_json_iter_init(&it, &cfg) == TR_OK) {
+        while (tc->n < TOPIC_CONFIGS_MAX &&
+               tr_json_next(&it, &k, &v) == TR_OK) {
+            char *key = tc->strings[tc->n][0], *value = tc->strings[tc->n][1];
+            if (tr_json_string(&k, key, TOPIC_CONFIG_LEN) != TR_OK ||
+                tr_json_string(&v, value, TOPIC_CONFIG_LEN) != TR_OK) {
+                continue;
+            }
+            tc->entries[tc->n].name = key;
+            tc->entries[tc->n].value = value;
+            tc->alters[tc->n].name = key;
+            tc->alters[tc->n].value = value;
+            tc->alters[tc->n].op = TR_CONFIG_OP_SET;
+            tc->n++;
+        }
+    } else {
+        tr_log_warn("cluster: %s is not valid JSON; ignored", path);
+    }
+    free(data);
+    return TR_OK;
+}
+
+/*
+ * Makes the local copy of a topic's configs what ZooKeeper says (the topic
+ * file under log.dirs is rewritten, live partitions get the settings).
+ */
+static void
+apply_topic_configs(struct tr_cluster *c, const char *topic)
+{
+    struct topic_configs *tc = tr_malloc(sizeof(*tc));
+    char errbuf[256];
+
+    if (tc == NULL) {
+        return;
+    }
+    if (tr_topics_partition_count(c->broker->topics, topic) >= 0 &&
+        read_topic_configs(c, topic, tc) == TR_OK &&
+        tr_topics_alter_configs(c->broker->topics, topic, tc->alters, tc->n, 1,
+                                0, errbuf, sizeof(errbuf)) != TR_OK) {
+        tr_log_warn("cluster: configs of %s from ZooKeeper: %s", topic, errbuf);
+    }
+    tr_free(tc);
+}
+
+/*
+ * Reads the config changes announced under /config/changes since the last
+ * one seen (all of them at start-up, which also brings every local topic
+ * up to date) and applies the topics' configs.
+ */
+static void
+read_config_changes(struct tr_cluster *c, int all)
+{
+    char **names = NULL, path[256], *data;
+    int n = 0, i;
+    size_t len;
+    int64_t seq, newest = c->config_change_seen;
+
+    if (tr_zk_children(c->zk, "/config/changes", 1, &names, &n) != TR_OK) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        struct tr_json_value root, v;
+        char entity[TR_TOPIC_MAX + 16];
+        const char *digits = strrchr(names[i], '_');
+
+        seq = digits != NULL ? strtoll(digits + 1, NULL, 10) : -1;
+        if (seq > newest) {
+            newest = seq;
+        }
+        if (all || seq <= c->config_change_seen) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/config/changes/%s", names[i]);
+        data = NULL;
+        if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) == TR_OK &&
+            tr_json_parse(data, len, &root) == TR_OK &&
+            tr_json_get(&root, "entity_path", &v) == TR_OK &&
+            tr_json_string(&v, entity, sizeof(entity)) == TR_OK &&
+            strncmp(entity, "topics/", 7) == 0) {
+            apply_topic_configs(c, entity + 7);
+        }
+        free(data);
+    }
+    tr_zk_free_children(names, n);
+    c->config_change_seen = newest;
+    if (all) {
+        struct tr_topic_info *topics = NULL;
+        size_t count = 0, t;
+        if (tr_topics_list(c->broker->topics, &topics, &count) == TR_OK) {
+            for (t = 0; t < count; t++) {
+                apply_topic_configs(c, topics[t].name);
+            }
+        }
+        tr_free(topics);
+    }
+}
+
+/*
+ * Deletes notifications more than CONFIG_CHANGES_KEPT older than 'newest'
+ * (the path just created): live brokers applied them long ago, and a broker
+ * that registers reads every topic's configs anyway.
+ */
+static void
+prune_config_changes(struct tr_cluster *c, const char *newest)
+{
+    char **names = NULL, path[256];
+    const char *digits = strrchr(newest, '_');
+    int64_t last = digits != NULL ? strtoll(digits + 1, NULL, 10) : -1;
+    int n = 0, i;
+
+    if (last < CONFIG_CHANGES_KEPT ||
+        tr_zk_children(c->zk, "/config/changes", 0, &names, &n) != TR_OK) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        digits = strrchr(names[i], '_');
+        if (digits != NULL &&
+            strtoll(digits + 1, NULL, 10) < last - CONFIG_CHANGES_KEPT) {
+            snprintf(path, sizeof(path), "/config/changes/%s", names[i]);
+            (void)tr_zk_delete(c->zk, path, -1);
+        }
+    }
+    tr_zk_free_children(names, n);
+}
+
+int16_t
+tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
+                                 const char *const *keys,
+                                 const char *const *values, size_t n)
+{
+    char path[512], note[512], created[256];
+    struct tr_buf b;
+    size_t i;
+    int first = 1;
+    tr_err_t err;
+
+    tr_buf_init(&b, 1 << 20);
+    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
+    for (i = 0; i < n; i++) {
+        put_member(&b, &first, keys[i], values[i]);
+    }
+    tr_buf_put_bytes(&b, "}}", 2);
+    snprintf(path, sizeof(path), "/config/topics/%s", topic);
+    err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b), tr_buf_len(&b),
+                    -1, NULL);
+    if (err == TR_ERR_NOT_FOUND) {
+        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
+                           tr_buf_len(&b), 0, NULL, 0);
+    }
+    tr_buf_cleanup(&b);
+    if (err == TR_OK) {
+        /* Kafka's change notification: every broker re-reads the topic. */
+        snprintf(note, sizeof(note),
+                 "{\"version\":2,\"entity_path\":\"topics/%s\"}", topic);
+        (void)tr_zk_ensure_path(c->zk, "/config/changes");
+        err = tr_zk_create(c->zk, "/config/changes/config_change_", note,
+                           strlen(note), TR_ZK_SEQUENCE, created,
+                           sizeof(created));
+    }
+    if (err != TR_OK) {
+        tr_log_warn("cluster: cannot publish the configs of %s: %s", topic,
+                    tr_err_str(err));
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    prune_config_changes(c, created);
+    tr_cluster_wake(c);
+    return TR_KERR_NONE;
+}
+
 int16_t
 tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
                                const char *const *keys,
@@ -1371,7 +1595,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     int connected, expired, brokers, topics, isr, controller;
     struct queued_msg *msgs;
     size_t nmsgs, i;
-    int reassign, config, deletes;
+    int reassign, config, deletes, changes;
 
     (void)fd;
     (void)what;
@@ -1394,6 +1618,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     c->q_config = 0;
     deletes = c->q_delete;
     c->q_delete = 0;
+    changes = c->q_changes;
+    c->q_changes = 0;
     pthread_mutex_unlock(&c->qlock);
 
     if (expired) {
@@ -1419,6 +1645,10 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     }
     if (config && c->registered) {
         read_dynamic_config(c);
+        /* (Re)registered: bring every local topic's configs up to date. */
+        read_config_changes(c, 1);
+    } else if (changes && c->registered) {
+        read_config_changes(c, 0);
     }
     tr_controller_events(c, brokers, topics, isr);
     if (reassign) {
@@ -1551,6 +1781,7 @@ tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
     c->id = broker->node_id;
     c->controller_id = -1;
     c->shutting_down_broker = -1;
+    c->config_change_seen = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
     pthread_cond_init(&c->job_done, NULL);

@@ -215,6 +215,16 @@ int16_t tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
 int16_t tr_cluster_delete_topic(struct tr_cluster *c, const char *name,
                                 int wait_ms);
 
+/*
+ * A topic's configs changed here (AlterConfigs): publishes its whole set of
+ * overrides to /config/topics/<topic> and announces it under
+ * /config/changes, as Kafka does, so that every replica applies it.
+ */
+int16_t tr_cluster_topic_configs_changed(struct tr_cluster *c,
+                                         const char *topic,
+                                         const char *const *keys,
+                                         const char *const *values, size_t n);
+
 /* Inter-broker requests, from api/replica.c. The message is consumed. */
 int16_t tr_cluster_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m);
 int16_t tr_cluster_update_metadata(struct tr_cluster *c,

@@ -152,8 +152,10 @@ struct tr_cluster {
 
     /* Replication throttles (rates set from the config and ZooKeeper). */
     struct tr_throttle leader_throttle, follower_throttle;
-    int q_config;    /* /config/brokers/<id> or /<default> changed */
-    int q_delete;    /* /admin/delete_topics changed */
+    int q_config;               /* /config/brokers/<id> or /<default> changed */
+    int q_delete;               /* /admin/delete_topics changed */
+    int q_changes;              /* /config/changes has new notifications */
+    int64_t config_change_seen; /* newest notification applied */
     uint32_t um_gen; /* UpdateMetadata applications, to spot the missing */
 
     /* Fetchers, one per leader broker (cluster thread only). */
