@@ -59,7 +59,7 @@ say() { printf '==> %s\n' "$*"; }
 packages=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev zlib1g-dev libpcre2-dev libcmocka-dev
-    libzstd-dev liblz4-dev libsnappy-dev libzookeeper-mt-dev
+    libzstd-dev liblz4-dev libsnappy-dev libzookeeper-mt-dev libssl-dev
     kcat
 )
 test_packages=(
