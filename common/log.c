@@ -43,6 +43,84 @@ tr_log_enabled(enum tr_log_level level)
     return level <= log_threshold;
 }
 
+const char *
+tr_log_escape(const char *s, size_t len, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, n = 0, total = 0, room;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        total += (c < 0x20 || c > 0x7e) ? 4 : c == '\\' ? 2 : 1;
+    }
+    /* Cut text keeps room for "..." after it. */
+    room = total < outlen ? outlen - 1 : outlen - 4;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = (c < 0x20 || c > 0x7e) ? 4 : c == '\\' ? 2 : 1;
+
+        if (n + need > room) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        if (need == 4) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        } else if (need == 2) {
+            out[n++] = '\\';
+            out[n++] = '\\';
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/*
+ * Rewrites the 'len' bytes at 'text' (room for 'cap') with control and
+ * non-ASCII bytes as \xNN, in place from the back; returns the new length,
+ * cut to fit. Backslashes stay: escaped fields already doubled theirs.
+ */
+static size_t
+escape_in_place(char *text, size_t len, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, bad = 0, n;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        bad += c < 0x20 || c > 0x7e;
+    }
+    if (bad == 0) {
+        return len;
+    }
+    while (len > 0 && len + 3 * bad > cap) {
+        unsigned char c = (unsigned char)text[--len];
+
+        bad -= c < 0x20 || c > 0x7e;
+    }
+    n = len + 3 * bad;
+    for (i = len; i-- > 0;) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (c < 0x20 || c > 0x7e) {
+            text[--n] = hex[c & 15];
+            text[--n] = hex[c >> 4];
+            text[--n] = 'x';
+            text[--n] = '\\';
+        } else {
+            text[--n] = (char)c;
+        }
+    }
+    return len + 3 * bad;
+}
+
 void
 tr_log_msg(enum tr_log_level level, const char *fmt, ...)
 {
@@ -68,8 +146,10 @@ tr_log_msg(enum tr_log_level level, const char *fmt, ...)
     r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
     if (r > 0) {
-        n +=
+        size_t len =
             (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+
+        n += escape_in_place(line + n, len, sizeof(line) - n - 1);
     }
     line[n++] = '\n';
     if (write(log_fd, line, n) < 0) {

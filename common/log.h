@@ -8,6 +8,8 @@
 #ifndef TR_LOG_H
 #define TR_LOG_H
 
+#include <stddef.h>
+
 enum tr_log_level {
     TR_LOG_ERROR = 0,
     TR_LOG_WARN = 1,
@@ -21,6 +23,34 @@ void tr_log_init(enum tr_log_level level, int fd);
 int tr_log_level_parse(const char *name);
 int tr_log_enabled(enum tr_log_level level);
 
+/*
+ * Writes 'len' bytes of 's', which a client chose (a group, member or
+ * client id, a topic name), into 'out' as printable ASCII for a log line:
+ * bytes outside 0x20-0x7e as \xNN and '\' as \\, so no client can end a
+ * line early, fake one, or send escape sequences to a terminal. Cuts the
+ * text with "..." to fit 'outlen' (TR_LOG_ESCAPE_LEN suits a log field).
+ * Returns 'out', always NUL-terminated ('outlen' >= 4).
+ */
+const char *tr_log_escape(const char *s, size_t len, char *out, size_t outlen);
+
+#define TR_LOG_ESCAPE_LEN 256
+
+/*
+ * tr_log_escape of NUL-terminated 's' (NULL reads "(null)") into a
+ * temporary that lives until the end of the enclosing block: for log
+ * arguments only. Evaluates 's' twice.
+ */
+#define TR_LOG_ESC(s)                                                          \
+    ((s) == NULL                                                               \
+         ? "(null)"                                                            \
+         : tr_log_escape((s), strlen(s), (char[TR_LOG_ESCAPE_LEN]){ 0 },       \
+                         TR_LOG_ESCAPE_LEN))
+
+/*
+ * Formats and writes one line. Control and non-ASCII bytes that reach the
+ * formatted text anyway are written as \xNN too, the last line of defence
+ * for a call site that forgot tr_log_escape.
+ */
 void tr_log_msg(enum tr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

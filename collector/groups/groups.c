@@ -712,10 +712,10 @@ write_batch(struct tr_groups *groups, const struct group *g)
     }
 out:
     if (err == TR_ERR_STALE) {
-        tr_log_info("group '%s': %s-%d has a new leader; not written", g->id,
-                    TR_GROUPS_TOPIC, index);
+        tr_log_info("group '%s': %s-%d has a new leader; not written",
+                    TR_LOG_ESC(g->id), TR_GROUPS_TOPIC, index);
     } else if (err != TR_OK) {
-        tr_log_error("cannot write group '%s' to %s-%d: %s", g->id,
+        tr_log_error("cannot write group '%s' to %s-%d: %s", TR_LOG_ESC(g->id),
                      TR_GROUPS_TOPIC, index, tr_err_str(err));
     }
     tr_partition_unref(part);
@@ -1152,7 +1152,7 @@ prepare_rebalance(struct tr_groups *groups, struct group *g, int64_t now_ms)
     g->state = TR_GROUP_PREPARING_REBALANCE;
     g->state_ts = now_ms;
     tr_log_debug("group '%s': preparing rebalance (generation %d, %d members)",
-                 g->id, g->generation, g->nmembers);
+                 TR_LOG_ESC(g->id), g->generation, g->nmembers);
     notify(groups, g);
 }
 
@@ -1193,7 +1193,7 @@ try_complete_join(struct tr_groups *groups, struct group *g, int64_t now_ms)
         if (!m->join_waiting) {
             tr_log_info("group '%s': member %s did not rejoin in time; "
                         "removed",
-                        g->id, m->id);
+                        TR_LOG_ESC(g->id), TR_LOG_ESC(m->id));
             remove_member(g, m);
         }
     }
@@ -1205,7 +1205,8 @@ try_complete_join(struct tr_groups *groups, struct group *g, int64_t now_ms)
         set_str(&g->protocol, NULL);
         set_str(&g->leader, NULL);
         write_group(groups, g, now_ms, 0);
-        tr_log_info("group '%s': generation %d is empty", g->id, g->generation);
+        tr_log_info("group '%s': generation %d is empty", TR_LOG_ESC(g->id),
+                    g->generation);
         notify(groups, g);
         return;
     }
@@ -1229,7 +1230,8 @@ try_complete_join(struct tr_groups *groups, struct group *g, int64_t now_ms)
     g->state = TR_GROUP_COMPLETING_REBALANCE;
     tr_log_info("group '%s': generation %d with %d members, protocol %s, "
                 "leader %s",
-                g->id, g->generation, g->nmembers, g->protocol, g->leader);
+                TR_LOG_ESC(g->id), g->generation, g->nmembers,
+                TR_LOG_ESC(g->protocol), TR_LOG_ESC(g->leader));
     notify(groups, g);
 }
 
@@ -1518,7 +1520,8 @@ join_static(struct tr_groups *groups, struct group *g, struct member *m,
     if (id == NULL) {
         return TR_ERR_NOMEM;
     }
-    tr_log_info("group '%s': static member %s replaces %s", g->id, id, m->id);
+    tr_log_info("group '%s': static member %s replaces %s", TR_LOG_ESC(g->id),
+                TR_LOG_ESC(id), TR_LOG_ESC(m->id));
     tr_free(m->id);
     m->id = id;
     if (was_leader) {
@@ -1713,7 +1716,8 @@ static void
 become_stable(struct tr_groups *groups, struct group *g)
 {
     g->state = TR_GROUP_STABLE;
-    tr_log_debug("group '%s': generation %d is stable", g->id, g->generation);
+    tr_log_debug("group '%s': generation %d is stable", TR_LOG_ESC(g->id),
+                 g->generation);
     notify(groups, g);
 }
 
@@ -1761,7 +1765,7 @@ settle_sync(struct tr_groups *groups, struct group *g, int64_t now_ms)
     }
     tr_log_info("group '%s': the assignment of generation %d was not "
                 "committed (error %d); rebalancing",
-                g->id, g->generation, kerr);
+                TR_LOG_ESC(g->id), g->generation, kerr);
     withdraw_assignments(groups, g, now_ms);
     return kerr;
 }
@@ -1994,7 +1998,8 @@ tr_groups_leave(struct tr_groups *groups, const struct tr_str *group_id,
     if (m == NULL) {
         goto out;
     }
-    tr_log_info("group '%s': member %s left", g->id, m->id);
+    tr_log_info("group '%s': member %s left", TR_LOG_ESC(g->id),
+                TR_LOG_ESC(m->id));
     member_gone(groups, g, m, now_ms);
     kerr = TR_KERR_NONE;
 out:
@@ -2378,13 +2383,14 @@ expire_offsets(struct tr_groups *groups, struct group *g, int64_t now_ms,
         int64_t since = e->commit_ts > g->state_ts ? e->commit_ts : g->state_ts;
 
         if (all || now_ms - since >= groups->cfg.offsets_retention_ms) {
-            tr_log_debug("group '%s': offset of %s-%d removed", g->id, e->topic,
-                         e->partition);
+            tr_log_debug("group '%s': offset of %s-%d removed",
+                         TR_LOG_ESC(g->id), e->topic, e->partition);
             offset_delete_at(g, i);
             removed++;
         }
     }
-    tr_log_info("group '%s': %zu committed offsets %s", g->id, removed,
+    tr_log_info("group '%s': %zu committed offsets %s", TR_LOG_ESC(g->id),
+                removed,
                 all ? "deleted" : "expired (offsets.retention.minutes)");
     return TR_OK;
 }
@@ -2435,7 +2441,7 @@ tr_groups_delete(struct tr_groups *groups, const struct tr_str *group_id,
     if (g->meta_in_log && write_group(groups, g, now_ms, 1) != TR_OK) {
         goto out;
     }
-    tr_log_info("group '%s' deleted", g->id);
+    tr_log_info("group '%s' deleted", TR_LOG_ESC(g->id));
     g->state = TR_GROUP_DEAD;
     notify(groups, g);
     group_remove(groups, g);
@@ -2486,7 +2492,8 @@ tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
             if (now_ms - m->last_heartbeat > m->session_timeout_ms) {
                 tr_log_info("group '%s': member %s session timed out "
                             "(%d ms)",
-                            g->id, m->id, m->session_timeout_ms);
+                            TR_LOG_ESC(g->id), TR_LOG_ESC(m->id),
+                            m->session_timeout_ms);
                 member_gone(groups, g, m, now_ms);
                 mnext = TAILQ_FIRST(&g->members); /* list changed */
             }

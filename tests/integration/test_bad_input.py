@@ -220,6 +220,34 @@ def run(ws):
                 fail("pipelined ApiVersions %d: error %d" % (i, err))
         check(True, "50 pipelined ApiVersions requests answered in order")
 
+    # Client-chosen ids with control and high bytes reach the log escaped
+    # (\xNN), so no client can end a log line early, forge one, or send
+    # escape sequences to whoever tails the log.
+    bad = b"grp\x7f\xff\n2026-01-01T00:00:00.000Z ERROR forged\x1b[31m"
+    client = b"cli\x7f\xff\n\x1b"
+    rest = (struct.pack(">i", 10000) + harness.kstring(b"") + harness.kstring("consumer") +
+            struct.pack(">i", 1) + harness.kstring("range") + struct.pack(">i", 0))
+    with Conn(col.port, timeout=30) as c:
+        c.send(harness.request(11, 0, 7, harness.kstring(bad) + rest, client_id=client))
+        (err,) = struct.unpack_from(">h", c.response(7))
+        check(err == 0, "JoinGroup with control bytes in its group and client ids: error %d" % err)
+        # A member id the group never gave out: refused, and logged escaped if at all.
+        damaged = rest.replace(harness.kstring(b""), harness.kstring(b"m\x7f\xff\n\x1b"), 1)
+        c.send(harness.request(11, 0, 8, harness.kstring(bad) + damaged, client_id=client))
+        try:
+            c.response(8)
+        except ConnectionError:
+            pass  # refused as corrupt: closing is an answer too
+    time.sleep(0.5)
+    log = col.log()
+    check(b"grp\\x7f\\xff\\x0a2026-01-01T00:00:00.000Z ERROR forged\\x1b[31m" in log,
+          "the group id is logged escaped")
+    check(b"cli\\x7f\\xff\\x0a\\x1b-" in log, "the member id made from the client id is logged escaped")
+    raw = sorted(b for b in set(log) if (b < 0x20 and b != 0x0a) or b >= 0x7f)
+    check(not raw, "no raw control or high bytes in the log (found %r)" % raw)
+    check(b"\n2026-01-01T00:00:00.000Z ERROR forged" not in log, "no forged log line")
+    still_serving(col, st, "escaped-ids")
+
     total = st.produced + st.appended
     p = subprocess.run(["kcat", "-b", col.broker, "-C", "-t", TOPIC, "-p", "0", "-o", "beginning", "-e", "-q",
                         "-f", r"%k\n"],
