@@ -244,6 +244,10 @@ static const struct opt opts[] = {
     { "group.max.session.timeout.ms", OPT_INT32, "1800000",
       F(group_max_session_timeout_ms), 0, INT32_MAX, NULL, 0,
       "Largest session timeout a consumer may ask for." },
+    { "group.max.size", OPT_INT32, "2147483647", F(group_max_size), 1,
+      INT32_MAX, NULL, 0,
+      "Most members a consumer group may have; one more joining gets "
+      "GROUP_MAX_SIZE_REACHED." },
     { "group.initial.rebalance.delay.ms", OPT_INT32, "3000",
       F(group_initial_rebalance_delay_ms), 0, INT32_MAX, NULL, 0,
       "Wait before the first rebalance of an empty group, so members "

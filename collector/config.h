@@ -46,6 +46,7 @@ struct tr_broker_config {
     int32_t offsets_retention_minutes;        /* 10080 (7 days) */
     int32_t group_min_session_timeout_ms;     /* 6000 */
     int32_t group_max_session_timeout_ms;     /* 1800000 */
+    int32_t group_max_size;                   /* INT32_MAX */
     int32_t group_initial_rebalance_delay_ms; /* 3000 */
     char *log_level;                          /* tributary.log.level, "info" */
     /* The cluster (docs/cluster.md); unused without zookeeper.connect. */

@@ -394,6 +394,7 @@ main(int argc, char **argv)
     tr_groups_config_defaults(&gcfg);
     gcfg.min_session_timeout_ms = cfg.group_min_session_timeout_ms;
     gcfg.max_session_timeout_ms = cfg.group_max_session_timeout_ms;
+    gcfg.max_size = cfg.group_max_size;
     gcfg.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
     gcfg.offsets_retention_ms = (int64_t)cfg.offsets_retention_minutes * 60000;
     gcfg.offsets_partitions = cfg.offsets_topic_num_partitions;

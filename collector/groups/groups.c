@@ -291,6 +291,7 @@ tr_groups_config_defaults(struct tr_groups_config *cfg)
     cfg->offsets_partitions = 50;
     cfg->metadata_max_bytes = 4096;
     cfg->commit_timeout_ms = TR_GROUPS_COMMIT_TIMEOUT_MS;
+    cfg->max_size = INT32_MAX;
 }
 
 /* ---- record codec ----------------------------------------------------- */
@@ -1657,6 +1658,15 @@ join_locked(struct tr_groups *groups, const struct tr_join_request *jr,
     }
     if (m != NULL) {
         return join_static(groups, g, m, jr, final, now_ms, res);
+    }
+    /*
+     * group.max.size, as Kafka counts it: members and the ids given out to
+     * joiners still to come back (KIP-394) both hold memory and a place in
+     * the next generation. Members already in stay, only newcomers wait.
+     */
+    if ((size_t)g->nmembers + g->npending >= (size_t)groups->cfg.max_size) {
+        res->error = TR_KERR_GROUP_MAX_SIZE_REACHED;
+        return TR_OK;
     }
     id = new_member_id(groups, is_static ? &jr->instance_id : &jr->client_id);
     if (id == NULL) {

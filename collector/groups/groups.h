@@ -103,6 +103,7 @@ struct tr_groups_config {
     int32_t offsets_partitions;         /* offsets.topic.num.partitions */
     int32_t metadata_max_bytes;         /* offset.metadata.max.bytes, 4096 */
     int32_t commit_timeout_ms;          /* offsets.commit.timeout.ms */
+    int32_t max_size; /* group.max.size: members, pending ones included */
 };
 
 /* Kafka's offsets.commit.timeout.ms: how long a commit waits, in a cluster. */

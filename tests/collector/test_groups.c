@@ -578,6 +578,52 @@ test_groups_join_errors(void **state)
                      TR_KERR_NONE);
 }
 
+/*
+ * group.max.size counts members and the ids given out to joiners still to
+ * come back; a newcomer past it gets GROUP_MAX_SIZE_REACHED, a pending one
+ * coming back is let in.
+ */
+static void
+test_groups_max_size(void **state)
+{
+    struct fixture *fx = *state;
+    struct join_args a = { .group = "full", .version = 4, .token = &a };
+    struct join_args b = { .group = "full", .version = 4, .token = &b };
+    struct join_args c = { .group = "full", .version = 2, .token = &c };
+    struct join_args other = { .group = "other",
+                               .version = 2,
+                               .token = &other };
+    struct tr_join_result r;
+    char id[128];
+
+    close_all(fx);
+    fx->cfg.max_size = 2;
+    open_all(fx, T0);
+    do_join(fx, &a, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_MEMBER_ID_REQUIRED);
+    snprintf(id, sizeof(id), "%s", r.member_id);
+    tr_join_result_cleanup(&r);
+    do_join(fx, &b, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_MEMBER_ID_REQUIRED);
+    tr_join_result_cleanup(&r);
+    do_join(fx, &c, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_GROUP_MAX_SIZE_REACHED);
+    assert_null(r.member_id);
+    tr_join_result_cleanup(&r);
+    /* Another group has room of its own. */
+    do_join(fx, &other, 0, T0, &r);
+    assert_int_equal(r.error, TR_KERR_NONE);
+    tr_join_result_cleanup(&r);
+    a.member = id;
+    do_join(fx, &a, 0, T0 + 1, &r);
+    assert_int_equal(r.error, TR_KERR_NONE);
+    assert_string_equal(r.member_id, id);
+    tr_join_result_cleanup(&r);
+    do_join(fx, &c, 0, T0 + 1, &r);
+    assert_int_equal(r.error, TR_KERR_GROUP_MAX_SIZE_REACHED);
+    tr_join_result_cleanup(&r);
+}
+
 /* A member that does not rejoin within the rebalance timeout is dropped. */
 static void
 test_groups_rebalance_timeout_drops_member(void **state)
@@ -1080,6 +1126,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_groups_join_errors, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_groups_max_size, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_groups_rebalance_timeout_drops_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_initial_delay, setup,
