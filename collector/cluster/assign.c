@@ -268,7 +268,16 @@ tr_assign_explicit(const int32_t *partition_of, const int32_t *count_of,
                     goto out;
                 }
             }
-            out[(size_t)p * (size_t)*rf + (size_t)j] = list[j];
+        }
+    }
+    /*
+     * Written only once every list is known to have *rf ids: 'out' has
+     * room for the ids there are, and a long first list naming a high
+     * partition would otherwise write past it (found by fuzz_request).
+     */
+    for (list = ids, i = 0; i < n; list += count_of[i], i++) {
+        for (j = 0; j < count_of[i]; j++) {
+            out[(size_t)partition_of[i] * (size_t)*rf + (size_t)j] = list[j];
         }
     }
     err = TR_OK;

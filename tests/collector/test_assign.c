@@ -316,6 +316,33 @@ test_assign_explicit_refused(void **state)
         TR_ERR_INVALID);
 }
 
+/*
+ * fuzz_request: a first list of 3 ids naming the last of 4 partitions,
+ * the others empty, so the caller's room is 3 ids; the first list was
+ * written (at 9..11) before the ragged ones were seen.
+ */
+static void
+test_assign_explicit_fuzz_ragged_lists_write_nothing(void **state)
+{
+    static const int32_t partition_of[] = { 3, 0, 1, 2 };
+    static const int32_t count_of[] = { 3, 0, 0, 0 };
+    static const int32_t ids[] = { 1, 2, 3 };
+    int32_t out[12], rf, i;
+    char errbuf[200];
+
+    (void)state;
+    for (i = 0; i < 12; i++) {
+        out[i] = -7;
+    }
+    assert_int_equal(tr_assign_explicit(partition_of, count_of, ids, 4, out,
+                                        &rf, errbuf, sizeof(errbuf)),
+                     TR_ERR_INVALID);
+    assert_non_null(strstr(errbuf, "same number of replicas"));
+    for (i = 0; i < 12; i++) {
+        assert_int_equal(out[i], -7);
+    }
+}
+
 static void
 test_assign_check_live(void **state)
 {
@@ -347,6 +374,7 @@ main(void)
         cmocka_unit_test(test_assign_oom),
         cmocka_unit_test(test_assign_explicit_ok),
         cmocka_unit_test(test_assign_explicit_refused),
+        cmocka_unit_test(test_assign_explicit_fuzz_ragged_lists_write_nothing),
         cmocka_unit_test(test_assign_check_live),
     };
 
