@@ -45,6 +45,10 @@ struct opt {
 };
 
 static opt_check_fn check_listeners;
+static opt_check_fn check_protocol_map;
+static opt_check_fn check_pem;
+static opt_check_fn check_client_auth;
+static opt_check_fn check_tls_protocols;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 
@@ -61,11 +65,44 @@ static const struct opt opts[] = {
       "for a generated id; a single collector uses 0)." },
     { "listeners", OPT_STRING, "PLAINTEXT://127.0.0.1:9092", F(listeners),
       0, 0, check_listeners, 0,
-      "Address to listen on, PLAINTEXT://HOST:PORT; an empty host means all "
-      "interfaces. Only the first entry and PLAINTEXT are supported." },
+      "Addresses to listen on, NAME://HOST:PORT,... where NAME is a "
+      "security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) or a "
+      "name mapped in listener.security.protocol.map; an empty host means "
+      "all interfaces." },
     { "advertised.listeners", OPT_STRING, NULL, F(advertised_listeners),
       0, 0, check_listeners, 0,
-      "Address given to clients in Metadata, if different from listeners." },
+      "Addresses given to clients in Metadata, per listener name, if "
+      "different from listeners; a client is given the one of the listener "
+      "it connected to." },
+    { "listener.security.protocol.map", OPT_STRING, NULL,
+      F(listener_security_protocol_map), 0, 0, check_protocol_map, 0,
+      "NAME:PROTOCOL,... for listener names that are not protocol names, "
+      "e.g. INTERNAL:PLAINTEXT,EXTERNAL:SSL." },
+    { "ssl.keystore.type", OPT_STRING, "PEM", F(ssl_keystore_type), 0, 0,
+      check_pem, 0, "Format of ssl.keystore.location; only PEM." },
+    { "ssl.keystore.location", OPT_STRING, NULL, F(ssl_keystore_location),
+      0, 0, NULL, 0,
+      "PEM file with the server's private key and certificate chain; "
+      "required by SSL and SASL_SSL listeners; read again on SIGHUP." },
+    { "ssl.key.password", OPT_STRING, NULL, F(ssl_key_password), 0, 0, NULL,
+      0, "Password of an encrypted private key in the keystore." },
+    { "ssl.truststore.type", OPT_STRING, "PEM", F(ssl_truststore_type), 0, 0,
+      check_pem, 0, "Format of ssl.truststore.location; only PEM." },
+    { "ssl.truststore.location", OPT_STRING, NULL,
+      F(ssl_truststore_location), 0, 0, NULL, 0,
+      "PEM file of the CA certificates client certificates are checked "
+      "against (mutual TLS); read again on SIGHUP." },
+    { "ssl.client.auth", OPT_STRING, "none", F(ssl_client_auth), 0, 0,
+      check_client_auth, 0,
+      "Client certificates: none, requested (checked if sent) or required; "
+      "the principal is then User: and the certificate's subject." },
+    { "ssl.enabled.protocols", OPT_STRING, "TLSv1.2,TLSv1.3",
+      F(ssl_enabled_protocols), 0, 0, check_tls_protocols, 0,
+      "TLS versions accepted (TLSv1.2, TLSv1.3)." },
+    { "ssl.cipher.suites", OPT_STRING, NULL, F(ssl_cipher_suites), 0, 0,
+      NULL, 0,
+      "Cipher suites allowed, IANA or OpenSSL names, comma separated; "
+      "unset: OpenSSL's defaults." },
     { "log.dirs", OPT_STRING, "./var/collector", F(log_dirs),
       0, 0, check_log_dirs, 0,
       "Directory holding the partition logs (one directory only)." },
@@ -259,23 +296,142 @@ static const struct opt opts[] = {
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
-_Static_assert(sizeof(opts) / sizeof(opts[0]) <= 64,
+_Static_assert(sizeof(opts) / sizeof(opts[0]) <=
+                   64 * sizeof(((struct tr_broker_config *)0)->set_) /
+                       sizeof(uint64_t),
                "struct tr_broker_config.set_ has one bit per row");
 
 static int
 is_set(const struct tr_broker_config *cfg, size_t i)
 {
-    return (cfg->set_ >> i) & 1;
+    return (cfg->set_[i / 64] >> (i % 64)) & 1;
 }
 
+static const char *const protocol_names[] = {
+    [TR_SEC_PLAINTEXT] = "PLAINTEXT",
+    [TR_SEC_SSL] = "SSL",
+    [TR_SEC_SASL_PLAINTEXT] = "SASL_PLAINTEXT",
+    [TR_SEC_SASL_SSL] = "SASL_SSL",
+};
+
+const char *
+tr_security_protocol_name(enum tr_security_protocol p)
+{
+    return protocol_names[p];
+}
+
+/* Finds the protocol named by 'len' bytes at 'name', any case. */
+static int
+protocol_find(const char *name, size_t len, enum tr_security_protocol *out)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(protocol_names) / sizeof(protocol_names[0]); i++) {
+        if (strlen(protocol_names[i]) == len &&
+            strncasecmp(protocol_names[i], name, len) == 0) {
+            *out = (enum tr_security_protocol)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Only the syntax: the names are resolved against
+ * listener.security.protocol.map when the server starts, since the map
+ * may be set after listeners.
+ */
 static tr_err_t
 check_listeners(const char *value, char *reason, size_t reasonlen)
 {
-    char host[256];
-    int port;
+    struct tr_listener_spec specs[TR_LISTENERS_MAX];
+    size_t n;
 
-    return tr_broker_config_listener(value, host, sizeof(host), &port, reason,
-                                     reasonlen);
+    return tr_broker_config_listeners(value, "*", specs, &n, reason, reasonlen);
+}
+
+static tr_err_t
+check_protocol_map(const char *value, char *reason, size_t reasonlen)
+{
+    const char *p = value;
+
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        const char *colon;
+        enum tr_security_protocol proto;
+
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        colon = memchr(p, ':', (size_t)(end - p));
+        if (colon == NULL || colon == p ||
+            !protocol_find(colon + 1, (size_t)(end - colon - 1), &proto)) {
+            snprintf(reason, reasonlen,
+                     "'%.*s' is not NAME:PROTOCOL (PLAINTEXT, SSL, "
+                     "SASL_PLAINTEXT or SASL_SSL)",
+                     (int)(end - p), p);
+            return TR_ERR_CONFIG;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_pem(const char *value, char *reason, size_t reasonlen)
+{
+    if (strcasecmp(value, "PEM") != 0) {
+        snprintf(reason, reasonlen,
+                 "store type '%s' is not supported (only PEM)", value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_client_auth(const char *value, char *reason, size_t reasonlen)
+{
+    if (strcmp(value, "none") != 0 && strcmp(value, "requested") != 0 &&
+        strcmp(value, "required") != 0) {
+        snprintf(reason, reasonlen, "'%s' is not none, requested or required",
+                 value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+/* TLS 1.0 and 1.1 are refused: Kafka dropped them from its defaults too. */
+static tr_err_t
+check_tls_protocols(const char *value, char *reason, size_t reasonlen)
+{
+    const char *p = value;
+
+    if (*p == '\0') {
+        snprintf(reason, reasonlen, "no TLS version enabled");
+        return TR_ERR_CONFIG;
+    }
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len;
+
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        while (*p == ' ') {
+            p++;
+        }
+        len = (size_t)(end - p);
+        if (!(len == 7 && (strncmp(p, "TLSv1.2", 7) == 0 ||
+                           strncmp(p, "TLSv1.3", 7) == 0))) {
+            snprintf(reason, reasonlen,
+                     "unknown or unsupported TLS version '%.*s' (TLSv1.2, "
+                     "TLSv1.3)",
+                     (int)len, p);
+            return TR_ERR_CONFIG;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return TR_OK;
 }
 
 static tr_err_t
@@ -495,7 +651,7 @@ apply(struct tr_broker_config *cfg, const char *key, const char *value,
     if (err != TR_OK) {
         return err;
     }
-    cfg->set_ |= (uint64_t)1 << i;
+    cfg->set_[i / 64] |= (uint64_t)1 << (i % 64);
     if (o->flags & OPT_UNUSED) {
         tr_log_warn("%s: %s is accepted but has no effect: %s", where, key,
                     o->help);
@@ -619,41 +775,58 @@ tr_broker_config_usage(FILE *out)
     }
 }
 
-tr_err_t
-tr_broker_config_listener(const char *listeners, char *host, size_t hostlen,
-                          int *port, char *errbuf, size_t errlen)
+/*
+ * Parses the entry [start, end) of a listeners list into 'spec' (name
+ * upper-cased, protocol not yet resolved).
+ */
+static tr_err_t
+parse_listener(const char *start, const char *end,
+               struct tr_listener_spec *spec, char *errbuf, size_t errlen)
 {
-    const char *sep, *end, *hstart, *hend, *colon;
+    const char *sep, *hstart, *hend, *colon;
     char portbuf[16];
     char reason[128];
     int32_t p;
-    size_t n;
+    size_t n, i;
     tr_err_t err = TR_ERR_CONFIG;
 
-    end = strchr(listeners, ',');
-    if (end == NULL) {
-        end = listeners + strlen(listeners);
+    sep = NULL;
+    for (hstart = start; hstart + 3 <= end; hstart++) {
+        if (memcmp(hstart, "://", 3) == 0) {
+            sep = hstart;
+            break;
+        }
     }
-    sep = strstr(listeners, "://");
-    if (sep == NULL || sep > end || sep == listeners) {
+    if (sep == NULL || sep == start) {
         snprintf(errbuf, errlen, "listener '%.*s' is not PROTOCOL://HOST:PORT",
-                 (int)(end - listeners), listeners);
+                 (int)(end - start), start);
         goto out;
     }
-    if ((size_t)(sep - listeners) != strlen("PLAINTEXT") ||
-        strncasecmp(listeners, "PLAINTEXT", strlen("PLAINTEXT")) != 0) {
-        snprintf(errbuf, errlen,
-                 "listener protocol '%.*s' is not supported (only PLAINTEXT)",
-                 (int)(sep - listeners), listeners);
+    n = (size_t)(sep - start);
+    if (n >= sizeof(spec->name)) {
+        snprintf(errbuf, errlen, "listener name '%.*s' is too long", (int)n,
+                 start);
         goto out;
     }
+    for (i = 0; i < n; i++) {
+        char ch = start[i];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-')) {
+            snprintf(errbuf, errlen, "listener name '%.*s' is not valid",
+                     (int)n, start);
+            goto out;
+        }
+        spec->name[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
+    }
+    spec->name[n] = '\0';
     hstart = sep + 3;
     if (*hstart == '[') {
         hend = memchr(hstart, ']', (size_t)(end - hstart));
         if (hend == NULL || hend + 1 >= end || hend[1] != ':') {
             snprintf(errbuf, errlen,
                      "listener '%.*s': expected [IPv6]:PORT after ://",
-                     (int)(end - listeners), listeners);
+                     (int)(end - start), start);
             goto out;
         }
         colon = hend + 1;
@@ -667,25 +840,25 @@ tr_broker_config_listener(const char *listeners, char *host, size_t hostlen,
         }
         if (colon == NULL) {
             snprintf(errbuf, errlen, "listener '%.*s' has no port",
-                     (int)(end - listeners), listeners);
+                     (int)(end - start), start);
             goto out;
         }
         hend = colon;
     }
     n = (size_t)(hend - hstart);
     if (n == 0) {
-        snprintf(host, hostlen, "0.0.0.0");
-    } else if (n >= hostlen) {
+        snprintf(spec->host, sizeof(spec->host), "0.0.0.0");
+    } else if (n >= sizeof(spec->host)) {
         snprintf(errbuf, errlen, "listener host is too long");
         goto out;
     } else {
-        memcpy(host, hstart, n);
-        host[n] = '\0';
+        memcpy(spec->host, hstart, n);
+        spec->host[n] = '\0';
     }
     n = (size_t)(end - colon - 1);
     if (n == 0 || n >= sizeof(portbuf)) {
         snprintf(errbuf, errlen, "listener '%.*s' has no valid port",
-                 (int)(end - listeners), listeners);
+                 (int)(end - start), start);
         goto out;
     }
     memcpy(portbuf, colon + 1, n);
@@ -695,8 +868,130 @@ tr_broker_config_listener(const char *listeners, char *host, size_t hostlen,
         snprintf(errbuf, errlen, "listener port: %s", reason);
         goto out;
     }
-    *port = p;
+    spec->port = p;
     err = TR_OK;
 out:
     return err;
+}
+
+/*
+ * Resolves 'spec->name' through 'map' ("NAME:PROTO,..."), else as a
+ * protocol name. A NULL map is Kafka's default, the identity.
+ */
+static tr_err_t
+resolve_protocol(struct tr_listener_spec *spec, const char *map, char *errbuf,
+                 size_t errlen)
+{
+    const char *p = map;
+    size_t len = strlen(spec->name);
+
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, ',');
+        const char *colon;
+
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        colon = memchr(p, ':', (size_t)(end - p));
+        if (colon != NULL && (size_t)(colon - p) == len &&
+            strncasecmp(p, spec->name, len) == 0 &&
+            protocol_find(colon + 1, (size_t)(end - colon - 1),
+                          &spec->protocol)) {
+            return TR_OK;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (protocol_find(spec->name, len, &spec->protocol)) {
+        return TR_OK;
+    }
+    snprintf(errbuf, errlen,
+             "listener name '%s' is neither a security protocol nor in "
+             "listener.security.protocol.map",
+             spec->name);
+    return TR_ERR_CONFIG;
+}
+
+tr_err_t
+tr_broker_config_listeners(const char *listeners, const char *protocol_map,
+                           struct tr_listener_spec *out, size_t *n,
+                           char *errbuf, size_t errlen)
+{
+    const char *p = listeners;
+    size_t i, count = 0;
+    tr_err_t err = TR_ERR_CONFIG;
+
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        struct tr_listener_spec *spec;
+
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        while (*p == ' ' && p < end) {
+            p++;
+        }
+        if (count == TR_LISTENERS_MAX) {
+            snprintf(errbuf, errlen, "more than %d listeners",
+                     TR_LISTENERS_MAX);
+            goto out;
+        }
+        spec = &out[count];
+        memset(spec, 0, sizeof(*spec));
+        err = parse_listener(p, end, spec, errbuf, errlen);
+        if (err != TR_OK) {
+            goto out;
+        }
+        err = TR_ERR_CONFIG;
+        /* "*": syntax only, the map is not known yet. */
+        if ((protocol_map == NULL || strcmp(protocol_map, "*") != 0) &&
+            resolve_protocol(spec, protocol_map, errbuf, errlen) != TR_OK) {
+            goto out;
+        }
+        for (i = 0; i < count; i++) {
+            if (strcmp(out[i].name, spec->name) == 0) {
+                snprintf(errbuf, errlen, "listener name '%s' is used twice",
+                         spec->name);
+                goto out;
+            }
+            if (spec->port != 0 && out[i].port == spec->port) {
+                snprintf(errbuf, errlen, "listener port %d is used twice",
+                         spec->port);
+                goto out;
+            }
+        }
+        count++;
+        p = *end ? end + 1 : end;
+    }
+    if (count == 0) {
+        snprintf(errbuf, errlen, "no listener given");
+        goto out;
+    }
+    *n = count;
+    err = TR_OK;
+out:
+    return err;
+}
+
+tr_err_t
+tr_broker_config_listener(const char *listeners, char *host, size_t hostlen,
+                          int *port, char *errbuf, size_t errlen)
+{
+    struct tr_listener_spec spec;
+    const char *end = strchr(listeners, ',');
+    tr_err_t err;
+
+    if (end == NULL) {
+        end = listeners + strlen(listeners);
+    }
+    err = parse_listener(listeners, end, &spec, errbuf, errlen);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (strlen(spec.host) >= hostlen) {
+        snprintf(errbuf, errlen, "listener host is too long");
+        return TR_ERR_CONFIG;
+    }
+    snprintf(host, hostlen, "%s", spec.host);
+    *port = spec.port;
+    return TR_OK;
 }

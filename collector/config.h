@@ -68,6 +68,16 @@ struct tr_broker_config {
     int64_t leader_replication_throttled_rate;       /* INT64_MAX: none */
     int64_t follower_replication_throttled_rate;     /* INT64_MAX: none */
     char *inter_broker_listener_name; /* NULL: the first listener */
+    /* Listeners' security (docs/security.md). */
+    char *listener_security_protocol_map; /* NAME:PROTOCOL,... or NULL */
+    char *ssl_keystore_type;              /* "PEM" (the only one) */
+    char *ssl_keystore_location;          /* PEM: chain and private key */
+    char *ssl_key_password;               /* for an encrypted key, or NULL */
+    char *ssl_truststore_type;            /* "PEM" */
+    char *ssl_truststore_location;        /* CA bundle, or NULL */
+    char *ssl_client_auth;                /* none, requested, required */
+    char *ssl_enabled_protocols;          /* "TLSv1.2,TLSv1.3" */
+    char *ssl_cipher_suites;              /* NULL: OpenSSL's defaults */
 
     /*
      * Private to config.c: raw values of keys that are folded into 'log'
@@ -78,7 +88,7 @@ struct tr_broker_config {
     int64_t log_retention_ms_;
     int32_t log_retention_minutes_;
     int32_t log_retention_hours_;
-    uint64_t set_;
+    uint64_t set_[2];
 };
 
 /* Fills 'cfg' with the defaults. Strings in 'cfg' are owned by it. */
@@ -119,12 +129,49 @@ void tr_broker_config_describe(const struct tr_broker_config *cfg,
 void tr_broker_config_usage(FILE *out);
 
 /*
- * Parses the first entry of a listeners list ("PLAINTEXT://host:port", or
- * "PLAINTEXT://[v6addr]:port"). An empty host means 0.0.0.0. Protocols other
- * than PLAINTEXT are refused. On error 'errbuf' holds the reason.
+ * Parses the first entry of a listeners list ("NAME://host:port", or
+ * "NAME://[v6addr]:port"). An empty host means 0.0.0.0. Only the syntax is
+ * checked here; tr_broker_config_listeners() resolves the name to a
+ * security protocol. On error 'errbuf' holds the reason.
  */
 tr_err_t tr_broker_config_listener(const char *listeners, char *host,
                                    size_t hostlen, int *port, char *errbuf,
                                    size_t errlen);
+
+/* Kafka's security protocols; the names are Kafka's (SecurityProtocol). */
+enum tr_security_protocol {
+    TR_SEC_PLAINTEXT,
+    TR_SEC_SSL,
+    TR_SEC_SASL_PLAINTEXT,
+    TR_SEC_SASL_SSL,
+};
+
+/* "PLAINTEXT", "SSL", "SASL_PLAINTEXT" or "SASL_SSL". */
+const char *tr_security_protocol_name(enum tr_security_protocol p);
+
+/* True for the protocols that run over TLS (SSL, SASL_SSL). */
+#define TR_SEC_IS_TLS(p) ((p) == TR_SEC_SSL || (p) == TR_SEC_SASL_SSL)
+
+#define TR_LISTENERS_MAX 8
+
+/* One entry of listeners or advertised.listeners. */
+struct tr_listener_spec {
+    char name[32]; /* upper case: "PLAINTEXT", "EXTERNAL", ... */
+    enum tr_security_protocol protocol;
+    char host[256]; /* "0.0.0.0" for an empty host */
+    int port;
+};
+
+/*
+ * Parses a whole listeners (or advertised.listeners) list into 'out' (room
+ * for TR_LISTENERS_MAX) and resolves each name to its security protocol:
+ * through 'protocol_map' (listener.security.protocol.map, "NAME:PROTO,...";
+ * may be NULL), else the name itself must be a protocol, as in Kafka.
+ * Names and ports must be unique (port 0 excepted). Errors name the entry.
+ */
+tr_err_t tr_broker_config_listeners(const char *listeners,
+                                    const char *protocol_map,
+                                    struct tr_listener_spec *out, size_t *n,
+                                    char *errbuf, size_t errlen);
 
 #endif /* TR_CONFIG_H */

@@ -6,7 +6,8 @@
  * lock, recovery of every partition after an unclean stop), the listener,
  * then the network threads. Shutdown on SIGTERM or SIGINT: stop accepting,
  * stop the network threads, flush every partition, write the checkpoints and
- * the clean-shutdown marker. A second signal exits at once.
+ * the clean-shutdown marker. A second signal exits at once. SIGHUP reloads
+ * the TLS certificates for new connections.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -158,6 +159,29 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(base, NULL);
 }
 
+/*
+ * SIGHUP: read the TLS keystore and truststore again, so a renewed
+ * certificate is served to new connections without a restart; existing
+ * connections keep theirs. A bad file is logged and the old ones stay.
+ */
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    char errbuf[512];
+    tr_err_t err = tr_server_reload_tls(arg, errbuf, sizeof(errbuf));
+
+    if (err == TR_OK) {
+        tr_log_info("SIGHUP: TLS keystore and truststore reloaded; new "
+                    "connections use them");
+    } else if (err == TR_ERR_NOT_FOUND) {
+        tr_log_info("SIGHUP: nothing to reload (%s)", errbuf);
+    } else {
+        tr_log_error("SIGHUP: TLS reload failed, keeping the old "
+                     "certificates: %s",
+                     errbuf);
+    }
+}
+
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -239,7 +263,7 @@ main(int argc, char **argv)
     struct tr_groups_cluster gcluster;
     const struct tr_groups_cluster *gcluster_in = NULL;
     struct event_base *base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
     const char *config_path = NULL;
     char errbuf[512];
@@ -428,35 +452,41 @@ main(int argc, char **argv)
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
+        if (err == TR_ERR_CONFIG) {
+            status = EXIT_CONFIG;
+        }
         goto out;
     }
-    err = tr_broker_config_listener(
-        cfg.advertised_listeners ? cfg.advertised_listeners : cfg.listeners,
-        broker.advertised_host, sizeof(broker.advertised_host),
-        &broker.advertised_port, errbuf, sizeof(errbuf));
-    if (err != TR_OK) {
-        tr_log_error("advertised.listeners: %s", errbuf);
-        status = EXIT_CONFIG;
-        goto out;
-    }
-    if (broker.advertised_host[0] == '\0' ||
-        strcmp(broker.advertised_host, "0.0.0.0") == 0) {
-        gethostname(broker.advertised_host, sizeof(broker.advertised_host));
-    }
-    if (broker.advertised_port == 0) {
-        broker.advertised_port = tr_server_port(server);
+    /*
+     * The broker's own address (ZooKeeper registration, and Metadata when
+     * a request has no listener) is the inter-broker listener's.
+     */
+    {
+        const char *adv_host;
+
+        if (tr_server_listener(server, cfg.inter_broker_listener_name,
+                               &adv_host, &broker.advertised_port) < 0) {
+            tr_log_error("inter.broker.listener.name: no listener called %s",
+                         cfg.inter_broker_listener_name);
+            status = EXIT_CONFIG;
+            goto out;
+        }
+        snprintf(broker.advertised_host, sizeof(broker.advertised_host), "%s",
+                 adv_host);
     }
 
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
     sigint = evsignal_new(base, SIGINT, signal_cb, base);
+    sighup = evsignal_new(base, SIGHUP, sighup_cb, server);
     tick = event_new(base, -1, EV_PERSIST, tick_cb, topics);
     group_tick = event_new(base, -1, EV_PERSIST, group_tick_cb, groups);
-    if (sigterm == NULL || sigint == NULL || tick == NULL ||
+    if (sigterm == NULL || sigint == NULL || sighup == NULL || tick == NULL ||
         group_tick == NULL) {
         goto out;
     }
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    event_add(sighup, NULL);
     event_add(tick, &(struct timeval){ .tv_sec = 1, .tv_usec = 0 });
     event_add(group_tick, &(struct timeval){ .tv_sec = 0, .tv_usec = 100000 });
     if (cfg.log.cleaner_enable &&
@@ -470,11 +500,17 @@ main(int argc, char **argv)
         tr_log_error("cannot start the network threads");
         goto out;
     }
-    tr_log_info("tributary-collector %s: broker %d listening on port %d "
-                "(advertised %s:%d), %d network threads, log.dirs %s",
-                PACKAGE_VERSION, cfg.broker_id, tr_server_port(server),
-                broker.advertised_host, broker.advertised_port,
-                cfg.num_network_threads, cfg.log_dirs);
+    {
+        char what[1024];
+
+        tr_server_describe(server, what, sizeof(what));
+        tr_log_info("tributary-collector %s: broker %d listening on port %d "
+                    "(advertised %s:%d), %d network threads, log.dirs %s; "
+                    "listeners: %s",
+                    PACKAGE_VERSION, cfg.broker_id, tr_server_port(server),
+                    broker.advertised_host, broker.advertised_port,
+                    cfg.num_network_threads, cfg.log_dirs, what);
+    }
 #ifdef HAVE_ZOOKEEPER
     if (cfg.zookeeper_connect != NULL) {
         err = tr_cluster_start(&broker, &cluster, errbuf, sizeof(errbuf));
@@ -515,6 +551,9 @@ out:
     }
     if (sigint != NULL) {
         event_free(sigint);
+    }
+    if (sighup != NULL) {
+        event_free(sighup);
     }
     if (tick != NULL) {
         event_free(tick);

@@ -20,6 +20,7 @@
 
 #include "broker.h"
 #include "buf.h"
+#include "config.h"
 #include "proto.h"
 
 struct tr_request;
@@ -39,11 +40,33 @@ const struct tr_api *tr_api_find(int16_t key);
 const struct tr_api *tr_api_table(size_t *count);
 
 /*
+ * The security of the connection a request came on, owned by the server
+ * and living as long as the connection. 'protocol' is the listener's
+ * (listener.security.protocol.map): on SASL_PLAINTEXT and SASL_SSL the
+ * SASL code (api/sasl.c) requires authentication and, once the client has
+ * authenticated, writes the principal ("User:NAME") and sets
+ * 'authenticated'. On SSL the server sets the principal after the
+ * handshake (the client certificate's subject, or User:ANONYMOUS); on
+ * PLAINTEXT it is User:ANONYMOUS, as in Kafka. Metadata and FindCoordinator
+ * answer with the advertised address of this listener.
+ */
+struct tr_conn_security {
+    enum tr_security_protocol protocol;
+    const char *listener;        /* listener name, "PLAINTEXT", "EXTERNAL" */
+    const char *advertised_host; /* this listener's advertised address */
+    int advertised_port;
+    int authenticated; /* SASL done (always set on PLAINTEXT and SSL) */
+    char principal[512];
+};
+
+/*
  * One request being handled. Everything it points to is valid for the
  * duration of the handler call only.
  */
 struct tr_request {
     struct tr_broker *broker;
+    /* The connection's security; NULL only in unit tests of handlers. */
+    struct tr_conn_security *security;
     struct tr_request_header hdr;
     struct tr_slice body;
     struct tr_buf *out; /* the response body goes here */
@@ -73,7 +96,8 @@ struct tr_request {
 /*
  * Appends 'len' bytes of file 'fd' at 'pos' to the response at the current
  * point, to be sent with sendfile. Takes ownership of 'fd' (closed when the
- * bytes have been sent or the connection is gone).
+ * bytes have been sent or the connection is gone). On a TLS connection the
+ * bytes are read now and encrypted with the rest (docs/security.md).
  */
 tr_err_t tr_request_add_file(struct tr_request *req, int fd, off_t pos,
                              size_t len);

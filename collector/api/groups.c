@@ -140,8 +140,11 @@ tr_api_find_coordinator(struct tr_request *req)
     int16_t kerr = TR_KERR_NONE;
     const char *msg = NULL;
     int32_t node = broker->node_id;
-    const char *host = broker->advertised_host;
-    int port = broker->advertised_port;
+    /* This broker as the listener the client came on advertises it. */
+    const char *host = req->security != NULL ? req->security->advertised_host
+                                             : broker->advertised_host;
+    int port = req->security != NULL ? req->security->advertised_port
+                                     : broker->advertised_port;
     tr_err_t err;
 #ifdef HAVE_ZOOKEEPER
     struct tr_broker_info coord;

@@ -351,8 +351,14 @@ tr_api_metadata(struct tr_request *req)
     {
         tr_buf_put_i32(out, 1); /* Brokers: this one */
         tr_buf_put_i32(out, broker->node_id);
-        tr_proto_put_cstring_v(out, 0, broker->advertised_host);
-        tr_buf_put_i32(out, broker->advertised_port);
+        /* Kafka gives the address of the listener the client used. */
+        tr_proto_put_cstring_v(out, 0,
+                               req->security != NULL
+                                   ? req->security->advertised_host
+                                   : broker->advertised_host);
+        tr_buf_put_i32(out, req->security != NULL
+                                ? req->security->advertised_port
+                                : broker->advertised_port);
         if (v >= 1) {
             tr_proto_put_cstring_v(out, 0, NULL); /* Rack */
         }

@@ -1,21 +1,31 @@
 /*
  * server -- accept, frame, dispatch and answer Kafka requests.
+ *
+ * Each listener is one bound socket with its security protocol; a
+ * connection keeps a pointer to its listener and its own struct
+ * tr_conn_security, which every request on it sees. On SSL and SASL_SSL
+ * listeners the connection's bufferevent is libevent's OpenSSL one over
+ * the socket, so the framing below never sees TLS.
  */
 #include "server.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +36,7 @@
 #include "config.h"
 #include "log.h"
 #include "proto.h"
+#include "tls.h"
 #include "waits.h"
 
 /*
@@ -39,6 +50,22 @@
 
 struct conn;
 
+/* One bound socket: its listeners entry and the address it advertises. */
+struct listener {
+    struct tr_server *server;
+    struct evconnlistener *ev;
+    struct tr_listener_spec spec;
+    int port; /* bound (spec.port may be 0) */
+    char advertised_host[256];
+    int advertised_port;
+};
+
+/* An accepted socket on its way to a network thread. */
+struct pending {
+    int fd;
+    struct listener *listener;
+};
+
 struct netthread {
     struct tr_server *server;
     struct event_base *base;
@@ -47,7 +74,7 @@ struct netthread {
     struct event *accept_ev; /* activated by the main thread */
     struct event *stop_ev;
     pthread_mutex_t lock; /* guards pending_fds */
-    int *pending_fds;
+    struct pending *pending_fds;
     size_t npending, cap;
     TAILQ_HEAD(, conn) conns;
     struct tr_buf scratch; /* response encoding, reused per request */
@@ -63,6 +90,8 @@ struct netthread {
 struct conn {
     struct netthread *nt;
     struct bufferevent *bev;
+    SSL *ssl; /* on TLS listeners; owned by 'bev' */
+    struct tr_conn_security sec;
     TAILQ_ENTRY(conn) link;
     char peer[NI_MAXHOST + NI_MAXSERV + 2];
     int paused;            /* waiting for output to drain */
@@ -79,8 +108,9 @@ struct conn {
 struct tr_server {
     struct tr_broker *broker;
     struct event_base *main_base;
-    struct evconnlistener *listener;
-    int port;
+    struct listener listeners[TR_LISTENERS_MAX];
+    size_t nlisteners;
+    struct tr_tls *tls; /* NULL without SSL or SASL_SSL listeners */
     int nthreads;
     struct netthread *threads;
     unsigned next_thread;
@@ -92,10 +122,50 @@ struct tr_server {
 /* The response under assembly; req->response points here. */
 struct response {
     struct evbuffer *ev;
+    int copy_files; /* TLS: file data is read, not sent with sendfile */
 };
+
+/* Largest piece of a file read at once for a TLS connection. */
+#define COPY_CHUNK (1u << 20)
 
 static void process_input(struct conn *c);
 static void conn_close(struct conn *c);
+
+/*
+ * Reads 'len' bytes of 'fd' at 'pos' into 'ev'. This is the TLS path of a
+ * Fetch: the bytes must pass through OpenSSL to be encrypted, so sendfile
+ * cannot be used (kernel TLS could, see docs/security.md), and an evbuffer
+ * file segment would be mapped or read lazily, after the segment may have
+ * been deleted by retention; reading now is what Kafka does too.
+ */
+static tr_err_t
+copy_file(struct evbuffer *ev, int fd, off_t pos, size_t len)
+{
+    while (len > 0) {
+        struct evbuffer_iovec v;
+        size_t want = len < COPY_CHUNK ? len : COPY_CHUNK;
+        ssize_t n;
+
+        if (evbuffer_reserve_space(ev, (ev_ssize_t)want, &v, 1) < 1) {
+            return TR_ERR_NOMEM;
+        }
+        n = pread(fd, v.iov_base, want, pos);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            /* A segment shorter than its index said: it was truncated. */
+            return TR_ERR_IO;
+        }
+        v.iov_len = (size_t)n;
+        if (evbuffer_commit_space(ev, &v, 1) != 0) {
+            return TR_ERR_NOMEM;
+        }
+        pos += n;
+        len -= (size_t)n;
+    }
+    return TR_OK;
+}
 
 tr_err_t
 tr_request_add_file(struct tr_request *req, int fd, off_t pos, size_t len)
@@ -109,6 +179,12 @@ tr_request_add_file(struct tr_request *req, int fd, off_t pos, size_t len)
         return TR_ERR_NOMEM;
     }
     tr_buf_reset(req->out);
+    if (resp->copy_files) {
+        tr_err_t err = copy_file(resp->ev, fd, pos, len);
+
+        close(fd);
+        return err;
+    }
     seg = evbuffer_file_segment_new(fd, pos, (ev_off_t)len,
                                     EVBUF_FS_CLOSE_ON_FREE);
     if (seg == NULL) {
@@ -178,11 +254,13 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     tr_buf_reset(&nt->scratch);
     req.out = &nt->scratch;
     req.broker = server->broker;
+    req.security = &c->sec;
     req.peer = c->peer;
     req.now_ms = tr_clock_wall_ms();
     req.final = final;
     /* The thread's response buffer; empty between requests. */
     resp.ev = nt->response;
+    resp.copy_files = c->ssl != NULL;
     req.response = &resp;
 
     /* Response header: v0 for ApiVersions always, v1 for flexible APIs. */
@@ -396,11 +474,45 @@ write_cb(struct bufferevent *bev, void *arg)
     }
 }
 
+/*
+ * Logs why a TLS connection failed: OpenSSL's reasons (a handshake with
+ * an untrusted or missing client certificate, a plaintext client on a TLS
+ * port) are the useful part, not errno.
+ */
+static void
+log_tls_error(struct conn *c)
+{
+    unsigned long e;
+    char buf[256];
+    int any = 0;
+
+    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+        tr_log_info("%s: TLS error on listener %s: %s", c->peer,
+                    c->sec.listener, buf);
+        any = 1;
+    }
+    if (!any) {
+        tr_log_debug("%s: connection error: %s", c->peer,
+                     strerror(EVUTIL_SOCKET_ERROR()));
+    }
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
 
+    if ((what & BEV_EVENT_CONNECTED) && c->ssl != NULL) {
+        /* The TLS handshake is done: who is the client? */
+        char how[128];
+
+        tr_tls_principal(c->ssl, c->sec.principal, sizeof(c->sec.principal));
+        tr_tls_describe(c->ssl, how, sizeof(how));
+        tr_log_debug("%s: TLS (%s) on listener %s as %s", c->peer, how,
+                     c->sec.listener, c->sec.principal);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         if (what & BEV_EVENT_WRITING) {
             tr_log_warn("%s: client not reading its responses; closing",
@@ -408,6 +520,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
         } else {
             tr_log_info("%s: idle connection closed", c->peer);
         }
+    } else if ((what & BEV_EVENT_ERROR) && c->ssl != NULL) {
+        log_tls_error(c);
     } else if (what & BEV_EVENT_ERROR) {
         tr_log_debug("%s: connection error: %s", c->peer,
                      strerror(EVUTIL_SOCKET_ERROR()));
@@ -434,6 +548,15 @@ conn_close(struct conn *c)
     if (c->state != NULL && c->state_free != NULL) {
         c->state_free(c->state);
     }
+    if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
+        /*
+         * Say close_notify (best effort, the socket is non-blocking):
+         * freeing the bufferevent does not, and librdkafka before 2.2 on
+         * OpenSSL 3 takes a bare EOF for a fatal error.
+         */
+        SSL_shutdown(c->ssl);
+        ERR_clear_error();
+    }
     if (c->bev != NULL) {
         bufferevent_free(c->bev);
     }
@@ -456,8 +579,40 @@ peer_name(int fd, char *out, size_t outlen)
     }
 }
 
+/*
+ * The connection's bufferevent: a plain socket one, or on TLS listeners
+ * libevent's OpenSSL one over the socket (a socket BIO, which is also what
+ * kernel TLS would need), accepting a handshake on the TLS context current
+ * now, so a reload (SIGHUP) affects only later connections.
+ */
+static struct bufferevent *
+conn_bufferevent(struct conn *c, struct listener *l, int fd)
+{
+    struct tr_server *server = c->nt->server;
+    struct bufferevent *bev;
+
+    if (!TR_SEC_IS_TLS(l->spec.protocol)) {
+        return bufferevent_socket_new(c->nt->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
+    c->ssl = tr_tls_ssl_new(server->tls);
+    if (c->ssl == NULL) {
+        return NULL;
+    }
+    bev = bufferevent_openssl_socket_new(c->nt->base, fd, c->ssl,
+                                         BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return NULL;
+    }
+    /* A client closing without close_notify is an EOF, not an error. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 static void
-conn_open(struct netthread *nt, int fd)
+conn_open(struct netthread *nt, int fd, struct listener *l)
 {
     struct tr_server *server = nt->server;
     struct conn *c = tr_calloc(1, sizeof(*c));
@@ -469,10 +624,17 @@ conn_open(struct netthread *nt, int fd)
         return;
     }
     c->nt = nt;
+    c->sec.protocol = l->spec.protocol;
+    c->sec.listener = l->spec.name;
+    c->sec.advertised_host = l->advertised_host;
+    c->sec.advertised_port = l->advertised_port;
+    c->sec.authenticated =
+        l->spec.protocol == TR_SEC_PLAINTEXT || l->spec.protocol == TR_SEC_SSL;
+    snprintf(c->sec.principal, sizeof(c->sec.principal), "User:ANONYMOUS");
     peer_name(fd, c->peer, sizeof(c->peer));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     evutil_make_socket_nonblocking(fd);
-    c->bev = bufferevent_socket_new(nt->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = conn_bufferevent(c, l, fd);
     c->wake_ev = event_new(nt->base, -1, 0, wake_cb, c);
     c->timer_ev = evtimer_new(nt->base, timer_cb, c);
     TAILQ_INSERT_TAIL(&nt->conns, c, link);
@@ -491,29 +653,29 @@ conn_open(struct netthread *nt, int fd)
     bufferevent_setwatermark(c->bev, EV_READ, 0,
                              (size_t)server->request_max + 4);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    tr_log_debug("%s: connected", c->peer);
+    tr_log_debug("%s: connected on listener %s", c->peer, l->spec.name);
 }
 
 static void
 thread_accept_cb(evutil_socket_t unused, short what, void *arg)
 {
     struct netthread *nt = arg;
-    int fds[64];
+    struct pending fds[64];
     size_t n, i;
 
     for (;;) {
         pthread_mutex_lock(&nt->lock);
         n = nt->npending < 64 ? nt->npending : 64;
-        memcpy(fds, nt->pending_fds, n * sizeof(int));
+        memcpy(fds, nt->pending_fds, n * sizeof(fds[0]));
         memmove(nt->pending_fds, nt->pending_fds + n,
-                (nt->npending - n) * sizeof(int));
+                (nt->npending - n) * sizeof(fds[0]));
         nt->npending -= n;
         pthread_mutex_unlock(&nt->lock);
         if (n == 0) {
             break;
         }
         for (i = 0; i < n; i++) {
-            conn_open(nt, fds[i]);
+            conn_open(nt, fds[i].fd, fds[i].listener);
         }
     }
 }
@@ -539,9 +701,10 @@ static void
 listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
             int salen, void *arg)
 {
-    struct tr_server *server = arg;
+    struct listener *listener = arg;
+    struct tr_server *server = listener->server;
     struct netthread *nt;
-    int *fds;
+    struct pending *fds;
 
     if (atomic_fetch_add(&server->nconns, 1) >=
         server->broker->cfg->max_connections) {
@@ -556,7 +719,7 @@ listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     if (nt->npending == nt->cap) {
         size_t cap = nt->cap ? nt->cap * 2 : 16;
 
-        fds = tr_realloc(nt->pending_fds, cap * sizeof(int));
+        fds = tr_realloc(nt->pending_fds, cap * sizeof(*fds));
         if (fds == NULL) {
             pthread_mutex_unlock(&nt->lock);
             atomic_fetch_sub(&server->nconns, 1);
@@ -566,7 +729,9 @@ listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
         nt->pending_fds = fds;
         nt->cap = cap;
     }
-    nt->pending_fds[nt->npending++] = fd;
+    nt->pending_fds[nt->npending].fd = fd;
+    nt->pending_fds[nt->npending].listener = listener;
+    nt->npending++;
     pthread_mutex_unlock(&nt->lock);
     event_active(nt->accept_ev, EV_READ, 0);
 }
@@ -590,20 +755,128 @@ ms_to_tv(int64_t ms)
     return tv;
 }
 
+/* Binds 'l' (its spec filled in) on the main thread's event base. */
+static tr_err_t
+listener_bind(struct tr_server *server, struct listener *l, char *errbuf,
+              size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char portstr[16];
+    int gai;
+    tr_err_t err = TR_ERR_CONFIG;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(portstr, sizeof(portstr), "%d", l->spec.port);
+    gai = getaddrinfo(l->spec.host, portstr, &hints, &res);
+    if (gai != 0) {
+        snprintf(errbuf, errlen, "listeners: cannot resolve '%s': %s",
+                 l->spec.host, gai_strerror(gai));
+        goto out;
+    }
+    l->server = server;
+    l->ev = evconnlistener_new_bind(server->main_base, listener_cb, l,
+                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                        LEV_OPT_CLOSE_ON_EXEC,
+                                    1024, res->ai_addr, (int)res->ai_addrlen);
+    if (l->ev == NULL) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d (listener %s): %s",
+                 l->spec.host, l->spec.port, l->spec.name, strerror(errno));
+        err = TR_ERR_IO;
+        goto out;
+    }
+    evconnlistener_set_error_cb(l->ev, listener_error_cb);
+    l->port = l->spec.port;
+    if (getsockname(evconnlistener_get_fd(l->ev), (struct sockaddr *)&ss,
+                    &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            l->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    err = TR_OK;
+out:
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+    return err;
+}
+
+/*
+ * Works out what each listener advertises, as Kafka does: the entry of
+ * advertised.listeners with the same name, else the listener itself; an
+ * address of all interfaces becomes the host name, port 0 the bound port.
+ */
+static tr_err_t
+listeners_advertise(struct tr_server *server, char *errbuf, size_t errlen)
+{
+    const struct tr_broker_config *cfg = server->broker->cfg;
+    struct tr_listener_spec adv[TR_LISTENERS_MAX];
+    char reason[256];
+    size_t nadv = 0, i, j;
+
+    if (cfg->advertised_listeners != NULL &&
+        tr_broker_config_listeners(cfg->advertised_listeners,
+                                   cfg->listener_security_protocol_map, adv,
+                                   &nadv, reason, sizeof(reason)) != TR_OK) {
+        snprintf(errbuf, errlen, "advertised.listeners: %s", reason);
+        return TR_ERR_CONFIG;
+    }
+    for (j = 0; j < nadv; j++) {
+        for (i = 0; i < server->nlisteners; i++) {
+            if (strcmp(adv[j].name, server->listeners[i].spec.name) == 0) {
+                break;
+            }
+        }
+        if (i == server->nlisteners) {
+            snprintf(errbuf, errlen,
+                     "advertised.listeners: listener %s is not in listeners",
+                     adv[j].name);
+            return TR_ERR_CONFIG;
+        }
+    }
+    for (i = 0; i < server->nlisteners; i++) {
+        struct listener *l = &server->listeners[i];
+        const struct tr_listener_spec *from = &l->spec;
+
+        for (j = 0; j < nadv; j++) {
+            if (strcmp(adv[j].name, l->spec.name) == 0) {
+                from = &adv[j];
+            }
+        }
+        snprintf(l->advertised_host, sizeof(l->advertised_host), "%s",
+                 from->host);
+        if (strcmp(l->advertised_host, "0.0.0.0") == 0 ||
+            strcmp(l->advertised_host, "::") == 0) {
+            gethostname(l->advertised_host, sizeof(l->advertised_host));
+        }
+        l->advertised_port = from->port != 0 ? from->port : l->port;
+    }
+    return TR_OK;
+}
+
 tr_err_t
 tr_server_new(struct tr_broker *broker, struct event_base *main_base,
               struct tr_server **out, char *errbuf, size_t errlen)
 {
     const struct tr_broker_config *cfg = broker->cfg;
     struct tr_server *server = NULL;
-    struct addrinfo hints, *res = NULL;
-    char host[256], portstr[16];
-    int port, gai, i;
+    struct tr_listener_spec specs[TR_LISTENERS_MAX];
+    char reason[256];
+    size_t nspecs, j;
+    int i;
     tr_err_t err = TR_ERR_NOMEM;
 
-    err = tr_broker_config_listener(cfg->listeners, host, sizeof(host), &port,
-                                    errbuf, errlen);
+    err = tr_broker_config_listeners(cfg->listeners,
+                                     cfg->listener_security_protocol_map, specs,
+                                     &nspecs, reason, sizeof(reason));
     if (err != TR_OK) {
+        snprintf(errbuf, errlen, "listeners: %s", reason);
         goto out;
     }
     err = TR_ERR_NOMEM;
@@ -644,50 +917,33 @@ tr_server_new(struct tr_broker *broker, struct event_base *main_base,
         evbuffer_set_flags(nt->response, EVBUFFER_FLAG_DRAINS_TO_FD);
     }
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    gai = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res);
-    if (gai != 0) {
-        snprintf(errbuf, errlen, "listeners: cannot resolve '%s': %s", host,
-                 gai_strerror(gai));
-        err = TR_ERR_CONFIG;
-        goto out;
-    }
-    server->listener = evconnlistener_new_bind(
-        main_base, listener_cb, server,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
-        res->ai_addr, (int)res->ai_addrlen);
-    if (server->listener == NULL) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s",
-                 host[0] ? host : "0.0.0.0", port, strerror(errno));
-        err = TR_ERR_IO;
-        goto out;
-    }
-    evconnlistener_set_error_cb(server->listener, listener_error_cb);
-    {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        int fd = evconnlistener_get_fd(server->listener);
-
-        server->port = port;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-            if (ss.ss_family == AF_INET) {
-                server->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            } else if (ss.ss_family == AF_INET6) {
-                server->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    /* TLS settings are checked before any port is bound. */
+    for (j = 0; j < nspecs; j++) {
+        if (TR_SEC_IS_TLS(specs[j].protocol) && server->tls == NULL) {
+            err = tr_tls_new(cfg, &server->tls, errbuf, errlen);
+            if (err != TR_OK) {
+                goto out;
             }
         }
+    }
+    for (j = 0; j < nspecs; j++) {
+        struct listener *l = &server->listeners[j];
+
+        l->spec = specs[j];
+        err = listener_bind(server, l, errbuf, errlen);
+        if (err != TR_OK) {
+            goto out;
+        }
+        server->nlisteners++;
+    }
+    err = listeners_advertise(server, errbuf, errlen);
+    if (err != TR_OK) {
+        goto out;
     }
     *out = server;
     server = NULL;
     err = TR_OK;
 out:
-    if (res != NULL) {
-        freeaddrinfo(res);
-    }
     tr_server_free(server);
     return err;
 }
@@ -695,7 +951,56 @@ out:
 int
 tr_server_port(const struct tr_server *server)
 {
-    return server->port;
+    return server->listeners[0].port;
+}
+
+int
+tr_server_listener(const struct tr_server *server, const char *name,
+                   const char **host, int *port)
+{
+    size_t i;
+
+    for (i = 0; i < server->nlisteners; i++) {
+        const struct listener *l = &server->listeners[i];
+
+        if (name == NULL || strcasecmp(name, l->spec.name) == 0) {
+            *host = l->advertised_host;
+            *port = l->advertised_port;
+            return l->port;
+        }
+    }
+    return -1;
+}
+
+void
+tr_server_describe(const struct tr_server *server, char *out, size_t outlen)
+{
+    size_t i, used = 0;
+
+    out[0] = '\0';
+    for (i = 0; i < server->nlisteners && used < outlen; i++) {
+        const struct listener *l = &server->listeners[i];
+        int n = snprintf(out + used, outlen - used,
+                         "%s%s %s:%d (%s, advertised %s:%d)", i ? ", " : "",
+                         l->spec.name, l->spec.host, l->port,
+                         tr_security_protocol_name(l->spec.protocol),
+                         l->advertised_host, l->advertised_port);
+
+        if (n < 0) {
+            break;
+        }
+        used += (size_t)n;
+    }
+}
+
+tr_err_t
+tr_server_reload_tls(struct tr_server *server, char *errbuf, size_t errlen)
+{
+    if (server->tls == NULL) {
+        snprintf(errbuf, errlen, "no SSL or SASL_SSL listener");
+        return TR_ERR_NOT_FOUND;
+    }
+    return tr_tls_reload(server->tls, errbuf, errlen);
 }
 
 tr_err_t
@@ -717,11 +1022,14 @@ tr_server_start(struct tr_server *server)
 void
 tr_server_stop(struct tr_server *server)
 {
+    size_t j;
     int i;
 
-    if (server->listener != NULL) {
-        evconnlistener_free(server->listener);
-        server->listener = NULL;
+    for (j = 0; j < server->nlisteners; j++) {
+        if (server->listeners[j].ev != NULL) {
+            evconnlistener_free(server->listeners[j].ev);
+            server->listeners[j].ev = NULL;
+        }
     }
     for (i = 0; i < server->nthreads; i++) {
         struct netthread *nt = &server->threads[i];
@@ -736,13 +1044,12 @@ tr_server_stop(struct tr_server *server)
     for (i = 0; i < server->nthreads; i++) {
         struct netthread *nt = &server->threads[i];
         struct conn *c;
-        size_t j;
 
         while ((c = TAILQ_FIRST(&nt->conns)) != NULL) {
             conn_close(c);
         }
         for (j = 0; j < nt->npending; j++) {
-            close(nt->pending_fds[j]);
+            close(nt->pending_fds[j].fd);
         }
         nt->npending = 0;
     }
@@ -777,5 +1084,6 @@ tr_server_free(struct tr_server *server)
         pthread_mutex_destroy(&nt->lock);
     }
     tr_free(server->threads);
+    tr_tls_free(server->tls);
     tr_free(server);
 }

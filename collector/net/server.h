@@ -1,8 +1,9 @@
 /*
  * server -- listeners, network threads, connections and Kafka framing.
  *
- * The main thread owns the listening socket and hands each accepted
- * connection to one of num.network.threads network threads, round robin.
+ * The main thread owns the listening sockets (one per entry of listeners,
+ * each with its security protocol) and hands each accepted connection to
+ * one of num.network.threads network threads, round robin.
  * A network thread owns an event_base and its connections outright: it
  * reads frames (an int32 size, then the request), refuses sizes past
  * socket.request.max.bytes by closing the connection, decodes the header,
@@ -10,7 +11,8 @@
  * connection are handled one at a time, in order, so pipelined requests are
  * answered in order; a parked Fetch holds the connection's later requests
  * back until it completes. Fetch record data goes out as file segments
- * (sendfile), never copied through user space.
+ * (sendfile), never copied through user space, except on TLS listeners,
+ * where it is read and encrypted (docs/security.md).
  *
  * Limits: connections idle for connections.max.idle.ms are closed; a
  * client that does not read its responses for
@@ -29,8 +31,10 @@ struct event_base;
 struct tr_server;
 
 /*
- * Binds the listener from broker->cfg (on 'main_base', borrowed) and
- * returns an owned server. 'errbuf' names the address on failure.
+ * Binds the listeners from broker->cfg (on 'main_base', borrowed) and
+ * returns an owned server. Bad TLS settings are TR_ERR_CONFIG with
+ * 'errbuf' naming the setting; a port that cannot be bound names the
+ * address.
  */
 tr_err_t tr_server_new(struct tr_broker *broker, struct event_base *main_base,
                        struct tr_server **out, char *errbuf, size_t errlen);
@@ -40,7 +44,23 @@ tr_err_t tr_server_start(struct tr_server *server);
 void tr_server_stop(struct tr_server *server);
 /* Stops if needed and frees; NULL is a no-op. */
 void tr_server_free(struct tr_server *server);
-/* The port actually bound (useful with port 0). */
+/* The port actually bound by the first listener (useful with port 0). */
 int tr_server_port(const struct tr_server *server);
+/*
+ * Finds the listener called 'name' (any case; NULL: the first): sets
+ * '*host' and '*port' to what it advertises and returns the port bound,
+ * or -1 without such a listener.
+ */
+int tr_server_listener(const struct tr_server *server, const char *name,
+                       const char **host, int *port);
+/* One line listing every listener, for the start-up log. */
+void tr_server_describe(const struct tr_server *server, char *out,
+                        size_t outlen);
+/*
+ * Reads the keystore and truststore again (SIGHUP) for new TLS
+ * connections; on failure the old ones stay and 'errbuf' says why.
+ */
+tr_err_t tr_server_reload_tls(struct tr_server *server, char *errbuf,
+                              size_t errlen);
 
 #endif /* TR_SERVER_H */

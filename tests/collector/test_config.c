@@ -253,13 +253,12 @@ test_config_invalid_value_names_file_and_line(void **state)
     assert_string_equal(errbuf, expect);
     unlink(path);
 
-    write_temp(path, "listeners=SSL://:9093\n");
+    write_temp(path, "listeners=SSL://:99999\n");
     assert_int_equal(
         tr_broker_config_load_file(&cfg, path, errbuf, sizeof(errbuf)),
         TR_ERR_CONFIG);
     snprintf(expect, sizeof(expect),
-             "%s:1: listener protocol 'SSL' is not supported (only "
-             "PLAINTEXT)",
+             "%s:1: listener port: value 99999 is out of range [0, 65535]",
              path);
     assert_string_equal(errbuf, expect);
     unlink(path);
@@ -306,9 +305,7 @@ test_config_listener(void **state)
     assert_int_equal(tr_broker_config_listener("SASL_SSL://h:1", host,
                                                sizeof(host), &port, errbuf,
                                                sizeof(errbuf)),
-                     TR_ERR_CONFIG);
-    assert_string_equal(errbuf, "listener protocol 'SASL_SSL' is not "
-                                "supported (only PLAINTEXT)");
+                     TR_OK);
     assert_int_equal(tr_broker_config_listener("PLAINTEXT://host", host,
                                                sizeof(host), &port, errbuf,
                                                sizeof(errbuf)),
@@ -323,10 +320,97 @@ test_config_listener(void **state)
                         "65535]");
 }
 
+static void
+test_config_listeners(void **state)
+{
+    struct tr_listener_spec specs[TR_LISTENERS_MAX];
+    char errbuf[256];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(tr_broker_config_listeners(
+                         "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093,"
+                         "sasl_plaintext://:9094,SASL_SSL://[::1]:9095",
+                         NULL, specs, &n, errbuf, sizeof(errbuf)),
+                     TR_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(specs[0].name, "PLAINTEXT");
+    assert_int_equal(specs[0].protocol, TR_SEC_PLAINTEXT);
+    assert_int_equal(specs[1].protocol, TR_SEC_SSL);
+    assert_int_equal(specs[1].port, 9093);
+    assert_string_equal(specs[2].name, "SASL_PLAINTEXT");
+    assert_int_equal(specs[2].protocol, TR_SEC_SASL_PLAINTEXT);
+    assert_string_equal(specs[2].host, "0.0.0.0");
+    assert_int_equal(specs[3].protocol, TR_SEC_SASL_SSL);
+    assert_string_equal(specs[3].host, "::1");
+
+    /* Named listeners through listener.security.protocol.map. */
+    assert_int_equal(tr_broker_config_listeners(
+                         "INTERNAL://127.0.0.1:1,EXTERNAL://0.0.0.0:2",
+                         "INTERNAL:PLAINTEXT,EXTERNAL:SSL", specs, &n, errbuf,
+                         sizeof(errbuf)),
+                     TR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(specs[0].name, "INTERNAL");
+    assert_int_equal(specs[0].protocol, TR_SEC_PLAINTEXT);
+    assert_string_equal(specs[1].name, "EXTERNAL");
+    assert_int_equal(specs[1].protocol, TR_SEC_SSL);
+
+    assert_int_equal(tr_broker_config_listeners("EXTERNAL://h:2", NULL, specs,
+                                                &n, errbuf, sizeof(errbuf)),
+                     TR_ERR_CONFIG);
+    assert_string_equal(errbuf, "listener name 'EXTERNAL' is neither a "
+                                "security protocol nor in "
+                                "listener.security.protocol.map");
+    assert_int_equal(tr_broker_config_listeners("SSL://h:2,SSL://h:3", NULL,
+                                                specs, &n, errbuf,
+                                                sizeof(errbuf)),
+                     TR_ERR_CONFIG);
+    assert_string_equal(errbuf, "listener name 'SSL' is used twice");
+    assert_int_equal(tr_broker_config_listeners("PLAINTEXT://h:2,SSL://h:2",
+                                                NULL, specs, &n, errbuf,
+                                                sizeof(errbuf)),
+                     TR_ERR_CONFIG);
+    assert_string_equal(errbuf, "listener port 2 is used twice");
+}
+
+static void
+test_config_ssl_settings(void **state)
+{
+    struct tr_broker_config cfg;
+    char errbuf[256];
+
+    (void)state;
+    tr_broker_config_init(&cfg);
+    assert_string_equal(cfg.ssl_client_auth, "none");
+    assert_string_equal(cfg.ssl_enabled_protocols, "TLSv1.2,TLSv1.3");
+    assert_int_equal(tr_broker_config_set(&cfg, "ssl.client.auth=maybe", errbuf,
+                                          sizeof(errbuf)),
+                     TR_ERR_CONFIG);
+    assert_non_null(strstr(errbuf, "ssl.client.auth"));
+    assert_int_equal(tr_broker_config_set(&cfg, "ssl.enabled.protocols=TLSv1.1",
+                                          errbuf, sizeof(errbuf)),
+                     TR_ERR_CONFIG);
+    assert_non_null(strstr(errbuf, "ssl.enabled.protocols"));
+    assert_int_equal(tr_broker_config_set(&cfg, "ssl.keystore.type=JKS", errbuf,
+                                          sizeof(errbuf)),
+                     TR_ERR_CONFIG);
+    assert_int_equal(
+        tr_broker_config_set(&cfg, "listener.security.protocol.map=A:TLS",
+                             errbuf, sizeof(errbuf)),
+        TR_ERR_CONFIG);
+    assert_int_equal(
+        tr_broker_config_set(&cfg,
+                             "listener.security.protocol.map=A:SSL,B:SASL_SSL",
+                             errbuf, sizeof(errbuf)),
+        TR_OK);
+    tr_broker_config_cleanup(&cfg);
+}
+
 struct described {
-    char names[64][64];
-    char values[64][64];
-    int defaults[64];
+    char names[128][64];
+    char values[128][64];
+    int defaults[128];
     size_t n;
 };
 
@@ -335,7 +419,7 @@ describe_cb(const char *name, const char *value, int is_default, void *arg)
 {
     struct described *d = arg;
 
-    assert_true(d->n < 64);
+    assert_true(d->n < 128);
     snprintf(d->names[d->n], sizeof(d->names[0]), "%s", name);
     snprintf(d->values[d->n], sizeof(d->values[0]), "%s",
              value ? value : "(null)");
@@ -436,8 +520,8 @@ test_config_table_matches_properties_file(void **state)
     struct tr_broker_config cfg, fromfile;
     struct described d, dfile;
     char path[1024], line[1024], errbuf[512];
-    char keys[64][64];
-    int found[64];
+    char keys[128][64];
+    int found[128];
     size_t nkeys = 0, i, k;
     const char *top;
     FILE *f;
@@ -464,7 +548,7 @@ test_config_table_matches_properties_file(void **state)
         if (len == 0 || p[len] != '=') {
             continue;
         }
-        assert_true(nkeys < 64);
+        assert_true(nkeys < 128);
         snprintf(keys[nkeys], sizeof(keys[0]), "%.*s", (int)len, p);
         nkeys++;
     }
@@ -550,6 +634,8 @@ main(void)
         cmocka_unit_test(test_config_unknown_key_warns),
         cmocka_unit_test(test_config_invalid_value_names_file_and_line),
         cmocka_unit_test(test_config_listener),
+        cmocka_unit_test(test_config_listeners),
+        cmocka_unit_test(test_config_ssl_settings),
         cmocka_unit_test(test_config_describe),
         cmocka_unit_test(test_config_usage_lists_every_key),
         cmocka_unit_test(test_config_table_matches_properties_file),

@@ -428,24 +428,25 @@ def produce_records(broker, topic, records, partition=0, timeout=60, **conf):
     return offsets
 
 
-def read_partition(broker, topic, partition=0, timeout=120):
+def read_partition(broker, topic, partition=0, timeout=120, **conf):
     """
     Reads one partition from its log start to its high watermark with an
-    assign()ed librdkafka consumer (no group protocol, CRCs checked).
+    assign()ed librdkafka consumer (no group protocol, CRCs checked); 'conf'
+    adds client settings (security.protocol, ...).
     Returns (low, high, [(offset, key, value)]).
     """
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-    c = Consumer(
-        {
-            "bootstrap.servers": broker,
-            "group.id": "tributary-it-unused",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "check.crcs": True,
-            "fetch.wait.max.ms": 100,
-        }
-    )
+    cfg = {
+        "bootstrap.servers": broker,
+        "group.id": "tributary-it-unused",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "check.crcs": True,
+        "fetch.wait.max.ms": 100,
+    }
+    cfg.update(conf)
+    c = Consumer(cfg)
     try:
         lo, hi = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)
         out = []
