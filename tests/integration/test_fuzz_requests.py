@@ -214,7 +214,8 @@ def replay(port, frames, rng, count, slow=None):
     return answered, closed
 
 
-def body(ws):
+def start_recording(ws):
+    """A collector behind a RecordingProxy; returns (collector, proxy)."""
     # The collector advertises the proxy, so every connection a client
     # makes after bootstrap goes through it too.
     proxy = RecordingProxy(None)
@@ -226,6 +227,11 @@ def body(ws):
     col.start()
     proxy.target = col.port
     proxy.start()
+    return col, proxy
+
+
+def body(ws):
+    col, proxy = start_recording(ws)
     try:
         drive_clients("127.0.0.1:%d" % proxy.port, "fuzzed")
         with proxy.lock:

@@ -1,0 +1,125 @@
+/*
+ * fuzz_agent -- libFuzzer target for the agent's line parser and registry.
+ *
+ * Input: [mode][bytes...]. Mode 0xff writes the bytes as the registry file
+ * and loads it (agent/registry.c). Otherwise the bytes are log lines, split
+ * at '\n', run through one of a few parsers (agent/parse.c: PCRE2 patterns
+ * with named captures, key templates, include and exclude filters,
+ * multiline starts, timestamps), the one chosen by mode.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+#include "agent/parse.h"
+#include "agent/registry.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct parser_conf {
+    const char *pattern, *key, *inc, *exc, *start, *time_capture, *time_format;
+};
+
+/* Shaped like the examples in docs/agent.md. */
+static const struct parser_conf confs[] = {
+    { "^(?<ts>\\S+ \\S+) (?<level>[A-Z]+) (?<user>u[0-9]+)?", "${host}/${user}",
+      NULL, "DEBUG", "^\\d{4}-", "ts", "%Y-%m-%d %H:%M:%S" },
+    { "^(?<ip>\\S+) \\S+ \\S+ \\[(?<ts>[^\\]]+)\\] \"(?<req>[^\"]*)\"",
+      "${ip}:${file}", "GET|POST", NULL, NULL, "ts", "%d/%b/%Y:%H:%M:%S %z" },
+    { "(?<k>[^=]+)=(?<v>.*)", "${k}${path}${v}", NULL, NULL, "^\\S", NULL,
+      NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+#define NCONFS (sizeof(confs) / sizeof(confs[0]))
+
+static struct tr_parse *parsers[NCONFS];
+static char dir[64];
+
+static struct tr_parse *
+parser(size_t i)
+{
+    struct tr_agent_input in;
+    char errbuf[256];
+
+    if (parsers[i] == NULL) {
+        memset(&in, 0, sizeof(in));
+        in.pattern = (char *)confs[i].pattern;
+        in.key = (char *)confs[i].key;
+        in.include_lines = (char *)confs[i].inc;
+        in.exclude_lines = (char *)confs[i].exc;
+        in.multiline_start = (char *)confs[i].start;
+        in.time_capture = (char *)confs[i].time_capture;
+        in.time_format = (char *)confs[i].time_format;
+        if (tr_parse_new(&in, &parsers[i], errbuf, sizeof(errbuf)) != TR_OK) {
+            fprintf(stderr, "fuzz_agent: parser %zu: %s\n", i, errbuf);
+            abort();
+        }
+    }
+    return parsers[i];
+}
+
+static void
+load_registry(const uint8_t *data, size_t size)
+{
+    struct tr_registry *reg = NULL;
+    char path[96], errbuf[512];
+    FILE *f;
+
+    if (dir[0] == '\0') {
+        snprintf(dir, sizeof(dir), "/tmp/tr-fuzz-registry-XXXXXX");
+        if (mkdtemp(dir) == NULL) {
+            abort();
+        }
+    }
+    snprintf(path, sizeof(path), "%s/registry", dir);
+    f = fopen(path, "wb");
+    if (f == NULL || (size > 0 && fwrite(data, 1, size, f) != size)) {
+        abort();
+    }
+    fclose(f);
+    if (tr_registry_load(dir, &reg, errbuf, sizeof(errbuf)) == TR_OK) {
+        size_t i, n = tr_registry_count(reg);
+
+        for (i = 0; i < n; i++) {
+            const struct tr_registry_entry *e = tr_registry_entry_at(reg, i);
+
+            (void)tr_registry_find(reg, e->dev, e->ino);
+        }
+    }
+    tr_registry_free(reg);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const struct tr_parse_ctx ctx = { "web1", "/var/log/app/app.log",
+                                             "app.log" };
+    struct tr_parse_result res;
+    struct tr_parse *p;
+    const char *line, *end, *nl;
+
+    if (size < 1) {
+        return -1;
+    }
+    if (data[0] == 0xff) {
+        load_registry(data + 1, size - 1);
+        return 0;
+    }
+    p = parser(data[0] % NCONFS);
+    line = (const char *)data + 1;
+    end = (const char *)data + size;
+    while (line <= end) {
+        nl = memchr(line, '\n', (size_t)(end - line));
+        if (nl == NULL) {
+            nl = end;
+        }
+        (void)tr_parse_event_start(p, line, (size_t)(nl - line));
+        (void)tr_parse_line(p, line, (size_t)(nl - line), &ctx, &res);
+        line = nl + 1;
+    }
+    return 0;
+}
