@@ -17,14 +17,16 @@ struct tr_waits;
 struct tr_pidgen;
 struct tr_groups;
 struct tr_cluster;
+struct tr_credentials;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
     struct tr_topics *topics;
     struct tr_waits *waits;
     struct tr_pidgen *pids;
-    struct tr_groups *groups;   /* the group coordinator */
-    struct tr_cluster *cluster; /* NULL for a single collector */
+    struct tr_groups *groups;           /* the group coordinator */
+    struct tr_cluster *cluster;         /* NULL for a single collector */
+    struct tr_credentials *credentials; /* SCRAM users (security/) */
     int32_t node_id;
     char advertised_host[256];
     int advertised_port;

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "conf.h"
 #include "log.h"
+#include "sasl.h"
 
 enum opt_type {
     OPT_INT32,  /* int32_t field */
@@ -49,6 +50,7 @@ static opt_check_fn check_protocol_map;
 static opt_check_fn check_pem;
 static opt_check_fn check_client_auth;
 static opt_check_fn check_tls_protocols;
+static opt_check_fn check_sasl_mechanisms;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 
@@ -103,6 +105,20 @@ static const struct opt opts[] = {
       NULL, 0,
       "Cipher suites allowed, IANA or OpenSSL names, comma separated; "
       "unset: OpenSSL's defaults." },
+    { "sasl.enabled.mechanisms", OPT_STRING,
+      "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", F(sasl_enabled_mechanisms), 0, 0,
+      check_sasl_mechanisms, 0,
+      "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners: "
+      "SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (Kafka's default, GSSAPI, is "
+      "not supported)." },
+    { "sasl.server.max.receive.size", OPT_INT32, "524288",
+      F(sasl_server_max_receive_size), 1, INT32_MAX, NULL, 0,
+      "Largest request accepted on a SASL listener before the client has "
+      "authenticated; a larger one closes the connection." },
+    { "connections.max.reauth.ms", OPT_INT64, "0",
+      F(connections_max_reauth_ms), 0, INT64_MAX, NULL, 0,
+      "Lifetime of a SASL session: clients are told to authenticate again "
+      "before it ends, and a connection past it is closed; 0: unlimited." },
     { "log.dirs", OPT_STRING, "./var/collector", F(log_dirs),
       0, 0, check_log_dirs, 0,
       "Directory holding the partition logs (one directory only)." },
@@ -398,6 +414,14 @@ check_client_auth(const char *value, char *reason, size_t reasonlen)
         return TR_ERR_CONFIG;
     }
     return TR_OK;
+}
+
+static tr_err_t
+check_sasl_mechanisms(const char *value, char *reason, size_t reasonlen)
+{
+    return tr_sasl_check_mechanisms(value, reason, reasonlen) == 0
+               ? TR_OK
+               : TR_ERR_CONFIG;
 }
 
 /* TLS 1.0 and 1.1 are refused: Kafka dropped them from its defaults too. */

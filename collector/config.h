@@ -78,6 +78,10 @@ struct tr_broker_config {
     char *ssl_client_auth;                /* none, requested, required */
     char *ssl_enabled_protocols;          /* "TLSv1.2,TLSv1.3" */
     char *ssl_cipher_suites;              /* NULL: OpenSSL's defaults */
+    /* SASL (api/sasl.c, docs/security.md). */
+    char *sasl_enabled_mechanisms; /* SCRAM-SHA-256,SCRAM-SHA-512,PLAIN */
+    int32_t sasl_server_max_receive_size; /* 524288, before authentication */
+    int64_t connections_max_reauth_ms;    /* 0: no re-authentication */
 
     /*
      * Private to config.c: raw values of keys that are folded into 'log'

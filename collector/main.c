@@ -30,6 +30,7 @@
 #endif
 #include "clock.h"
 #include "config.h"
+#include "credentials.h"
 #include "groups.h"
 #include "log.h"
 #include "pidgen.h"
@@ -56,6 +57,11 @@ usage(FILE *out)
             "  -c, --config FILE     read settings from a properties file\n"
             "  -s, --set KEY=VALUE   override one setting (repeatable; applied "
             "after --config)\n"
+            "  --add-scram 'MECH=[name=NAME,password=PASSWORD]'\n"
+            "                        store a SASL/SCRAM credential in "
+            "log.dirs and exit\n"
+            "                        (repeatable; also iterations=, salt=, "
+            "saltedpassword=)\n"
             "  -h, --help            show this help and the settings\n"
             "  -V, --version         show the version\n"
             "\n"
@@ -65,6 +71,68 @@ usage(FILE *out)
             "\n"
             "Settings (Kafka's names and defaults):\n");
     tr_broker_config_usage(out);
+}
+
+static int mkdirs(const char *path);
+
+/*
+ * --add-scram (Kafka's kafka-storage format --add-scram): stores each
+ * credential in log.dirs's credential store, before or between runs of the
+ * collector (a running one does not see the change until it restarts).
+ * Returns the exit status.
+ */
+static int
+add_scram(const struct tr_broker_config *cfg, int argc, char **argv)
+{
+    struct tr_credentials *creds = NULL;
+    struct tr_scram_cred cred;
+    char user[TR_CREDENTIALS_MAX_USER + 1], errbuf[512];
+    int i, status = EXIT_CONFIG;
+    tr_err_t err;
+
+    if (mkdirs(cfg->log_dirs) != 0) {
+        fprintf(stderr, "tributary-collector: log.dirs: cannot create %s: %s\n",
+                cfg->log_dirs, strerror(errno));
+        return 1;
+    }
+    err = tr_credentials_open(cfg->log_dirs, &creds, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        fprintf(stderr, "tributary-collector: %s\n", errbuf);
+        return 1;
+    }
+    for (i = 1; i < argc; i++) {
+        const char *arg = NULL;
+
+        if (strcmp(argv[i], "--add-scram") == 0 && i + 1 < argc) {
+            arg = argv[++i];
+        } else if (strncmp(argv[i], "--add-scram=", 12) == 0) {
+            arg = argv[i] + 12;
+        } else {
+            continue;
+        }
+        if (tr_credentials_parse_add_scram(arg, user, &cred, errbuf,
+                                           sizeof(errbuf)) != TR_OK) {
+            fprintf(stderr, "tributary-collector: %s\n", errbuf);
+            goto out;
+        }
+        err = tr_credentials_set(creds, user, &cred);
+        if (err != TR_OK) {
+            fprintf(stderr,
+                    "tributary-collector: cannot store the credential of "
+                    "%s: %s\n",
+                    user, tr_err_str(err));
+            status = 1;
+            goto out;
+        }
+        printf("stored the %s credential of user %s in %s%s\n",
+               tr_scram_mech_name(cred.mech), user, cfg->log_dirs,
+               TR_CREDENTIALS_FILE);
+    }
+    status = 0;
+out:
+    memset(&cred, 0, sizeof(cred));
+    tr_credentials_free(creds);
+    return status;
 }
 
 /* Creates 'path' and its parents, like mkdir -p. */
@@ -265,9 +333,10 @@ main(int argc, char **argv)
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
+    struct tr_credentials *creds = NULL;
     const char *config_path = NULL;
     char errbuf[512];
-    int status = 1, i, level;
+    int status = 1, i, level, adding_scram = 0;
     tr_err_t err;
 
     tr_broker_config_init(&cfg);
@@ -292,6 +361,11 @@ main(int argc, char **argv)
             i++; /* applied after the file, below */
         } else if (strncmp(arg, "--set=", 6) == 0) {
             continue;
+        } else if (strcmp(arg, "--add-scram") == 0 && i + 1 < argc) {
+            i++; /* applied once the settings are known, below */
+            adding_scram = 1;
+        } else if (strncmp(arg, "--add-scram=", 12) == 0) {
+            adding_scram = 1;
         } else {
             fprintf(stderr,
                     "tributary-collector: unknown argument '%s' "
@@ -317,7 +391,8 @@ main(int argc, char **argv)
         } else if (strncmp(argv[i], "--set=", 6) == 0) {
             kv = argv[i] + 6;
         } else if ((strcmp(argv[i], "-c") == 0 ||
-                    strcmp(argv[i], "--config") == 0)) {
+                    strcmp(argv[i], "--config") == 0 ||
+                    strcmp(argv[i], "--add-scram") == 0)) {
             i++;
         }
         if (kv != NULL &&
@@ -326,6 +401,10 @@ main(int argc, char **argv)
             status = EXIT_CONFIG;
             goto out;
         }
+    }
+    if (adding_scram) {
+        status = add_scram(&cfg, argc, argv);
+        goto out;
     }
     level = tr_log_level_parse(cfg.log_level ? cfg.log_level : "info");
     if (level < 0) {
@@ -449,6 +528,12 @@ main(int argc, char **argv)
     broker.groups = groups;
     broker.node_id = cfg.broker_id;
     load_cluster_id(cfg.log_dirs, broker.cluster_id, sizeof(broker.cluster_id));
+    err = tr_credentials_open(cfg.log_dirs, &creds, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("SASL credentials: %s", errbuf);
+        goto out;
+    }
+    broker.credentials = creds;
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
@@ -546,6 +631,7 @@ out:
     }
     tr_pidgen_close(pids);
     tr_waits_free(waits);
+    tr_credentials_free(creds);
     if (sigterm != NULL) {
         event_free(sigterm);
     }

@@ -24,6 +24,7 @@
 #include "proto.h"
 
 struct tr_request;
+struct tr_sasl_session;
 
 typedef tr_err_t tr_api_handler(struct tr_request *req);
 
@@ -67,6 +68,8 @@ struct tr_request {
     struct tr_broker *broker;
     /* The connection's security; NULL only in unit tests of handlers. */
     struct tr_conn_security *security;
+    /* The connection's SASL exchange (api/sasl.h); NULL in unit tests. */
+    struct tr_sasl_session *sasl;
     struct tr_request_header hdr;
     struct tr_slice body;
     struct tr_buf *out; /* the response body goes here */
@@ -136,6 +139,11 @@ tr_err_t tr_api_stop_replica(struct tr_request *req);
 tr_err_t tr_api_alter_partition_reassignments(struct tr_request *req);
 tr_err_t tr_api_list_partition_reassignments(struct tr_request *req);
 tr_err_t tr_api_elect_leaders(struct tr_request *req);
+/* sasl.c: authentication and the SCRAM credential APIs. */
+tr_err_t tr_api_sasl_handshake(struct tr_request *req);
+tr_err_t tr_api_sasl_authenticate(struct tr_request *req);
+tr_err_t tr_api_describe_user_scram_credentials(struct tr_request *req);
+tr_err_t tr_api_alter_user_scram_credentials(struct tr_request *req);
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

@@ -61,6 +61,12 @@ static const struct tr_api api_table[] = {
     { TR_API_ALTER_CONFIGS, 0, 1, tr_api_alter_configs },
     { TR_API_INCREMENTAL_ALTER_CONFIGS, 0, 0,
       tr_api_incremental_alter_configs },
+    { TR_API_SASL_HANDSHAKE, 0, 1, tr_api_sasl_handshake },
+    { TR_API_SASL_AUTHENTICATE, 0, 2, tr_api_sasl_authenticate },
+    { TR_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0,
+      tr_api_describe_user_scram_credentials },
+    { TR_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0,
+      tr_api_alter_user_scram_credentials },
 };
 
 #define API_COUNT (sizeof(api_table) / sizeof(api_table[0]))

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "log.h"
 #include "proto.h"
+#include "sasl.h"
 #include "tls.h"
 #include "waits.h"
 
@@ -92,6 +93,7 @@ struct conn {
     struct bufferevent *bev;
     SSL *ssl; /* on TLS listeners; owned by 'bev' */
     struct tr_conn_security sec;
+    struct tr_sasl_session *sasl; /* on SASL_* listeners (api/sasl.h) */
     TAILQ_ENTRY(conn) link;
     char peer[NI_MAXHOST + NI_MAXSERV + 2];
     int paused;            /* waiting for output to drain */
@@ -229,6 +231,33 @@ enum frame_result {
 };
 
 /*
+ * SASL: a bare token after SaslHandshake v0 (kafka-python), answered in the
+ * same framing, a size and the bytes; a failed exchange closes the
+ * connection without a word, as Kafka does.
+ */
+static enum frame_result
+sasl_raw_frame(struct conn *c, const uint8_t *frame, size_t len)
+{
+    struct tr_buf *out = &c->nt->scratch;
+    struct evbuffer *ev = bufferevent_get_output(c->bev);
+    uint8_t size[4];
+
+    tr_buf_reset(out);
+    if (tr_sasl_raw_token(c->nt->server->broker, c->sasl, &c->sec, frame, len,
+                          tr_clock_wall_ms(), out) != TR_OK) {
+        tr_log_warn("%s: SASL authentication failed; closing", c->peer);
+        return FRAME_CLOSE;
+    }
+    tr_store_i32(size, (int32_t)tr_buf_len(out));
+    if (evbuffer_add(ev, size, 4) != 0 ||
+        (tr_buf_len(out) > 0 &&
+         evbuffer_add(ev, tr_buf_data(out), tr_buf_len(out)) != 0)) {
+        return FRAME_CLOSE;
+    }
+    return FRAME_DONE;
+}
+
+/*
  * Handles one request frame (without its size prefix). 'final' is set when
  * a parked request runs for the last time.
  */
@@ -243,6 +272,9 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     enum frame_result result = FRAME_CLOSE;
     tr_err_t err;
 
+    if (tr_sasl_expects_raw(c->sasl)) {
+        return sasl_raw_frame(c, frame, len);
+    }
     memset(&req, 0, sizeof(req));
     tr_slice_init(&req.body, frame, len);
     err = tr_proto_request_header_parse(&req.body, &req.hdr);
@@ -251,10 +283,17 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
                     tr_err_str(err));
         goto out;
     }
+    /* SASL listeners: only the exchange until it succeeds (Kafka closes). */
+    if (!tr_sasl_gate(c->sasl, &c->sec, req.hdr.api_key, tr_clock_wall_ms())) {
+        tr_log_warn("%s: %s without SASL authentication; closing", c->peer,
+                    tr_proto_api_name(req.hdr.api_key));
+        goto out;
+    }
     tr_buf_reset(&nt->scratch);
     req.out = &nt->scratch;
     req.broker = server->broker;
     req.security = &c->sec;
+    req.sasl = c->sasl;
     req.peer = c->peer;
     req.now_ms = tr_clock_wall_ms();
     req.final = final;
@@ -406,6 +445,16 @@ process_input(struct conn *c)
         }
         evbuffer_copyout(in, hdr, 4);
         size = tr_load_i32(hdr);
+        if (size > tr_sasl_max_frame(c->sasl, &c->sec,
+                                     c->nt->server->broker->cfg, request_max) &&
+            size <= request_max) {
+            tr_log_warn("%s: request of %d bytes before SASL "
+                        "authentication (sasl.server.max.receive.size); "
+                        "closing",
+                        c->peer, size);
+            conn_close(c);
+            return;
+        }
         if (size < 0 || size > request_max) {
             tr_log_warn("%s: request size %d outside 0..%d "
                         "(socket.request.max.bytes); closing",
@@ -548,6 +597,7 @@ conn_close(struct conn *c)
     if (c->state != NULL && c->state_free != NULL) {
         c->state_free(c->state);
     }
+    tr_sasl_session_free(c->sasl);
     if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
         /*
          * Say close_notify (best effort, the socket is non-blocking):
@@ -631,6 +681,10 @@ conn_open(struct netthread *nt, int fd, struct listener *l)
     c->sec.authenticated =
         l->spec.protocol == TR_SEC_PLAINTEXT || l->spec.protocol == TR_SEC_SSL;
     snprintf(c->sec.principal, sizeof(c->sec.principal), "User:ANONYMOUS");
+    if (!c->sec.authenticated) {
+        /* NULL (no memory) makes the gate close it at the first request. */
+        c->sasl = tr_sasl_session_new();
+    }
     peer_name(fd, c->peer, sizeof(c->peer));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     evutil_make_socket_nonblocking(fd);
