@@ -219,6 +219,11 @@ static const struct {
     { 83, "ELIGIBLE_LEADERS_NOT_AVAILABLE (no live replica to elect)" },
     { 84, "ELECTION_NOT_NEEDED" },
     { 85, "NO_REASSIGNMENT_IN_PROGRESS" },
+    { 33, "UNSUPPORTED_SASL_MECHANISM" },
+    { 58, "SASL_AUTHENTICATION_FAILED (check the user name and password)" },
+    { 91, "RESOURCE_NOT_FOUND" },
+    { 92, "DUPLICATE_RESOURCE" },
+    { 93, "UNACCEPTABLE_CREDENTIAL" },
 };
 
 const char *

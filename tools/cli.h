@@ -101,5 +101,7 @@ int tr_cmd_cluster(int argc, char **argv);
 int tr_cluster_subcommand(const char *sub, int argc, char **argv);
 void tr_cluster_reassign_usage(FILE *out);
 int tr_cmd_export(int argc, char **argv);
+/* users.c: SASL/SCRAM users (list, set, delete). */
+int tr_cmd_users(int argc, char **argv);
 
 #endif /* TR_CLI_H */

@@ -34,6 +34,7 @@ static const struct {
     { "export", tr_cmd_export,
       "land topics as files (lines or JSON lines, gzip) for analytics" },
     { "bench", tr_cmd_bench, "produce, consume and end-to-end load tests" },
+    { "users", tr_cmd_users, "list, set and delete SASL/SCRAM users" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

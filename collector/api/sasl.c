@@ -499,7 +499,7 @@ tr_err_t
 tr_api_describe_user_scram_credentials(struct tr_request *req)
 {
     struct tr_credentials *creds = req->broker->credentials;
-    struct tr_slice names_at;
+    struct tr_slice names_at, names_start;
     struct tr_str name, other;
     char user[TR_CREDENTIALS_MAX_USER + 1], msg[512];
     char **all = NULL;
@@ -512,6 +512,7 @@ tr_api_describe_user_scram_credentials(struct tr_request *req)
         return err;
     }
     names_at = req->body;
+    names_start = req->body;
     for (j = 0; j < n; j++) {
         if ((err = tr_proto_get_compact_string(&req->body, &name)) != TR_OK ||
             (err = tr_proto_skip_tags(&req->body)) != TR_OK) {
@@ -545,7 +546,7 @@ tr_api_describe_user_scram_credentials(struct tr_request *req)
     tr_proto_put_cstring_v(req->out, 1, NULL); /* ErrorMessage */
     tr_proto_put_array_len_v(req->out, 1, n);  /* Results */
     for (j = 0; j < n; j++) {
-        struct tr_slice dup_at = names_at;
+        struct tr_slice dup_at = names_start;
         int dup = 0;
 
         (void)tr_proto_get_compact_string(&names_at, &name);
