@@ -700,8 +700,12 @@ conn_open(struct netthread *nt, int fd, struct listener *l)
         return;
     }
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    /* Produce requests are large: read them in few system calls. */
-    bufferevent_set_max_single_read(c->bev, 1 << 20);
+    /*
+     * Produce requests are large: read them in few system calls. Over TLS
+     * a read returns one record (16 KiB) whatever the room, and reserving
+     * 1 MiB for each would allocate far more than it fills.
+     */
+    bufferevent_set_max_single_read(c->bev, c->ssl != NULL ? 1 << 16 : 1 << 20);
     bufferevent_set_max_single_write(c->bev, 1 << 20);
     bufferevent_set_timeouts(c->bev, &server->idle_tv, &server->write_tv);
     bufferevent_setwatermark(c->bev, EV_READ, 0,
