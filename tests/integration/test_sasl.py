@@ -14,6 +14,9 @@ unanswered), a first frame above sasl.server.max.receive.size (closed).
 ApiVersions is answered before authenticating; SaslHandshake on the
 PLAINTEXT listener gets ILLEGAL_SASL_STATE. 'tributary users' lists,
 refuses bad iterations and deletes, and a deleted user can no longer log in.
+Credentials survive a restart. With connections.max.reauth.ms a session
+past its lifetime is closed at its next request, and librdkafka 2.0.2
+(which cannot re-authenticate) connects again without losing a record.
 """
 
 import os
@@ -292,6 +295,28 @@ def run(ws):
     c.restart()
     confluent_roundtrip(sb, "sasl-after-restart", 100, sasl("SCRAM-SHA-512", "carol", "carol-secret"))
     note("credentials survive a restart")
+
+    # 7. connections.max.reauth.ms: a session past its lifetime is closed
+    # at its next request; librdkafka 2.0.2 (no re-authentication) then
+    # connects and authenticates again, and nothing is lost.
+    c.stop()
+    r2 = ws.collector("reauth", port=pport, data_dir=data, sets={
+        "listeners": "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (pport, sport),
+        "connections.max.reauth.ms": 1500,
+    }).start()
+    from confluent_kafka import Producer
+    p = Producer(dict(sasl("SCRAM-SHA-256", "alice", "alice-secret"), **{"bootstrap.servers": sb, "log_level": 0}))
+    for i in range(3):
+        p.produce("sasl-reauth", value=b"before-%d" % i, partition=0)
+        check(p.flush(20) == 0, "produce before the session's end")
+        time.sleep(2)
+    p.produce("sasl-reauth", value=b"after", partition=0)
+    check(p.flush(20) == 0, "produce after the session's end")
+    _, _, got = harness.read_partition(sb, "sasl-reauth", **sasl("SCRAM-SHA-256", "alice", "alice-secret"))
+    check([v for _, _, v in got] == [b"before-0", b"before-1", b"before-2", b"after"],
+          "records across expired sessions: %s" % [v for _, _, v in got])
+    check(b"without SASL authentication; closing" in r2.log(), "no expired session was closed")
+    note("connections.max.reauth.ms: expired sessions closed, the client comes back")
 
 
 if __name__ == "__main__":
