@@ -301,6 +301,36 @@ groups_appended(void *arg, struct tr_partition *part)
     }
 }
 
+/* The credential store's view of ZooKeeper (security/credentials.h). */
+static tr_err_t
+users_get(void *arg, const char *sanitized, char **data, size_t *len)
+{
+    return tr_cluster_user_get(arg, sanitized, data, len);
+}
+
+static tr_err_t
+users_put(void *arg, const char *sanitized, const char *data, size_t len)
+{
+    return tr_cluster_user_put(arg, sanitized, data, len);
+}
+
+static tr_err_t
+users_names(void *arg, char ***names, int *count)
+{
+    return tr_cluster_user_names(arg, names, count);
+}
+
+static void
+users_free_names(char **names, int count)
+{
+    int i;
+
+    for (i = 0; i < count; i++) {
+        tr_free(names[i]);
+    }
+    tr_free(names);
+}
+
 static int16_t
 groups_acked(void *arg, int32_t partition, int32_t epoch, int64_t last_offset)
 {
@@ -604,6 +634,13 @@ main(int argc, char **argv)
             goto out;
         }
         broker.cluster = cluster;
+        {
+            /* SCRAM users live in ZooKeeper, shared by every broker. */
+            struct tr_credentials_remote remote = {
+                users_get, users_put, users_names, users_free_names, cluster,
+            };
+            tr_credentials_set_remote(creds, &remote);
+        }
     }
 #endif
     event_base_dispatch(base);

@@ -2114,3 +2114,85 @@ tr_cluster_controlled_shutdown(struct tr_cluster *c)
     tr_buf_cleanup(&resp);
     tr_rpc_conn_close(&conn);
 }
+
+/* ------------------------------------------------ SCRAM credentials */
+
+tr_err_t
+tr_cluster_user_get(struct tr_cluster *c, const char *sanitized, char **data,
+                    size_t *len)
+{
+    char path[512];
+
+    if (snprintf(path, sizeof(path), "/config/users/%s", sanitized) >=
+        (int)sizeof(path)) {
+        return TR_ERR_INVALID;
+    }
+    return tr_zk_get(c->zk, path, 0, data, len, NULL);
+}
+
+tr_err_t
+tr_cluster_user_put(struct tr_cluster *c, const char *sanitized,
+                    const char *data, size_t len)
+{
+    char path[512], note[512], created[256];
+    tr_err_t err;
+
+    if (snprintf(path, sizeof(path), "/config/users/%s", sanitized) >=
+        (int)sizeof(path)) {
+        return TR_ERR_INVALID;
+    }
+    (void)tr_zk_ensure_path(c->zk, "/config/users");
+    err = tr_zk_set(c->zk, path, data, len, -1, NULL);
+    if (err == TR_ERR_NOT_FOUND) {
+        err = tr_zk_create(c->zk, path, data, len, 0, NULL, 0);
+    }
+    if (err != TR_OK) {
+        return err;
+    }
+    /* Kafka's notification; our brokers read the znode at each login. */
+    snprintf(note, sizeof(note), "{\"version\":2,\"entity_path\":\"users/%s\"}",
+             sanitized);
+    (void)tr_zk_ensure_path(c->zk, "/config/changes");
+    if (tr_zk_create(c->zk, "/config/changes/config_change_", note,
+                     strlen(note), TR_ZK_SEQUENCE, created,
+                     sizeof(created)) == TR_OK) {
+        prune_config_changes(c, created);
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_cluster_user_names(struct tr_cluster *c, char ***names, int *count)
+{
+    char **children = NULL, **list = NULL;
+    int n = 0, i;
+    tr_err_t err;
+
+    *names = NULL;
+    *count = 0;
+    err = tr_zk_children(c->zk, "/config/users", 0, &children, &n);
+    if (err == TR_ERR_NOT_FOUND) {
+        return TR_OK;
+    }
+    if (err != TR_OK) {
+        return err;
+    }
+    list = tr_calloc((size_t)n + 1, sizeof(*list));
+    for (i = 0; list != NULL && i < n; i++) {
+        list[i] = tr_strdup(children[i]);
+        if (list[i] == NULL) {
+            while (i-- > 0) {
+                tr_free(list[i]);
+            }
+            tr_free(list);
+            list = NULL;
+        }
+    }
+    tr_zk_free_children(children, n);
+    if (list == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    *names = list;
+    *count = n;
+    return TR_OK;
+}

@@ -237,4 +237,20 @@ int16_t tr_cluster_stop_replica(struct tr_cluster *c, struct tr_stop_msg *m);
 int16_t tr_cluster_handle_controlled_shutdown(struct tr_cluster *c, int32_t id,
                                               int32_t *remaining);
 
+/*
+ * SCRAM credentials as Kafka 2.x keeps them (security/credentials):
+ * /config/users/<sanitized user> holds {"version":1,"config":{...}}, the
+ * user's SCRAM credentials (and, in Kafka, its quotas). Any thread may call
+ * these. tr_cluster_user_get returns the znode's data (owned: free()) or
+ * TR_ERR_NOT_FOUND; tr_cluster_user_put creates or replaces it and
+ * announces users/<sanitized> under /config/changes; tr_cluster_user_names
+ * lists /config/users (an owned array of owned strings: tr_free each and
+ * the array).
+ */
+tr_err_t tr_cluster_user_get(struct tr_cluster *c, const char *sanitized,
+                             char **data, size_t *len);
+tr_err_t tr_cluster_user_put(struct tr_cluster *c, const char *sanitized,
+                             const char *data, size_t len);
+tr_err_t tr_cluster_user_names(struct tr_cluster *c, char ***names, int *count);
+
 #endif /* TR_CLUSTER_H */

@@ -15,7 +15,10 @@
 #include <openssl/crypto.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "credentials.h"
+#include "json.h"
+#include "log.h"
 
 /* The file is small; a bigger one is not ours. */
 #define FILE_MAX (16u << 20)
@@ -28,6 +31,8 @@ struct entry {
 
 struct tr_credentials {
     pthread_mutex_t lock;
+    int remote_on;                       /* a cluster: ZooKeeper */
+    struct tr_credentials_remote remote; /* valid when remote_on */
     char *dir;
     struct entry *entries; /* sorted by user */
     size_t count, cap;
@@ -52,6 +57,25 @@ user_encode(const char *user, FILE *f)
         } else {
             fprintf(f, "%%%02X", c);
         }
+    }
+}
+
+void
+tr_credentials_sanitize(const char *user, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (; *user && o + 4 <= outlen; user++) {
+        unsigned char c = (unsigned char)*user;
+        if (plain_char(c)) {
+            out[o++] = (char)c;
+        } else {
+            snprintf(out + o, outlen - o, "%%%02X", c);
+            o += 3;
+        }
+    }
+    if (outlen > 0) {
+        out[o < outlen ? o : outlen - 1] = '\0';
     }
 }
 
@@ -363,6 +387,237 @@ out:
     return err;
 }
 
+/* ---- a cluster: ZooKeeper's /config/users ---- */
+
+#define SANITIZED_MAX (3 * TR_CREDENTIALS_MAX_USER + 1)
+
+/*
+ * Reads the user's znode into creds[] (by mechanism; has[] says which)
+ * and, if 'others' is not NULL, copies the config members that are not
+ * SCRAM credentials into it as JSON members ("k":"v",...).
+ */
+static tr_err_t
+remote_read(struct tr_credentials *creds, const char *user, int has[3],
+            struct tr_scram_cred cred[3], struct tr_buf *others)
+{
+    char sanitized[SANITIZED_MAX], key[64], text[TR_SCRAM_CRED_TEXT_MAX];
+    struct tr_json_value root, cfg, k, v;
+    struct tr_json_iter it;
+    char *data = NULL;
+    size_t len = 0;
+    int first = 1;
+    enum tr_scram_mech mech;
+    tr_err_t err;
+
+    has[0] = has[1] = has[2] = 0;
+    tr_credentials_sanitize(user, sanitized, sizeof(sanitized));
+    err = creds->remote.get(creds->remote.arg, sanitized, &data, &len);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (tr_json_parse(data, len, &root) != TR_OK ||
+        tr_json_get(&root, "config", &cfg) != TR_OK ||
+        tr_json_iter_init(&it, &cfg) != TR_OK) {
+        err = TR_ERR_CORRUPT;
+        goto out;
+    }
+    while (tr_json_next(&it, &k, &v) == TR_OK) {
+        if (tr_json_string(&k, key, sizeof(key)) != TR_OK) {
+            continue;
+        }
+        mech = tr_scram_mech_parse(key, strlen(key));
+        if (mech != TR_SCRAM_UNKNOWN) {
+            if (tr_json_string(&v, text, sizeof(text)) == TR_OK &&
+                tr_scram_cred_parse(&cred[mech], mech, text, strlen(text)) ==
+                    TR_OK) {
+                has[mech] = 1;
+            }
+        } else if (others != NULL) {
+            char *value = tr_malloc(len + 1);
+            if (value == NULL) {
+                err = TR_ERR_NOMEM;
+                goto out;
+            }
+            if (tr_json_string(&v, value, len + 1) == TR_OK) {
+                if (!first) {
+                    tr_buf_put_bytes(others, ",", 1);
+                }
+                (void)tr_json_put_string(others, key);
+                tr_buf_put_bytes(others, ":", 1);
+                (void)tr_json_put_string(others, value);
+                first = 0;
+            }
+            tr_free(value);
+        }
+    }
+    err = TR_OK;
+out:
+    free(data);
+    return err;
+}
+
+/*
+ * Replaces the user's credential for 'mech' with 'cred' (NULL: removes
+ * it) in its znode, keeping everything else there.
+ */
+static tr_err_t
+remote_write(struct tr_credentials *creds, const char *user,
+             enum tr_scram_mech mech, const struct tr_scram_cred *cred)
+{
+    char sanitized[SANITIZED_MAX], text[TR_SCRAM_CRED_TEXT_MAX];
+    struct tr_scram_cred have[3];
+    struct tr_buf others, b;
+    int has[3], m, first = 1;
+    tr_err_t err;
+
+    tr_buf_init(&others, 1 << 20);
+    tr_buf_init(&b, 1 << 20);
+    err = remote_read(creds, user, has, have, &others);
+    if (err == TR_ERR_NOT_FOUND) {
+        err = TR_OK;
+    }
+    if (err != TR_OK) {
+        goto out;
+    }
+    if (cred == NULL && !has[mech]) {
+        err = TR_ERR_NOT_FOUND;
+        goto out;
+    }
+    has[mech] = cred != NULL;
+    if (cred != NULL) {
+        have[mech] = *cred;
+    }
+    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
+    if (tr_buf_len(&others) > 0) {
+        tr_buf_put_bytes(&b, tr_buf_data(&others), tr_buf_len(&others));
+        first = 0;
+    }
+    for (m = TR_SCRAM_SHA_256; m <= TR_SCRAM_SHA_512; m++) {
+        if (!has[m]) {
+            continue;
+        }
+        err = tr_scram_cred_format(&have[m], text, sizeof(text));
+        if (err != TR_OK) {
+            goto out;
+        }
+        if (!first) {
+            tr_buf_put_bytes(&b, ",", 1);
+        }
+        (void)tr_json_put_string(&b, tr_scram_mech_name(m));
+        tr_buf_put_bytes(&b, ":", 1);
+        (void)tr_json_put_string(&b, text);
+        first = 0;
+    }
+    tr_buf_put_bytes(&b, "}}", 2);
+    err = tr_buf_err(&b);
+    if (err == TR_OK) {
+        tr_credentials_sanitize(user, sanitized, sizeof(sanitized));
+        err = creds->remote.put(creds->remote.arg, sanitized,
+                                (const char *)tr_buf_data(&b), tr_buf_len(&b));
+    }
+out:
+    memset(have, 0, sizeof(have));
+    tr_buf_cleanup(&others);
+    tr_buf_cleanup(&b);
+    return err;
+}
+
+void
+tr_credentials_set_remote(struct tr_credentials *creds,
+                          const struct tr_credentials_remote *remote)
+{
+    struct tr_scram_cred have[3];
+    int has[3], m;
+    size_t i;
+    tr_err_t err;
+
+    pthread_mutex_lock(&creds->lock);
+    creds->remote = *remote;
+    creds->remote_on = 1;
+    /* --add-scram wrote to the local file: publish what ZooKeeper lacks. */
+    for (i = 0; i < creds->count; i++) {
+        const struct entry *e = &creds->entries[i];
+        err = remote_read(creds, e->user, has, have, NULL);
+        if (err != TR_OK && err != TR_ERR_NOT_FOUND) {
+            continue;
+        }
+        for (m = TR_SCRAM_SHA_256; m <= TR_SCRAM_SHA_512; m++) {
+            if (e->has[m] && (err == TR_ERR_NOT_FOUND || !has[m])) {
+                if (remote_write(creds, e->user, (enum tr_scram_mech)m,
+                                 &e->cred[m]) == TR_OK) {
+                    tr_log_info("published the %s credential of %s to "
+                                "ZooKeeper",
+                                tr_scram_mech_name(m), TR_LOG_ESC(e->user));
+                } else {
+                    tr_log_warn("cannot publish the %s credential of %s to "
+                                "ZooKeeper",
+                                tr_scram_mech_name(m), TR_LOG_ESC(e->user));
+                }
+            }
+        }
+    }
+    memset(have, 0, sizeof(have));
+    pthread_mutex_unlock(&creds->lock);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every user in ZooKeeper with a SCRAM credential, sorted. */
+static tr_err_t
+remote_users(struct tr_credentials *creds, char ***names, size_t *count)
+{
+    char **znodes = NULL, **list = NULL, user[TR_CREDENTIALS_MAX_USER + 1];
+    struct tr_scram_cred have[3];
+    int nz = 0, i, has[3];
+    size_t n = 0;
+    tr_err_t err;
+
+    err = creds->remote.names(creds->remote.arg, &znodes, &nz);
+    if (err != TR_OK) {
+        return err;
+    }
+    list = tr_calloc((size_t)nz + 1, sizeof(*list));
+    if (list == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < nz; i++) {
+        if (user_decode(znodes[i], strlen(znodes[i]), user) != TR_OK ||
+            remote_read(creds, user, has, have, NULL) != TR_OK ||
+            (!has[TR_SCRAM_SHA_256] && !has[TR_SCRAM_SHA_512])) {
+            continue;
+        }
+        list[n] = tr_strdup(user);
+        if (list[n] == NULL) {
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+        n++;
+    }
+    qsort(list, n, sizeof(*list), name_cmp);
+out:
+    memset(have, 0, sizeof(have));
+    if (znodes != NULL) {
+        creds->remote.free_names(znodes, nz);
+    }
+    if (err != TR_OK && list != NULL) {
+        size_t j;
+        for (j = 0; j < n; j++) {
+            tr_free(list[j]);
+        }
+        tr_free(list);
+        list = NULL;
+        n = 0;
+    }
+    *names = list;
+    *count = n;
+    return err;
+}
+
 tr_err_t
 tr_credentials_open(const char *dir, struct tr_credentials **out, char *errbuf,
                     size_t errlen)
@@ -428,6 +683,21 @@ tr_credentials_get(struct tr_credentials *creds, const char *user,
         return TR_ERR_INVALID;
     }
     pthread_mutex_lock(&creds->lock);
+    if (creds->remote_on) {
+        struct tr_scram_cred have[3];
+        int has[3];
+        /* The store's lock keeps this broker's writes in order. */
+        err = remote_read(creds, user, has, have, NULL);
+        if (err == TR_OK && !has[mech]) {
+            err = TR_ERR_NOT_FOUND;
+        }
+        if (err == TR_OK) {
+            *cred = have[mech];
+        }
+        memset(have, 0, sizeof(have));
+        pthread_mutex_unlock(&creds->lock);
+        return err;
+    }
     at = find(creds, user, &found);
     if (found && creds->entries[at].has[mech]) {
         *cred = creds->entries[at].cred[mech];
@@ -448,6 +718,11 @@ tr_credentials_set(struct tr_credentials *creds, const char *user,
         return TR_ERR_INVALID;
     }
     pthread_mutex_lock(&creds->lock);
+    if (creds->remote_on) {
+        err = remote_write(creds, user, cred->mech, cred);
+        pthread_mutex_unlock(&creds->lock);
+        return err;
+    }
     err = put(creds, user, cred);
     if (err == TR_OK) {
         err = save(creds);
@@ -469,6 +744,11 @@ tr_credentials_delete(struct tr_credentials *creds, const char *user,
         return TR_ERR_INVALID;
     }
     pthread_mutex_lock(&creds->lock);
+    if (creds->remote_on) {
+        err = remote_write(creds, user, mech, NULL);
+        pthread_mutex_unlock(&creds->lock);
+        return err;
+    }
     at = find(creds, user, &found);
     if (found && creds->entries[at].has[mech]) {
         e = &creds->entries[at];
@@ -493,6 +773,20 @@ tr_credentials_describe(struct tr_credentials *creds, const char *user,
 
     memset(iterations, 0, 3 * sizeof(*iterations));
     pthread_mutex_lock(&creds->lock);
+    if (creds->remote_on) {
+        struct tr_scram_cred have[3];
+        int has[3];
+        err = remote_read(creds, user, has, have, NULL);
+        if (err == TR_OK && !has[TR_SCRAM_SHA_256] && !has[TR_SCRAM_SHA_512]) {
+            err = TR_ERR_NOT_FOUND;
+        }
+        for (m = TR_SCRAM_SHA_256; err == TR_OK && m <= TR_SCRAM_SHA_512; m++) {
+            iterations[m] = has[m] ? have[m].iterations : 0;
+        }
+        memset(have, 0, sizeof(have));
+        pthread_mutex_unlock(&creds->lock);
+        return err;
+    }
     at = find(creds, user, &found);
     if (found) {
         for (m = TR_SCRAM_SHA_256; m <= TR_SCRAM_SHA_512; m++) {
@@ -514,6 +808,11 @@ tr_credentials_users(struct tr_credentials *creds, char ***names, size_t *count)
     tr_err_t err = TR_OK;
 
     pthread_mutex_lock(&creds->lock);
+    if (creds->remote_on) {
+        err = remote_users(creds, names, count);
+        pthread_mutex_unlock(&creds->lock);
+        return err;
+    }
     list = tr_calloc(creds->count + 1, sizeof(*list));
     if (list == NULL) {
         err = TR_ERR_NOMEM;

@@ -16,6 +16,14 @@
  * (temporary file, fsync, rename, directory fsync). Lookups are in memory;
  * the store is locked, so any network thread may use it.
  *
+ * In a cluster the store is ZooKeeper, as in Kafka 2.x: /config/users/<user
+ * sanitized as above> holds {"version":1,"config":{"SCRAM-SHA-256":"salt=
+ * ...,stored_key=...,server_key=...,iterations=4096"}}, read at each lookup
+ * so that every broker sees a change at once; other members of "config"
+ * (Kafka's quotas) are kept as they are. tr_credentials_set_remote() turns
+ * this on and publishes the local file's credentials a user does not have
+ * there yet, so that --add-scram works for a cluster's first user too.
+ *
  * PLAIN logins are checked against the SCRAM-SHA-256 credential, or the
  * SCRAM-SHA-512 one for a user who has only that (see api/sasl.c).
  */
@@ -70,6 +78,32 @@ tr_err_t tr_credentials_describe(struct tr_credentials *creds, const char *user,
  */
 tr_err_t tr_credentials_users(struct tr_credentials *creds, char ***names,
                               size_t *count);
+
+/* Where a cluster keeps credentials (cluster/cluster.h's user functions). */
+struct tr_credentials_remote {
+    /* The user's znode: owned data (free()) or TR_ERR_NOT_FOUND. */
+    tr_err_t (*get)(void *arg, const char *sanitized, char **data, size_t *len);
+    tr_err_t (*put)(void *arg, const char *sanitized, const char *data,
+                    size_t len);
+    /* The sanitized names; freed with free_names. */
+    tr_err_t (*names)(void *arg, char ***names, int *count);
+    void (*free_names)(char **names, int count);
+    void *arg;
+};
+
+/*
+ * From now on reads and writes go to 'remote' (copied; 'arg' must outlive
+ * the store). Credentials of the local file that 'remote' lacks are
+ * published to it first; failures there are logged, not fatal.
+ */
+void tr_credentials_set_remote(struct tr_credentials *creds,
+                               const struct tr_credentials_remote *remote);
+
+/*
+ * Writes 'user' sanitized as Kafka's Sanitizer does into 'out'
+ * (3 * TR_CREDENTIALS_MAX_USER + 1 bytes is always enough).
+ */
+void tr_credentials_sanitize(const char *user, char *out, size_t outlen);
 
 /*
  * Parses one --add-scram value, Kafka's kafka-storage syntax:
