@@ -13,9 +13,9 @@
 #include "sasl.h"
 
 /* Kafka's words, which clients print (SaslServerAuthenticator). */
-#define SCRAM_FAILED_FMT                                                       \
+#define SCRAM_FAILED(mech)                                                     \
     "Authentication failed during authentication due to invalid "              \
-    "credentials with SASL mechanism %s"
+    "credentials with SASL mechanism " mech
 #define PLAIN_FAILED "Authentication failed: Invalid username or password"
 
 /* Caps on the credential APIs' arrays (nothing is sized by more). */
@@ -267,19 +267,12 @@ step_scram(struct tr_broker *broker, struct tr_sasl_session *sess,
            struct tr_conn_security *sec, const uint8_t *token, size_t len,
            int64_t now_ms, struct tr_buf *reply, const char **why)
 {
-    static char failed[2][128];
     enum tr_scram_mech smech = (enum tr_scram_mech)sess->mech;
     struct tr_scram_cred cred;
     tr_err_t err;
 
-    if (failed[0][0] == '\0') {
-        /* Written once, the same bytes by any thread that gets here. */
-        snprintf(failed[1], sizeof(failed[1]), SCRAM_FAILED_FMT,
-                 "SCRAM-SHA-512");
-        snprintf(failed[0], sizeof(failed[0]), SCRAM_FAILED_FMT,
-                 "SCRAM-SHA-256");
-    }
-    *why = failed[smech == TR_SCRAM_SHA_512];
+    *why = smech == TR_SCRAM_SHA_512 ? SCRAM_FAILED("SCRAM-SHA-512")
+                                     : SCRAM_FAILED("SCRAM-SHA-256");
     if (sess->scram.state == TR_SCRAM_SERVER_FIRST) {
         err = tr_scram_server_client_first(&sess->scram, token, len);
         if (err != TR_OK) {
