@@ -9,7 +9,8 @@
 #    installed when everything is there already.
 # 2. With --tests, also what the test suite needs: the Kafka client modules
 #    for Python, ZooKeeper (with its Java runtime) and kazoo for the cluster
-#    tests, logrotate, valgrind, clang-format, cppcheck, Node.js, and
+#    tests, logrotate, valgrind, clang-format, cppcheck, clang 14 with
+#    libFuzzer (make fuzz), Node.js, and
 #    kafkajs (pinned in tests/integration/package-lock.json, installed with
 #    npm into tests/integration/node_modules). Without --tests nothing comes
 #    from npm: hosts in a data centre often cannot reach it.
@@ -67,6 +68,7 @@ test_packages=(
     python3-zstandard python3-lz4 python3-snappy
     zookeeper python3-kazoo
     logrotate valgrind clang-format cppcheck
+    clang-14 libclang-rt-14-dev
 )
 if [ "$tests" = yes ]; then
     packages+=("${test_packages[@]}")
