@@ -179,7 +179,8 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
                                         : cfg->default_replication_factor,
                                     NULL, NULL, 0, 0, errbuf, sizeof(errbuf));
         if (ck == TR_KERR_INVALID_REPLICATION_FACTOR) {
-            tr_log_warn("cannot auto-create topic '%s': %s", name, errbuf);
+            tr_log_warn("cannot auto-create topic '%s': %s", TR_LOG_ESC(name),
+                        errbuf);
         }
         /* The leaders are not known yet: clients retry, as with Kafka. */
         *kerr = TR_KERR_LEADER_NOT_AVAILABLE;
@@ -200,7 +201,7 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         tr_log_info("auto-created topic '%s' with %d partitions (asked by %s)",
                     name, cfg->num_partitions, req->peer);
     } else if (err != TR_ERR_EXISTS) {
-        tr_log_error("cannot auto-create topic '%s': %s", name,
+        tr_log_error("cannot auto-create topic '%s': %s", TR_LOG_ESC(name),
                      err == TR_ERR_CONFIG ? errbuf : tr_err_str(err));
         *kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
         return -1;

@@ -96,8 +96,8 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
     }
     if (err != TR_ERR_SEQUENCE && err != TR_ERR_FENCED &&
         err != TR_ERR_UNKNOWN_PRODUCER) {
-        tr_log_warn("%s: produce to %s-%d refused: %s", req->peer, topic, index,
-                    tr_err_str(err));
+        tr_log_warn("%s: produce to %s-%d refused: %s", req->peer,
+                    TR_LOG_ESC(topic), index, tr_err_str(err));
     }
     switch (err) {
     case TR_ERR_NO_KEY:
