@@ -776,7 +776,18 @@ apply_leader_and_isr(struct tr_cluster *c, struct tr_state_msg *m)
         if (part == NULL) {
             continue;
         }
-        tr_partition_set_replicated(part, -1);
+        /*
+         * The first role since the log was opened: until now its high
+         * watermark followed the log end, which after a restart includes a
+         * tail no one may have replicated. Trusting it let a restarted
+         * leader answer a retried (duplicate) acks=all batch at once, and
+         * let consumers read what a new leader then truncated (found by the
+         * fault checker: an acknowledged record lost). Start from the log
+         * start instead; a leader raises it as its followers fetch, a
+         * follower takes its leader's. Kafka checkpoints the high
+         * watermark for this; the log start is the safe floor.
+         */
+        tr_partition_set_replicated(part, 0);
         stop_following(c, p->topic, p->partition);
         if (p->leader == c->id) {
             struct tr_partition_offsets offs;

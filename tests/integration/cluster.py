@@ -616,6 +616,7 @@ class Writer(threading.Thread):
         self.worst = 0.0
         self.sent = 0
         self.unflushed = None
+        self.fatal = None
         self.stopping = threading.Event()
 
     def run(self):
@@ -636,17 +637,26 @@ class Writer(threading.Thread):
             self.acked[msg.value()] = msg.partition()
             self.worst = max(self.worst, time.monotonic() - t0)
 
-        while not self.stopping.is_set():
-            t0 = time.monotonic()
-            try:
-                p.produce(self.topic, value=b"%d-%d" % (self.wid, self.sent),
-                          partition=self.sent % self.partitions,
-                          on_delivery=lambda e, m, t0=t0: cb(e, m, t0))
-                self.sent += 1
-            except BufferError:
-                pass
-            p.poll(0.002)
-        self.unflushed = p.flush(300)
+        from confluent_kafka import KafkaException
+
+        try:
+            while not self.stopping.is_set():
+                t0 = time.monotonic()
+                try:
+                    p.produce(self.topic, value=b"%d-%d" % (self.wid, self.sent),
+                              partition=self.sent % self.partitions,
+                              on_delivery=lambda e, m, t0=t0: cb(e, m, t0))
+                    self.sent += 1
+                except BufferError:
+                    pass
+                p.poll(0.002)
+            self.unflushed = p.flush(300)
+        except KafkaException as e:
+            # A fatal producer error (librdkafka gives up on the producer):
+            # kept for the test to report, as the broker's answer caused it.
+            self.fatal = str(e)
+            self.errors["fatal: " + str(e)] = 1
+            self.failed += 1
 
     def stop(self):
         """Stops writing, waits for the last acknowledgements; fails on a hang."""

@@ -93,6 +93,23 @@ def nemesis(cl, rng, seconds, log):
         time.sleep(rng.uniform(0.5, 2.0))
 
 
+def settle_watermarks(cl, timeout=30):
+    """Waits until every partition's high watermark holds still for 2 s."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": cl.bootstrap, "group.id": "torture-marks"})
+    last, still, deadline = None, 0, time.time() + timeout
+    try:
+        while still < 2 and time.time() < deadline:
+            marks = [c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1]
+                     for p in range(PARTITIONS)]
+            still = still + 1 if marks == last else 0
+            last = marks
+            time.sleep(1)
+    finally:
+        c.close()
+
+
 def run(ws, seconds, seed):
     rng = random.Random(seed)
     note("seed %d, %d s of faults" % (seed, seconds))
@@ -118,8 +135,12 @@ def run(ws, seconds, seed):
     for w in writers:
         w.stop()
 
+    # A new leader's high watermark catches up once its followers fetch:
+    # read once it has stopped moving, so that what is read is the log.
+    settle_watermarks(cl)
     lost = duplicated = reordered = divergent = 0
     read = 0
+    missing = []
     for p in range(PARTITIONS):
         values = [v for _, v in cluster.read_partition(cl.bootstrap, TOPIC, p)]
         read += len(values)
@@ -127,7 +148,9 @@ def run(ws, seconds, seed):
         duplicated += len(values) - len(seen)
         for w in writers:
             mine = [v for v, part in w.acked.items() if part == p]
-            lost += sum(1 for v in mine if v not in seen)
+            gone = [v for v in mine if v not in seen]
+            lost += len(gone)
+            missing += [(p, v) for v in gone]
             seqs = [w.seq(v) for v in values if v.startswith(b"%d-" % w.wid)]
             reordered += sum(1 for a, b in zip(seqs, seqs[1:]) if b < a)
         replicas = lambda: {cluster.partition_log(cl.broker(i), TOPIC, p)  # noqa: E731
@@ -141,10 +164,16 @@ def run(ws, seconds, seed):
         if w.errors:
             note("writer %d: %d deliveries failed (indeterminate, not counted "
                  "as lost): %s" % (w.wid, w.failed, w.errors))
+    if missing:
+        note("lost (partition, value): %s; partition ends: %s" %
+             (missing[:20], {p: len(cluster.read_partition(cl.bootstrap, TOPIC, p))
+                             for p in range(PARTITIONS)}))
     note("seed %d: %d faults; sent %d, acknowledged %d, read %d: lost %d, "
          "duplicated %d, reordered %d, divergent %d" %
          (seed, len(faults), sent, acked, read, lost, duplicated, reordered, divergent))
     check(lost == 0, "no acknowledged value lost")
+    check(not any(w.fatal for w in writers),
+          "no writer failed fatally: %s" % [w.fatal for w in writers if w.fatal])
     check(duplicated == 0, "no value duplicated")
     check(reordered == 0, "no writer's values reordered")
     check(divergent == 0, "replicas agree")
