@@ -62,6 +62,17 @@ parser(size_t i)
     return parsers[i];
 }
 
+/* The registry directory goes with the process. */
+static void
+remove_registry(void)
+{
+    char path[96];
+
+    snprintf(path, sizeof(path), "%s/registry", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void
 load_registry(const uint8_t *data, size_t size)
 {
@@ -74,6 +85,7 @@ load_registry(const uint8_t *data, size_t size)
         if (mkdtemp(dir) == NULL) {
             abort();
         }
+        atexit(remove_registry);
     }
     snprintf(path, sizeof(path), "%s/registry", dir);
     f = fopen(path, "wb");

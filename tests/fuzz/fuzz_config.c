@@ -29,6 +29,13 @@ describe_cb(const char *key, const char *value, int is_default, void *arg)
     (void)arg;
 }
 
+/* The temporary file goes with the process. */
+static void
+remove_file(void)
+{
+    unlink(path);
+}
+
 static void
 load_properties(const uint8_t *text, size_t len)
 {
@@ -45,6 +52,7 @@ load_properties(const uint8_t *text, size_t len)
             abort();
         }
         close(fd);
+        atexit(remove_file);
     }
     f = fopen(path, "wb");
     if (f == NULL) {

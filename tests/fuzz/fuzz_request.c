@@ -15,6 +15,7 @@
  */
 #include <event2/event.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct fuzz_state {
 };
 
 static struct fuzz_state *fs;
+static char state_dir[] = "/tmp/tr-fuzz-request-XXXXXX";
 
 /*
  * Stands in for server.c's sendfile path: the bytes would follow the
@@ -73,6 +75,23 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     (void)arg;
 }
 
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    (void)remove(path);
+    return 0; /* remove what can be removed */
+}
+
+/* The log directory goes with the process (libFuzzer exits through exit). */
+static void
+remove_state(void)
+{
+    (void)nftw(state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void
 die(const char *what, const char *why)
 {
@@ -83,7 +102,6 @@ die(const char *what, const char *why)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char tmpl[] = "/tmp/tr-fuzz-request-XXXXXX";
     char kv[128], errbuf[512];
     struct tr_groups_config gcfg;
     struct rlimit rl;
@@ -104,10 +122,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     tr_log_init(TR_LOG_INFO, devnull >= 0 ? devnull : 2);
 
     fs = calloc(1, sizeof(*fs));
-    dir = mkdtemp(tmpl);
+    dir = mkdtemp(state_dir);
     if (fs == NULL || dir == NULL) {
         die("set-up", "cannot make the state directory");
     }
+    atexit(remove_state);
     tr_broker_config_init(&fs->cfg);
     snprintf(kv, sizeof(kv), "log.dirs=%s", dir);
     if (tr_broker_config_set(&fs->cfg, kv, errbuf, sizeof(errbuf)) != TR_OK ||
