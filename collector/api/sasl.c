@@ -41,37 +41,52 @@ mech_parse(const char *s, size_t len)
     return TR_SASL_NONE;
 }
 
+/*
+ * The next name of the comma-separated list at *p, blanks trimmed, at
+ * *s (length *len); *p moves past it. 0 at the end of the list.
+ */
+static int
+next_mechanism(const char **p, const char **s, size_t *len)
+{
+    size_t n;
+
+    if (**p == '\0') {
+        return 0;
+    }
+    n = strcspn(*p, ",");
+    *s = *p;
+    *len = n;
+    while (*len > 0 && **s == ' ') {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len > 0 && (*s)[*len - 1] == ' ') {
+        (*len)--;
+    }
+    *p += n;
+    if (**p == ',') {
+        (*p)++;
+    }
+    return 1;
+}
+
 int
 tr_sasl_check_mechanisms(const char *list, char *errbuf, size_t errlen)
 {
-    const char *p = list;
+    const char *p = list, *s;
+    size_t len;
 
     if (list == NULL || *list == '\0') {
         snprintf(errbuf, errlen, "sasl.enabled.mechanisms is empty");
         return -1;
     }
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        const char *s = p;
-        size_t len = n;
-
-        while (len > 0 && *s == ' ') {
-            s++;
-            len--;
-        }
-        while (len > 0 && s[len - 1] == ' ') {
-            len--;
-        }
+    while (next_mechanism(&p, &s, &len)) {
         if (mech_parse(s, len) == TR_SASL_NONE) {
             snprintf(errbuf, errlen,
                      "sasl.enabled.mechanisms: '%.*s' is not one of "
                      "SCRAM-SHA-256, SCRAM-SHA-512, PLAIN",
                      (int)len, s);
             return -1;
-        }
-        p += n;
-        if (*p == ',') {
-            p++;
         }
     }
     return 0;
@@ -81,26 +96,12 @@ tr_sasl_check_mechanisms(const char *list, char *errbuf, size_t errlen)
 static int
 mech_enabled(const struct tr_broker_config *cfg, enum tr_sasl_mech mech)
 {
-    const char *p = cfg->sasl_enabled_mechanisms;
+    const char *p = cfg->sasl_enabled_mechanisms, *s;
+    size_t len;
 
-    while (p != NULL && *p) {
-        size_t n = strcspn(p, ",");
-        const char *s = p;
-        size_t len = n;
-
-        while (len > 0 && *s == ' ') {
-            s++;
-            len--;
-        }
-        while (len > 0 && s[len - 1] == ' ') {
-            len--;
-        }
+    while (p != NULL && next_mechanism(&p, &s, &len)) {
         if (mech_parse(s, len) == mech) {
             return 1;
-        }
-        p += n;
-        if (*p == ',') {
-            p++;
         }
     }
     return 0;
