@@ -208,10 +208,12 @@ fetch_read(struct tr_request *req, struct fetch *f)
         }
 #ifdef HAVE_ZOOKEEPER
         if (req->broker->cluster != NULL) {
+            int catching_up = 0;
+
             /* Leaders serve; a follower's fetch also reports its position. */
             fp->kerr = tr_cluster_check_fetch(req->broker->cluster, part,
                                               f->replica_id, fp->current_epoch,
-                                              fp->fetch_offset);
+                                              fp->fetch_offset, &catching_up);
             if (fp->kerr != TR_KERR_NONE) {
                 memset(&fp->offs, 0, sizeof(fp->offs));
                 fp->offs.high_watermark = fp->offs.last_stable = -1;
@@ -221,8 +223,7 @@ fetch_read(struct tr_request *req, struct fetch *f)
             }
             /* A replica catching up waits while the leader throttle is
              * spent (leader.replication.throttled.rate). */
-            if (tr_cluster_throttle_fetch(req->broker->cluster, part,
-                                          f->replica_id)) {
+            if (catching_up) {
                 throttle = tr_cluster_leader_throttle(req->broker->cluster);
             }
         }

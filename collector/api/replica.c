@@ -164,7 +164,7 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
 #ifdef HAVE_ZOOKEEPER
             if (part != NULL && req->broker->cluster != NULL) {
                 kerr = tr_cluster_check_fetch(req->broker->cluster, part, -1,
-                                              current, -1);
+                                              current, -1, NULL);
             }
 #endif
             if (kerr == TR_KERR_NONE) {

@@ -249,7 +249,7 @@ tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
 int16_t
 tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
                        int32_t replica_id, int32_t current_epoch,
-                       int64_t fetch_offset)
+                       int64_t fetch_offset, int *catching_up)
 {
     const char *topic = tr_partition_topic(part);
     int32_t partition = tr_partition_index(part);
@@ -259,6 +259,9 @@ tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
     int64_t now;
     int s, moved = 0, expand = 0;
 
+    if (catching_up != NULL) {
+        *catching_up = 0;
+    }
     pthread_mutex_lock(&c->lock);
     e = find_entry(c, topic, partition);
     if (e == NULL) {
@@ -284,6 +287,9 @@ tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
     if (s < 0) {
         kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
         goto out;
+    }
+    if (catching_up != NULL) {
+        *catching_up = !tr_rpc_has(e->st.isr, e->st.nisr, replica_id);
     }
     tr_partition_offsets(part, &offs);
     now = tr_clock_mono_ms();
@@ -312,24 +318,6 @@ out:
         tr_cluster_wake(c);
     }
     return kerr;
-}
-
-int
-tr_cluster_throttle_fetch(struct tr_cluster *c, struct tr_partition *part,
-                          int32_t replica_id)
-{
-    struct entry *e;
-    int throttled = 0;
-
-    if (replica_id < 0) {
-        return 0;
-    }
-    pthread_mutex_lock(&c->lock);
-    e = find_entry(c, tr_partition_topic(part), tr_partition_index(part));
-    throttled = e != NULL && e->role == ROLE_LEADER &&
-                !tr_rpc_has(e->st.isr, e->st.nisr, replica_id);
-    pthread_mutex_unlock(&c->lock);
-    return throttled;
 }
 
 struct tr_throttle *

@@ -90,20 +90,15 @@ int16_t tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
  * Fetch and OffsetForLeaderEpoch on a local partition: consumers read from
  * the leader only; a follower (replica_id >= 0) also has its position
  * recorded, which may move the HW and the ISR. 'current_epoch' is the
- * fetcher's idea of the leader epoch (-1: none).
+ * fetcher's idea of the leader epoch (-1: none). *catching_up (may be
+ * NULL) is set to 1 for a follower outside the ISR: its fetch counts
+ * against the leader side of the replication throttle,
+ * tr_cluster_leader_throttle (which the fetch handler asks before reading
+ * and tells what it sent).
  */
 int16_t tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
                                int32_t replica_id, int32_t current_epoch,
-                               int64_t fetch_offset);
-
-/*
- * Leader side of the replication throttle: 1 when a fetch by 'replica_id'
- * of 'part' (led here) is for a replica catching up, out of the ISR, and so
- * counts against tr_cluster_leader_throttle (which the fetch handler asks
- * before reading and tells what it sent).
- */
-int tr_cluster_throttle_fetch(struct tr_cluster *c, struct tr_partition *part,
-                              int32_t replica_id);
+                               int64_t fetch_offset, int *catching_up);
 struct tr_throttle *tr_cluster_leader_throttle(struct tr_cluster *c);
 
 /*
