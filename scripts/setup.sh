@@ -68,7 +68,7 @@ test_packages=(
     python3-zstandard python3-lz4 python3-snappy
     zookeeper python3-kazoo
     logrotate valgrind clang-format cppcheck
-    clang-14 libclang-rt-14-dev
+    clang-14 libclang-rt-14-dev openssl
 )
 if [ "$tests" = yes ]; then
     packages+=("${test_packages[@]}")
