@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "conf.h"
 #include "log.h"
+#include "principal.h"
 #include "sasl.h"
 
 enum opt_type {
@@ -49,6 +50,7 @@ static opt_check_fn check_listeners;
 static opt_check_fn check_protocol_map;
 static opt_check_fn check_pem;
 static opt_check_fn check_client_auth;
+static opt_check_fn check_principal_rules;
 static opt_check_fn check_tls_protocols;
 static opt_check_fn check_sasl_mechanisms;
 static opt_check_fn check_log_dirs;
@@ -98,6 +100,11 @@ static const struct opt opts[] = {
       check_client_auth, 0,
       "Client certificates: none, requested (checked if sent) or required; "
       "the principal is then User: and the certificate's subject." },
+    { "ssl.principal.mapping.rules", OPT_STRING, "DEFAULT",
+      F(ssl_principal_mapping_rules), 0, 0, check_principal_rules, 0,
+      "How a client certificate's subject becomes the principal's name: "
+      "DEFAULT or RULE:regex/replacement/[L|U], comma separated, the first "
+      "match deciding; a subject no rule matches is refused." },
     { "ssl.enabled.protocols", OPT_STRING, "TLSv1.2,TLSv1.3",
       F(ssl_enabled_protocols), 0, 0, check_tls_protocols, 0,
       "TLS versions accepted (TLSv1.2, TLSv1.3)." },
@@ -414,6 +421,17 @@ check_client_auth(const char *value, char *reason, size_t reasonlen)
         return TR_ERR_CONFIG;
     }
     return TR_OK;
+}
+
+static tr_err_t
+check_principal_rules(const char *value, char *reason, size_t reasonlen)
+{
+    struct tr_principal_rules *rules;
+    tr_err_t err;
+
+    err = tr_principal_rules_parse(value, &rules, reason, reasonlen);
+    tr_principal_rules_free(rules);
+    return err;
 }
 
 static tr_err_t

@@ -76,6 +76,7 @@ struct tr_broker_config {
     char *ssl_truststore_type;            /* "PEM" */
     char *ssl_truststore_location;        /* CA bundle, or NULL */
     char *ssl_client_auth;                /* none, requested, required */
+    char *ssl_principal_mapping_rules;    /* security/principal.h */
     char *ssl_enabled_protocols;          /* "TLSv1.2,TLSv1.3" */
     char *ssl_cipher_suites;              /* NULL: OpenSSL's defaults */
     /* SASL (api/sasl.c, docs/security.md). */

@@ -556,8 +556,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
         /* The TLS handshake is done: who is the client? */
         char how[128];
 
-        tr_tls_principal(c->ssl, c->sec.principal, sizeof(c->sec.principal));
         tr_tls_describe(c->ssl, how, sizeof(how));
+        if (tr_tls_principal(c->nt->server->tls, c->ssl, c->sec.principal,
+                             sizeof(c->sec.principal)) != TR_OK &&
+            c->sec.protocol == TR_SEC_SSL) {
+            /* SASL_SSL takes its principal from SASL instead. */
+            tr_log_warn("%s: no ssl.principal.mapping.rules rule matches "
+                        "the client certificate's subject on listener %s; "
+                        "closing",
+                        c->peer, c->sec.listener);
+            conn_close(c);
+            return;
+        }
         tr_log_debug("%s: TLS (%s) on listener %s as %s", c->peer, how,
                      c->sec.listener, c->sec.principal);
         return;

@@ -14,12 +14,15 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "log.h"
+#include "principal.h"
 
 struct tr_tls {
     const struct tr_broker_config *cfg;
     pthread_mutex_t lock; /* guards ctx: reloads swap it */
     SSL_CTX *ctx;
+    struct tr_principal_rules *rules; /* ssl.principal.mapping.rules */
 };
 
 /* The newest OpenSSL error as text, and the queue emptied. */
@@ -292,6 +295,12 @@ tr_tls_new(const struct tr_broker_config *cfg, struct tr_tls **out,
         snprintf(errbuf, errlen, "out of memory");
         return TR_ERR_NOMEM;
     }
+    if (tr_principal_rules_parse(cfg->ssl_principal_mapping_rules, &tls->rules,
+                                 errbuf, errlen) != TR_OK) {
+        SSL_CTX_free(ctx);
+        tr_free(tls);
+        return TR_ERR_CONFIG;
+    }
     tls->cfg = cfg;
     tls->ctx = ctx;
     pthread_mutex_init(&tls->lock, NULL);
@@ -335,30 +344,150 @@ tr_tls_free(struct tr_tls *tls)
         return;
     }
     SSL_CTX_free(tls->ctx);
+    tr_principal_rules_free(tls->rules);
     pthread_mutex_destroy(&tls->lock);
     tr_free(tls);
 }
 
-void
-tr_tls_principal(SSL *ssl, char *out, size_t outlen)
+/*
+ * The attribute types Java's X500Principal prints by name in RFC 2253 form;
+ * every other one is printed as its OID and "#" with the hex of the
+ * value's DER encoding (emailAddress: "1.2.840.113549.1.9.1=#16...").
+ */
+static const int named_nids[] = {
+    NID_commonName,          NID_countryName,      NID_localityName,
+    NID_stateOrProvinceName, NID_organizationName, NID_organizationalUnitName,
+    NID_streetAddress,       NID_domainComponent,  NID_userId,
+};
+
+static int
+is_named(int nid)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(named_nids) / sizeof(named_nids[0]); i++) {
+        if (named_nids[i] == nid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends the value escaped as Java does: ",=+<>#;\"\\" anywhere, and
+ * leading and trailing spaces, get a backslash. */
+static void
+put_escaped(struct tr_buf *b, const unsigned char *v, int len)
+{
+    int i, lead, trail;
+
+    for (lead = 0; lead < len && v[lead] == ' '; lead++) {
+    }
+    for (trail = len; trail > lead && v[trail - 1] == ' '; trail--) {
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = v[i];
+        int edge = i < lead || i >= trail;
+
+        if ((c != '\0' && strchr(",=+<>#;\"\\", c) != NULL) ||
+            (c == ' ' && edge)) {
+            tr_buf_put_i8(b, '\\');
+        }
+        tr_buf_put_i8(b, (int8_t)c);
+    }
+}
+
+/* Appends "#" and the hex of the DER encoding of a string value. */
+static void
+put_der_hex(struct tr_buf *b, const ASN1_STRING *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char head[6];
+    size_t n = 0, i;
+    int len = ASN1_STRING_length(s);
+    const unsigned char *data = ASN1_STRING_get0_data(s);
+
+    head[n++] = (unsigned char)ASN1_STRING_type(s);
+    if (len < 0x80) {
+        head[n++] = (unsigned char)len;
+    } else if (len < 0x100) {
+        head[n++] = 0x81;
+        head[n++] = (unsigned char)len;
+    } else {
+        head[n++] = 0x82;
+        head[n++] = (unsigned char)(len >> 8);
+        head[n++] = (unsigned char)len;
+    }
+    tr_buf_put_i8(b, (int8_t)'#');
+    for (i = 0; i < n + (size_t)len; i++) {
+        unsigned char c = i < n ? head[i] : data[i - n];
+
+        tr_buf_put_i8(b, (int8_t)(uint8_t)hex[c >> 4]);
+        tr_buf_put_i8(b, (int8_t)(uint8_t)hex[c & 15]);
+    }
+}
+
+/*
+ * Writes 'name' in Java's RFC 2253 form (X500Principal.getName()): the
+ * most specific RDN first, no spaces, "+" inside a multi-valued RDN.
+ */
+static void
+format_dn(const X509_NAME *name, struct tr_buf *b)
+{
+    int i, set = -1;
+
+    for (i = X509_NAME_entry_count(name) - 1; i >= 0; i--) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
+        const ASN1_STRING *val = X509_NAME_ENTRY_get_data(e);
+        int nid = OBJ_obj2nid(obj);
+        unsigned char *utf8 = NULL;
+        int len;
+        char oid[80];
+
+        if (set != -1) {
+            tr_buf_put_i8(b, X509_NAME_ENTRY_set(e) == set ? '+' : ',');
+        }
+        set = X509_NAME_ENTRY_set(e);
+        if (is_named(nid)) {
+            tr_buf_put_bytes(b, OBJ_nid2sn(nid), strlen(OBJ_nid2sn(nid)));
+            tr_buf_put_i8(b, (int8_t)'=');
+            len = ASN1_STRING_to_UTF8(&utf8, val);
+            if (len >= 0) {
+                put_escaped(b, utf8, len);
+            }
+            OPENSSL_free(utf8);
+        } else {
+            OBJ_obj2txt(oid, sizeof(oid), obj, 1);
+            tr_buf_put_bytes(b, oid, strlen(oid));
+            tr_buf_put_i8(b, (int8_t)'=');
+            put_der_hex(b, val);
+        }
+    }
+}
+
+tr_err_t
+tr_tls_principal(struct tr_tls *tls, SSL *ssl, char *out, size_t outlen)
 {
     X509 *cert = SSL_get1_peer_certificate(ssl);
-    BIO *bio = NULL;
-    char *text;
-    long len;
+    struct tr_buf dn;
+    tr_err_t err;
 
     snprintf(out, outlen, "User:ANONYMOUS");
     if (cert == NULL) {
-        return;
+        return TR_OK;
     }
-    bio = BIO_new(BIO_s_mem());
-    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
-                                          XN_FLAG_RFC2253) >= 0) {
-        len = BIO_get_mem_data(bio, &text);
-        snprintf(out, outlen, "User:%.*s", (int)len, text);
-    }
-    BIO_free(bio);
+    tr_buf_init(&dn, 65536);
+    format_dn(X509_get_subject_name(cert), &dn);
+    tr_buf_put_i8(&dn, 0);
     X509_free(cert);
+    err = tr_buf_err(&dn);
+    if (err == TR_OK) {
+        memcpy(out, "User:", 5);
+        err = tr_principal_map(tls->rules, (const char *)tr_buf_data(&dn),
+                               out + 5, outlen - 5);
+    }
+    tr_buf_cleanup(&dn);
+    return err;
 }
 
 void

@@ -37,10 +37,13 @@ void tr_tls_free(struct tr_tls *tls);
 /*
  * Writes the principal of a finished handshake to 'out': "User:" and the
  * client certificate's subject in RFC 2253 form (most specific first, as
- * Java's X500Principal.getName() prints it), or "User:ANONYMOUS" without a
- * certificate, as Kafka's DefaultKafkaPrincipalBuilder does.
+ * Java's X500Principal.getName() prints it) mapped by
+ * ssl.principal.mapping.rules, or "User:ANONYMOUS" without a certificate,
+ * as Kafka's DefaultKafkaPrincipalBuilder does. TR_ERR_INVALID when no
+ * rule matches the subject: the connection must then be refused.
  */
-void tr_tls_principal(SSL *ssl, char *out, size_t outlen);
+tr_err_t tr_tls_principal(struct tr_tls *tls, SSL *ssl, char *out,
+                          size_t outlen);
 
 /* The negotiated version and cipher, for logs ("TLSv1.3 ..."). */
 void tr_tls_describe(SSL *ssl, char *out, size_t outlen);

@@ -317,6 +317,36 @@ def run(ws):
     note("mutual TLS: refused without a certificate, served with one as User:%s" % CLIENT_SUBJECT)
     m.stop()
 
+    # 3b. ssl.principal.mapping.rules, and a subject with an attribute
+    # Java prints as OID=#<DER hex> (emailAddress).
+    sign(certs, "ca", "ops", "/C=US/O=Tributary/OU=Ops/CN=ops1/emailAddress=ops@example.com",
+         CLIENT_EXT, 2002)
+    sign(certs, "ca", "stranger", "/O=Elsewhere/CN=stranger", CLIENT_EXT, 2003)
+    email = b"ops@example.com"
+    ops_subject = "1.2.840.113549.1.9.1=#16%02x%s,CN=ops1,OU=Ops,O=Tributary,C=US" % (len(email), email.hex())
+    rules = ("RULE:^CN=(.*?),OU=Logs,.*$/$1/U,"
+             "RULE:^1\\.2\\.840\\.113549\\.1\\.9\\.1=#[0-9a-f]+,CN=(.*?),OU=(.*?),.*$/$1@$2/L")
+    mapped = ws.collector("mapped", port=mport, sets=dict(m.sets, **{
+        "ssl.principal.mapping.rules": rules})).start()
+    confluent_roundtrip(mbroker, "mapped", 50, with_cert)
+    ops = rdk_ssl(certs, **{"ssl.certificate.location": os.path.join(certs, "ops.crt"),
+                            "ssl.key.location": os.path.join(certs, "ops.key")})
+    confluent_roundtrip(mbroker, "mapped-ops", 50, ops)
+    stranger = rdk_ssl(certs, **{"ssl.certificate.location": os.path.join(certs, "stranger.crt"),
+                                 "ssl.key.location": os.path.join(certs, "stranger.key")})
+    refused(mbroker, stranger, "a subject no rule maps")
+    log = mapped.log()
+    check(b"as User:AGENT1" in log, "RULE .../U did not give User:AGENT1")
+    check(b"as User:ops1@ops" in log, "the emailAddress rule did not give User:ops1@ops (Java's form %s)"
+          % ops_subject)
+    check(b"no ssl.principal.mapping.rules rule matches" in log, "the unmapped subject was not logged")
+    check(mapped.alive(), "collector died on an unmapped subject")
+    mapped.stop()
+    bad_start(ws, certs, "bad-rule", {"ssl.keystore.location": keystore,
+                                      "ssl.principal.mapping.rules": "RULE:^CN=(.*$/$1/"},
+              "ssl.principal.mapping.rules")
+    note("ssl.principal.mapping.rules: U and L rules, Java's OID=#hex form, unmapped subjects refused")
+
     # 4. Bad settings are start-up errors naming the setting.
     bad_start(ws, certs, "no-keystore", {}, "ssl.keystore.location")
     bad_start(ws, certs, "missing-keystore", {"ssl.keystore.location": ws.file("nope.pem")},
