@@ -990,18 +990,54 @@ tr_scram_client_first(struct tr_scram_client *cli, const char *cnonce,
 }
 
 tr_err_t
+tr_scram_client_parse_server_first(const struct tr_scram_client *cli,
+                                   const uint8_t *msg, size_t len,
+                                   struct tr_scram_server_first *sf)
+{
+    const char *s = (const char *)msg, *end = s + len, *p = s, *sval, *ival;
+    size_t slen, ilen, cnonce_len = strlen(cli->cnonce);
+    tr_err_t err;
+
+    err = check_message(msg, len);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (p < end && *p == 'm') {
+        return TR_ERR_UNSUPPORTED;
+    }
+    if ((err = next_attr(&p, end, 'r', &sf->nonce, &sf->nonce_len)) != TR_OK ||
+        (err = next_attr(&p, end, 's', &sval, &slen)) != TR_OK ||
+        (err = next_attr(&p, end, 'i', &ival, &ilen)) != TR_OK) {
+        return err;
+    }
+    /* The server's nonce must extend ours. */
+    if (!nonce_ok(sf->nonce, sf->nonce_len) || sf->nonce_len <= cnonce_len ||
+        memcmp(sf->nonce, cli->cnonce, cnonce_len) != 0) {
+        return TR_ERR_INVALID;
+    }
+    if (tr_scram_b64_decode(sval, slen, sf->salt, sizeof(sf->salt),
+                            &sf->salt_len) != TR_OK ||
+        sf->salt_len == 0 || parse_int(ival, ilen, &sf->iterations) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    if (sf->iterations < TR_SCRAM_MIN_ITERATIONS ||
+        sf->iterations > TR_SCRAM_CLIENT_MAX_ITERATIONS) {
+        return TR_ERR_INVALID;
+    }
+    return TR_OK;
+}
+
+tr_err_t
 tr_scram_client_final(struct tr_scram_client *cli, const uint8_t *msg,
                       size_t len, struct tr_buf *out)
 {
-    const char *s = (const char *)msg, *end = s + len, *p = s, *nonce, *sval,
-               *ival;
-    size_t klen = tr_scram_key_len(cli->mech), nlen, slen, ilen, salt_len, i;
+    struct tr_scram_server_first sf;
+    size_t klen = tr_scram_key_len(cli->mech), i;
     size_t start;
-    uint8_t salt[TR_SCRAM_MAX_MSG], salted[TR_SCRAM_MAX_KEY];
+    uint8_t salted[TR_SCRAM_MAX_KEY];
     uint8_t client_key[TR_SCRAM_MAX_KEY], stored[TR_SCRAM_MAX_KEY],
         sig[TR_SCRAM_MAX_KEY], server_key[TR_SCRAM_MAX_KEY];
     char proof[TR_SCRAM_MAX_KEY * 2];
-    int32_t iterations;
     struct tr_buf auth;
     tr_err_t err;
 
@@ -1011,39 +1047,13 @@ tr_scram_client_final(struct tr_scram_client *cli, const uint8_t *msg,
         goto done;
     }
     cli->state = -1;
-    err = check_message(msg, len);
+    err = tr_scram_client_parse_server_first(cli, msg, len, &sf);
     if (err != TR_OK) {
         goto done;
     }
-    if (p < end && *p == 'm') {
-        err = TR_ERR_UNSUPPORTED;
-        goto done;
-    }
-    if ((err = next_attr(&p, end, 'r', &nonce, &nlen)) != TR_OK ||
-        (err = next_attr(&p, end, 's', &sval, &slen)) != TR_OK ||
-        (err = next_attr(&p, end, 'i', &ival, &ilen)) != TR_OK) {
-        goto done;
-    }
-    /* The server's nonce must extend ours. */
-    if (!nonce_ok(nonce, nlen) || nlen <= strlen(cli->cnonce) ||
-        memcmp(nonce, cli->cnonce, strlen(cli->cnonce)) != 0) {
-        err = TR_ERR_INVALID;
-        goto done;
-    }
-    if (tr_scram_b64_decode(sval, slen, salt, sizeof(salt), &salt_len) !=
-            TR_OK ||
-        salt_len == 0 || parse_int(ival, ilen, &iterations) != TR_OK) {
-        err = TR_ERR_CORRUPT;
-        goto done;
-    }
-    if (iterations < TR_SCRAM_MIN_ITERATIONS ||
-        iterations > TR_SCRAM_CLIENT_MAX_ITERATIONS) {
-        err = TR_ERR_INVALID;
-        goto done;
-    }
     err = tr_scram_salted_password(cli->mech, cli->password,
-                                   strlen(cli->password), salt, salt_len,
-                                   iterations, salted);
+                                   strlen(cli->password), sf.salt, sf.salt_len,
+                                   sf.iterations, salted);
     if (err != TR_OK) {
         goto done;
     }
@@ -1056,7 +1066,7 @@ tr_scram_client_final(struct tr_scram_client *cli, const uint8_t *msg,
     }
     start = tr_buf_len(out);
     tr_buf_put_bytes(out, "c=biws,r=", 9);
-    tr_buf_put_bytes(out, nonce, nlen);
+    tr_buf_put_bytes(out, sf.nonce, sf.nonce_len);
     if (tr_buf_err(out) != TR_OK) {
         err = tr_buf_err(out);
         goto done;

@@ -195,6 +195,23 @@ void tr_scram_client_cleanup(struct tr_scram_client *cli);
 /* Appends client-first to 'out'; 'cnonce' NULL draws a random one. */
 tr_err_t tr_scram_client_first(struct tr_scram_client *cli, const char *cnonce,
                                struct tr_buf *out);
+/* What server-first says; 'nonce' points into the message. */
+struct tr_scram_server_first {
+    const char *nonce; /* client nonce + server nonce */
+    size_t nonce_len;
+    uint8_t salt[TR_SCRAM_MAX_MSG];
+    size_t salt_len;
+    int32_t iterations;
+};
+
+/*
+ * Parses and checks server-first against the exchange so far: the nonce
+ * must extend ours, the salt be base64, the iterations within
+ * TR_SCRAM_MIN_ITERATIONS..TR_SCRAM_CLIENT_MAX_ITERATIONS. No PBKDF2.
+ */
+tr_err_t tr_scram_client_parse_server_first(const struct tr_scram_client *cli,
+                                            const uint8_t *msg, size_t len,
+                                            struct tr_scram_server_first *sf);
 /* Reads server-first, appends client-final (PBKDF2 runs here). */
 tr_err_t tr_scram_client_final(struct tr_scram_client *cli, const uint8_t *msg,
                                size_t len, struct tr_buf *out);

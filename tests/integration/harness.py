@@ -99,6 +99,27 @@ def in_distcheck():
     return b == os.path.join(s, "_build", "sub")
 
 
+
+def node_modules():
+    """The node_modules holding kafkajs, or None (as test_kafkajs.sh looks)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (os.environ.get("TR_NODE_MODULES"), os.path.join(here, "node_modules"),
+              os.path.join(builddir(), "tests", "integration", "node_modules")):
+        if d and os.path.isfile(os.path.join(d, "kafkajs", "package.json")):
+            return os.path.abspath(d)
+    return None
+
+
+def require_kafkajs(name):
+    """node_modules for a kafkajs test; skips it under distcheck without one."""
+    modules = node_modules()
+    if modules is None or shutil.which("node") is None:
+        if in_distcheck():
+            print("SKIP: %s: node or kafkajs missing" % name)
+            raise SystemExit(77)
+        fail("node or kafkajs missing (run scripts/setup.sh, or npm ci in tests/integration)")
+    return modules
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

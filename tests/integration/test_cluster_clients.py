@@ -43,15 +43,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOPIC = "clients"
 
 
-def node_modules():
-    """The node_modules holding kafkajs 2.2.4, or None (as test_kafkajs.sh looks)."""
-    for d in (os.environ.get("TR_NODE_MODULES"), os.path.join(HERE, "node_modules"),
-              os.path.join(harness.builddir(), "tests", "integration", "node_modules")):
-        if d and os.path.isfile(os.path.join(d, "kafkajs", "package.json")):
-            return os.path.abspath(d)
-    return None
-
-
 class KafkaPythonWriter(threading.Thread):
     """kafka-python: acks='all', retries, one request in flight."""
 
@@ -253,12 +244,7 @@ def log_dirs_check(cl):
 
 
 def body(ws):
-    modules = node_modules()
-    if modules is None:
-        if harness.in_distcheck():
-            print("SKIP: test_cluster_clients: node or kafkajs missing")
-            raise SystemExit(77)
-        fail("node or kafkajs missing (run scripts/setup.sh, or npm ci in tests/integration)")
+    modules = harness.require_kafkajs("test_cluster_clients")
     cl = cluster.Cluster(ws).start()
     cl.create_topic(TOPIC, partitions=1, replication=3)
     cl.wait_isr(TOPIC, 0, size=3)
