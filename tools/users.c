@@ -380,16 +380,16 @@ tr_cmd_users(int argc, char **argv)
     int ch, r, rc = TR_EXIT_USAGE;
 
     memset(&o, 0, sizeof(o));
-    tr_cli_common_init(&o.common);
+    tr_cli_common_init(&o.common, CMD);
     o.mech = TR_SCRAM_SHA_256;
     o.iterations = TR_SCRAM_MIN_ITERATIONS;
     if ((r = tr_cli_take_subcommand(&argc, &argv, usage, &sub)) >= 0) {
         return r;
     }
-    while ((ch = getopt_long(argc, argv, "b:m:i:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:X:m:i:p:h", longopts, NULL)) !=
+           -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &o.common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -447,6 +447,7 @@ tr_cmd_users(int argc, char **argv)
         rc = cmd_alter(a, &o, argv[0], strcmp(sub, "set") == 0);
     }
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_admin_free(a);
     return rc;
 }
