@@ -376,17 +376,25 @@ conn_close(struct tr_conn *conn, tr_err_t why)
     if (sec_fail) {
         /*
          * A refused login or certificate does not fix itself: say why every
-         * time it changes, as an error, and retry only slowly.
+         * time it changes, and retry only slowly.
          */
         if (c->sec_err != why || strcmp(c->sec_why, conn->why) != 0) {
-            tr_log_error("client: broker %s:%d (node %d): %s; retrying every "
-                         "%d ms",
-                         node->host, node->port, node->id, conn->why,
-                         c->cfg.reconnect_backoff_max_ms);
+            tr_log_warn("client: broker %s:%d (node %d): %s; retrying every "
+                        "%d ms",
+                        node->host, node->port, node->id, conn->why,
+                        c->cfg.reconnect_backoff_max_ms);
         }
         c->sec_err = why;
         snprintf(c->sec_why, sizeof(c->sec_why), "%s", conn->why);
         node->outage_logged = 1;
+    }
+    if (conn->ssl != NULL && SSL_is_init_finished(conn->ssl)) {
+        /*
+         * close_notify, so the broker sees an orderly close rather than an
+         * "unexpected eof" (BEV_OPT_CLOSE_ON_FREE skips SSL_shutdown).
+         */
+        SSL_shutdown(conn->ssl);
+        ERR_clear_error();
     }
     bufferevent_free(conn->bev);
     event_free(conn->timer);
@@ -699,7 +707,10 @@ conn_failure(struct tr_conn *conn, short what)
         return TR_ERR_IO;
     }
     while ((next = bufferevent_get_openssl_error(conn->bev)) != 0) {
-        e = next; /* the last is the most specific */
+        /* The first with a library is the reason; libevent adds others. */
+        if (e == 0 && ERR_GET_LIB(next) != 0) {
+            e = next;
+        }
     }
     if (e == 0 && SSL_get_verify_result(conn->ssl) == X509_V_OK &&
         !(conn->state == CONN_CONNECTING && (what & BEV_EVENT_EOF))) {
