@@ -161,17 +161,47 @@ set_string(char **slot, const char *value, int secret)
     return TR_OK;
 }
 
+/* Where the string property 'p' is kept; NULL for the others. */
+static char **
+string_slot(struct tr_clientsec *sec, int p)
+{
+    switch ((enum prop)p) {
+    case P_CA:
+        return &sec->ca;
+    case P_CERT:
+        return &sec->cert;
+    case P_KEY:
+        return &sec->key;
+    case P_KEY_PASSWORD:
+        return &sec->key_password;
+    case P_USERNAME:
+        return &sec->username;
+    case P_PASSWORD:
+        return &sec->password;
+    case P_PASSWORD_FILE:
+        return &sec->password_file;
+    default:
+        return NULL;
+    }
+}
+
 tr_err_t
 tr_clientsec_set(struct tr_clientsec *sec, const char *key, const char *value,
                  char *errbuf, size_t errlen)
 {
     int p = find_prop(key), i, v;
-    char reason[128];
+    char reason[128], **slot;
     tr_err_t err = TR_ERR_CONFIG;
 
     if (p < 0) {
         snprintf(errbuf, errlen, "%s: not a client security property", key);
         return TR_ERR_NOT_FOUND;
+    }
+    if ((slot = string_slot(sec, p)) != NULL) {
+        err = set_string(slot, value, p == P_KEY_PASSWORD || p == P_PASSWORD);
+        if (err != TR_OK) {
+            goto out;
+        }
     }
     switch ((enum prop)p) {
     case P_PROTOCOL:
@@ -186,26 +216,6 @@ tr_clientsec_set(struct tr_clientsec *sec, const char *key, const char *value,
                      "%s: expected PLAINTEXT, SSL, SASL_PLAINTEXT or "
                      "SASL_SSL, got '%s'",
                      key, value);
-            goto out;
-        }
-        break;
-    case P_CA:
-        if ((err = set_string(&sec->ca, value, 0)) != TR_OK) {
-            goto out;
-        }
-        break;
-    case P_CERT:
-        if ((err = set_string(&sec->cert, value, 0)) != TR_OK) {
-            goto out;
-        }
-        break;
-    case P_KEY:
-        if ((err = set_string(&sec->key, value, 0)) != TR_OK) {
-            goto out;
-        }
-        break;
-    case P_KEY_PASSWORD:
-        if ((err = set_string(&sec->key_password, value, 1)) != TR_OK) {
             goto out;
         }
         break;
@@ -244,23 +254,8 @@ tr_clientsec_set(struct tr_clientsec *sec, const char *key, const char *value,
             goto out;
         }
         break;
-    case P_USERNAME:
-        if ((err = set_string(&sec->username, value, 0)) != TR_OK) {
-            goto out;
-        }
-        break;
-    case P_PASSWORD:
-        if ((err = set_string(&sec->password, value, 1)) != TR_OK) {
-            goto out;
-        }
-        break;
-    case P_PASSWORD_FILE:
-        if ((err = set_string(&sec->password_file, value, 0)) != TR_OK) {
-            goto out;
-        }
-        break;
-    case P_COUNT:
-        break;
+    default:
+        break; /* a string, stored above */
     }
     sec->set[p] = 1;
     sec->prepared = 0;
@@ -399,9 +394,8 @@ tr_clientsec_load_file(struct tr_clientsec *sec, const char *path,
     return err;
 }
 
-/* The newest OpenSSL error as text, and the queue emptied. */
-static const char *
-ossl_error(char *buf, size_t len)
+const char *
+tr_clientsec_ossl_error(char *buf, size_t len)
 {
     unsigned long e = ERR_peek_last_error();
 
@@ -414,12 +408,8 @@ ossl_error(char *buf, size_t len)
     return buf;
 }
 
-/*
- * Hands OpenSSL ssl.key.password; with none set an encrypted key fails to
- * load instead of OpenSSL prompting on the terminal.
- */
-static int
-password_cb(char *buf, int size, int rwflag, void *arg)
+int
+tr_clientsec_password_cb(char *buf, int size, int rwflag, void *arg)
 {
     const char *password = arg;
     size_t len;
@@ -446,10 +436,10 @@ load_client_cert(struct tr_clientsec *sec, SSL_CTX *ctx, char *errbuf,
     if (SSL_CTX_use_certificate_chain_file(ctx, sec->cert) != 1) {
         snprintf(errbuf, errlen,
                  "ssl.certificate.location: no certificate in %s: %s",
-                 sec->cert, ossl_error(e, sizeof(e)));
+                 sec->cert, tr_clientsec_ossl_error(e, sizeof(e)));
         return TR_ERR_CONFIG;
     }
-    SSL_CTX_set_default_passwd_cb(ctx, password_cb);
+    SSL_CTX_set_default_passwd_cb(ctx, tr_clientsec_password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, sec->key_password);
     if (SSL_CTX_use_PrivateKey_file(ctx, sec->key, SSL_FILETYPE_PEM) != 1) {
         SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
@@ -457,12 +447,12 @@ load_client_cert(struct tr_clientsec *sec, SSL_CTX *ctx, char *errbuf,
             snprintf(errbuf, errlen,
                      "ssl.key.password: cannot decrypt the private key in %s "
                      "(wrong password?): %s",
-                     sec->key, ossl_error(e, sizeof(e)));
+                     sec->key, tr_clientsec_ossl_error(e, sizeof(e)));
         } else {
             snprintf(errbuf, errlen,
                      "ssl.key.location: cannot load the private key in %s "
                      "(encrypted? set ssl.key.password): %s",
-                     sec->key, ossl_error(e, sizeof(e)));
+                     sec->key, tr_clientsec_ossl_error(e, sizeof(e)));
         }
         return TR_ERR_CONFIG;
     }
@@ -488,7 +478,7 @@ build_ctx(struct tr_clientsec *sec, char *errbuf, size_t errlen)
 
     if (ctx == NULL) {
         snprintf(errbuf, errlen, "TLS: cannot make a context: %s",
-                 ossl_error(e, sizeof(e)));
+                 tr_clientsec_ossl_error(e, sizeof(e)));
         goto out;
     }
     /* As Kafka since 2.6 (KIP-573): TLS 1.2 and 1.3 only. */
@@ -498,14 +488,14 @@ build_ctx(struct tr_clientsec *sec, char *errbuf, size_t errlen)
         if (SSL_CTX_load_verify_locations(ctx, sec->ca, NULL) != 1) {
             snprintf(errbuf, errlen,
                      "ssl.ca.location: no CA certificate in %s: %s", sec->ca,
-                     ossl_error(e, sizeof(e)));
+                     tr_clientsec_ossl_error(e, sizeof(e)));
             goto out;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
         snprintf(errbuf, errlen,
                  "ssl.ca.location: not set, and the system CAs cannot be "
                  "loaded: %s",
-                 ossl_error(e, sizeof(e)));
+                 tr_clientsec_ossl_error(e, sizeof(e)));
         goto out;
     }
     if (sec->cert != NULL &&
@@ -746,7 +736,7 @@ tr_clientsec_tls_error(SSL *ssl, unsigned long ossl_err, char *buf, size_t len)
         snprintf(buf, len, "TLS handshake failed: %s", e);
     } else if (ERR_peek_last_error() != 0) {
         snprintf(buf, len, "TLS handshake failed: %s",
-                 ossl_error(e, sizeof(e)));
+                 tr_clientsec_ossl_error(e, sizeof(e)));
     } else {
         snprintf(buf, len,
                  "TLS handshake failed: the connection closed (not a TLS "

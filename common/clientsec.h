@@ -145,6 +145,16 @@ tr_err_t tr_clientsec_read_secret(const char *what, const char *path, char *out,
  */
 const char *tr_clientsec_prop(size_t i, const char **def, const char **help);
 
+/*
+ * OpenSSL helpers the collector's TLS context shares: the newest queued
+ * error as text in 'buf' (the queue emptied; returns 'buf'), and a
+ * pem_password_cb handing OpenSSL the NUL-terminated password 'arg' --
+ * with NULL the callback fails, so an encrypted key fails to load instead
+ * of OpenSSL prompting on the terminal.
+ */
+const char *tr_clientsec_ossl_error(char *buf, size_t len);
+int tr_clientsec_password_cb(char *buf, int size, int rwflag, void *arg);
+
 /* Writes the reference, one line per property, each after 'indent'. */
 void tr_clientsec_write_help(FILE *out, const char *indent);
 

@@ -105,6 +105,16 @@ def agent_conf_output(broker, certs, password_line):
             % (os.path.join(certs, "ca.crt"), password_line))
 
 
+def ship_and_check(agent, broker, topic, prefix, n, kc, what):
+    """Starts 'agent' and reads 'topic' back with kcat until every line is there."""
+    agent.start()
+    got = kcat_read(broker, topic, n, kc)
+    want = ["%s %06d GET /index.html 200" % (prefix, i) for i in range(n)]
+    check(set(got) == set(want), "%s: kcat read %d distinct lines of %d" % (what, len(set(got)), n))
+    check(agent.stop() == 0, "%s: agent exit status" % what)
+    agent.check_sanitizers()
+
+
 def agent_part(ws, broker, certs):
     logs = ws.file("logs")
     os.makedirs(logs)
@@ -124,13 +134,7 @@ def agent_part(ws, broker, certs):
     # 1. Shipping over SASL_SSL with SCRAM-SHA-512.
     agent = ac.Agent(ws, broker, inputs, name="agent-ok",
                      output_extra=agent_conf_output(broker, certs, "sasl.password = alice-secret"))
-    agent.start()
-    got = kcat_read(broker, "agent-sasl", n, kc)
-    want = ["app %06d GET /index.html 200" % i for i in range(n)]
-    check(set(got) == set(want), "agent over SASL_SSL: kcat read %d distinct lines of %d"
-          % (len(set(got)), n))
-    check(agent.stop() == 0, "agent exit status")
-    agent.check_sanitizers()
+    ship_and_check(agent, broker, "agent-sasl", "app", n, kc, "agent over SASL_SSL")
     note("agent shipped %d lines over SASL_SSL with SCRAM-SHA-512; kcat read them all back" % n)
 
     # 2. A wrong password: logged, retried slowly, nothing lost.
@@ -162,13 +166,7 @@ def agent_part(ws, broker, certs):
     with open(pw, "w") as f:
         f.write("alice-secret\n")
     os.chmod(pw, 0o600)
-    agent.start()
-    got = kcat_read(broker, "agent-retry", m, kc)
-    want = ["web %06d GET /index.html 200" % i for i in range(m)]
-    check(set(got) == set(want), "agent after fixing the password: %d distinct lines of %d"
-          % (len(set(got)), m))
-    check(agent.stop() == 0, "agent exit status")
-    agent.check_sanitizers()
+    ship_and_check(agent, broker, "agent-retry", "web", m, kc, "agent after fixing the password")
     note("agent with a wrong password logged the refusal, kept its data; restarted, shipped all %d" % m)
 
 
