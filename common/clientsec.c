@@ -762,6 +762,7 @@ tr_clientsec_write_help(FILE *out, const char *indent)
     size_t i;
 
     for (i = 0; (name = tr_clientsec_prop(i, &def, &help)) != NULL; i++) {
-        fprintf(out, "%s%-38s %s (default: %s)\n", indent, name, help, def);
+        fprintf(out, "%s%s (default: %s)\n%s    %s\n", indent, name, def,
+                indent, help);
     }
 }

@@ -132,13 +132,18 @@ void
 tr_cli_security_usage(FILE *out)
 {
     fprintf(out,
-            "\n"
-            "Security (every command; librdkafka's names, as kcat -X):\n"
-            "  -X KEY=VALUE              one property, e.g. -X "
-            "security.protocol=SASL_SSL\n"
-            "      --command-config FILE a properties file of them (KEY=VALUE "
-            "lines)\n");
-    tr_clientsec_write_help(out, "    ");
+            "  -X KEY=VALUE              a TLS or SASL property, librdkafka's "
+            "name (repeatable)\n"
+            "      --command-config FILE a properties file of them (tributary "
+            "--help lists them)\n");
+}
+
+void
+tr_cli_security_reference(FILE *out)
+{
+    fprintf(out, "\nSecurity properties (-X KEY=VALUE or --command-config "
+                 "FILE, every command):\n");
+    tr_clientsec_write_help(out, "  ");
 }
 
 void

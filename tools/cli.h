@@ -51,8 +51,10 @@ void tr_cli_common_cleanup(struct tr_cli_common *c);
  * (NULL: PLAINTEXT) goes into producer and consumer configs.
  */
 int tr_cli_security(const struct tr_cli_common *c);
-/* Prints the -X properties for a command's --help. */
+/* Prints the -X and --command-config lines of a command's --help. */
 void tr_cli_security_usage(FILE *out);
+/* Prints every security property with its default and meaning. */
+void tr_cli_security_reference(FILE *out);
 
 /*
  * The long options every subcommand accepts, to splice into its own

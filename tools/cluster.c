@@ -17,6 +17,7 @@ static void
 usage(FILE *out)
 {
     tr_cluster_reassign_usage(out);
+    tr_cli_security_usage(out);
 }
 
 int

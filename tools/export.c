@@ -136,6 +136,7 @@ usage(FILE *out)
             "      --timeout MS          connect/request timeout (default "
             "10000)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static const char *

@@ -67,6 +67,7 @@ usage(FILE *out)
             "      --json            one JSON document on stdout\n"
             "      --timeout MS      per request (default 10000)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static int

@@ -64,6 +64,7 @@ usage(FILE *out)
             "      --timeout MS              give up on a record after MS "
             "(default: never)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static void

@@ -65,6 +65,7 @@ usage(FILE *out)
             "      --configs               describe: also print configs\n"
             "      --internal              list: include internal topics\n"
             "  -h, --help                  this text\n");
+    tr_cli_security_usage(out);
 }
 
 static int

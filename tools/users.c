@@ -67,6 +67,7 @@ usage(FILE *out)
             "\n"
             "The password is salted and hashed here; only the salt and the "
             "salted\npassword are sent. See tributary-users(1).\n");
+    tr_cli_security_usage(out);
 }
 
 /* ---- list ---- */
