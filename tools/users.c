@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -243,35 +242,35 @@ alter_encode(struct tr_buf *b, int16_t version, void *arg)
     return TR_OK;
 }
 
+/* Prints a warning about the password file (readable by others). */
+static void
+password_warn(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "tributary %s: warning: %s\n", CMD, msg);
+}
+
 /*
  * Reads the first line of 'path' (or of stdin for NULL) into 'out'. A file
- * others may read draws a warning, as the issue asks of secret files.
+ * others may read draws a warning, as for every secret file.
  */
 static int
 read_password(const char *path, char *out, size_t outlen)
 {
-    FILE *f = stdin;
-    struct stat st;
+    char errbuf[512];
     size_t len;
 
     if (path != NULL) {
-        f = fopen(path, "r");
-        if (f == NULL) {
-            tr_cli_error(CMD, "cannot open --password-file %s", path);
+        if (tr_clientsec_read_secret("--password-file", path, out, outlen,
+                                     password_warn, NULL, errbuf,
+                                     sizeof(errbuf)) != TR_OK) {
+            tr_cli_error(CMD, "%s", errbuf);
             return -1;
         }
-        if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0044) != 0) {
-            fprintf(stderr,
-                    "tributary %s: warning: %s is readable by others "
-                    "(chmod 600 it)\n",
-                    CMD, path);
-        }
+        return 0;
     }
-    if (fgets(out, (int)outlen, f) == NULL) {
+    if (fgets(out, (int)outlen, stdin) == NULL) {
         out[0] = '\0';
-    }
-    if (f != stdin) {
-        fclose(f);
     }
     len = strlen(out);
     while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r')) {
