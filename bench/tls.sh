@@ -87,7 +87,8 @@ run_kcat() {
 }
 
 # run_agent LABEL TOPIC [OUTPUT LINES]: ships $DIR/access.log with a fresh
-# registry; prints the seconds until TOPIC holds every line.
+# registry; prints the seconds until TOPIC holds every line, the agent's
+# CPU seconds and the collector's CPU seconds meanwhile.
 run_agent() {
     _label=$1
     _topic=$2
@@ -95,6 +96,7 @@ run_agent() {
     mkdir -p "$DIR/agent-state"
     printf '[agent]\nstate_dir = %s\nlog_level = warn\n[output]\n%s\n[input bench]\npaths = %s\ntopic = %s\n' \
         "$DIR/agent-state" "$3" "$DIR/access.log" "$_topic" >"$DIR/agent-$_label.conf"
+    _c0=$(cpu_seconds "$COLLECTOR_PID")
     _t0=$(now)
     bg_start "agent $_label" "$DIR/agent-$_label.log" "$BUILD/agent/tributary-agent" \
         --config "$DIR/agent-$_label.conf"
@@ -110,8 +112,10 @@ run_agent() {
         _i=$((_i + 1))
     done
     _t1=$(now)
+    _acpu=$(cpu_seconds "$_pid")
+    _ccpu=$(echo "$(cpu_seconds "$COLLECTOR_PID") - $_c0" | bc)
     stop_pid "$_pid"
-    echo "$_t1 - $_t0" | bc
+    echo "$(echo "$_t1 - $_t0" | bc) $_acpu $_ccpu"
 }
 
 certs
@@ -140,32 +144,34 @@ bg_start collector "$DIR/collector.log" "$BUILD/collector/tributary-collector" \
     --set "advertised.listeners=PLAINTEXT://127.0.0.1:$PPORT,SSL://localhost:$SPORT,SASL_SSL://localhost:$TPORT" \
     --set "ssl.keystore.location=$DIR/server.keystore.pem" \
     --set "log.dirs=$DIR/data" --set "num.partitions=1"
+COLLECTOR_PID=$BG_PID
 wait_port "$PPORT" 20 || { log "collector did not start"; exit 1; }
 
 # Rounds alternate plaintext and TLS; the best time of each is kept, as
 # the fairest figure on a machine shared with other work.
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 if [ "${PARTS#*agent}" != "$PARTS" ]; then
-    ap="" as=""
+    ap="" as="" apc="" asc=""
     sasl="security.protocol = SASL_SSL
 ssl.ca.location = $DIR/ca.crt
 sasl.mechanism = SCRAM-SHA-512
 sasl.username = bench
 sasl.password = bench-secret"
     for r in $(seq 1 "$ROUNDS"); do
-        t=$(run_agent "plain-$r" "agent-plain-$r" "brokers = 127.0.0.1:$PPORT") || exit 1
-        ap=$(best "$t" "$ap")
-        t=$(run_agent "sasl-ssl-$r" "agent-sasl-ssl-$r" "brokers = localhost:$TPORT
+        set -- $(run_agent "plain-$r" "agent-plain-$r" "brokers = 127.0.0.1:$PPORT") || exit 1
+        [ "$(best "$1" "$ap")" = "$1" ] && ap=$1 apc="$2 $3" # CPU of the best round
+        set -- $(run_agent "sasl-ssl-$r" "agent-sasl-ssl-$r" "brokers = localhost:$TPORT
 $sasl") || exit 1
-        as=$(best "$t" "$as")
+        [ "$(best "$1" "$as")" = "$1" ] && as=$1 asc="$2 $3"
         log "round $r: agent PLAINTEXT $ap s, SASL_SSL $as s (best)"
     done
     amb=$(du -m "$DIR/access.log" | awk '{ print $1 }')
-    awk -v mb="$amb" -v n="$AGENT_LINES" -v p="$ap" -v s="$as" 'BEGIN {
-        printf "%-18s %12s %12s %8s\n", "agent shipping", "lines/s", "MB/s", "s";
-        printf "%-18s %12.0f %12.1f %8.2f\n", "PLAINTEXT", n/p, mb/p, p;
-        printf "%-18s %12.0f %12.1f %8.2f\n", "SASL_SSL SCRAM-512", n/s, mb/s, s;
-        printf "%-18s %11.2fx\n", "SASL_SSL/plain", p/s;
+    awk -v mb="$amb" -v n="$AGENT_LINES" -v p="$ap" -v s="$as" -v pc="$apc" -v sc="$asc" 'BEGIN {
+        split(pc, P, " "); split(sc, S, " ");
+        printf "%-18s %10s %8s %7s %10s %14s\n", "agent shipping", "lines/s", "MB/s", "s", "agent CPU", "collector CPU";
+        printf "%-18s %10.0f %8.1f %7.2f %10.2f %14.2f\n", "PLAINTEXT", n/p, mb/p, p, P[1], P[2];
+        printf "%-18s %10.0f %8.1f %7.2f %10.2f %14.2f\n", "SASL_SSL SCRAM-512", n/s, mb/s, s, S[1], S[2];
+        printf "%-18s %9.2fx %8s %7s %9.2fx %13.2fx\n", "SASL_SSL/plain", p/s, "", "", S[1]/P[1], S[2]/P[2];
     }'
 fi
 [ "${PARTS#*kcat}" != "$PARTS" ] || exit 0
