@@ -528,7 +528,7 @@ sasl_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
     struct tr_conn *conn = arg;
 
     if (err != TR_OK) {
-        return; /* the connection is already going away */
+        return; /* 'conn' is already freed: touch nothing */
     }
     err = tr_clientsasl_response(conn->sasl, version, body, conn->why,
                                  sizeof(conn->why));
@@ -583,13 +583,14 @@ handshake_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
 {
     struct tr_conn *conn = arg;
     struct tr_api_range ranges[CLIENT_MAX_APIS];
-    struct tr_node *node = conn->node;
+    struct tr_node *node;
     size_t n = 0, i;
     int16_t kerr = 0;
 
     if (err != TR_OK) {
-        return; /* the connection is already going away */
+        return; /* 'conn' is already freed: touch nothing */
     }
+    node = conn->node;
     err = tr_client_ApiVersionsResponse_decode(body, version, &kerr, ranges,
                                                CLIENT_MAX_APIS, &n);
     if (err != TR_OK || kerr != TR_KERR_NONE) {

@@ -309,4 +309,4 @@ def run(ws):
 
 
 if __name__ == "__main__":
-    harness.main(run, timeout=300)
+    sys.exit(harness.main(run, timeout=300))
