@@ -215,6 +215,7 @@ authenticate_response(struct tr_clientsasl *s, int16_t version,
         goto out;
     }
     if (bytes.len < 0) {
+        bytes.ptr = ""; /* a null AuthBytes reads as empty */
         bytes.len = 0;
     }
     if (s->mech == TR_CLIENTSEC_MECH_PLAIN) {

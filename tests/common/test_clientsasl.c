@@ -356,6 +356,38 @@ test_clientsasl_handshake_refusals(void **state)
     tr_buf_cleanup(&resp);
 }
 
+/*
+ * fuzz_clientsasl: a null AuthBytes (length -1) in the answer to
+ * client-first reached SCRAM's parser as a NULL pointer (undefined
+ * behaviour); it reads as an empty, unacceptable server-first.
+ */
+static void
+test_clientsasl_fuzz_null_authbytes_reads_as_empty(void **state)
+{
+    struct tr_clientsec *sec = settings("SCRAM-SHA-256", "alice", "pw");
+    struct tr_clientsasl *sasl;
+    struct tr_buf payload, resp;
+    char errbuf[256];
+
+    (void)state;
+    tr_buf_init(&payload, 1 << 16);
+    tr_buf_init(&resp, 1 << 16);
+    assert_int_equal(tr_clientsasl_new(sec, &sasl), TR_OK);
+    handshake_ok(sasl, "SCRAM-SHA-256");
+    next_request(sasl, 1, TR_API_SASL_AUTHENTICATE, &payload);
+    tr_buf_put_i16(&resp, 0);                 /* ErrorCode */
+    tr_proto_put_cstring_v(&resp, 0, NULL);   /* ErrorMessage */
+    tr_proto_put_bytes_v(&resp, 0, NULL, -1); /* AuthBytes: null */
+    tr_buf_put_i64(&resp, 0);                 /* SessionLifetimeMs */
+    assert_int_equal(answer(sasl, 1, &resp, errbuf, sizeof(errbuf)),
+                     TR_ERR_AUTH);
+    assert_non_null(strstr(errbuf, "server-first message is not acceptable"));
+    tr_clientsasl_free(sasl);
+    tr_clientsec_free(sec);
+    tr_buf_cleanup(&payload);
+    tr_buf_cleanup(&resp);
+}
+
 int
 main(void)
 {
@@ -365,6 +397,7 @@ main(void)
         cmocka_unit_test(test_clientsasl_scram_forged_signature),
         cmocka_unit_test(test_clientsasl_plain),
         cmocka_unit_test(test_clientsasl_handshake_refusals),
+        cmocka_unit_test(test_clientsasl_fuzz_null_authbytes_reads_as_empty),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
