@@ -269,6 +269,16 @@ def run(ws):
     refused(mb, x(security_protocol="SSL", ssl_ca_location=ca), "mTLS-only collector without a certificate",
             "TLS handshake failed")
     note("mutual TLS: principal %s; without a certificate refused" % CLIENT_PRINCIPAL)
+    # An encrypted PKCS#8 key with ssl.key.password; a wrong one stops at once.
+    test_tls.openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "client.key", "-out", "client.enc.key",
+                     "-passout", "pass:changeit", cwd=certs)
+    enc = x(security_protocol="SSL", ssl_ca_location=ca,
+            ssl_certificate_location=os.path.join(certs, "client.crt"),
+            ssl_key_location=os.path.join(certs, "client.enc.key"))
+    rc, out, err = tributary(["cluster", "status", "-b", mb] + enc + x(ssl_key_password="changeit"))
+    check(rc == 0, "mTLS with an encrypted key and ssl.key.password: %d %s" % (rc, err))
+    refused(mb, enc + x(ssl_key_password="wrong"), "a wrong ssl.key.password",
+            "ssl.key.password: cannot decrypt the private key", rc_want=2)
 
     # 5. Refusals.
     refused(sasl_ssl_b, x(security_protocol="SASL_SSL", ssl_ca_location=ca, sasl_mechanism="SCRAM-SHA-256",
