@@ -1577,6 +1577,10 @@ tr_agent_reload(struct tr_agent *a, struct tr_agent_conf *conf, char *errbuf,
     char *host = oldconf->host;
     oldconf->host = conf->host;
     conf->host = host; /* keep the old host: headers borrow it in flight */
+    /* The producer borrows the security settings: keep the old ones too. */
+    struct tr_clientsec *sec = oldconf->security;
+    oldconf->security = conf->security;
+    conf->security = sec;
     a->inputs = nin;
     a->ninputs = conf->ninputs;
     a->conf = conf;

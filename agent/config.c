@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "clientsec.h"
 #include "codec.h"
 #include "conf.h"
 
@@ -145,6 +146,7 @@ tr_agent_conf_free(struct tr_agent_conf *conf)
         input_free(conf->inputs[i]);
     }
     tr_free(conf->inputs);
+    tr_clientsec_free(conf->security);
     tr_free(conf);
 }
 
@@ -375,6 +377,11 @@ on_entry(const char *section, const char *key, const char *value,
     }
     if (strcmp(section, "output") == 0) {
         ctx->cur = NULL;
+        if (tr_clientsec_is_key(key)) {
+            err =
+                tr_clientsec_set(conf->security, key, value, reason, reasonlen);
+            goto out;
+        }
         if ((o = find_opt(output_opts, key)) == NULL) {
             snprintf(reason, reasonlen, "unknown key '%s' in [output]", key);
             goto out;
@@ -466,6 +473,15 @@ finish(struct tr_agent_conf *conf, const char *name, char *errbuf,
         snprintf(errbuf, errlen, "%s: no [input NAME] section", name);
         return TR_ERR_CONFIG;
     }
+    {
+        char reason[512];
+
+        if (tr_clientsec_prepare(conf->security, NULL, NULL, reason,
+                                 sizeof(reason)) != TR_OK) {
+            snprintf(errbuf, errlen, "%s: [output] %s", name, reason);
+            return TR_ERR_CONFIG;
+        }
+    }
     null_if_empty(&conf->metrics_listen);
     if (conf->host != NULL && conf->host[0] == '\0') {
         char h[256];
@@ -535,7 +551,8 @@ load(const char *path, const char *text, size_t len, struct tr_agent_conf **out,
 
     ctx.conf = tr_calloc(1, sizeof(*ctx.conf));
     if (ctx.conf == NULL || set_defaults(agent_opts, ctx.conf) != TR_OK ||
-        set_defaults(output_opts, ctx.conf) != TR_OK) {
+        set_defaults(output_opts, ctx.conf) != TR_OK ||
+        tr_clientsec_new(&ctx.conf->security) != TR_OK) {
         snprintf(errbuf, errlen, "out of memory");
         goto out;
     }
@@ -601,6 +618,24 @@ write_table(int fd, const char *section, const struct opt *tab)
     }
 }
 
+/* The [output] security rows, from the client core's own table. */
+static void
+write_security(int fd)
+{
+    const char *name, *def, *help;
+    char row[1024];
+    size_t i;
+    int n;
+
+    for (i = 0; (name = tr_clientsec_prop(i, &def, &help)) != NULL; i++) {
+        n = snprintf(row, sizeof(row), "| output | `%s` | %s | %s. |\n", name,
+                     def, help);
+        if (n > 0 && write(fd, row, (size_t)n) < 0) {
+            return;
+        }
+    }
+}
+
 void
 tr_agent_conf_write_reference(int fd)
 {
@@ -611,6 +646,7 @@ tr_agent_conf_write_reference(int fd)
     }
     write_table(fd, "agent", agent_opts);
     write_table(fd, "output", output_opts);
+    write_security(fd);
     write_table(fd, "input", input_opts);
     static const char fld[] = "| input | `field.NAME` | - | Static header "
                               "NAME=value added to every record. |\n";

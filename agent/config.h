@@ -15,6 +15,8 @@
 
 #include "err.h"
 
+struct tr_clientsec;
+
 enum tr_read_from {
     TR_READ_FROM_BEGINNING = 0,
     TR_READ_FROM_END = 1,
@@ -83,6 +85,11 @@ struct tr_agent_conf {
     int64_t retry_backoff_max_ms;
     int64_t request_timeout_ms;
     int idempotent;
+    /*
+     * [output] security.protocol, ssl.*, sasl.* (librdkafka's names,
+     * clientsec.h), prepared by the loader; owned.
+     */
+    struct tr_clientsec *security;
     /* [input NAME] ... */
     struct tr_agent_input **inputs;
     size_t ninputs;

@@ -95,6 +95,7 @@ tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
     pc.request_timeout_ms = (int)conf->request_timeout_ms;
     pc.delivery_timeout_ms = -1; /* never give up: the files are the buffer */
     pc.buffer_max_bytes = (size_t)conf->buffer_max_bytes;
+    pc.security = conf->security; /* kept alive across reloads (agent.c) */
     if ((err = tr_producer_new(base, &pc, on_delivery, s, &s->producer)) !=
         TR_OK) {
         goto out;

@@ -72,10 +72,19 @@ wait_conn(struct tr_admin *a, int32_t node, char *errbuf, size_t errlen)
     struct tr_conn *conn;
 
     for (;;) {
+        const char *why;
+
         conn = node < 0 ? tr_client_any_conn(a->client)
                         : tr_client_node_conn(a->client, node);
         if (conn != NULL || tr_clock_mono_ms() >= deadline) {
             break;
+        }
+        if (tr_client_last_error(a->client, &why) != TR_OK) {
+            /* A refused login or certificate will not pass on retry. */
+            snprintf(errbuf, errlen, "%s (connecting to %s)", why,
+                     node < 0 ? a->bootstrap
+                              : "a broker named in the metadata");
+            return NULL;
         }
         run_once(a);
     }
@@ -93,7 +102,8 @@ wait_conn(struct tr_admin *a, int32_t node, char *errbuf, size_t errlen)
 }
 
 tr_err_t
-tr_admin_new(const char *bootstrap, int timeout_ms, struct tr_admin **out,
+tr_admin_new(const char *bootstrap, int timeout_ms,
+             const struct tr_clientsec *security, struct tr_admin **out,
              char *errbuf, size_t errlen)
 {
     struct tr_admin *a;
@@ -123,6 +133,7 @@ tr_admin_new(const char *bootstrap, int timeout_ms, struct tr_admin **out,
     cfg.request_timeout_ms = timeout_ms;
     cfg.allow_auto_create = 0;
     cfg.reconnect_backoff_max_ms = 1000;
+    cfg.security = security;
     err = tr_client_new(a->base, &cfg, NULL, NULL, &a->client);
     if (err != TR_OK) {
         snprintf(errbuf, errlen,
@@ -131,7 +142,12 @@ tr_admin_new(const char *bootstrap, int timeout_ms, struct tr_admin **out,
         goto out;
     }
     if (wait_conn(a, -1, errbuf, errlen) == NULL) {
-        err = TR_ERR_IO;
+        const char *why;
+
+        err = tr_client_last_error(a->client, &why);
+        if (err == TR_OK) {
+            err = TR_ERR_IO;
+        }
         goto out;
     }
     /* Learn the real node ids, which coordinators and leaders refer to. */

@@ -24,13 +24,18 @@
 #include "err.h"
 
 struct tr_admin;
+struct tr_clientsec;
 
 /*
  * Returns an owned admin client in *out after a first connection to one of
  * the bootstrap servers succeeded within 'timeout_ms'. TR_ERR_CONFIG for a
- * malformed list, TR_ERR_IO when nothing answered (errbuf says so).
+ * malformed list, TR_ERR_IO when nothing answered, TR_ERR_AUTH or
+ * TR_ERR_TLS when the broker refused the login or its certificate was
+ * refused (errbuf says so). 'security' (clientsec.h; NULL: PLAINTEXT) is
+ * borrowed and must outlive the admin client.
  */
 tr_err_t tr_admin_new(const char *bootstrap, int timeout_ms,
+                      const struct tr_clientsec *security,
                       struct tr_admin **out, char *errbuf, size_t errlen);
 void tr_admin_free(struct tr_admin *a);
 

@@ -2,10 +2,12 @@
  * client -- broker connections, request/response matching and the metadata
  * cache under the producer (see client.h).
  *
- * A connection moves CONNECTING -> HANDSHAKE (our ApiVersions v0 is the only
- * request in flight) -> READY. Requests are written in order and Kafka
- * answers them in order on one connection, so responses are matched against
- * the head of the in-flight queue; any mismatch is a protocol error and
+ * A connection moves CONNECTING (TCP, then the TLS handshake on SSL and
+ * SASL_SSL) -> HANDSHAKE (our ApiVersions v0 is the only request in
+ * flight) -> SASL (on SASL_*: SaslHandshake and SaslAuthenticate, one at a
+ * time, driven by clientsasl.c) -> READY. Requests are written in order and
+ * Kafka answers them in order on one connection, so responses are matched
+ * against the head of the in-flight queue; any mismatch is a protocol error and
  * closes the connection. One timer per connection watches the oldest
  * request's deadline (and the connect itself).
  *
@@ -22,15 +24,20 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "alloc.h"
+#include "clientsasl.h"
+#include "clientsec.h"
 #include "clock.h"
 #include "log.h"
 
@@ -44,10 +51,12 @@
 #define CLIENT_METADATA_MAX_V 7
 #define CLIENT_HEADER_MAX     (64 + 32767)
 #define CLIENT_DEFAULT_ID     "tributary"
+#define CLIENT_WHY_MAX        512
 
 enum conn_state {
     CONN_CONNECTING,
     CONN_HANDSHAKE,
+    CONN_SASL,
     CONN_READY,
 };
 
@@ -78,8 +87,12 @@ struct tr_conn {
     /* ApiVersions answer: max version per key, -1 if unsupported. */
     int16_t api_min[CLIENT_API_TABLE];
     int16_t api_max[CLIENT_API_TABLE];
-    int dispatching;   /* inside a response callback */
-    tr_err_t fail_err; /* deferred close requested during dispatch */
+    int dispatching;            /* inside a response callback */
+    tr_err_t fail_err;          /* deferred close requested during dispatch */
+    SSL *ssl;                   /* TLS connections; owned by bev */
+    struct tr_clientsasl *sasl; /* during CONN_SASL; owned */
+    int16_t sasl_auth_version;
+    char why[CLIENT_WHY_MAX]; /* what a TR_ERR_AUTH/TLS close says */
 };
 
 struct tr_node {
@@ -122,11 +135,18 @@ struct tr_client {
     int64_t md_last;     /* when the last refresh was sent */
     size_t md_next_node; /* round-robin start for connecting */
     int closing;         /* tr_client_free: no callbacks */
+    /* The last TLS or SASL refusal, until a connection is ready again. */
+    tr_err_t sec_err;
+    char sec_why[CLIENT_WHY_MAX];
 };
 
 static void conn_close(struct tr_conn *conn, tr_err_t why);
 static void node_connect(struct tr_node *node);
 
+static void conn_ready(struct tr_conn *conn);
+static void sasl_start(struct tr_conn *conn);
+static void sasl_cb(tr_err_t err, int16_t version, struct tr_slice *body,
+                    void *arg);
 static void metadata_maybe_send(struct tr_client *c);
 static void metadata_schedule(struct tr_client *c, int64_t delay_ms);
 
@@ -340,6 +360,7 @@ conn_close(struct tr_conn *conn, tr_err_t why)
     struct creq_list reqs;
     struct creq *req;
     int was_ready = conn->state == CONN_READY;
+    int sec_fail = why == TR_ERR_AUTH || why == TR_ERR_TLS;
     int64_t backoff;
     struct timeval tv;
 
@@ -352,8 +373,32 @@ conn_close(struct tr_conn *conn, tr_err_t why)
     node->conn = NULL;
     TAILQ_INIT(&reqs);
     TAILQ_CONCAT(&reqs, &conn->inflight, link);
+    if (sec_fail) {
+        /*
+         * A refused login or certificate does not fix itself: say why every
+         * time it changes, and retry only slowly.
+         */
+        if (c->sec_err != why || strcmp(c->sec_why, conn->why) != 0) {
+            tr_log_warn("client: broker %s:%d (node %d): %s; retrying every "
+                        "%d ms",
+                        node->host, node->port, node->id, conn->why,
+                        c->cfg.reconnect_backoff_max_ms);
+        }
+        c->sec_err = why;
+        snprintf(c->sec_why, sizeof(c->sec_why), "%s", conn->why);
+        node->outage_logged = 1;
+    }
+    if (conn->ssl != NULL && SSL_is_init_finished(conn->ssl)) {
+        /*
+         * close_notify, so the broker sees an orderly close rather than an
+         * "unexpected eof" (BEV_OPT_CLOSE_ON_FREE skips SSL_shutdown).
+         */
+        SSL_shutdown(conn->ssl);
+        ERR_clear_error();
+    }
     bufferevent_free(conn->bev);
     event_free(conn->timer);
+    tr_clientsasl_free(conn->sasl);
     tr_free(conn);
 
     if (why != TR_ERR_CLOSED) {
@@ -365,9 +410,11 @@ conn_close(struct tr_conn *conn, tr_err_t why)
                         tr_err_str(why));
             node->outage_logged = 1;
         }
-        backoff = tr_client_backoff_ms(c->cfg.reconnect_backoff_ms,
-                                       c->cfg.reconnect_backoff_max_ms,
-                                       node->failures, tr_client_random(c));
+        backoff =
+            tr_client_backoff_ms(sec_fail ? c->cfg.reconnect_backoff_max_ms
+                                          : c->cfg.reconnect_backoff_ms,
+                                 c->cfg.reconnect_backoff_max_ms,
+                                 node->failures, tr_client_random(c));
         node->failures++;
         node->retry_at = tr_clock_mono_ms() + backoff;
         node->wanted = 1;
@@ -451,18 +498,99 @@ out:
     return err;
 }
 
+/* Sends the SASL exchange's next request on 'conn'. */
+static void
+sasl_send(struct tr_conn *conn)
+{
+    struct tr_buf body;
+    int16_t api_key, version;
+    tr_err_t err;
+
+    tr_buf_init(&body, SIZE_MAX);
+    err = tr_clientsasl_request(conn->sasl, conn->sasl_auth_version, &api_key,
+                                &version, &body);
+    if (err == TR_OK) {
+        err = conn_write(conn, api_key, version, tr_buf_data(&body),
+                         tr_buf_len(&body), sasl_cb, conn);
+    }
+    if (tr_buf_len(&body) > 0) {
+        OPENSSL_cleanse(tr_buf_data(&body), tr_buf_len(&body));
+    }
+    tr_buf_cleanup(&body);
+    if (err != TR_OK) {
+        conn_close(conn, err);
+    }
+}
+
+static void
+sasl_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
+{
+    struct tr_conn *conn = arg;
+
+    if (err != TR_OK) {
+        return; /* 'conn' is already freed: touch nothing */
+    }
+    err = tr_clientsasl_response(conn->sasl, version, body, conn->why,
+                                 sizeof(conn->why));
+    if (err != TR_OK) {
+        conn_close(conn, TR_ERR_AUTH);
+        return;
+    }
+    if (!tr_clientsasl_done(conn->sasl)) {
+        sasl_send(conn);
+        return;
+    }
+    tr_clientsasl_free(conn->sasl);
+    conn->sasl = NULL;
+    tr_log_debug(
+        "client: authenticated to %s:%d as %s (%s)", conn->node->host,
+        conn->node->port,
+        TR_LOG_ESC(tr_clientsec_username(conn->client->cfg.security)),
+        tr_clientsec_mech_name(tr_clientsec_mech(conn->client->cfg.security)));
+    conn_ready(conn);
+}
+
+/*
+ * Starts SASL after the ApiVersions handshake: SaslHandshake v1, then the
+ * tokens in SaslAuthenticate v0 or v1, whichever the broker offers.
+ */
+static void
+sasl_start(struct tr_conn *conn)
+{
+    tr_err_t err;
+
+    conn->state = CONN_SASL;
+    conn->sasl_auth_version =
+        tr_conn_api_version(conn, TR_API_SASL_AUTHENTICATE, 0, 1);
+    if (tr_conn_api_version(conn, TR_API_SASL_HANDSHAKE, 1, 1) < 0 ||
+        conn->sasl_auth_version < 0) {
+        snprintf(conn->why, sizeof(conn->why),
+                 "SASL authentication failed: the broker offers no "
+                 "SaslHandshake v1 and SaslAuthenticate");
+        conn_close(conn, TR_ERR_AUTH);
+        return;
+    }
+    err = tr_clientsasl_new(conn->client->cfg.security, &conn->sasl);
+    if (err != TR_OK) {
+        conn_close(conn, err);
+        return;
+    }
+    sasl_send(conn);
+}
+
 static void
 handshake_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
 {
     struct tr_conn *conn = arg;
     struct tr_api_range ranges[CLIENT_MAX_APIS];
-    struct tr_node *node = conn->node;
+    struct tr_node *node;
     size_t n = 0, i;
     int16_t kerr = 0;
 
     if (err != TR_OK) {
-        return; /* the connection is already going away */
+        return; /* 'conn' is already freed: touch nothing */
     }
+    node = conn->node;
     err = tr_client_ApiVersionsResponse_decode(body, version, &kerr, ranges,
                                                CLIENT_MAX_APIS, &n);
     if (err != TR_OK || kerr != TR_KERR_NONE) {
@@ -477,7 +605,23 @@ handshake_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
             conn->api_max[ranges[i].ApiKey] = ranges[i].MaxVersion;
         }
     }
+    if (conn->client->cfg.security != NULL &&
+        tr_clientsec_uses_sasl(conn->client->cfg.security)) {
+        sasl_start(conn);
+        return;
+    }
+    conn_ready(conn);
+}
+
+/* The connection may carry requests now: tell the owner. */
+static void
+conn_ready(struct tr_conn *conn)
+{
+    struct tr_node *node = conn->node;
+
     conn->state = CONN_READY;
+    conn->client->sec_err = TR_OK;
+    conn->client->sec_why[0] = '\0';
     node->failures = 0;
     if (node->outage_logged) {
         tr_log_info("client: broker %s:%d (node %d) is reachable again",
@@ -549,6 +693,36 @@ conn_read_cb(struct bufferevent *bev, void *arg)
     }
 }
 
+/*
+ * Classifies a connection error. On TLS connections OpenSSL's reason is
+ * the useful part: a certificate refused (untrusted, expired, another
+ * host's) or a handshake the server cut short (not a TLS listener, our
+ * certificate refused) is TR_ERR_TLS with conn->why saying so.
+ */
+static tr_err_t
+conn_failure(struct tr_conn *conn, short what)
+{
+    unsigned long e = 0, next;
+
+    if (conn->ssl == NULL) {
+        return TR_ERR_IO;
+    }
+    while ((next = bufferevent_get_openssl_error(conn->bev)) != 0) {
+        /* The first with a library is the reason; libevent adds others. */
+        if (e == 0 && ERR_GET_LIB(next) != 0) {
+            e = next;
+        }
+    }
+    if (e == 0 && SSL_get_verify_result(conn->ssl) == X509_V_OK &&
+        !(conn->state == CONN_CONNECTING && (what & BEV_EVENT_EOF))) {
+        ERR_clear_error();
+        return TR_ERR_IO; /* refused, reset: the network, not TLS */
+    }
+    tr_clientsec_tls_error(conn->ssl, e, conn->why, sizeof(conn->why));
+    ERR_clear_error();
+    return TR_ERR_TLS;
+}
+
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -574,7 +748,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
-        conn_close(conn, TR_ERR_IO);
+        conn_close(conn, conn_failure(conn, what));
     }
 }
 
@@ -596,7 +770,27 @@ node_connect(struct tr_node *node)
     memset(conn->api_max, 0xff, sizeof(conn->api_max));
     TAILQ_INIT(&conn->inflight);
     conn->timer = evtimer_new(c->base, conn_timer_cb, conn);
-    conn->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (c->cfg.security != NULL && tr_clientsec_uses_tls(c->cfg.security)) {
+        /*
+         * The handshake runs once TCP is up; BEV_EVENT_CONNECTED then means
+         * TLS is up too (and the certificate verified).
+         */
+        conn->ssl = tr_clientsec_ssl_new(c->cfg.security, node->host);
+        if (conn->ssl != NULL) {
+            conn->bev = bufferevent_openssl_socket_new(
+                c->base, -1, conn->ssl, BUFFEREVENT_SSL_CONNECTING,
+                BEV_OPT_CLOSE_ON_FREE);
+            if (conn->bev == NULL) {
+                SSL_free(conn->ssl);
+                conn->ssl = NULL;
+            } else {
+                /* A broker closing without close_notify is an EOF. */
+                bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+            }
+        }
+    } else {
+        conn->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (conn->timer == NULL || conn->bev == NULL) {
         if (conn->timer != NULL) {
             event_free(conn->timer);
@@ -704,6 +898,13 @@ tr_client_any_conn(struct tr_client *c)
         }
     }
     return NULL;
+}
+
+tr_err_t
+tr_client_last_error(const struct tr_client *c, const char **text)
+{
+    *text = c->sec_err != TR_OK ? c->sec_why : NULL;
+    return c->sec_err;
 }
 
 int

@@ -11,6 +11,12 @@
  *    bad frame is closed: every request on it fails with the reason, and the
  *    node is reconnected later with exponential backoff and jitter. A
  *    warning is logged once per outage of a node, not per attempt;
+ *  - security (clientsec.h): TLS through libevent's OpenSSL bufferevent,
+ *    the server's certificate and host name verified, and after the
+ *    ApiVersions handshake a SASL exchange (clientsasl.h) before the
+ *    connection counts as ready. A refused login or certificate is logged
+ *    as an error with its reason, kept for tr_client_last_error, and
+ *    retried only after the longest backoff, never in a tight loop;
  *  - a metadata cache: brokers (node id -> host:port) and, for the topics a
  *    caller asked about, partitions -> leader node. It is refreshed on an
  *    interval and on demand (tr_client_metadata_refresh, which callers use
@@ -41,6 +47,7 @@
 #include "proto.h"
 
 struct event_base;
+struct tr_clientsec;
 
 struct tr_client_config {
     const char *bootstrap;        /* "host:port[,host:port...]" */
@@ -51,6 +58,11 @@ struct tr_client_config {
     int metadata_refresh_ms;      /* default 300000 */
     int allow_auto_create;        /* Metadata v4+ flag; default 1 */
     size_t max_response_bytes;    /* frame cap; default 64 MiB */
+    /*
+     * TLS and SASL (clientsec.h), prepared; borrowed, and must outlive the
+     * client. NULL: PLAINTEXT.
+     */
+    const struct tr_clientsec *security;
 };
 
 /* Fills 'cfg' with the defaults above. */
@@ -63,7 +75,7 @@ struct tr_conn;
  * Called once per request with a response. 'err' is TR_OK and 'body' the
  * response body (the header already consumed; valid only during the call),
  * or the failure that closed the connection (TR_ERR_IO, TR_ERR_TIMEOUT,
- * TR_ERR_CORRUPT, TR_ERR_CLOSED) and 'body' NULL.
+ * TR_ERR_CORRUPT, TR_ERR_CLOSED, TR_ERR_AUTH, TR_ERR_TLS) and 'body' NULL.
  */
 typedef void tr_client_response_cb(tr_err_t err, int16_t api_version,
                                    struct tr_slice *body, void *arg);
@@ -99,6 +111,14 @@ struct tr_conn *tr_client_node_conn(struct tr_client *c, int32_t node_id);
 struct tr_conn *tr_client_any_conn(struct tr_client *c);
 /* 1 while at least one connection is ready. */
 int tr_client_connected(const struct tr_client *c);
+/*
+ * The last security failure of any connection, until a connection becomes
+ * ready again: TR_ERR_AUTH (SASL refused) or TR_ERR_TLS (handshake failed,
+ * e.g. "certificate verify failed: hostname mismatch"), with *text (valid
+ * until the next return to the event loop) saying why; TR_OK and NULL
+ * when there is none. Tools use it to stop waiting and report.
+ */
+tr_err_t tr_client_last_error(const struct tr_client *c, const char **text);
 
 /*
  * Sends one request. 'body' (borrowed, copied) is the encoded body without

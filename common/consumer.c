@@ -2395,6 +2395,7 @@ tr_consumer_new(struct event_base *base, const struct tr_consumer_config *cfg,
     ccfg.bootstrap = c->bootstrap;
     ccfg.client_id = c->client_id;
     ccfg.allow_auto_create = 0;
+    ccfg.security = cfg->security;
     ccfg.request_timeout_ms =
         cfg->request_timeout_ms +
         (cfg->fetch_max_wait_ms > 0 ? cfg->fetch_max_wait_ms : 0);

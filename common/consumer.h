@@ -74,6 +74,8 @@ struct tr_consumer_config {
     int32_t partition_max_bytes;              /* default 1048576 */
     int request_timeout_ms;                   /* default 30000 */
     size_t max_inflate_bytes; /* cap for one decompressed batch; 64 MiB */
+    /* TLS and SASL (clientsec.h); borrowed, must outlive the consumer. */
+    const struct tr_clientsec *security;
 };
 
 /* Fills 'cfg' with the defaults above. */

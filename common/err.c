@@ -55,6 +55,10 @@ tr_err_str(tr_err_t err)
         return "record without a key in a compacted topic";
     case TR_ERR_STALE:
         return "a newer version was written first";
+    case TR_ERR_AUTH:
+        return "authentication failed";
+    case TR_ERR_TLS:
+        return "TLS handshake failed";
     }
     return "unknown error";
 }

@@ -37,6 +37,8 @@ typedef enum {
     TR_ERR_CLOSED = -21, /* peer or object closed */
     TR_ERR_NO_KEY = -22, /* a compacted log got a record without a key */
     TR_ERR_STALE = -23,  /* a conditional write lost to a newer version */
+    TR_ERR_AUTH = -24,   /* SASL authentication refused */
+    TR_ERR_TLS = -25,    /* TLS handshake failed (certificate not trusted) */
 } tr_err_t;
 
 /* Returns a static, human-readable description of 'err'. */

@@ -1250,6 +1250,7 @@ tr_producer_new(struct event_base *base, const struct tr_producer_config *cfg,
     ccfg.reconnect_backoff_ms = p->cfg.retry_backoff_ms;
     ccfg.reconnect_backoff_max_ms = p->cfg.retry_backoff_max_ms;
     ccfg.metadata_refresh_ms = p->cfg.metadata_refresh_ms;
+    ccfg.security = p->cfg.security;
     err = tr_client_new(base, &ccfg, client_event_cb, p, &p->client);
     if (err != TR_OK) {
         goto out;

@@ -51,6 +51,7 @@
 #include "err.h"
 
 struct event_base;
+struct tr_clientsec;
 
 struct tr_producer_config {
     const char *bootstrap;       /* "host:port[,host:port...]" */
@@ -67,6 +68,8 @@ struct tr_producer_config {
     int64_t delivery_timeout_ms; /* give up after; -1 never; default -1 */
     int metadata_refresh_ms;     /* default 300000 */
     size_t buffer_max_bytes;     /* default 32 MiB */
+    /* TLS and SASL (clientsec.h); borrowed, must outlive the producer. */
+    const struct tr_clientsec *security;
 };
 
 /* Fills 'cfg' with the defaults above. */

@@ -39,6 +39,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "cli.h"
 #include "client.h"
 #include "clock.h"
 #include "consumer.h"
@@ -79,6 +80,7 @@ struct bench_opts {
     int fetch_wait_ms;
     double timeout_s;
     int verbose;
+    struct tr_cli_common sec; /* only -X and --command-config */
 };
 
 struct bench {
@@ -140,6 +142,8 @@ usage(FILE *out)
             "      --json             print one JSON object as the last "
             "line\n"
             "  -v, --verbose          progress every second on stderr\n"
+            "  -X KEY=VALUE, --command-config FILE   TLS and SASL, as for "
+            "every command\n"
             "  -h, --help             this help\n"
             "\n"
             "produce: latency is send to ack. consume: reads from the "
@@ -212,6 +216,7 @@ static const struct option long_opts[] = {
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "json", no_argument, NULL, OPT_JSON },
     { "verbose", no_argument, NULL, 'v' },
+    { "command-config", required_argument, NULL, 0x1003 },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -237,6 +242,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
     o->buffer_bytes = 64u << 20;
     o->fetch_max_bytes = 8 << 20;
     o->fetch_wait_ms = 500;
+    tr_cli_common_init(&o->sec, "bench");
 
     if (argc < 2) {
         usage(stderr);
@@ -259,8 +265,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 
     /* getopt sees the mode as its program name. */
     optind = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "b:t:n:d:s:p:z:r:vh", long_opts,
-                            NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv + 1,
+                            "b:t:n:d:s:p:z:r:vhX:", long_opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             o->brokers = optarg;
@@ -371,6 +377,12 @@ parse_args(int argc, char **argv, struct bench_opts *o)
         case 'v':
             o->verbose = 1;
             break;
+        case 'X':
+        case 0x1003:
+            if (tr_cli_common_opt(c, optarg, &o->sec) < 0) {
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -467,6 +479,7 @@ create_topic(struct bench *b)
     tr_buf_init(&body, 1 << 16);
     tr_client_config_defaults(&cfg);
     cfg.bootstrap = b->o.brokers;
+    cfg.security = b->o.sec.security;
     cfg.client_id = "tributary-bench";
     if ((err = tr_client_new(b->base, &cfg, client_event_cb, NULL, &cl)) !=
         TR_OK) {
@@ -749,6 +762,7 @@ start_producer(struct bench *b)
 
     tr_producer_config_defaults(&cfg);
     cfg.bootstrap = b->o.brokers;
+    cfg.security = b->o.sec.security;
     cfg.client_id = "tributary-bench";
     cfg.acks = b->o.acks;
     cfg.linger_ms = b->o.linger_ms;
@@ -768,6 +782,7 @@ start_consumer(struct bench *b, int64_t from)
 
     tr_consumer_config_defaults(&cfg);
     cfg.bootstrap = b->o.brokers;
+    cfg.security = b->o.sec.security;
     cfg.client_id = "tributary-bench";
     cfg.partition_max_bytes = b->o.fetch_max_bytes;
     cfg.fetch_max_wait_ms = b->o.fetch_wait_ms;
@@ -1010,7 +1025,11 @@ tr_cmd_bench(int argc, char **argv)
 
     memset(&b, 0, sizeof(b));
     rc = parse_args(argc, argv, &b.o);
+    if (rc == 0 && tr_cli_security(&b.o.sec) != 0) {
+        rc = 2;
+    }
     if (rc != 0) {
+        tr_cli_common_cleanup(&b.o.sec);
         return rc == 1 ? 0 : 2;
     }
     tr_log_init(b.o.verbose ? TR_LOG_INFO : TR_LOG_WARN, 2);
@@ -1027,5 +1046,6 @@ tr_cmd_bench(int argc, char **argv)
         }
     }
     cleanup(&b);
+    tr_cli_common_cleanup(&b.o.sec);
     return rc;
 }

@@ -13,13 +13,76 @@
 #include "err.h"
 
 void
-tr_cli_common_init(struct tr_cli_common *c)
+tr_cli_common_init(struct tr_cli_common *c, const char *cmd)
 {
     const char *env = getenv("TRIBUTARY_BOOTSTRAP");
 
     c->bootstrap = env != NULL && env[0] != '\0' ? env : "127.0.0.1:9092";
     c->json = 0;
     c->timeout_ms = 10000;
+    c->cmd = cmd;
+    c->security = NULL;
+}
+
+void
+tr_cli_common_cleanup(struct tr_cli_common *c)
+{
+    tr_clientsec_free(c->security);
+    c->security = NULL;
+}
+
+/* Prints a warning about the security settings (a readable secret). */
+static void
+security_warn(const char *msg, void *arg)
+{
+    const struct tr_cli_common *c = arg;
+
+    fprintf(stderr, "tributary %s: warning: %s\n", c->cmd, msg);
+}
+
+/* -X KEY=VALUE and --command-config FILE: 0, or -1 with the reason told. */
+static int
+security_opt(int ch, const char *arg, struct tr_cli_common *c)
+{
+    char errbuf[512], key[128];
+    const char *eq;
+    size_t klen;
+    tr_err_t err;
+
+    if (c->security == NULL && tr_clientsec_new(&c->security) != TR_OK) {
+        tr_cli_error(c->cmd, "out of memory");
+        return -1;
+    }
+    if (ch == 0x1003) {
+        err = tr_clientsec_load_file(c->security, arg, security_warn, c, errbuf,
+                                     sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_cli_error(c->cmd, "--command-config: %s", errbuf);
+            return -1;
+        }
+        return 0;
+    }
+    eq = strchr(arg, '=');
+    klen = eq != NULL ? (size_t)(eq - arg) : 0;
+    if (eq == NULL || klen == 0 || klen >= sizeof(key)) {
+        tr_cli_error(c->cmd, "bad -X '%s': use -X KEY=VALUE", arg);
+        return -1;
+    }
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    err = tr_clientsec_set(c->security, key, eq + 1, errbuf, sizeof(errbuf));
+    if (err == TR_ERR_NOT_FOUND) {
+        tr_cli_error(c->cmd,
+                     "-X %s: unknown property; -X takes the security "
+                     "properties listed by --help",
+                     key);
+        return -1;
+    }
+    if (err != TR_OK) {
+        tr_cli_error(c->cmd, "-X %s", errbuf);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -36,13 +99,51 @@ tr_cli_common_opt(int ch, const char *arg, struct tr_cli_common *c)
         return 1;
     case 0x1002:
         if (tr_cli_parse_i64(arg, &v) != 0 || v <= 0 || v > 3600000) {
+            tr_cli_error(c->cmd, "bad --timeout '%s'", arg);
             return -1;
         }
         c->timeout_ms = (int)v;
         return 1;
+    case 'X':
+    case 0x1003:
+        return security_opt(ch, arg, c) == 0 ? 1 : -1;
     default:
         return 0;
     }
+}
+
+int
+tr_cli_security(const struct tr_cli_common *c)
+{
+    char errbuf[512];
+
+    if (c->security == NULL) {
+        return 0;
+    }
+    if (tr_clientsec_prepare(c->security, security_warn, (void *)c, errbuf,
+                             sizeof(errbuf)) != TR_OK) {
+        tr_cli_error(c->cmd, "%s", errbuf);
+        return TR_EXIT_USAGE;
+    }
+    return 0;
+}
+
+void
+tr_cli_security_usage(FILE *out)
+{
+    fprintf(out,
+            "  -X KEY=VALUE              a TLS or SASL property, librdkafka's "
+            "name (repeatable)\n"
+            "      --command-config FILE a properties file of them (tributary "
+            "--help lists them)\n");
+}
+
+void
+tr_cli_security_reference(FILE *out)
+{
+    fprintf(out, "\nSecurity properties (-X KEY=VALUE or --command-config "
+                 "FILE, every command):\n");
+    tr_clientsec_write_help(out, "  ");
 }
 
 void
@@ -83,11 +184,17 @@ tr_cli_admin(const char *cmd, const struct tr_cli_common *common,
     char errbuf[512];
     tr_err_t err;
 
-    err = tr_admin_new(common->bootstrap, common->timeout_ms, &a, errbuf,
-                       sizeof(errbuf));
+    if ((*exit_code = tr_cli_security(common)) != 0) {
+        return NULL;
+    }
+    err = tr_admin_new(common->bootstrap, common->timeout_ms, common->security,
+                       &a, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_cli_error(cmd, "%s", errbuf);
-        *exit_code = err == TR_ERR_CONFIG ? TR_EXIT_USAGE : TR_EXIT_UNREACHABLE;
+        *exit_code = err == TR_ERR_CONFIG ? TR_EXIT_USAGE
+                     : err == TR_ERR_AUTH || err == TR_ERR_TLS
+                         ? TR_EXIT_AUTH
+                         : TR_EXIT_UNREACHABLE;
         return NULL;
     }
     return a;

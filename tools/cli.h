@@ -1,7 +1,8 @@
 /*
  * cli -- what every tributary subcommand shares: exit codes, the common
- * options (-b, --json, --timeout), error reporting with a cause and a fix,
- * and connecting the admin client.
+ * options (-b, --json, --timeout, and the security settings -X KEY=VALUE
+ * and --command-config FILE under librdkafka's names, clientsec.h), error
+ * reporting with a cause and a fix, and connecting the admin client.
  *
  * Exit codes (documented in tributary(1) and docs/cli.md):
  *   0  success
@@ -9,7 +10,8 @@
  *   2  bad usage (unknown option, missing argument)
  *   3  the bootstrap server could not be reached
  *   4  an unknown topic or group
- *   5  not authorized
+ *   5  not authorized, or authentication failed (a SASL login refused, the
+ *      server's TLS certificate not trusted)
  *   6  partial: some items failed, the others succeeded
  */
 #ifndef TR_CLI_H
@@ -19,6 +21,7 @@
 #include <stdio.h>
 
 #include "admin.h"
+#include "clientsec.h"
 
 #define TR_EXIT_OK          0
 #define TR_EXIT_FAIL        1
@@ -34,19 +37,36 @@ struct tr_cli_common {
                               127.0.0.1:9092 */
     int json;              /* --json */
     int timeout_ms;        /* --timeout, default 10000 */
+    const char *cmd;       /* for messages */
+    /* -X and --command-config; NULL until one is given (PLAINTEXT). */
+    struct tr_clientsec *security;
 };
 
-void tr_cli_common_init(struct tr_cli_common *c);
+void tr_cli_common_init(struct tr_cli_common *c, const char *cmd);
+/* Frees what the options hold. */
+void tr_cli_common_cleanup(struct tr_cli_common *c);
+/*
+ * Checks the security settings and loads their files (once). Returns 0,
+ * or prints why and returns the exit code (2). Afterwards c->security
+ * (NULL: PLAINTEXT) goes into producer and consumer configs.
+ */
+int tr_cli_security(const struct tr_cli_common *c);
+/* Prints the -X and --command-config lines of a command's --help. */
+void tr_cli_security_usage(FILE *out);
+/* Prints every security property with its default and meaning. */
+void tr_cli_security_reference(FILE *out);
 
 /*
  * The long options every subcommand accepts, to splice into its own
- * getopt_long table, and the handler for their codes: returns 1 if 'ch'
- * was one of them (stored in 'c'), -1 if its value was bad, 0 otherwise.
+ * getopt_long table (whose short options must include "b:X:"), and the
+ * handler for their codes: returns 1 if 'ch' was one of them (stored in
+ * 'c'), -1 if its value was bad (the reason printed), 0 otherwise.
  */
 #define TR_CLI_COMMON_OPTIONS                                                  \
     { "bootstrap-server", required_argument, NULL, 'b' },                      \
         { "json", no_argument, NULL, 0x1001 },                                 \
         { "timeout", required_argument, NULL, 0x1002 },                        \
+        { "command-config", required_argument, NULL, 0x1003 },                 \
     {                                                                          \
         "help", no_argument, NULL, 'h'                                         \
     }

@@ -17,6 +17,7 @@ static void
 usage(FILE *out)
 {
     tr_cluster_reassign_usage(out);
+    tr_cli_security_usage(out);
 }
 
 int
@@ -52,12 +53,11 @@ tr_cmd_cluster(int argc, char **argv)
         argc--;
         argv++;
     }
-    tr_cli_common_init(&common);
+    tr_cli_common_init(&common, CMD);
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:X:h", longopts, NULL)) != -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -185,6 +185,7 @@ tr_cmd_cluster(int argc, char **argv)
     }
     rc = nbad > 0 ? TR_EXIT_FAIL : TR_EXIT_OK;
 out:
+    tr_cli_common_cleanup(&common);
     tr_table_free(bt);
     tr_table_free(pt);
     tr_admin_metadata_free(md);

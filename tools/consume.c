@@ -96,6 +96,7 @@ usage(FILE *out)
             "      --timeout MS            connect/request timeout (default "
             "10000)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static void
@@ -422,13 +423,12 @@ tr_cmd_consume(int argc, char **argv)
     c.format = "%v\\n";
     c.count = -1;
     c.out = stdout;
-    tr_cli_common_init(&common);
+    tr_cli_common_init(&common, CMD);
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:t:p:o:g:c:eF:O:h", longopts,
+    while ((ch = getopt_long(argc, argv, "b:X:t:p:o:g:c:eF:O:h", longopts,
                              NULL)) != -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -568,6 +568,7 @@ tr_cmd_consume(int argc, char **argv)
     }
     tr_consumer_config_defaults(&cfg);
     cfg.bootstrap = common.bootstrap;
+    cfg.security = common.security; /* prepared by tr_cli_admin */
     cfg.client_id = "tributary-consume";
     cfg.group_id = group;
     cfg.assignor = assignor;
@@ -644,6 +645,7 @@ tr_cmd_consume(int argc, char **argv)
     }
     rc = c.failed ? c.failed : TR_EXIT_OK;
 out:
+    tr_cli_common_cleanup(&common);
     tr_consumer_free(cons);
     if (base != NULL) {
         event_base_free(base);

@@ -136,6 +136,7 @@ usage(FILE *out)
             "      --timeout MS          connect/request timeout (default "
             "10000)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static const char *
@@ -584,13 +585,12 @@ tr_cmd_export(int argc, char **argv)
     x.roll_bytes = (int64_t)256 << 20;
     x.roll_ms = 600000;
     tr_buf_init(&x.line, SIZE_MAX);
-    tr_cli_common_init(&common);
+    tr_cli_common_init(&common, CMD);
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:t:g:r:f:h", longopts, NULL)) !=
+    while ((ch = getopt_long(argc, argv, "b:X:t:g:r:f:h", longopts, NULL)) !=
            -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -707,6 +707,7 @@ tr_cmd_export(int argc, char **argv)
     }
     tr_consumer_config_defaults(&cfg);
     cfg.bootstrap = common.bootstrap;
+    cfg.security = common.security; /* prepared by tr_cli_admin */
     cfg.client_id = "tributary-export";
     cfg.group_id = group;
     cfg.auto_commit = 0;
@@ -771,6 +772,7 @@ tr_cmd_export(int argc, char **argv)
     }
     rc = x.failed ? TR_EXIT_FAIL : TR_EXIT_OK;
 out:
+    tr_cli_common_cleanup(&common);
     for (p = 0; p < x.nparts; p++) {
         if (x.parts[p].f.open) {
             gzclose(x.parts[p].f.gz);

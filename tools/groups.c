@@ -67,6 +67,7 @@ usage(FILE *out)
             "      --json            one JSON document on stdout\n"
             "      --timeout MS      per request (default 10000)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static int
@@ -439,6 +440,7 @@ offset_for_time(const struct tr_cli_common *common, const char *topic,
     }
     tr_consumer_config_defaults(&cfg);
     cfg.bootstrap = common->bootstrap;
+    cfg.security = common->security; /* prepared by tr_cli_admin */
     cfg.client_id = "tributary-groups";
     cfg.fetch_max_wait_ms = 100;
     if (tr_consumer_new(base, &cfg, first_cb, &f, &cons) == TR_OK &&
@@ -712,14 +714,13 @@ tr_cmd_groups(int argc, char **argv)
     int ch, r, rc = TR_EXIT_USAGE, nto = 0;
 
     memset(&o, 0, sizeof(o));
-    tr_cli_common_init(&o.common);
+    tr_cli_common_init(&o.common, CMD);
     if ((r = tr_cli_take_subcommand(&argc, &argv, usage, &sub)) >= 0) {
         return r;
     }
-    while ((ch = getopt_long(argc, argv, "b:t:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:X:t:p:h", longopts, NULL)) != -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &o.common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -830,6 +831,7 @@ tr_cmd_groups(int argc, char **argv)
         rc = cmd_delete(a, &o, argv, argc);
     }
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_admin_free(a);
     fflush(stdout);
     return rc;

@@ -64,6 +64,7 @@ usage(FILE *out)
             "      --timeout MS              give up on a record after MS "
             "(default: never)\n"
             "  -h, --help\n");
+    tr_cli_security_usage(out);
 }
 
 static void
@@ -164,14 +165,13 @@ tr_cmd_produce(int argc, char **argv)
     tr_err_t err;
 
     memset(&st, 0, sizeof(st));
-    tr_cli_common_init(&common);
+    tr_cli_common_init(&common, CMD);
     tr_producer_config_defaults(&cfg);
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:t:f:p:K:H:a:z:h", longopts,
+    while ((ch = getopt_long(argc, argv, "b:X:t:f:p:K:H:a:z:h", longopts,
                              NULL)) != -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             timeout_set |= ch == 0x1002;
@@ -293,6 +293,7 @@ tr_cmd_produce(int argc, char **argv)
         goto out;
     }
     cfg.bootstrap = common.bootstrap;
+    cfg.security = common.security; /* prepared by tr_cli_admin */
     cfg.client_id = "tributary-produce";
     if (timeout_set) {
         cfg.delivery_timeout_ms = common.timeout_ms;
@@ -394,6 +395,7 @@ tr_cmd_produce(int argc, char **argv)
     }
     rc = TR_EXIT_OK;
 out:
+    tr_cli_common_cleanup(&common);
     tr_producer_free(prod);
     if (base != NULL) {
         event_base_free(base);

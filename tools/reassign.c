@@ -482,13 +482,12 @@ parse_opts(int argc, char **argv, struct opts *o)
     int64_t v;
 
     memset(o, 0, sizeof(*o));
-    tr_cli_common_init(&o->common);
+    tr_cli_common_init(&o->common, CMD);
     o->partition = -1;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:X:h", longopts, NULL)) != -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &o->common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 return TR_EXIT_USAGE;
             }
             continue;
@@ -785,6 +784,7 @@ cmd_reassign(int argc, char **argv)
                plan.n);
     }
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_free(text);
     tr_plan_free(&plan);
     tr_plan_free(&rollback);
@@ -906,6 +906,7 @@ cmd_rebalance(int argc, char **argv)
         }
     }
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_plan_free(&current);
     tr_plan_free(&moves);
     tr_admin_metadata_free(md);
@@ -1023,6 +1024,7 @@ cmd_elect(int argc, char **argv)
                                 : "Some elections could not be held.");
     rc = nfailed == 0 ? TR_EXIT_OK : TR_EXIT_PARTIAL;
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_admin_metadata_free(md);
     tr_admin_free(a);
     return rc;

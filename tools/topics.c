@@ -65,6 +65,7 @@ usage(FILE *out)
             "      --configs               describe: also print configs\n"
             "      --internal              list: include internal topics\n"
             "  -h, --help                  this text\n");
+    tr_cli_security_usage(out);
 }
 
 static int
@@ -695,14 +696,14 @@ tr_cmd_topics(int argc, char **argv)
     int ch, r, rc = TR_EXIT_USAGE;
 
     memset(&o, 0, sizeof(o));
-    tr_cli_common_init(&o.common);
+    tr_cli_common_init(&o.common, CMD);
     if ((r = tr_cli_take_subcommand(&argc, &argv, usage, &sub)) >= 0) {
         return r;
     }
-    while ((ch = getopt_long(argc, argv, "b:p:r:c:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:X:p:r:c:h", longopts, NULL)) !=
+           -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &o.common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -802,6 +803,7 @@ tr_cmd_topics(int argc, char **argv)
         rc = cmd_alter(a, &o, argv[0]);
     }
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_free(o.configs);
     tr_admin_free(a);
     fflush(stdout);

@@ -49,12 +49,13 @@ usage(FILE *out)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
     }
     fprintf(out,
-            "\nEvery command takes -b, --bootstrap-server HOST:PORT[,...] "
-            "and --help.\n"
+            "\nEvery command takes -b, --bootstrap-server HOST:PORT[,...], "
+            "-X KEY=VALUE,\n--command-config FILE and --help.\n"
             "Run 'tributary COMMAND --help' or 'man tributary-COMMAND'.\n"
             "\nExit status: 0 ok, 1 failed, 2 bad usage, 3 bootstrap server "
-            "unreachable,\n4 unknown topic or group, 5 not authorized, "
-            "6 partly failed.\n");
+            "unreachable,\n4 unknown topic or group, 5 not authorized or "
+            "authentication failed,\n6 partly failed.\n");
+    tr_cli_security_reference(out);
 }
 
 int

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -67,6 +66,7 @@ usage(FILE *out)
             "\n"
             "The password is salted and hashed here; only the salt and the "
             "salted\npassword are sent. See tributary-users(1).\n");
+    tr_cli_security_usage(out);
 }
 
 /* ---- list ---- */
@@ -242,35 +242,35 @@ alter_encode(struct tr_buf *b, int16_t version, void *arg)
     return TR_OK;
 }
 
+/* Prints a warning about the password file (readable by others). */
+static void
+password_warn(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "tributary %s: warning: %s\n", CMD, msg);
+}
+
 /*
  * Reads the first line of 'path' (or of stdin for NULL) into 'out'. A file
- * others may read draws a warning, as the issue asks of secret files.
+ * others may read draws a warning, as for every secret file.
  */
 static int
 read_password(const char *path, char *out, size_t outlen)
 {
-    FILE *f = stdin;
-    struct stat st;
+    char errbuf[512];
     size_t len;
 
     if (path != NULL) {
-        f = fopen(path, "r");
-        if (f == NULL) {
-            tr_cli_error(CMD, "cannot open --password-file %s", path);
+        if (tr_clientsec_read_secret("--password-file", path, out, outlen,
+                                     password_warn, NULL, errbuf,
+                                     sizeof(errbuf)) != TR_OK) {
+            tr_cli_error(CMD, "%s", errbuf);
             return -1;
         }
-        if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0044) != 0) {
-            fprintf(stderr,
-                    "tributary %s: warning: %s is readable by others "
-                    "(chmod 600 it)\n",
-                    CMD, path);
-        }
+        return 0;
     }
-    if (fgets(out, (int)outlen, f) == NULL) {
+    if (fgets(out, (int)outlen, stdin) == NULL) {
         out[0] = '\0';
-    }
-    if (f != stdin) {
-        fclose(f);
     }
     len = strlen(out);
     while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r')) {
@@ -380,16 +380,16 @@ tr_cmd_users(int argc, char **argv)
     int ch, r, rc = TR_EXIT_USAGE;
 
     memset(&o, 0, sizeof(o));
-    tr_cli_common_init(&o.common);
+    tr_cli_common_init(&o.common, CMD);
     o.mech = TR_SCRAM_SHA_256;
     o.iterations = TR_SCRAM_MIN_ITERATIONS;
     if ((r = tr_cli_take_subcommand(&argc, &argv, usage, &sub)) >= 0) {
         return r;
     }
-    while ((ch = getopt_long(argc, argv, "b:m:i:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:X:m:i:p:h", longopts, NULL)) !=
+           -1) {
         if ((r = tr_cli_common_opt(ch, optarg, &o.common)) != 0) {
             if (r < 0) {
-                tr_cli_error(CMD, "bad --timeout '%s'", optarg);
                 goto out;
             }
             continue;
@@ -447,6 +447,7 @@ tr_cmd_users(int argc, char **argv)
         rc = cmd_alter(a, &o, argv[0], strcmp(sub, "set") == 0);
     }
 out:
+    tr_cli_common_cleanup(&o.common);
     tr_admin_free(a);
     return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "clientsec.h"
 #include "log.h"
 #include "principal.h"
 
@@ -24,44 +25,6 @@ struct tr_tls {
     SSL_CTX *ctx;
     struct tr_principal_rules *rules; /* ssl.principal.mapping.rules */
 };
-
-/* The newest OpenSSL error as text, and the queue emptied. */
-static const char *
-ossl_error(char *buf, size_t len)
-{
-    unsigned long e = ERR_peek_last_error();
-
-    if (e == 0) {
-        snprintf(buf, len, "unknown error");
-    } else {
-        ERR_error_string_n(e, buf, len);
-    }
-    ERR_clear_error();
-    return buf;
-}
-
-/*
- * Hands OpenSSL ssl.key.password. Without this callback OpenSSL would
- * prompt on the terminal for an encrypted key; with no password set we
- * return -1, so such a key fails to load instead.
- */
-static int
-password_cb(char *buf, int size, int rwflag, void *arg)
-{
-    const char *password = arg;
-    size_t len;
-
-    (void)rwflag;
-    if (password == NULL) {
-        return -1;
-    }
-    len = strlen(password);
-    if (len > (size_t)size) {
-        return -1;
-    }
-    memcpy(buf, password, len);
-    return (int)len;
-}
 
 /* Checks that 'path' can be read, so a missing file names its setting. */
 static tr_err_t
@@ -147,7 +110,7 @@ set_ciphers(SSL_CTX *ctx, const char *suites, char *errbuf, size_t errlen)
     if (SSL_CTX_set_ciphersuites(ctx, tls13) != 1) {
         snprintf(errbuf, errlen,
                  "ssl.cipher.suites: unknown TLS 1.3 suite in '%s': %s", tls13,
-                 ossl_error(e, sizeof(e)));
+                 tr_clientsec_ossl_error(e, sizeof(e)));
         goto out;
     }
     if (tls12[0] == '\0') {
@@ -156,7 +119,7 @@ set_ciphers(SSL_CTX *ctx, const char *suites, char *errbuf, size_t errlen)
     } else if (SSL_CTX_set_cipher_list(ctx, tls12) != 1) {
         snprintf(errbuf, errlen,
                  "ssl.cipher.suites: no known suite in '%s': %s", suites,
-                 ossl_error(e, sizeof(e)));
+                 tr_clientsec_ossl_error(e, sizeof(e)));
         goto out;
     }
     err = TR_OK;
@@ -184,7 +147,7 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
     ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
         snprintf(errbuf, errlen, "TLS: cannot make a context: %s",
-                 ossl_error(e, sizeof(e)));
+                 tr_clientsec_ossl_error(e, sizeof(e)));
         goto out;
     }
     /* ssl.enabled.protocols was checked to hold only TLSv1.2 and TLSv1.3. */
@@ -198,13 +161,14 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 
-    SSL_CTX_set_default_passwd_cb(ctx, password_cb);
+    SSL_CTX_set_default_passwd_cb(ctx, tr_clientsec_password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, cfg->ssl_key_password);
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->ssl_keystore_location) !=
         1) {
         snprintf(errbuf, errlen,
                  "ssl.keystore.location: no certificate chain in %s: %s",
-                 cfg->ssl_keystore_location, ossl_error(e, sizeof(e)));
+                 cfg->ssl_keystore_location,
+                 tr_clientsec_ossl_error(e, sizeof(e)));
         goto out;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg->ssl_keystore_location,
@@ -213,12 +177,14 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
             snprintf(errbuf, errlen,
                      "ssl.key.password: cannot decrypt the private key in %s "
                      "(wrong password?): %s",
-                     cfg->ssl_keystore_location, ossl_error(e, sizeof(e)));
+                     cfg->ssl_keystore_location,
+                     tr_clientsec_ossl_error(e, sizeof(e)));
         } else {
             snprintf(errbuf, errlen,
                      "ssl.keystore.location: cannot load the private key in "
                      "%s (encrypted? set ssl.key.password): %s",
-                     cfg->ssl_keystore_location, ossl_error(e, sizeof(e)));
+                     cfg->ssl_keystore_location,
+                     tr_clientsec_ossl_error(e, sizeof(e)));
         }
         goto out;
     }
@@ -242,7 +208,8 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
                                           NULL) != 1) {
             snprintf(errbuf, errlen,
                      "ssl.truststore.location: no CA certificate in %s: %s",
-                     cfg->ssl_truststore_location, ossl_error(e, sizeof(e)));
+                     cfg->ssl_truststore_location,
+                     tr_clientsec_ossl_error(e, sizeof(e)));
             goto out;
         }
         /* Tell clients which CAs their certificate should come from. */

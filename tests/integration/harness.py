@@ -414,6 +414,20 @@ def main(body, name=None, timeout=300):
 # ---------------------------------------------------------------------------
 # librdkafka helpers (imported lazily: not every test has confluent_kafka).
 
+def add_scram_users(data_dir, specs):
+    """
+    Creates SCRAM users before a collector's first start with
+    tributary-collector --add-scram, Kafka's kafka-storage syntax:
+    'SCRAM-SHA-256=[name=alice,password=alice-secret]'.
+    """
+    argv = [collector_binary(), "--set", "log.dirs=" + data_dir]
+    for spec in specs:
+        argv += ["--add-scram", spec]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        fail("--add-scram exited %d: %s" % (r.returncode, r.stderr))
+
+
 def produce_records(broker, topic, records, partition=0, timeout=60, **conf):
     """
     Produces [(key, value)] with acks=all to one partition, one flush per
