@@ -559,7 +559,7 @@ registration_json(struct tr_cluster *c, struct tr_buf *b)
 {
     const struct tr_broker *br = c->broker;
     const struct tr_listener_spec *plain = NULL;
-    char num[64];
+    char num[160];
     size_t i;
 
     for (i = 0; i < br->nadvertised && plain == NULL; i++) {
