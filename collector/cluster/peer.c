@@ -228,80 +228,64 @@ fail:
     return err == TR_OK ? TR_ERR_IO : err;
 }
 
-tr_err_t
-tr_peer_write(struct tr_peer_link *link, const uint8_t *p, size_t n,
-              int64_t deadline)
+/* Moves exactly 'n' bytes out of (writing) or into 'p' before 'deadline'. */
+static tr_err_t
+transfer(struct tr_peer_link *link, uint8_t *p, size_t n, int writing,
+         int64_t deadline)
 {
-    ssize_t w;
-    int rc;
+    int chunk;
+    ssize_t done;
     tr_err_t err;
 
     while (n > 0) {
+        chunk = n > INT32_MAX ? INT32_MAX : (int)n;
         if (link->ssl != NULL) {
             ERR_clear_error();
-            rc = SSL_write(link->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-            if (rc > 0) {
-                p += rc;
-                n -= (size_t)rc;
+            done = writing ? SSL_write(link->ssl, p, chunk)
+                           : SSL_read(link->ssl, p, chunk);
+            if (done <= 0) {
+                err = ssl_wait(link, (int)done, deadline);
+                if (err != TR_OK) {
+                    return err;
+                }
                 continue;
             }
-            err = ssl_wait(link, rc, deadline);
         } else {
-            w = send(link->fd, p, n, MSG_NOSIGNAL);
-            if (w > 0) {
-                p += w;
-                n -= (size_t)w;
+            done = writing ? send(link->fd, p, n, MSG_NOSIGNAL)
+                           : recv(link->fd, p, n, 0);
+            if (done == 0 && !writing) {
+                return TR_ERR_CLOSED;
+            }
+            if (done <= 0) {
+                if (done < 0 && errno != EAGAIN && errno != EINTR) {
+                    return TR_ERR_IO;
+                }
+                err = tr_peer_wait(link->fd, writing ? POLLOUT : POLLIN,
+                                   deadline);
+                if (err != TR_OK) {
+                    return err;
+                }
                 continue;
             }
-            if (w < 0 && errno != EAGAIN && errno != EINTR) {
-                return TR_ERR_IO;
-            }
-            err = tr_peer_wait(link->fd, POLLOUT, deadline);
         }
-        if (err != TR_OK) {
-            return err;
-        }
+        p += done;
+        n -= (size_t)done;
     }
     return TR_OK;
 }
 
 tr_err_t
+tr_peer_write(struct tr_peer_link *link, const uint8_t *p, size_t n,
+              int64_t deadline)
+{
+    /* 'p' is only read when writing. */
+    return transfer(link, (uint8_t *)(uintptr_t)p, n, 1, deadline);
+}
+
+tr_err_t
 tr_peer_read(struct tr_peer_link *link, uint8_t *p, size_t n, int64_t deadline)
 {
-    ssize_t r;
-    int rc;
-    tr_err_t err;
-
-    while (n > 0) {
-        if (link->ssl != NULL) {
-            ERR_clear_error();
-            rc = SSL_read(link->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-            if (rc > 0) {
-                p += rc;
-                n -= (size_t)rc;
-                continue;
-            }
-            err = ssl_wait(link, rc, deadline);
-        } else {
-            r = recv(link->fd, p, n, 0);
-            if (r > 0) {
-                p += r;
-                n -= (size_t)r;
-                continue;
-            }
-            if (r == 0) {
-                return TR_ERR_CLOSED;
-            }
-            if (errno != EAGAIN && errno != EINTR) {
-                return TR_ERR_IO;
-            }
-            err = tr_peer_wait(link->fd, POLLIN, deadline);
-        }
-        if (err != TR_OK) {
-            return err;
-        }
-    }
-    return TR_OK;
+    return transfer(link, p, n, 0, deadline);
 }
 
 void

@@ -161,9 +161,13 @@ out:
     return err;
 }
 
-/* ssl.enabled.protocols, checked to hold only TLSv1.2 and TLSv1.3. */
-static void
-set_versions(SSL_CTX *ctx, const struct tr_broker_config *cfg)
+/*
+ * ssl.enabled.protocols (checked to hold only TLSv1.2 and TLSv1.3) and
+ * ssl.cipher.suites, the same for both sides.
+ */
+static tr_err_t
+set_protocols(SSL_CTX *ctx, const struct tr_broker_config *cfg, char *errbuf,
+              size_t errlen)
 {
     const char *protos =
         cfg->ssl_enabled_protocols ? cfg->ssl_enabled_protocols : "";
@@ -172,6 +176,10 @@ set_versions(SSL_CTX *ctx, const struct tr_broker_config *cfg)
         ctx, strstr(protos, "TLSv1.2") ? TLS1_2_VERSION : TLS1_3_VERSION);
     SSL_CTX_set_max_proto_version(
         ctx, strstr(protos, "TLSv1.3") ? TLS1_3_VERSION : TLS1_2_VERSION);
+    if (cfg->ssl_cipher_suites != NULL && cfg->ssl_cipher_suites[0] != '\0') {
+        return set_ciphers(ctx, cfg->ssl_cipher_suites, errbuf, errlen);
+    }
+    return TR_OK;
 }
 
 /* Loads the keystore: the certificate chain and its private key. */
@@ -265,7 +273,9 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
                  ossl_error(e, sizeof(e)));
         goto out;
     }
-    set_versions(ctx, cfg);
+    if (set_protocols(ctx, cfg, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Idle connections hold no buffers (there may be thousands). */
@@ -298,10 +308,6 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
-    if (cfg->ssl_cipher_suites != NULL && cfg->ssl_cipher_suites[0] != '\0' &&
-        set_ciphers(ctx, cfg->ssl_cipher_suites, errbuf, errlen) != TR_OK) {
-        goto out;
-    }
     result = ctx;
     ctx = NULL;
 out:
@@ -322,7 +328,9 @@ tr_tls_client_ctx_new(const struct tr_broker_config *cfg, char *errbuf,
                  ossl_error(e, sizeof(e)));
         goto out;
     }
-    set_versions(ctx, cfg);
+    if (set_protocols(ctx, cfg, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     if (cfg->ssl_keystore_location != NULL &&
         (check_file("ssl.keystore.location", cfg->ssl_keystore_location, errbuf,
@@ -343,10 +351,6 @@ tr_tls_client_ctx_new(const struct tr_broker_config *cfg, char *errbuf,
         goto out;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (cfg->ssl_cipher_suites != NULL && cfg->ssl_cipher_suites[0] != '\0' &&
-        set_ciphers(ctx, cfg->ssl_cipher_suites, errbuf, errlen) != TR_OK) {
-        goto out;
-    }
     result = ctx;
     ctx = NULL;
 out:
