@@ -140,6 +140,40 @@ def interbroker(ws, plain, tool, rounds, records):
     ms = statistics.median(rows["SASL_SSL"])
     print("median   inter-broker PLAINTEXT %d records/s, SASL_SSL %d records/s: ratio %.2f" %
           (mp, ms, ms / mp), flush=True)
+    # Catch-up: how fast a restarted follower copies what it missed.
+    rows = {"PLAINTEXT": [], "SASL_SSL": []}
+    for r in range(rounds):
+        for name, cl in (("PLAINTEXT", plain), ("SASL_SSL", secure)):
+            mb, secs = catch_up(cl, tool, "catch-up-%d" % r, records)
+            rows[name].append(mb / secs)
+            print("round %d  inter-broker %-9s follower catch-up %7.1f MB in %5.1f s: %6.1f MB/s" %
+                  (r + 1, name, mb, secs, mb / secs), flush=True)
+    mp = statistics.median(rows["PLAINTEXT"])
+    ms = statistics.median(rows["SASL_SSL"])
+    print("median   catch-up PLAINTEXT %.1f MB/s, SASL_SSL %.1f MB/s: ratio %.2f" % (mp, ms, ms / mp),
+          flush=True)
+
+
+def catch_up(cl, tool, topic, records):
+    """
+    Stops a follower of a new RF=3 partition, writes 'records' 100 B records
+    with acks=1, restarts it and times it back into the ISR. Returns (MB of
+    the leader's log, seconds from the restart).
+    """
+    cl.create_topic(topic, partitions=1, replication=3)
+    cl.wait_isr(topic, 0, size=3, timeout=60)
+    leader = cl.wait_leader(topic, 0)
+    follower = max(i for i in cl.live() if i != leader)
+    cl.stop(follower)
+    cl.wait_isr(topic, 0, size=2, timeout=60)
+    bench(tool, cl.bootstrap, topic, records, "1")
+    subprocess.run(["sync"], check=False)
+    mb = sum(os.path.getsize(os.path.join(cl.broker(leader).partition_dir(topic, 0), f))
+             for f in os.listdir(cl.broker(leader).partition_dir(topic, 0)) if f.endswith(".log")) / 1e6
+    t0 = time.monotonic()
+    cl.restart(follower)
+    cl.wait_isr(topic, 0, size=3, timeout=600)
+    return mb, time.monotonic() - t0
 
 
 def failover(cl):

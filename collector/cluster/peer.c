@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "sasl.h"
 #include "tls.h"
 
 struct tr_peer {
@@ -55,6 +56,14 @@ tr_peer_new(const struct tr_broker_config *cfg,
             cfg->ssl_endpoint_identification_algorithm[0] != '\0';
     }
     if (protocol == TR_SEC_SASL_PLAINTEXT || protocol == TR_SEC_SASL_SSL) {
+        /* Kafka's rule: the others expect what this broker offers. */
+        if (!tr_sasl_mechanism_enabled(cfg, mech)) {
+            snprintf(errbuf, errlen,
+                     "sasl.mechanism.inter.broker.protocol: %s is not in "
+                     "sasl.enabled.mechanisms (%s)",
+                     mech, cfg->sasl_enabled_mechanisms);
+            goto out;
+        }
         snprintf(peer->mechanism, sizeof(peer->mechanism), "%s", mech);
         peer->scram = tr_scram_mech_parse(mech, strlen(mech));
         err = tr_broker_config_jaas(cfg, listener, mech, peer->user,

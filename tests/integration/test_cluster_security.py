@@ -9,6 +9,9 @@ scram-sha-512.sasl.jaas.config), created with --add-scram before the first
 start and shared through ZooKeeper; certificates come from a CA made with
 openssl, and each broker checks the other's (host name included).
 
+  0. Conflicting or missing settings (both inter.broker.listener.name and
+     security.inter.broker.protocol, no JAAS entry, a malformed one, a
+     mechanism not enabled) stop the start with status 2, naming the key.
   1. /brokers/ids/N lists both listeners with their protocols (and no
      legacy PLAINTEXT host); kcat -L on INTERNAL gets every broker's
      INTERNAL address, on EXTERNAL every broker's EXTERNAL address.
@@ -112,6 +115,21 @@ def established_to(pid, ports):
     return found
 
 
+def bad_start(ws, base, extra, expect):
+    """The collector with settings 'base' + 'extra' exits 2 naming 'expect'."""
+    sets = dict(base, **{"log.dirs": ws.file("bad-data"), "broker.id": "9",
+                         "zookeeper.connect": "127.0.0.1:%d/nowhere" % harness.free_port(),
+                         "listeners": "INTERNAL://127.0.0.1:%d,EXTERNAL://127.0.0.1:%d" % (
+                             harness.free_port(), harness.free_port())})
+    sets.update(extra)
+    argv = [harness.collector_binary()]
+    for k, v in sets.items():
+        argv += ["--set", "%s=%s" % (k, v)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 2 and expect in r.stderr,
+          "bad start %s: status %d, wanted 2 and '%s' in:\n%s" % (extra, r.returncode, expect, r.stderr[-2000:]))
+
+
 def body(ws):
     certs = ws.file("certs")
     os.makedirs(certs)
@@ -135,6 +153,15 @@ def body(ws):
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "num.partitions": "1",
     })
+    # Settings a broker refuses to start with, naming them.
+    bad_start(ws, cl.settings, {"security.inter.broker.protocol": "SASL_SSL"}, "both set")
+    no_jaas = dict(cl.settings)
+    del no_jaas[JAAS_KEY]
+    bad_start(ws, no_jaas, {}, JAAS_KEY + ": not set")
+    bad_start(ws, cl.settings, {JAAS_KEY: "ScramLoginModule required username=broker"}, "must end with ';'")
+    bad_start(ws, cl.settings, {"sasl.enabled.mechanisms": "SCRAM-SHA-256"}, "not in sasl.enabled.mechanisms")
+    note("conflicting or missing inter-broker settings stop the start, naming the key")
+
     cl.zk.start()
     for i in (1, 2, 3):
         c = cl._new_broker(i)
