@@ -23,6 +23,10 @@ cluster (inter-broker listener PLAINTEXT) and a second one on the same
 ZooKeeper whose inter-broker listener is SASL_SSL (SCRAM-SHA-512, certificates
 from a CA made with openssl); the client writes over PLAINTEXT to both, so
 the difference is what encrypting and authenticating replication costs.
+Then, per cluster and round, a follower of a new RF=3 partition is stopped,
+--catch-up-records records are written with acks=1, and the follower is
+restarted and timed until it is back in the ISR: the rate at which a
+follower copies over each protocol.
 
 All three collectors share this machine's cores and disk, so replication
 factor 3 writes three times the bytes on the same hardware: the ratio is a
@@ -113,7 +117,7 @@ def secure_cluster(ws, zk, certs, chroot):
     return cl
 
 
-def interbroker(ws, plain, tool, rounds, records):
+def interbroker(ws, plain, tool, rounds, records, catch_up_records):
     """RF=3 acks=all rounds alternating between 'plain' and a SASL_SSL cluster."""
     certs = ws.file("certs")
     os.makedirs(certs)
@@ -144,7 +148,7 @@ def interbroker(ws, plain, tool, rounds, records):
     rows = {"PLAINTEXT": [], "SASL_SSL": []}
     for r in range(rounds):
         for name, cl in (("PLAINTEXT", plain), ("SASL_SSL", secure)):
-            mb, secs = catch_up(cl, tool, "catch-up-%d" % r, records)
+            mb, secs = catch_up(cl, tool, "catch-up-%d" % r, catch_up_records)
             rows[name].append(mb / secs)
             print("round %d  inter-broker %-9s follower catch-up %7.1f MB in %5.1f s: %6.1f MB/s" %
                   (r + 1, name, mb, secs, mb / secs), flush=True)
@@ -301,6 +305,9 @@ def main():
     ap.add_argument("--move-mb", type=int, default=1024)
     ap.add_argument("--throttle-mb", type=int, default=100)
     ap.add_argument("--only-move", action="store_true")
+    ap.add_argument("--catch-up-records", type=int, default=0,
+                    help="with --inter-broker: records a stopped follower must copy "
+                         "(default: --records)")
     ap.add_argument("--inter-broker", action="store_true",
                     help="only RF=3 acks=all throughput with a PLAINTEXT and a SASL_SSL "
                          "inter-broker listener, alternating")
@@ -317,7 +324,8 @@ def main():
             "num.partitions": "3",
         }).start()
         if args.inter_broker:
-            interbroker(ws, cl, tool, args.rounds, args.records)
+            interbroker(ws, cl, tool, args.rounds, args.records,
+                        args.catch_up_records or args.records)
             return
         if not args.only_move:
             throughput(cl, tool, args.rounds, args.records)

@@ -238,7 +238,6 @@ put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
             int known =
                 tr_cluster_partition_state(req->broker->cluster, name, i, &st);
             int32_t r;
-
             int16_t perr = TR_KERR_NONE;
 
             if (!known) {

@@ -577,7 +577,7 @@ registration_json(struct tr_cluster *c, struct tr_buf *b)
              ",\"port\":%d,\"jmx_port\":-1,\"timestamp\":\"%" PRId64
              "\",\"endpoints\":[",
              plain != NULL ? plain->port : -1, tr_clock_wall_ms());
-    tr_buf_put_bytes(b, num, strlen(num));
+    put_text(b, num);
     for (i = 0; i < br->nadvertised; i++) {
         if (i > 0) {
             put_text(b, ",");
