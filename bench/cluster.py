@@ -18,6 +18,16 @@
    long each move took, and the p99 latency of a rate-limited producer
    writing to another topic of the same brokers meanwhile.
 
+--inter-broker runs instead RF=3 acks=all rounds alternating between that
+cluster (inter-broker listener PLAINTEXT) and a second one on the same
+ZooKeeper whose inter-broker listener is SASL_SSL (SCRAM-SHA-512, certificates
+from a CA made with openssl); the client writes over PLAINTEXT to both, so
+the difference is what encrypting and authenticating replication costs.
+Then, per cluster and round, a follower of a new RF=3 partition is stopped,
+--catch-up-records records are written with acks=1, and the follower is
+restarted and timed until it is back in the ISR: the rate at which a
+follower copies over each protocol.
+
 All three collectors share this machine's cores and disk, so replication
 factor 3 writes three times the bytes on the same hardware: the ratio is a
 floor for what separate machines give. Everything is started in a temporary
@@ -71,6 +81,103 @@ def throughput(cl, tool, rounds, records):
     m3 = statistics.median(rows["rf3"])
     print("median   RF=1 acks=1 %d records/s, RF=3 acks=all %d records/s: ratio %.2f" %
           (m1, m3, m3 / m1), flush=True)
+
+
+def secure_cluster(ws, zk, certs, chroot):
+    """
+    Three brokers whose inter-broker listener INTERNAL is SASL_SSL (SCRAM-
+    SHA-512 user 'broker', created with --add-scram), with a PLAINTEXT
+    listener for the benchmark's client; shares ZooKeeper 'zk' under 'chroot'.
+    """
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            'username="broker" password="broker-secret";')
+    cl = cluster.Cluster(ws, zk=zk, settings={
+        "zookeeper.connect": zk.connect_string + chroot,
+        "zookeeper.session.timeout.ms": "6000",
+        "replica.lag.time.max.ms": "10000",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL",
+        "inter.broker.listener.name": "INTERNAL",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.internal.scram-sha-512.sasl.jaas.config": jaas,
+        "ssl.keystore.location": os.path.join(certs, "broker.keystore.pem"),
+        "ssl.truststore.location": os.path.join(certs, "ca.crt"),
+    })
+    for i in (1, 2, 3):
+        c = cl._new_broker(i)
+        c.name = "secure-broker-%d" % i
+        c.data_dir += "-secure"
+        c.log_path = c.log_path.replace("broker-", "secure-broker-")
+        c.sets["listeners"] = "PLAINTEXT://127.0.0.1:%d,INTERNAL://127.0.0.1:%d" % (
+            c.port, harness.free_port())
+        subprocess.run([harness.collector_binary(), "--set", "log.dirs=" + c.data_dir, "--add-scram",
+                        "SCRAM-SHA-512=[name=broker,password=broker-secret]"], check=True,
+                       capture_output=True, timeout=60)
+        c.start()
+    cl.wait_brokers(timeout=60)
+    return cl
+
+
+def interbroker(ws, plain, tool, rounds, records, catch_up_records):
+    """RF=3 acks=all rounds alternating between 'plain' and a SASL_SSL cluster."""
+    certs = ws.file("certs")
+    os.makedirs(certs)
+    harness.make_ca(certs, "ca")
+    harness.sign(certs, "ca", "broker", "/CN=localhost", harness.SERVER_EXT, 1)
+    with open(os.path.join(certs, "broker.keystore.pem"), "wb") as f:
+        for part in ("broker.key", "broker.crt", "ca.crt"):
+            with open(os.path.join(certs, part), "rb") as g:
+                f.write(g.read())
+    secure = secure_cluster(ws, plain.zk, certs, "/secure")
+    rows = {"PLAINTEXT": [], "SASL_SSL": []}
+    for r in range(rounds):
+        for name, cl in (("PLAINTEXT", plain), ("SASL_SSL", secure)):
+            topic = "ib-%d" % r
+            cl.create_topic(topic, partitions=3, replication=3)
+            cl.wait_isr(topic, 0, size=3, timeout=60)
+            subprocess.run(["sync"], check=False)
+            rec_s, mb_s, p50, p99 = bench(tool, cl.bootstrap, topic, records, "all")
+            rows[name].append(rec_s)
+            print("round %d  inter-broker %-9s RF=3 acks=all %9d records/s  %7.1f MB/s  "
+                  "p50 %6.1f ms  p99 %6.1f ms" % (r + 1, name, rec_s, mb_s, p50 / 1000, p99 / 1000),
+                  flush=True)
+    mp = statistics.median(rows["PLAINTEXT"])
+    ms = statistics.median(rows["SASL_SSL"])
+    print("median   inter-broker PLAINTEXT %d records/s, SASL_SSL %d records/s: ratio %.2f" %
+          (mp, ms, ms / mp), flush=True)
+    # Catch-up: how fast a restarted follower copies what it missed.
+    rows = {"PLAINTEXT": [], "SASL_SSL": []}
+    for r in range(rounds):
+        for name, cl in (("PLAINTEXT", plain), ("SASL_SSL", secure)):
+            mb, secs = catch_up(cl, tool, "catch-up-%d" % r, catch_up_records)
+            rows[name].append(mb / secs)
+            print("round %d  inter-broker %-9s follower catch-up %7.1f MB in %5.1f s: %6.1f MB/s" %
+                  (r + 1, name, mb, secs, mb / secs), flush=True)
+    mp = statistics.median(rows["PLAINTEXT"])
+    ms = statistics.median(rows["SASL_SSL"])
+    print("median   catch-up PLAINTEXT %.1f MB/s, SASL_SSL %.1f MB/s: ratio %.2f" % (mp, ms, ms / mp),
+          flush=True)
+
+
+def catch_up(cl, tool, topic, records):
+    """
+    Stops a follower of a new RF=3 partition, writes 'records' 100 B records
+    with acks=1, restarts it and times it back into the ISR. Returns (MB of
+    the leader's log, seconds from the restart).
+    """
+    cl.create_topic(topic, partitions=1, replication=3)
+    cl.wait_isr(topic, 0, size=3, timeout=60)
+    leader = cl.wait_leader(topic, 0)
+    follower = max(i for i in cl.live() if i != leader)
+    cl.stop(follower)
+    cl.wait_isr(topic, 0, size=2, timeout=60)
+    bench(tool, cl.bootstrap, topic, records, "1")
+    subprocess.run(["sync"], check=False)
+    mb = sum(os.path.getsize(os.path.join(cl.broker(leader).partition_dir(topic, 0), f))
+             for f in os.listdir(cl.broker(leader).partition_dir(topic, 0)) if f.endswith(".log")) / 1e6
+    t0 = time.monotonic()
+    cl.restart(follower)
+    cl.wait_isr(topic, 0, size=3, timeout=600)
+    return mb, time.monotonic() - t0
 
 
 def failover(cl):
@@ -198,6 +305,12 @@ def main():
     ap.add_argument("--move-mb", type=int, default=1024)
     ap.add_argument("--throttle-mb", type=int, default=100)
     ap.add_argument("--only-move", action="store_true")
+    ap.add_argument("--catch-up-records", type=int, default=0,
+                    help="with --inter-broker: records a stopped follower must copy "
+                         "(default: --records)")
+    ap.add_argument("--inter-broker", action="store_true",
+                    help="only RF=3 acks=all throughput with a PLAINTEXT and a SASL_SSL "
+                         "inter-broker listener, alternating")
     args = ap.parse_args()
     build = os.path.abspath(args.builddir)
     os.environ["top_builddir"] = build
@@ -210,6 +323,10 @@ def main():
             "replica.lag.time.max.ms": "10000",
             "num.partitions": "3",
         }).start()
+        if args.inter_broker:
+            interbroker(ws, cl, tool, args.rounds, args.records,
+                        args.catch_up_records or args.records)
+            return
         if not args.only_move:
             throughput(cl, tool, args.rounds, args.records)
             failover(cl)

@@ -9,7 +9,10 @@
 #ifndef TR_BROKER_H
 #define TR_BROKER_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "config.h"
 
 struct tr_broker_config;
 struct tr_topics;
@@ -28,8 +31,13 @@ struct tr_broker {
     struct tr_cluster *cluster;         /* NULL for a single collector */
     struct tr_credentials *credentials; /* SCRAM users (security/) */
     int32_t node_id;
+    /* The inter-broker listener's advertised address (and its name). */
     char advertised_host[256];
     int advertised_port;
+    char inter_broker_listener[32];
+    /* Every listener as advertised: what a cluster registers. */
+    struct tr_listener_spec advertised[TR_LISTENERS_MAX];
+    size_t nadvertised;
     char cluster_id[64];
 };
 

@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,9 @@ static opt_check_fn check_client_auth;
 static opt_check_fn check_principal_rules;
 static opt_check_fn check_tls_protocols;
 static opt_check_fn check_sasl_mechanisms;
+static opt_check_fn check_sasl_mechanism;
+static opt_check_fn check_protocol;
+static opt_check_fn check_endpoint_identification;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 
@@ -289,7 +294,25 @@ static const struct opt opts[] = {
       "ISR); changeable at run time." },
     { "inter.broker.listener.name", OPT_STRING, NULL,
       F(inter_broker_listener_name), 0, 0, NULL, 0,
-      "Listener brokers use between themselves (only PLAINTEXT today)." },
+      "Listener brokers use between themselves (replication, the "
+      "controller's requests), of any security protocol; unset: the "
+      "listener named by security.inter.broker.protocol if set, else the "
+      "first listener. Not together with security.inter.broker.protocol." },
+    { "security.inter.broker.protocol", OPT_STRING, "PLAINTEXT",
+      F(security_inter_broker_protocol), 0, 0, check_protocol, 0,
+      "Kafka's other way to pick the inter-broker listener: the one whose "
+      "name is this protocol. Not together with inter.broker.listener.name." },
+    { "sasl.mechanism.inter.broker.protocol", OPT_STRING, "SCRAM-SHA-256",
+      F(sasl_mechanism_inter_broker_protocol), 0, 0, check_sasl_mechanism, 0,
+      "SASL mechanism brokers log in to each other with on a SASL "
+      "inter-broker listener (Kafka's default, GSSAPI, is not supported); "
+      "the broker's own user comes from listener.name.<listener>."
+      "<mechanism>.sasl.jaas.config." },
+    { "ssl.endpoint.identification.algorithm", OPT_STRING, "https",
+      F(ssl_endpoint_identification_algorithm), 0, 0,
+      check_endpoint_identification, 0,
+      "https: a broker connecting to another over TLS checks that the "
+      "peer's certificate names the host it connects to; empty: no check." },
     { "offsets.topic.num.partitions", OPT_INT32, "50",
       F(offsets_topic_num_partitions), 1, 10000, NULL, 0,
       "Partitions of __consumer_offsets, used when it is created; an "
@@ -440,6 +463,47 @@ check_sasl_mechanisms(const char *value, char *reason, size_t reasonlen)
     return tr_sasl_check_mechanisms(value, reason, reasonlen) == 0
                ? TR_OK
                : TR_ERR_CONFIG;
+}
+
+/* One mechanism a broker can log in with as a SASL client. */
+static tr_err_t
+check_sasl_mechanism(const char *value, char *reason, size_t reasonlen)
+{
+    if (strcmp(value, "SCRAM-SHA-256") != 0 &&
+        strcmp(value, "SCRAM-SHA-512") != 0 && strcmp(value, "PLAIN") != 0) {
+        snprintf(reason, reasonlen,
+                 "mechanism '%s' is not supported (SCRAM-SHA-256, "
+                 "SCRAM-SHA-512, PLAIN)",
+                 value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_protocol(const char *value, char *reason, size_t reasonlen)
+{
+    enum tr_security_protocol proto;
+
+    if (!protocol_find(value, strlen(value), &proto)) {
+        snprintf(reason, reasonlen,
+                 "'%s' is not a security protocol (PLAINTEXT, SSL, "
+                 "SASL_PLAINTEXT, SASL_SSL)",
+                 value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_endpoint_identification(const char *value, char *reason, size_t reasonlen)
+{
+    if (value[0] != '\0' && strcasecmp(value, "https") != 0) {
+        snprintf(reason, reasonlen,
+                 "'%s' is not https or empty (no host name check)", value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
 }
 
 /* TLS 1.0 and 1.1 are refused: Kafka dropped them from its defaults too. */
@@ -669,6 +733,79 @@ tr_broker_config_cleanup(struct tr_broker_config *cfg)
             *field = NULL;
         }
     }
+    for (i = 0; i < cfg->njaas_; i++) {
+        tr_free(cfg->jaas_keys_[i]);
+        tr_free(cfg->jaas_values_[i]);
+    }
+    cfg->njaas_ = 0;
+}
+
+#define JAAS_PREFIX "listener.name."
+#define JAAS_SUFFIX ".sasl.jaas.config"
+
+/* 1 for listener.name.<listener>.<mechanism>.sasl.jaas.config. */
+static int
+is_jaas_key(const char *key)
+{
+    size_t len = strlen(key);
+
+    return len > strlen(JAAS_PREFIX) + strlen(JAAS_SUFFIX) + 2 &&
+           strncasecmp(key, JAAS_PREFIX, strlen(JAAS_PREFIX)) == 0 &&
+           strcasecmp(key + len - strlen(JAAS_SUFFIX), JAAS_SUFFIX) == 0;
+}
+
+/*
+ * Keeps a per-listener JAAS entry (a later one for the same key wins),
+ * after checking its syntax so that a typo fails the start, not the first
+ * connection to another broker.
+ */
+static tr_err_t
+store_jaas(struct tr_broker_config *cfg, const char *key, const char *value,
+           char *reason, size_t reasonlen)
+{
+    char module[256], user[256], password[256];
+    char *k = NULL, *v = NULL;
+    size_t i, slot;
+    tr_err_t err;
+
+    err = tr_jaas_parse(value, module, sizeof(module), user, sizeof(user),
+                        password, sizeof(password), reason, reasonlen);
+    OPENSSL_cleanse(password, sizeof(password));
+    if (err != TR_OK) {
+        return err;
+    }
+    k = tr_strdup(key);
+    v = tr_strdup(value);
+    if (k == NULL || v == NULL) {
+        tr_free(k);
+        tr_free(v);
+        snprintf(reason, reasonlen, "out of memory");
+        return TR_ERR_NOMEM;
+    }
+    for (i = 0; k[i] != '\0'; i++) {
+        k[i] = (char)tolower((unsigned char)k[i]);
+    }
+    for (slot = 0; slot < cfg->njaas_; slot++) {
+        if (strcmp(cfg->jaas_keys_[slot], k) == 0) {
+            break;
+        }
+    }
+    if (slot == TR_JAAS_MAX) {
+        tr_free(k);
+        tr_free(v);
+        snprintf(reason, reasonlen, "more than %d sasl.jaas.config entries",
+                 TR_JAAS_MAX);
+        return TR_ERR_CONFIG;
+    }
+    if (slot == cfg->njaas_) {
+        cfg->njaas_++;
+    } else {
+        tr_free(cfg->jaas_keys_[slot]);
+        tr_free(cfg->jaas_values_[slot]);
+    }
+    cfg->jaas_keys_[slot] = k;
+    cfg->jaas_values_[slot] = v;
+    return TR_OK;
 }
 
 /* Applies one entry; 'where' prefixes warnings ("FILE:LINE" or "--set"). */
@@ -681,6 +818,9 @@ apply(struct tr_broker_config *cfg, const char *key, const char *value,
     tr_err_t err;
 
     o = find_opt(key, &i);
+    if (o == NULL && is_jaas_key(key)) {
+        return store_jaas(cfg, key, value, reason, reasonlen);
+    }
     if (o == NULL) {
         if (unknown_is_error) {
             snprintf(reason, reasonlen, "unknown key");
@@ -1035,5 +1175,237 @@ tr_broker_config_listener(const char *listeners, char *host, size_t hostlen,
     }
     snprintf(host, hostlen, "%s", spec.host);
     *port = spec.port;
+    return TR_OK;
+}
+
+tr_err_t
+tr_broker_config_inter_broker(const struct tr_broker_config *cfg,
+                              const char **name, char *errbuf, size_t errlen)
+{
+    size_t i;
+    int protocol_set =
+        find_opt("security.inter.broker.protocol", &i) && is_set(cfg, i);
+
+    if (cfg->inter_broker_listener_name != NULL && protocol_set) {
+        snprintf(errbuf, errlen,
+                 "inter.broker.listener.name and "
+                 "security.inter.broker.protocol are both set; set only one "
+                 "(as Kafka requires)");
+        return TR_ERR_CONFIG;
+    }
+    if (cfg->inter_broker_listener_name != NULL) {
+        *name = cfg->inter_broker_listener_name;
+    } else if (protocol_set) {
+        *name = cfg->security_inter_broker_protocol;
+    } else {
+        *name = NULL;
+    }
+    return TR_OK;
+}
+
+/* A JAAS token: a word, a quoted string, or one of '=' and ';'. */
+struct jaas_lexer {
+    const char *p;
+    char tok[512];
+    int kind; /* 'w' word, 'q' quoted, '=', ';', 0 at the end, -1 error */
+};
+
+static int
+jaas_word_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '.' ||
+           ch == '$' || ch == '/' || ch == ':' || ch == '+' || ch == '@';
+}
+
+static void
+jaas_skip(struct jaas_lexer *lx)
+{
+    for (;;) {
+        while (isspace((unsigned char)*lx->p)) {
+            lx->p++;
+        }
+        if (lx->p[0] == '/' && lx->p[1] == '/') {
+            while (*lx->p != '\0' && *lx->p != '\n') {
+                lx->p++;
+            }
+        } else if (lx->p[0] == '/' && lx->p[1] == '*') {
+            const char *end = strstr(lx->p + 2, "*/");
+
+            lx->p = end != NULL ? end + 2 : lx->p + strlen(lx->p);
+        } else {
+            return;
+        }
+    }
+}
+
+static int
+jaas_next(struct jaas_lexer *lx)
+{
+    size_t n = 0;
+
+    jaas_skip(lx);
+    if (*lx->p == '\0') {
+        return lx->kind = 0;
+    }
+    if (*lx->p == '=' || *lx->p == ';') {
+        lx->tok[0] = *lx->p;
+        lx->tok[1] = '\0';
+        return lx->kind = *lx->p++;
+    }
+    if (*lx->p == '"') {
+        lx->p++;
+        while (*lx->p != '"') {
+            char ch = *lx->p++;
+
+            if (ch == '\0') {
+                snprintf(lx->tok, sizeof(lx->tok), "unterminated quote");
+                return lx->kind = -1;
+            }
+            if (ch == '\\') {
+                ch = *lx->p++;
+                ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch;
+                if (ch == '\0') {
+                    snprintf(lx->tok, sizeof(lx->tok), "unterminated quote");
+                    return lx->kind = -1;
+                }
+            }
+            if (n + 1 >= sizeof(lx->tok)) {
+                snprintf(lx->tok, sizeof(lx->tok), "value too long");
+                return lx->kind = -1;
+            }
+            lx->tok[n++] = ch;
+        }
+        lx->p++;
+        lx->tok[n] = '\0';
+        return lx->kind = 'q';
+    }
+    while (jaas_word_char(*lx->p)) {
+        if (n + 1 >= sizeof(lx->tok)) {
+            snprintf(lx->tok, sizeof(lx->tok), "word too long");
+            return lx->kind = -1;
+        }
+        lx->tok[n++] = *lx->p++;
+    }
+    if (n == 0) {
+        snprintf(lx->tok, sizeof(lx->tok), "unexpected character '%c'", *lx->p);
+        return lx->kind = -1;
+    }
+    lx->tok[n] = '\0';
+    return lx->kind = 'w';
+}
+
+tr_err_t
+tr_jaas_parse(const char *text, char *module, size_t modlen, char *user,
+              size_t userlen, char *password, size_t passlen, char *errbuf,
+              size_t errlen)
+{
+    struct jaas_lexer lx;
+    char key[sizeof(lx.tok)];
+    tr_err_t err = TR_ERR_CONFIG;
+
+    memset(&lx, 0, sizeof(lx));
+    lx.p = text;
+    module[0] = user[0] = password[0] = '\0';
+    if (jaas_next(&lx) != 'w') {
+        snprintf(errbuf, errlen,
+                 "JAAS: expected a login module class, as in "
+                 "'org.apache.kafka.common.security.scram.ScramLoginModule "
+                 "required username=\"u\" password=\"p\";'");
+        goto out;
+    }
+    snprintf(module, modlen, "%s", lx.tok);
+    if (jaas_next(&lx) != 'w' || (strcasecmp(lx.tok, "required") != 0 &&
+                                  strcasecmp(lx.tok, "requisite") != 0 &&
+                                  strcasecmp(lx.tok, "sufficient") != 0 &&
+                                  strcasecmp(lx.tok, "optional") != 0)) {
+        snprintf(errbuf, errlen,
+                 "JAAS: expected required, requisite, sufficient or optional "
+                 "after %s",
+                 module);
+        goto out;
+    }
+    while (jaas_next(&lx) == 'w') {
+        snprintf(key, sizeof(key), "%s", lx.tok);
+        if (jaas_next(&lx) != '=' ||
+            (jaas_next(&lx) != 'w' && lx.kind != 'q')) {
+            snprintf(errbuf, errlen, "JAAS: option %s: expected %s=\"value\"",
+                     key, key);
+            goto out;
+        }
+        if (strcmp(key, "username") == 0) {
+            snprintf(user, userlen, "%s", lx.tok);
+        } else if (strcmp(key, "password") == 0) {
+            snprintf(password, passlen, "%s", lx.tok);
+        }
+    }
+    if (lx.kind == -1) {
+        snprintf(errbuf, errlen, "JAAS: %s", lx.tok);
+        goto out;
+    }
+    if (lx.kind != ';') {
+        snprintf(errbuf, errlen, "JAAS: the entry must end with ';'");
+        goto out;
+    }
+    if (jaas_next(&lx) != 0) {
+        snprintf(errbuf, errlen,
+                 "JAAS: one login module only (text after the ';')");
+        goto out;
+    }
+    err = TR_OK;
+out:
+    OPENSSL_cleanse(lx.tok, sizeof(lx.tok));
+    if (err != TR_OK) {
+        OPENSSL_cleanse(password, passlen);
+    }
+    return err;
+}
+
+tr_err_t
+tr_broker_config_jaas(const struct tr_broker_config *cfg, const char *listener,
+                      const char *mechanism, char *user, size_t userlen,
+                      char *password, size_t passlen, char *errbuf,
+                      size_t errlen)
+{
+    const char *want = strncmp(mechanism, "SCRAM-", 6) == 0
+                           ? "org.apache.kafka.common.security.scram."
+                             "ScramLoginModule"
+                           : "org.apache.kafka.common.security.plain."
+                             "PlainLoginModule";
+    char key[256], module[256], reason[256];
+    size_t i;
+
+    snprintf(key, sizeof(key), JAAS_PREFIX "%s.%s" JAAS_SUFFIX, listener,
+             mechanism);
+    for (i = 0; key[i] != '\0'; i++) {
+        key[i] = (char)tolower((unsigned char)key[i]);
+    }
+    for (i = 0; i < cfg->njaas_; i++) {
+        if (strcmp(cfg->jaas_keys_[i], key) == 0) {
+            break;
+        }
+    }
+    if (i == cfg->njaas_) {
+        snprintf(errbuf, errlen,
+                 "%s: not set; the broker needs its own %s login to reach "
+                 "the other brokers",
+                 key, mechanism);
+        return TR_ERR_NOT_FOUND;
+    }
+    if (tr_jaas_parse(cfg->jaas_values_[i], module, sizeof(module), user,
+                      userlen, password, passlen, reason,
+                      sizeof(reason)) != TR_OK) {
+        snprintf(errbuf, errlen, "%s: %s", key, reason);
+        return TR_ERR_CONFIG;
+    }
+    if (strcmp(module, want) != 0) {
+        snprintf(errbuf, errlen, "%s: login module %s, but %s needs %s", key,
+                 module, mechanism, want);
+        return TR_ERR_CONFIG;
+    }
+    if (user[0] == '\0' || password[0] == '\0') {
+        snprintf(errbuf, errlen, "%s: no username or no password option", key);
+        OPENSSL_cleanse(password, passlen);
+        return TR_ERR_CONFIG;
+    }
     return TR_OK;
 }

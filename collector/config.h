@@ -26,6 +26,9 @@
 #include "err.h"
 #include "partition.h"
 
+/* Per-listener JAAS entries a configuration may hold. */
+#define TR_JAAS_MAX 16
+
 struct tr_broker_config {
     int32_t broker_id;          /* broker.id, 0 */
     char *listeners;            /* listeners, "PLAINTEXT://127.0.0.1:9092" */
@@ -67,7 +70,10 @@ struct tr_broker_config {
     int32_t leader_imbalance_per_broker_pct;         /* 10 */
     int64_t leader_replication_throttled_rate;       /* INT64_MAX: none */
     int64_t follower_replication_throttled_rate;     /* INT64_MAX: none */
-    char *inter_broker_listener_name; /* NULL: the first listener */
+    char *inter_broker_listener_name;     /* NULL: see tr_broker_config_ib */
+    char *security_inter_broker_protocol; /* "PLAINTEXT" */
+    char *sasl_mechanism_inter_broker_protocol;  /* "SCRAM-SHA-256" */
+    char *ssl_endpoint_identification_algorithm; /* "https", "" for none */
     /* Listeners' security (docs/security.md). */
     char *listener_security_protocol_map; /* NAME:PROTOCOL,... or NULL */
     char *ssl_keystore_type;              /* "PEM" (the only one) */
@@ -83,6 +89,14 @@ struct tr_broker_config {
     char *sasl_enabled_mechanisms; /* SCRAM-SHA-256,SCRAM-SHA-512,PLAIN */
     int32_t sasl_server_max_receive_size; /* 524288, before authentication */
     int64_t connections_max_reauth_ms;    /* 0: no re-authentication */
+
+    /*
+     * listener.name.<listener>.<mechanism>.sasl.jaas.config entries: keys
+     * lower-cased, values as given; read with tr_broker_config_jaas().
+     */
+    char *jaas_keys_[TR_JAAS_MAX];
+    char *jaas_values_[TR_JAAS_MAX];
+    size_t njaas_;
 
     /*
      * Private to config.c: raw values of keys that are folded into 'log'
@@ -178,5 +192,40 @@ tr_err_t tr_broker_config_listeners(const char *listeners,
                                     const char *protocol_map,
                                     struct tr_listener_spec *out, size_t *n,
                                     char *errbuf, size_t errlen);
+
+/*
+ * The listener brokers talk to each other on, in '*name' (a string of
+ * 'cfg', or NULL for the first listener): inter.broker.listener.name,
+ * else, when security.inter.broker.protocol was set, the listener named
+ * as that protocol (Kafka's rule). Setting both is an error, as in Kafka.
+ */
+tr_err_t tr_broker_config_inter_broker(const struct tr_broker_config *cfg,
+                                       const char **name, char *errbuf,
+                                       size_t errlen);
+
+/*
+ * This broker's own SASL login for 'mechanism' on 'listener' (any case),
+ * from Kafka's listener.name.<listener>.<mechanism>.sasl.jaas.config, e.g.
+ *   org.apache.kafka.common.security.scram.ScramLoginModule required
+ *     username="broker" password="broker-secret";
+ * TR_ERR_NOT_FOUND when the key is not set; TR_ERR_CONFIG when the entry
+ * has no username or password or names the wrong login module. 'errbuf'
+ * says why, naming the key.
+ */
+tr_err_t tr_broker_config_jaas(const struct tr_broker_config *cfg,
+                               const char *listener, const char *mechanism,
+                               char *user, size_t userlen, char *password,
+                               size_t passlen, char *errbuf, size_t errlen);
+
+/*
+ * Parses one JAAS login-module entry: "<module> <flag> key=value ... ;",
+ * flag one of required, requisite, sufficient, optional; values bare words
+ * or double-quoted (with backslash escapes); // and C comments skipped.
+ * Exactly one entry. Copies the module name and the username and password
+ * options ("" when absent). TR_ERR_CONFIG with 'errbuf' saying why.
+ */
+tr_err_t tr_jaas_parse(const char *text, char *module, size_t modlen,
+                       char *user, size_t userlen, char *password,
+                       size_t passlen, char *errbuf, size_t errlen);
 
 #endif /* TR_CONFIG_H */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -577,17 +578,36 @@ main(int argc, char **argv)
      * a request has no listener) is the inter-broker listener's.
      */
     {
-        const char *adv_host;
+        const char *ib = NULL;
+        size_t k;
 
-        if (tr_server_listener(server, cfg.inter_broker_listener_name,
-                               &adv_host, &broker.advertised_port) < 0) {
-            tr_log_error("inter.broker.listener.name: no listener called %s",
-                         cfg.inter_broker_listener_name);
+        if (tr_broker_config_inter_broker(&cfg, &ib, errbuf, sizeof(errbuf)) !=
+            TR_OK) {
+            tr_log_error("%s", errbuf);
+            status = EXIT_CONFIG;
+            goto out;
+        }
+        broker.nadvertised = tr_server_advertised(server, broker.advertised);
+        for (k = 0; k < broker.nadvertised; k++) {
+            if (ib == NULL || strcasecmp(ib, broker.advertised[k].name) == 0) {
+                break;
+            }
+        }
+        if (k == broker.nadvertised) {
+            tr_log_error("%s: no listener called %s",
+                         cfg.inter_broker_listener_name != NULL
+                             ? "inter.broker.listener.name"
+                             : "security.inter.broker.protocol",
+                         ib);
             status = EXIT_CONFIG;
             goto out;
         }
         snprintf(broker.advertised_host, sizeof(broker.advertised_host), "%s",
-                 adv_host);
+                 broker.advertised[k].host);
+        broker.advertised_port = broker.advertised[k].port;
+        snprintf(broker.inter_broker_listener,
+                 sizeof(broker.inter_broker_listener), "%s",
+                 broker.advertised[k].name);
     }
 
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
@@ -631,6 +651,9 @@ main(int argc, char **argv)
         err = tr_cluster_start(&broker, &cluster, errbuf, sizeof(errbuf));
         if (err != TR_OK) {
             tr_log_error("%s", errbuf);
+            if (err == TR_ERR_CONFIG) {
+                status = EXIT_CONFIG;
+            }
             goto out;
         }
         broker.cluster = cluster;

@@ -118,8 +118,17 @@ cluster_coordinator(struct tr_request *req, const struct tr_str *group,
     }
     n = tr_cluster_brokers(c, &bs);
     for (i = 0; i < n; i++) {
-        if (bs[i].id == st.leader) {
+        const char *host;
+        int32_t port;
+
+        /* At its address on the client's listener; without one, none. */
+        if (bs[i].id == st.leader &&
+            tr_rpc_endpoint(
+                &bs[i], req->security != NULL ? req->security->listener : NULL,
+                &host, &port)) {
             *out = bs[i];
+            snprintf(out->host, sizeof(out->host), "%s", host);
+            out->port = port;
             kerr = TR_KERR_NONE;
             break;
         }

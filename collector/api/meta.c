@@ -230,18 +230,31 @@ put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
     tr_buf_put_i32(out, count > 0 ? count : 0);
 #ifdef HAVE_ZOOKEEPER
     if (req->broker->cluster != NULL) {
+        const char *listener =
+            req->security != NULL ? req->security->listener : NULL;
+
         for (i = 0; i < count; i++) {
             struct tr_pstate st;
             int known =
                 tr_cluster_partition_state(req->broker->cluster, name, i, &st);
             int32_t r;
+            int16_t perr = TR_KERR_NONE;
 
             if (!known) {
                 memset(&st, 0, sizeof(st));
                 st.leader = -1;
             }
-            tr_buf_put_i16(out, st.leader < 0 ? TR_KERR_LEADER_NOT_AVAILABLE
-                                              : TR_KERR_NONE);
+            if (st.leader < 0) {
+                perr = TR_KERR_LEADER_NOT_AVAILABLE;
+            } else if (listener != NULL &&
+                       tr_cluster_broker_listener(req->broker->cluster,
+                                                  st.leader, listener) == 0) {
+                /* Kafka: the leader lacks the client's listener. */
+                perr = v >= 6 ? TR_KERR_LISTENER_NOT_FOUND
+                              : TR_KERR_LEADER_NOT_AVAILABLE;
+                st.leader = -1;
+            }
+            tr_buf_put_i16(out, perr);
             tr_buf_put_i32(out, i);
             tr_buf_put_i32(out, st.leader);
             if (v >= 7) {
@@ -341,16 +354,33 @@ tr_api_metadata(struct tr_request *req)
         controller = tr_cluster_controller_id(broker->cluster);
     }
     if (nb > 0) {
-        tr_buf_put_i32(out, (int32_t)nb);
+        /*
+         * Each broker at its endpoint for the listener the request came
+         * on; one without that listener is left out, as Kafka does.
+         */
+        const char *listener =
+            req->security != NULL ? req->security->listener : NULL;
+        size_t count_at = tr_buf_len(out);
+        int32_t listed = 0;
+
+        tr_buf_put_i32(out, 0);
         for (i = 0; i < nb; i++) {
+            const char *host;
+            int32_t port;
+
+            if (!tr_rpc_endpoint(&bs[i], listener, &host, &port)) {
+                continue;
+            }
             tr_buf_put_i32(out, bs[i].id);
-            tr_proto_put_cstring_v(out, 0, bs[i].host);
-            tr_buf_put_i32(out, bs[i].port);
+            tr_proto_put_cstring_v(out, 0, host);
+            tr_buf_put_i32(out, port);
             if (v >= 1) {
                 tr_proto_put_cstring_v(out, 0,
                                        bs[i].rack[0] ? bs[i].rack : NULL);
             }
+            listed++;
         }
+        tr_buf_set_i32(out, count_at, listed);
     }
     tr_free(bs);
     if (nb == 0)

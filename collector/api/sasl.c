@@ -107,6 +107,14 @@ mech_enabled(const struct tr_broker_config *cfg, enum tr_sasl_mech mech)
     return 0;
 }
 
+int
+tr_sasl_mechanism_enabled(const struct tr_broker_config *cfg, const char *name)
+{
+    enum tr_sasl_mech mech = mech_parse(name, strlen(name));
+
+    return mech != TR_SASL_NONE && mech_enabled(cfg, mech);
+}
+
 /* Writes the enabled mechanisms (or none) as an array of strings. */
 static void
 put_mechanisms(struct tr_buf *out, const struct tr_broker_config *cfg, int none)

@@ -101,5 +101,8 @@ tr_err_t tr_sasl_raw_token(struct tr_broker *broker,
  * reason in 'errbuf'.
  */
 int tr_sasl_check_mechanisms(const char *list, char *errbuf, size_t errlen);
+/* 1 if mechanism 'name' is in cfg's sasl.enabled.mechanisms. */
+int tr_sasl_mechanism_enabled(const struct tr_broker_config *cfg,
+                              const char *name);
 
 #endif /* TR_SASL_H */

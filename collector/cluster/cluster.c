@@ -343,6 +343,26 @@ tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out)
     return n;
 }
 
+int
+tr_cluster_broker_listener(struct tr_cluster *c, int32_t id,
+                           const char *listener)
+{
+    const char *host;
+    int32_t port;
+    int found = -1;
+    size_t i;
+
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; i < c->nbrokers; i++) {
+        if (c->brokers[i].id == id) {
+            found = tr_rpc_endpoint(&c->brokers[i], listener, &host, &port);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
 int32_t
 tr_cluster_controller_id(struct tr_cluster *c)
 {
@@ -510,11 +530,87 @@ static const char *const persistent_paths[] = {
     "/config/changes",      "/config/brokers",
 };
 
+static void
+put_text(struct tr_buf *b, const char *text)
+{
+    tr_buf_put_bytes(b, text, strlen(text));
+}
+
+/* Appends "NAME://host:port" (an IPv6 host in brackets) as a JSON string. */
+static void
+put_endpoint(struct tr_buf *b, const struct tr_listener_spec *e)
+{
+    char text[sizeof(e->name) + sizeof(e->host) + 16];
+    int v6 = strchr(e->host, ':') != NULL;
+
+    snprintf(text, sizeof(text), "%s://%s%s%s:%d", e->name, v6 ? "[" : "",
+             e->host, v6 ? "]" : "", e->port);
+    (void)tr_json_put_string(b, text);
+}
+
+/*
+ * /brokers/ids/N as Kafka 2.x writes it (version 5): every advertised
+ * listener in "endpoints" with its protocol in
+ * "listener_security_protocol_map", and the legacy "host" and "port" of
+ * the PLAINTEXT listener (null and -1 without one) for old readers.
+ */
+static void
+registration_json(struct tr_cluster *c, struct tr_buf *b)
+{
+    const struct tr_broker *br = c->broker;
+    const struct tr_listener_spec *plain = NULL;
+    char num[160];
+    size_t i;
+
+    for (i = 0; i < br->nadvertised && plain == NULL; i++) {
+        if (br->advertised[i].protocol == TR_SEC_PLAINTEXT) {
+            plain = &br->advertised[i];
+        }
+    }
+    put_text(b, "{\"version\":5,\"host\":");
+    if (plain != NULL) {
+        (void)tr_json_put_string(b, plain->host);
+    } else {
+        put_text(b, "null");
+    }
+    snprintf(num, sizeof(num),
+             ",\"port\":%d,\"jmx_port\":-1,\"timestamp\":\"%" PRId64
+             "\",\"endpoints\":[",
+             plain != NULL ? plain->port : -1, tr_clock_wall_ms());
+    put_text(b, num);
+    for (i = 0; i < br->nadvertised; i++) {
+        if (i > 0) {
+            put_text(b, ",");
+        }
+        put_endpoint(b, &br->advertised[i]);
+    }
+    put_text(b, "],\"listener_security_protocol_map\":{");
+    for (i = 0; i < br->nadvertised; i++) {
+        const char *proto =
+            tr_security_protocol_name(br->advertised[i].protocol);
+
+        if (i > 0) {
+            put_text(b, ",");
+        }
+        (void)tr_json_put_string(b, br->advertised[i].name);
+        put_text(b, ":");
+        (void)tr_json_put_string(b, proto);
+    }
+    put_text(b, "},\"rack\":");
+    if (c->cfg->broker_rack != NULL) {
+        (void)tr_json_put_string(b, c->cfg->broker_rack);
+    } else {
+        put_text(b, "null");
+    }
+    put_text(b, ",\"features\":{}}");
+}
+
 /* Registers /brokers/ids/N; the node of a previous session may linger. */
 static tr_err_t
 register_broker(struct tr_cluster *c)
 {
     char path[64], body[1024], *data = NULL;
+    struct tr_buf reg;
     size_t i, len;
     tr_err_t err;
 
@@ -540,18 +636,15 @@ register_broker(struct tr_cluster *c)
         free(data);
     }
     snprintf(path, sizeof(path), "/brokers/ids/%d", (int)c->id);
-    snprintf(body, sizeof(body),
-             "{\"version\":5,\"host\":\"%s\",\"port\":%d,\"jmx_port\":-1,"
-             "\"timestamp\":\"%" PRId64 "\",\"endpoints\":[\"PLAINTEXT://"
-             "%s:%d\"],\"listener_security_protocol_map\":{\"PLAINTEXT\":"
-             "\"PLAINTEXT\"},\"rack\":%s%s%s,\"features\":{}}",
-             c->broker->advertised_host, c->broker->advertised_port,
-             tr_clock_wall_ms(), c->broker->advertised_host,
-             c->broker->advertised_port, c->cfg->broker_rack ? "\"" : "",
-             c->cfg->broker_rack ? c->cfg->broker_rack : "null",
-             c->cfg->broker_rack ? "\"" : "");
-    err =
-        tr_zk_create(c->zk, path, body, strlen(body), TR_ZK_EPHEMERAL, NULL, 0);
+    tr_buf_init(&reg, 1 << 16);
+    registration_json(c, &reg);
+    err = tr_buf_err(&reg);
+    if (err == TR_OK) {
+        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&reg),
+                           tr_buf_len(&reg), TR_ZK_EPHEMERAL, NULL, 0);
+    }
+    tr_buf_cleanup(&reg);
+
     if (err == TR_ERR_EXISTS) {
         struct tr_zk_stat st;
         if (tr_zk_get(c->zk, path, 1, &data, &len, &st) == TR_OK) {
@@ -566,8 +659,11 @@ register_broker(struct tr_cluster *c)
         return TR_ERR_AGAIN;
     }
     if (err == TR_OK) {
-        tr_log_info("cluster: registered as broker %d at %s:%d", c->id,
-                    c->broker->advertised_host, c->broker->advertised_port);
+        tr_log_info("cluster: registered as broker %d at %s:%d (%s, the "
+                    "inter-broker listener) with %d listener(s)",
+                    c->id, c->broker->advertised_host,
+                    c->broker->advertised_port, c->ib_listener,
+                    (int)c->broker->nadvertised);
     }
     return err;
 }
@@ -596,6 +692,7 @@ fetcher_for(struct tr_cluster *c, int32_t leader, const char *host, int port)
     fc.fetch_wait_ms = c->cfg->replica_fetch_wait_max_ms;
     fc.timeout_ms = 10000;
     fc.throttle = &c->follower_throttle;
+    fc.peer = c->peer;
     if (tr_array_reserve(&c->fetchers, &c->fetchers_cap, c->nfetchers + 1,
                          sizeof(*c->fetchers)) != TR_OK ||
         tr_fetcher_start(&fc, c->broker->topics, c->broker->waits, &f) !=
@@ -1768,6 +1865,7 @@ tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
 {
     struct tr_cluster *c;
     struct timeval tv = { 0, 100 * 1000 };
+    size_t i;
     tr_err_t err;
 
     c = tr_calloc(1, sizeof(*c));
@@ -1788,6 +1886,16 @@ tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
                      c->cfg->leader_replication_throttled_rate);
     tr_throttle_init(&c->follower_throttle,
                      c->cfg->follower_replication_throttled_rate);
+    c->ib_listener = broker->inter_broker_listener;
+    for (i = 0; i < broker->nadvertised; i++) {
+        if (strcmp(broker->advertised[i].name, c->ib_listener) == 0) {
+            err = tr_peer_new(c->cfg, broker->advertised[i].protocol,
+                              c->ib_listener, &c->peer, errbuf, errlen);
+            if (err != TR_OK) {
+                goto fail;
+            }
+        }
+    }
     c->base = event_base_new();
     if (c->base == NULL) {
         err = TR_ERR_NOMEM;
@@ -1825,6 +1933,7 @@ fail:
     if (c->base) {
         event_base_free(c->base);
     }
+    tr_peer_free(c->peer);
     tr_free(c);
     return err;
 }
@@ -1865,6 +1974,7 @@ tr_cluster_free(struct tr_cluster *c)
     pthread_cond_destroy(&c->job_done);
     tr_throttle_cleanup(&c->leader_throttle);
     tr_throttle_cleanup(&c->follower_throttle);
+    tr_peer_free(c->peer); /* after every connection using it closed */
     tr_free(c);
 }
 
@@ -1988,6 +2098,10 @@ apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m)
 {
     size_t i;
 
+    /* host and port: where this broker reaches each (its own listener). */
+    for (i = 0; i < m->nbrokers; i++) {
+        (void)tr_rpc_use_endpoint(&m->brokers[i], c->ib_listener);
+    }
     pthread_mutex_lock(&c->lock);
     tr_free(c->brokers);
     c->brokers = m->brokers;
@@ -2066,7 +2180,7 @@ tr_cluster_controlled_shutdown(struct tr_cluster *c)
     if (!c->cfg->controlled_shutdown_enable) {
         return;
     }
-    tr_rpc_conn_init(&conn, "tributary-shutdown");
+    tr_rpc_conn_init(&conn, "tributary-shutdown", c->peer);
     tr_buf_init(&body, 64);
     tr_buf_init(&resp, 1 << 20);
     tr_buf_put_i32(&body, c->id);

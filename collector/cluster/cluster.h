@@ -116,8 +116,18 @@ int16_t tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
                                        int replace, char *errbuf,
                                        size_t errlen);
 
-/* Metadata: the live brokers (owned copy, free with tr_free). */
+/*
+ * Metadata: the live brokers (owned copy, free with tr_free), each with
+ * every listener it advertises; tr_rpc_endpoint() picks the one a client
+ * should be given (that of the listener its request came on).
+ */
 size_t tr_cluster_brokers(struct tr_cluster *c, struct tr_broker_info **out);
+/*
+ * Whether live broker 'id' has listener 'listener' (NULL: any): 1 yes, 0
+ * no, -1 when the view has no such broker.
+ */
+int tr_cluster_broker_listener(struct tr_cluster *c, int32_t id,
+                               const char *listener);
 int32_t tr_cluster_controller_id(struct tr_cluster *c);
 /* Partitions of 'topic' in the view, -1 when unknown. */
 int32_t tr_cluster_partition_count(struct tr_cluster *c, const char *topic);

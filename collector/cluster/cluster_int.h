@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "cluster.h"
+#include "peer.h"
 #include "rpc.h"
 #include "throttle.h"
 
@@ -103,6 +104,9 @@ struct tr_cluster {
     struct tr_broker *broker;
     const struct tr_broker_config *cfg;
     int32_t id;
+    /* How to reach other brokers (their inter-broker listener). */
+    struct tr_peer *peer;
+    const char *ib_listener; /* its name, broker->inter_broker_listener */
 
     pthread_mutex_t lock; /* the view and roles, below */
     struct entry *entries;

@@ -158,7 +158,7 @@ sender_new(struct tr_cluster *c, const struct tr_broker_info *info)
     s->c = c;
     s->info = *info;
     snprintf(client_id, sizeof(client_id), "tributary-controller-%d", c->id);
-    tr_rpc_conn_init(&s->conn, client_id);
+    tr_rpc_conn_init(&s->conn, client_id, c->peer);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (pthread_create(&s->thread, NULL, sender_run, s) != 0) {
@@ -323,6 +323,74 @@ cpart_get(struct tr_cluster *c, const char *topic, int32_t partition)
     return tmp;
 }
 
+/*
+ * Reads "endpoints" and "listener_security_protocol_map" of a broker
+ * registration into b->endpoints, through the same parser as listeners
+ * (a name missing from the map must be a protocol, as in Kafka). A
+ * registration without endpoints (version 1) leaves none.
+ */
+static tr_err_t
+read_endpoints(const struct tr_json_value *root, struct tr_broker_info *b)
+{
+    struct tr_json_value list, map, key, val;
+    struct tr_json_iter it;
+    struct tr_buf eps, protos;
+    char text[320], reason[256];
+    size_t n = 0;
+    tr_err_t err = TR_OK;
+
+    b->nendpoints = 0;
+    if (tr_json_get(root, "endpoints", &list) != TR_OK) {
+        return TR_OK;
+    }
+    tr_buf_init(&eps, 8192);
+    tr_buf_init(&protos, 4096);
+    if (tr_json_get(root, "listener_security_protocol_map", &map) == TR_OK &&
+        tr_json_iter_init(&it, &map) == TR_OK) {
+        while (tr_json_next(&it, &key, &val) == TR_OK) {
+            char name[64], proto[32];
+
+            if (tr_json_string(&key, name, sizeof(name)) == TR_OK &&
+                tr_json_string(&val, proto, sizeof(proto)) == TR_OK) {
+                snprintf(text, sizeof(text), "%s%s:%s",
+                         tr_buf_len(&protos) ? "," : "", name, proto);
+                tr_buf_put_bytes(&protos, text, strlen(text));
+            }
+        }
+    }
+    tr_buf_put_bytes(&protos, "", 1);
+    err = tr_json_iter_init(&it, &list);
+    while (err == TR_OK && tr_json_next(&it, NULL, &val) == TR_OK) {
+        err = tr_json_string(&val, text, sizeof(text));
+        if (err == TR_OK && strchr(text, ',') != NULL) {
+            err = TR_ERR_CORRUPT;
+        }
+        if (err == TR_OK) {
+            tr_buf_put_bytes(&eps, ",", tr_buf_len(&eps) ? 1 : 0);
+            tr_buf_put_bytes(&eps, text, strlen(text));
+        }
+    }
+    tr_buf_put_bytes(&eps, "", 1);
+    if (err == TR_OK) {
+        err =
+            tr_buf_err(&eps) != TR_OK ? tr_buf_err(&eps) : tr_buf_err(&protos);
+    }
+    if (err == TR_OK && tr_buf_len(&eps) > 1) {
+        err = tr_broker_config_listeners(
+            (const char *)tr_buf_data(&eps),
+            tr_buf_len(&protos) > 1 ? (const char *)tr_buf_data(&protos) : NULL,
+            b->endpoints, &n, reason, sizeof(reason));
+        if (err != TR_OK) {
+            tr_log_warn("controller: broker %d: endpoints: %s", (int)b->id,
+                        reason);
+        }
+        b->nendpoints = err == TR_OK ? (int32_t)n : 0;
+    }
+    tr_buf_cleanup(&eps);
+    tr_buf_cleanup(&protos);
+    return err;
+}
+
 /* Reads the live brokers and their endpoints, leaving a watch. */
 static tr_err_t
 read_brokers(struct tr_cluster *c)
@@ -355,16 +423,30 @@ read_brokers(struct tr_cluster *c)
         }
         b->id = (int32_t)strtol(names[i], NULL, 10);
         if (tr_json_parse(data, len, &root) == TR_OK &&
-            tr_json_get(&root, "host", &v) == TR_OK &&
-            tr_json_string(&v, b->host, sizeof(b->host)) == TR_OK &&
-            tr_json_get(&root, "port", &v) == TR_OK &&
-            tr_json_as_int(&v, &port) == TR_OK) {
-            b->port = (int32_t)port;
+            read_endpoints(&root, b) == TR_OK) {
+            /* Its inter-broker endpoint, else the legacy host and port. */
+            if (!tr_rpc_use_endpoint(b, c->ib_listener)) {
+                if (tr_json_get(&root, "host", &v) != TR_OK ||
+                    tr_json_string(&v, b->host, sizeof(b->host)) != TR_OK ||
+                    tr_json_get(&root, "port", &v) != TR_OK ||
+                    tr_json_as_int(&v, &port) != TR_OK || port <= 0 ||
+                    port > 65535) {
+                    tr_log_warn("controller: broker %d has no %s listener "
+                                "(the inter-broker one); every broker needs "
+                                "it",
+                                (int)b->id, c->ib_listener);
+                    free(data);
+                    continue;
+                }
+                b->port = (int32_t)port;
+            }
             if (tr_json_get(&root, "rack", &v) != TR_OK ||
                 tr_json_string(&v, b->rack, sizeof(b->rack)) != TR_OK) {
                 b->rack[0] = '\0';
             }
             nlive++;
+        } else {
+            tr_log_warn("controller: %s: unreadable registration", path);
         }
         free(data);
     }

@@ -526,7 +526,7 @@ tr_fetcher_start(const struct tr_fetcher_config *cfg, struct tr_topics *topics,
     f->waits = waits;
     snprintf(client_id, sizeof(client_id), "tributary-replica-%d",
              cfg->replica_id);
-    tr_rpc_conn_init(&f->conn, client_id);
+    tr_rpc_conn_init(&f->conn, client_id, cfg->peer);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     pthread_cond_init(&f->idle, NULL);

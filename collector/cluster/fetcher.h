@@ -21,6 +21,7 @@
 
 #include "err.h"
 
+struct tr_peer;
 struct tr_throttle;
 struct tr_topics;
 struct tr_waits;
@@ -40,6 +41,8 @@ struct tr_fetcher_config {
      * a fetch while it is spent.
      */
     struct tr_throttle *throttle;
+    /* TLS and SASL to the leader (borrowed; NULL: PLAINTEXT). */
+    const struct tr_peer *peer;
 };
 
 /* Starts the thread. Owned result in *out. */

@@ -10,12 +10,14 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "peer.h"
 #include "proto.h"
 
 #define MAX_PARTS   1000000
@@ -103,12 +105,27 @@ tr_rpc_state_encode(struct tr_buf *out, int16_t api_key,
         if (lai) {
             tr_proto_put_cstring_v(out, 0, b->host);
             tr_buf_put_i32(out, b->port);
-        } else {
-            tr_buf_put_i32(out, 1); /* one endpoint */
+        } else if (b->nendpoints == 0) {
+            /* Known only by its address: PLAINTEXT, as Kafka 0.10 was. */
+            tr_buf_put_i32(out, 1);
             tr_buf_put_i32(out, b->port);
             tr_proto_put_cstring_v(out, 0, b->host);
             tr_proto_put_cstring_v(out, 0, "PLAINTEXT");
-            tr_buf_put_i16(out, 0); /* SecurityProtocol PLAINTEXT */
+            tr_buf_put_i16(out, TR_SEC_PLAINTEXT);
+            tr_proto_put_cstring_v(out, 0, b->rack[0] ? b->rack : NULL);
+        } else {
+            int32_t j;
+
+            tr_buf_put_i32(out, b->nendpoints);
+            for (j = 0; j < b->nendpoints; j++) {
+                const struct tr_listener_spec *e = &b->endpoints[j];
+
+                tr_buf_put_i32(out, e->port);
+                tr_proto_put_cstring_v(out, 0, e->host);
+                tr_proto_put_cstring_v(out, 0, e->name);
+                /* Kafka's SecurityProtocol ids follow the same order. */
+                tr_buf_put_i16(out, (int16_t)e->protocol);
+            }
             tr_proto_put_cstring_v(out, 0, b->rack[0] ? b->rack : NULL);
         }
     }
@@ -195,14 +212,26 @@ tr_rpc_state_decode(struct tr_slice *in, int16_t api_key,
                     (err = tr_slice_get_i16(in, &proto)) != TR_OK) {
                     goto fail;
                 }
-                if (j == 0) {
-                    b->port = port;
-                    if ((err = tr_str_copy(&host, b->host, sizeof(b->host))) !=
-                        TR_OK) {
+                if (proto < TR_SEC_PLAINTEXT || proto > TR_SEC_SASL_SSL) {
+                    err = TR_ERR_CORRUPT;
+                    goto fail;
+                }
+                if (b->nendpoints < TR_LISTENERS_MAX) {
+                    struct tr_listener_spec *e = &b->endpoints[b->nendpoints];
+
+                    if ((err = tr_str_copy(&host, e->host, sizeof(e->host))) !=
+                            TR_OK ||
+                        (err = tr_str_copy(&listener, e->name,
+                                           sizeof(e->name))) != TR_OK) {
                         goto fail;
                     }
+                    e->port = port;
+                    e->protocol = (enum tr_security_protocol)proto;
+                    b->nendpoints++;
                 }
             }
+            /* Until the caller picks its inter-broker listener's. */
+            (void)tr_rpc_use_endpoint(b, NULL);
             if ((err = tr_proto_get_string(in, &s)) != TR_OK) {
                 goto fail;
             }
@@ -218,6 +247,42 @@ fail:
     tr_rpc_state_free(m);
     return err == TR_ERR_TRUNCATED || err == TR_ERR_INVALID ? TR_ERR_CORRUPT
                                                             : err;
+}
+
+int
+tr_rpc_endpoint(const struct tr_broker_info *b, const char *name,
+                const char **host, int32_t *port)
+{
+    int32_t i;
+
+    if (name == NULL) {
+        *host = b->host;
+        *port = b->port;
+        return 1;
+    }
+    for (i = 0; i < b->nendpoints; i++) {
+        if (strcasecmp(b->endpoints[i].name, name) == 0) {
+            *host = b->endpoints[i].host;
+            *port = b->endpoints[i].port;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+tr_rpc_use_endpoint(struct tr_broker_info *b, const char *name)
+{
+    int32_t i;
+
+    for (i = 0; i < b->nendpoints; i++) {
+        if (name == NULL || strcasecmp(b->endpoints[i].name, name) == 0) {
+            snprintf(b->host, sizeof(b->host), "%s", b->endpoints[i].host);
+            b->port = b->endpoints[i].port;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void
@@ -304,39 +369,19 @@ tr_rpc_stop_free(struct tr_stop_msg *m)
 }
 
 void
-tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id)
+tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id,
+                 const struct tr_peer *peer)
 {
     memset(c, 0, sizeof(*c));
-    c->fd = -1;
+    c->link.fd = -1;
+    c->peer = peer;
     snprintf(c->client_id, sizeof(c->client_id), "%s", client_id);
 }
 
 void
 tr_rpc_conn_close(struct tr_rpc_conn *c)
 {
-    if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
-    }
-}
-
-static tr_err_t
-wait_fd(int fd, short events, int64_t deadline)
-{
-    struct pollfd pfd = { fd, events, 0 };
-    int64_t left = deadline - tr_clock_mono_ms();
-    int rc;
-
-    if (left <= 0) {
-        return TR_ERR_TIMEOUT;
-    }
-    do {
-        rc = poll(&pfd, 1, (int)left);
-    } while (rc < 0 && errno == EINTR);
-    if (rc == 0) {
-        return TR_ERR_TIMEOUT;
-    }
-    return rc < 0 ? TR_ERR_IO : TR_OK;
+    tr_peer_link_close(&c->link);
 }
 
 static tr_err_t
@@ -364,7 +409,7 @@ connect_to(struct tr_rpc_conn *c, const char *host, int port, int64_t deadline)
         if (errno != EINPROGRESS) {
             goto out;
         }
-        err = wait_fd(fd, POLLOUT, deadline);
+        err = tr_peer_wait(fd, POLLOUT, deadline);
         if (err != TR_OK) {
             goto out;
         }
@@ -374,7 +419,7 @@ connect_to(struct tr_rpc_conn *c, const char *host, int port, int64_t deadline)
             goto out;
         }
     }
-    c->fd = fd;
+    c->link.fd = fd;
     fd = -1;
     snprintf(c->host, sizeof(c->host), "%s", host);
     c->port = port;
@@ -389,78 +434,21 @@ out:
     return err;
 }
 
+/*
+ * One request and its response on the open link: the request 'body' of
+ * (api_key, version), the response body (after the correlation id) into
+ * 'resp', which is reset first.
+ */
 static tr_err_t
-write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+exchange(struct tr_rpc_conn *c, int16_t api_key, int16_t version,
+         const struct tr_buf *body, struct tr_buf *resp, int64_t deadline)
 {
-    ssize_t w;
-    tr_err_t err;
-
-    while (n > 0) {
-        w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            return TR_ERR_IO;
-        }
-        err = wait_fd(fd, POLLOUT, deadline);
-        if (err != TR_OK) {
-            return err;
-        }
-    }
-    return TR_OK;
-}
-
-static tr_err_t
-read_all(int fd, uint8_t *p, size_t n, int64_t deadline)
-{
-    ssize_t r;
-    tr_err_t err;
-
-    while (n > 0) {
-        r = recv(fd, p, n, 0);
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-            continue;
-        }
-        if (r == 0) {
-            return TR_ERR_CLOSED;
-        }
-        if (errno != EAGAIN && errno != EINTR) {
-            return TR_ERR_IO;
-        }
-        err = wait_fd(fd, POLLIN, deadline);
-        if (err != TR_OK) {
-            return err;
-        }
-    }
-    return TR_OK;
-}
-
-tr_err_t
-tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
-            int16_t version, const struct tr_buf *body, struct tr_buf *resp,
-            int timeout_ms)
-{
-    int64_t deadline = tr_clock_mono_ms() + timeout_ms;
     struct tr_buf req;
     uint8_t hdr[4];
     int32_t size, corr, want;
     tr_err_t err;
 
     tr_buf_reset(resp);
-    if (c->fd >= 0 && (c->port != port || strcmp(c->host, host) != 0)) {
-        tr_rpc_conn_close(c);
-    }
-    if (c->fd < 0) {
-        err = connect_to(c, host, port, deadline);
-        if (err != TR_OK) {
-            return err;
-        }
-    }
     tr_buf_init(&req, (size_t)INT32_MAX);
     tr_buf_put_i32(&req, 0);
     want = ++c->correlation_id;
@@ -469,11 +457,12 @@ tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
     tr_buf_set_i32(&req, 0, (int32_t)(tr_buf_len(&req) - 4));
     err = tr_buf_err(&req);
     if (err == TR_OK) {
-        err = write_all(c->fd, tr_buf_data(&req), tr_buf_len(&req), deadline);
+        err = tr_peer_write(&c->link, tr_buf_data(&req), tr_buf_len(&req),
+                            deadline);
     }
     tr_buf_cleanup(&req);
     if (err == TR_OK) {
-        err = read_all(c->fd, hdr, 4, deadline);
+        err = tr_peer_read(&c->link, hdr, 4, deadline);
     }
     if (err == TR_OK) {
         size = tr_load_i32(hdr);
@@ -482,7 +471,7 @@ tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
         }
     }
     if (err == TR_OK) {
-        err = read_all(c->fd, hdr, 4, deadline);
+        err = tr_peer_read(&c->link, hdr, 4, deadline);
         corr = tr_load_i32(hdr);
         if (err == TR_OK && corr != want) {
             err = TR_ERR_CORRUPT;
@@ -493,9 +482,171 @@ tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
         uint8_t *body_at = tr_buf_put_space(resp, (size_t)size - 4);
 
         err = body_at != NULL
-                  ? read_all(c->fd, body_at, (size_t)size - 4, deadline)
+                  ? tr_peer_read(&c->link, body_at, (size_t)size - 4, deadline)
                   : tr_buf_err(resp);
     }
+    return err;
+}
+
+/*
+ * Logs in with SASL (SaslHandshake v1, then SaslAuthenticate v1 per
+ * token). A refusal is TR_ERR_INVALID with the peer's message in 'why'.
+ */
+static tr_err_t
+sasl_login(struct tr_rpc_conn *c, int64_t deadline, char *why, size_t whylen)
+{
+    struct tr_peer_sasl sasl;
+    struct tr_buf body, resp, token;
+    struct tr_slice in;
+    struct tr_str msg, auth;
+    int16_t kerr;
+    int done = 0;
+    tr_err_t err;
+
+    memset(&sasl, 0, sizeof(sasl));
+    tr_buf_init(&body, 1 << 16);
+    tr_buf_init(&resp, 1 << 16);
+    tr_buf_init(&token, TR_SCRAM_MAX_MSG);
+    tr_proto_put_cstring_v(&body, 0, tr_peer_mechanism(c->peer));
+    err = exchange(c, TR_API_SASL_HANDSHAKE, 1, &body, &resp, deadline);
+    if (err != TR_OK) {
+        snprintf(why, whylen, "SaslHandshake: %s", tr_err_str(err));
+        goto out;
+    }
+    tr_slice_init(&in, tr_buf_data(&resp), tr_buf_len(&resp));
+    if (tr_slice_get_i16(&in, &kerr) != TR_OK || kerr != TR_KERR_NONE) {
+        snprintf(why, whylen,
+                 "SASL: the peer does not offer %s (SaslHandshake error %d; "
+                 "see its sasl.enabled.mechanisms)",
+                 tr_peer_mechanism(c->peer), (int)kerr);
+        err = TR_ERR_UNSUPPORTED;
+        goto out;
+    }
+    err = tr_peer_sasl_begin(c->peer, &sasl, &token);
+    while (err == TR_OK && !done) {
+        tr_buf_reset(&body);
+        tr_proto_put_bytes_v(&body, 0, tr_buf_data(&token), tr_buf_len(&token));
+        err = exchange(c, TR_API_SASL_AUTHENTICATE, 1, &body, &resp, deadline);
+        if (err != TR_OK) {
+            snprintf(why, whylen, "SaslAuthenticate: %s", tr_err_str(err));
+            goto out;
+        }
+        tr_slice_init(&in, tr_buf_data(&resp), tr_buf_len(&resp));
+        if (tr_slice_get_i16(&in, &kerr) != TR_OK ||
+            tr_proto_get_string(&in, &msg) != TR_OK ||
+            tr_proto_get_bytes(&in, &auth) != TR_OK) {
+            snprintf(why, whylen, "SaslAuthenticate: a malformed answer");
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        if (kerr != TR_KERR_NONE) {
+            snprintf(why, whylen, "SASL %s login as '%s' refused: %.*s",
+                     tr_peer_mechanism(c->peer), tr_peer_user(c->peer),
+                     msg.ptr != NULL ? (int)(msg.len > 200 ? 200 : msg.len) : 9,
+                     msg.ptr != NULL ? msg.ptr : "no reason");
+            err = TR_ERR_INVALID;
+            goto out;
+        }
+        tr_buf_reset(&token);
+        err = tr_peer_sasl_step(&sasl, (const uint8_t *)auth.ptr,
+                                auth.len > 0 ? (size_t)auth.len : 0, &token,
+                                &done);
+    }
+    if (err != TR_OK) {
+        snprintf(why, whylen, "SASL %s: the peer's answer does not verify (%s)",
+                 tr_peer_mechanism(c->peer), tr_err_str(err));
+    }
+out:
+    tr_peer_sasl_end(&sasl);
+    tr_buf_cleanup(&body);
+    tr_buf_cleanup(&resp);
+    tr_buf_cleanup(&token);
+    return err;
+}
+
+/*
+ * Logs a failure to secure a connection: at warning level when it is new
+ * (or once a minute while it lasts), else at debug level, so a peer that
+ * keeps refusing us does not flood the log.
+ */
+static void
+report(struct tr_rpc_conn *c, const char *host, int port, const char *why)
+{
+    int64_t now = tr_clock_mono_ms();
+
+    if (strcmp(c->last_failure, why) != 0 || now - c->last_report_ms >= 60000) {
+        tr_log_warn("inter-broker connection to %s:%d (%s) failed: %s; "
+                    "retrying in %d ms",
+                    host, port, tr_peer_protocol_name(c->peer), why,
+                    c->backoff_ms);
+        snprintf(c->last_failure, sizeof(c->last_failure), "%s", why);
+        c->last_report_ms = now;
+    } else {
+        tr_log_debug("inter-broker connection to %s:%d: %s", host, port, why);
+    }
+}
+
+/* Connects, then TLS and SASL as the inter-broker listener wants. */
+static tr_err_t
+open_link(struct tr_rpc_conn *c, const char *host, int port, int64_t deadline)
+{
+    char why[512] = "";
+    tr_err_t err;
+
+    if (tr_clock_mono_ms() < c->retry_at_ms) {
+        return TR_ERR_AGAIN; /* backing off after a refusal */
+    }
+    err = connect_to(c, host, port, deadline);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (tr_peer_is_tls(c->peer)) {
+        err = tr_peer_tls_connect(c->peer, &c->link, host, deadline, why,
+                                  sizeof(why));
+    }
+    if (err == TR_OK && tr_peer_is_sasl(c->peer)) {
+        err = sasl_login(c, deadline, why, sizeof(why));
+    }
+    if (err != TR_OK) {
+        tr_rpc_conn_close(c);
+        if (why[0] != '\0') {
+            /* Refused, not merely unreachable: back off, up to 10 s. */
+            c->backoff_ms = c->backoff_ms == 0      ? 250
+                            : c->backoff_ms >= 5000 ? 10000
+                                                    : c->backoff_ms * 2;
+            c->retry_at_ms = tr_clock_mono_ms() + c->backoff_ms;
+            report(c, host, port, why);
+        }
+        return err;
+    }
+    if (c->last_failure[0] != '\0') {
+        tr_log_info("inter-broker connection to %s:%d (%s) established", host,
+                    port, tr_peer_protocol_name(c->peer));
+        c->last_failure[0] = '\0';
+    }
+    c->backoff_ms = 0;
+    return TR_OK;
+}
+
+tr_err_t
+tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
+            int16_t version, const struct tr_buf *body, struct tr_buf *resp,
+            int timeout_ms)
+{
+    int64_t deadline = tr_clock_mono_ms() + timeout_ms;
+    tr_err_t err;
+
+    tr_buf_reset(resp);
+    if (c->link.fd >= 0 && (c->port != port || strcmp(c->host, host) != 0)) {
+        tr_rpc_conn_close(c);
+    }
+    if (c->link.fd < 0) {
+        err = open_link(c, host, port, deadline);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    err = exchange(c, api_key, version, body, resp, deadline);
     if (err != TR_OK) {
         tr_rpc_conn_close(c);
     }

@@ -10,8 +10,9 @@
  * per-partition state, so one struct and one codec serve both, on both
  * sides. Decoders are bounds-checked and cap every count.
  *
- * tr_rpc_conn is a plain blocking socket with timeouts, for the cluster
- * thread's senders and the replica fetchers, which each own theirs.
+ * tr_rpc_conn is a blocking connection with timeouts (over TLS and SASL
+ * when the inter-broker listener has them), for the cluster thread's
+ * senders and the replica fetchers, which each own theirs.
  */
 #ifndef TR_RPC_H
 #define TR_RPC_H
@@ -20,7 +21,9 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "config.h"
 #include "err.h"
+#include "peer.h"
 
 #define TR_MAX_REPLICAS 16
 #define TR_TOPIC_MAX    249
@@ -37,12 +40,31 @@ struct tr_pstate {
     int32_t noffline, offline[TR_MAX_REPLICAS];
 };
 
+/*
+ * A broker as the cluster knows it: every listener it advertises (Kafka's
+ * endpoints: name, security protocol, host, port) and, in host and port,
+ * the one brokers reach it on (the inter-broker listener's).
+ */
 struct tr_broker_info {
     int32_t id;
     char host[256];
     int32_t port;
     char rack[64]; /* "" when unset */
+    int32_t nendpoints;
+    struct tr_listener_spec endpoints[TR_LISTENERS_MAX];
 };
+
+/*
+ * The endpoint of 'b' for listener 'name' (any case), or NULL when it has
+ * none; a NULL name is the inter-broker endpoint (host and port).
+ */
+int tr_rpc_endpoint(const struct tr_broker_info *b, const char *name,
+                    const char **host, int32_t *port);
+/*
+ * Points host and port of 'b' at its endpoint for listener 'name', if it
+ * has one (the first endpoint for NULL); returns 1 when found.
+ */
+int tr_rpc_use_endpoint(struct tr_broker_info *b, const char *name);
 
 /* LeaderAndIsr or UpdateMetadata. Arrays owned by the message. */
 struct tr_state_msg {
@@ -91,16 +113,28 @@ void tr_rpc_stop_free(struct tr_stop_msg *m);
 /* 1 if 'id' is among the 'n' ids in 'ids'. */
 int tr_rpc_has(const int32_t *ids, int32_t n, int32_t id);
 
-/* A blocking connection to another broker. */
+/*
+ * A blocking connection to another broker, secured as the inter-broker
+ * listener says (peer.h): TLS and SASL run when it is opened. A peer that
+ * refuses us (a certificate, a password) is logged, at warning level when
+ * the reason is new, and not tried again for a backoff that doubles from
+ * 250 ms to 10 s; calls meanwhile fail at once with TR_ERR_AGAIN.
+ */
 struct tr_rpc_conn {
-    int fd;
+    struct tr_peer_link link;
+    const struct tr_peer *peer; /* borrowed; NULL: PLAINTEXT */
     char host[256];
     int port;
     int32_t correlation_id;
     char client_id[64];
+    int backoff_ms;
+    int64_t retry_at_ms;
+    int64_t last_report_ms;
+    char last_failure[256]; /* "" while all is well */
 };
 
-void tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id);
+void tr_rpc_conn_init(struct tr_rpc_conn *c, const char *client_id,
+                      const struct tr_peer *peer);
 void tr_rpc_conn_close(struct tr_rpc_conn *c);
 /*
  * Sends the request 'body' of (api_key, version) to host:port (reconnecting

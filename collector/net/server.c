@@ -1022,22 +1022,20 @@ tr_server_port(const struct tr_server *server)
     return server->listeners[0].port;
 }
 
-int
-tr_server_listener(const struct tr_server *server, const char *name,
-                   const char **host, int *port)
+size_t
+tr_server_advertised(const struct tr_server *server,
+                     struct tr_listener_spec *out)
 {
     size_t i;
 
     for (i = 0; i < server->nlisteners; i++) {
         const struct listener *l = &server->listeners[i];
 
-        if (name == NULL || strcasecmp(name, l->spec.name) == 0) {
-            *host = l->advertised_host;
-            *port = l->advertised_port;
-            return l->port;
-        }
+        out[i] = l->spec;
+        snprintf(out[i].host, sizeof(out[i].host), "%s", l->advertised_host);
+        out[i].port = l->advertised_port;
     }
-    return -1;
+    return server->nlisteners;
 }
 
 void

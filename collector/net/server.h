@@ -47,12 +47,12 @@ void tr_server_free(struct tr_server *server);
 /* The port actually bound by the first listener (useful with port 0). */
 int tr_server_port(const struct tr_server *server);
 /*
- * Finds the listener called 'name' (any case; NULL: the first): sets
- * '*host' and '*port' to what it advertises and returns the port bound,
- * or -1 without such a listener.
+ * Copies every listener as it is advertised (name, protocol, advertised
+ * host, advertised port) into 'out' (room for TR_LISTENERS_MAX); returns
+ * the count.
  */
-int tr_server_listener(const struct tr_server *server, const char *name,
-                       const char **host, int *port);
+size_t tr_server_advertised(const struct tr_server *server,
+                            struct tr_listener_spec *out);
 /* One line listing every listener, for the start-up log. */
 void tr_server_describe(const struct tr_server *server, char *out,
                         size_t outlen);

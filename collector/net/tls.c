@@ -127,39 +127,34 @@ out:
     return err;
 }
 
-/* Builds a context from the settings; NULL with 'errbuf' set on error. */
-static SSL_CTX *
-build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
+/*
+ * ssl.enabled.protocols (checked to hold only TLSv1.2 and TLSv1.3) and
+ * ssl.cipher.suites, the same for both sides.
+ */
+static tr_err_t
+set_protocols(SSL_CTX *ctx, const struct tr_broker_config *cfg, char *errbuf,
+              size_t errlen)
 {
-    static const unsigned char sid_ctx[] = "tributary-collector";
-    SSL_CTX *ctx = NULL, *result = NULL;
-    STACK_OF(X509_NAME) *cas = NULL;
-    const char *auth = cfg->ssl_client_auth ? cfg->ssl_client_auth : "none";
     const char *protos =
         cfg->ssl_enabled_protocols ? cfg->ssl_enabled_protocols : "";
-    char e[256];
-    int minv, maxv;
 
-    if (check_file("ssl.keystore.location", cfg->ssl_keystore_location, errbuf,
-                   errlen) != TR_OK) {
-        goto out;
+    SSL_CTX_set_min_proto_version(
+        ctx, strstr(protos, "TLSv1.2") ? TLS1_2_VERSION : TLS1_3_VERSION);
+    SSL_CTX_set_max_proto_version(
+        ctx, strstr(protos, "TLSv1.3") ? TLS1_3_VERSION : TLS1_2_VERSION);
+    if (cfg->ssl_cipher_suites != NULL && cfg->ssl_cipher_suites[0] != '\0') {
+        return set_ciphers(ctx, cfg->ssl_cipher_suites, errbuf, errlen);
     }
-    ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL) {
-        snprintf(errbuf, errlen, "TLS: cannot make a context: %s",
-                 tr_clientsec_ossl_error(e, sizeof(e)));
-        goto out;
-    }
-    /* ssl.enabled.protocols was checked to hold only TLSv1.2 and TLSv1.3. */
-    minv = strstr(protos, "TLSv1.2") ? TLS1_2_VERSION : TLS1_3_VERSION;
-    maxv = strstr(protos, "TLSv1.3") ? TLS1_3_VERSION : TLS1_2_VERSION;
-    SSL_CTX_set_min_proto_version(ctx, minv);
-    SSL_CTX_set_max_proto_version(ctx, maxv);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-    /* Idle connections hold no buffers (there may be thousands). */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    return TR_OK;
+}
+
+/* Loads the keystore: the certificate chain and its private key. */
+static tr_err_t
+use_keystore(SSL_CTX *ctx, const struct tr_broker_config *cfg, char *errbuf,
+             size_t errlen)
+{
+    char e[256];
+    tr_err_t err = TR_ERR_CONFIG;
 
     SSL_CTX_set_default_passwd_cb(ctx, tr_clientsec_password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, cfg->ssl_key_password);
@@ -196,22 +191,71 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
         ERR_clear_error();
         goto out;
     }
+    err = TR_OK;
+out:
     /* The password is needed only while the key loads. */
     SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    return err;
+}
 
+/* Loads ssl.truststore.location (optional). */
+static tr_err_t
+use_truststore(SSL_CTX *ctx, const struct tr_broker_config *cfg, char *errbuf,
+               size_t errlen)
+{
+    char e[256];
+
+    if (cfg->ssl_truststore_location == NULL) {
+        return TR_OK;
+    }
+    if (check_file("ssl.truststore.location", cfg->ssl_truststore_location,
+                   errbuf, errlen) != TR_OK) {
+        return TR_ERR_CONFIG;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, cfg->ssl_truststore_location,
+                                      NULL) != 1) {
+        snprintf(errbuf, errlen,
+                 "ssl.truststore.location: no CA certificate in %s: %s",
+                 cfg->ssl_truststore_location,
+                 tr_clientsec_ossl_error(e, sizeof(e)));
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+/* Builds a context from the settings; NULL with 'errbuf' set on error. */
+static SSL_CTX *
+build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
+{
+    static const unsigned char sid_ctx[] = "tributary-collector";
+    SSL_CTX *ctx = NULL, *result = NULL;
+    STACK_OF(X509_NAME) *cas = NULL;
+    const char *auth = cfg->ssl_client_auth ? cfg->ssl_client_auth : "none";
+    char e[256];
+
+    if (check_file("ssl.keystore.location", cfg->ssl_keystore_location, errbuf,
+                   errlen) != TR_OK) {
+        goto out;
+    }
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        snprintf(errbuf, errlen, "TLS: cannot make a context: %s",
+                 tr_clientsec_ossl_error(e, sizeof(e)));
+        goto out;
+    }
+    if (set_protocols(ctx, cfg, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Idle connections hold no buffers (there may be thousands). */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    if (use_keystore(ctx, cfg, errbuf, errlen) != TR_OK ||
+        use_truststore(ctx, cfg, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
     if (cfg->ssl_truststore_location != NULL) {
-        if (check_file("ssl.truststore.location", cfg->ssl_truststore_location,
-                       errbuf, errlen) != TR_OK) {
-            goto out;
-        }
-        if (SSL_CTX_load_verify_locations(ctx, cfg->ssl_truststore_location,
-                                          NULL) != 1) {
-            snprintf(errbuf, errlen,
-                     "ssl.truststore.location: no CA certificate in %s: %s",
-                     cfg->ssl_truststore_location,
-                     tr_clientsec_ossl_error(e, sizeof(e)));
-            goto out;
-        }
         /* Tell clients which CAs their certificate should come from. */
         cas = SSL_load_client_CA_file(cfg->ssl_truststore_location);
         if (cas != NULL) {
@@ -234,14 +278,53 @@ build_ctx(const struct tr_broker_config *cfg, char *errbuf, size_t errlen)
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
-    if (cfg->ssl_cipher_suites != NULL && cfg->ssl_cipher_suites[0] != '\0' &&
-        set_ciphers(ctx, cfg->ssl_cipher_suites, errbuf, errlen) != TR_OK) {
-        goto out;
-    }
     result = ctx;
     ctx = NULL;
 out:
     SSL_CTX_free(ctx); /* NULL is a no-op */
+    return result;
+}
+
+SSL_CTX *
+tr_tls_client_ctx_new(const struct tr_broker_config *cfg, char *errbuf,
+                      size_t errlen)
+{
+    SSL_CTX *ctx = NULL, *result = NULL;
+    char e[256];
+
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(errbuf, errlen, "TLS: cannot make a client context: %s",
+                 tr_clientsec_ossl_error(e, sizeof(e)));
+        goto out;
+    }
+    if (set_protocols(ctx, cfg, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    if (cfg->ssl_keystore_location != NULL &&
+        (check_file("ssl.keystore.location", cfg->ssl_keystore_location, errbuf,
+                    errlen) != TR_OK ||
+         use_keystore(ctx, cfg, errbuf, errlen) != TR_OK)) {
+        goto out;
+    }
+    if (cfg->ssl_truststore_location == NULL) {
+        /* Kafka falls back to the JVM's CAs; ours are the system's. */
+        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            snprintf(errbuf, errlen,
+                     "ssl.truststore.location: not set, and the system's CA "
+                     "certificates cannot be loaded: %s",
+                     tr_clientsec_ossl_error(e, sizeof(e)));
+            goto out;
+        }
+    } else if (use_truststore(ctx, cfg, errbuf, errlen) != TR_OK) {
+        goto out;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    result = ctx;
+    ctx = NULL;
+out:
+    SSL_CTX_free(ctx);
     return result;
 }
 

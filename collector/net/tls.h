@@ -7,6 +7,9 @@
  * certificates), ssl.client.auth, ssl.enabled.protocols and
  * ssl.cipher.suites. Every bad setting is an error naming it.
  *
+ * tr_tls_client_ctx_new() builds the client side from the same settings,
+ * for the connections this broker makes to other brokers.
+ *
  * Renewal: tr_tls_reload() builds a new context from the same settings
  * (the files read again) and swaps it in; connections made afterwards use
  * it, while existing ones keep the one they were made with (OpenSSL counts
@@ -23,6 +26,7 @@
 
 struct tr_tls;
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 
 /* Builds the context from 'cfg' (borrowed, read again by reloads). */
 tr_err_t tr_tls_new(const struct tr_broker_config *cfg, struct tr_tls **out,
@@ -33,6 +37,17 @@ tr_err_t tr_tls_reload(struct tr_tls *tls, char *errbuf, size_t errlen);
 SSL *tr_tls_ssl_new(struct tr_tls *tls);
 /* NULL is a no-op. */
 void tr_tls_free(struct tr_tls *tls);
+
+/*
+ * A client context for this broker's own TLS connections to other brokers
+ * (an SSL or SASL_SSL inter-broker listener): the same ssl.enabled.protocols
+ * and ssl.cipher.suites, the peer's certificate verified against
+ * ssl.truststore.location (the system's CAs when unset), and the keystore
+ * presented as client certificate when the peer asks for one. Owned result
+ * (SSL_CTX_free), or NULL with 'errbuf' naming the setting.
+ */
+SSL_CTX *tr_tls_client_ctx_new(const struct tr_broker_config *cfg, char *errbuf,
+                               size_t errlen);
 
 /*
  * Writes the principal of a finished handshake to 'out': "User:" and the

@@ -624,6 +624,144 @@ test_config_oom_loop(void **state)
     unlink(path);
 }
 
+/* Kafka's JAAS syntax for a broker's own inter-broker login. */
+static void
+test_config_jaas(void **state)
+{
+    char mod[256], user[64], pass[64], err[256];
+
+    (void)state;
+    assert_int_equal(
+        tr_jaas_parse(
+            "org.apache.kafka.common.security.scram.ScramLoginModule "
+            "required username=\"broker\" password=\"s3 \\\"x\\\";\";",
+            mod, sizeof(mod), user, sizeof(user), pass, sizeof(pass), err,
+            sizeof(err)),
+        TR_OK);
+    assert_string_equal(
+        mod, "org.apache.kafka.common.security.scram.ScramLoginModule");
+    assert_string_equal(user, "broker");
+    assert_string_equal(pass, "s3 \"x\";");
+    /* Bare values, other flags, comments and unknown options. */
+    assert_int_equal(tr_jaas_parse("/* c */ a.B OPTIONAL // note\n username=u "
+                                   "user_alice=\"x\" password=p ;",
+                                   mod, sizeof(mod), user, sizeof(user), pass,
+                                   sizeof(pass), err, sizeof(err)),
+                     TR_OK);
+    assert_string_equal(user, "u");
+    assert_string_equal(pass, "p");
+    /* Malformed: no flag, no ';', two entries, an open quote, no value. */
+    static const char *const bad[] = {
+        "a.B username=\"u\";",         "a.B required username=\"u\"",
+        "a.B required; c.D required;", "a.B required password=\"p;",
+        "a.B required username=;",     "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(tr_jaas_parse(bad[i], mod, sizeof(mod), user,
+                                       sizeof(user), pass, sizeof(pass), err,
+                                       sizeof(err)),
+                         TR_ERR_CONFIG);
+        assert_non_null(strstr(err, "JAAS"));
+        assert_string_equal(pass, "");
+    }
+}
+
+/* listener.name.*.sasl.jaas.config keys and the inter-broker listener. */
+static void
+test_config_inter_broker(void **state)
+{
+    struct tr_broker_config cfg;
+    char user[64], pass[64], err[512];
+    const char *name = "x";
+
+    (void)state;
+    tr_broker_config_init(&cfg);
+    assert_int_equal(
+        tr_broker_config_inter_broker(&cfg, &name, err, sizeof(err)), TR_OK);
+    assert_null(name); /* the first listener */
+    assert_int_equal(
+        tr_broker_config_set(&cfg, "security.inter.broker.protocol=SASL_SSL",
+                             err, sizeof(err)),
+        TR_OK);
+    assert_int_equal(
+        tr_broker_config_inter_broker(&cfg, &name, err, sizeof(err)), TR_OK);
+    assert_string_equal(name, "SASL_SSL");
+    assert_int_equal(tr_broker_config_set(&cfg,
+                                          "inter.broker.listener.name=INTERNAL",
+                                          err, sizeof(err)),
+                     TR_OK);
+    assert_int_equal(
+        tr_broker_config_inter_broker(&cfg, &name, err, sizeof(err)),
+        TR_ERR_CONFIG);
+    assert_non_null(strstr(err, "both set"));
+    assert_int_equal(tr_broker_config_set(&cfg,
+                                          "security.inter.broker.protocol=TLS",
+                                          err, sizeof(err)),
+                     TR_ERR_CONFIG);
+    assert_int_equal(tr_broker_config_set(
+                         &cfg, "sasl.mechanism.inter.broker.protocol=GSSAPI",
+                         err, sizeof(err)),
+                     TR_ERR_CONFIG);
+    assert_int_equal(
+        tr_broker_config_set(
+            &cfg, "ssl.endpoint.identification.algorithm=", err, sizeof(err)),
+        TR_OK);
+
+    /* Not set: a clear error naming the key. */
+    assert_int_equal(tr_broker_config_jaas(&cfg, "INTERNAL", "SCRAM-SHA-512",
+                                           user, sizeof(user), pass,
+                                           sizeof(pass), err, sizeof(err)),
+                     TR_ERR_NOT_FOUND);
+    assert_non_null(
+        strstr(err, "listener.name.internal.scram-sha-512.sasl.jaas.config"));
+    /* A bad entry fails at --set, not at the first connection. */
+    assert_int_equal(
+        tr_broker_config_set(
+            &cfg,
+            "listener.name.INTERNAL.SCRAM-SHA-512.sasl.jaas.config=nonsense",
+            err, sizeof(err)),
+        TR_ERR_CONFIG);
+    assert_int_equal(
+        tr_broker_config_set(
+            &cfg,
+            "listener.name.INTERNAL.SCRAM-SHA-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule "
+            "required username=\"broker\" password=\"old\";",
+            err, sizeof(err)),
+        TR_OK);
+    /* A second value for the same key (any case) replaces the first. */
+    assert_int_equal(
+        tr_broker_config_set(
+            &cfg,
+            "listener.name.internal.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule "
+            "required username=\"broker\" password=\"broker-secret\";",
+            err, sizeof(err)),
+        TR_OK);
+    assert_int_equal(tr_broker_config_jaas(&cfg, "Internal", "SCRAM-SHA-512",
+                                           user, sizeof(user), pass,
+                                           sizeof(pass), err, sizeof(err)),
+                     TR_OK);
+    assert_string_equal(user, "broker");
+    assert_string_equal(pass, "broker-secret");
+    /* The PLAIN mechanism wants PlainLoginModule. */
+    assert_int_equal(
+        tr_broker_config_set(
+            &cfg,
+            "listener.name.internal.plain.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule "
+            "required username=\"broker\" password=\"p\";",
+            err, sizeof(err)),
+        TR_OK);
+    assert_int_equal(tr_broker_config_jaas(&cfg, "INTERNAL", "PLAIN", user,
+                                           sizeof(user), pass, sizeof(pass),
+                                           err, sizeof(err)),
+                     TR_ERR_CONFIG);
+    assert_non_null(strstr(err, "PlainLoginModule"));
+    tr_broker_config_cleanup(&cfg);
+}
+
 int
 main(void)
 {
@@ -640,6 +778,8 @@ main(void)
         cmocka_unit_test(test_config_usage_lists_every_key),
         cmocka_unit_test(test_config_table_matches_properties_file),
         cmocka_unit_test(test_config_oom_loop),
+        cmocka_unit_test(test_config_jaas),
+        cmocka_unit_test(test_config_inter_broker),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

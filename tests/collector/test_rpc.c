@@ -48,6 +48,20 @@ sample(struct tr_state_msg *m, struct tr_pstate *parts,
         brokers[i].port = 9092 + i;
     }
     snprintf(brokers[1].rack, sizeof(brokers[1].rack), "rack-b");
+    /* Broker 3 advertises two listeners; the others only an address. */
+    brokers[2].nendpoints = 2;
+    snprintf(brokers[2].endpoints[0].name, sizeof(brokers[2].endpoints[0].name),
+             "INTERNAL");
+    brokers[2].endpoints[0].protocol = TR_SEC_SASL_SSL;
+    snprintf(brokers[2].endpoints[0].host, sizeof(brokers[2].endpoints[0].host),
+             "10.0.0.3");
+    brokers[2].endpoints[0].port = 9094;
+    snprintf(brokers[2].endpoints[1].name, sizeof(brokers[2].endpoints[1].name),
+             "EXTERNAL");
+    brokers[2].endpoints[1].protocol = TR_SEC_SSL;
+    snprintf(brokers[2].endpoints[1].host, sizeof(brokers[2].endpoints[1].host),
+             "logs.example.com");
+    brokers[2].endpoints[1].port = 19094;
     m->controller_id = 2;
     m->controller_epoch = 7;
     m->parts = parts;
@@ -97,6 +111,26 @@ round_trip(int16_t key)
     assert_int_equal(out.brokers[2].port, 9094);
     assert_string_equal(out.brokers[1].rack,
                         key == TR_API_UPDATE_METADATA ? "rack-b" : "");
+    if (key == TR_API_UPDATE_METADATA) {
+        const char *host;
+        int32_t port;
+
+        /* Every endpoint travels, with its listener name and protocol. */
+        assert_int_equal(out.brokers[0].nendpoints, 1);
+        assert_string_equal(out.brokers[0].endpoints[0].name, "PLAINTEXT");
+        assert_int_equal(out.brokers[2].nendpoints, 2);
+        assert_int_equal(out.brokers[2].endpoints[0].protocol, TR_SEC_SASL_SSL);
+        assert_int_equal(out.brokers[2].endpoints[1].protocol, TR_SEC_SSL);
+        assert_true(tr_rpc_endpoint(&out.brokers[2], "external", &host, &port));
+        assert_string_equal(host, "logs.example.com");
+        assert_int_equal(port, 19094);
+        assert_false(
+            tr_rpc_endpoint(&out.brokers[0], "EXTERNAL", &host, &port));
+        assert_true(tr_rpc_use_endpoint(&out.brokers[2], "EXTERNAL"));
+        assert_string_equal(out.brokers[2].host, "logs.example.com");
+        assert_false(tr_rpc_use_endpoint(&out.brokers[1], "EXTERNAL"));
+        assert_string_equal(out.brokers[1].host, "10.0.0.2");
+    }
     tr_rpc_state_free(&out);
     assert_null(out.parts);
 

@@ -412,6 +412,41 @@ def main(body, name=None, timeout=300):
 
 
 # ---------------------------------------------------------------------------
+# Certificates made with the openssl command (TLS tests).
+
+def openssl(*args, cwd):
+    """Runs openssl in 'cwd'; a failure fails the test. Returns its stdout."""
+    r = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("openssl %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+def make_ca(d, name):
+    """A self-signed CA: d/name.key and d/name.crt."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "30", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".crt", "-subj", "/CN=%s" % name,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+
+def sign(d, ca, name, subj, ext, serial):
+    """d/name.key and d/name.crt, signed by CA 'ca', with the extensions in 'ext'."""
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write(ext)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
+            "-subj", subj, cwd=d)
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+            "-set_serial", str(serial), "-days", "30", "-sha256", "-extfile", name + ".ext",
+            "-out", name + ".crt", cwd=d)
+
+
+# Server certificates that cover both ways the tests reach a collector.
+SERVER_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+              "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+
+
+# ---------------------------------------------------------------------------
 # librdkafka helpers (imported lazily: not every test has confluent_kafka).
 
 def add_scram_users(data_dir, specs):

@@ -25,37 +25,9 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, fail, note  # noqa: E402
+from harness import SERVER_EXT, check, fail, make_ca, note, openssl, sign  # noqa: E402
 
 CLIENT_SUBJECT = "CN=agent1,OU=Logs,O=Tributary,C=US"
-
-
-def openssl(*args, cwd):
-    r = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True)
-    if r.returncode != 0:
-        fail("openssl %s: %s" % (" ".join(args), r.stderr))
-    return r.stdout
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "30", "-nodes",
-            "-keyout", name + ".key", "-out", name + ".crt", "-subj", "/CN=%s" % name,
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-
-
-def sign(d, ca, name, subj, ext, serial):
-    with open(os.path.join(d, name + ".ext"), "w") as f:
-        f.write(ext)
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
-            "-subj", subj, cwd=d)
-    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
-            "-set_serial", str(serial), "-days", "30", "-sha256", "-extfile", name + ".ext",
-            "-out", name + ".crt", cwd=d)
-
-
-SERVER_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-              "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
 CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
 
 
