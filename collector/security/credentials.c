@@ -125,6 +125,21 @@ user_decode(const char *s, size_t len, char *out)
     return TR_OK;
 }
 
+tr_err_t
+tr_credentials_desanitize(const char *s, size_t len, char *out, size_t outlen)
+{
+    char name[TR_CREDENTIALS_MAX_USER + 1];
+    tr_err_t err = user_decode(s, len, name);
+
+    if (err == TR_OK && strlen(name) >= outlen) {
+        err = TR_ERR_TOO_LARGE;
+    }
+    if (err == TR_OK) {
+        memcpy(out, name, strlen(name) + 1);
+    }
+    return err;
+}
+
 /* ---- the table ---- */
 
 /* The index of 'user', or where it would go (*found 0). */
