@@ -27,6 +27,7 @@
 #include "cleaner.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
+#include "zk.h"
 #endif
 #include "clock.h"
 #include "config.h"
@@ -34,6 +35,7 @@
 #include "groups.h"
 #include "log.h"
 #include "pidgen.h"
+#include "quota.h"
 #include "server.h"
 #include "topics.h"
 #include "waits.h"
@@ -331,6 +333,25 @@ users_free_names(char **names, int count)
     tr_free(names);
 }
 
+/* The quotas' view of ZooKeeper (security/quota.h). */
+static tr_err_t
+quotas_get(void *arg, const char *path, char **data, size_t *len)
+{
+    return tr_cluster_config_get(arg, path, data, len);
+}
+
+static tr_err_t
+quotas_put(void *arg, const char *path, const char *data, size_t len)
+{
+    return tr_cluster_config_put(arg, path, data, len);
+}
+
+static tr_err_t
+quotas_children(void *arg, const char *path, char ***names, int *count)
+{
+    return tr_cluster_config_children(arg, path, names, count);
+}
+
 static int16_t
 groups_acked(void *arg, int32_t partition, int32_t epoch, int64_t last_offset)
 {
@@ -364,6 +385,7 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
     struct tr_credentials *creds = NULL;
+    struct tr_quotas *quotas = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -564,6 +586,15 @@ main(int argc, char **argv)
         goto out;
     }
     broker.credentials = creds;
+    err = tr_quotas_open(cfg.log_dirs, cfg.quota_window_num,
+                         (int64_t)cfg.quota_window_size_seconds * 1000,
+                         TR_QUOTA_SENSORS_MAX, &quotas, errbuf,
+                         sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("client quotas: %s", errbuf);
+        goto out;
+    }
+    broker.quotas = quotas;
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
@@ -641,6 +672,15 @@ main(int argc, char **argv)
             };
             tr_credentials_set_remote(creds, &remote);
         }
+        {
+            /* So do client quotas, changed through /config/changes. */
+            struct tr_quotas_remote remote = {
+                quotas_get, quotas_put, quotas_children, tr_zk_free_children,
+                cluster,
+            };
+            tr_quotas_set_remote(quotas, &remote);
+            (void)tr_quotas_reload_all(quotas);
+        }
     }
 #endif
     event_base_dispatch(base);
@@ -669,6 +709,7 @@ out:
     tr_pidgen_close(pids);
     tr_waits_free(waits);
     tr_credentials_free(creds);
+    tr_quotas_free(quotas);
     if (sigterm != NULL) {
         event_free(sigterm);
     }

@@ -53,6 +53,8 @@ static const struct {
     { 42, 2, "DeleteGroups" },
     { 44, 1, "IncrementalAlterConfigs" },
     { 47, -1, "OffsetDelete" },
+    { 48, 1, "DescribeClientQuotas" },
+    { 49, 1, "AlterClientQuotas" },
     { 50, 0, "DescribeUserScramCredentials" },
     { 51, 0, "AlterUserScramCredentials" },
     { 60, 0, "DescribeCluster" },

@@ -173,7 +173,7 @@ tr_api_create_topics(struct tr_request *req)
     }
 
     if (v >= 2) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(req->out, ntopics);
     for (t = 0; t < ntopics; t++) {
@@ -329,7 +329,7 @@ tr_api_delete_topics(struct tr_request *req)
         return err;
     }
     if (req->hdr.api_version >= 1) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(req->out, n);
     for (i = 0; i < n; i++) {
@@ -406,7 +406,7 @@ tr_api_create_partitions(struct tr_request *req)
         (err = tr_proto_get_bool(in, &validate_only)) != TR_OK) {
         return err;
     }
-    tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(req->out, ntopics);
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
@@ -562,7 +562,7 @@ tr_api_describe_configs(struct tr_request *req)
         return err;
     }
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(out, nres);
     for (r = 0; r < nres; r++) {
         struct describe d = { req, { 0 }, 0, 0, 0 };

@@ -94,7 +94,24 @@ struct tr_request {
      */
     void *state;
     void (*state_free)(void *state);
+    /*
+     * Client quotas (security/quota.h, KIP-219): the wait the client is
+     * told of, known before the handler runs for a Produce; handlers
+     * encode it with tr_request_put_throttle where the response has
+     * throttle_time_ms, so the server can raise it afterwards (Fetch
+     * bytes, request time). A handler sets 'quota_exempt' for requests
+     * quotas do not apply to (a follower's Fetch).
+     */
+    int32_t throttle_ms;
+    int quota_exempt;
+    size_t throttle_at; /* private: offset of the field + 1, or 0 */
 };
+
+/*
+ * Encodes throttle_time_ms (req->throttle_ms) at this point of the
+ * response and remembers where, for the server to update it.
+ */
+void tr_request_put_throttle(struct tr_request *req);
 
 /*
  * Appends 'len' bytes of file 'fd' at 'pos' to the response at the current
@@ -144,6 +161,9 @@ tr_err_t tr_api_sasl_handshake(struct tr_request *req);
 tr_err_t tr_api_sasl_authenticate(struct tr_request *req);
 tr_err_t tr_api_describe_user_scram_credentials(struct tr_request *req);
 tr_err_t tr_api_alter_user_scram_credentials(struct tr_request *req);
+/* quotas.c: client quotas (security/quota.h). */
+tr_err_t tr_api_describe_client_quotas(struct tr_request *req);
+tr_err_t tr_api_alter_client_quotas(struct tr_request *req);
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

@@ -278,7 +278,7 @@ fetch_encode(struct tr_request *req, struct fetch *f)
     int32_t t, p, n = 0;
     tr_err_t err;
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     if (v >= 7) {
         tr_buf_put_i16(out, TR_KERR_NONE);
         tr_buf_put_i32(out, 0); /* SessionId: we keep no fetch sessions */
@@ -329,6 +329,8 @@ tr_api_fetch(struct tr_request *req)
     if (err != TR_OK) {
         goto out;
     }
+    /* A follower's replication is not held to client quotas. */
+    req->quota_exempt = f.replica_id >= 0;
     total = fetch_read(req, &f);
     if (!req->final && f.max_wait_ms > 0 && f.min_bytes > 0 &&
         total < (size_t)f.min_bytes) {
@@ -372,7 +374,7 @@ tr_api_list_offsets(struct tr_request *req)
         return err;
     }
     if (v >= 2) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     ntopics = ntopics < 0 ? 0 : ntopics;
     tr_buf_put_i32(out, ntopics);

@@ -173,7 +173,7 @@ tr_api_find_coordinator(struct tr_request *req)
     }
 #endif
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, kerr);
     if (v >= 1) {
@@ -248,7 +248,7 @@ tr_api_join_group(struct tr_request *req)
         goto out;
     }
     if (v >= 2) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, res.error);
     tr_buf_put_i32(out, res.error == TR_KERR_NONE ? res.generation : -1);
@@ -320,7 +320,7 @@ tr_api_sync_group(struct tr_request *req)
         goto out;
     }
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, res.error);
     tr_proto_put_bytes_v(out, 0, res.assignment,
@@ -350,7 +350,7 @@ tr_api_heartbeat(struct tr_request *req)
     kerr = tr_groups_heartbeat(req->broker->groups, &group, &member, &instance,
                                generation, req->now_ms);
     if (v >= 1) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(req->out, kerr);
     return TR_OK;
@@ -379,7 +379,7 @@ tr_api_leave_group(struct tr_request *req)
         kerr = tr_groups_leave(req->broker->groups, &group, &member, &instance,
                                req->now_ms);
         if (v >= 1) {
-            tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+            tr_request_put_throttle(req);
         }
         tr_buf_put_i16(out, kerr);
         return TR_OK;
@@ -395,7 +395,7 @@ tr_api_leave_group(struct tr_request *req)
             return err;
         }
     }
-    tr_buf_put_i32(out, 0);                 /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     at = tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
@@ -579,7 +579,7 @@ tr_api_offset_commit(struct tr_request *req)
         goto out; /* parked: req->out untouched */
     }
     if (v >= 3) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(out, ntopics);
     for (t = 0, k = 0; t < ntopics; t++) {
@@ -669,7 +669,7 @@ tr_api_offset_fetch(struct tr_request *req)
         return err;
     }
     if (v >= 3) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     if (ntopics < 0) {
         /* Every committed offset; the list is sorted by topic. */
@@ -728,7 +728,7 @@ tr_api_list_groups(struct tr_request *req)
         return err;
     }
     if (req->hdr.api_version >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, TR_KERR_NONE);
     tr_buf_put_i32(out, (int32_t)n);
@@ -768,7 +768,7 @@ tr_api_describe_groups(struct tr_request *req)
         return err;
     }
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
@@ -827,7 +827,7 @@ tr_api_delete_groups(struct tr_request *req)
             return err;
         }
     }
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
         struct tr_str name;

@@ -63,6 +63,8 @@ static const struct tr_api api_table[] = {
       tr_api_incremental_alter_configs },
     { TR_API_SASL_HANDSHAKE, 0, 1, tr_api_sasl_handshake },
     { TR_API_SASL_AUTHENTICATE, 0, 2, tr_api_sasl_authenticate },
+    { TR_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, tr_api_describe_client_quotas },
+    { TR_API_ALTER_CLIENT_QUOTAS, 0, 1, tr_api_alter_client_quotas },
     { TR_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0,
       tr_api_describe_user_scram_credentials },
     { TR_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0,
@@ -135,7 +137,7 @@ tr_api_api_versions(struct tr_request *req)
     }
     put_api_versions(req->out, flex, TR_KERR_NONE);
     if (version >= 1) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_proto_put_tags_v(req->out, flex);
     return TR_OK;
@@ -330,7 +332,7 @@ tr_api_metadata(struct tr_request *req)
     }
 
     if (v >= 3) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     int32_t controller = broker->node_id;
 #ifdef HAVE_ZOOKEEPER

@@ -56,6 +56,11 @@
 #define TR_QUOTAS_FILE "/.quotas"
 /* Longest user or client id an entity may name. */
 #define TR_QUOTA_NAME_MAX 255
+/*
+ * Sensors the collector keeps (each a few hundred bytes): the bound on
+ * the memory that clients cycling through client ids can take.
+ */
+#define TR_QUOTA_SENSORS_MAX 100000
 /* Kafka's name of the default entity in ZooKeeper and its tools. */
 #define TR_QUOTA_DEFAULT_NAME "<default>"
 
