@@ -35,6 +35,7 @@
 #include "groups.h"
 #include "log.h"
 #include "pidgen.h"
+#include "plimits.h"
 #include "quota.h"
 #include "server.h"
 #include "topics.h"
@@ -265,6 +266,13 @@ group_tick_cb(evutil_socket_t fd, short what, void *arg)
     tr_groups_tick(arg, tr_clock_wall_ms());
 }
 
+/* A group left the coordinator: its creator may create another. */
+static void
+group_removed(void *arg, const char *group_id)
+{
+    tr_limits_release(arg, TR_LIMIT_GROUPS, group_id);
+}
+
 #ifdef HAVE_ZOOKEEPER
 /*
  * The group coordinator's questions about __consumer_offsets (struct
@@ -386,6 +394,7 @@ main(int argc, char **argv)
     struct event *group_tick = NULL;
     struct tr_credentials *creds = NULL;
     struct tr_quotas *quotas = NULL;
+    struct tr_limits *limits = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -550,6 +559,14 @@ main(int argc, char **argv)
     gcfg.min_session_timeout_ms = cfg.group_min_session_timeout_ms;
     gcfg.max_session_timeout_ms = cfg.group_max_session_timeout_ms;
     gcfg.max_size = cfg.group_max_size;
+    limits = tr_limits_new(cfg.max_topics_per_principal,
+                           cfg.max_groups_per_principal);
+    if (limits == NULL) {
+        goto out;
+    }
+    broker.limits = limits;
+    gcfg.removed = group_removed;
+    gcfg.removed_arg = limits;
     gcfg.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
     gcfg.offsets_retention_ms = (int64_t)cfg.offsets_retention_minutes * 60000;
     gcfg.offsets_partitions = cfg.offsets_topic_num_partitions;
@@ -710,6 +727,7 @@ out:
     tr_waits_free(waits);
     tr_credentials_free(creds);
     tr_quotas_free(quotas);
+    tr_limits_free(limits); /* after the groups, which release into it */
     if (sigterm != NULL) {
         event_free(sigterm);
     }

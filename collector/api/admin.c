@@ -21,6 +21,7 @@
 #include "assign.h"
 #include "config.h"
 #include "log.h"
+#include "plimits.h"
 #include "topics.h"
 
 #define MAX_CONFIGS 1000
@@ -185,6 +186,7 @@ tr_api_create_topics(struct tr_request *req)
         int32_t *assigned = NULL;
         int16_t rf, kerr;
         size_t nconfigs = 0;
+        enum tr_limit_result charged = TR_LIMIT_KNOWN;
 
         tr_proto_get_string(&topics_at, &name);
         tr_slice_get_i32(&topics_at, &np);
@@ -248,6 +250,17 @@ tr_api_create_topics(struct tr_request *req)
             kerr = TR_KERR_INVALID_PARTITIONS;
             snprintf(message, sizeof(message),
                      "number of partitions must be larger than 0");
+        } else if (!validate_only &&
+                   (charged = tr_limits_acquire(
+                        req->broker->limits, TR_LIMIT_TOPICS,
+                        tr_request_principal(req), topic)) ==
+                       TR_LIMIT_REFUSED) {
+            kerr = TR_KERR_POLICY_VIOLATION;
+            snprintf(message, sizeof(message),
+                     "%s may create at most %d topics "
+                     "(max.topics.per.principal)",
+                     tr_request_principal(req),
+                     tr_limits_max(req->broker->limits, TR_LIMIT_TOPICS));
         } else if (req->broker->cluster != NULL &&
                    (!validate_only || assigned != NULL)) {
 #ifdef HAVE_ZOOKEEPER
@@ -297,6 +310,9 @@ tr_api_create_topics(struct tr_request *req)
                 tr_log_info("created topic '%s' with %d partitions (by %s)",
                             topic, np, req->peer);
             }
+        }
+        if (charged == TR_LIMIT_TAKEN && kerr != TR_KERR_NONE) {
+            tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, topic);
         }
         tr_free(assigned);
         put_topic_result(req, &name, kerr, message, v >= 1);
@@ -359,6 +375,9 @@ tr_api_delete_topics(struct tr_request *req)
             } else {
                 tr_log_info("deleted topic '%s' (by %s)", topic, req->peer);
             }
+        }
+        if (kerr == TR_KERR_NONE) {
+            tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, topic);
         }
         put_topic_result(req, &name, kerr, NULL, 0);
     }

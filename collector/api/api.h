@@ -108,6 +108,12 @@ struct tr_request {
 };
 
 /*
+ * The principal the request's connection is authenticated as
+ * ("User:alice"); "User:ANONYMOUS" without a connection (unit tests).
+ */
+const char *tr_request_principal(const struct tr_request *req);
+
+/*
  * Encodes throttle_time_ms (req->throttle_ms) at this point of the
  * response and remembers where, for the server to update it.
  */

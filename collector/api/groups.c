@@ -22,6 +22,7 @@
 #include "config.h"
 #include "groups.h"
 #include "log.h"
+#include "plimits.h"
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
@@ -185,6 +186,69 @@ tr_api_find_coordinator(struct tr_request *req)
     return TR_OK;
 }
 
+/* An owned NUL-terminated copy of 's' ("" for null), or NULL on OOM. */
+static char *
+str_copy(const struct tr_str *s)
+{
+    size_t n = s->len > 0 ? (size_t)s->len : 0;
+    char *p = tr_malloc(n + 1);
+
+    if (p != NULL) {
+        memcpy(p, s->ptr, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/*
+ * max.groups.per.principal: a request that would create group 'id' is
+ * charged to its principal, or refused (GROUP_MAX_SIZE_REACHED, the
+ * closest of Kafka's errors) when the principal already has its limit.
+ */
+static int
+group_allowed(struct tr_request *req, const struct tr_str *id)
+{
+    struct tr_limits *limits = req->broker->limits;
+    char *name;
+    enum tr_limit_result r;
+
+    if (tr_limits_max(limits, TR_LIMIT_GROUPS) == INT32_MAX ||
+        tr_groups_exists(req->broker->groups, id)) {
+        return 1;
+    }
+    name = str_copy(id);
+    if (name == NULL) {
+        return 0;
+    }
+    r = tr_limits_acquire(limits, TR_LIMIT_GROUPS, tr_request_principal(req),
+                          name);
+    if (r == TR_LIMIT_REFUSED) {
+        tr_log_warn("%s: %s may not create group '%s' "
+                    "(max.groups.per.principal %d)",
+                    req->peer, tr_request_principal(req), TR_LOG_ESC(name),
+                    tr_limits_max(limits, TR_LIMIT_GROUPS));
+    }
+    tr_free(name);
+    return r != TR_LIMIT_REFUSED;
+}
+
+/* After the request: a charge for a group that was not created goes back. */
+static void
+group_charged(struct tr_request *req, const struct tr_str *id)
+{
+    char *name;
+
+    if (tr_limits_max(req->broker->limits, TR_LIMIT_GROUPS) == INT32_MAX ||
+        tr_groups_exists(req->broker->groups, id)) {
+        return;
+    }
+    name = str_copy(id);
+    if (name != NULL) {
+        tr_limits_release(req->broker->limits, TR_LIMIT_GROUPS, name);
+        tr_free(name);
+    }
+}
+
 tr_err_t
 tr_api_join_group(struct tr_request *req)
 {
@@ -238,8 +302,13 @@ tr_api_join_group(struct tr_request *req)
     jr.version = v;
     jr.token = req->waiter;
     jr.waiter = req->waiter;
-    err =
-        tr_groups_join(req->broker->groups, &jr, req->final, req->now_ms, &res);
+    if (!group_allowed(req, &jr.group_id)) {
+        res.error = TR_KERR_GROUP_MAX_SIZE_REACHED;
+    } else {
+        err = tr_groups_join(req->broker->groups, &jr, req->final,
+                             req->now_ms, &res);
+        group_charged(req, &jr.group_id);
+    }
     if (err != TR_OK) {
         goto out;
     }
@@ -568,9 +637,14 @@ tr_api_offset_commit(struct tr_request *req)
             tr_proto_get_string(&topics_at, &oc->metadata);
         }
     }
-    if (req->state == NULL) {
+    if (req->state == NULL && !group_allowed(req, &group)) {
+        for (k = 0; k < n; k++) {
+            offs[k].error = TR_KERR_GROUP_MAX_SIZE_REACHED;
+        }
+    } else if (req->state == NULL) {
         err = tr_groups_commit(req->broker->groups, &group, &member, &instance,
                                generation, offs, n, req->now_ms, &ack);
+        group_charged(req, &group);
         if (err != TR_OK) {
             goto out;
         }

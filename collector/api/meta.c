@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "plimits.h"
 #include "topics.h"
 
 /*
@@ -147,6 +148,28 @@ tr_api_api_versions(struct tr_request *req)
  * Finds topic 'name' or creates it when auto-creation applies. Returns the
  * partition count, or -1 with *kerr set.
  */
+/*
+ * Auto-creation counts against the asking principal's
+ * max.topics.per.principal (internal "__" topics excepted): refused, the
+ * topic's error is POLICY_VIOLATION.
+ */
+static int
+auto_create_allowed(struct tr_request *req, const char *name, int16_t *kerr)
+{
+    if (strncmp(name, "__", 2) == 0 ||
+        tr_limits_acquire(req->broker->limits, TR_LIMIT_TOPICS,
+                          tr_request_principal(req),
+                          name) != TR_LIMIT_REFUSED) {
+        return 1;
+    }
+    tr_log_warn("%s: %s may not auto-create topic '%s' "
+                "(max.topics.per.principal %d)",
+                req->peer, tr_request_principal(req), TR_LOG_ESC(name),
+                tr_limits_max(req->broker->limits, TR_LIMIT_TOPICS));
+    *kerr = TR_KERR_POLICY_VIOLATION;
+    return 0;
+}
+
 static int32_t
 resolve_topic(struct tr_request *req, const char *name, int allow_create,
               int16_t *kerr)
@@ -174,12 +197,18 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
             *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             return -1;
         }
+        if (!auto_create_allowed(req, name, kerr)) {
+            return -1;
+        }
         ck =
             tr_cluster_create_topic(c, name, cfg->num_partitions,
                                     strncmp(name, "__consumer_offsets", 18) == 0
                                         ? cfg->offsets_topic_replication_factor
                                         : cfg->default_replication_factor,
                                     NULL, NULL, 0, 0, errbuf, sizeof(errbuf));
+        if (ck != TR_KERR_NONE) {
+            tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, name);
+        }
         if (ck == TR_KERR_INVALID_REPLICATION_FACTOR) {
             tr_log_warn("cannot auto-create topic '%s': %s", TR_LOG_ESC(name),
                         errbuf);
@@ -197,12 +226,16 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return -1;
     }
+    if (!auto_create_allowed(req, name, kerr)) {
+        return -1;
+    }
     err = tr_topics_create(req->broker->topics, name, cfg->num_partitions, NULL,
                            0, errbuf, sizeof(errbuf));
     if (err == TR_OK) {
         tr_log_info("auto-created topic '%s' with %d partitions (asked by %s)",
                     name, cfg->num_partitions, req->peer);
     } else if (err != TR_ERR_EXISTS) {
+        tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, name);
         tr_log_error("cannot auto-create topic '%s': %s", TR_LOG_ESC(name),
                      err == TR_ERR_CONFIG ? errbuf : tr_err_str(err));
         *kerr = TR_KERR_UNKNOWN_SERVER_ERROR;

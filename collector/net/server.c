@@ -165,6 +165,13 @@ struct response {
     int copy_files; /* TLS: file data is read, not sent with sendfile */
 };
 
+const char *
+tr_request_principal(const struct tr_request *req)
+{
+    return req->security != NULL ? req->security->principal
+                                 : "User:ANONYMOUS";
+}
+
 void
 tr_request_put_throttle(struct tr_request *req)
 {
