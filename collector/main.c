@@ -564,7 +564,6 @@ main(int argc, char **argv)
     if (limits == NULL) {
         goto out;
     }
-    broker.limits = limits;
     gcfg.removed = group_removed;
     gcfg.removed_arg = limits;
     gcfg.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
@@ -590,6 +589,7 @@ main(int argc, char **argv)
     }
 
     memset(&broker, 0, sizeof(broker));
+    broker.limits = limits;
     broker.cfg = &cfg;
     broker.topics = topics;
     broker.waits = waits;

@@ -105,7 +105,22 @@ struct tr_request {
     int32_t throttle_ms;
     int quota_exempt;
     size_t throttle_at; /* private: offset of the field + 1, or 0 */
+    void *quota;        /* private: the server's quota state, or NULL */
 };
+
+/*
+ * Fetch: counts 'bytes' of records against the client's
+ * consumer_byte_rate and returns the wait (0: within its quota). Over
+ * it, the bytes are taken back and req->throttle_ms is set: the handler
+ * answers without records, as Kafka does, so a client never gets more
+ * than its quota allows. Without quotas (or in unit tests) 0.
+ */
+int32_t tr_request_fetch_quota(struct tr_request *req, size_t bytes);
+/*
+ * The most bytes a Fetch of this client may return under its
+ * consumer_byte_rate (Kafka's cap), or 0 for no cap.
+ */
+int32_t tr_request_fetch_cap(struct tr_request *req);
 
 /*
  * The principal the request's connection is authenticated as

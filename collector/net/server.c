@@ -338,6 +338,8 @@ sasl_raw_frame(struct conn *c, const uint8_t *frame, size_t len)
 
 /* What the quota checks of one request carry from before to after. */
 struct quota_state {
+    struct tr_quotas *quotas;
+    int fetch_counted; /* the Fetch handler counted its bytes */
     const char *user;
     char client_id[TR_QUOTA_NAME_MAX + 1];
     int64_t start_us; /* handler start, when request time counts */
@@ -383,6 +385,9 @@ quota_before(struct conn *c, struct tr_request *req, size_t len,
 
     qs->start_us = 0;
     qs->throttle_ms = 0;
+    qs->fetch_counted = 0;
+    qs->quotas = quotas;
+    req->quota = qs;
     if (quotas == NULL) {
         return;
     }
@@ -424,6 +429,44 @@ quota_after(struct conn *c, struct tr_request *req, struct quota_state *qs)
     qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
 }
 
+int32_t
+tr_request_fetch_cap(struct tr_request *req)
+{
+    struct quota_state *qs = req->quota;
+    double cap;
+
+    if (qs == NULL || qs->quotas == NULL) {
+        return 0;
+    }
+    cap = tr_quotas_window_max(qs->quotas, qs->user, qs->client_id,
+                               TR_QUOTA_CONSUMER_BYTE_RATE);
+    return cap <= 0 ? 0 : cap >= INT32_MAX ? INT32_MAX : cap < 1 ? 1 : (int32_t)cap;
+}
+
+int32_t
+tr_request_fetch_quota(struct tr_request *req, size_t bytes)
+{
+    struct quota_state *qs = req->quota;
+    int64_t now, t;
+
+    if (qs == NULL || !tr_quotas_active(qs->quotas,
+                                        TR_QUOTA_CONSUMER_BYTE_RATE)) {
+        return 0;
+    }
+    now = tr_clock_mono_ms();
+    qs->fetch_counted = 1;
+    t = tr_quotas_record(qs->quotas, qs->user, qs->client_id,
+                         TR_QUOTA_CONSUMER_BYTE_RATE, (double)bytes, now);
+    if (t <= 0) {
+        return 0;
+    }
+    (void)tr_quotas_record(qs->quotas, qs->user, qs->client_id,
+                           TR_QUOTA_CONSUMER_BYTE_RATE, -(double)bytes, now);
+    qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
+    req->throttle_ms = clamp_ms(qs->throttle_ms);
+    return req->throttle_ms;
+}
+
 /*
  * The request is answered: a Fetch's response bytes count, the largest
  * wait goes into throttle_time_ms, and the connection is muted for it
@@ -440,7 +483,7 @@ quota_finish(struct conn *c, struct tr_request *req, struct response *resp,
     if (quotas == NULL || req->quota_exempt) {
         return;
     }
-    if (req->hdr.api_key == TR_API_FETCH &&
+    if (req->hdr.api_key == TR_API_FETCH && !qs->fetch_counted &&
         tr_quotas_active(quotas, TR_QUOTA_CONSUMER_BYTE_RATE)) {
         size_t bytes = tr_buf_len(req->out) + evbuffer_get_length(resp->ev);
 

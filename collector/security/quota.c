@@ -695,6 +695,19 @@ tr_quotas_bound(struct tr_quotas *q, const char *user, const char *client_id,
     return e != NULL;
 }
 
+double
+tr_quotas_window_max(struct tr_quotas *q, const char *user,
+                     const char *client_id, enum tr_quota_key key)
+{
+    double bound;
+
+    if (!tr_quotas_active(q, key) ||
+        !tr_quotas_bound(q, user, client_id, key, &bound)) {
+        return 0;
+    }
+    return bound * (double)(q->window_num - 1) * (double)q->window_ms / 1000.0;
+}
+
 int64_t
 tr_quotas_record(struct tr_quotas *q, const char *user, const char *client_id,
                  enum tr_quota_key key, double value, int64_t now_ms)

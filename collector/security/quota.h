@@ -148,6 +148,14 @@ int tr_quotas_bound(struct tr_quotas *q, const char *user,
                     double *bound);
 
 /*
+ * What the client may use of 'key' in one full measuring span: its quota
+ * times (samples - 1) windows, or 0 without a quota. Kafka caps a Fetch's
+ * size at this, so that one answer never exceeds what the quota allows.
+ */
+double tr_quotas_window_max(struct tr_quotas *q, const char *user,
+                            const char *client_id, enum tr_quota_key key);
+
+/*
  * Records 'value' (bytes, or percent-seconds of thread time for
  * request_percentage) against the client's sensor for 'key' at 'now_ms'
  * and returns how long the client must wait, in ms (0 within its quota
