@@ -30,7 +30,7 @@ struct tr_broker {
     struct tr_cluster *cluster;         /* NULL for a single collector */
     struct tr_credentials *credentials; /* SCRAM users (security/) */
     struct tr_quotas *quotas;           /* client quotas (security/) */
-    struct tr_limits *limits; /* per-principal counts (security/) */
+    struct tr_limits *limits;           /* per-principal counts (security/) */
     int32_t node_id;
     char advertised_host[256];
     int advertised_port;

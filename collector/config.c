@@ -559,8 +559,7 @@ tr_broker_config_ip_overrides(const char *value,
 static tr_err_t
 check_ip_overrides(const char *value, char *reason, size_t reasonlen)
 {
-    return tr_broker_config_ip_overrides(value, NULL, NULL, reason,
-                                         reasonlen);
+    return tr_broker_config_ip_overrides(value, NULL, NULL, reason, reasonlen);
 }
 
 static const struct opt *

@@ -41,11 +41,11 @@ struct tr_broker_config {
     int64_t socket_write_timeout_ms;  /* tributary.socket.write.timeout.ms */
     int32_t max_connections;          /* max.connections, 10000 */
     int32_t max_connections_per_ip;   /* max.connections.per.ip */
-    char *max_connections_per_ip_overrides; /* HOST:N,... or NULL */
-    int32_t quota_window_num;               /* quota.window.num, 11 */
-    int32_t quota_window_size_seconds;      /* quota.window.size.seconds */
-    int32_t max_topics_per_principal;       /* INT32_MAX: no limit */
-    int32_t max_groups_per_principal;       /* INT32_MAX: no limit */
+    char *max_connections_per_ip_overrides;   /* HOST:N,... or NULL */
+    int32_t quota_window_num;                 /* quota.window.num, 11 */
+    int32_t quota_window_size_seconds;        /* quota.window.size.seconds */
+    int32_t max_topics_per_principal;         /* INT32_MAX: no limit */
+    int32_t max_groups_per_principal;         /* INT32_MAX: no limit */
     int32_t default_replication_factor;       /* 1 */
     int32_t offsets_topic_replication_factor; /* 1 */
     int32_t offsets_topic_num_partitions;     /* 50 */
@@ -156,8 +156,7 @@ tr_err_t tr_broker_config_listener(const char *listeners, char *host,
 tr_err_t tr_broker_config_ip_overrides(const char *value,
                                        tr_err_t (*cb)(const char *host,
                                                       int32_t max, void *arg),
-                                       void *arg, char *errbuf,
-                                       size_t errlen);
+                                       void *arg, char *errbuf, size_t errlen);
 
 /* Kafka's security protocols; the names are Kafka's (SecurityProtocol). */
 enum tr_security_protocol {

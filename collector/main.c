@@ -605,8 +605,7 @@ main(int argc, char **argv)
     broker.credentials = creds;
     err = tr_quotas_open(cfg.log_dirs, cfg.quota_window_num,
                          (int64_t)cfg.quota_window_size_seconds * 1000,
-                         TR_QUOTA_SENSORS_MAX, &quotas, errbuf,
-                         sizeof(errbuf));
+                         TR_QUOTA_SENSORS_MAX, &quotas, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("client quotas: %s", errbuf);
         goto out;
@@ -692,8 +691,8 @@ main(int argc, char **argv)
         {
             /* So do client quotas, changed through /config/changes. */
             struct tr_quotas_remote remote = {
-                quotas_get, quotas_put, quotas_children, tr_zk_free_children,
-                cluster,
+                quotas_get,          quotas_put, quotas_children,
+                tr_zk_free_children, cluster,
             };
             tr_quotas_set_remote(quotas, &remote);
             (void)tr_quotas_reload_all(quotas);

@@ -41,34 +41,33 @@ struct qopts {
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: tributary quotas list [-b B] [--json] [ENTITY]\n"
-            "       tributary quotas set -b B ENTITY KEY=VALUE...\n"
-            "       tributary quotas delete -b B ENTITY [KEY...]\n"
-            "\n"
-            "Client quotas of the collector (DescribeClientQuotas, "
-            "AlterClientQuotas).\n"
-            "ENTITY is --user U and/or --client-id C; --default-user and\n"
-            "--default-client-id (or the name <default>) mean Kafka's "
-            "defaults.\n"
-            "KEY is producer_byte_rate or consumer_byte_rate (bytes/s), "
-            "request_percentage\n"
-            "(percent of one network thread), controller_mutation_rate "
-            "(stored only).\n"
-            "delete without KEY removes all of the entity's quotas.\n"
-            "\n"
-            "Options:\n"
-            "  -b, --bootstrap-server HOST:PORT  a collector (default "
-            "$TRIBUTARY_BOOTSTRAP or 127.0.0.1:9092)\n"
-            "  -u, --user U           the user (principal name: alice for "
-            "User:alice)\n"
-            "  -c, --client-id C      the client id\n"
-            "      --default-user     users/<default>\n"
-            "      --default-client-id  clients/<default>\n"
-            "      --json             list as JSON\n"
-            "      --timeout MS       per request (default 10000)\n"
-            "\n"
-            "See docs/security.md, \"Quotas and limits\".\n");
+    fprintf(out, "Usage: tributary quotas list [-b B] [--json] [ENTITY]\n"
+                 "       tributary quotas set -b B ENTITY KEY=VALUE...\n"
+                 "       tributary quotas delete -b B ENTITY [KEY...]\n"
+                 "\n"
+                 "Client quotas of the collector (DescribeClientQuotas, "
+                 "AlterClientQuotas).\n"
+                 "ENTITY is --user U and/or --client-id C; --default-user and\n"
+                 "--default-client-id (or the name <default>) mean Kafka's "
+                 "defaults.\n"
+                 "KEY is producer_byte_rate or consumer_byte_rate (bytes/s), "
+                 "request_percentage\n"
+                 "(percent of one network thread), controller_mutation_rate "
+                 "(stored only).\n"
+                 "delete without KEY removes all of the entity's quotas.\n"
+                 "\n"
+                 "Options:\n"
+                 "  -b, --bootstrap-server HOST:PORT  a collector (default "
+                 "$TRIBUTARY_BOOTSTRAP or 127.0.0.1:9092)\n"
+                 "  -u, --user U           the user (principal name: alice for "
+                 "User:alice)\n"
+                 "  -c, --client-id C      the client id\n"
+                 "      --default-user     users/<default>\n"
+                 "      --default-client-id  clients/<default>\n"
+                 "      --json             list as JSON\n"
+                 "      --timeout MS       per request (default 10000)\n"
+                 "\n"
+                 "See docs/security.md, \"Quotas and limits\".\n");
 }
 
 static int
@@ -121,25 +120,6 @@ put_f64(struct tr_buf *b, double v)
     tr_buf_put_i64(b, bits);
 }
 
-static void
-json_string(const char *s, size_t len)
-{
-    size_t i;
-
-    putchar('"');
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
-        } else {
-            putchar(c);
-        }
-    }
-    putchar('"');
-}
-
 /* ---- list ---- */
 
 static void
@@ -189,12 +169,12 @@ print_entity(struct tr_slice *s, int flex, int json)
             return TR_ERR_CORRUPT;
         }
         if (json) {
-            json_string(type.ptr, (size_t)type.len);
+            tr_cli_json_string(type.ptr, (size_t)type.len);
             putchar(':');
             if (name.len < 0) {
                 printf("\"<default>\",");
             } else {
-                json_string(name.ptr, (size_t)name.len);
+                tr_cli_json_string(name.ptr, (size_t)name.len);
                 putchar(',');
             }
         } else {
@@ -417,8 +397,7 @@ cmd_alter(struct tr_admin *a, const struct qopts *o, char **ops, int nops,
         printf(" user %s", o->user_default ? "<default>" : o->user);
     }
     if (o->client_id != NULL || o->client_default) {
-        printf(" client-id %s",
-               o->client_default ? "<default>" : o->client_id);
+        printf(" client-id %s", o->client_default ? "<default>" : o->client_id);
     }
     printf("\n");
     rc = TR_EXIT_OK;
@@ -501,8 +480,9 @@ tr_cmd_quotas(int argc, char **argv)
         }
     } else if (strcmp(sub, "set") == 0 || remove) {
         if (!has_entity(&o)) {
-            tr_cli_error(CMD, "%s needs --user, --client-id, --default-user "
-                              "or --default-client-id",
+            tr_cli_error(CMD,
+                         "%s needs --user, --client-id, --default-user "
+                         "or --default-client-id",
                          sub);
             goto out;
         }

@@ -250,11 +250,10 @@ tr_api_create_topics(struct tr_request *req)
             kerr = TR_KERR_INVALID_PARTITIONS;
             snprintf(message, sizeof(message),
                      "number of partitions must be larger than 0");
-        } else if (!validate_only &&
-                   (charged = tr_limits_acquire(
-                        req->broker->limits, TR_LIMIT_TOPICS,
-                        tr_request_principal(req), topic)) ==
-                       TR_LIMIT_REFUSED) {
+        } else if (!validate_only && (charged = tr_limits_acquire(
+                                          req->broker->limits, TR_LIMIT_TOPICS,
+                                          tr_request_principal(req), topic)) ==
+                                         TR_LIMIT_REFUSED) {
             kerr = TR_KERR_POLICY_VIOLATION;
             snprintf(message, sizeof(message),
                      "%s may create at most %d topics "

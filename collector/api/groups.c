@@ -305,8 +305,8 @@ tr_api_join_group(struct tr_request *req)
     if (!group_allowed(req, &jr.group_id)) {
         res.error = TR_KERR_GROUP_MAX_SIZE_REACHED;
     } else {
-        err = tr_groups_join(req->broker->groups, &jr, req->final,
-                             req->now_ms, &res);
+        err = tr_groups_join(req->broker->groups, &jr, req->final, req->now_ms,
+                             &res);
         group_charged(req, &jr.group_id);
     }
     if (err != TR_OK) {

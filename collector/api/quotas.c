@@ -19,7 +19,11 @@
 #define MAX_ENTRIES 10000
 #define MAX_OPS     64
 
-enum comp_type { COMP_USER, COMP_CLIENT, COMP_UNKNOWN };
+enum comp_type {
+    COMP_USER,
+    COMP_CLIENT,
+    COMP_UNKNOWN
+};
 
 static enum comp_type
 comp_type(const struct tr_str *s)
@@ -76,8 +80,8 @@ put_entity(struct tr_buf *b, int flex, const struct tr_quota_entity *e)
 /* ---- DescribeClientQuotas ---- */
 
 struct filter {
-    int has[2];        /* by enum comp_type */
-    int8_t match[2];   /* 0 exact, 1 default, 2 any */
+    int has[2];      /* by enum comp_type */
+    int8_t match[2]; /* 0 exact, 1 default, 2 any */
     struct tr_str name[2];
     int strict;
 };
@@ -155,8 +159,7 @@ tr_api_describe_client_quotas(struct tr_request *req)
 
         if ((err = tr_proto_get_string_v(&req->body, flex, &type)) != TR_OK ||
             (err = tr_slice_get_i8(&req->body, &match_type)) != TR_OK ||
-            (err = tr_proto_get_string_v(&req->body, flex, &match)) !=
-                TR_OK ||
+            (err = tr_proto_get_string_v(&req->body, flex, &match)) != TR_OK ||
             (flex && (err = tr_proto_skip_tags(&req->body)) != TR_OK)) {
             break;
         }
@@ -218,8 +221,8 @@ tr_api_describe_client_quotas(struct tr_request *req)
  * set for a well-formed but unacceptable entity.
  */
 static tr_err_t
-get_entity(struct tr_slice *in, int flex, struct tr_quota_entity *e,
-           char *user, char *client, const char **why)
+get_entity(struct tr_slice *in, int flex, struct tr_quota_entity *e, char *user,
+           char *client, const char **why)
 {
     int32_t n, i;
     tr_err_t err;

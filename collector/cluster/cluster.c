@@ -20,10 +20,10 @@
 #include "config.h"
 #include "fetcher.h"
 #include "json.h"
-#include "quota.h"
 #include "log.h"
 #include "partition.h"
 #include "proto.h"
+#include "quota.h"
 #include "topics.h"
 #include "waits.h"
 #include "zk.h"
@@ -2193,8 +2193,8 @@ tr_cluster_config_get(struct tr_cluster *c, const char *path, char **data,
 }
 
 tr_err_t
-tr_cluster_config_put(struct tr_cluster *c, const char *path,
-                      const char *data, size_t len)
+tr_cluster_config_put(struct tr_cluster *c, const char *path, const char *data,
+                      size_t len)
 {
     static const char empty[] = "{\"version\":1,\"config\":{}}";
     char full[1024], note[1200], created[256], *slash;
@@ -2212,7 +2212,7 @@ tr_cluster_config_put(struct tr_cluster *c, const char *path,
         *slash = '\0';
         (void)tr_zk_ensure_path(c->zk, "/config/users");
         (void)tr_zk_create(c->zk, full, empty, sizeof(empty) - 1, 0, NULL, 0);
-        strcat(full, "/clients");
+        memcpy(slash, "/clients", 9); /* where "/clients/<c>" was */
         (void)tr_zk_ensure_path(c->zk, full);
         (void)config_path(full, sizeof(full), path);
     } else {

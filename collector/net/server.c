@@ -109,7 +109,7 @@ struct conn {
     void *state; /* a parked request's handler state (api.h) */
     void (*state_free)(void *);
     /* Client quotas: no request is read until then (KIP-219). */
-    int64_t muted_until_ms; /* monotonic */
+    int64_t muted_until_ms;      /* monotonic */
     int64_t produce_throttle_ms; /* a parked Produce's, from its arrival */
     struct event *mute_ev;
     int per_ip_counted; /* holds a slot in the server's per-IP counts */
@@ -168,8 +168,7 @@ struct response {
 const char *
 tr_request_principal(const struct tr_request *req)
 {
-    return req->security != NULL ? req->security->principal
-                                 : "User:ANONYMOUS";
+    return req->security != NULL ? req->security->principal : "User:ANONYMOUS";
 }
 
 void
@@ -422,10 +421,9 @@ quota_after(struct conn *c, struct tr_request *req, struct quota_state *qs)
         return;
     }
     /* Percent-seconds of one thread: 1 s of work is 100. */
-    t = tr_quotas_record(quotas, qs->user, qs->client_id,
-                         TR_QUOTA_REQUEST_PERCENTAGE,
-                         (double)(tr_clock_mono_us() - qs->start_us) / 1e4,
-                         tr_clock_mono_ms());
+    t = tr_quotas_record(
+        quotas, qs->user, qs->client_id, TR_QUOTA_REQUEST_PERCENTAGE,
+        (double)(tr_clock_mono_us() - qs->start_us) / 1e4, tr_clock_mono_ms());
     qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
 }
 
@@ -440,7 +438,10 @@ tr_request_fetch_cap(struct tr_request *req)
     }
     cap = tr_quotas_window_max(qs->quotas, qs->user, qs->client_id,
                                TR_QUOTA_CONSUMER_BYTE_RATE);
-    return cap <= 0 ? 0 : cap >= INT32_MAX ? INT32_MAX : cap < 1 ? 1 : (int32_t)cap;
+    return cap <= 0           ? 0
+           : cap >= INT32_MAX ? INT32_MAX
+           : cap < 1          ? 1
+                              : (int32_t)cap;
 }
 
 int32_t
@@ -449,8 +450,8 @@ tr_request_fetch_quota(struct tr_request *req, size_t bytes)
     struct quota_state *qs = req->quota;
     int64_t now, t;
 
-    if (qs == NULL || !tr_quotas_active(qs->quotas,
-                                        TR_QUOTA_CONSUMER_BYTE_RATE)) {
+    if (qs == NULL ||
+        !tr_quotas_active(qs->quotas, TR_QUOTA_CONSUMER_BYTE_RATE)) {
         return 0;
     }
     now = tr_clock_mono_ms();
@@ -1025,8 +1026,8 @@ add_override(const char *host, int32_t max, void *arg)
         }
         server->overrides = o;
         o = &o[server->noverrides];
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, o->ip, sizeof(o->ip),
-                        NULL, 0, NI_NUMERICHOST) == 0) {
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, o->ip, sizeof(o->ip), NULL,
+                        0, NI_NUMERICHOST) == 0) {
             o->max = max;
             server->noverrides++;
         }
@@ -1444,8 +1445,8 @@ tr_server_new(struct tr_broker *broker, struct event_base *main_base,
     }
     if (cfg->max_connections_per_ip_overrides != NULL) {
         err = tr_broker_config_ip_overrides(
-            cfg->max_connections_per_ip_overrides, add_override, server,
-            reason, sizeof(reason));
+            cfg->max_connections_per_ip_overrides, add_override, server, reason,
+            sizeof(reason));
         if (err != TR_OK) {
             snprintf(errbuf, errlen, "max.connections.per.ip.overrides: %s",
                      reason);

@@ -151,7 +151,7 @@ tr_limits_acquire(struct tr_limits *l, enum tr_limit_kind kind,
             r = TR_LIMIT_REFUSED;
             goto out;
         }
-        strcpy(o->text, principal);
+        memcpy(o->text, principal, strlen(principal) + 1);
         *op = o;
     }
     n = tr_calloc(1, sizeof(*n) + strlen(name) + 1);
@@ -159,7 +159,7 @@ tr_limits_acquire(struct tr_limits *l, enum tr_limit_kind kind,
         r = TR_LIMIT_REFUSED;
         goto out;
     }
-    strcpy(n->text, name);
+    memcpy(n->text, name, strlen(name) + 1);
     n->owner = o;
     *np = n;
     o->count++;

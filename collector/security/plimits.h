@@ -46,8 +46,7 @@ int32_t tr_limits_max(const struct tr_limits *l, enum tr_limit_kind kind);
  */
 enum tr_limit_result tr_limits_acquire(struct tr_limits *l,
                                        enum tr_limit_kind kind,
-                                       const char *principal,
-                                       const char *name);
+                                       const char *principal, const char *name);
 /* 'name' is gone: its creator may create another. Unknown names: no-op. */
 void tr_limits_release(struct tr_limits *l, enum tr_limit_kind kind,
                        const char *name);

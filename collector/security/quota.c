@@ -61,7 +61,11 @@ is_whole(double v)
     return d < 1e-6 && d > -1e-6;
 }
 
-enum part { ABSENT, DEFAULT, NAMED };
+enum part {
+    ABSENT,
+    DEFAULT,
+    NAMED
+};
 
 struct ent {
     enum part ukind, ckind;
@@ -121,7 +125,8 @@ tr_quota_key_parse(const char *name, size_t len)
     int k;
 
     for (k = 0; k < TR_QUOTA_NKEYS; k++) {
-        if (strlen(key_names[k]) == len && memcmp(key_names[k], name, len) == 0) {
+        if (strlen(key_names[k]) == len &&
+            memcmp(key_names[k], name, len) == 0) {
             return k;
         }
     }
@@ -249,8 +254,8 @@ path_part(char *out, size_t outlen, enum part k, const char *name)
 }
 
 static void
-ent_path(char *out, size_t outlen, enum part uk, const char *user,
-         enum part ck, const char *client)
+ent_path(char *out, size_t outlen, enum part uk, const char *user, enum part ck,
+         const char *client)
 {
     char u[SANITIZED_MAX], c[SANITIZED_MAX];
 
@@ -548,9 +553,8 @@ static struct sensor *
 sensor_get(struct tr_quotas *q, int key, const char *user, const char *client,
            int64_t now)
 {
-    uint64_t h = hash_str(hash_str(14695981039346656037ull ^ (uint64_t)key,
-                                   user),
-                          client);
+    uint64_t h = hash_str(
+        hash_str(14695981039346656037ull ^ (uint64_t)key, user), client);
     struct sensor *s, *first;
     size_t ul = strlen(user), cl = strlen(client), i;
     int64_t expiry = (int64_t)q->window_num * q->window_ms;
@@ -614,8 +618,7 @@ sensor_record(struct tr_quotas *q, struct sensor *s, double value, int64_t now)
  * time in ms.
  */
 static double
-sensor_rate(struct tr_quotas *q, struct sensor *s, int64_t now,
-            double *window)
+sensor_rate(struct tr_quotas *q, struct sensor *s, int64_t now, double *window)
 {
     int64_t expire = (int64_t)q->window_num * q->window_ms, oldest = now;
     int64_t elapsed, full, min_full = q->window_num - 1;
@@ -656,9 +659,9 @@ static const struct ent *
 resolve(struct tr_quotas *q, const char *user, const char *client, int key)
 {
     static const enum part levels[8][2] = {
-        { NAMED, NAMED },     { NAMED, DEFAULT },  { NAMED, ABSENT },
-        { DEFAULT, NAMED },   { DEFAULT, DEFAULT }, { DEFAULT, ABSENT },
-        { ABSENT, NAMED },    { ABSENT, DEFAULT },
+        { NAMED, NAMED },   { NAMED, DEFAULT },   { NAMED, ABSENT },
+        { DEFAULT, NAMED }, { DEFAULT, DEFAULT }, { DEFAULT, ABSENT },
+        { ABSENT, NAMED },  { ABSENT, DEFAULT },
     };
     int i;
 
@@ -686,8 +689,8 @@ tr_quotas_bound(struct tr_quotas *q, const char *user, const char *client_id,
     const struct ent *e;
 
     pthread_mutex_lock(&q->lock);
-    e = resolve(q, user != NULL ? user : "",
-                client_id != NULL ? client_id : "", key);
+    e = resolve(q, user != NULL ? user : "", client_id != NULL ? client_id : "",
+                key);
     if (e != NULL) {
         *bound = e->vals.v[key];
     }
@@ -764,8 +767,8 @@ tr_quotas_sensor_count(struct tr_quotas *q)
  * is not NULL, copies its other config members there as JSON members.
  */
 static tr_err_t
-remote_read(struct tr_quotas *q, const char *path,
-            struct tr_quota_values *vals, struct tr_buf *others)
+remote_read(struct tr_quotas *q, const char *path, struct tr_quota_values *vals,
+            struct tr_buf *others)
 {
     struct tr_json_value root, cfg, k, v;
     struct tr_json_iter it;
@@ -861,8 +864,8 @@ remote_write(struct tr_quotas *q, const char *path,
     tr_buf_put_bytes(&b, "}}", 2);
     err = tr_buf_err(&b);
     if (err == TR_OK) {
-        err = q->remote.put(q->remote.arg, path,
-                            (const char *)tr_buf_data(&b), tr_buf_len(&b));
+        err = q->remote.put(q->remote.arg, path, (const char *)tr_buf_data(&b),
+                            tr_buf_len(&b));
     }
 out:
     tr_buf_cleanup(&others);
@@ -871,8 +874,7 @@ out:
 }
 
 void
-tr_quotas_set_remote(struct tr_quotas *q,
-                     const struct tr_quotas_remote *remote)
+tr_quotas_set_remote(struct tr_quotas *q, const struct tr_quotas_remote *remote)
 {
     pthread_mutex_lock(&q->lock);
     q->remote = *remote;
@@ -924,8 +926,8 @@ reload_children(struct tr_quotas *q, const char *dir, int with_clients)
             continue;
         }
         (void)reload_path(q, path);
-        if (with_clients && strlen(path) + 9 < sizeof(path)) {
-            strcat(path, "/clients");
+        if (with_clients && snprintf(path, sizeof(path), "%s/%s/clients", dir,
+                                     names[i]) < (int)sizeof(path)) {
             reload_children(q, path, 0);
         }
     }

@@ -178,8 +178,7 @@ size_t tr_quotas_sensor_count(struct tr_quotas *q);
  */
 struct tr_quotas_remote {
     tr_err_t (*get)(void *arg, const char *path, char **data, size_t *len);
-    tr_err_t (*put)(void *arg, const char *path, const char *data,
-                    size_t len);
+    tr_err_t (*put)(void *arg, const char *path, const char *data, size_t len);
     tr_err_t (*children)(void *arg, const char *path, char ***names,
                          int *count);
     void (*free_names)(char **names, int count);

@@ -113,8 +113,8 @@ test_precedence(void **state)
     assert_true(bound(q, "alice", "app") == 1);
     assert_true(bound(q, "alice", "other") == 2);
     /* Precedence is per key: a consumer quota elsewhere does not hide it. */
-    assert_int_equal(
-        set(q, "carol", "app", TR_QUOTA_CONSUMER_BYTE_RATE, 100), 0);
+    assert_int_equal(set(q, "carol", "app", TR_QUOTA_CONSUMER_BYTE_RATE, 100),
+                     0);
     assert_true(bound(q, "carol", "app") == 4);
     tr_quotas_free(q);
 }
@@ -204,7 +204,9 @@ list_cb(const struct tr_quota_entity *e, const struct tr_quota_values *v,
     size_t used = strlen(l->text);
 
     snprintf(l->text + used, sizeof(l->text) - used, "%s/%s:%x;",
-             e->user_default ? "<default>" : e->user ? e->user : "-",
+             e->user_default ? "<default>"
+             : e->user       ? e->user
+                             : "-",
              e->client_default ? "<default>"
              : e->client_id    ? e->client_id
                                : "-",
@@ -259,8 +261,8 @@ test_validation_and_reopen(void **state)
     assert_non_null(strstr(text, "users/<default> consumer_byte_rate=9\n"));
 
     q = open_quotas();
-    assert_true(tr_quotas_bound(q, odd.user, "app",
-                                TR_QUOTA_REQUEST_PERCENTAGE, &b));
+    assert_true(
+        tr_quotas_bound(q, odd.user, "app", TR_QUOTA_REQUEST_PERCENTAGE, &b));
     assert_true(b == 12.5);
     memset(&l, 0, sizeof(l));
     tr_quotas_each(q, list_cb, &l);
@@ -281,8 +283,7 @@ test_validation_and_reopen(void **state)
     assert_non_null(f);
     fputs("# x\nusers/bob producer_byte_rate=abc\n", f);
     fclose(f);
-    assert_int_equal(tr_quotas_open(dir, 11, 1000, 100, &q, text,
-                                    sizeof(text)),
+    assert_int_equal(tr_quotas_open(dir, 11, 1000, 100, &q, text, sizeof(text)),
                      TR_ERR_CORRUPT);
     assert_non_null(strstr(text, ":2: bad value"));
 }

@@ -79,6 +79,14 @@ def body(ws):
     dflt = zk_json(cl, "/config/clients/<default>")
     check(dflt == {"version": 1, "config": {"request_percentage": "200.0"}},
           "/config/clients/<default>: %s" % dflt)
+    rc, _, err = test_quotas.quotas("set", "-b", b[1], "--user", "carol", "--client-id", "x",
+                                    "producer_byte_rate=1000")
+    check(rc == 0, "quotas set --user carol --client-id x: %s" % err)
+    carol = zk_json(cl, "/config/users/carol")
+    check(carol == {"version": 1, "config": {}},
+          "a user made for a client quota gets an empty config (room for credentials): %s" % carol)
+    rc, _, err = test_quotas.quotas("delete", "-b", b[1], "--user", "carol", "--client-id", "x")
+    check(rc == 0, "quotas delete --user carol --client-id x: %s" % err)
     paths = set()
     for n in cl.zk.children(cluster.CHROOT + "/config/changes"):
         data = cl.zk.get(cluster.CHROOT + "/config/changes/" + n)
