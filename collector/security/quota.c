@@ -105,6 +105,12 @@ struct tr_quotas {
     atomic_uint active; /* bit per key some entity sets */
     struct ent *ents;
     size_t nents, cap;
+    /*
+     * Open-addressing index over 'ents' (position + 1, 0 empty), rebuilt
+     * at each change: changes are rare, lookups are up to eight a request.
+     */
+    uint32_t *index;
+    size_t index_size; /* a power of two, at least twice nents */
     int remote_on;
     struct tr_quotas_remote remote;
     /* sensors */
@@ -147,14 +153,34 @@ part_eq(enum part ka, const char *a, enum part kb, const char *b)
     return ka == kb && (ka != NAMED || strcmp(a, b) == 0);
 }
 
+static uint64_t hash_str(uint64_t h, const char *s);
+
+static uint64_t
+ent_hash(enum part uk, const char *user, enum part ck, const char *client)
+{
+    uint64_t h = 14695981039346656037ull ^ (uint64_t)(uk * 3 + ck);
+
+    h = hash_str(h, uk == NAMED ? user : "");
+    return hash_str(h, ck == NAMED ? client : "");
+}
+
 static struct ent *
 ent_find(struct tr_quotas *q, enum part uk, const char *user, enum part ck,
          const char *client)
 {
-    size_t i;
+    size_t mask = q->index_size - 1, i;
 
-    for (i = 0; i < q->nents; i++) {
-        struct ent *e = &q->ents[i];
+    if (q->nents == 0 || q->index == NULL) {
+        return NULL;
+    }
+    for (i = ent_hash(uk, user, ck, client) & mask; q->index[i] != 0;
+         i = (i + 1) & mask) {
+        struct ent *e;
+
+        if (q->index[i] > q->nents) {
+            continue; /* a stale index (see update_active) */
+        }
+        e = &q->ents[q->index[i] - 1];
         if (part_eq(e->ukind, e->user, uk, user) &&
             part_eq(e->ckind, e->client, ck, client)) {
             return e;
@@ -163,14 +189,40 @@ ent_find(struct tr_quotas *q, enum part uk, const char *user, enum part ck,
     return NULL;
 }
 
+/*
+ * After a change: rebuilds the index and the bits of the keys in use. On
+ * OOM (logged) the old index stays: lookups may then miss entities, whose
+ * quotas go unenforced until a later change rebuilds it.
+ */
 static void
 update_active(struct tr_quotas *q)
 {
     unsigned bits = 0;
-    size_t i;
+    size_t i, size = 16, mask;
+    uint32_t *index;
 
     for (i = 0; i < q->nents; i++) {
         bits |= q->ents[i].vals.set;
+    }
+    while (size < 2 * q->nents) {
+        size *= 2;
+    }
+    index = tr_calloc(size, sizeof(*index));
+    if (index == NULL) {
+        tr_log_error("quotas: out of memory indexing %zu entities", q->nents);
+    } else {
+        mask = size - 1;
+        for (i = 0; i < q->nents; i++) {
+            const struct ent *e = &q->ents[i];
+            size_t at = ent_hash(e->ukind, e->user, e->ckind, e->client) & mask;
+            while (index[at] != 0) {
+                at = (at + 1) & mask;
+            }
+            index[at] = (uint32_t)i + 1;
+        }
+        tr_free(q->index);
+        q->index = index;
+        q->index_size = size;
     }
     atomic_store(&q->active, bits);
 }
@@ -1127,6 +1179,7 @@ tr_quotas_free(struct tr_quotas *q)
     }
     ents_clear(q);
     tr_free(q->ents);
+    tr_free(q->index);
     tr_free(q->buckets);
     tr_free(q->dir);
     pthread_mutex_destroy(&q->lock);

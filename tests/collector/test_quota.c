@@ -119,6 +119,35 @@ test_precedence(void **state)
     tr_quotas_free(q);
 }
 
+/* Many entities: each found, and removals (which move others) keep it so. */
+static void
+test_many_entities(void **state)
+{
+    struct tr_quotas *q = open_quotas();
+    struct tr_quota_entity e = { NULL, 0, NULL, 0 };
+    struct tr_quota_op rm = { TR_QUOTA_PRODUCER_BYTE_RATE, 0, 1 };
+    char name[32], msg[128];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "user%d", i);
+        assert_int_equal(
+            set(q, name, NULL, TR_QUOTA_PRODUCER_BYTE_RATE, 1000 + i), 0);
+    }
+    for (i = 0; i < 300; i += 2) {
+        snprintf(name, sizeof(name), "user%d", i);
+        e.user = name;
+        assert_int_equal(tr_quotas_alter(q, &e, &rm, 1, 0, msg, sizeof(msg)),
+                         0);
+    }
+    for (i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "user%d", i);
+        assert_true(bound(q, name, "c") == (i % 2 ? 1000 + i : 0));
+    }
+    tr_quotas_free(q);
+}
+
 /*
  * Kafka's arithmetic: 11 windows of 1 s, a fresh sensor's rate is taken
  * over at least 10 s, and a client over its quota waits
@@ -293,6 +322,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_entities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_and_throttle, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_default_sensors_and_bound, setup,
