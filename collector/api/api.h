@@ -105,7 +105,23 @@ struct tr_request {
     int32_t throttle_ms;
     int quota_exempt;
     size_t throttle_at; /* private: offset of the field + 1, or 0 */
-    void *quota;        /* private: the server's quota state, or NULL */
+    size_t sent_ahead;  /* private: bytes tr_request_add_file moved out */
+    struct tr_request_quota *quota; /* NULL without the server */
+};
+
+/*
+ * The client-quota side of one request, filled by the server: the
+ * quotas, the client's quota names (its principal's name, its client id
+ * cut to 255 bytes), the wait so far, and whether the Fetch handler has
+ * counted its bytes itself (tr_request_fetch_quota).
+ */
+struct tr_request_quota {
+    struct tr_quotas *quotas; /* NULL: none */
+    const char *user;
+    char client_id[256];
+    int64_t start_us; /* handler start, when request time counts */
+    int64_t throttle_ms;
+    int fetch_counted;
 };
 
 /*
@@ -131,6 +147,7 @@ const char *tr_request_principal(const struct tr_request *req);
 /*
  * Encodes throttle_time_ms (req->throttle_ms) at this point of the
  * response and remembers where, for the server to update it.
+ * (request.c, like tr_request_principal and the fetch quota calls.)
  */
 void tr_request_put_throttle(struct tr_request *req);
 

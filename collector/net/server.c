@@ -165,24 +165,6 @@ struct response {
     int copy_files; /* TLS: file data is read, not sent with sendfile */
 };
 
-const char *
-tr_request_principal(const struct tr_request *req)
-{
-    return req->security != NULL ? req->security->principal : "User:ANONYMOUS";
-}
-
-void
-tr_request_put_throttle(struct tr_request *req)
-{
-    struct response *resp = req->response;
-
-    req->throttle_at = tr_buf_len(req->out) + 1;
-    if (resp != NULL) {
-        req->throttle_at += evbuffer_get_length(resp->ev);
-    }
-    tr_buf_put_i32(req->out, req->throttle_ms);
-}
-
 /*
  * Writes the final throttle time where the handler encoded the field:
  * still in 'out', or already moved to the evbuffer ahead of file data.
@@ -258,6 +240,7 @@ tr_request_add_file(struct tr_request *req, int fd, off_t pos, size_t len)
         close(fd);
         return TR_ERR_NOMEM;
     }
+    req->sent_ahead += tr_buf_len(req->out) + len;
     tr_buf_reset(req->out);
     if (resp->copy_files) {
         tr_err_t err = copy_file(resp->ev, fd, pos, len);
@@ -335,16 +318,6 @@ sasl_raw_frame(struct conn *c, const uint8_t *frame, size_t len)
     return FRAME_DONE;
 }
 
-/* What the quota checks of one request carry from before to after. */
-struct quota_state {
-    struct tr_quotas *quotas;
-    int fetch_counted; /* the Fetch handler counted its bytes */
-    const char *user;
-    char client_id[TR_QUOTA_NAME_MAX + 1];
-    int64_t start_us; /* handler start, when request time counts */
-    int64_t throttle_ms;
-};
-
 /* APIs without a request quota, as in Kafka: inter-broker and log-in. */
 static int
 request_time_exempt(int16_t key)
@@ -376,7 +349,7 @@ clamp_ms(int64_t ms)
  */
 static void
 quota_before(struct conn *c, struct tr_request *req, size_t len,
-             struct quota_state *qs)
+             struct tr_request_quota *qs)
 {
     struct tr_quotas *quotas = c->nt->server->broker->quotas;
     const char *colon = strchr(c->sec.principal, ':');
@@ -393,7 +366,9 @@ quota_before(struct conn *c, struct tr_request *req, size_t len,
     /* The quota user is the principal's name: alice for User:alice. */
     qs->user = colon != NULL ? colon + 1 : c->sec.principal;
     n = n < 0 ? 0 : n > TR_QUOTA_NAME_MAX ? TR_QUOTA_NAME_MAX : n;
-    memcpy(qs->client_id, req->hdr.client_id.ptr, (size_t)n);
+    if (n > 0) {
+        memcpy(qs->client_id, req->hdr.client_id.ptr, (size_t)n);
+    }
     qs->client_id[n] = '\0';
     if (req->hdr.api_key == TR_API_PRODUCE) {
         if (c->parked_frame == NULL) {
@@ -412,7 +387,7 @@ quota_before(struct conn *c, struct tr_request *req, size_t len,
 
 /* After each run of the handler: its time counts, parked or not. */
 static void
-quota_after(struct conn *c, struct tr_request *req, struct quota_state *qs)
+quota_after(struct conn *c, struct tr_request *req, struct tr_request_quota *qs)
 {
     struct tr_quotas *quotas = c->nt->server->broker->quotas;
     int64_t t;
@@ -427,47 +402,6 @@ quota_after(struct conn *c, struct tr_request *req, struct quota_state *qs)
     qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
 }
 
-int32_t
-tr_request_fetch_cap(struct tr_request *req)
-{
-    struct quota_state *qs = req->quota;
-    double cap;
-
-    if (qs == NULL || qs->quotas == NULL) {
-        return 0;
-    }
-    cap = tr_quotas_window_max(qs->quotas, qs->user, qs->client_id,
-                               TR_QUOTA_CONSUMER_BYTE_RATE);
-    return cap <= 0           ? 0
-           : cap >= INT32_MAX ? INT32_MAX
-           : cap < 1          ? 1
-                              : (int32_t)cap;
-}
-
-int32_t
-tr_request_fetch_quota(struct tr_request *req, size_t bytes)
-{
-    struct quota_state *qs = req->quota;
-    int64_t now, t;
-
-    if (qs == NULL ||
-        !tr_quotas_active(qs->quotas, TR_QUOTA_CONSUMER_BYTE_RATE)) {
-        return 0;
-    }
-    now = tr_clock_mono_ms();
-    qs->fetch_counted = 1;
-    t = tr_quotas_record(qs->quotas, qs->user, qs->client_id,
-                         TR_QUOTA_CONSUMER_BYTE_RATE, (double)bytes, now);
-    if (t <= 0) {
-        return 0;
-    }
-    (void)tr_quotas_record(qs->quotas, qs->user, qs->client_id,
-                           TR_QUOTA_CONSUMER_BYTE_RATE, -(double)bytes, now);
-    qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
-    req->throttle_ms = clamp_ms(qs->throttle_ms);
-    return req->throttle_ms;
-}
-
 /*
  * The request is answered: a Fetch's response bytes count, the largest
  * wait goes into throttle_time_ms, and the connection is muted for it
@@ -475,7 +409,7 @@ tr_request_fetch_quota(struct tr_request *req, size_t bytes)
  */
 static void
 quota_finish(struct conn *c, struct tr_request *req, struct response *resp,
-             struct quota_state *qs)
+             struct tr_request_quota *qs)
 {
     struct tr_quotas *quotas = c->nt->server->broker->quotas;
     int64_t t;
@@ -515,7 +449,7 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     struct tr_server *server = nt->server;
     struct tr_request req;
     struct response resp = { NULL };
-    struct quota_state quota;
+    struct tr_request_quota quota;
     const struct tr_api *api;
     enum frame_result result = FRAME_CLOSE;
     tr_err_t err;
