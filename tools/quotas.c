@@ -94,21 +94,8 @@ has_entity(const struct qopts *o)
 static void
 put_entity(struct tr_buf *b, int flex, const struct qopts *o)
 {
-    int n = (o->user != NULL || o->user_default) +
-            (o->client_id != NULL || o->client_default);
-
-    tr_proto_put_array_len_v(b, flex, n);
-    if (o->user != NULL || o->user_default) {
-        tr_proto_put_cstring_v(b, flex, "user");
-        tr_proto_put_cstring_v(b, flex, o->user_default ? NULL : o->user);
-        tr_proto_put_tags_v(b, flex);
-    }
-    if (o->client_id != NULL || o->client_default) {
-        tr_proto_put_cstring_v(b, flex, "client-id");
-        tr_proto_put_cstring_v(b, flex,
-                               o->client_default ? NULL : o->client_id);
-        tr_proto_put_tags_v(b, flex);
-    }
+    tr_proto_put_quota_entity(b, flex, o->user, o->user_default, o->client_id,
+                              o->client_default);
 }
 
 static void

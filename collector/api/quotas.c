@@ -60,21 +60,8 @@ put_f64(struct tr_buf *b, double v)
 static void
 put_entity(struct tr_buf *b, int flex, const struct tr_quota_entity *e)
 {
-    int n = (e->user != NULL || e->user_default) +
-            (e->client_id != NULL || e->client_default);
-
-    tr_proto_put_array_len_v(b, flex, n);
-    if (e->user != NULL || e->user_default) {
-        tr_proto_put_cstring_v(b, flex, "user");
-        tr_proto_put_cstring_v(b, flex, e->user_default ? NULL : e->user);
-        tr_proto_put_tags_v(b, flex);
-    }
-    if (e->client_id != NULL || e->client_default) {
-        tr_proto_put_cstring_v(b, flex, "client-id");
-        tr_proto_put_cstring_v(b, flex,
-                               e->client_default ? NULL : e->client_id);
-        tr_proto_put_tags_v(b, flex);
-    }
+    tr_proto_put_quota_entity(b, flex, e->user, e->user_default, e->client_id,
+                              e->client_default);
 }
 
 /* ---- DescribeClientQuotas ---- */

@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "credentials.h"
+#include "fileio.h"
 #include "json.h"
 #include "log.h"
 
@@ -410,74 +411,41 @@ parse_value(const char *s, size_t len, double *out)
 
 /* ---- the file ---- */
 
-static tr_err_t
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    tr_err_t err = TR_OK;
-
-    if (fd < 0) {
-        return TR_ERR_IO;
-    }
-    if (fsync(fd) != 0) {
-        err = TR_ERR_IO;
-    }
-    close(fd);
-    return err;
-}
-
 /* Rewrites the file from the table; the caller holds the lock. */
 static tr_err_t
 save(struct tr_quotas *q)
 {
-    char path[PATH_MAX], tmp[PATH_MAX], ep[PATH_MAX_LEN], val[64];
-    FILE *f = NULL;
+    char ep[PATH_MAX_LEN], val[64];
+    struct tr_buf b;
     size_t i;
-    int k, r;
-    tr_err_t err = TR_ERR_INVALID;
+    int k;
+    tr_err_t err;
+    static const char header[] = "# Client quotas of this collector "
+                                 "(tributary quotas, AlterClientQuotas).\n";
 
-    if (snprintf(path, sizeof(path), "%s" TR_QUOTAS_FILE, q->dir) >=
-            (int)sizeof(path) ||
-        snprintf(tmp, sizeof(tmp), "%s" TR_QUOTAS_FILE ".tmp", q->dir) >=
-            (int)sizeof(tmp)) {
-        goto out;
-    }
-    err = TR_ERR_IO;
-    f = fopen(tmp, "we");
-    if (f == NULL) {
-        goto out;
-    }
-    fputs("# Client quotas of this collector (tributary quotas, "
-          "AlterClientQuotas).\n",
-          f);
+    tr_buf_init(&b, FILE_MAX);
+    tr_buf_put_bytes(&b, header, sizeof(header) - 1);
     for (i = 0; i < q->nents; i++) {
         const struct ent *e = &q->ents[i];
         ent_path(ep, sizeof(ep), e->ukind, e->user, e->ckind, e->client);
-        fputs(ep, f);
+        tr_buf_put_bytes(&b, ep, strlen(ep));
         for (k = 0; k < TR_QUOTA_NKEYS; k++) {
             if (e->vals.set & (1u << k)) {
                 format_value(k, e->vals.v[k], val, sizeof(val));
-                fprintf(f, " %s=%s", key_names[k], val);
+                tr_buf_put_bytes(&b, " ", 1);
+                tr_buf_put_bytes(&b, key_names[k], strlen(key_names[k]));
+                tr_buf_put_bytes(&b, "=", 1);
+                tr_buf_put_bytes(&b, val, strlen(val));
             }
         }
-        fputc('\n', f);
+        tr_buf_put_bytes(&b, "\n", 1);
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        goto out;
+    err = tr_buf_err(&b);
+    if (err == TR_OK) {
+        err = tr_fileio_replace(q->dir, TR_QUOTAS_FILE + 1, tr_buf_data(&b),
+                                tr_buf_len(&b), 0644);
     }
-    r = fclose(f);
-    f = NULL;
-    if (r != 0 || rename(tmp, path) != 0) {
-        goto out;
-    }
-    err = fsync_dir(q->dir);
-out:
-    if (f != NULL) {
-        fclose(f);
-    }
-    if (err != TR_OK) {
-        unlink(tmp);
-    }
+    tr_buf_cleanup(&b);
     return err;
 }
 
