@@ -273,13 +273,14 @@ alter_entry(struct tr_request *req, struct tr_slice *in, int apply,
     struct tr_quota_entity e;
     struct tr_quota_op ops[MAX_OPS];
     const char *why = NULL;
-    int32_t n, i;
+    int32_t n = 0, i;
     int16_t kerr = TR_KERR_NONE;
     tr_err_t err;
 
     err = get_entity(in, flex, &e, user, client, &why);
     if (err == TR_OK) {
         err = tr_proto_get_array_len_v(in, flex, &n, 11, MAX_OPS);
+        n = n < 0 ? 0 : n; /* a null list changes nothing */
     }
     for (i = 0; err == TR_OK && i < n; i++) {
         struct tr_str key;

@@ -243,7 +243,7 @@ save(struct tr_credentials *creds)
         err = tr_buf_err(&b);
     }
     if (err == TR_OK) {
-        err = tr_fileio_replace(creds->dir, TR_CREDENTIALS_FILE + 1,
+        err = tr_fileio_replace(creds->dir, &TR_CREDENTIALS_FILE[1],
                                 tr_buf_data(&b), tr_buf_len(&b), 0600);
     }
     OPENSSL_cleanse(text, sizeof(text));

@@ -442,7 +442,7 @@ save(struct tr_quotas *q)
     }
     err = tr_buf_err(&b);
     if (err == TR_OK) {
-        err = tr_fileio_replace(q->dir, TR_QUOTAS_FILE + 1, tr_buf_data(&b),
+        err = tr_fileio_replace(q->dir, &TR_QUOTAS_FILE[1], tr_buf_data(&b),
                                 tr_buf_len(&b), 0644);
     }
     tr_buf_cleanup(&b);
