@@ -11,7 +11,9 @@ SASL_PLAINTEXT one (alice, made with --add-scram) and an SSL one:
      throttle_time_ms > 0, while client id 'fast' runs several times
      faster and is never throttled;
   2. a consumer_byte_rate on client id 'slowc' holds a consumer reading
-     over TLS (muted TLS connection, long-poll fetches) likewise;
+     over TLS (muted TLS connection, long-poll fetches) likewise; a tiny
+     request_percentage puts throttle_time_ms into raw Metadata answers
+     and the next request on that connection waits that long;
   3. 'tributary quotas list' (DescribeClientQuotas) shows exactly what was
      set, with defaults and filters; bad values and keys are refused;
   4. a producer_byte_rate on user alice throttles alice on the SASL
@@ -202,6 +204,28 @@ def check_quotas(ws, c, broker, sasl_broker, ssl_broker, certs):
     fast, fthrottle = consume_for(ssl_broker, "fastc", 3, "quota-t", **tls)
     check(fast > 3 * QUOTA and fthrottle == 0,
           "an unthrottled consumer reads far faster (%.0f B/s, throttle %d)" % (fast, fthrottle))
+
+    # 2b. request_percentage, seen on raw Metadata requests: the answer
+    # carries throttle_time_ms at once, the next one waits (KIP-219 muting).
+    rc, _, err = quotas("set", "-b", broker, "--client-id", "reqq", "request_percentage=0.0001")
+    check(rc == 0, "quotas set --client-id reqq: %s" % err)
+    metadata_v4 = struct.pack(">i", -1) + b"\x01"
+    with harness.Conn(c.port) as conn:
+        throttles, waits = [], []
+        for corr in range(1, 5):
+            t0 = time.monotonic()
+            conn.send(harness.request(3, 4, corr, metadata_v4, client_id="reqq"))
+            body = conn.response(corr)
+            waits.append(time.monotonic() - t0)
+            throttles.append(struct.unpack_from(">i", body, 0)[0])
+    note("Metadata v4 over request_percentage: throttle_time_ms %s, answered after %s s"
+         % (throttles, ["%.2f" % w for w in waits]))
+    check(max(throttles) > 0, "Metadata answers carry throttle_time_ms > 0")
+    first = next(i for i, t in enumerate(throttles) if t > 0)
+    check(first + 1 < len(waits) and waits[first + 1] >= 0.8 * throttles[first] / 1000.0,
+          "the request after a throttled answer waits for the throttle time")
+    rc, _, err = quotas("delete", "-b", broker, "--client-id", "reqq")
+    check(rc == 0, "quotas delete --client-id reqq: %s" % err)
 
     # 3. DescribeClientQuotas, defaults, filters, refusals.
     rc, _, err = quotas("set", "-b", broker, "--default-user", "request_percentage=250.5")
