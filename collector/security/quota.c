@@ -111,8 +111,8 @@ struct tr_quotas {
      * at each change: changes are rare, lookups are up to eight a request.
      */
     uint32_t *index;
-    size_t index_size; /* a power of two, at least twice nents */
-    int remote_on;
+    size_t index_size;    /* a power of two, at least twice nents */
+    atomic_int remote_on; /* set once, read by the cluster thread */
     struct tr_quotas_remote remote;
     /* sensors */
     struct sensor **buckets;
@@ -898,7 +898,7 @@ tr_quotas_set_remote(struct tr_quotas *q, const struct tr_quotas_remote *remote)
 {
     pthread_mutex_lock(&q->lock);
     q->remote = *remote;
-    q->remote_on = 1;
+    atomic_store(&q->remote_on, 1);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -957,7 +957,7 @@ reload_children(struct tr_quotas *q, const char *dir, int with_clients)
 tr_err_t
 tr_quotas_reload_all(struct tr_quotas *q)
 {
-    if (!q->remote_on) {
+    if (!atomic_load(&q->remote_on)) {
         return TR_OK;
     }
     pthread_mutex_lock(&q->lock);
@@ -971,7 +971,7 @@ tr_quotas_reload_all(struct tr_quotas *q)
 void
 tr_quotas_changed(struct tr_quotas *q, const char *entity_path)
 {
-    if (q == NULL || !q->remote_on ||
+    if (q == NULL || !atomic_load(&q->remote_on) ||
         (strncmp(entity_path, "users/", 6) != 0 &&
          strncmp(entity_path, "clients/", 8) != 0)) {
         return;
@@ -1046,7 +1046,7 @@ tr_quotas_alter(struct tr_quotas *q, const struct tr_quota_entity *e,
                                      : ops[i].value;
         }
     }
-    if (!q->remote_on) {
+    if (!atomic_load(&q->remote_on)) {
         err = ent_put(q, uk, e->user, ck, e->client_id, &vals);
         if (err == TR_OK) {
             err = save(q);
