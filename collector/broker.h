@@ -21,6 +21,8 @@ struct tr_pidgen;
 struct tr_groups;
 struct tr_cluster;
 struct tr_credentials;
+struct tr_quotas;
+struct tr_limits;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
@@ -30,6 +32,8 @@ struct tr_broker {
     struct tr_groups *groups;           /* the group coordinator */
     struct tr_cluster *cluster;         /* NULL for a single collector */
     struct tr_credentials *credentials; /* SCRAM users (security/) */
+    struct tr_quotas *quotas;           /* client quotas (security/) */
+    struct tr_limits *limits;           /* per-principal counts (security/) */
     int32_t node_id;
     /* The inter-broker listener's advertised address (and its name). */
     char advertised_host[256];

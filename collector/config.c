@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -60,6 +61,7 @@ static opt_check_fn check_protocol;
 static opt_check_fn check_endpoint_identification;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
+static opt_check_fn check_ip_overrides;
 
 #define TR_MAX_REPLICAS_CFG 16
 #define F(field)            offsetof(struct tr_broker_config, field)
@@ -224,9 +226,35 @@ static const struct opt opts[] = {
       "A client that does not read its responses for this long is "
       "disconnected." },
     { "max.connections", OPT_INT32, "10000", F(max_connections),
-      0, INT32_MAX, NULL, 0,
-      "Connections accepted at once; more are closed at accept (Kafka's "
-      "default is unlimited)." },
+      1, INT32_MAX, NULL, 0,
+      "Connections open at once; while there are this many, new ones wait "
+      "in the listen queue until one closes, as in Kafka (whose default "
+      "is unlimited)." },
+    { "max.connections.per.ip", OPT_INT32, "2147483647",
+      F(max_connections_per_ip), 0, INT32_MAX, NULL, 0,
+      "Connections open at once from one IP address; more are closed as "
+      "soon as they are accepted." },
+    { "max.connections.per.ip.overrides", OPT_STRING, NULL,
+      F(max_connections_per_ip_overrides), 0, 0, check_ip_overrides, 0,
+      "Per-address exceptions to max.connections.per.ip, HOST:COUNT,... "
+      "(host names are resolved at start-up), e.g. "
+      "host1:100,127.0.0.1:200." },
+    { "quota.window.num", OPT_INT32, "11", F(quota_window_num), 1, 1000,
+      NULL, 0,
+      "Samples a client quota's rate is measured over." },
+    { "quota.window.size.seconds", OPT_INT32, "1",
+      F(quota_window_size_seconds), 1, 3600, NULL, 0,
+      "Length of one client quota sample, in seconds." },
+    { "max.topics.per.principal", OPT_INT32, "2147483647",
+      F(max_topics_per_principal), 0, INT32_MAX, NULL, 0,
+      "Topics one principal may create (CreateTopics and auto-creation) "
+      "while this collector runs; beyond it CreateTopics answers "
+      "POLICY_VIOLATION. Not a Kafka setting." },
+    { "max.groups.per.principal", OPT_INT32, "2147483647",
+      F(max_groups_per_principal), 0, INT32_MAX, NULL, 0,
+      "Consumer groups one principal may create on this coordinator while "
+      "it runs; beyond it the request answers GROUP_MAX_SIZE_REACHED. Not "
+      "a Kafka setting." },
     { "default.replication.factor", OPT_INT32, "1",
       F(default_replication_factor), 1, INT32_MAX, NULL, 0,
       "Replication factor of auto-created topics; a single collector can "
@@ -566,6 +594,54 @@ check_log_level(const char *value, char *reason, size_t reasonlen)
         return TR_ERR_CONFIG;
     }
     return TR_OK;
+}
+
+tr_err_t
+tr_broker_config_ip_overrides(const char *value,
+                              tr_err_t (*cb)(const char *host, int32_t max,
+                                             void *arg),
+                              void *arg, char *errbuf, size_t errlen)
+{
+    const char *p = value;
+    tr_err_t err;
+
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        const char *colon;
+        char host[256], *stop;
+        long long n;
+
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        /* The last colon: an IPv6 address has its own. */
+        for (colon = end; colon > p && colon[-1] != ':'; colon--) {
+        }
+        colon--;
+        errno = 0;
+        n = colon > p ? strtoll(colon + 1, &stop, 10) : -1;
+        if (colon <= p || colon + 1 == end || stop != end || errno != 0 ||
+            n < 0 || n > INT32_MAX || (size_t)(colon - p) >= sizeof(host)) {
+            snprintf(errbuf, errlen,
+                     "'%.*s' is not HOST:COUNT (a count from 0 to %d)",
+                     (int)(end - p), p, INT32_MAX);
+            return TR_ERR_CONFIG;
+        }
+        memcpy(host, p, (size_t)(colon - p));
+        host[colon - p] = '\0';
+        if (cb != NULL && (err = cb(host, (int32_t)n, arg)) != TR_OK) {
+            snprintf(errbuf, errlen, "cannot resolve '%s'", host);
+            return err;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_ip_overrides(const char *value, char *reason, size_t reasonlen)
+{
+    return tr_broker_config_ip_overrides(value, NULL, NULL, reason, reasonlen);
 }
 
 static const struct opt *

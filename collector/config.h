@@ -43,6 +43,12 @@ struct tr_broker_config {
     int64_t connections_max_idle_ms;  /* connections.max.idle.ms, 600000 */
     int64_t socket_write_timeout_ms;  /* tributary.socket.write.timeout.ms */
     int32_t max_connections;          /* max.connections, 10000 */
+    int32_t max_connections_per_ip;   /* max.connections.per.ip */
+    char *max_connections_per_ip_overrides;   /* HOST:N,... or NULL */
+    int32_t quota_window_num;                 /* quota.window.num, 11 */
+    int32_t quota_window_size_seconds;        /* quota.window.size.seconds */
+    int32_t max_topics_per_principal;         /* INT32_MAX: no limit */
+    int32_t max_groups_per_principal;         /* INT32_MAX: no limit */
     int32_t default_replication_factor;       /* 1 */
     int32_t offsets_topic_replication_factor; /* 1 */
     int32_t offsets_topic_num_partitions;     /* 50 */
@@ -156,6 +162,16 @@ void tr_broker_config_usage(FILE *out);
 tr_err_t tr_broker_config_listener(const char *listeners, char *host,
                                    size_t hostlen, int *port, char *errbuf,
                                    size_t errlen);
+
+/*
+ * Parses max.connections.per.ip.overrides ("HOST:COUNT,...", the count
+ * after the last colon so IPv6 addresses work) and calls 'cb' (may be
+ * NULL: only checks) for each entry. Errors name the entry.
+ */
+tr_err_t tr_broker_config_ip_overrides(const char *value,
+                                       tr_err_t (*cb)(const char *host,
+                                                      int32_t max, void *arg),
+                                       void *arg, char *errbuf, size_t errlen);
 
 /* Kafka's security protocols; the names are Kafka's (SecurityProtocol). */
 enum tr_security_protocol {

@@ -28,6 +28,7 @@
 #include "cleaner.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
+#include "zk.h"
 #endif
 #include "clock.h"
 #include "config.h"
@@ -35,6 +36,8 @@
 #include "groups.h"
 #include "log.h"
 #include "pidgen.h"
+#include "plimits.h"
+#include "quota.h"
 #include "server.h"
 #include "topics.h"
 #include "waits.h"
@@ -264,6 +267,13 @@ group_tick_cb(evutil_socket_t fd, short what, void *arg)
     tr_groups_tick(arg, tr_clock_wall_ms());
 }
 
+/* A group left the coordinator: its creator may create another. */
+static void
+group_removed(void *arg, const char *group_id)
+{
+    tr_limits_release(arg, TR_LIMIT_GROUPS, group_id);
+}
+
 #ifdef HAVE_ZOOKEEPER
 /*
  * The group coordinator's questions about __consumer_offsets (struct
@@ -332,6 +342,25 @@ users_free_names(char **names, int count)
     tr_free(names);
 }
 
+/* The quotas' view of ZooKeeper (security/quota.h). */
+static tr_err_t
+quotas_get(void *arg, const char *path, char **data, size_t *len)
+{
+    return tr_cluster_config_get(arg, path, data, len);
+}
+
+static tr_err_t
+quotas_put(void *arg, const char *path, const char *data, size_t len)
+{
+    return tr_cluster_config_put(arg, path, data, len);
+}
+
+static tr_err_t
+quotas_children(void *arg, const char *path, char ***names, int *count)
+{
+    return tr_cluster_config_children(arg, path, names, count);
+}
+
 static int16_t
 groups_acked(void *arg, int32_t partition, int32_t epoch, int64_t last_offset)
 {
@@ -365,6 +394,8 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
     struct tr_credentials *creds = NULL;
+    struct tr_quotas *quotas = NULL;
+    struct tr_limits *limits = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -529,6 +560,13 @@ main(int argc, char **argv)
     gcfg.min_session_timeout_ms = cfg.group_min_session_timeout_ms;
     gcfg.max_session_timeout_ms = cfg.group_max_session_timeout_ms;
     gcfg.max_size = cfg.group_max_size;
+    limits = tr_limits_new(cfg.max_topics_per_principal,
+                           cfg.max_groups_per_principal);
+    if (limits == NULL) {
+        goto out;
+    }
+    gcfg.removed = group_removed;
+    gcfg.removed_arg = limits;
     gcfg.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
     gcfg.offsets_retention_ms = (int64_t)cfg.offsets_retention_minutes * 60000;
     gcfg.offsets_partitions = cfg.offsets_topic_num_partitions;
@@ -552,6 +590,7 @@ main(int argc, char **argv)
     }
 
     memset(&broker, 0, sizeof(broker));
+    broker.limits = limits;
     broker.cfg = &cfg;
     broker.topics = topics;
     broker.waits = waits;
@@ -565,6 +604,14 @@ main(int argc, char **argv)
         goto out;
     }
     broker.credentials = creds;
+    err = tr_quotas_open(cfg.log_dirs, cfg.quota_window_num,
+                         (int64_t)cfg.quota_window_size_seconds * 1000,
+                         TR_QUOTA_SENSORS_MAX, &quotas, errbuf, sizeof(errbuf));
+    if (err != TR_OK) {
+        tr_log_error("client quotas: %s", errbuf);
+        goto out;
+    }
+    broker.quotas = quotas;
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
@@ -664,6 +711,15 @@ main(int argc, char **argv)
             };
             tr_credentials_set_remote(creds, &remote);
         }
+        {
+            /* So do client quotas, changed through /config/changes. */
+            struct tr_quotas_remote remote = {
+                quotas_get,          quotas_put, quotas_children,
+                tr_zk_free_children, cluster,
+            };
+            tr_quotas_set_remote(quotas, &remote);
+            (void)tr_quotas_reload_all(quotas);
+        }
     }
 #endif
     event_base_dispatch(base);
@@ -692,6 +748,8 @@ out:
     tr_pidgen_close(pids);
     tr_waits_free(waits);
     tr_credentials_free(creds);
+    tr_quotas_free(quotas);
+    tr_limits_free(limits); /* after the groups, which release into it */
     if (sigterm != NULL) {
         event_free(sigterm);
     }

@@ -53,6 +53,8 @@ static const struct {
     { 42, 2, "DeleteGroups" },
     { 44, 1, "IncrementalAlterConfigs" },
     { 47, -1, "OffsetDelete" },
+    { 48, 1, "DescribeClientQuotas" },
+    { 49, 1, "AlterClientQuotas" },
     { 50, 0, "DescribeUserScramCredentials" },
     { 51, 0, "AlterUserScramCredentials" },
     { 60, 0, "DescribeCluster" },
@@ -384,4 +386,25 @@ tr_proto_request_header_put(struct tr_buf *b, int16_t api_key,
         tr_buf_put_uvarint(b, 0);
     }
     return off;
+}
+
+void
+tr_proto_put_quota_entity(struct tr_buf *b, int flex, const char *user,
+                          int user_default, const char *client_id,
+                          int client_default)
+{
+    int has_user = user != NULL || user_default;
+    int has_client = client_id != NULL || client_default;
+
+    tr_proto_put_array_len_v(b, flex, has_user + has_client);
+    if (has_user) {
+        tr_proto_put_cstring_v(b, flex, "user");
+        tr_proto_put_cstring_v(b, flex, user_default ? NULL : user);
+        tr_proto_put_tags_v(b, flex);
+    }
+    if (has_client) {
+        tr_proto_put_cstring_v(b, flex, "client-id");
+        tr_proto_put_cstring_v(b, flex, client_default ? NULL : client_id);
+        tr_proto_put_tags_v(b, flex);
+    }
 }

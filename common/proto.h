@@ -57,6 +57,8 @@ enum tr_api_key {
     TR_API_ALTER_PARTITION_REASSIGNMENTS = 45,
     TR_API_LIST_PARTITION_REASSIGNMENTS = 46,
     TR_API_OFFSET_DELETE = 47,
+    TR_API_DESCRIBE_CLIENT_QUOTAS = 48,
+    TR_API_ALTER_CLIENT_QUOTAS = 49,
     TR_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
     TR_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 };
@@ -116,6 +118,14 @@ size_t tr_proto_put_bytes_v(struct tr_buf *b, int flex, const void *data,
 size_t tr_proto_put_array_len_v(struct tr_buf *b, int flex, int32_t n);
 /* An empty tagged-field section (flexible versions only). */
 size_t tr_proto_put_tags_v(struct tr_buf *b, int flex);
+/*
+ * A client-quota entity (DescribeClientQuotas, AlterClientQuotas): its
+ * "user" then "client-id" component, each written when it has a name or
+ * its default flag (a null name: <default>).
+ */
+void tr_proto_put_quota_entity(struct tr_buf *b, int flex, const char *user,
+                               int user_default, const char *client_id,
+                               int client_default);
 
 /* Request header v1/v2 (v0 only for ControlledShutdown v0, never used). */
 struct tr_request_header {

@@ -147,6 +147,25 @@ tr_cli_security_reference(FILE *out)
 }
 
 void
+tr_cli_json_string(const char *s, size_t len)
+{
+    size_t i;
+
+    putchar('"');
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('"');
+}
+
+void
 tr_cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

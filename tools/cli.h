@@ -81,6 +81,9 @@ int tr_cli_common_opt(int ch, const char *arg, struct tr_cli_common *c);
 int tr_cli_take_subcommand(int *argc, char ***argv, void (*usage)(FILE *),
                            const char **sub);
 
+/* Prints 'len' bytes of 's' to stdout as a JSON string, quoted. */
+void tr_cli_json_string(const char *s, size_t len);
+
 /* Prints "tributary CMD: message" on stderr. */
 void tr_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -123,5 +126,7 @@ void tr_cluster_reassign_usage(FILE *out);
 int tr_cmd_export(int argc, char **argv);
 /* users.c: SASL/SCRAM users (list, set, delete). */
 int tr_cmd_users(int argc, char **argv);
+/* quotas.c: client quotas (list, set, delete). */
+int tr_cmd_quotas(int argc, char **argv);
 
 #endif /* TR_CLI_H */

@@ -92,25 +92,6 @@ describe_encode(struct tr_buf *b, int16_t version, void *arg)
     return TR_OK;
 }
 
-static void
-json_string(const char *s, size_t len)
-{
-    size_t i;
-
-    putchar('"');
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
-        } else {
-            putchar(c);
-        }
-    }
-    putchar('"');
-}
-
 static int
 cmd_list(struct tr_admin *a, const struct uopts *o, int argc, char **argv)
 {
@@ -171,7 +152,7 @@ cmd_list(struct tr_admin *a, const struct uopts *o, int argc, char **argv)
             }
             if (o->common.json) {
                 printf("%s{\"user\":", first ? "" : ",");
-                json_string(user.ptr, (size_t)user.len);
+                tr_cli_json_string(user.ptr, (size_t)user.len);
                 printf(",\"mechanism\":\"%s\",\"iterations\":%d}",
                        tr_scram_mech_name((enum tr_scram_mech)mech)
                            ? tr_scram_mech_name((enum tr_scram_mech)mech)

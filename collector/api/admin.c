@@ -21,6 +21,7 @@
 #include "assign.h"
 #include "config.h"
 #include "log.h"
+#include "plimits.h"
 #include "topics.h"
 
 #define MAX_CONFIGS 1000
@@ -173,7 +174,7 @@ tr_api_create_topics(struct tr_request *req)
     }
 
     if (v >= 2) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(req->out, ntopics);
     for (t = 0; t < ntopics; t++) {
@@ -185,6 +186,7 @@ tr_api_create_topics(struct tr_request *req)
         int32_t *assigned = NULL;
         int16_t rf, kerr;
         size_t nconfigs = 0;
+        enum tr_limit_result charged = TR_LIMIT_KNOWN;
 
         tr_proto_get_string(&topics_at, &name);
         tr_slice_get_i32(&topics_at, &np);
@@ -248,6 +250,16 @@ tr_api_create_topics(struct tr_request *req)
             kerr = TR_KERR_INVALID_PARTITIONS;
             snprintf(message, sizeof(message),
                      "number of partitions must be larger than 0");
+        } else if (!validate_only && (charged = tr_limits_acquire(
+                                          req->broker->limits, TR_LIMIT_TOPICS,
+                                          tr_request_principal(req), topic)) ==
+                                         TR_LIMIT_REFUSED) {
+            kerr = TR_KERR_POLICY_VIOLATION;
+            snprintf(message, sizeof(message),
+                     "%s may create at most %d topics "
+                     "(max.topics.per.principal)",
+                     tr_request_principal(req),
+                     tr_limits_max(req->broker->limits, TR_LIMIT_TOPICS));
         } else if (req->broker->cluster != NULL &&
                    (!validate_only || assigned != NULL)) {
 #ifdef HAVE_ZOOKEEPER
@@ -298,6 +310,9 @@ tr_api_create_topics(struct tr_request *req)
                             topic, np, req->peer);
             }
         }
+        if (charged == TR_LIMIT_TAKEN && kerr != TR_KERR_NONE) {
+            tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, topic);
+        }
         tr_free(assigned);
         put_topic_result(req, &name, kerr, message, v >= 1);
     }
@@ -329,7 +344,7 @@ tr_api_delete_topics(struct tr_request *req)
         return err;
     }
     if (req->hdr.api_version >= 1) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(req->out, n);
     for (i = 0; i < n; i++) {
@@ -359,6 +374,9 @@ tr_api_delete_topics(struct tr_request *req)
             } else {
                 tr_log_info("deleted topic '%s' (by %s)", topic, req->peer);
             }
+        }
+        if (kerr == TR_KERR_NONE) {
+            tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, topic);
         }
         put_topic_result(req, &name, kerr, NULL, 0);
     }
@@ -406,7 +424,7 @@ tr_api_create_partitions(struct tr_request *req)
         (err = tr_proto_get_bool(in, &validate_only)) != TR_OK) {
         return err;
     }
-    tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(req->out, ntopics);
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
@@ -562,7 +580,7 @@ tr_api_describe_configs(struct tr_request *req)
         return err;
     }
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(out, nres);
     for (r = 0; r < nres; r++) {
         struct describe d = { req, { 0 }, 0, 0, 0 };

@@ -94,7 +94,62 @@ struct tr_request {
      */
     void *state;
     void (*state_free)(void *state);
+    /*
+     * Client quotas (security/quota.h, KIP-219): the wait the client is
+     * told of, known before the handler runs for a Produce; handlers
+     * encode it with tr_request_put_throttle where the response has
+     * throttle_time_ms, so the server can raise it afterwards (Fetch
+     * bytes, request time). A handler sets 'quota_exempt' for requests
+     * quotas do not apply to (a follower's Fetch).
+     */
+    int32_t throttle_ms;
+    int quota_exempt;
+    size_t throttle_at; /* private: offset of the field + 1, or 0 */
+    size_t sent_ahead;  /* private: bytes tr_request_add_file moved out */
+    struct tr_request_quota *quota; /* NULL without the server */
 };
+
+/*
+ * The client-quota side of one request, filled by the server: the
+ * quotas, the client's quota names (its principal's name, its client id
+ * cut to 255 bytes), the wait so far, and whether the Fetch handler has
+ * counted its bytes itself (tr_request_fetch_quota).
+ */
+struct tr_request_quota {
+    struct tr_quotas *quotas; /* NULL: none */
+    const char *user;
+    char client_id[256];
+    int64_t start_us; /* handler start, when request time counts */
+    int64_t throttle_ms;
+    int fetch_counted;
+};
+
+/*
+ * Fetch: counts 'bytes' of records against the client's
+ * consumer_byte_rate and returns the wait (0: within its quota). Over
+ * it, the bytes are taken back and req->throttle_ms is set: the handler
+ * answers without records, as Kafka does, so a client never gets more
+ * than its quota allows. Without quotas (or in unit tests) 0.
+ */
+int32_t tr_request_fetch_quota(struct tr_request *req, size_t bytes);
+/*
+ * The most bytes a Fetch of this client may return under its
+ * consumer_byte_rate (Kafka's cap), or 0 for no cap.
+ */
+int32_t tr_request_fetch_cap(struct tr_request *req);
+
+/*
+ * The principal the request's connection is authenticated as
+ * ("User:alice"); "User:ANONYMOUS" without a connection (unit tests).
+ */
+const char *tr_request_principal(const struct tr_request *req);
+
+/*
+ * Encodes throttle_time_ms (req->throttle_ms) at this point of the
+ * response and remembers where, for the server to update it.
+ * (request.c, like tr_request_principal and the fetch quota calls.)
+ */
+void tr_request_put_throttle(struct tr_request *req);
 
 /*
  * Appends 'len' bytes of file 'fd' at 'pos' to the response at the current
@@ -144,6 +199,9 @@ tr_err_t tr_api_sasl_handshake(struct tr_request *req);
 tr_err_t tr_api_sasl_authenticate(struct tr_request *req);
 tr_err_t tr_api_describe_user_scram_credentials(struct tr_request *req);
 tr_err_t tr_api_alter_user_scram_credentials(struct tr_request *req);
+/* quotas.c: client quotas (security/quota.h). */
+tr_err_t tr_api_describe_client_quotas(struct tr_request *req);
+tr_err_t tr_api_alter_client_quotas(struct tr_request *req);
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

@@ -206,7 +206,7 @@ alter(struct tr_request *req, int incremental)
         return TR_ERR_NOMEM;
     }
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(out, nres);
     for (r = 0; r < nres; r++) {
         struct tr_str name, key, value;

@@ -278,7 +278,7 @@ fetch_encode(struct tr_request *req, struct fetch *f)
     int32_t t, p, n = 0;
     tr_err_t err;
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     if (v >= 7) {
         tr_buf_put_i16(out, TR_KERR_NONE);
         tr_buf_put_i32(out, 0); /* SessionId: we keep no fetch sessions */
@@ -329,6 +329,22 @@ tr_api_fetch(struct tr_request *req)
     if (err != TR_OK) {
         goto out;
     }
+    /* A follower's replication is not held to client quotas. */
+    req->quota_exempt = f.replica_id >= 0;
+    if (!req->quota_exempt) {
+        int32_t cap = tr_request_fetch_cap(req);
+
+        /* One answer holds no more than the quota allows (Kafka's cap);
+         * the first batch still goes whole (KIP-74). */
+        if (cap > 0 && (f.max_bytes <= 0 || cap < f.max_bytes)) {
+            f.max_bytes = cap;
+        }
+        for (i = 0; cap > 0 && i < f.nparts; i++) {
+            if (f.parts[i].max_bytes > cap) {
+                f.parts[i].max_bytes = cap;
+            }
+        }
+    }
     total = fetch_read(req, &f);
     if (!req->final && f.max_wait_ms > 0 && f.min_bytes > 0 &&
         total < (size_t)f.min_bytes) {
@@ -348,6 +364,14 @@ tr_api_fetch(struct tr_request *req)
             err = TR_OK;
             goto out;
         }
+    }
+    if (!req->quota_exempt && tr_request_fetch_quota(req, total) > 0) {
+        /*
+         * Over its consumer_byte_rate: as Kafka does, an empty answer
+         * (the bytes are not counted) with the wait in throttle_time_ms.
+         */
+        fetch_release(&f);
+        f.ntopics = 0;
     }
     err = fetch_encode(req, &f);
 out:
@@ -372,7 +396,7 @@ tr_api_list_offsets(struct tr_request *req)
         return err;
     }
     if (v >= 2) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     ntopics = ntopics < 0 ? 0 : ntopics;
     tr_buf_put_i32(out, ntopics);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "groups.h"
 #include "log.h"
+#include "plimits.h"
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
@@ -182,7 +183,7 @@ tr_api_find_coordinator(struct tr_request *req)
     }
 #endif
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, kerr);
     if (v >= 1) {
@@ -192,6 +193,69 @@ tr_api_find_coordinator(struct tr_request *req)
     tr_proto_put_cstring_v(out, 0, kerr == TR_KERR_NONE ? host : "");
     tr_buf_put_i32(out, kerr == TR_KERR_NONE ? port : -1);
     return TR_OK;
+}
+
+/* An owned NUL-terminated copy of 's' ("" for null), or NULL on OOM. */
+static char *
+str_copy(const struct tr_str *s)
+{
+    size_t n = s->len > 0 ? (size_t)s->len : 0;
+    char *p = tr_malloc(n + 1);
+
+    if (p != NULL) {
+        memcpy(p, s->ptr, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/*
+ * max.groups.per.principal: a request that would create group 'id' is
+ * charged to its principal, or refused (GROUP_MAX_SIZE_REACHED, the
+ * closest of Kafka's errors) when the principal already has its limit.
+ */
+static int
+group_allowed(struct tr_request *req, const struct tr_str *id)
+{
+    struct tr_limits *limits = req->broker->limits;
+    char *name;
+    enum tr_limit_result r;
+
+    if (tr_limits_max(limits, TR_LIMIT_GROUPS) == INT32_MAX ||
+        tr_groups_exists(req->broker->groups, id)) {
+        return 1;
+    }
+    name = str_copy(id);
+    if (name == NULL) {
+        return 0;
+    }
+    r = tr_limits_acquire(limits, TR_LIMIT_GROUPS, tr_request_principal(req),
+                          name);
+    if (r == TR_LIMIT_REFUSED) {
+        tr_log_warn("%s: %s may not create group '%s' "
+                    "(max.groups.per.principal %d)",
+                    req->peer, tr_request_principal(req), TR_LOG_ESC(name),
+                    tr_limits_max(limits, TR_LIMIT_GROUPS));
+    }
+    tr_free(name);
+    return r != TR_LIMIT_REFUSED;
+}
+
+/* After the request: a charge for a group that was not created goes back. */
+static void
+group_charged(struct tr_request *req, const struct tr_str *id)
+{
+    char *name;
+
+    if (tr_limits_max(req->broker->limits, TR_LIMIT_GROUPS) == INT32_MAX ||
+        tr_groups_exists(req->broker->groups, id)) {
+        return;
+    }
+    name = str_copy(id);
+    if (name != NULL) {
+        tr_limits_release(req->broker->limits, TR_LIMIT_GROUPS, name);
+        tr_free(name);
+    }
 }
 
 tr_err_t
@@ -247,8 +311,13 @@ tr_api_join_group(struct tr_request *req)
     jr.version = v;
     jr.token = req->waiter;
     jr.waiter = req->waiter;
-    err =
-        tr_groups_join(req->broker->groups, &jr, req->final, req->now_ms, &res);
+    if (!group_allowed(req, &jr.group_id)) {
+        res.error = TR_KERR_GROUP_MAX_SIZE_REACHED;
+    } else {
+        err = tr_groups_join(req->broker->groups, &jr, req->final, req->now_ms,
+                             &res);
+        group_charged(req, &jr.group_id);
+    }
     if (err != TR_OK) {
         goto out;
     }
@@ -257,7 +326,7 @@ tr_api_join_group(struct tr_request *req)
         goto out;
     }
     if (v >= 2) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, res.error);
     tr_buf_put_i32(out, res.error == TR_KERR_NONE ? res.generation : -1);
@@ -329,7 +398,7 @@ tr_api_sync_group(struct tr_request *req)
         goto out;
     }
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, res.error);
     tr_proto_put_bytes_v(out, 0, res.assignment,
@@ -359,7 +428,7 @@ tr_api_heartbeat(struct tr_request *req)
     kerr = tr_groups_heartbeat(req->broker->groups, &group, &member, &instance,
                                generation, req->now_ms);
     if (v >= 1) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(req->out, kerr);
     return TR_OK;
@@ -388,7 +457,7 @@ tr_api_leave_group(struct tr_request *req)
         kerr = tr_groups_leave(req->broker->groups, &group, &member, &instance,
                                req->now_ms);
         if (v >= 1) {
-            tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+            tr_request_put_throttle(req);
         }
         tr_buf_put_i16(out, kerr);
         return TR_OK;
@@ -404,7 +473,7 @@ tr_api_leave_group(struct tr_request *req)
             return err;
         }
     }
-    tr_buf_put_i32(out, 0);                 /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     at = tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
@@ -577,9 +646,14 @@ tr_api_offset_commit(struct tr_request *req)
             tr_proto_get_string(&topics_at, &oc->metadata);
         }
     }
-    if (req->state == NULL) {
+    if (req->state == NULL && !group_allowed(req, &group)) {
+        for (k = 0; k < n; k++) {
+            offs[k].error = TR_KERR_GROUP_MAX_SIZE_REACHED;
+        }
+    } else if (req->state == NULL) {
         err = tr_groups_commit(req->broker->groups, &group, &member, &instance,
                                generation, offs, n, req->now_ms, &ack);
+        group_charged(req, &group);
         if (err != TR_OK) {
             goto out;
         }
@@ -588,7 +662,7 @@ tr_api_offset_commit(struct tr_request *req)
         goto out; /* parked: req->out untouched */
     }
     if (v >= 3) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(out, ntopics);
     for (t = 0, k = 0; t < ntopics; t++) {
@@ -678,7 +752,7 @@ tr_api_offset_fetch(struct tr_request *req)
         return err;
     }
     if (v >= 3) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     if (ntopics < 0) {
         /* Every committed offset; the list is sorted by topic. */
@@ -737,7 +811,7 @@ tr_api_list_groups(struct tr_request *req)
         return err;
     }
     if (req->hdr.api_version >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, TR_KERR_NONE);
     tr_buf_put_i32(out, (int32_t)n);
@@ -777,7 +851,7 @@ tr_api_describe_groups(struct tr_request *req)
         return err;
     }
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
@@ -836,7 +910,7 @@ tr_api_delete_groups(struct tr_request *req)
             return err;
         }
     }
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
         struct tr_str name;

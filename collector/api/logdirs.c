@@ -278,7 +278,7 @@ tr_api_describe_log_dirs(struct tr_request *req)
         usable = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
     }
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     if (v >= 3) {
         tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
     }

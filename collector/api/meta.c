@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "plimits.h"
 #include "topics.h"
 
 /*
@@ -63,6 +64,8 @@ static const struct tr_api api_table[] = {
       tr_api_incremental_alter_configs },
     { TR_API_SASL_HANDSHAKE, 0, 1, tr_api_sasl_handshake },
     { TR_API_SASL_AUTHENTICATE, 0, 2, tr_api_sasl_authenticate },
+    { TR_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, tr_api_describe_client_quotas },
+    { TR_API_ALTER_CLIENT_QUOTAS, 0, 1, tr_api_alter_client_quotas },
     { TR_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0,
       tr_api_describe_user_scram_credentials },
     { TR_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0,
@@ -135,7 +138,7 @@ tr_api_api_versions(struct tr_request *req)
     }
     put_api_versions(req->out, flex, TR_KERR_NONE);
     if (version >= 1) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_proto_put_tags_v(req->out, flex);
     return TR_OK;
@@ -145,6 +148,28 @@ tr_api_api_versions(struct tr_request *req)
  * Finds topic 'name' or creates it when auto-creation applies. Returns the
  * partition count, or -1 with *kerr set.
  */
+/*
+ * Auto-creation counts against the asking principal's
+ * max.topics.per.principal (internal "__" topics excepted): refused, the
+ * topic's error is POLICY_VIOLATION.
+ */
+static int
+auto_create_allowed(struct tr_request *req, const char *name, int16_t *kerr)
+{
+    if (strncmp(name, "__", 2) == 0 ||
+        tr_limits_acquire(req->broker->limits, TR_LIMIT_TOPICS,
+                          tr_request_principal(req),
+                          name) != TR_LIMIT_REFUSED) {
+        return 1;
+    }
+    tr_log_warn("%s: %s may not auto-create topic '%s' "
+                "(max.topics.per.principal %d)",
+                req->peer, tr_request_principal(req), TR_LOG_ESC(name),
+                tr_limits_max(req->broker->limits, TR_LIMIT_TOPICS));
+    *kerr = TR_KERR_POLICY_VIOLATION;
+    return 0;
+}
+
 static int32_t
 resolve_topic(struct tr_request *req, const char *name, int allow_create,
               int16_t *kerr)
@@ -172,12 +197,18 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
             *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             return -1;
         }
+        if (!auto_create_allowed(req, name, kerr)) {
+            return -1;
+        }
         ck =
             tr_cluster_create_topic(c, name, cfg->num_partitions,
                                     strncmp(name, "__consumer_offsets", 18) == 0
                                         ? cfg->offsets_topic_replication_factor
                                         : cfg->default_replication_factor,
                                     NULL, NULL, 0, 0, errbuf, sizeof(errbuf));
+        if (ck != TR_KERR_NONE) {
+            tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, name);
+        }
         if (ck == TR_KERR_INVALID_REPLICATION_FACTOR) {
             tr_log_warn("cannot auto-create topic '%s': %s", TR_LOG_ESC(name),
                         errbuf);
@@ -195,12 +226,16 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return -1;
     }
+    if (!auto_create_allowed(req, name, kerr)) {
+        return -1;
+    }
     err = tr_topics_create(req->broker->topics, name, cfg->num_partitions, NULL,
                            0, errbuf, sizeof(errbuf));
     if (err == TR_OK) {
         tr_log_info("auto-created topic '%s' with %d partitions (asked by %s)",
                     name, cfg->num_partitions, req->peer);
     } else if (err != TR_ERR_EXISTS) {
+        tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, name);
         tr_log_error("cannot auto-create topic '%s': %s", TR_LOG_ESC(name),
                      err == TR_ERR_CONFIG ? errbuf : tr_err_str(err));
         *kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
@@ -343,7 +378,7 @@ tr_api_metadata(struct tr_request *req)
     }
 
     if (v >= 3) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     int32_t controller = broker->node_id;
 #ifdef HAVE_ZOOKEEPER

@@ -255,7 +255,7 @@ tr_api_produce(struct tr_request *req)
         }
     }
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
 #ifdef HAVE_ZOOKEEPER
     if (waiting && !rerun) {
@@ -314,7 +314,7 @@ tr_api_init_producer_id(struct tr_request *req)
         /* Unique across the cluster: the broker id in the high bits. */
         pid |= (int64_t)req->broker->node_id << 40;
     }
-    tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i16(req->out, kerr);
     tr_buf_put_i64(req->out, kerr == TR_KERR_NONE ? pid : -1);
     tr_buf_put_i16(req->out, kerr == TR_KERR_NONE ? 0 : -1);

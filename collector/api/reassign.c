@@ -208,7 +208,7 @@ tr_api_alter_partition_reassignments(struct tr_request *req)
             }
         }
     }
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i16(out, top);
     tr_proto_put_cstring_v(out, 1, NULL);
     if (top != TR_KERR_NONE) {
@@ -297,7 +297,7 @@ tr_api_list_partition_reassignments(struct tr_request *req)
     if (!all) {
         nfound = j;
     }
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i16(out, top);
     tr_proto_put_cstring_v(out, 1, NULL);
     tr_proto_put_array_len_v(out, 1, count_topics(found, nfound));
@@ -386,7 +386,7 @@ tr_api_elect_leaders(struct tr_request *req)
     }
     res = nt < 0 ? found : ops;
     nres = nt < 0 ? nfound : nops;
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     if (v >= 1) {
         tr_buf_put_i16(out, top);
     } else if (top != TR_KERR_NONE) {

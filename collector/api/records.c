@@ -49,7 +49,7 @@ tr_api_delete_records(struct tr_request *req)
         return err;
     }
 
-    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_buf_put_i32(out, ntopics);
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;

@@ -127,7 +127,7 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
         return err;
     }
     if (v >= 2) {
-        tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+        tr_request_put_throttle(req);
     }
     tr_buf_put_i32(req->out, nt < 0 ? 0 : nt);
     for (t = 0; t < nt; t++) {

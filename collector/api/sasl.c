@@ -525,7 +525,7 @@ tr_api_describe_user_scram_credentials(struct tr_request *req)
         return err;
     }
 
-    tr_buf_put_i32(req->out, 0); /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     if (n <= 0) {
         /* Null or empty: every user with a credential. */
         err = creds == NULL ? TR_OK : tr_credentials_users(creds, &all, &nall);
@@ -760,7 +760,7 @@ tr_api_alter_user_scram_credentials(struct tr_request *req)
         }
         nusers += j == i;
     }
-    tr_buf_put_i32(req->out, 0);                   /* ThrottleTimeMs */
+    tr_request_put_throttle(req);
     tr_proto_put_array_len_v(req->out, 1, nusers); /* Results */
     for (i = 0; i < n; i++) {
         const struct alteration *first = NULL;

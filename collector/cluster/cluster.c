@@ -23,6 +23,7 @@
 #include "log.h"
 #include "partition.h"
 #include "proto.h"
+#include "quota.h"
 #include "topics.h"
 #include "waits.h"
 #include "zk.h"
@@ -1497,7 +1498,7 @@ read_config_changes(struct tr_cluster *c, int all)
     }
     for (i = 0; i < n; i++) {
         struct tr_json_value root, v;
-        char entity[TR_TOPIC_MAX + 16];
+        char entity[2048];
         const char *digits = strrchr(names[i], '_');
 
         seq = digits != NULL ? strtoll(digits + 1, NULL, 10) : -1;
@@ -1512,9 +1513,13 @@ read_config_changes(struct tr_cluster *c, int all)
         if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) == TR_OK &&
             tr_json_parse(data, len, &root) == TR_OK &&
             tr_json_get(&root, "entity_path", &v) == TR_OK &&
-            tr_json_string(&v, entity, sizeof(entity)) == TR_OK &&
-            strncmp(entity, "topics/", 7) == 0) {
-            apply_topic_configs(c, entity + 7);
+            tr_json_string(&v, entity, sizeof(entity)) == TR_OK) {
+            if (strncmp(entity, "topics/", 7) == 0) {
+                apply_topic_configs(c, entity + 7);
+            } else {
+                /* Client quotas (users/..., clients/...). */
+                tr_quotas_changed(c->broker->quotas, entity);
+            }
         }
         free(data);
     }
@@ -1522,6 +1527,10 @@ read_config_changes(struct tr_cluster *c, int all)
     c->config_change_seen = newest;
     if (all) {
         struct tr_topic_info *topics = NULL;
+
+        if (c->broker->quotas != NULL) {
+            (void)tr_quotas_reload_all(c->broker->quotas);
+        }
         size_t count = 0, t;
         if (tr_topics_list(c->broker->topics, &topics, &count) == TR_OK) {
             for (t = 0; t < count; t++) {
@@ -2272,6 +2281,93 @@ tr_cluster_user_put(struct tr_cluster *c, const char *sanitized,
         prune_config_changes(c, created);
     }
     return TR_OK;
+}
+
+/* ------------------------------------------------ client quotas */
+
+/* "/config/" and 'path', or TR_ERR_INVALID when it does not fit. */
+static tr_err_t
+config_path(char *out, size_t outlen, const char *path)
+{
+    return snprintf(out, outlen, "/config/%s", path) >= (int)outlen
+               ? TR_ERR_INVALID
+               : TR_OK;
+}
+
+tr_err_t
+tr_cluster_config_get(struct tr_cluster *c, const char *path, char **data,
+                      size_t *len)
+{
+    char full[1024];
+
+    if (config_path(full, sizeof(full), path) != TR_OK) {
+        return TR_ERR_INVALID;
+    }
+    return tr_zk_get(c->zk, full, 0, data, len, NULL);
+}
+
+tr_err_t
+tr_cluster_config_put(struct tr_cluster *c, const char *path, const char *data,
+                      size_t len)
+{
+    static const char empty[] = "{\"version\":1,\"config\":{}}";
+    char full[1024], note[1200], created[256], *slash;
+    tr_err_t err;
+
+    if (config_path(full, sizeof(full), path) != TR_OK) {
+        return TR_ERR_INVALID;
+    }
+    /*
+     * users/<u>/clients/<c>: the user's znode is also where its SCRAM
+     * credentials go, so it is made with an empty config, not no data.
+     */
+    slash = strstr(full, "/clients/");
+    if (strncmp(path, "users/", 6) == 0 && slash != NULL) {
+        *slash = '\0';
+        (void)tr_zk_ensure_path(c->zk, "/config/users");
+        (void)tr_zk_create(c->zk, full, empty, sizeof(empty) - 1, 0, NULL, 0);
+        memcpy(slash, "/clients", 9); /* where "/clients/<c>" was */
+        (void)tr_zk_ensure_path(c->zk, full);
+        (void)config_path(full, sizeof(full), path);
+    } else {
+        slash = strrchr(full, '/');
+        *slash = '\0';
+        (void)tr_zk_ensure_path(c->zk, full);
+        *slash = '/';
+    }
+    err = tr_zk_set(c->zk, full, data, len, -1, NULL);
+    if (err == TR_ERR_NOT_FOUND) {
+        err = tr_zk_create(c->zk, full, data, len, 0, NULL, 0);
+    }
+    if (err != TR_OK) {
+        return err;
+    }
+    /* Kafka's notification: every broker reads the entity again. */
+    snprintf(note, sizeof(note), "{\"version\":2,\"entity_path\":\"%s\"}",
+             path);
+    (void)tr_zk_ensure_path(c->zk, "/config/changes");
+    err = tr_zk_create(c->zk, "/config/changes/config_change_", note,
+                       strlen(note), TR_ZK_SEQUENCE, created, sizeof(created));
+    if (err == TR_OK) {
+        prune_config_changes(c, created);
+    }
+    return err;
+}
+
+tr_err_t
+tr_cluster_config_children(struct tr_cluster *c, const char *path,
+                           char ***names, int *count)
+{
+    char full[1024];
+    tr_err_t err;
+
+    *names = NULL;
+    *count = 0;
+    if (config_path(full, sizeof(full), path) != TR_OK) {
+        return TR_ERR_INVALID;
+    }
+    err = tr_zk_children(c->zk, full, 0, names, count);
+    return err == TR_ERR_NOT_FOUND ? TR_OK : err;
 }
 
 tr_err_t

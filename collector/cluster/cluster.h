@@ -258,4 +258,19 @@ tr_err_t tr_cluster_user_put(struct tr_cluster *c, const char *sanitized,
                              const char *data, size_t len);
 tr_err_t tr_cluster_user_names(struct tr_cluster *c, char ***names, int *count);
 
+/*
+ * Client quotas (security/quota.h's remote): 'path' is relative to
+ * /config ("users/alice/clients/app"). get: the znode's data (owned:
+ * free()) or TR_ERR_NOT_FOUND. put: creates or replaces it (a missing
+ * users/<u> parent gets an empty config) and announces 'path' under
+ * /config/changes. children: the znode's children (free with
+ * tr_zk_free_children), none when it does not exist. Any thread.
+ */
+tr_err_t tr_cluster_config_get(struct tr_cluster *c, const char *path,
+                               char **data, size_t *len);
+tr_err_t tr_cluster_config_put(struct tr_cluster *c, const char *path,
+                               const char *data, size_t len);
+tr_err_t tr_cluster_config_children(struct tr_cluster *c, const char *path,
+                                    char ***names, int *count);
+
 #endif /* TR_CLUSTER_H */

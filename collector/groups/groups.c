@@ -284,6 +284,7 @@ tr_group_state_name(enum tr_group_state state)
 void
 tr_groups_config_defaults(struct tr_groups_config *cfg)
 {
+    memset(cfg, 0, sizeof(*cfg));
     cfg->min_session_timeout_ms = 6000;
     cfg->max_session_timeout_ms = 1800000;
     cfg->initial_rebalance_delay_ms = 3000;
@@ -493,7 +494,21 @@ static void
 group_remove(struct tr_groups *groups, struct group *g)
 {
     TAILQ_REMOVE(&groups->groups, g, link);
+    if (groups->cfg.removed != NULL) {
+        groups->cfg.removed(groups->cfg.removed_arg, g->id);
+    }
     group_free(g);
+}
+
+int
+tr_groups_exists(struct tr_groups *groups, const struct tr_str *id)
+{
+    int found;
+
+    pthread_mutex_lock(&groups->lock);
+    found = group_find(groups, id) != NULL;
+    pthread_mutex_unlock(&groups->lock);
+    return found;
 }
 
 static struct member *

@@ -104,6 +104,13 @@ struct tr_groups_config {
     int32_t metadata_max_bytes;         /* offset.metadata.max.bytes, 4096 */
     int32_t commit_timeout_ms;          /* offsets.commit.timeout.ms */
     int32_t max_size; /* group.max.size: members, pending ones included */
+    /*
+     * Called (with the coordinator's lock held; it must not call back)
+     * when a group leaves memory: deleted, expired, or its partition's
+     * leadership gone. NULL: nothing to tell.
+     */
+    void (*removed)(void *arg, const char *group_id);
+    void *removed_arg;
 };
 
 /* Kafka's offsets.commit.timeout.ms: how long a commit waits, in a cluster. */
@@ -155,6 +162,9 @@ tr_err_t tr_groups_open(struct tr_topics *topics, struct tr_waits *waits,
                         const struct tr_groups_cluster *cluster,
                         const struct tr_groups_config *cfg, int64_t now_ms,
                         struct tr_groups **out, char *errbuf, size_t errlen);
+/* True when this coordinator holds group 'id' in memory now. */
+int tr_groups_exists(struct tr_groups *groups, const struct tr_str *id);
+
 /* Frees the coordinator (the log is already durable); NULL is a no-op. */
 void tr_groups_close(struct tr_groups *groups);
 

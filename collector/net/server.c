@@ -36,6 +36,7 @@
 #include "config.h"
 #include "log.h"
 #include "proto.h"
+#include "quota.h"
 #include "sasl.h"
 #include "tls.h"
 #include "waits.h"
@@ -65,6 +66,8 @@ struct listener {
 struct pending {
     int fd;
     struct listener *listener;
+    int per_ip_counted;
+    char ip[INET6_ADDRSTRLEN];
 };
 
 struct netthread {
@@ -105,6 +108,27 @@ struct conn {
     struct tr_waiter *waiter;
     void *state; /* a parked request's handler state (api.h) */
     void (*state_free)(void *);
+    /* Client quotas: no request is read until then (KIP-219). */
+    int64_t muted_until_ms;      /* monotonic */
+    int64_t produce_throttle_ms; /* a parked Produce's, from its arrival */
+    struct event *mute_ev;
+    int per_ip_counted; /* holds a slot in the server's per-IP counts */
+    char ip[INET6_ADDRSTRLEN];
+};
+
+#define IP_BUCKETS 256
+
+/* The open connections from one address. */
+struct ip_count {
+    struct ip_count *next;
+    int count;
+    char ip[INET6_ADDRSTRLEN];
+};
+
+/* One entry of max.connections.per.ip.overrides, resolved. */
+struct ip_override {
+    char ip[INET6_ADDRSTRLEN];
+    int32_t max;
 };
 
 struct tr_server {
@@ -118,6 +142,20 @@ struct tr_server {
     unsigned next_thread;
     atomic_int nconns;
     int32_t request_max;
+    /*
+     * Connection limits: max.connections stops accepting (resume_ev, on
+     * the main thread, starts again); max.connections.per.ip counts each
+     * address's connections under ip_lock.
+     */
+    struct event *resume_ev;
+    atomic_int accepting;
+    int per_ip_on; /* a per-IP limit is set */
+    pthread_mutex_t ip_lock;
+    struct ip_count *ips[IP_BUCKETS];
+    struct ip_override *overrides;
+    size_t noverrides;
+    int64_t refused_log_ms; /* rate limit of the per-IP refusal warning */
+    unsigned refused_quiet;
     struct timeval idle_tv, write_tv;
 };
 
@@ -127,11 +165,33 @@ struct response {
     int copy_files; /* TLS: file data is read, not sent with sendfile */
 };
 
+/*
+ * Writes the final throttle time where the handler encoded the field:
+ * still in 'out', or already moved to the evbuffer ahead of file data.
+ */
+static void
+patch_throttle(struct tr_request *req, struct response *resp, int32_t ms)
+{
+    size_t at = req->throttle_at - 1, moved = evbuffer_get_length(resp->ev);
+    unsigned char *p;
+
+    if (at >= moved) {
+        tr_buf_set_i32(req->out, at - moved, ms);
+        return;
+    }
+    p = evbuffer_pullup(resp->ev, (ev_ssize_t)(at + 4));
+    if (p != NULL) {
+        tr_store_i32(p + at, ms);
+    }
+}
+
 /* Largest piece of a file read at once for a TLS connection. */
 #define COPY_CHUNK (1u << 20)
 
 static void process_input(struct conn *c);
 static void conn_close(struct conn *c);
+static void ip_release(struct tr_server *server, const char *ip);
+static void conn_slot_release(struct tr_server *server);
 
 /*
  * Reads 'len' bytes of 'fd' at 'pos' into 'ev'. This is the TLS path of a
@@ -180,6 +240,7 @@ tr_request_add_file(struct tr_request *req, int fd, off_t pos, size_t len)
         close(fd);
         return TR_ERR_NOMEM;
     }
+    req->sent_ahead += tr_buf_len(req->out) + len;
     tr_buf_reset(req->out);
     if (resp->copy_files) {
         tr_err_t err = copy_file(resp->ev, fd, pos, len);
@@ -257,6 +318,126 @@ sasl_raw_frame(struct conn *c, const uint8_t *frame, size_t len)
     return FRAME_DONE;
 }
 
+/* APIs without a request quota, as in Kafka: inter-broker and log-in. */
+static int
+request_time_exempt(int16_t key)
+{
+    switch (key) {
+    case TR_API_LEADER_AND_ISR:
+    case TR_API_STOP_REPLICA:
+    case TR_API_UPDATE_METADATA:
+    case TR_API_CONTROLLED_SHUTDOWN:
+    case TR_API_API_VERSIONS:
+    case TR_API_SASL_HANDSHAKE:
+    case TR_API_SASL_AUTHENTICATE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int32_t
+clamp_ms(int64_t ms)
+{
+    return ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
+}
+
+/*
+ * Before the handler: a Produce's bytes are counted once, when the
+ * request first arrives (a parked acks=all rerun keeps the answer), so
+ * the handler can encode the wait; request time starts.
+ */
+static void
+quota_before(struct conn *c, struct tr_request *req, size_t len,
+             struct tr_request_quota *qs)
+{
+    struct tr_quotas *quotas = c->nt->server->broker->quotas;
+    const char *colon = strchr(c->sec.principal, ':');
+    int32_t n = req->hdr.client_id.len;
+
+    qs->start_us = 0;
+    qs->throttle_ms = 0;
+    qs->fetch_counted = 0;
+    qs->quotas = quotas;
+    req->quota = qs;
+    if (quotas == NULL) {
+        return;
+    }
+    /* The quota user is the principal's name: alice for User:alice. */
+    qs->user = colon != NULL ? colon + 1 : c->sec.principal;
+    n = n < 0 ? 0 : n > TR_QUOTA_NAME_MAX ? TR_QUOTA_NAME_MAX : n;
+    if (n > 0) {
+        memcpy(qs->client_id, req->hdr.client_id.ptr, (size_t)n);
+    }
+    qs->client_id[n] = '\0';
+    if (req->hdr.api_key == TR_API_PRODUCE) {
+        if (c->parked_frame == NULL) {
+            c->produce_throttle_ms = tr_quotas_record(
+                quotas, qs->user, qs->client_id, TR_QUOTA_PRODUCER_BYTE_RATE,
+                (double)len + 4, tr_clock_mono_ms());
+        }
+        req->throttle_ms = clamp_ms(c->produce_throttle_ms);
+        qs->throttle_ms = c->produce_throttle_ms;
+    }
+    if (tr_quotas_active(quotas, TR_QUOTA_REQUEST_PERCENTAGE) &&
+        !request_time_exempt(req->hdr.api_key)) {
+        qs->start_us = tr_clock_mono_us();
+    }
+}
+
+/* After each run of the handler: its time counts, parked or not. */
+static void
+quota_after(struct conn *c, struct tr_request *req, struct tr_request_quota *qs)
+{
+    struct tr_quotas *quotas = c->nt->server->broker->quotas;
+    int64_t t;
+
+    if (qs->start_us == 0 || req->quota_exempt) {
+        return;
+    }
+    /* Percent-seconds of one thread: 1 s of work is 100. */
+    t = tr_quotas_record(
+        quotas, qs->user, qs->client_id, TR_QUOTA_REQUEST_PERCENTAGE,
+        (double)(tr_clock_mono_us() - qs->start_us) / 1e4, tr_clock_mono_ms());
+    qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
+}
+
+/*
+ * The request is answered: a Fetch's response bytes count, the largest
+ * wait goes into throttle_time_ms, and the connection is muted for it
+ * (KIP-219: the answer goes at once, the next request waits).
+ */
+static void
+quota_finish(struct conn *c, struct tr_request *req, struct response *resp,
+             struct tr_request_quota *qs)
+{
+    struct tr_quotas *quotas = c->nt->server->broker->quotas;
+    int64_t t;
+
+    c->produce_throttle_ms = 0;
+    if (quotas == NULL || req->quota_exempt) {
+        return;
+    }
+    if (req->hdr.api_key == TR_API_FETCH && !qs->fetch_counted &&
+        tr_quotas_active(quotas, TR_QUOTA_CONSUMER_BYTE_RATE)) {
+        size_t bytes = tr_buf_len(req->out) + evbuffer_get_length(resp->ev);
+
+        t = tr_quotas_record(quotas, qs->user, qs->client_id,
+                             TR_QUOTA_CONSUMER_BYTE_RATE, (double)bytes,
+                             tr_clock_mono_ms());
+        qs->throttle_ms = t > qs->throttle_ms ? t : qs->throttle_ms;
+    }
+    if (qs->throttle_ms <= 0) {
+        return;
+    }
+    if (req->throttle_at > 0 && qs->throttle_ms != req->throttle_ms) {
+        patch_throttle(req, resp, clamp_ms(qs->throttle_ms));
+    }
+    c->muted_until_ms = tr_clock_mono_ms() + qs->throttle_ms;
+    tr_log_debug("%s: over its quota; muted for %lld ms", c->peer,
+                 (long long)qs->throttle_ms);
+}
+
 /*
  * Handles one request frame (without its size prefix). 'final' is set when
  * a parked request runs for the last time.
@@ -268,6 +449,7 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     struct tr_server *server = nt->server;
     struct tr_request req;
     struct response resp = { NULL };
+    struct tr_request_quota quota;
     const struct tr_api *api;
     enum frame_result result = FRAME_CLOSE;
     tr_err_t err;
@@ -329,9 +511,11 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     req.waiter = c->waiter;
     req.state = c->state;
     req.state_free = c->state_free;
+    quota_before(c, &req, len, &quota);
     err = api->handler(&req);
     c->state = req.state;
     c->state_free = req.state_free;
+    quota_after(c, &req, &quota);
     if (err != TR_OK) {
         tr_log_warn("%s: bad %s v%d request (%s); closing", c->peer,
                     tr_proto_api_name(req.hdr.api_key), req.hdr.api_version,
@@ -347,6 +531,7 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
         goto out;
     }
     tr_waiter_cancel(c->waiter);
+    quota_finish(c, &req, &resp, &quota);
     if (req.no_response) {
         result = FRAME_DONE;
         goto out;
@@ -418,6 +603,38 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
     rerun_parked(arg, 1);
 }
 
+/*
+ * A throttled connection: reading stops (the kernel's buffers push back
+ * on the client) until the wait is over. True while it lasts.
+ */
+static int
+conn_muted(struct conn *c)
+{
+    int64_t left = c->muted_until_ms - tr_clock_mono_ms();
+    struct timeval tv;
+
+    if (left <= 0) {
+        c->muted_until_ms = 0;
+        bufferevent_enable(c->bev, EV_READ);
+        return 0;
+    }
+    bufferevent_disable(c->bev, EV_READ);
+    tv.tv_sec = (time_t)(left / 1000);
+    tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
+    evtimer_add(c->mute_ev, &tv);
+    return 1;
+}
+
+static void
+mute_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+
+    if (!c->paused) {
+        process_input(c);
+    }
+}
+
 /* Handles every complete frame in the input, in order. */
 static void
 process_input(struct conn *c)
@@ -432,6 +649,10 @@ process_input(struct conn *c)
         size_t avail = evbuffer_get_length(in);
         uint8_t *frame;
         enum frame_result r;
+
+        if (c->muted_until_ms > 0 && conn_muted(c)) {
+            return;
+        }
 
         if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
             c->paused = 1;
@@ -590,6 +811,175 @@ event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+/* ---- connection limits ---- */
+
+static unsigned
+ip_hash(const char *ip)
+{
+    unsigned h = 2166136261u;
+
+    for (; *ip; ip++) {
+        h = (h ^ (unsigned char)*ip) * 16777619u;
+    }
+    return h % IP_BUCKETS;
+}
+
+/* max.connections.per.ip, or the address's override. */
+static int32_t
+ip_limit(const struct tr_server *server, const char *ip)
+{
+    size_t i;
+
+    for (i = 0; i < server->noverrides; i++) {
+        if (strcmp(server->overrides[i].ip, ip) == 0) {
+            return server->overrides[i].max;
+        }
+    }
+    return server->broker->cfg->max_connections_per_ip;
+}
+
+/* Takes one of the address's connection slots; 0 when all are taken. */
+static int
+ip_acquire(struct tr_server *server, const char *ip)
+{
+    struct ip_count **pp, *e;
+    int32_t limit = ip_limit(server, ip);
+    int ok = 0;
+
+    pthread_mutex_lock(&server->ip_lock);
+    pp = &server->ips[ip_hash(ip)];
+    while (*pp != NULL && strcmp((*pp)->ip, ip) != 0) {
+        pp = &(*pp)->next;
+    }
+    e = *pp;
+    if (e == NULL && limit > 0) {
+        e = tr_calloc(1, sizeof(*e));
+        if (e != NULL) {
+            snprintf(e->ip, sizeof(e->ip), "%s", ip);
+            *pp = e;
+        }
+    }
+    if (e != NULL && e->count < limit) {
+        e->count++;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&server->ip_lock);
+    return ok;
+}
+
+static void
+ip_release(struct tr_server *server, const char *ip)
+{
+    struct ip_count **pp, *e;
+
+    pthread_mutex_lock(&server->ip_lock);
+    pp = &server->ips[ip_hash(ip)];
+    while (*pp != NULL && strcmp((*pp)->ip, ip) != 0) {
+        pp = &(*pp)->next;
+    }
+    e = *pp;
+    if (e != NULL && --e->count <= 0) {
+        *pp = e->next;
+        tr_free(e);
+    }
+    pthread_mutex_unlock(&server->ip_lock);
+}
+
+/* Logs a per-IP refusal, at most once every 10 s (main thread only). */
+static void
+refused_per_ip(struct tr_server *server, const char *ip)
+{
+    int64_t now = tr_clock_mono_ms();
+
+    if (now - server->refused_log_ms < 10000) {
+        server->refused_quiet++;
+        return;
+    }
+    tr_log_warn("max.connections.per.ip (%d) reached for %s; closing a new "
+                "connection (%u more refused since the last warning)",
+                ip_limit(server, ip), ip, server->refused_quiet);
+    server->refused_log_ms = now;
+    server->refused_quiet = 0;
+}
+
+/* At max.connections: new connections wait in the listen queue. */
+static void
+accepting_stop(struct tr_server *server)
+{
+    size_t i;
+
+    for (i = 0; i < server->nlisteners; i++) {
+        if (server->listeners[i].ev != NULL) {
+            evconnlistener_disable(server->listeners[i].ev);
+        }
+    }
+    atomic_store(&server->accepting, 0);
+    tr_log_warn("max.connections (%d) reached; new connections wait",
+                server->broker->cfg->max_connections);
+}
+
+/* Main thread: room again below max.connections. */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tr_server *server = arg;
+    size_t i;
+
+    if (atomic_load(&server->accepting) ||
+        atomic_load(&server->nconns) >= server->broker->cfg->max_connections) {
+        return;
+    }
+    for (i = 0; i < server->nlisteners; i++) {
+        if (server->listeners[i].ev != NULL) {
+            evconnlistener_enable(server->listeners[i].ev);
+        }
+    }
+    atomic_store(&server->accepting, 1);
+}
+
+/* A connection is gone: a full server accepts again. Any thread. */
+static void
+conn_slot_release(struct tr_server *server)
+{
+    if (atomic_fetch_sub(&server->nconns, 1) ==
+            server->broker->cfg->max_connections &&
+        server->resume_ev != NULL) {
+        event_active(server->resume_ev, EV_READ, 0);
+    }
+}
+
+/* Resolves one max.connections.per.ip.overrides entry's host. */
+static tr_err_t
+add_override(const char *host, int32_t max, void *arg)
+{
+    struct tr_server *server = arg;
+    struct addrinfo hints, *res = NULL, *ai;
+    struct ip_override *o;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+        return TR_ERR_CONFIG;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        o = tr_realloc(server->overrides,
+                       (server->noverrides + 1) * sizeof(*o));
+        if (o == NULL) {
+            freeaddrinfo(res);
+            return TR_ERR_NOMEM;
+        }
+        server->overrides = o;
+        o = &o[server->noverrides];
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, o->ip, sizeof(o->ip), NULL,
+                        0, NI_NUMERICHOST) == 0) {
+            o->max = max;
+            server->noverrides++;
+        }
+    }
+    freeaddrinfo(res);
+    return TR_OK;
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -602,6 +992,9 @@ conn_close(struct conn *c)
     }
     if (c->timer_ev != NULL) {
         event_free(c->timer_ev);
+    }
+    if (c->mute_ev != NULL) {
+        event_free(c->mute_ev);
     }
     tr_free(c->parked_frame);
     if (c->state != NULL && c->state_free != NULL) {
@@ -620,7 +1013,10 @@ conn_close(struct conn *c)
     if (c->bev != NULL) {
         bufferevent_free(c->bev);
     }
-    atomic_fetch_sub(&nt->server->nconns, 1);
+    if (c->per_ip_counted) {
+        ip_release(nt->server, c->ip);
+    }
+    conn_slot_release(nt->server);
     tr_free(c);
 }
 
@@ -672,18 +1068,24 @@ conn_bufferevent(struct conn *c, struct listener *l, int fd)
 }
 
 static void
-conn_open(struct netthread *nt, int fd, struct listener *l)
+conn_open(struct netthread *nt, const struct pending *p)
 {
     struct tr_server *server = nt->server;
+    struct listener *l = p->listener;
     struct conn *c = tr_calloc(1, sizeof(*c));
-    int one = 1;
+    int fd = p->fd, one = 1;
 
     if (c == NULL) {
         close(fd);
-        atomic_fetch_sub(&server->nconns, 1);
+        if (p->per_ip_counted) {
+            ip_release(server, p->ip);
+        }
+        conn_slot_release(server);
         return;
     }
     c->nt = nt;
+    c->per_ip_counted = p->per_ip_counted;
+    memcpy(c->ip, p->ip, sizeof(c->ip));
     c->sec.protocol = l->spec.protocol;
     c->sec.listener = l->spec.name;
     c->sec.advertised_host = l->advertised_host;
@@ -701,8 +1103,10 @@ conn_open(struct netthread *nt, int fd, struct listener *l)
     c->bev = conn_bufferevent(c, l, fd);
     c->wake_ev = event_new(nt->base, -1, 0, wake_cb, c);
     c->timer_ev = evtimer_new(nt->base, timer_cb, c);
+    c->mute_ev = evtimer_new(nt->base, mute_cb, c);
     TAILQ_INSERT_TAIL(&nt->conns, c, link);
-    if (c->bev == NULL || c->wake_ev == NULL || c->timer_ev == NULL) {
+    if (c->bev == NULL || c->wake_ev == NULL || c->timer_ev == NULL ||
+        c->mute_ev == NULL) {
         if (c->bev == NULL) {
             close(fd);
         }
@@ -743,7 +1147,7 @@ thread_accept_cb(evutil_socket_t unused, short what, void *arg)
             break;
         }
         for (i = 0; i < n; i++) {
-            conn_open(nt, fds[i].fd, fds[i].listener);
+            conn_open(nt, &fds[i]);
         }
     }
 }
@@ -771,16 +1175,38 @@ listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 {
     struct listener *listener = arg;
     struct tr_server *server = listener->server;
+    int32_t max = server->broker->cfg->max_connections;
     struct netthread *nt;
-    struct pending *fds;
+    struct pending p, *fds;
+    int n;
 
-    if (atomic_fetch_add(&server->nconns, 1) >=
-        server->broker->cfg->max_connections) {
-        atomic_fetch_sub(&server->nconns, 1);
-        tr_log_warn("max.connections (%d) reached; refusing a connection",
-                    server->broker->cfg->max_connections);
+    memset(&p, 0, sizeof(p));
+    p.fd = fd;
+    p.listener = listener;
+    if (server->per_ip_on) {
+        if (getnameinfo(sa, (socklen_t)salen, p.ip, sizeof(p.ip), NULL, 0,
+                        NI_NUMERICHOST) != 0) {
+            snprintf(p.ip, sizeof(p.ip), "?");
+        }
+        if (!ip_acquire(server, p.ip)) {
+            refused_per_ip(server, p.ip);
+            close(fd);
+            return;
+        }
+        p.per_ip_counted = 1;
+    }
+    n = atomic_fetch_add(&server->nconns, 1) + 1;
+    if (n > max) {
+        /* Accepted in the same burst as the last slot: no room. */
+        if (p.per_ip_counted) {
+            ip_release(server, p.ip);
+        }
+        conn_slot_release(server);
         close(fd);
         return;
+    }
+    if (n == max) {
+        accepting_stop(server);
     }
     nt = &server->threads[server->next_thread++ % (unsigned)server->nthreads];
     pthread_mutex_lock(&nt->lock);
@@ -790,16 +1216,17 @@ listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
         fds = tr_realloc(nt->pending_fds, cap * sizeof(*fds));
         if (fds == NULL) {
             pthread_mutex_unlock(&nt->lock);
-            atomic_fetch_sub(&server->nconns, 1);
+            if (p.per_ip_counted) {
+                ip_release(server, p.ip);
+            }
+            conn_slot_release(server);
             close(fd);
             return;
         }
         nt->pending_fds = fds;
         nt->cap = cap;
     }
-    nt->pending_fds[nt->npending].fd = fd;
-    nt->pending_fds[nt->npending].listener = listener;
-    nt->npending++;
+    nt->pending_fds[nt->npending++] = p;
     pthread_mutex_unlock(&nt->lock);
     event_active(nt->accept_ev, EV_READ, 0);
 }
@@ -954,6 +1381,25 @@ tr_server_new(struct tr_broker *broker, struct event_base *main_base,
     }
     server->broker = broker;
     server->main_base = main_base;
+    pthread_mutex_init(&server->ip_lock, NULL);
+    atomic_store(&server->accepting, 1);
+    server->resume_ev = event_new(main_base, -1, 0, resume_cb, server);
+    if (server->resume_ev == NULL) {
+        goto out;
+    }
+    if (cfg->max_connections_per_ip_overrides != NULL) {
+        err = tr_broker_config_ip_overrides(
+            cfg->max_connections_per_ip_overrides, add_override, server, reason,
+            sizeof(reason));
+        if (err != TR_OK) {
+            snprintf(errbuf, errlen, "max.connections.per.ip.overrides: %s",
+                     reason);
+            goto out;
+        }
+        err = TR_ERR_NOMEM;
+    }
+    server->per_ip_on =
+        cfg->max_connections_per_ip < INT32_MAX || server->noverrides > 0;
     server->request_max = cfg->socket_request_max_bytes;
     server->idle_tv = ms_to_tv(cfg->connections_max_idle_ms);
     server->write_tv = ms_to_tv(cfg->socket_write_timeout_ms);
@@ -1124,6 +1570,7 @@ tr_server_stop(struct tr_server *server)
 void
 tr_server_free(struct tr_server *server)
 {
+    size_t j;
     int i;
 
     if (server == NULL) {
@@ -1151,5 +1598,18 @@ tr_server_free(struct tr_server *server)
     }
     tr_free(server->threads);
     tr_tls_free(server->tls);
+    if (server->resume_ev != NULL) {
+        event_free(server->resume_ev);
+    }
+    for (j = 0; j < IP_BUCKETS; j++) {
+        struct ip_count *e;
+
+        while ((e = server->ips[j]) != NULL) {
+            server->ips[j] = e->next;
+            tr_free(e);
+        }
+    }
+    tr_free(server->overrides);
+    pthread_mutex_destroy(&server->ip_lock);
     tr_free(server);
 }

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "credentials.h"
+#include "fileio.h"
 #include "json.h"
 #include "log.h"
 
@@ -45,19 +46,6 @@ plain_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-static void
-user_encode(const char *user, FILE *f)
-{
-    for (; *user; user++) {
-        unsigned char c = (unsigned char)*user;
-        if (plain_char(c)) {
-            fputc(c, f);
-        } else {
-            fprintf(f, "%%%02X", c);
-        }
-    }
 }
 
 void
@@ -123,6 +111,21 @@ user_decode(const char *s, size_t len, char *out)
     }
     out[o] = '\0';
     return TR_OK;
+}
+
+tr_err_t
+tr_credentials_desanitize(const char *s, size_t len, char *out, size_t outlen)
+{
+    char name[TR_CREDENTIALS_MAX_USER + 1];
+    tr_err_t err = user_decode(s, len, name);
+
+    if (err == TR_OK && strlen(name) >= outlen) {
+        err = TR_ERR_TOO_LARGE;
+    }
+    if (err == TR_OK) {
+        memcpy(out, name, strlen(name) + 1);
+    }
+    return err;
 }
 
 /* ---- the table ---- */
@@ -195,59 +198,28 @@ remove_at(struct tr_credentials *creds, size_t at)
 
 /* ---- the file ---- */
 
-static tr_err_t
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    tr_err_t err = TR_OK;
-
-    if (fd < 0) {
-        return TR_ERR_IO;
-    }
-    if (fsync(fd) != 0) {
-        err = TR_ERR_IO;
-    }
-    close(fd);
-    return err;
-}
-
 /*
- * Rewrites the file from the table: temporary file (0600 from the start,
- * so no one ever sees the keys with looser permissions), fsync, rename,
- * directory fsync. The caller holds the lock.
+ * Rewrites the file from the table, atomically and 0600 from the start
+ * (common/fileio.h), so no one ever sees the keys with looser
+ * permissions. The caller holds the lock.
  */
 static tr_err_t
 save(struct tr_credentials *creds)
 {
-    char path[PATH_MAX], tmp[PATH_MAX], text[TR_SCRAM_CRED_TEXT_MAX];
-    FILE *f = NULL;
-    int fd = -1;
+    static const char header[] =
+        "# SCRAM credentials of this collector (tributary-collector "
+        "--add-scram,\n# tributary users set): no passwords, only "
+        "Kafka's salted keys.\n";
+    char text[TR_SCRAM_CRED_TEXT_MAX], user[3 * TR_CREDENTIALS_MAX_USER + 1];
+    const char *mech;
+    struct tr_buf b;
     size_t i;
     int m;
-    tr_err_t err = TR_ERR_INVALID;
+    tr_err_t err = TR_OK;
 
-    if (snprintf(path, sizeof(path), "%s" TR_CREDENTIALS_FILE, creds->dir) >=
-            (int)sizeof(path) ||
-        snprintf(tmp, sizeof(tmp), "%s" TR_CREDENTIALS_FILE ".tmp",
-                 creds->dir) >= (int)sizeof(tmp)) {
-        goto out;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0) {
-        err = TR_ERR_IO;
-        goto out;
-    }
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        err = TR_ERR_IO;
-        goto out;
-    }
-    fd = -1;
-    fputs("# SCRAM credentials of this collector (tributary-collector "
-          "--add-scram,\n# tributary users set): no passwords, only "
-          "Kafka's salted keys.\n",
-          f);
-    for (i = 0; i < creds->count; i++) {
+    tr_buf_init(&b, FILE_MAX);
+    tr_buf_put_bytes(&b, header, sizeof(header) - 1);
+    for (i = 0; i < creds->count && err == TR_OK; i++) {
         for (m = TR_SCRAM_SHA_256; m <= TR_SCRAM_SHA_512; m++) {
             if (!creds->entries[i].has[m]) {
                 continue;
@@ -255,32 +227,30 @@ save(struct tr_credentials *creds)
             err = tr_scram_cred_format(&creds->entries[i].cred[m], text,
                                        sizeof(text));
             if (err != TR_OK) {
-                goto out;
+                break;
             }
-            user_encode(creds->entries[i].user, f);
-            fprintf(f, " %s=[%s]\n", tr_scram_mech_name(m), text);
+            tr_credentials_sanitize(creds->entries[i].user, user, sizeof(user));
+            mech = tr_scram_mech_name(m);
+            tr_buf_put_bytes(&b, user, strlen(user));
+            tr_buf_put_bytes(&b, " ", 1);
+            tr_buf_put_bytes(&b, mech, strlen(mech));
+            tr_buf_put_bytes(&b, "=[", 2);
+            tr_buf_put_bytes(&b, text, strlen(text));
+            tr_buf_put_bytes(&b, "]\n", 2);
         }
     }
-    err = TR_ERR_IO;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        goto out;
+    if (err == TR_OK) {
+        err = tr_buf_err(&b);
     }
-    m = fclose(f);
-    f = NULL;
-    if (m != 0 || rename(tmp, path) != 0) {
-        goto out;
+    if (err == TR_OK) {
+        err = tr_fileio_replace(creds->dir, &TR_CREDENTIALS_FILE[1],
+                                tr_buf_data(&b), tr_buf_len(&b), 0600);
     }
-    err = fsync_dir(creds->dir);
-out:
-    if (f != NULL) {
-        fclose(f);
+    OPENSSL_cleanse(text, sizeof(text));
+    if (tr_buf_len(&b) > 0) {
+        OPENSSL_cleanse(tr_buf_data(&b), tr_buf_len(&b));
     }
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (err != TR_OK) {
-        unlink(tmp);
-    }
+    tr_buf_cleanup(&b);
     return err;
 }
 

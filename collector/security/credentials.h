@@ -106,6 +106,14 @@ void tr_credentials_set_remote(struct tr_credentials *creds,
 void tr_credentials_sanitize(const char *user, char *out, size_t outlen);
 
 /*
+ * The reverse: decodes 'len' bytes of sanitized 's' into 'out'. Names that
+ * are empty, hold a NUL, are longer than TR_CREDENTIALS_MAX_USER or
+ * 'outlen' - 1, or are not sanitized text are refused.
+ */
+tr_err_t tr_credentials_desanitize(const char *s, size_t len, char *out,
+                                   size_t outlen);
+
+/*
  * Parses one --add-scram value, Kafka's kafka-storage syntax:
  * 'MECH=[name=N,password=P]' with optional iterations=, salt= (base64), or
  * saltedpassword= (base64, with salt=) instead of password=; values may be

@@ -4,7 +4,8 @@
  * Input: [api_key int16][api_version int16][body...], big-endian, the
  * request header's other fields left out. The target runs the real handler
  * of every served API and version, as server.c's handle_frame does, against
- * one single-collector state (topics, groups, producer ids) in a temporary
+ * one single-collector state (topics, groups, producer ids, client quotas,
+ * per-principal limits) in a temporary
  * log directory made once per process. No sockets: the response goes to a
  * tr_buf and is dropped; a parked request (long-poll Fetch, acks=all
  * Produce, a join waiting for the rebalance) is dropped too.
@@ -32,7 +33,9 @@
 #include "groups.h"
 #include "log.h"
 #include "pidgen.h"
+#include "plimits.h"
 #include "proto.h"
+#include "quota.h"
 #include "topics.h"
 #include "waits.h"
 
@@ -65,6 +68,13 @@ tr_request_add_file(struct tr_request *req, int fd, off_t pos, size_t len)
     (void)len;
     close(fd);
     return TR_OK;
+}
+
+/* As main.c wires it: a group gone frees its creator's slot. */
+static void
+group_removed(void *arg, const char *group_id)
+{
+    tr_limits_release(arg, TR_LIMIT_GROUPS, group_id);
 }
 
 static void
@@ -142,9 +152,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
                        sizeof(errbuf)) != TR_OK) {
         die("pidgen", errbuf);
     }
+    /* Quotas and per-principal limits, so their APIs and checks run. */
+    if (tr_quotas_open(fs->cfg.log_dirs, 11, 1000, 1000, &fs->broker.quotas,
+                       errbuf, sizeof(errbuf)) != TR_OK) {
+        die("quotas", errbuf);
+    }
+    fs->broker.limits = tr_limits_new(1000, 1000);
     fs->broker.waits = tr_waits_new();
     tr_groups_config_defaults(&gcfg);
     gcfg.initial_rebalance_delay_ms = 0;
+    gcfg.removed = group_removed;
+    gcfg.removed_arg = fs->broker.limits;
     if (fs->broker.waits == NULL ||
         tr_groups_open(fs->broker.topics, fs->broker.waits, NULL, &gcfg,
                        tr_clock_wall_ms(), &fs->broker.groups, errbuf,
