@@ -444,6 +444,8 @@ def sign(d, ca, name, subj, ext, serial):
 # Server certificates that cover both ways the tests reach a collector.
 SERVER_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
               "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+# Client certificates (mutual TLS).
+CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
 
 
 # ---------------------------------------------------------------------------

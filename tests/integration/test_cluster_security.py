@@ -24,6 +24,10 @@ openssl, and each broker checks the other's (host name included).
   4. A broker given a wrong inter-broker password is refused by the others,
      says so in its log (a few lines, not one per retry) and stays out of
      the ISR; with the right password again it rejoins.
+  5. A broker whose certificate comes from another CA, or names another
+     host (ssl.endpoint.identification.algorithm=https), is refused (the
+     controller, which cannot reach it, says why) and stays out of the
+     ISR; with its own certificate again it rejoins.
 """
 
 import json
@@ -39,7 +43,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster  # noqa: E402
 import harness  # noqa: E402
-from harness import SERVER_EXT, check, make_ca, note, sign  # noqa: E402
+from harness import CLIENT_EXT, SERVER_EXT, check, make_ca, note, sign  # noqa: E402
+
 
 JAAS_KEY = "listener.name.internal.scram-sha-512.sasl.jaas.config"
 
@@ -69,13 +74,12 @@ class SecureCluster(cluster.Cluster):
         return super().admin(**dict(self.client_conf, **conf))
 
 
-def kcat_brokers(port, certs, host):
-    """{id: (host, port)} of kcat -L through 'host':'port' as alice."""
-    r = subprocess.run(["kcat", "-L", "-b", "%s:%d" % (host, port), "-m", "10", "-J",
-                        "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + os.path.join(certs, "ca.crt"),
-                        "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=alice",
-                        "-X", "sasl.password=alice-secret"],
-                       capture_output=True, text=True, timeout=60)
+def kcat_brokers(port, conf, host):
+    """{id: (host, port)} of kcat -L through 'host':'port' with client settings 'conf'."""
+    argv = ["kcat", "-L", "-b", "%s:%d" % (host, port), "-m", "10", "-J"]
+    for k, v in conf.items():
+        argv += ["-X", "%s=%s" % (k, v)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "kcat -L on port %d: %s" % (port, r.stderr))
     doc = json.loads(r.stdout)
     return {b["id"]: tuple(b["name"].rsplit(":", 1)) for b in doc["brokers"]}
@@ -115,6 +119,16 @@ def established_to(pid, ports):
     return found
 
 
+def keystore_of(certs, name, ca):
+    """A PEM keystore: the key, the certificate and its CA's."""
+    path = os.path.join(certs, name + ".keystore.pem")
+    with open(path, "wb") as f:
+        for part in (name + ".key", name + ".crt", ca + ".crt"):
+            with open(os.path.join(certs, part), "rb") as g:
+                f.write(g.read())
+    return path
+
+
 def bad_start(ws, base, extra, expect):
     """The collector with settings 'base' + 'extra' exits 2 naming 'expect'."""
     sets = dict(base, **{"log.dirs": ws.file("bad-data"), "broker.id": "9",
@@ -134,13 +148,22 @@ def body(ws):
     certs = ws.file("certs")
     os.makedirs(certs)
     make_ca(certs, "ca")
-    sign(certs, "ca", "broker", "/CN=localhost", SERVER_EXT, 1001)
-    keystore = os.path.join(certs, "broker.keystore.pem")
-    with open(keystore, "wb") as f:
-        for part in ("broker.key", "broker.crt", "ca.crt"):
-            with open(os.path.join(certs, part), "rb") as g:
-                f.write(g.read())
+    # Brokers are TLS clients of each other too, and ssl.client.auth=required
+    # makes them show their certificate: it must allow client use.
+    broker_ext = SERVER_EXT.replace("extendedKeyUsage=serverAuth", "extendedKeyUsage=serverAuth,clientAuth")
+    sign(certs, "ca", "broker", "/CN=localhost", broker_ext, 1001)
+    sign(certs, "ca", "client", "/CN=alice-app", CLIENT_EXT, 2001)
+    make_ca(certs, "rogue")
+    sign(certs, "rogue", "rogue-broker", "/CN=localhost", broker_ext, 3001)
+    sign(certs, "ca", "elsewhere", "/CN=elsewhere",
+         broker_ext.replace("DNS:localhost,IP:127.0.0.1", "DNS:elsewhere.example"), 4001)
+    keystore = keystore_of(certs, "broker", "ca")
+    bad_keystores = [("from another CA", keystore_of(certs, "rogue-broker", "rogue"), b"certificate is refused"),
+                     ("for another host", keystore_of(certs, "elsewhere", "ca"),
+                      b"must name the advertised host")]
     client_conf = {"security.protocol": "SASL_SSL", "ssl.ca.location": os.path.join(certs, "ca.crt"),
+                   "ssl.certificate.location": os.path.join(certs, "client.crt"),
+                   "ssl.key.location": os.path.join(certs, "client.key"),
                    "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "alice",
                    "sasl.password": "alice-secret"}
     cl = SecureCluster(ws, client_conf, n=3, settings={
@@ -150,6 +173,7 @@ def body(ws):
         JAAS_KEY: jaas("broker-secret"),
         "ssl.keystore.location": keystore,
         "ssl.truststore.location": os.path.join(certs, "ca.crt"),
+        "ssl.client.auth": "required",
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "num.partitions": "1",
     })
@@ -184,8 +208,8 @@ def body(ws):
               and reg["host"] is None and reg["port"] == -1,
               "/brokers/ids/%d: %r" % (i, reg))
     note("each /brokers/ids/N lists both listeners, no PLAINTEXT host: %s" % reg["endpoints"])
-    internal = kcat_brokers(cl.internal[1], certs, "127.0.0.1")
-    external = kcat_brokers(cl.broker(2).port, certs, "localhost")
+    internal = kcat_brokers(cl.internal[1], client_conf, "127.0.0.1")
+    external = kcat_brokers(cl.broker(2).port, client_conf, "localhost")
     check(internal == {i: ("127.0.0.1", str(cl.internal[i])) for i in (1, 2, 3)},
           "kcat -L on INTERNAL: %s" % internal)
     check(external == {i: ("localhost", str(cl.broker(i).port)) for i in (1, 2, 3)},
@@ -237,7 +261,10 @@ def body(ws):
     note("inter-broker connections go to INTERNAL ports %s, where plaintext gets no answer" % sorted(seen))
 
     # 4. A wrong inter-broker password.
-    victim = max(i for i in (1, 2, 3) if i != cl.wait_leader("secure", 0))
+    # Neither the partition's leader nor the controller: a controller that
+    # cannot reach the others would leave the brokers' views disagreeing.
+    busy = (cl.wait_leader("secure", 0), cl.wait_controller())
+    victim = max(i for i in (1, 2, 3) if i not in busy)
     cl.stop(victim)
     good = cl.broker(victim).sets[JAAS_KEY]
     cl.broker(victim).sets[JAAS_KEY] = jaas("wrong-secret")
@@ -263,6 +290,36 @@ def body(ws):
     cl.restart(victim)
     cl.wait_isr("secure", 0, 3, timeout=90)
     note("with the right password broker %d rejoined the ISR" % victim)
+
+    # 5. Certificates the others refuse: another CA, another host name.
+    for what, bad, expect in bad_keystores:
+        cl.stop(victim)
+        cl.broker(victim).sets["ssl.keystore.location"] = bad
+        marks = {i: len(cl.broker(i).log()) for i in (1, 2, 3)}
+        cl.restart(victim)
+        # New records: a follower that cannot fetch them falls behind.
+        harness.produce_records(cl.bootstrap, "secure", [(None, b"%s-%d" % (what.encode(), k)) for k in range(100)],
+                                **client_conf)
+
+        def rejected():
+            theirs = b"".join(cl.broker(i).log()[marks[i]:] for i in (1, 2, 3) if i != victim)
+            return expect in theirs and theirs
+
+        theirs = cl.wait_for(rejected, 60, "the controller refusing a certificate %s" % what)
+        # Out of the ISR (at the latest after replica.lag.time.max.ms), and
+        # it stays out.
+        cl.wait_for(lambda: victim not in cl.metadata("secure")[0][2], 30,
+                    "broker %d out of the ISR with a certificate %s" % (victim, what))
+        time.sleep(4)
+        isr = cl.metadata("secure")[0][2]
+        check(victim not in isr, "broker %d is in the ISR %s with a certificate %s" % (victim, isr, what))
+        line = [ln for ln in theirs.decode("utf-8", "replace").splitlines() if expect.decode() in ln][0]
+        note("a certificate %s: refused, out of the ISR: %s" % (what, re.sub(r"^.*? WARN ", "", line)))
+        cl.kill(victim)
+        cl.broker(victim).sets["ssl.keystore.location"] = keystore
+        cl.restart(victim)
+        cl.wait_isr("secure", 0, 3, timeout=90)
+        note("with its own certificate again broker %d rejoined the ISR" % victim)
     cl.stop_all()
 
 

@@ -25,10 +25,9 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import SERVER_EXT, check, fail, make_ca, note, openssl, sign  # noqa: E402
+from harness import CLIENT_EXT, SERVER_EXT, check, fail, make_ca, note, openssl, sign  # noqa: E402
 
 CLIENT_SUBJECT = "CN=agent1,OU=Logs,O=Tributary,C=US"
-CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
 
 
 def server_keystore(d, serial):
