@@ -18,6 +18,7 @@ struct tr_pidgen;
 struct tr_groups;
 struct tr_cluster;
 struct tr_credentials;
+struct tr_txn_coordinator;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
@@ -25,6 +26,7 @@ struct tr_broker {
     struct tr_waits *waits;
     struct tr_pidgen *pids;
     struct tr_groups *groups;           /* the group coordinator */
+    struct tr_txn_coordinator *txn;     /* NULL in a cluster (not yet) */
     struct tr_cluster *cluster;         /* NULL for a single collector */
     struct tr_credentials *credentials; /* SCRAM users (security/) */
     int32_t node_id;

@@ -34,9 +34,10 @@ typedef enum {
     TR_ERR_DUPLICATE = -18, /* idempotent producer: batch already written */
     TR_ERR_FENCED = -19,    /* idempotent producer: stale epoch */
     TR_ERR_UNKNOWN_PRODUCER = -20,
-    TR_ERR_CLOSED = -21, /* peer or object closed */
-    TR_ERR_NO_KEY = -22, /* a compacted log got a record without a key */
-    TR_ERR_STALE = -23,  /* a conditional write lost to a newer version */
+    TR_ERR_CLOSED = -21,    /* peer or object closed */
+    TR_ERR_NO_KEY = -22,    /* a compacted log got a record without a key */
+    TR_ERR_STALE = -23,     /* a conditional write lost to a newer version */
+    TR_ERR_TXN_STATE = -24, /* a batch or marker a transaction does not allow */
 } tr_err_t;
 
 /* Returns a static, human-readable description of 'err'. */
@@ -91,6 +92,10 @@ enum {
     TR_KERR_INVALID_TXN_STATE = 48,
     TR_KERR_INVALID_PRODUCER_ID_MAPPING = 49,
     TR_KERR_INVALID_TRANSACTION_TIMEOUT = 50,
+    TR_KERR_CONCURRENT_TRANSACTIONS = 51,
+    TR_KERR_TRANSACTION_COORDINATOR_FENCED = 52,
+    TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+    TR_KERR_OPERATION_NOT_ATTEMPTED = 55,
     TR_KERR_KAFKA_STORAGE_ERROR = 56,
     TR_KERR_UNKNOWN_PRODUCER_ID = 59,
     TR_KERR_REASSIGNMENT_IN_PROGRESS = 60,
@@ -106,6 +111,9 @@ enum {
     TR_KERR_ELECTION_NOT_NEEDED = 84,
     TR_KERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
     TR_KERR_INVALID_RECORD = 87,
+    TR_KERR_UNSTABLE_OFFSET_COMMIT = 88,
+    TR_KERR_PRODUCER_FENCED = 90,
+    TR_KERR_TRANSACTIONAL_ID_NOT_FOUND = 105,
     TR_KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83,
     TR_KERR_SASL_AUTHENTICATION_FAILED = 58,
     TR_KERR_RESOURCE_NOT_FOUND = 91,

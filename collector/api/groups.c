@@ -154,10 +154,13 @@ tr_api_find_coordinator(struct tr_request *req)
         (v >= 1 && (err = tr_slice_get_i8(&req->body, &key_type)) != TR_OK)) {
         return err;
     }
-    if (key_type != 0) {
-        /* Transactions need a transaction coordinator, which comes later. */
+    if (key_type == 1 && (broker->txn == NULL || broker->cluster != NULL)) {
+        /* In a cluster the transaction coordinator is not served yet. */
         kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         msg = "no transaction coordinator";
+    } else if (key_type != 0 && key_type != 1) {
+        kerr = TR_KERR_INVALID_REQUEST;
+        msg = "unknown key type";
     }
 #ifdef HAVE_ZOOKEEPER
     if (kerr == TR_KERR_NONE && broker->cluster != NULL) {

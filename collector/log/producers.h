@@ -86,6 +86,18 @@ tr_err_t tr_producers_update(struct tr_producers *ps,
 int64_t tr_producers_last_batch_offset(const struct tr_producers *ps,
                                        int64_t producer_id);
 
+/* The epoch known for 'producer_id', -1 when unknown. */
+int16_t tr_producers_epoch(const struct tr_producers *ps, int64_t producer_id);
+
+/*
+ * A transaction marker of 'producer_id' at 'epoch' was written: a newer
+ * epoch replaces the producer's (its sequence starts again, and older
+ * epochs are fenced); the same epoch keeps the sequence running, as in
+ * Kafka's ProducerStateEntry. TR_ERR_NOMEM.
+ */
+tr_err_t tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
+                                 int16_t epoch);
+
 /* Number of producers known. */
 size_t tr_producers_count(const struct tr_producers *ps);
 
