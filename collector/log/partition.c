@@ -1625,6 +1625,7 @@ struct clean_plan {
     size_t first_dirty_seg; /* index of the segment holding first_dirty */
     size_t end_seg;         /* cleanable segments end before this index */
     int64_t clean_bytes, dirty_bytes;
+    int64_t last_stable; /* open transactions are never cleaned */
 };
 
 static void
@@ -1684,6 +1685,7 @@ plan_clean(struct tr_partition *part, int64_t now_ms, int dup_fds,
     }
     plan->first_dirty = part->first_dirty < part->log_start ? part->log_start
                                                             : part->first_dirty;
+    plan->last_stable = last_stable(part);
     err = TR_OK;
 out:
     pthread_mutex_unlock(&part->lock);
@@ -1694,8 +1696,9 @@ out:
     /* Segments with records newer than the lag are not cleanable yet. */
     plan->end_seg = plan->n;
     for (i = 0; i < plan->n; i++) {
-        if (plan->cfg.min_compaction_lag_ms > 0 &&
-            plan->segs[i].max_ts > now_ms - plan->cfg.min_compaction_lag_ms) {
+        if ((plan->cfg.min_compaction_lag_ms > 0 &&
+             plan->segs[i].max_ts > now_ms - plan->cfg.min_compaction_lag_ms) ||
+            plan->segs[i].next_base > plan->last_stable) {
             plan->end_seg = i;
             break;
         }
@@ -1738,10 +1741,19 @@ tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
     return r;
 }
 
-/* Walks the batches of one segment file into the key map. */
+static int is_aborted_batch(int64_t producer_id, int64_t base_offset,
+                            void *arg);
+
+/*
+ * Walks the batches of one segment file into the key map; aborted
+ * transactional data never supersedes anything.
+ */
 static tr_err_t
-map_segment(struct tr_cleaner_map *map, const struct seg_view *sv)
+map_segment(struct tr_partition *part, struct tr_cleaner_map *map,
+            const struct seg_view *sv)
 {
+    struct tr_batch_header h;
+
     uint8_t head[TR_BATCH_LOG_OVERHEAD];
     uint8_t *buf = NULL, *grown;
     size_t cap = 0, total;
@@ -1777,12 +1789,17 @@ map_segment(struct tr_cleaner_map *map, const struct seg_view *sv)
             err = TR_ERR_IO;
             goto out;
         }
+        pos += (int64_t)total;
+        if (tr_batch_header_parse(buf, total, &h) == TR_OK &&
+            (h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+            is_aborted_batch(h.ProducerId, h.BaseOffset, part)) {
+            continue;
+        }
         err = tr_cleaner_map_batch(map, buf, total, INT64_MAX,
                                    DECOMPRESSED_MAX_BYTES, &last);
         if (err != TR_OK) {
             goto out;
         }
-        pos += (int64_t)total;
     }
 out:
     tr_free(buf);
@@ -1799,6 +1816,18 @@ is_last_batch(int64_t producer_id, int64_t base_offset, void *arg)
     last = tr_producers_last_batch_offset(part->producers, producer_id);
     pthread_mutex_unlock(&part->lock);
     return last == base_offset;
+}
+
+static int
+is_aborted_batch(int64_t producer_id, int64_t base_offset, void *arg)
+{
+    struct tr_partition *part = arg;
+    int aborted;
+
+    pthread_mutex_lock(&part->lock);
+    aborted = tr_txns_is_aborted(part->txns, producer_id, base_offset);
+    pthread_mutex_unlock(&part->lock);
+    return aborted;
 }
 
 static tr_err_t
@@ -1969,7 +1998,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     /* 1. The key map over the dirty section, whole segments at a time. */
     mapped_end = plan.first_dirty_seg;
     for (i = plan.first_dirty_seg; i < plan.end_seg; i++) {
-        err = map_segment(map, &plan.segs[i]);
+        err = map_segment(part, map, &plan.segs[i]);
         if (err == TR_ERR_TOO_LARGE) {
             break; /* full: clean what is mapped */
         }
@@ -1991,6 +2020,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     f.map = map;
     f.tombstone_horizon_ms = now_ms - plan.cfg.delete_retention_ms;
     f.is_last = is_last_batch;
+    f.is_aborted = is_aborted_batch;
     f.arg = part;
     f.max_bytes = DECOMPRESSED_MAX_BYTES;
     for (i = 0; i < mapped_end; i++) {

@@ -172,6 +172,28 @@ out:
     return err;
 }
 
+int
+tr_txns_is_aborted(const struct tr_txns *t, int64_t producer_id, int64_t offset)
+{
+    size_t lo = 0, hi = t->naborted, mid, i;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        if (t->aborted[mid].last_offset < offset) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    /* The producer's first transaction ending after 'offset' holds it. */
+    for (i = lo; i < t->naborted; i++) {
+        if (t->aborted[i].producer_id == producer_id) {
+            return t->aborted[i].first_offset <= offset;
+        }
+    }
+    return 0;
+}
+
 void
 tr_txns_prune(struct tr_txns *t, int64_t log_start)
 {

@@ -90,6 +90,13 @@ int64_t tr_txns_first_unstable(const struct tr_txns *t);
 tr_err_t tr_txns_aborted(const struct tr_txns *t, int64_t from, int64_t to,
                          struct tr_aborted_txn **out, size_t *count);
 
+/*
+ * Whether the batch of 'producer_id' at 'offset' belongs to an aborted
+ * transaction (for the log cleaner, which removes such data).
+ */
+int tr_txns_is_aborted(const struct tr_txns *t, int64_t producer_id,
+                       int64_t offset);
+
 /* Drops aborted entries whose marker is below 'log_start' (retention). */
 void tr_txns_prune(struct tr_txns *t, int64_t log_start);
 
