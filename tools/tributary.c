@@ -35,6 +35,8 @@ static const struct {
       "land topics as files (lines or JSON lines, gzip) for analytics" },
     { "bench", tr_cmd_bench, "produce, consume and end-to-end load tests" },
     { "users", tr_cmd_users, "list, set and delete SASL/SCRAM users" },
+    { "transactions", tr_cmd_transactions,
+      "list and describe transactional ids" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -18,6 +18,7 @@
    in the committed output exactly once.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -205,6 +206,31 @@ def kafka_python_check(broker, topic):
     check(got == want, "kafka-python read_committed skips the aborted records (%d of %d)" % (len(got), len(want)))
 
 
+def cli(broker, *args):
+    tool = os.path.join(harness.builddir(), "tools", "tributary")
+    r = subprocess.run([tool, "transactions"] + list(args) + ["-b", broker],
+                       capture_output=True, timeout=60)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def cli_checks(broker, hanging_pid_open):
+    rc, out, _ = cli(broker, "list", "--json")
+    listed = {t["transactional_id"]: t for t in json.loads(out)}
+    check(rc == 0 and listed.get("basic-id", {}).get("state") == "CompleteCommit",
+          "tributary transactions list: basic-id is CompleteCommit (%d ids)" % len(listed))
+    rc, out, _ = cli(broker, "list", "--state", "Ongoing", "--json")
+    ongoing = [t["transactional_id"] for t in json.loads(out)]
+    check(rc == 0 and ongoing == (["hanging-id"] if hanging_pid_open else []),
+          "list --state Ongoing: %s" % ongoing)
+    rc, out, _ = cli(broker, "describe", "--json", "hanging-id")
+    d = json.loads(out)[0]
+    check(rc == 0 and sorted(p["partition"] for p in d["partitions"]) == list(range(PARTS))
+          and d["state"] == "Ongoing" and d["start_ms"] > 0,
+          "describe hanging-id: Ongoing on %d partitions of txn-hang, epoch %d" % (len(d["partitions"]), d["producer_epoch"]))
+    rc, _, err = cli(broker, "describe", "no-such-id")
+    check(rc == 4 and "TRANSACTIONAL_ID_NOT_FOUND" in err, "describe of an unknown id: exit 4, %s" % err.strip())
+
+
 def fencing(broker, topic):
     p1 = txn_producer(broker, "fenced-id")
     p1.begin_transaction()
@@ -299,6 +325,7 @@ def run(ws):
     fencing(b, "txn-fence")
 
     hw = hanging(ws, b, "txn-hang")
+    cli_checks(b, True)
     wait_stable(b, "txn-hang")
     lso = ends(b, "txn-hang", "read_committed")
     check(all(l > h for l, h in zip(lso, hw)), "after transaction.timeout.ms the coordinator aborted it "
