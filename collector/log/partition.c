@@ -1466,6 +1466,8 @@ delete_oldest(struct tr_partition *part, int64_t now_ms, const char *why)
     if (part->log_start < tr_segment_base_offset(part->segs[0])) {
         part->log_start = tr_segment_base_offset(part->segs[0]);
     }
+    /* Aborted transactions whose marker is gone no longer matter. */
+    tr_txns_prune(part->txns, part->log_start);
     if (part->first_dirty < part->log_start) {
         part->first_dirty = part->log_start;
     }
