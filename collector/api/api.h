@@ -161,6 +161,7 @@ int16_t tr_api_txn_check_produce(struct tr_request *req,
                                  int32_t partition,
                                  const struct tr_str *records);
 tr_err_t tr_api_list_transactions(struct tr_request *req);
+tr_err_t tr_api_describe_producers(struct tr_request *req);
 /* sasl.c: authentication and the SCRAM credential APIs. */
 tr_err_t tr_api_sasl_handshake(struct tr_request *req);
 tr_err_t tr_api_sasl_authenticate(struct tr_request *req);

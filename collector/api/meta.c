@@ -45,6 +45,7 @@ static const struct tr_api api_table[] = {
     { TR_API_TXN_OFFSET_COMMIT, 0, 3, tr_api_txn_offset_commit },
     { TR_API_DESCRIBE_TRANSACTIONS, 0, 0, tr_api_describe_transactions },
     { TR_API_LIST_TRANSACTIONS, 0, 1, tr_api_list_transactions },
+    { TR_API_DESCRIBE_PRODUCERS, 0, 0, tr_api_describe_producers },
     { TR_API_DESCRIBE_CONFIGS, 0, 3, tr_api_describe_configs },
     { TR_API_CREATE_PARTITIONS, 0, 1, tr_api_create_partitions },
     { TR_API_OFFSET_COMMIT, 2, 7, tr_api_offset_commit },

@@ -2,8 +2,9 @@
  * api_txn -- the transaction APIs (KIP-98): InitProducerId (with and
  * without a transactional id), AddPartitionsToTxn v0-3, AddOffsetsToTxn,
  * EndTxn, TxnOffsetCommit, and the admin APIs DescribeTransactions and
- * ListTransactions (KIP-664). Each decodes, calls the transaction
- * coordinator (txn/coordinator) or the group coordinator, and encodes.
+ * ListTransactions and DescribeProducers (KIP-664). Each decodes, calls the
+ * transaction coordinator (txn/coordinator) or the group coordinator, and
+ * encodes.
  *
  * PRODUCER_FENCED (90) only exists from InitProducerId v4 and
  * AddPartitions/AddOffsets/EndTxn v2; older versions get
@@ -641,4 +642,96 @@ out:
     tr_free(states);
     tr_free(pids);
     return err;
+}
+
+/* One partition of DescribeProducers. */
+static tr_err_t
+describe_partition(struct tr_request *req, const char *topic, int32_t index)
+{
+    struct tr_buf *out = req->out;
+    struct tr_partition_producer *prods = NULL;
+    struct tr_partition *part = NULL;
+    int16_t kerr = TR_KERR_NONE;
+    size_t n = 0, i;
+    tr_err_t err = TR_OK;
+
+    if (req->broker->cluster == NULL) {
+        part = tr_topics_partition(req->broker->topics, topic, index);
+    }
+    if (part == NULL) {
+        kerr = req->broker->cluster != NULL
+                   ? TR_KERR_NOT_LEADER_OR_FOLLOWER
+                   : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else {
+        err = tr_partition_producers(part, &prods, &n);
+        tr_partition_unref(part);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    tr_buf_put_i32(out, index);                   /* PartitionIndex */
+    tr_buf_put_i16(out, kerr);                    /* ErrorCode */
+    tr_proto_put_cstring_v(out, 1, NULL);         /* ErrorMessage */
+    tr_proto_put_array_len_v(out, 1, (int32_t)n); /* ActiveProducers */
+    for (i = 0; i < n; i++) {
+        tr_buf_put_i64(out, prods[i].producer_id);
+        tr_buf_put_i32(out, prods[i].epoch);
+        tr_buf_put_i32(out, prods[i].last_seq);
+        tr_buf_put_i64(out, -1); /* LastTimestamp: not kept */
+        tr_buf_put_i32(out, -1); /* CoordinatorEpoch: not kept */
+        tr_buf_put_i64(out, prods[i].current_txn_start);
+        tr_proto_put_tags_v(out, 1);
+    }
+    tr_proto_put_tags_v(out, 1);
+    tr_free(prods);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_describe_producers(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int32_t ntopics, t, np, p, index;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, 1, &ntopics, 2,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    if (ntopics < 0) {
+        return TR_ERR_CORRUPT;
+    }
+    tr_buf_put_i32(out, 0); /* ThrottleTimeMs */
+    tr_proto_put_array_len_v(out, 1, ntopics);
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        char topic[TR_TOPIC_NAME_MAX + 1];
+
+        if ((err = tr_proto_get_string_v(in, 1, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 1, &np, 4,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        if (np < 0 || name.len < 0) {
+            return TR_ERR_CORRUPT;
+        }
+        if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
+            topic[0] = '\0'; /* no such topic: every partition gets 3 */
+        }
+        tr_proto_put_string_v(out, 1, name.ptr, name.len); /* Name */
+        tr_proto_put_array_len_v(out, 1, np);
+        for (p = 0; p < np; p++) {
+            if ((err = tr_slice_get_i32(in, &index)) != TR_OK ||
+                (err = describe_partition(req, topic, index)) != TR_OK) {
+                return err;
+            }
+        }
+        if ((err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
+        tr_proto_put_tags_v(out, 1);
+    }
+    tr_proto_put_tags_v(out, 1);
+    return TR_OK;
 }

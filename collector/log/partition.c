@@ -2607,3 +2607,40 @@ out:
     tr_free(buf);
     return err;
 }
+
+tr_err_t
+tr_partition_producers(struct tr_partition *part,
+                       struct tr_partition_producer **out, size_t *count)
+{
+    struct tr_producer_state *ps = NULL;
+    struct tr_partition_producer *res = NULL;
+    size_t n, i;
+    tr_err_t err = TR_ERR_NOMEM;
+
+    *out = NULL;
+    *count = 0;
+    pthread_mutex_lock(&part->lock);
+    n = tr_producers_count(part->producers);
+    ps = tr_calloc(n + 1, sizeof(*ps));
+    res = tr_calloc(n + 1, sizeof(*res));
+    if (ps == NULL || res == NULL) {
+        goto out;
+    }
+    n = tr_producers_list(part->producers, ps, n);
+    for (i = 0; i < n; i++) {
+        res[i].producer_id = ps[i].producer_id;
+        res[i].epoch = ps[i].epoch;
+        res[i].last_seq = ps[i].last_seq;
+        res[i].current_txn_start =
+            tr_txns_open_first(part->txns, ps[i].producer_id);
+    }
+    *out = res;
+    *count = n;
+    res = NULL;
+    err = TR_OK;
+out:
+    pthread_mutex_unlock(&part->lock);
+    tr_free(ps);
+    tr_free(res);
+    return err;
+}

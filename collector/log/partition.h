@@ -334,6 +334,21 @@ tr_err_t tr_partition_append_marker(struct tr_partition *part,
 tr_err_t tr_partition_aborted_txns(struct tr_partition *part, int64_t from,
                                    int64_t to, struct tr_aborted_txn **out,
                                    size_t *count);
+/* A producer of the partition, for DescribeProducers. */
+struct tr_partition_producer {
+    int64_t producer_id;
+    int16_t epoch;
+    int32_t last_seq;
+    int64_t current_txn_start; /* first offset of its open txn, or -1 */
+};
+
+/*
+ * Returns an owned array (free with tr_free) of the partition's producers
+ * in *out. TR_ERR_NOMEM.
+ */
+tr_err_t tr_partition_producers(struct tr_partition *part,
+                                struct tr_partition_producer **out,
+                                size_t *count);
 /* Copies up to 'max' open transactions; returns how many are open. */
 size_t tr_partition_open_txns(struct tr_partition *part,
                               struct tr_open_txn *out, size_t max);

@@ -288,3 +288,28 @@ tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
     }
     return TR_OK;
 }
+
+size_t
+tr_producers_list(const struct tr_producers *ps, struct tr_producer_state *out,
+                  size_t max)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < ps->nslots; i++) {
+        const struct producer *p = &ps->slots[i];
+
+        if (p->producer_id == -1) {
+            continue;
+        }
+        if (n < max) {
+            out[n].producer_id = p->producer_id;
+            out[n].epoch = p->epoch;
+            out[n].last_seq =
+                p->nbatches > 0 ? p->batches[p->nbatches - 1].last_seq : -1;
+            out[n].last_offset =
+                p->nbatches > 0 ? p->batches[p->nbatches - 1].last_offset : -1;
+        }
+        n++;
+    }
+    return n;
+}

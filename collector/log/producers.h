@@ -98,6 +98,21 @@ int16_t tr_producers_epoch(const struct tr_producers *ps, int64_t producer_id);
 tr_err_t tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
                                  int16_t epoch);
 
+/* One producer's state, as DescribeProducers reports it. */
+struct tr_producer_state {
+    int64_t producer_id;
+    int16_t epoch;
+    int32_t last_seq;    /* -1: no batch known in this epoch */
+    int64_t last_offset; /* of its last batch, -1 when none */
+};
+
+/*
+ * Copies up to 'max' producers into 'out' (any order); returns how many
+ * are known.
+ */
+size_t tr_producers_list(const struct tr_producers *ps,
+                         struct tr_producer_state *out, size_t max);
+
 /* Number of producers known. */
 size_t tr_producers_count(const struct tr_producers *ps);
 

@@ -21,6 +21,8 @@
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -206,6 +208,44 @@ def kafka_python_check(broker, topic):
     check(got == want, "kafka-python read_committed skips the aborted records (%d of %d)" % (len(got), len(want)))
 
 
+def describe_producers(port, topic):
+    """DescribeProducers v0 over a raw socket: {partition: [(pid, epoch, txn_start)]}."""
+    body = (harness.uvarint(2) + harness.compact_string(topic) + harness.uvarint(PARTS + 1)
+            + b"".join(struct.pack(">i", p) for p in range(PARTS)) + b"\x00" + b"\x00")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(harness.request(61, 0, 7, body, flexible=True))
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = sock.recv(65536)
+            if not chunk:
+                fail("DescribeProducers: connection closed")
+            data += chunk
+    pos = 4 + 4 + 1  # size, correlation id, header tags
+    pos += 4  # throttle
+    ntopics, pos = harness.read_uvarint(data, pos)
+    out = {}
+    for _ in range(ntopics - 1):
+        n, pos = harness.read_uvarint(data, pos)
+        pos += n - 1
+        nparts, pos = harness.read_uvarint(data, pos)
+        for _ in range(nparts - 1):
+            part, err = struct.unpack(">ih", data[pos:pos + 6])
+            pos += 6
+            n, pos = harness.read_uvarint(data, pos)  # error message
+            pos += max(n - 1, 0)
+            nprod, pos = harness.read_uvarint(data, pos)
+            prods = []
+            for _ in range(nprod - 1):
+                pid, epoch, seq, ts, cepoch, start = struct.unpack(">qiiqiq", data[pos:pos + 36])
+                pos += 36 + 1
+                prods.append((pid, epoch, start))
+            pos += 1
+            check(err == 0, "DescribeProducers %s-%d: error %d" % (topic, part, err))
+            out[part] = prods
+        pos += 1
+    return out
+
+
 def cli(broker, *args):
     tool = os.path.join(harness.builddir(), "tools", "tributary")
     r = subprocess.run([tool, "transactions"] + list(args) + ["-b", broker],
@@ -326,6 +366,9 @@ def run(ws):
 
     hw = hanging(ws, b, "txn-hang")
     cli_checks(b, True)
+    prods = describe_producers(col.port, "txn-hang")
+    check(all(len(prods[p]) == 1 and prods[p][0][2] == 0 for p in range(PARTS)),
+          "DescribeProducers: one producer per partition with its open transaction at offset 0: %s" % prods)
     wait_stable(b, "txn-hang")
     lso = ends(b, "txn-hang", "read_committed")
     check(all(l > h for l, h in zip(lso, hw)), "after transaction.timeout.ms the coordinator aborted it "
