@@ -33,13 +33,15 @@ VALUE = b"x" * 100
 
 
 def create(boot, topic):
-    AdminClient({"bootstrap.servers": boot}).create_topics(
-        [NewTopic(topic, PARTS, 1)], request_timeout=30)[topic].result(timeout=30)
+    admin = AdminClient({"bootstrap.servers": boot})  # alive until answered
+    futs = admin.create_topics([NewTopic(topic, PARTS, 1)], request_timeout=30)
+    futs[topic].result(timeout=30)
 
 
 def produce_idempotent(boot, topic, n):
     p = Producer({"bootstrap.servers": boot, "enable.idempotence": True,
                   "linger.ms": 5, "queue.buffering.max.messages": 1000000})
+    p.list_topics(topic, timeout=10)  # metadata first, as for the other
     t0 = time.monotonic()
     for i in range(n):
         while True:
@@ -56,6 +58,9 @@ def produce_transactional(boot, topic, n, per_txn, tid):
     p = Producer({"bootstrap.servers": boot, "transactional.id": tid,
                   "linger.ms": 5, "queue.buffering.max.messages": 1000000})
     p.init_transactions(30)
+    # librdkafka adds a partition to a transaction only once it knows the
+    # topic's metadata; fetch it before the clock starts.
+    p.list_topics(topic, timeout=10)
     t0 = time.monotonic()
     i = 0
     while i < n:
