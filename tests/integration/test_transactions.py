@@ -13,7 +13,9 @@
 4. The collector is SIGKILLed with a transaction open; after the restart
    the coordinator state, the last stable offsets and the aborted
    transactions come back from the log.
-5. Consume-transform-produce with send_offsets_to_transaction, the
+5. kafkajs 2.2.4: its transactional producer, and its read_committed and
+   read_uncommitted consumers.
+6. Consume-transform-produce with send_offsets_to_transaction, the
    processor SIGKILLed half way and started again: every input record is
    in the committed output exactly once.
 """
@@ -271,6 +273,20 @@ def cli_checks(broker, hanging_pid_open):
     check(rc == 4 and "TRANSACTIONAL_ID_NOT_FOUND" in err, "describe of an unknown id: exit 4, %s" % err.strip())
 
 
+def kafkajs_check(broker, topic):
+    modules = harness.require_kafkajs("test_transactions")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_transactions_kafkajs.js")
+    env = dict(os.environ, NODE_PATH=modules, TR_BROKER=broker, TR_TOPIC=topic)
+    r = subprocess.run(["node", script], env=env, capture_output=True, timeout=180)
+    out = r.stdout.decode()
+    for line in out.splitlines():
+        if line.startswith("ok - "):
+            note("kafkajs: " + line[5:])
+    check(r.returncode == 0 and "PASS" in out,
+          "kafkajs 2.2.4 transactions and read_committed consumer%s"
+          % ("" if r.returncode == 0 else ": " + out[-2000:] + r.stderr.decode()[-2000:]))
+
+
 def fencing(broker, topic):
     p1 = txn_producer(broker, "fenced-id")
     p1.begin_transaction()
@@ -353,7 +369,7 @@ def eos(ws, broker, src, dst, n=1500):
 def run(ws):
     col = ws.collector(sets=SETS).start()
     b = col.broker
-    admin_create(b, ["txn", "txn-fence", "txn-hang", "eos-in", "eos-out"])
+    admin_create(b, ["txn", "txn-fence", "txn-hang", "eos-in", "eos-out", "txn-kafkajs"])
 
     p = txn_producer(b, "basic-id")
     in_txn(p, "txn", vals("c1", 60))
@@ -363,6 +379,7 @@ def run(ws):
     kafka_python_check(b, "txn")
 
     fencing(b, "txn-fence")
+    kafkajs_check(b, "txn-kafkajs")
 
     hw = hanging(ws, b, "txn-hang")
     cli_checks(b, True)
