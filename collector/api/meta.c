@@ -49,7 +49,7 @@ static const struct tr_api api_table[] = {
     { TR_API_DESCRIBE_CONFIGS, 0, 3, tr_api_describe_configs },
     { TR_API_CREATE_PARTITIONS, 0, 1, tr_api_create_partitions },
     { TR_API_OFFSET_COMMIT, 2, 7, tr_api_offset_commit },
-    { TR_API_OFFSET_FETCH, 1, 5, tr_api_offset_fetch },
+    { TR_API_OFFSET_FETCH, 1, 7, tr_api_offset_fetch },
     { TR_API_FIND_COORDINATOR, 0, 2, tr_api_find_coordinator },
     { TR_API_JOIN_GROUP, 0, 5, tr_api_join_group },
     { TR_API_HEARTBEAT, 0, 3, tr_api_heartbeat },

@@ -248,6 +248,54 @@ def describe_producers(port, topic):
     return out
 
 
+def raw_call(port, api_key, version, body):
+    """One flexible request over a raw socket; returns the response body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(harness.request(api_key, version, 9, body, flexible=True))
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = sock.recv(65536)
+            if not chunk:
+                fail("api %d: connection closed" % api_key)
+            data += chunk
+    return data[4 + 4 + 1:]  # size, correlation id, header tags
+
+
+def offset_fetch_stable(port, group, topic, partition):
+    """OffsetFetch v7 with require_stable: (offset, partition error)."""
+    body = (harness.compact_string(group) + harness.uvarint(2) + harness.compact_string(topic)
+            + harness.uvarint(2) + struct.pack(">i", partition) + b"\x00" + b"\x01" + b"\x00")
+    data = raw_call(port, 9, 7, body)
+    pos = 4
+    _, pos = harness.read_uvarint(data, pos)  # topics
+    n, pos = harness.read_uvarint(data, pos)
+    pos += n - 1
+    _, pos = harness.read_uvarint(data, pos)  # partitions
+    part, offset, _epoch = struct.unpack(">iqi", data[pos:pos + 16])
+    pos += 16
+    n, pos = harness.read_uvarint(data, pos)
+    pos += max(n - 1, 0)
+    (err,) = struct.unpack(">h", data[pos:pos + 2])
+    return offset, err
+
+
+def pending_offsets(broker, port, topic):
+    c = Consumer({"bootstrap.servers": broker, "group.id": "pending-group"})
+    p = txn_producer(broker, "pending-id")
+    p.begin_transaction()
+    p.produce(topic, value=b"with-offsets", partition=0)
+    p.send_offsets_to_transaction([TopicPartition(topic, 1, 42)], c.consumer_group_metadata(), 30)
+    off, err = offset_fetch_stable(port, "pending-group", topic, 1)
+    check(err == 88 and off == -1,
+          "OffsetFetch v7 require_stable while the transaction is open: UNSTABLE_OFFSET_COMMIT (%d, offset %d)" % (err, off))
+    p.commit_transaction(30)
+    off, err = offset_fetch_stable(port, "pending-group", topic, 1)
+    check(err == 0 and off == 42, "after the commit: offset %d (error %d)" % (off, err))
+    got = c.committed([TopicPartition(topic, 1)], timeout=10)[0].offset
+    check(got == 42, "librdkafka committed() reads the transaction's offset: %d" % got)
+    c.close()
+
+
 def cli(broker, *args):
     tool = os.path.join(harness.builddir(), "tools", "tributary")
     r = subprocess.run([tool, "transactions"] + list(args) + ["-b", broker],
@@ -379,6 +427,7 @@ def run(ws):
     kafka_python_check(b, "txn")
 
     fencing(b, "txn-fence")
+    pending_offsets(b, col.port, "txn-fence")
     kafkajs_check(b, "txn-kafkajs")
 
     hw = hanging(ws, b, "txn-hang")
