@@ -175,6 +175,7 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
     struct txn_head h;
     struct tr_txn_partition *parts = NULL;
     int32_t *topic_counts = NULL;
+    struct tr_str *names = NULL;
     size_t n = 0, cap = 0, k;
     int32_t ntopics, t, np, i;
     tr_err_t err;
@@ -188,8 +189,10 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
         return TR_ERR_CORRUPT;
     }
     topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
-    if (topic_counts == NULL) {
-        return TR_ERR_NOMEM;
+    names = tr_calloc((size_t)ntopics + 1, sizeof(*names));
+    if (topic_counts == NULL || names == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
     }
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
@@ -203,6 +206,7 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
             err = TR_ERR_CORRUPT;
             goto out;
         }
+        names[t] = name;
         topic_counts[t] = np;
         for (i = 0; i < np; i++) {
             err = tr_array_reserve(&parts, &cap, n + 1, sizeof(*parts));
@@ -231,8 +235,7 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
     tr_buf_put_i32(out, 0);                       /* ThrottleTimeMs */
     tr_proto_put_array_len_v(out, flex, ntopics); /* Results */
     for (t = 0, k = 0; t < ntopics; t++) {
-        tr_proto_put_string_v(out, flex, parts[k].topic.ptr,
-                              parts[k].topic.len); /* Name */
+        tr_proto_put_string_v(out, flex, names[t].ptr, names[t].len); /* Name */
         tr_proto_put_array_len_v(out, flex, topic_counts[t]);
         for (i = 0; i < topic_counts[t]; i++, k++) {
             tr_buf_put_i32(out, parts[k].partition); /* PartitionIndex */
@@ -246,6 +249,7 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
 out:
     tr_free(parts);
     tr_free(topic_counts);
+    tr_free(names);
     return err;
 }
 
@@ -312,6 +316,7 @@ tr_api_txn_offset_commit(struct tr_request *req)
     int32_t generation = -1, ntopics, t, np, i;
     struct tr_offset_commit *offs = NULL;
     int32_t *topic_counts = NULL;
+    struct tr_str *names = NULL;
     size_t n = 0, cap = 0, k;
     tr_err_t err;
 
@@ -335,8 +340,10 @@ tr_api_txn_offset_commit(struct tr_request *req)
         return TR_ERR_CORRUPT;
     }
     topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
-    if (topic_counts == NULL) {
-        return TR_ERR_NOMEM;
+    names = tr_calloc((size_t)ntopics + 1, sizeof(*names));
+    if (topic_counts == NULL || names == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
     }
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
@@ -350,6 +357,7 @@ tr_api_txn_offset_commit(struct tr_request *req)
             err = TR_ERR_CORRUPT;
             goto out;
         }
+        names[t] = name;
         topic_counts[t] = np;
         for (i = 0; i < np; i++) {
             struct tr_offset_commit *oc;
@@ -392,8 +400,7 @@ tr_api_txn_offset_commit(struct tr_request *req)
     tr_buf_put_i32(out, 0);                       /* ThrottleTimeMs */
     tr_proto_put_array_len_v(out, flex, ntopics); /* Topics */
     for (t = 0, k = 0; t < ntopics; t++) {
-        tr_proto_put_string_v(out, flex, offs[k].topic.ptr,
-                              offs[k].topic.len); /* Name */
+        tr_proto_put_string_v(out, flex, names[t].ptr, names[t].len); /* Name */
         tr_proto_put_array_len_v(out, flex, topic_counts[t]);
         for (i = 0; i < topic_counts[t]; i++, k++) {
             int16_t kerr = offs[k].error;
@@ -412,6 +419,7 @@ tr_api_txn_offset_commit(struct tr_request *req)
 out:
     tr_free(offs);
     tr_free(topic_counts);
+    tr_free(names);
     return err;
 }
 
