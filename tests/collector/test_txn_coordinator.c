@@ -452,6 +452,120 @@ test_txn_timeout_and_expiry(void **state)
     assert_int_equal(state_of(fx, "t4", NULL), TR_TXN_DEAD);
 }
 
+/* Appends one batch of 'n' records "<prefix>-i" = 'value' to cmp-0. */
+static void
+produce_keys(struct fixture *fx, int64_t pid, int16_t epoch, int32_t seq,
+             int transactional, const char *prefix, const char *value, int n)
+{
+    struct tr_batch_builder *b = tr_batch_builder_new(TR_CODEC_NONE, 1 << 16);
+    struct tr_partition *part = tr_topics_partition(fx->topics, "cmp", 0);
+    struct tr_append_result res;
+    struct tr_buf out;
+    char key[16];
+    int i;
+
+    tr_buf_init(&out, 1 << 16);
+    tr_batch_builder_set_producer(b, pid, epoch, seq);
+    tr_batch_builder_set_flags(b,
+                               transactional ? TR_BATCH_ATTR_TRANSACTIONAL : 0);
+    for (i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "%s-%d", prefix, i);
+        assert_int_equal(tr_batch_builder_add(b, T0, key, (int32_t)strlen(key),
+                                              value, (int32_t)strlen(value),
+                                              NULL, 0),
+                         TR_OK);
+    }
+    assert_int_equal(tr_batch_builder_finish(b, &out), TR_OK);
+    assert_int_equal(
+        tr_partition_append(part, tr_buf_data(&out), tr_buf_len(&out), &res),
+        TR_OK);
+    tr_partition_unref(part);
+    tr_buf_cleanup(&out);
+    tr_batch_builder_free(b);
+}
+
+struct cmp_seen {
+    int committed, aborted, markers;
+};
+
+static tr_err_t
+count_batch(const uint8_t *batch, size_t len, const struct tr_batch_header *h,
+            void *arg)
+{
+    struct cmp_seen *seen = arg;
+    struct tr_batch_iter it;
+    struct tr_record rec;
+
+    if (h->Attributes & TR_BATCH_ATTR_CONTROL) {
+        seen->markers++;
+        return TR_OK;
+    }
+    assert_int_equal(tr_batch_iter_init(&it, batch, len, 1 << 20), TR_OK);
+    while (tr_batch_iter_next(&it, &rec) == TR_OK) {
+        if (rec.value_len == 9 && memcmp(rec.value, "committed", 9) == 0) {
+            seen->committed++;
+        } else if (rec.value_len == 7 && memcmp(rec.value, "aborted", 7) == 0) {
+            seen->aborted++;
+        }
+    }
+    tr_batch_iter_cleanup(&it);
+    return TR_OK;
+}
+
+/*
+ * Compaction: an aborted transaction's records go even though they are
+ * the latest of their keys (the committed ones they would supersede stay),
+ * and both markers stay.
+ */
+static void
+test_txn_compaction(void **state)
+{
+    static const struct tr_config_entry configs[] = {
+        { "cleanup.policy", "compact" },
+        { "segment.bytes", "300" },
+    };
+    struct fixture *fx = *state;
+    struct tr_str id = S("cmp-id");
+    struct tr_clean_stats stats;
+    struct tr_partition *part;
+    struct cmp_seen seen = { 0, 0, 0 };
+    char errbuf[256];
+    int64_t pid;
+    int16_t epoch;
+    int i;
+
+    assert_int_equal(tr_topics_create(fx->topics, "cmp", 1, configs, 2, errbuf,
+                                      sizeof(errbuf)),
+                     TR_OK);
+    assert_int_equal(
+        tr_txn_init_producer_id(fx->tc, &id, 60000, -1, -1, T0, &pid, &epoch),
+        TR_KERR_NONE);
+    assert_int_equal(add(fx, "cmp-id", pid, epoch, "cmp", 0, T0), TR_KERR_NONE);
+    produce_keys(fx, pid, epoch, 0, 1, "key", "committed", 3);
+    assert_int_equal(tr_txn_end(fx->tc, &id, pid, epoch, 1, T0), TR_KERR_NONE);
+    assert_int_equal(add(fx, "cmp-id", pid, epoch, "cmp", 0, T0), TR_KERR_NONE);
+    produce_keys(fx, pid, epoch, 3, 1, "key", "aborted", 3);
+    assert_int_equal(tr_txn_end(fx->tc, &id, pid, epoch, 0, T0), TR_KERR_NONE);
+    /* Later segments, so that those above are closed and cleanable. */
+    for (i = 0; i < 6; i++) {
+        char prefix[16];
+
+        snprintf(prefix, sizeof(prefix), "filler%d", i);
+        produce_keys(fx, -1, -1, -1, 0, prefix, "filler", 1);
+    }
+    part = tr_topics_partition(fx->topics, "cmp", 0);
+    assert_int_equal(tr_partition_clean(part, T0 + 1, 1 << 20, 1, &stats),
+                     TR_OK);
+    assert_true(stats.records_removed >= 3);
+    assert_int_equal(
+        tr_partition_foreach_batch(part, 0, 1 << 16, count_batch, &seen),
+        TR_OK);
+    tr_partition_unref(part);
+    assert_int_equal(seen.committed, 3);
+    assert_int_equal(seen.aborted, 0);
+    assert_int_equal(seen.markers, 2);
+}
+
 /*
  * Allocation N fails during init, add and commit, for N = 0, 1, ...: no
  * crash, no leak, and the id always recovers: the next instance starts and
@@ -508,6 +622,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_txn_timeout_and_expiry, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_txn_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_oom_loop, setup, teardown),
     };
 
