@@ -777,7 +777,7 @@ tr_txn_add_partitions(struct tr_txn_coordinator *tc, const struct tr_str *id,
 {
     struct tr_txn_topic_partition *add = NULL;
     char *names = NULL;
-    size_t i, bad = 0;
+    size_t i, bad = 0, total;
     int16_t kerr;
     struct txn *t;
 
@@ -807,15 +807,22 @@ tr_txn_add_partitions(struct tr_txn_coordinator *tc, const struct tr_str *id,
             }
             goto out;
         }
+        /* The names, NUL-terminated, in one block as long as the request's
+         * (every one was checked to be a topic's, so at most 249 bytes). */
+        for (i = 0, total = 0; i < n; i++) {
+            total += (size_t)parts[i].topic.len + 1;
+        }
         add = tr_calloc(n + 1, sizeof(*add));
-        names = tr_calloc(n + 1, TR_TOPIC_NAME_MAX + 1);
+        names = tr_malloc(total + 1);
         if (add == NULL || names == NULL) {
             kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         } else {
-            for (i = 0; i < n; i++) {
-                add[i].topic = names + i * (TR_TOPIC_NAME_MAX + 1);
-                (void)tr_str_copy(&parts[i].topic, add[i].topic,
-                                  TR_TOPIC_NAME_MAX + 1);
+            for (i = 0, total = 0; i < n; i++) {
+                add[i].topic = names + total;
+                memcpy(add[i].topic, parts[i].topic.ptr,
+                       (size_t)parts[i].topic.len);
+                add[i].topic[parts[i].topic.len] = '\0';
+                total += (size_t)parts[i].topic.len + 1;
                 add[i].partition = parts[i].partition;
             }
             kerr = add_locked(tc, t, add, n, now_ms);
