@@ -23,6 +23,7 @@ struct tr_cluster;
 struct tr_credentials;
 struct tr_quotas;
 struct tr_limits;
+struct tr_txn_coordinator;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
@@ -30,6 +31,7 @@ struct tr_broker {
     struct tr_waits *waits;
     struct tr_pidgen *pids;
     struct tr_groups *groups;           /* the group coordinator */
+    struct tr_txn_coordinator *txn;     /* NULL in a cluster (not yet) */
     struct tr_cluster *cluster;         /* NULL for a single collector */
     struct tr_credentials *credentials; /* SCRAM users (security/) */
     struct tr_quotas *quotas;           /* client quotas (security/) */

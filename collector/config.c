@@ -345,6 +345,27 @@ static const struct opt opts[] = {
       F(offsets_topic_num_partitions), 1, 10000, NULL, 0,
       "Partitions of __consumer_offsets, used when it is created; an "
       "existing topic keeps its count." },
+    { "transaction.state.log.num.partitions", OPT_INT32, "50",
+      F(transaction_state_log_num_partitions), 1, 10000, NULL, 0,
+      "Partitions of __transaction_state, used when it is created; an "
+      "existing topic keeps its count (it must never change)." },
+    { "transaction.max.timeout.ms", OPT_INT32, "900000",
+      F(transaction_max_timeout_ms), 1, INT32_MAX, NULL, 0,
+      "The longest transaction.timeout.ms a producer may ask for; more gets "
+      "INVALID_TRANSACTION_TIMEOUT." },
+    { "transactional.id.expiration.ms", OPT_INT64, "604800000",
+      F(transactional_id_expiration_ms), 1, INT64_MAX, NULL, 0,
+      "A transactional id with no transaction open that has been idle this "
+      "long is removed." },
+    { "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+      OPT_INT64, "10000", F(transaction_abort_timed_out_interval_ms), 1,
+      INT64_MAX, NULL, 0,
+      "How often transactions open longer than their timeout are looked "
+      "for and aborted." },
+    { "transaction.remove.expired.transaction.cleanup.interval.ms",
+      OPT_INT64, "3600000", F(transaction_remove_expired_interval_ms), 1,
+      INT64_MAX, NULL, 0,
+      "How often expired transactional ids are looked for and removed." },
     { "offsets.retention.minutes", OPT_INT32, "10080",
       F(offsets_retention_minutes), 1, INT32_MAX, NULL, 0,
       "Committed offsets of a group that has been empty this long are "

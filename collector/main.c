@@ -32,6 +32,7 @@
 #endif
 #include "clock.h"
 #include "config.h"
+#include "coordinator.h"
 #include "credentials.h"
 #include "groups.h"
 #include "log.h"
@@ -264,7 +265,12 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 group_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    tr_groups_tick(arg, tr_clock_wall_ms());
+    struct tr_broker *broker = arg;
+
+    tr_groups_tick(broker->groups, tr_clock_wall_ms());
+    if (broker->txn != NULL) {
+        tr_txn_tick(broker->txn, tr_clock_wall_ms());
+    }
 }
 
 /* A group left the coordinator: its creator may create another. */
@@ -387,6 +393,8 @@ main(int argc, char **argv)
     struct tr_pidgen *pids = NULL;
     struct tr_waits *waits = NULL;
     struct tr_groups *groups = NULL;
+    struct tr_txn_coordinator *txn = NULL;
+    struct tr_txn_config tcfg;
     struct tr_groups_config gcfg;
     struct tr_groups_cluster gcluster;
     const struct tr_groups_cluster *gcluster_in = NULL;
@@ -597,6 +605,24 @@ main(int argc, char **argv)
     broker.pids = pids;
     broker.groups = groups;
     broker.node_id = cfg.broker_id;
+    if (cfg.zookeeper_connect == NULL) {
+        /* A cluster's transaction coordinator is not written yet. */
+        tr_txn_config_defaults(&tcfg);
+        tcfg.state_partitions = cfg.transaction_state_log_num_partitions;
+        tcfg.max_timeout_ms = cfg.transaction_max_timeout_ms;
+        tcfg.id_expiration_ms = cfg.transactional_id_expiration_ms;
+        tcfg.abort_interval_ms = cfg.transaction_abort_timed_out_interval_ms;
+        tcfg.remove_interval_ms = cfg.transaction_remove_expired_interval_ms;
+        tcfg.offsets_partitions =
+            tr_topics_partition_count(topics, TR_GROUPS_TOPIC);
+        err = tr_txn_open(topics, waits, groups, pids, 0, &tcfg,
+                          tr_clock_wall_ms(), &txn, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("transaction coordinator: %s", errbuf);
+            goto out;
+        }
+        broker.txn = txn;
+    }
     load_cluster_id(cfg.log_dirs, broker.cluster_id, sizeof(broker.cluster_id));
     err = tr_credentials_open(cfg.log_dirs, &creds, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
@@ -661,7 +687,7 @@ main(int argc, char **argv)
     sigint = evsignal_new(base, SIGINT, signal_cb, base);
     sighup = evsignal_new(base, SIGHUP, sighup_cb, server);
     tick = event_new(base, -1, EV_PERSIST, tick_cb, topics);
-    group_tick = event_new(base, -1, EV_PERSIST, group_tick_cb, groups);
+    group_tick = event_new(base, -1, EV_PERSIST, group_tick_cb, &broker);
     if (sigterm == NULL || sigint == NULL || sighup == NULL || tick == NULL ||
         group_tick == NULL) {
         goto out;
@@ -738,6 +764,7 @@ out:
 #endif
     tr_server_free(server);
     tr_cleaner_stop(cleaner); /* before the partitions close */
+    tr_txn_close(txn);
     tr_groups_close(groups);
     if (topics != NULL) {
         tr_topics_close(topics);

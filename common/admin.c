@@ -240,6 +240,8 @@ static const struct {
     { 91, "RESOURCE_NOT_FOUND" },
     { 92, "DUPLICATE_RESOURCE" },
     { 93, "UNACCEPTABLE_CREDENTIAL" },
+    { 105, "TRANSACTIONAL_ID_NOT_FOUND (check the id with 'tributary "
+           "transactions list')" },
 };
 
 const char *

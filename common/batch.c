@@ -360,6 +360,7 @@ struct tr_batch_builder {
     int64_t producer_id;
     int16_t producer_epoch;
     int32_t base_sequence;
+    int16_t flags; /* TR_BATCH_ATTR_TRANSACTIONAL and _CONTROL bits */
 };
 
 struct tr_batch_builder *
@@ -377,6 +378,7 @@ tr_batch_builder_new(enum tr_codec codec, size_t max_bytes)
     b->producer_id = -1;
     b->producer_epoch = -1;
     b->base_sequence = -1;
+    b->flags = 0;
     return b;
 }
 
@@ -407,6 +409,13 @@ tr_batch_builder_set_producer(struct tr_batch_builder *b, int64_t producer_id,
     b->producer_id = producer_id;
     b->producer_epoch = epoch;
     b->base_sequence = base_sequence;
+}
+
+void
+tr_batch_builder_set_flags(struct tr_batch_builder *b, int16_t flags)
+{
+    b->flags = (int16_t)(flags &
+                         (TR_BATCH_ATTR_TRANSACTIONAL | TR_BATCH_ATTR_CONTROL));
 }
 
 /* Encoded size of a nullable byte string: its length varint and bytes. */
@@ -540,6 +549,7 @@ tr_batch_builder_finish(struct tr_batch_builder *b, struct tr_buf *out)
     if (b->codec != TR_CODEC_NONE) {
         attributes = (int16_t)(b->codec & TR_BATCH_ATTR_CODEC_MASK);
     }
+    attributes |= b->flags;
     tr_buf_put_i64(out, 0);                 /* BaseOffset */
     of_length = tr_buf_put_i32(out, 0);     /* BatchLength */
     tr_buf_put_i32(out, -1);                /* PartitionLeaderEpoch */
@@ -584,5 +594,85 @@ out:
     if (err != TR_OK) {
         tr_buf_truncate(out, start);
     }
+    return err;
+}
+
+tr_err_t
+tr_batch_build_marker(struct tr_buf *out, int64_t producer_id, int16_t epoch,
+                      int commit, int32_t coordinator_epoch, int64_t timestamp)
+{
+    struct tr_batch_builder *b;
+    uint8_t key[4], value[6];
+    tr_err_t err = TR_ERR_NOMEM;
+
+    b = tr_batch_builder_new(TR_CODEC_NONE, 64);
+    if (b == NULL) {
+        goto out;
+    }
+    tr_batch_builder_set_producer(b, producer_id, epoch, -1);
+    tr_batch_builder_set_flags(b, TR_BATCH_ATTR_TRANSACTIONAL |
+                                      TR_BATCH_ATTR_CONTROL);
+    key[0] = 0; /* version (int16) */
+    key[1] = 0;
+    key[2] = 0; /* type (int16): 0 ABORT, 1 COMMIT */
+    key[3] = commit ? 1 : 0;
+    value[0] = 0; /* version (int16) */
+    value[1] = 0;
+    value[2] = (uint8_t)((uint32_t)coordinator_epoch >> 24);
+    value[3] = (uint8_t)((uint32_t)coordinator_epoch >> 16);
+    value[4] = (uint8_t)((uint32_t)coordinator_epoch >> 8);
+    value[5] = (uint8_t)coordinator_epoch;
+    err = tr_batch_builder_add(b, timestamp, key, sizeof(key), value,
+                               sizeof(value), NULL, 0);
+    if (err != TR_OK) {
+        goto out;
+    }
+    err = tr_batch_builder_finish(b, out);
+out:
+    tr_batch_builder_free(b);
+    return err;
+}
+
+tr_err_t
+tr_batch_marker_parse(const uint8_t *batch, size_t len, int *commit,
+                      int32_t *coordinator_epoch)
+{
+    struct tr_batch_iter it;
+    struct tr_record rec;
+    struct tr_slice k, v;
+    int16_t version, type;
+    tr_err_t err;
+
+    err = tr_batch_iter_init(&it, batch, len, 4096);
+    if (err != TR_OK) {
+        return err;
+    }
+    if (!(tr_batch_iter_header(&it)->Attributes & TR_BATCH_ATTR_CONTROL)) {
+        err = TR_ERR_INVALID;
+        goto out;
+    }
+    err = tr_batch_iter_next(&it, &rec);
+    if (err != TR_OK || rec.key_len < 4) {
+        err = TR_ERR_CORRUPT;
+        goto out;
+    }
+    tr_slice_init(&k, rec.key, (size_t)rec.key_len);
+    if (tr_slice_get_i16(&k, &version) != TR_OK ||
+        tr_slice_get_i16(&k, &type) != TR_OK || version != 0 ||
+        (type != 0 && type != 1)) {
+        /* Other control types (KRaft's) are not transaction markers. */
+        err = TR_ERR_UNSUPPORTED;
+        goto out;
+    }
+    *commit = type == 1;
+    *coordinator_epoch = 0;
+    if (rec.value_len >= 6) {
+        tr_slice_init(&v, rec.value, (size_t)rec.value_len);
+        (void)tr_slice_get_i16(&v, &version);
+        (void)tr_slice_get_i32(&v, coordinator_epoch);
+    }
+    err = TR_OK;
+out:
+    tr_batch_iter_cleanup(&it);
     return err;
 }

@@ -170,6 +170,11 @@ void tr_batch_builder_reset(struct tr_batch_builder *b);
 void tr_batch_builder_set_producer(struct tr_batch_builder *b,
                                    int64_t producer_id, int16_t epoch,
                                    int32_t base_sequence);
+/*
+ * Attribute bits the batch is written with: TR_BATCH_ATTR_TRANSACTIONAL
+ * and TR_BATCH_ATTR_CONTROL (others are ignored). Kept across resets.
+ */
+void tr_batch_builder_set_flags(struct tr_batch_builder *b, int16_t flags);
 /* Headers are 'nheaders' (key, value) pairs; key_len/value_len -1 = null. */
 tr_err_t tr_batch_builder_add(struct tr_batch_builder *b, int64_t timestamp,
                               const void *key, int32_t key_len,
@@ -182,5 +187,25 @@ size_t tr_batch_builder_size(const struct tr_batch_builder *b);
 /* Appends the finished batch (BaseOffset 0) to 'out'. */
 tr_err_t tr_batch_builder_finish(struct tr_batch_builder *b,
                                  struct tr_buf *out);
+
+/*
+ * Transaction markers (control batches, KIP-98): attributes 0x30, BaseSequence
+ * -1, one record whose key is int16 version 0 + int16 type (0 ABORT,
+ * 1 COMMIT) and whose value is int16 version 0 + int32 coordinator epoch:
+ * 78 bytes in all.
+ */
+#define TR_BATCH_MARKER_SIZE 78
+
+/* Appends a marker batch (BaseOffset 0) to 'out'. TR_ERR_NOMEM. */
+tr_err_t tr_batch_build_marker(struct tr_buf *out, int64_t producer_id,
+                               int16_t epoch, int commit,
+                               int32_t coordinator_epoch, int64_t timestamp);
+/*
+ * Reads the marker of control batch 'batch': *commit 1 for COMMIT, 0 for
+ * ABORT. TR_ERR_UNSUPPORTED for another control type or version,
+ * TR_ERR_INVALID for a batch that is not a control batch, TR_ERR_CORRUPT.
+ */
+tr_err_t tr_batch_marker_parse(const uint8_t *batch, size_t len, int *commit,
+                               int32_t *coordinator_epoch);
 
 #endif /* TR_BATCH_H */

@@ -59,6 +59,8 @@ tr_err_str(tr_err_t err)
         return "authentication failed";
     case TR_ERR_TLS:
         return "TLS handshake failed";
+    case TR_ERR_TXN_STATE:
+        return "not allowed in the transaction's state";
     }
     return "unknown error";
 }
@@ -100,6 +102,8 @@ tr_kerr_from(tr_err_t err)
         return TR_KERR_INVALID_PRODUCER_EPOCH;
     case TR_ERR_UNKNOWN_PRODUCER:
         return TR_KERR_UNKNOWN_PRODUCER_ID;
+    case TR_ERR_TXN_STATE:
+        return TR_KERR_INVALID_TXN_STATE;
     default:
         return TR_KERR_UNKNOWN_SERVER_ERROR;
     }

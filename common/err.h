@@ -39,6 +39,7 @@ typedef enum {
     TR_ERR_STALE = -23,  /* a conditional write lost to a newer version */
     TR_ERR_AUTH = -24,   /* SASL authentication refused */
     TR_ERR_TLS = -25,    /* TLS handshake failed (certificate not trusted) */
+    TR_ERR_TXN_STATE = -26, /* a batch or marker a transaction does not allow */
 } tr_err_t;
 
 /* Returns a static, human-readable description of 'err'. */
@@ -93,6 +94,10 @@ enum {
     TR_KERR_INVALID_TXN_STATE = 48,
     TR_KERR_INVALID_PRODUCER_ID_MAPPING = 49,
     TR_KERR_INVALID_TRANSACTION_TIMEOUT = 50,
+    TR_KERR_CONCURRENT_TRANSACTIONS = 51,
+    TR_KERR_TRANSACTION_COORDINATOR_FENCED = 52,
+    TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+    TR_KERR_OPERATION_NOT_ATTEMPTED = 55,
     TR_KERR_KAFKA_STORAGE_ERROR = 56,
     TR_KERR_UNKNOWN_PRODUCER_ID = 59,
     TR_KERR_REASSIGNMENT_IN_PROGRESS = 60,
@@ -109,6 +114,9 @@ enum {
     TR_KERR_ELECTION_NOT_NEEDED = 84,
     TR_KERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
     TR_KERR_INVALID_RECORD = 87,
+    TR_KERR_UNSTABLE_OFFSET_COMMIT = 88,
+    TR_KERR_PRODUCER_FENCED = 90,
+    TR_KERR_TRANSACTIONAL_ID_NOT_FOUND = 105,
     TR_KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83,
     TR_KERR_SASL_AUTHENTICATION_FAILED = 58,
     TR_KERR_RESOURCE_NOT_FOUND = 91,

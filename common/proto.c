@@ -38,6 +38,7 @@ static const struct {
     { 24, 3, "AddPartitionsToTxn" },
     { 25, 3, "AddOffsetsToTxn" },
     { 26, 3, "EndTxn" },
+    { 27, 1, "WriteTxnMarkers" },
     { 28, 3, "TxnOffsetCommit" },
     { 29, 2, "DescribeAcls" },
     { 30, 2, "CreateAcls" },
@@ -58,6 +59,9 @@ static const struct {
     { 50, 0, "DescribeUserScramCredentials" },
     { 51, 0, "AlterUserScramCredentials" },
     { 60, 0, "DescribeCluster" },
+    { 61, 0, "DescribeProducers" },
+    { 65, 0, "DescribeTransactions" },
+    { 66, 0, "ListTransactions" },
     { 75, 0, "DescribeTopicPartitions" },
 };
 

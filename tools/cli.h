@@ -128,5 +128,7 @@ int tr_cmd_export(int argc, char **argv);
 int tr_cmd_users(int argc, char **argv);
 /* quotas.c: client quotas (list, set, delete). */
 int tr_cmd_quotas(int argc, char **argv);
+/* transactions.c: transactional ids (list, describe). */
+int tr_cmd_transactions(int argc, char **argv);
 
 #endif /* TR_CLI_H */

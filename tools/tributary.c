@@ -36,6 +36,8 @@ static const struct {
     { "bench", tr_cmd_bench, "produce, consume and end-to-end load tests" },
     { "users", tr_cmd_users, "list, set and delete SASL/SCRAM users" },
     { "quotas", tr_cmd_quotas, "list, set and delete client quotas" },
+    { "transactions", tr_cmd_transactions,
+      "list and describe transactional ids" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

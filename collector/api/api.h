@@ -194,6 +194,29 @@ tr_err_t tr_api_stop_replica(struct tr_request *req);
 tr_err_t tr_api_alter_partition_reassignments(struct tr_request *req);
 tr_err_t tr_api_list_partition_reassignments(struct tr_request *req);
 tr_err_t tr_api_elect_leaders(struct tr_request *req);
+/* txn.c: transactions (KIP-98) and their admin APIs. */
+tr_err_t tr_api_add_partitions_to_txn(struct tr_request *req);
+tr_err_t tr_api_add_offsets_to_txn(struct tr_request *req);
+tr_err_t tr_api_end_txn(struct tr_request *req);
+tr_err_t tr_api_txn_offset_commit(struct tr_request *req);
+tr_err_t tr_api_describe_transactions(struct tr_request *req);
+/*
+ * Fetch's AbortedTransactions: null at read_uncommitted (isolation 0), else
+ * the 'n' entries (producer id, first offset).
+ */
+struct tr_aborted_txn;
+void tr_api_put_aborted_txns(struct tr_buf *out, int8_t isolation,
+                             const struct tr_aborted_txn *aborted, size_t n);
+/*
+ * Produce's check of one partition's record set against the transaction
+ * of 'txn_id' (len -1: none): TR_KERR_NONE, or the error for the partition.
+ */
+int16_t tr_api_txn_check_produce(struct tr_request *req,
+                                 const struct tr_str *txn_id, const char *topic,
+                                 int32_t partition,
+                                 const struct tr_str *records);
+tr_err_t tr_api_list_transactions(struct tr_request *req);
+tr_err_t tr_api_describe_producers(struct tr_request *req);
 /* sasl.c: authentication and the SCRAM credential APIs. */
 tr_err_t tr_api_sasl_handshake(struct tr_request *req);
 tr_err_t tr_api_sasl_authenticate(struct tr_request *req);

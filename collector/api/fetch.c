@@ -34,6 +34,8 @@ struct fetch_part {
     int16_t kerr;
     struct tr_partition_offsets offs;
     struct tr_read_result read;
+    struct tr_aborted_txn *aborted; /* read_committed: owned */
+    size_t naborted;
 };
 
 struct fetch {
@@ -59,6 +61,9 @@ fetch_release(struct fetch *f)
             close(f->parts[i].read.fd);
             f->parts[i].read.fd = -1;
         }
+        tr_free(f->parts[i].aborted);
+        f->parts[i].aborted = NULL;
+        f->parts[i].naborted = 0;
     }
 }
 
@@ -263,6 +268,12 @@ fetch_read(struct tr_request *req, struct fetch *f)
                 fp->kerr = tr_kerr_from(err);
             } else {
                 total += fp->read.len;
+                if (f->isolation == 1 && fp->read.len > 0 &&
+                    tr_partition_aborted_txns(part, fp->fetch_offset, end,
+                                              &fp->aborted,
+                                              &fp->naborted) != TR_OK) {
+                    fp->kerr = TR_KERR_UNKNOWN_SERVER_ERROR; /* no memory */
+                }
             }
         }
         tr_partition_unref(part);
@@ -298,7 +309,8 @@ fetch_encode(struct tr_request *req, struct fetch *f)
             if (v >= 5) {
                 tr_buf_put_i64(out, known ? fp->offs.log_start : -1);
             }
-            tr_buf_put_i32(out, 0); /* AbortedTransactions: none */
+            tr_api_put_aborted_txns(out, f->isolation, fp->aborted,
+                                    fp->naborted); /* AbortedTransactions */
             if (v >= 11) {
                 tr_buf_put_i32(out, -1); /* PreferredReadReplica */
             }

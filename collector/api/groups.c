@@ -23,6 +23,7 @@
 #include "groups.h"
 #include "log.h"
 #include "plimits.h"
+#include "topics.h"
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
@@ -164,10 +165,13 @@ tr_api_find_coordinator(struct tr_request *req)
         (v >= 1 && (err = tr_slice_get_i8(&req->body, &key_type)) != TR_OK)) {
         return err;
     }
-    if (key_type != 0) {
-        /* Transactions need a transaction coordinator, which comes later. */
+    if (key_type == 1 && (broker->txn == NULL || broker->cluster != NULL)) {
+        /* In a cluster the transaction coordinator is not served yet. */
         kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         msg = "no transaction coordinator";
+    } else if (key_type != 0 && key_type != 1) {
+        kerr = TR_KERR_INVALID_REQUEST;
+        msg = "unknown key type";
     }
 #ifdef HAVE_ZOOKEEPER
     if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
@@ -694,18 +698,44 @@ find_offset(const struct tr_group_offset *offs, size_t n,
     return NULL;
 }
 
+/*
+ * One partition of an OffsetFetch answer. 'unstable' (v7 require_stable,
+ * a transaction's offsets still pending): UNSTABLE_OFFSET_COMMIT and no
+ * offset, so that the client asks again once the transaction ended.
+ */
 static void
 put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
-            const struct tr_group_offset *o, int16_t kerr)
+            const struct tr_group_offset *o, int16_t kerr, int unstable)
 {
+    int flex = v >= 6;
+
+    if (unstable) {
+        o = NULL;
+    }
     tr_buf_put_i32(out, partition);
     tr_buf_put_i64(out, o ? o->offset : -1);
     if (v >= 5) {
         tr_buf_put_i32(out, o ? o->leader_epoch : -1);
     }
-    tr_proto_put_cstring_v(out, 0, o ? o->metadata : "");
+    tr_proto_put_cstring_v(out, flex, o ? o->metadata : "");
     /* v2+ carry a coordinator error at the top; v0-1 only here. */
-    tr_buf_put_i16(out, v < 2 ? kerr : TR_KERR_NONE);
+    tr_buf_put_i16(out, unstable ? TR_KERR_UNSTABLE_OFFSET_COMMIT
+                        : v < 2  ? kerr
+                                 : TR_KERR_NONE);
+    tr_proto_put_tags_v(out, flex);
+}
+
+/* Whether v7's require_stable asks about a pending transactional offset. */
+static int
+unstable(struct tr_request *req, int require_stable, int16_t kerr,
+         const struct tr_str *group, const struct tr_str *topic,
+         int32_t partition)
+{
+    char name[TR_TOPIC_NAME_MAX + 1];
+
+    return require_stable && kerr == TR_KERR_NONE &&
+           tr_str_copy(topic, name, sizeof(name)) == TR_OK &&
+           tr_groups_txn_pending(req->broker->groups, group, name, partition);
 }
 
 tr_err_t
@@ -714,16 +744,18 @@ tr_api_offset_fetch(struct tr_request *req)
     struct tr_slice *in = &req->body;
     struct tr_buf *out = req->out;
     int16_t v = req->hdr.api_version;
+    int flex = v >= 6;
     struct tr_group_offset *offs = NULL;
     size_t noffs = 0, i, j;
     struct tr_str group;
     struct tr_slice topics_at;
     int32_t ntopics, t, p;
     int16_t kerr;
+    int require_stable = 0;
     tr_err_t err;
 
-    if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
-        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+    if ((err = tr_proto_get_string_v(in, flex, &group)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, flex, &ntopics, 6,
                                         TR_API_MAX_TOPICS)) != TR_OK) {
         return err;
     }
@@ -732,8 +764,8 @@ tr_api_offset_fetch(struct tr_request *req)
         struct tr_str name;
         int32_t np, idx;
 
-        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
-            (err = tr_proto_get_array_len_v(in, 0, &np, 4,
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &np, 4,
                                             TR_API_MAX_PARTITIONS)) != TR_OK) {
             return err;
         }
@@ -742,9 +774,15 @@ tr_api_offset_fetch(struct tr_request *req)
                 return err;
             }
         }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
     }
     if (ntopics < 0 && v < 2) {
         return TR_ERR_CORRUPT; /* null means "all" only from v2 */
+    }
+    if (v >= 7 && (err = tr_proto_get_bool(in, &require_stable)) != TR_OK) {
+        return err;
     }
     err = tr_groups_offsets(req->broker->groups, &group, req->now_ms, &offs,
                             &noffs, &kerr);
@@ -761,39 +799,53 @@ tr_api_offset_fetch(struct tr_request *req)
         for (i = 0; i < noffs; i++) {
             distinct += i == 0 || strcmp(offs[i].topic, offs[i - 1].topic) != 0;
         }
-        tr_buf_put_i32(out, distinct);
+        tr_proto_put_array_len_v(out, flex, distinct);
         for (i = 0; i < noffs; i = j) {
+            struct tr_str name;
+
             for (j = i; j < noffs && strcmp(offs[j].topic, offs[i].topic) == 0;
                  j++) {
             }
-            tr_proto_put_cstring_v(out, 0, offs[i].topic);
-            tr_buf_put_i32(out, (int32_t)(j - i));
+            name.ptr = offs[i].topic;
+            name.len = (int32_t)strlen(offs[i].topic);
+            tr_proto_put_cstring_v(out, flex, offs[i].topic);
+            tr_proto_put_array_len_v(out, flex, (int32_t)(j - i));
             for (; i < j; i++) {
-                put_fetched(out, v, offs[i].partition, &offs[i], kerr);
+                put_fetched(out, v, offs[i].partition, &offs[i], kerr,
+                            unstable(req, require_stable, kerr, &group, &name,
+                                     offs[i].partition));
             }
+            tr_proto_put_tags_v(out, flex);
         }
     } else {
-        tr_buf_put_i32(out, ntopics);
+        tr_proto_put_array_len_v(out, flex, ntopics);
         for (t = 0; t < ntopics; t++) {
             struct tr_str name;
             int32_t np, idx;
 
-            tr_proto_get_string(&topics_at, &name);
-            tr_proto_get_array_len_v(&topics_at, 0, &np, 0,
+            tr_proto_get_string_v(&topics_at, flex, &name);
+            tr_proto_get_array_len_v(&topics_at, flex, &np, 0,
                                      TR_API_MAX_PARTITIONS);
             np = np < 0 ? 0 : np;
-            put_str(out, &name);
-            tr_buf_put_i32(out, np);
+            tr_proto_put_string_v(out, flex, name.len > 0 ? name.ptr : "",
+                                  name.len > 0 ? name.len : 0);
+            tr_proto_put_array_len_v(out, flex, np);
             for (p = 0; p < np; p++) {
                 tr_slice_get_i32(&topics_at, &idx);
-                put_fetched(out, v, idx, find_offset(offs, noffs, &name, idx),
-                            kerr);
+                put_fetched(
+                    out, v, idx, find_offset(offs, noffs, &name, idx), kerr,
+                    unstable(req, require_stable, kerr, &group, &name, idx));
             }
+            if (flex) {
+                (void)tr_proto_skip_tags(&topics_at);
+            }
+            tr_proto_put_tags_v(out, flex);
         }
     }
     if (v >= 2) {
         tr_buf_put_i16(out, kerr); /* ErrorCode */
     }
+    tr_proto_put_tags_v(out, flex);
     tr_group_offsets_free(offs, noffs);
     return TR_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * api_produce -- Produce and InitProducerId.
+ * api_produce -- Produce (InitProducerId is in txn.c).
  *
  * Produce batches are appended exactly as the producer sent them: the
  * request frame is ours, so the partition rewrites BaseOffset in place and
@@ -16,7 +16,6 @@
 #include "build-config.h"
 #include "log.h"
 #include "partition.h"
-#include "pidgen.h"
 #include "topics.h"
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
@@ -105,6 +104,8 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
                                          : TR_KERR_CORRUPT_MESSAGE;
     case TR_ERR_UNSUPPORTED:
         return TR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    case TR_ERR_INVALID: /* a control batch from a client */
+        return TR_KERR_INVALID_RECORD;
     case TR_ERR_TOO_LARGE:
         return TR_KERR_MESSAGE_TOO_LARGE;
     default:
@@ -208,8 +209,10 @@ tr_api_produce(struct tr_request *req)
                 kerr = TR_KERR_UNSUPPORTED_VERSION;
             } else if (acks != 0 && acks != 1 && acks != -1) {
                 kerr = TR_KERR_INVALID_REQUIRED_ACKS;
-            } else if (txn_id.len >= 0) {
-                kerr = TR_KERR_INVALID_TXN_STATE; /* no transactions yet */
+            } else if ((kerr = tr_api_txn_check_produce(
+                            req, &txn_id, topic_ok ? topic : "", index,
+                            &records)) != TR_KERR_NONE) {
+                /* refused by the transaction coordinator (api/txn.c) */
             } else if (!topic_ok) {
                 kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
             } else {
@@ -286,37 +289,5 @@ tr_api_produce(struct tr_request *req)
     }
     /* acks=0: the client expects no response at all. */
     req->no_response = acks == 0;
-    return TR_OK;
-}
-
-tr_err_t
-tr_api_init_producer_id(struct tr_request *req)
-{
-    struct tr_str txn_id;
-    int32_t txn_timeout;
-    int64_t pid = -1;
-    int16_t kerr = TR_KERR_NONE;
-    tr_err_t err;
-
-    if ((err = tr_proto_get_string(&req->body, &txn_id)) != TR_OK ||
-        (err = tr_slice_get_i32(&req->body, &txn_timeout)) != TR_OK) {
-        return err;
-    }
-    if (txn_id.len >= 0) {
-        /* Transactions need a transaction coordinator, which comes later. */
-        kerr = TR_KERR_INVALID_TXN_STATE;
-    } else if (tr_pidgen_next(req->broker->pids, &pid) != TR_OK) {
-        tr_log_error("cannot allocate a producer id: %s",
-                     "the producer-id-block file could not be written");
-        kerr = TR_KERR_KAFKA_STORAGE_ERROR;
-    }
-    if (kerr == TR_KERR_NONE && req->broker->cluster != NULL) {
-        /* Unique across the cluster: the broker id in the high bits. */
-        pid |= (int64_t)req->broker->node_id << 40;
-    }
-    tr_request_put_throttle(req);
-    tr_buf_put_i16(req->out, kerr);
-    tr_buf_put_i64(req->out, kerr == TR_KERR_NONE ? pid : -1);
-    tr_buf_put_i16(req->out, kerr == TR_KERR_NONE ? 0 : -1);
     return TR_OK;
 }

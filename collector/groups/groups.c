@@ -94,6 +94,12 @@ struct offset_entry {
     int64_t commit_ts;
 };
 
+/* A TxnOffsetCommit waiting for its transaction's marker. */
+struct txn_offset {
+    int64_t producer_id;
+    struct offset_entry e;
+};
+
 struct group {
     TAILQ_ENTRY(group) link;
     char *id;
@@ -113,6 +119,8 @@ struct group {
     int64_t state_ts;
     struct offset_entry *offsets;
     size_t noffsets, offcap;
+    struct txn_offset *txn_offsets; /* pending until the marker */
+    size_t ntxn_offsets, txn_offcap;
     int meta_in_log; /* a group metadata record exists (tombstone on delete) */
     int32_t partition; /* of __consumer_offsets */
     /*
@@ -437,6 +445,11 @@ group_free(struct group *g)
         tr_free(g->offsets[i].metadata);
     }
     tr_free(g->offsets);
+    for (i = 0; i < g->ntxn_offsets; i++) {
+        tr_free(g->txn_offsets[i].e.topic);
+        tr_free(g->txn_offsets[i].e.metadata);
+    }
+    tr_free(g->txn_offsets);
     tr_free(g->id);
     tr_free(g->wait_key);
     tr_free(g->protocol_type);
@@ -2683,6 +2696,125 @@ load_record(struct tr_groups *groups, const struct tr_record *rec, int32_t only,
 }
 
 /*
+ * Adds a pending transactional offset of 'producer_id' to 'g' (replacing
+ * the producer's earlier one for the same partition). Called with the lock
+ * held.
+ */
+static tr_err_t
+txn_offset_add(struct group *g, int64_t producer_id, const struct tr_str *topic,
+               int32_t partition, int64_t offset, int32_t leader_epoch,
+               const struct tr_str *metadata, int64_t commit_ts)
+{
+    struct txn_offset *to = NULL;
+    char *name = str_dup(topic), *meta = str_dup(metadata);
+    tr_err_t err = TR_ERR_NOMEM;
+    size_t i;
+
+    if (name == NULL || meta == NULL) {
+        goto out;
+    }
+    for (i = 0; i < g->ntxn_offsets; i++) {
+        struct txn_offset *t = &g->txn_offsets[i];
+
+        if (t->producer_id == producer_id && t->e.partition == partition &&
+            strcmp(t->e.topic, name) == 0) {
+            to = t;
+            tr_free(t->e.topic);
+            tr_free(t->e.metadata);
+            break;
+        }
+    }
+    if (to == NULL) {
+        err = tr_array_reserve(&g->txn_offsets, &g->txn_offcap,
+                               g->ntxn_offsets + 1, sizeof(*g->txn_offsets));
+        if (err != TR_OK) {
+            goto out;
+        }
+        to = &g->txn_offsets[g->ntxn_offsets++];
+    }
+    to->producer_id = producer_id;
+    to->e.topic = name;
+    to->e.partition = partition;
+    to->e.offset = offset;
+    to->e.leader_epoch = leader_epoch;
+    to->e.metadata = meta;
+    to->e.commit_ts = commit_ts;
+    name = meta = NULL;
+    err = TR_OK;
+out:
+    tr_free(name);
+    tr_free(meta);
+    return err;
+}
+
+/*
+ * The marker of 'producer_id''s transaction was written to partition
+ * 'partition' of __consumer_offsets: a COMMIT makes its pending offsets
+ * committed, an ABORT drops them (Kafka's completePendingTxnOffsetCommit).
+ * Called with the lock held.
+ */
+static tr_err_t
+txn_complete_locked(struct tr_groups *groups, int32_t partition,
+                    int64_t producer_id, int commit)
+{
+    struct group *g;
+    tr_err_t err = TR_OK;
+    size_t i, k;
+
+    TAILQ_FOREACH(g, &groups->groups, link) {
+        if (g->partition != partition) {
+            continue;
+        }
+        for (i = 0, k = 0; i < g->ntxn_offsets; i++) {
+            struct txn_offset *t = &g->txn_offsets[i];
+            struct tr_str topic = cstr(t->e.topic);
+            struct tr_str meta = cstr(t->e.metadata);
+
+            if (t->producer_id != producer_id) {
+                g->txn_offsets[k++] = *t;
+                continue;
+            }
+            if (commit && err == TR_OK) {
+                err = offset_set(g, &topic, t->e.partition, t->e.offset,
+                                 t->e.leader_epoch, &meta, t->e.commit_ts);
+            }
+            tr_free(t->e.topic);
+            tr_free(t->e.metadata);
+        }
+        g->ntxn_offsets = k;
+    }
+    return err;
+}
+
+/* Like load_record, for an offset commit of a transaction (pending). */
+static tr_err_t
+load_txn_record(struct tr_groups *groups, const struct tr_record *rec,
+                int32_t only, int64_t producer_id, int64_t now_ms)
+{
+    struct tr_groups_key key;
+    struct tr_groups_offset_value val;
+    struct group *g;
+
+    if (rec->key_len <= 0 || rec->value_len < 0 ||
+        tr_groups_decode_key(rec->key, (size_t)rec->key_len, &key) != TR_OK ||
+        key.type != TR_GROUPS_KEY_OFFSET || key.group.len <= 0 ||
+        tr_groups_decode_offset_value(rec->value, (size_t)rec->value_len,
+                                      &val) != TR_OK) {
+        return TR_OK;
+    }
+    if (only >= 0 &&
+        tr_groups_partition_for(&key.group, groups->partitions) != only) {
+        return TR_OK;
+    }
+    g = group_get(groups, &key.group, now_ms);
+    if (g == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    return txn_offset_add(g, producer_id, &key.topic, key.partition, val.offset,
+                          val.leader_epoch, &val.metadata, val.commit_ts);
+}
+
+/*
  * Replays one partition of __consumer_offsets to its log end: on a new
  * leader the records above the high watermark are the old leader's, and
  * they become committed as the followers catch up (Kafka loads to the log
@@ -2748,12 +2880,28 @@ load_partition(struct tr_groups *groups, struct tr_partition *part,
                 break;
             }
             h = tr_batch_iter_header(&it);
-            if (!(h->Attributes & TR_BATCH_ATTR_CONTROL)) {
+            if (h->Attributes & TR_BATCH_ATTR_CONTROL) {
+                int commit;
+                int32_t coordinator_epoch;
+
+                if (tr_batch_marker_parse(b, blen, &commit,
+                                          &coordinator_epoch) == TR_OK) {
+                    err = txn_complete_locked(groups, tr_partition_index(part),
+                                              h->ProducerId, commit);
+                }
+            } else {
+                int64_t txn_pid = (h->Attributes & TR_BATCH_ATTR_TRANSACTIONAL)
+                                      ? h->ProducerId
+                                      : -1;
+
                 while (tr_batch_iter_next(&it, &rec) == TR_OK) {
                     if (rec.offset < next) {
                         continue;
                     }
-                    err = load_record(groups, &rec, only, now_ms);
+                    err = txn_pid >= 0
+                              ? load_txn_record(groups, &rec, only, txn_pid,
+                                                now_ms)
+                              : load_record(groups, &rec, only, now_ms);
                     if (err != TR_OK) {
                         break;
                     }
@@ -2909,4 +3057,132 @@ tr_groups_close(struct tr_groups *groups)
     tr_buf_cleanup(&groups->batch);
     pthread_mutex_destroy(&groups->lock);
     tr_free(groups);
+}
+
+tr_err_t
+tr_groups_txn_commit(struct tr_groups *groups, const struct tr_str *group_id,
+                     const struct tr_str *member_id,
+                     const struct tr_str *instance_id, int32_t generation,
+                     int64_t producer_id, int16_t producer_epoch,
+                     struct tr_offset_commit *offs, int32_t n, int64_t now_ms)
+{
+    struct group *g = NULL;
+    int16_t kerr;
+    int32_t i, accepted = 0;
+    tr_err_t err = TR_OK;
+
+    pthread_mutex_lock(&groups->lock);
+    kerr = group_id->len < 0 ? TR_KERR_INVALID_GROUP_ID
+                             : serve_group(groups, group_id, now_ms);
+    if (kerr == TR_KERR_NONE) {
+        g = group_find(groups, group_id);
+        /* No member information: accepted in any state (Kafka). */
+        if (!(generation < 0 && str_empty(member_id) && instance_id->len < 0)) {
+            kerr = check_commit(g, member_id, instance_id, generation, now_ms);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct tr_offset_commit *oc = &offs[i];
+
+        oc->error = kerr;
+        if (kerr != TR_KERR_NONE) {
+            continue;
+        }
+        if (oc->topic.len <= 0) {
+            oc->error = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (oc->metadata.len > groups->cfg.metadata_max_bytes) {
+            oc->error = KERR_OFFSET_METADATA_TOO_LARGE;
+            continue;
+        }
+        tr_buf_reset(&groups->key);
+        tr_buf_reset(&groups->value);
+        tr_groups_put_offset_key(&groups->key, group_id, &oc->topic,
+                                 oc->partition);
+        tr_groups_put_offset_value(&groups->value, oc->offset, oc->leader_epoch,
+                                   &oc->metadata, now_ms);
+        if (add_record(groups, now_ms, 0) != TR_OK) {
+            oc->error = TR_KERR_INVALID_COMMIT_OFFSET_SIZE;
+            continue;
+        }
+        accepted++;
+    }
+    if (accepted == 0) {
+        tr_batch_builder_reset(groups->builder);
+        goto out;
+    }
+    if (g == NULL) {
+        g = group_get(groups, group_id, now_ms);
+        if (g == NULL) {
+            tr_batch_builder_reset(groups->builder);
+            err = TR_ERR_NOMEM;
+            goto out;
+        }
+    }
+    /*
+     * One transactional batch with the producer's id and epoch; sequence
+     * -1, since coordinator writes are checked by epoch only.
+     */
+    tr_batch_builder_set_producer(groups->builder, producer_id, producer_epoch,
+                                  -1);
+    tr_batch_builder_set_flags(groups->builder, TR_BATCH_ATTR_TRANSACTIONAL);
+    err = write_batch(groups, g);
+    tr_batch_builder_set_producer(groups->builder, -1, -1, -1);
+    tr_batch_builder_set_flags(groups->builder, 0);
+    for (i = 0; i < n; i++) {
+        struct tr_offset_commit *oc = &offs[i];
+
+        if (oc->error != TR_KERR_NONE) {
+            continue;
+        }
+        if (err == TR_ERR_FENCED) {
+            oc->error = TR_KERR_INVALID_PRODUCER_EPOCH;
+        } else if (err == TR_ERR_STALE) {
+            oc->error = TR_KERR_NOT_COORDINATOR;
+        } else if (err != TR_OK) {
+            oc->error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        } else if (txn_offset_add(g, producer_id, &oc->topic, oc->partition,
+                                  oc->offset, oc->leader_epoch, &oc->metadata,
+                                  now_ms) != TR_OK) {
+            oc->error = TR_KERR_UNKNOWN_SERVER_ERROR;
+        }
+    }
+    err = TR_OK;
+out:
+    pthread_mutex_unlock(&groups->lock);
+    return err;
+}
+
+tr_err_t
+tr_groups_txn_complete(struct tr_groups *groups, int32_t partition,
+                       int64_t producer_id, int commit)
+{
+    tr_err_t err;
+
+    pthread_mutex_lock(&groups->lock);
+    err = txn_complete_locked(groups, partition, producer_id, commit);
+    pthread_mutex_unlock(&groups->lock);
+    return err;
+}
+
+int
+tr_groups_txn_pending(struct tr_groups *groups, const struct tr_str *group_id,
+                      const char *topic, int32_t partition)
+{
+    struct group *g;
+    size_t i;
+    int pending = 0;
+
+    pthread_mutex_lock(&groups->lock);
+    g = group_find(groups, group_id);
+    for (i = 0; g != NULL && i < g->ntxn_offsets; i++) {
+        if (g->txn_offsets[i].e.partition == partition &&
+            strcmp(g->txn_offsets[i].e.topic, topic) == 0) {
+            pending = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&groups->lock);
+    return pending;
 }

@@ -328,6 +328,34 @@ tr_err_t tr_groups_commit(struct tr_groups *groups,
                           struct tr_offset_commit *offs, int32_t n,
                           int64_t now_ms, struct tr_groups_ack *ack);
 
+/*
+ * Transactional offsets (KIP-98, TxnOffsetCommit): validated like a commit
+ * (a request without member information, generation -1 and no member or
+ * instance id, is accepted in any group state), written to
+ * __consumer_offsets as one transactional batch of 'producer_id' at
+ * 'producer_epoch', and kept pending, invisible to tr_groups_offsets, until
+ * the transaction's marker reaches the group's partition:
+ * tr_groups_txn_complete then commits them (COMMIT) or drops them (ABORT).
+ * A replay of the log applies the same rules. Sets each entry's error
+ * (INVALID_PRODUCER_EPOCH when the partition has seen a newer epoch).
+ */
+tr_err_t
+tr_groups_txn_commit(struct tr_groups *groups, const struct tr_str *group_id,
+                     const struct tr_str *member_id,
+                     const struct tr_str *instance_id, int32_t generation,
+                     int64_t producer_id, int16_t producer_epoch,
+                     struct tr_offset_commit *offs, int32_t n, int64_t now_ms);
+/* The marker of 'producer_id' was written to 'partition'. TR_ERR_NOMEM. */
+tr_err_t tr_groups_txn_complete(struct tr_groups *groups, int32_t partition,
+                                int64_t producer_id, int commit);
+/*
+ * Whether the group has a pending transactional offset for the partition
+ * (OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT then).
+ */
+int tr_groups_txn_pending(struct tr_groups *groups,
+                          const struct tr_str *group_id, const char *topic,
+                          int32_t partition);
+
 /* A committed offset, as returned by tr_groups_offsets(). */
 struct tr_group_offset {
     char *topic;

@@ -349,7 +349,7 @@ tr_cleaner_filter_batch(const struct tr_cleaner_filter *f, const uint8_t *batch,
     enum tr_codec codec;
     int64_t offset, latest;
     int32_t i, nkept = 0;
-    int drop_tombstones;
+    int drop_tombstones, aborted;
     tr_err_t err;
 
     tr_buf_init(&inflated, f->max_bytes);
@@ -370,7 +370,10 @@ tr_cleaner_filter_batch(const struct tr_cleaner_filter *f, const uint8_t *batch,
         goto out;
     }
     drop_tombstones = h.MaxTimestamp < f->tombstone_horizon_ms;
-    for (i = 0; i < h.RecordsCount; i++) {
+    aborted = (h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+              f->is_aborted != NULL &&
+              f->is_aborted(h.ProducerId, h.BaseOffset, f->arg);
+    for (i = 0; i < h.RecordsCount && !aborted; i++) {
         err = next_record(&records, &r);
         if (err != TR_OK) {
             goto out;

@@ -87,6 +87,8 @@ struct tr_cleaner_filter {
     tr_cleaner_last_batch_fn *is_last; /* NULL: no producer keeps a batch */
     void *arg;
     size_t max_bytes; /* bound on a decompressed batch */
+    /* Whether a transactional batch was aborted (NULL: none is); 'arg'. */
+    tr_cleaner_last_batch_fn *is_aborted;
 };
 
 struct tr_cleaner_counts {
@@ -99,7 +101,9 @@ struct tr_cleaner_counts {
  * Appends the cleaned form of one batch to 'out': the batch unchanged when
  * every record stays, a rebuilt batch when some do, an empty header when
  * none do but the batch must stay for its producer, nothing otherwise.
- * Control batches are kept unchanged. TR_ERR_CORRUPT for a bad batch,
+ * Every record of an aborted transactional batch goes, whatever its key.
+ * Control batches (transaction markers) are kept unchanged, so a marker
+ * never leaves before its transaction's data. TR_ERR_CORRUPT for a bad batch,
  * TR_ERR_UNSUPPORTED for a codec that is not built.
  */
 tr_err_t tr_cleaner_filter_batch(const struct tr_cleaner_filter *f,

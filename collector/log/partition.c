@@ -39,6 +39,7 @@
 #include "log.h"
 #include "producers.h"
 #include "segment.h"
+#include "txns.h"
 
 /* One line of the leader-epoch cache: 'epoch' began at offset 'start'. */
 struct epoch_entry {
@@ -100,6 +101,8 @@ struct tr_partition {
     size_t deletes_cap;
 
     struct tr_producers *producers;
+    struct tr_txns *txns; /* open transactions, aborted index (txns.h) */
+    int replay_fd;        /* the segment replay_header walks, -1: none */
     /* Scratch for tr_partition_append, kept to avoid allocating per call. */
     struct tr_producer_batch *pending;
     size_t pending_cap;
@@ -353,7 +356,58 @@ unlink_pending(struct tr_partition *part, int64_t now_ms)
 static tr_err_t epoch_note(struct tr_partition *part, int32_t epoch,
                            int64_t start);
 
-/* Rebuilds producer state and the leader-epoch cache from batch headers. */
+/*
+ * Applies a written transactional batch to the transaction state: data
+ * opens its producer's transaction, a marker ('batch', 'blen': its bytes)
+ * closes it and raises the producer's epoch. A marker whose bytes are
+ * missing or of an unknown control type changes nothing. Caller holds the
+ * lock.
+ */
+static tr_err_t
+txn_note(struct tr_partition *part, const struct tr_batch_header *h,
+         const uint8_t *batch, size_t blen)
+{
+    int commit;
+    int32_t coordinator_epoch;
+    tr_err_t err;
+
+    if (!(h->Attributes & TR_BATCH_ATTR_TRANSACTIONAL) || h->ProducerId < 0) {
+        return TR_OK;
+    }
+    if (!(h->Attributes & TR_BATCH_ATTR_CONTROL)) {
+        return tr_txns_begin(part->txns, h->ProducerId, h->BaseOffset);
+    }
+    if (batch == NULL || tr_batch_marker_parse(batch, blen, &commit,
+                                               &coordinator_epoch) != TR_OK) {
+        return TR_OK;
+    }
+    err = tr_producers_mark_epoch(part->producers, h->ProducerId,
+                                  h->ProducerEpoch);
+    if (err != TR_OK) {
+        return err;
+    }
+    return tr_txns_end(part->txns, h->ProducerId, commit, h->BaseOffset, NULL);
+}
+
+/* Reads the marker batch at 'pos' of part->replay_fd for txn_note. */
+static tr_err_t
+replay_marker(struct tr_partition *part, const struct tr_batch_header *h,
+              off_t pos)
+{
+    uint8_t buf[512];
+    size_t blen = (size_t)h->BatchLength + TR_BATCH_LOG_OVERHEAD;
+
+    if (part->replay_fd < 0 || h->BatchLength < 0 || blen > sizeof(buf) ||
+        pread(part->replay_fd, buf, blen, pos) != (ssize_t)blen) {
+        return TR_OK; /* not a marker this collector writes: ignored */
+    }
+    return txn_note(part, h, buf, blen);
+}
+
+/*
+ * Rebuilds producer state, transactions and the leader-epoch cache from
+ * batch headers (and the markers' records).
+ */
 static tr_err_t
 replay_header(const struct tr_batch_header *h, off_t pos, void *arg)
 {
@@ -362,8 +416,12 @@ replay_header(const struct tr_batch_header *h, off_t pos, void *arg)
     struct tr_producer_batch b;
     tr_err_t err;
 
-    (void)pos;
     err = epoch_note(part, h->PartitionLeaderEpoch, h->BaseOffset);
+    if (err != TR_OK) {
+        return err;
+    }
+    err = (h->Attributes & TR_BATCH_ATTR_CONTROL) ? replay_marker(part, h, pos)
+                                                  : txn_note(part, h, NULL, 0);
     if (err != TR_OK) {
         return err;
     }
@@ -495,6 +553,7 @@ partition_free(struct tr_partition *part)
     tr_free(part->epochs);
     tr_free(part->segs);
     tr_producers_free(part->producers);
+    tr_txns_free(part->txns);
     tr_free(part->pending);
     tr_free(part->dir);
     tr_free(part->topic);
@@ -530,7 +589,10 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
     part->dir = tr_strdup(dir);
     part->topic = tr_strdup(topic);
     part->producers = tr_producers_new();
-    if (part->dir == NULL || part->topic == NULL || part->producers == NULL) {
+    part->txns = tr_txns_new();
+    part->replay_fd = -1;
+    if (part->dir == NULL || part->topic == NULL || part->producers == NULL ||
+        part->txns == NULL) {
         goto out;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -580,7 +642,9 @@ tr_partition_open(const char *dir, const char *topic, int32_t index,
     }
     part->last_flush_ms = tr_clock_wall_ms();
     for (i = 0; i < part->nsegs; i++) {
+        part->replay_fd = tr_segment_fd(part->segs[i]);
         err = tr_segment_foreach_header(part->segs[i], replay_header, part);
+        part->replay_fd = -1;
         if (err != TR_OK) {
             goto out;
         }
@@ -910,6 +974,25 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
                 goto out;
             }
         }
+        if (h.Attributes & TR_BATCH_ATTR_CONTROL) {
+            /* Markers come from the coordinator only (LogValidator). */
+            err = TR_ERR_INVALID;
+            goto out;
+        }
+        if (h.ProducerId >= 0 &&
+            !(h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+            tr_txns_open_first(part->txns, h.ProducerId) >= 0) {
+            /* Kafka: a non-transactional write inside a transaction. */
+            err = TR_ERR_TXN_STATE;
+            goto out;
+        }
+        if ((h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+            h.ProducerEpoch <
+                tr_producers_epoch(part->producers, h.ProducerId)) {
+            /* Coordinator writes (no sequence) are checked by epoch only. */
+            err = TR_ERR_FENCED;
+            goto out;
+        }
         nbatches++;
         count += (int64_t)h.LastOffsetDelta + 1;
         if (!is_idempotent(&h)) {
@@ -998,6 +1081,15 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     for (i = 0; i < npending; i++) {
         (void)tr_producers_update(part->producers, &part->pending[i]);
     }
+    tr_slice_init(&s, records, len);
+    while (tr_batch_next(&s, &batch, &blen) == TR_OK) {
+        (void)tr_batch_header_parse(batch, blen, &h);
+        if (txn_note(part, &h, NULL, 0) != TR_OK) {
+            tr_log_error("partition %s: transaction of producer %" PRId64
+                         " at %" PRId64 " not tracked: out of memory",
+                         part->dir, h.ProducerId, h.BaseOffset);
+        }
+    }
     err = TR_OK;
 out:
     pthread_mutex_unlock(&part->lock);
@@ -1080,6 +1172,22 @@ out:
     return err;
 }
 
+/*
+ * The last stable offset: the high watermark, or the first offset of the
+ * earliest open transaction if that is lower (never below the log start).
+ * Caller holds the lock.
+ */
+static int64_t
+last_stable(const struct tr_partition *part)
+{
+    int64_t first = tr_txns_first_unstable(part->txns);
+
+    if (first < 0 || first >= part->high_watermark) {
+        return part->high_watermark;
+    }
+    return first < part->log_start ? part->log_start : first;
+}
+
 void
 tr_partition_offsets(struct tr_partition *part,
                      struct tr_partition_offsets *offs)
@@ -1089,7 +1197,7 @@ tr_partition_offsets(struct tr_partition *part,
     pthread_mutex_lock(&part->lock);
     offs->log_start = part->log_start;
     offs->high_watermark = part->high_watermark;
-    offs->last_stable = part->high_watermark;
+    offs->last_stable = last_stable(part);
     offs->log_end = part->log_end;
     offs->leader_epoch = part->leader_epoch;
     offs->hw_offered = part->hw_offered;
@@ -1358,6 +1466,8 @@ delete_oldest(struct tr_partition *part, int64_t now_ms, const char *why)
     if (part->log_start < tr_segment_base_offset(part->segs[0])) {
         part->log_start = tr_segment_base_offset(part->segs[0]);
     }
+    /* Aborted transactions whose marker is gone no longer matter. */
+    tr_txns_prune(part->txns, part->log_start);
     if (part->first_dirty < part->log_start) {
         part->first_dirty = part->log_start;
     }
@@ -1517,6 +1627,7 @@ struct clean_plan {
     size_t first_dirty_seg; /* index of the segment holding first_dirty */
     size_t end_seg;         /* cleanable segments end before this index */
     int64_t clean_bytes, dirty_bytes;
+    int64_t last_stable; /* open transactions are never cleaned */
 };
 
 static void
@@ -1576,6 +1687,7 @@ plan_clean(struct tr_partition *part, int64_t now_ms, int dup_fds,
     }
     plan->first_dirty = part->first_dirty < part->log_start ? part->log_start
                                                             : part->first_dirty;
+    plan->last_stable = last_stable(part);
     err = TR_OK;
 out:
     pthread_mutex_unlock(&part->lock);
@@ -1586,8 +1698,9 @@ out:
     /* Segments with records newer than the lag are not cleanable yet. */
     plan->end_seg = plan->n;
     for (i = 0; i < plan->n; i++) {
-        if (plan->cfg.min_compaction_lag_ms > 0 &&
-            plan->segs[i].max_ts > now_ms - plan->cfg.min_compaction_lag_ms) {
+        if ((plan->cfg.min_compaction_lag_ms > 0 &&
+             plan->segs[i].max_ts > now_ms - plan->cfg.min_compaction_lag_ms) ||
+            plan->segs[i].next_base > plan->last_stable) {
             plan->end_seg = i;
             break;
         }
@@ -1630,10 +1743,19 @@ tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
     return r;
 }
 
-/* Walks the batches of one segment file into the key map. */
+static int is_aborted_batch(int64_t producer_id, int64_t base_offset,
+                            void *arg);
+
+/*
+ * Walks the batches of one segment file into the key map; aborted
+ * transactional data never supersedes anything.
+ */
 static tr_err_t
-map_segment(struct tr_cleaner_map *map, const struct seg_view *sv)
+map_segment(struct tr_partition *part, struct tr_cleaner_map *map,
+            const struct seg_view *sv)
 {
+    struct tr_batch_header h;
+
     uint8_t head[TR_BATCH_LOG_OVERHEAD];
     uint8_t *buf = NULL, *grown;
     size_t cap = 0, total;
@@ -1669,12 +1791,17 @@ map_segment(struct tr_cleaner_map *map, const struct seg_view *sv)
             err = TR_ERR_IO;
             goto out;
         }
+        pos += (int64_t)total;
+        if (tr_batch_header_parse(buf, total, &h) == TR_OK &&
+            (h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+            is_aborted_batch(h.ProducerId, h.BaseOffset, part)) {
+            continue;
+        }
         err = tr_cleaner_map_batch(map, buf, total, INT64_MAX,
                                    DECOMPRESSED_MAX_BYTES, &last);
         if (err != TR_OK) {
             goto out;
         }
-        pos += (int64_t)total;
     }
 out:
     tr_free(buf);
@@ -1691,6 +1818,18 @@ is_last_batch(int64_t producer_id, int64_t base_offset, void *arg)
     last = tr_producers_last_batch_offset(part->producers, producer_id);
     pthread_mutex_unlock(&part->lock);
     return last == base_offset;
+}
+
+static int
+is_aborted_batch(int64_t producer_id, int64_t base_offset, void *arg)
+{
+    struct tr_partition *part = arg;
+    int aborted;
+
+    pthread_mutex_lock(&part->lock);
+    aborted = tr_txns_is_aborted(part->txns, producer_id, base_offset);
+    pthread_mutex_unlock(&part->lock);
+    return aborted;
 }
 
 static tr_err_t
@@ -1861,7 +2000,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     /* 1. The key map over the dirty section, whole segments at a time. */
     mapped_end = plan.first_dirty_seg;
     for (i = plan.first_dirty_seg; i < plan.end_seg; i++) {
-        err = map_segment(map, &plan.segs[i]);
+        err = map_segment(part, map, &plan.segs[i]);
         if (err == TR_ERR_TOO_LARGE) {
             break; /* full: clean what is mapped */
         }
@@ -1883,6 +2022,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     f.map = map;
     f.tombstone_horizon_ms = now_ms - plan.cfg.delete_retention_ms;
     f.is_last = is_last_batch;
+    f.is_aborted = is_aborted_batch;
     f.arg = part;
     f.max_bytes = DECOMPRESSED_MAX_BYTES;
     for (i = 0; i < mapped_end; i++) {
@@ -2084,6 +2224,9 @@ tr_partition_append_replica(struct tr_partition *part, uint8_t *records,
     while (tr_batch_next(&s, &batch, &blen) == TR_OK) {
         (void)tr_batch_header_parse(batch, blen, &h);
         (void)replay_header(&h, 0, part);
+        if (h.Attributes & TR_BATCH_ATTR_CONTROL) {
+            (void)txn_note(part, &h, batch, blen);
+        }
         if (h.PartitionLeaderEpoch > part->leader_epoch) {
             part->leader_epoch = h.PartitionLeaderEpoch;
         }
@@ -2150,6 +2293,7 @@ forget_replay_state(struct tr_partition *part)
 {
     tr_producers_free(part->producers);
     part->producers = tr_producers_new();
+    tr_txns_clear(part->txns);
     part->nepochs = 0;
     if (part->producers == NULL) {
         part->failed = 1;
@@ -2223,7 +2367,9 @@ tr_partition_truncate(struct tr_partition *part, int64_t offset)
         goto out;
     }
     for (i = 0; i < part->nsegs; i++) {
+        part->replay_fd = tr_segment_fd(part->segs[i]);
         (void)tr_segment_foreach_header(part->segs[i], replay_header, part);
+        part->replay_fd = -1;
     }
     write_epoch_checkpoint(part);
     tr_log_info("partition %s: truncated from %" PRId64 " to %" PRId64,
@@ -2305,4 +2451,196 @@ tr_partition_last_epoch(struct tr_partition *part)
     epoch = part->nepochs > 0 ? part->epochs[part->nepochs - 1].epoch : -1;
     pthread_mutex_unlock(&part->lock);
     return epoch;
+}
+
+tr_err_t
+tr_partition_append_marker(struct tr_partition *part, int64_t producer_id,
+                           int16_t epoch, int commit, int32_t coordinator_epoch,
+                           int64_t *offset)
+{
+    struct tr_batch_header h;
+    struct tr_buf buf;
+    uint8_t *batch;
+    int flush = 0;
+    tr_err_t err;
+
+    tr_buf_init(&buf, 256);
+    err = tr_batch_build_marker(&buf, producer_id, epoch, commit,
+                                coordinator_epoch, tr_clock_wall_ms());
+    if (err != TR_OK) {
+        goto done;
+    }
+    batch = tr_buf_data(&buf);
+    pthread_mutex_lock(&part->lock);
+    if (part->failed) {
+        err = TR_ERR_IO;
+        goto out;
+    }
+    if (tr_producers_epoch(part->producers, producer_id) > epoch) {
+        err = TR_ERR_FENCED;
+        goto out;
+    }
+    err = tr_producers_reserve(part->producers, producer_id);
+    if (err != TR_OK) {
+        goto out;
+    }
+    tr_batch_set_base_offset(batch, part->log_end);
+    tr_batch_set_leader_epoch(batch, part->leader_epoch);
+    err = write_records(part, batch, tr_buf_len(&buf), 1, &flush);
+    if (err != TR_OK) {
+        goto out;
+    }
+    (void)epoch_note(part, part->leader_epoch, part->log_end);
+    *offset = part->log_end;
+    part->log_end++;
+    if (!part->replicated) {
+        part->high_watermark = part->log_end;
+    }
+    (void)tr_batch_header_parse(batch, tr_buf_len(&buf), &h);
+    if (txn_note(part, &h, batch, tr_buf_len(&buf)) != TR_OK) {
+        tr_log_error("partition %s: marker of producer %" PRId64 " at %" PRId64
+                     " not tracked: out of memory",
+                     part->dir, producer_id, *offset);
+    }
+out:
+    pthread_mutex_unlock(&part->lock);
+    if (flush) {
+        (void)tr_partition_flush(part);
+    }
+done:
+    tr_buf_cleanup(&buf);
+    return err;
+}
+
+tr_err_t
+tr_partition_aborted_txns(struct tr_partition *part, int64_t from, int64_t to,
+                          struct tr_aborted_txn **out, size_t *count)
+{
+    tr_err_t err;
+
+    pthread_mutex_lock(&part->lock);
+    err = tr_txns_aborted(part->txns, from, to, out, count);
+    pthread_mutex_unlock(&part->lock);
+    return err;
+}
+
+size_t
+tr_partition_open_txns(struct tr_partition *part, struct tr_open_txn *out,
+                       size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&part->lock);
+    n = tr_txns_open_list(part->txns, out, max);
+    pthread_mutex_unlock(&part->lock);
+    return n;
+}
+
+tr_err_t
+tr_partition_foreach_batch(struct tr_partition *part, int64_t from,
+                           size_t chunk, tr_partition_batch_cb *cb, void *arg)
+{
+    struct tr_partition_offsets offs;
+    uint8_t *buf = NULL;
+    int64_t next = from;
+    tr_err_t err = TR_OK;
+
+    tr_partition_offsets(part, &offs);
+    if (next < offs.log_start) {
+        next = offs.log_start;
+    }
+    while (next < offs.log_end) {
+        struct tr_read_result rr = { -1, 0, 0 };
+        struct tr_slice s;
+        struct tr_batch_header h;
+        const uint8_t *b;
+        size_t blen, got = 0;
+        int64_t before = next;
+
+        err = tr_partition_read(part, next, chunk, offs.log_end, &rr);
+        if (err != TR_OK || rr.fd < 0 || rr.len == 0) {
+            if (rr.fd >= 0) {
+                close(rr.fd);
+            }
+            break;
+        }
+        tr_free(buf);
+        buf = tr_malloc(rr.len);
+        if (buf == NULL) {
+            close(rr.fd);
+            err = TR_ERR_NOMEM;
+            break;
+        }
+        while (got < rr.len) {
+            ssize_t n =
+                pread(rr.fd, buf + got, rr.len - got, rr.pos + (off_t)got);
+
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+            got += (size_t)n;
+        }
+        close(rr.fd);
+        if (got < rr.len) {
+            err = TR_ERR_IO;
+            break;
+        }
+        tr_slice_init(&s, buf, rr.len);
+        while (tr_batch_next(&s, &b, &blen) == TR_OK &&
+               tr_batch_header_parse(b, blen, &h) == TR_OK) {
+            if (h.BaseOffset + h.LastOffsetDelta >= next) {
+                err = cb(b, blen, &h, arg);
+                if (err != TR_OK) {
+                    goto out;
+                }
+            }
+            next = h.BaseOffset + h.LastOffsetDelta + 1;
+        }
+        if (next <= before) {
+            break;
+        }
+    }
+out:
+    tr_free(buf);
+    return err;
+}
+
+tr_err_t
+tr_partition_producers(struct tr_partition *part,
+                       struct tr_partition_producer **out, size_t *count)
+{
+    struct tr_producer_state *ps = NULL;
+    struct tr_partition_producer *res = NULL;
+    size_t n, i;
+    tr_err_t err = TR_ERR_NOMEM;
+
+    *out = NULL;
+    *count = 0;
+    pthread_mutex_lock(&part->lock);
+    n = tr_producers_count(part->producers);
+    ps = tr_calloc(n + 1, sizeof(*ps));
+    res = tr_calloc(n + 1, sizeof(*res));
+    if (ps == NULL || res == NULL) {
+        goto out;
+    }
+    n = tr_producers_list(part->producers, ps, n);
+    for (i = 0; i < n; i++) {
+        res[i].producer_id = ps[i].producer_id;
+        res[i].epoch = ps[i].epoch;
+        res[i].last_seq = ps[i].last_seq;
+        res[i].current_txn_start =
+            tr_txns_open_first(part->txns, ps[i].producer_id);
+    }
+    *out = res;
+    *count = n;
+    res = NULL;
+    err = TR_OK;
+out:
+    pthread_mutex_unlock(&part->lock);
+    tr_free(ps);
+    tr_free(res);
+    return err;
 }

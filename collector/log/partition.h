@@ -28,6 +28,9 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "txns.h"
+
+struct tr_batch_header;
 
 /* Per-log settings (Kafka's broker defaults, overridden per topic). */
 struct tr_log_config {
@@ -135,7 +138,8 @@ tr_err_t tr_partition_read(struct tr_partition *part, int64_t offset,
 struct tr_partition_offsets {
     int64_t log_start;
     int64_t high_watermark;
-    int64_t last_stable; /* = high_watermark until transactions exist */
+    /* LSO: the HW, or the first offset of the earliest open transaction */
+    int64_t last_stable;
     int64_t log_end;
     int32_t leader_epoch;
     int64_t size_bytes; /* bytes of all segments' .log files */
@@ -310,5 +314,57 @@ int32_t tr_partition_last_epoch(struct tr_partition *part);
 
 /* A copy of the partition's current settings. */
 void tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg);
+
+/*
+ * Transactions (KIP-98, see txns.h). Transactional batches of Produce open
+ * their producer's transaction on the partition; the coordinator closes
+ * it with a marker (a control batch) written here. A marker whose epoch is
+ * below the producer's gives TR_ERR_FENCED; one of a newer epoch fences
+ * the older one. *offset gets the marker's offset.
+ */
+tr_err_t tr_partition_append_marker(struct tr_partition *part,
+                                    int64_t producer_id, int16_t epoch,
+                                    int commit, int32_t coordinator_epoch,
+                                    int64_t *offset);
+/*
+ * The aborted transactions a read_committed fetch of [from, to) reports
+ * (see tr_txns_aborted). Returns an owned array in *out (free with
+ * tr_free).
+ */
+tr_err_t tr_partition_aborted_txns(struct tr_partition *part, int64_t from,
+                                   int64_t to, struct tr_aborted_txn **out,
+                                   size_t *count);
+/* A producer of the partition, for DescribeProducers. */
+struct tr_partition_producer {
+    int64_t producer_id;
+    int16_t epoch;
+    int32_t last_seq;
+    int64_t current_txn_start; /* first offset of its open txn, or -1 */
+};
+
+/*
+ * Returns an owned array (free with tr_free) of the partition's producers
+ * in *out. TR_ERR_NOMEM.
+ */
+tr_err_t tr_partition_producers(struct tr_partition *part,
+                                struct tr_partition_producer **out,
+                                size_t *count);
+/* Copies up to 'max' open transactions; returns how many are open. */
+size_t tr_partition_open_txns(struct tr_partition *part,
+                              struct tr_open_txn *out, size_t max);
+
+/*
+ * Calls 'cb' for every whole batch from the one holding 'from' to the log
+ * end, reading 'chunk' bytes at a time (a larger batch is read whole). The
+ * batch bytes are valid during the call only. Stops at the first error of
+ * 'cb' and returns it; TR_ERR_IO, TR_ERR_NOMEM. For coordinators that
+ * replay an internal topic at start-up.
+ */
+typedef tr_err_t tr_partition_batch_cb(const uint8_t *batch, size_t len,
+                                       const struct tr_batch_header *h,
+                                       void *arg);
+tr_err_t tr_partition_foreach_batch(struct tr_partition *part, int64_t from,
+                                    size_t chunk, tr_partition_batch_cb *cb,
+                                    void *arg);
 
 #endif /* TR_PARTITION_H */

@@ -152,8 +152,12 @@ tr_producers_check(const struct tr_producers *ps,
         }
     }
     p = lookup(ps, b->producer_id);
-    if (p == NULL || p->nbatches == 0) {
+    if (p == NULL || (p->nbatches == 0 && p->epoch < 0)) {
         return TR_OK;
+    }
+    if (p->nbatches == 0) {
+        /* Only a marker's epoch is known: fence older epochs. */
+        return b->epoch < p->epoch ? TR_ERR_FENCED : TR_OK;
     }
     if (b->epoch == p->epoch) {
         for (i = 0; i < (size_t)p->nbatches; i++) {
@@ -255,4 +259,57 @@ tr_producers_last_batch_offset(const struct tr_producers *ps,
         return -1;
     }
     return p->batches[p->nbatches - 1].first_offset;
+}
+
+int16_t
+tr_producers_epoch(const struct tr_producers *ps, int64_t producer_id)
+{
+    const struct producer *p = lookup(ps, producer_id);
+
+    return p != NULL ? p->epoch : -1;
+}
+
+tr_err_t
+tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
+                        int16_t epoch)
+{
+    struct producer *p;
+    tr_err_t err;
+
+    err = tr_producers_reserve(ps, producer_id);
+    if (err != TR_OK) {
+        return err;
+    }
+    p = find_slot(ps->slots, ps->nslots, producer_id);
+    if (epoch > p->epoch) {
+        /* A new epoch restarts the sequence; the same one continues it. */
+        p->epoch = epoch;
+        p->nbatches = 0;
+    }
+    return TR_OK;
+}
+
+size_t
+tr_producers_list(const struct tr_producers *ps, struct tr_producer_state *out,
+                  size_t max)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < ps->nslots; i++) {
+        const struct producer *p = &ps->slots[i];
+
+        if (p->producer_id == -1) {
+            continue;
+        }
+        if (n < max) {
+            out[n].producer_id = p->producer_id;
+            out[n].epoch = p->epoch;
+            out[n].last_seq =
+                p->nbatches > 0 ? p->batches[p->nbatches - 1].last_seq : -1;
+            out[n].last_offset =
+                p->nbatches > 0 ? p->batches[p->nbatches - 1].last_offset : -1;
+        }
+        n++;
+    }
+    return n;
 }

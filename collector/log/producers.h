@@ -86,6 +86,33 @@ tr_err_t tr_producers_update(struct tr_producers *ps,
 int64_t tr_producers_last_batch_offset(const struct tr_producers *ps,
                                        int64_t producer_id);
 
+/* The epoch known for 'producer_id', -1 when unknown. */
+int16_t tr_producers_epoch(const struct tr_producers *ps, int64_t producer_id);
+
+/*
+ * A transaction marker of 'producer_id' at 'epoch' was written: a newer
+ * epoch replaces the producer's (its sequence starts again, and older
+ * epochs are fenced); the same epoch keeps the sequence running, as in
+ * Kafka's ProducerStateEntry. TR_ERR_NOMEM.
+ */
+tr_err_t tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
+                                 int16_t epoch);
+
+/* One producer's state, as DescribeProducers reports it. */
+struct tr_producer_state {
+    int64_t producer_id;
+    int16_t epoch;
+    int32_t last_seq;    /* -1: no batch known in this epoch */
+    int64_t last_offset; /* of its last batch, -1 when none */
+};
+
+/*
+ * Copies up to 'max' producers into 'out' (any order); returns how many
+ * are known.
+ */
+size_t tr_producers_list(const struct tr_producers *ps,
+                         struct tr_producer_state *out, size_t max);
+
 /* Number of producers known. */
 size_t tr_producers_count(const struct tr_producers *ps);
 

@@ -328,7 +328,7 @@ filter_one(enum tr_codec codec)
         { "c", "c1" }, { "b", "b2" }, { NULL, "nokey" },
     };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20 };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_batch_header h, orig;
     struct tr_buf in, out;
@@ -394,7 +394,7 @@ test_cleaner_filter_unchanged_batch_is_copied(void **state)
 {
     static const struct rec recs[] = { { "x", "1" }, { "y", "2" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20 };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_buf in, out;
 
@@ -420,7 +420,7 @@ test_cleaner_filter_tombstones_by_horizon(void **state)
 {
     static const struct rec recs[] = { { "gone", NULL }, { "kept", "v" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20 };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_buf in, out;
     struct seen *s = calloc(1, sizeof(*s));
@@ -468,7 +468,7 @@ test_cleaner_filter_keeps_empty_producer_batch(void **state)
     static const struct rec recs[] = { { "p", "1" }, { "p", "2" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
     int64_t pid = 4242;
-    struct tr_cleaner_filter f = { map, 0, always_last, &pid, 1 << 20 };
+    struct tr_cleaner_filter f = { map, 0, always_last, &pid, 1 << 20, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_batch_header h;
     struct tr_buf in, out;
@@ -506,12 +506,68 @@ test_cleaner_filter_keeps_empty_producer_batch(void **state)
     tr_cleaner_map_free(map);
 }
 
+static int
+aborted_producer(int64_t producer_id, int64_t base_offset, void *arg)
+{
+    (void)base_offset;
+    return producer_id == *(int64_t *)arg;
+}
+
+/* Aborted transactional data goes whatever its keys; markers stay. */
+static void
+test_cleaner_filter_drops_aborted(void **state)
+{
+    struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
+    int64_t aborted = 7;
+    struct tr_cleaner_filter f = { map, 0, NULL, &aborted, 1 << 20, NULL };
+    struct tr_cleaner_counts counts = { 0, 0, 0 };
+    struct tr_batch_builder *b = tr_batch_builder_new(TR_CODEC_NONE, 1 << 16);
+    struct tr_buf in, marker, out;
+
+    (void)state;
+    f.is_aborted = aborted_producer;
+    tr_buf_init(&in, 1 << 20);
+    tr_buf_init(&marker, 1 << 10);
+    tr_buf_init(&out, 1 << 20);
+    tr_batch_builder_set_producer(b, 7, 0, 0);
+    tr_batch_builder_set_flags(b, TR_BATCH_ATTR_TRANSACTIONAL);
+    assert_int_equal(tr_batch_builder_add(b, T0, "a", 1, "1", 1, NULL, 0),
+                     TR_OK);
+    assert_int_equal(tr_batch_builder_add(b, T0, "b", 1, "2", 1, NULL, 0),
+                     TR_OK);
+    assert_int_equal(tr_batch_builder_finish(b, &in), TR_OK);
+    assert_int_equal(tr_cleaner_filter_batch(&f, tr_buf_data(&in),
+                                             tr_buf_len(&in), &out, &counts),
+                     TR_OK);
+    assert_int_equal(tr_buf_len(&out), 0);
+    assert_int_equal(counts.records_removed, 2);
+    /* The ABORT marker itself stays. */
+    assert_int_equal(tr_batch_build_marker(&marker, 7, 0, 0, 0, T0), TR_OK);
+    assert_int_equal(tr_cleaner_filter_batch(&f, tr_buf_data(&marker),
+                                             tr_buf_len(&marker), &out,
+                                             &counts),
+                     TR_OK);
+    assert_int_equal(tr_buf_len(&out), tr_buf_len(&marker));
+    /* Another producer's (committed) transactional data stays. */
+    aborted = 8;
+    tr_buf_reset(&out);
+    assert_int_equal(tr_cleaner_filter_batch(&f, tr_buf_data(&in),
+                                             tr_buf_len(&in), &out, &counts),
+                     TR_OK);
+    assert_int_equal(tr_buf_len(&out), tr_buf_len(&in));
+    tr_batch_builder_free(b);
+    tr_buf_cleanup(&in);
+    tr_buf_cleanup(&marker);
+    tr_buf_cleanup(&out);
+    tr_cleaner_map_free(map);
+}
+
 static void
 test_cleaner_filter_rejects_corrupt(void **state)
 {
     static const struct rec recs[] = { { "x", "1" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20 };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_buf in, out;
 
@@ -983,6 +1039,7 @@ main(void)
         cmocka_unit_test(test_cleaner_filter_unchanged_batch_is_copied),
         cmocka_unit_test(test_cleaner_filter_tombstones_by_horizon),
         cmocka_unit_test(test_cleaner_filter_keeps_empty_producer_batch),
+        cmocka_unit_test(test_cleaner_filter_drops_aborted),
         cmocka_unit_test(test_cleaner_filter_rejects_corrupt),
         cmocka_unit_test_setup_teardown(test_cleaner_partition_compacts, setup,
                                         teardown),

@@ -4,8 +4,8 @@
  * Input: [api_key int16][api_version int16][body...], big-endian, the
  * request header's other fields left out. The target runs the real handler
  * of every served API and version, as server.c's handle_frame does, against
- * one single-collector state (topics, groups, producer ids, client quotas,
- * per-principal limits) in a temporary
+ * one single-collector state (topics, groups, transactions, producer ids,
+ * client quotas, per-principal limits) in a temporary
  * log directory made once per process. No sockets: the response goes to a
  * tr_buf and is dropped; a parked request (long-poll Fetch, acks=all
  * Produce, a join waiting for the rebalance) is dropped too.
@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "coordinator.h"
 #include "groups.h"
 #include "log.h"
 #include "pidgen.h"
@@ -114,6 +115,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char kv[128], errbuf[512];
     struct tr_groups_config gcfg;
+    struct tr_txn_config tcfg;
     struct rlimit rl;
     const char *dir;
     int devnull;
@@ -168,6 +170,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
                        tr_clock_wall_ms(), &fs->broker.groups, errbuf,
                        sizeof(errbuf)) != TR_OK) {
         die("groups", errbuf);
+    }
+    tr_txn_config_defaults(&tcfg);
+    tcfg.state_partitions = 3;
+    tcfg.offsets_partitions = gcfg.offsets_partitions;
+    if (tr_txn_open(fs->broker.topics, fs->broker.waits, fs->broker.groups,
+                    fs->broker.pids, 0, &tcfg, tr_clock_wall_ms(),
+                    &fs->broker.txn, errbuf, sizeof(errbuf)) != TR_OK) {
+        die("transactions", errbuf);
     }
     fs->broker.cfg = &fs->cfg;
     fs->broker.node_id = 0;

@@ -135,6 +135,29 @@ def drive_clients(broker, topic):
         pass
     kc.close()
 
+    # Transactions: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+    # TxnOffsetCommit, EndTxn (commit and abort), a read_committed fetch
+    # and OffsetFetch v7, then ListTransactions and DescribeTransactions.
+    tp = Producer({"bootstrap.servers": broker, "transactional.id": "fuzz-txn"})
+    tp.init_transactions(30)
+    tc = Consumer({"bootstrap.servers": broker, "group.id": "fuzz-txn-group",
+                   "isolation.level": "read_committed"})
+    tp.begin_transaction()
+    tp.produce(topic, key=b"t", value=b"in a transaction")
+    tp.send_offsets_to_transaction([TopicPartition(topic, 0, 1)], tc.consumer_group_metadata(), 30)
+    tp.commit_transaction(30)
+    tp.begin_transaction()
+    tp.produce(topic, key=b"t", value=b"aborted")
+    tp.flush(30)
+    tp.abort_transaction(30)
+    tc.assign([TopicPartition(topic, 0, 0)])
+    tc.consume(10, 2.0)
+    tc.committed([TopicPartition(topic, 0)], timeout=10)
+    tc.close()
+    for args in (["list"], ["describe", "fuzz-txn"]):
+        subprocess.run([os.path.join(harness.builddir(), "tools", "tributary"), "transactions"]
+                       + args + ["-b", broker], capture_output=True, timeout=60, check=True)
+
     # DescribeLogDirs: kafka-python's v1 and the tributary CLI's v4.
     from kafka import KafkaAdminClient
     ka = KafkaAdminClient(bootstrap_servers=broker)

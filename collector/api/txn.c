@@ -1,0 +1,745 @@
+/*
+ * api_txn -- the transaction APIs (KIP-98): InitProducerId (with and
+ * without a transactional id), AddPartitionsToTxn v0-3, AddOffsetsToTxn,
+ * EndTxn, TxnOffsetCommit, and the admin APIs DescribeTransactions and
+ * ListTransactions and DescribeProducers (KIP-664). Each decodes, calls the
+ * transaction coordinator (txn/coordinator) or the group coordinator, and
+ * encodes.
+ *
+ * PRODUCER_FENCED (90) only exists from InitProducerId v4 and
+ * AddPartitions/AddOffsets/EndTxn v2; older versions get
+ * INVALID_PRODUCER_EPOCH (47) instead, as Kafka sends (KIP-588).
+ */
+#include "api.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "batch.h"
+#include "coordinator.h"
+#include "groups.h"
+#include "log.h"
+#include "partition.h"
+#include "pidgen.h"
+#include "topics.h"
+
+/* Error 90 from 'since' on, 47 below it. */
+static int16_t
+fenced_for(int16_t kerr, int16_t version, int16_t since)
+{
+    if (kerr == TR_KERR_PRODUCER_FENCED && version < since) {
+        return TR_KERR_INVALID_PRODUCER_EPOCH;
+    }
+    return kerr;
+}
+
+/* The transaction coordinator, or NULL in a cluster (not served yet). */
+static struct tr_txn_coordinator *
+coordinator(struct tr_request *req)
+{
+    return req->broker->cluster == NULL ? req->broker->txn : NULL;
+}
+
+/* An idempotent producer's id: unique across restarts and brokers. */
+static int16_t
+idempotent_pid(struct tr_request *req, int64_t *pid)
+{
+    if (tr_pidgen_next(req->broker->pids, pid) != TR_OK) {
+        tr_log_error("cannot allocate a producer id: %s",
+                     "the producer-id-block file could not be written");
+        return TR_KERR_KAFKA_STORAGE_ERROR;
+    }
+    if (req->broker->cluster != NULL) {
+        /* Unique across the cluster: the broker id in the high bits. */
+        *pid |= (int64_t)req->broker->node_id << 40;
+    }
+    return TR_KERR_NONE;
+}
+
+tr_err_t
+tr_api_init_producer_id(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 2;
+    struct tr_str txn_id;
+    int32_t txn_timeout;
+    int64_t pid = -1, pid_in = -1;
+    int16_t epoch = -1, epoch_in = -1;
+    int16_t kerr;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string_v(in, flex, &txn_id)) != TR_OK ||
+        (err = tr_slice_get_i32(in, &txn_timeout)) != TR_OK) {
+        return err;
+    }
+    if (v >= 3 && ((err = tr_slice_get_i64(in, &pid_in)) != TR_OK ||
+                   (err = tr_slice_get_i16(in, &epoch_in)) != TR_OK)) {
+        return err;
+    }
+    if (txn_id.len < 0) {
+        /*
+         * An idempotent producer. A KIP-360 bump (v3+ with its current
+         * pid) gets a new producer id, which serves the same purpose.
+         */
+        kerr = idempotent_pid(req, &pid);
+        epoch = 0;
+    } else if (coordinator(req) == NULL) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else {
+        kerr = tr_txn_init_producer_id(coordinator(req), &txn_id, txn_timeout,
+                                       pid_in, epoch_in, req->now_ms, &pid,
+                                       &epoch);
+        kerr = fenced_for(kerr, v, 4);
+    }
+    tr_request_put_throttle(req);
+    tr_buf_put_i16(req->out, kerr);
+    tr_buf_put_i64(req->out, kerr == TR_KERR_NONE ? pid : -1);
+    tr_buf_put_i16(req->out, kerr == TR_KERR_NONE ? epoch : -1);
+    tr_proto_put_tags_v(req->out, flex);
+    return TR_OK;
+}
+
+int16_t
+tr_api_txn_check_produce(struct tr_request *req, const struct tr_str *txn_id,
+                         const char *topic, int32_t partition,
+                         const struct tr_str *records)
+{
+    struct tr_batch_header h;
+    int16_t kerr;
+
+    if (records->len < TR_BATCH_HEADER_SIZE ||
+        tr_batch_header_parse((const uint8_t *)records->ptr,
+                              (size_t)records->len, &h) != TR_OK ||
+        !(h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL)) {
+        return TR_KERR_NONE; /* the partition validates the rest */
+    }
+    if (txn_id->len < 0) {
+        /* Kafka: transactional records need a transactional id. */
+        return TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    }
+    if (coordinator(req) == NULL) {
+        return TR_KERR_NOT_ENOUGH_REPLICAS; /* retriable stand-in (KIP-890) */
+    }
+    kerr = tr_txn_check_produce(coordinator(req), txn_id, h.ProducerId,
+                                h.ProducerEpoch, topic, partition);
+    /* Produce has no PRODUCER_FENCED: librdkafka takes 47 as fenced. */
+    return kerr == TR_KERR_PRODUCER_FENCED ? TR_KERR_INVALID_PRODUCER_EPOCH
+                                           : kerr;
+}
+
+void
+tr_api_put_aborted_txns(struct tr_buf *out, int8_t isolation,
+                        const struct tr_aborted_txn *aborted, size_t n)
+{
+    size_t i;
+
+    if (isolation != 1) {
+        tr_buf_put_i32(out, -1); /* null, as Kafka sends it */
+        return;
+    }
+    tr_buf_put_i32(out, (int32_t)n);
+    for (i = 0; i < n; i++) {
+        tr_buf_put_i64(out, aborted[i].producer_id);  /* ProducerId */
+        tr_buf_put_i64(out, aborted[i].first_offset); /* FirstOffset */
+    }
+}
+
+/* The fields AddPartitions, AddOffsets and EndTxn begin with. */
+struct txn_head {
+    struct tr_str id;
+    int64_t pid;
+    int16_t epoch;
+};
+
+static tr_err_t
+get_head(struct tr_slice *in, int flex, struct txn_head *h)
+{
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string_v(in, flex, &h->id)) != TR_OK ||
+        (err = tr_slice_get_i64(in, &h->pid)) != TR_OK ||
+        (err = tr_slice_get_i16(in, &h->epoch)) != TR_OK) {
+        return err;
+    }
+    return h->id.len < 0 ? TR_ERR_CORRUPT : TR_OK;
+}
+
+tr_err_t
+tr_api_add_partitions_to_txn(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 3;
+    struct txn_head h;
+    struct tr_txn_partition *parts = NULL;
+    int32_t *topic_counts = NULL;
+    struct tr_str *names = NULL;
+    size_t n = 0, cap = 0, k;
+    int32_t ntopics, t, np, i;
+    tr_err_t err;
+
+    if ((err = get_head(in, flex, &h)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, flex, &ntopics, 4,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    if (ntopics < 0) {
+        return TR_ERR_CORRUPT;
+    }
+    topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
+    names = tr_calloc((size_t)ntopics + 1, sizeof(*names));
+    if (topic_counts == NULL || names == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &np, 4,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            goto out;
+        }
+        if (np < 0 || name.len < 0) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        names[t] = name;
+        topic_counts[t] = np;
+        for (i = 0; i < np; i++) {
+            err = tr_array_reserve(&parts, &cap, n + 1, sizeof(*parts));
+            if (err != TR_OK) {
+                goto out;
+            }
+            parts[n].topic = name;
+            parts[n].error = TR_KERR_NONE;
+            if ((err = tr_slice_get_i32(in, &parts[n].partition)) != TR_OK) {
+                goto out;
+            }
+            n++;
+        }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            goto out;
+        }
+    }
+    if (coordinator(req) == NULL) {
+        for (k = 0; k < n; k++) {
+            parts[k].error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+    } else {
+        tr_txn_add_partitions(coordinator(req), &h.id, h.pid, h.epoch, parts, n,
+                              req->now_ms);
+    }
+    tr_request_put_throttle(req);
+    tr_proto_put_array_len_v(out, flex, ntopics); /* Results */
+    for (t = 0, k = 0; t < ntopics; t++) {
+        tr_proto_put_string_v(out, flex, names[t].ptr, names[t].len); /* Name */
+        tr_proto_put_array_len_v(out, flex, topic_counts[t]);
+        for (i = 0; i < topic_counts[t]; i++, k++) {
+            tr_buf_put_i32(out, parts[k].partition); /* PartitionIndex */
+            tr_buf_put_i16(out, fenced_for(parts[k].error, v, 2));
+            tr_proto_put_tags_v(out, flex);
+        }
+        tr_proto_put_tags_v(out, flex);
+    }
+    tr_proto_put_tags_v(out, flex);
+    err = TR_OK;
+out:
+    tr_free(parts);
+    tr_free(topic_counts);
+    tr_free(names);
+    return err;
+}
+
+tr_err_t
+tr_api_add_offsets_to_txn(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 3;
+    struct txn_head h;
+    struct tr_str group;
+    int16_t kerr;
+    tr_err_t err;
+
+    if ((err = get_head(in, flex, &h)) != TR_OK ||
+        (err = tr_proto_get_string_v(in, flex, &group)) != TR_OK) {
+        return err;
+    }
+    kerr = coordinator(req) == NULL
+               ? TR_KERR_COORDINATOR_NOT_AVAILABLE
+               : tr_txn_add_offsets(coordinator(req), &h.id, h.pid, h.epoch,
+                                    &group, req->now_ms);
+    tr_request_put_throttle(req);
+    tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
+    tr_proto_put_tags_v(req->out, flex);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_end_txn(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 3;
+    struct txn_head h;
+    int committed;
+    int16_t kerr;
+    tr_err_t err;
+
+    if ((err = get_head(in, flex, &h)) != TR_OK ||
+        (err = tr_proto_get_bool(in, &committed)) != TR_OK) {
+        return err;
+    }
+    kerr = coordinator(req) == NULL
+               ? TR_KERR_COORDINATOR_NOT_AVAILABLE
+               : tr_txn_end(coordinator(req), &h.id, h.pid, h.epoch, committed,
+                            req->now_ms);
+    tr_request_put_throttle(req);
+    tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
+    tr_proto_put_tags_v(req->out, flex);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_txn_offset_commit(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 3;
+    struct tr_str txn_id, group, member = { "", 0 }, instance = { NULL, -1 };
+    int64_t pid;
+    int16_t epoch;
+    int32_t generation = -1, ntopics, t, np, i;
+    struct tr_offset_commit *offs = NULL;
+    int32_t *topic_counts = NULL;
+    struct tr_str *names = NULL;
+    size_t n = 0, cap = 0, k;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string_v(in, flex, &txn_id)) != TR_OK ||
+        (err = tr_proto_get_string_v(in, flex, &group)) != TR_OK ||
+        (err = tr_slice_get_i64(in, &pid)) != TR_OK ||
+        (err = tr_slice_get_i16(in, &epoch)) != TR_OK) {
+        return err;
+    }
+    if (v >= 3 &&
+        ((err = tr_slice_get_i32(in, &generation)) != TR_OK ||
+         (err = tr_proto_get_string_v(in, flex, &member)) != TR_OK ||
+         (err = tr_proto_get_string_v(in, flex, &instance)) != TR_OK)) {
+        return err;
+    }
+    if ((err = tr_proto_get_array_len_v(in, flex, &ntopics, 4,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    if (ntopics < 0) {
+        return TR_ERR_CORRUPT;
+    }
+    topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
+    names = tr_calloc((size_t)ntopics + 1, sizeof(*names));
+    if (topic_counts == NULL || names == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &np, 14,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            goto out;
+        }
+        if (np < 0 || name.len < 0) {
+            err = TR_ERR_CORRUPT;
+            goto out;
+        }
+        names[t] = name;
+        topic_counts[t] = np;
+        for (i = 0; i < np; i++) {
+            struct tr_offset_commit *oc;
+
+            err = tr_array_reserve(&offs, &cap, n + 1, sizeof(*offs));
+            if (err != TR_OK) {
+                goto out;
+            }
+            oc = &offs[n];
+            memset(oc, 0, sizeof(*oc));
+            oc->topic = name;
+            oc->leader_epoch = -1;
+            if ((err = tr_slice_get_i32(in, &oc->partition)) != TR_OK ||
+                (err = tr_slice_get_i64(in, &oc->offset)) != TR_OK ||
+                (v >= 2 &&
+                 (err = tr_slice_get_i32(in, &oc->leader_epoch)) != TR_OK) ||
+                (err = tr_proto_get_string_v(in, flex, &oc->metadata)) !=
+                    TR_OK ||
+                (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
+                goto out;
+            }
+            n++;
+        }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            goto out;
+        }
+    }
+    if (txn_id.len <= 0) {
+        for (k = 0; k < n; k++) {
+            offs[k].error = TR_KERR_INVALID_REQUEST;
+        }
+    } else {
+        err = tr_groups_txn_commit(req->broker->groups, &group, &member,
+                                   &instance, generation, pid, epoch, offs,
+                                   (int32_t)n, req->now_ms);
+        if (err != TR_OK) {
+            goto out;
+        }
+    }
+    tr_request_put_throttle(req);
+    tr_proto_put_array_len_v(out, flex, ntopics); /* Topics */
+    for (t = 0, k = 0; t < ntopics; t++) {
+        tr_proto_put_string_v(out, flex, names[t].ptr, names[t].len); /* Name */
+        tr_proto_put_array_len_v(out, flex, topic_counts[t]);
+        for (i = 0; i < topic_counts[t]; i++, k++) {
+            int16_t kerr = offs[k].error;
+
+            if (kerr == TR_KERR_COORDINATOR_LOAD_IN_PROGRESS && v < 2) {
+                kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE; /* KAFKA-7296 */
+            }
+            tr_buf_put_i32(out, offs[k].partition); /* PartitionIndex */
+            tr_buf_put_i16(out, kerr);              /* ErrorCode */
+            tr_proto_put_tags_v(out, flex);
+        }
+        tr_proto_put_tags_v(out, flex);
+    }
+    tr_proto_put_tags_v(out, flex);
+    err = TR_OK;
+out:
+    tr_free(offs);
+    tr_free(topic_counts);
+    tr_free(names);
+    return err;
+}
+
+/* Encodes one TransactionState of DescribeTransactions. */
+static void
+put_description(struct tr_buf *out, int16_t kerr, const struct tr_str *id,
+                const struct tr_txn_description *d)
+{
+    size_t i, j;
+    int32_t ntopics = 0;
+
+    tr_buf_put_i16(out, kerr);                       /* ErrorCode */
+    tr_proto_put_string_v(out, 1, id->ptr, id->len); /* TransactionalId */
+    tr_proto_put_cstring_v(out, 1, tr_txn_state_name(d->state));
+    tr_buf_put_i32(out, d->timeout_ms);     /* TimeoutMs */
+    tr_buf_put_i64(out, d->start_ms);       /* StartTimeMs */
+    tr_buf_put_i64(out, d->producer_id);    /* ProducerId */
+    tr_buf_put_i16(out, d->producer_epoch); /* ProducerEpoch */
+    /* Topics: the partitions come sorted by topic; count the topics. */
+    for (i = 0; i < d->npartitions; i++) {
+        ntopics += i == 0 || strcmp(d->partitions[i].topic,
+                                    d->partitions[i - 1].topic) != 0;
+    }
+    tr_proto_put_array_len_v(out, 1, ntopics);
+    for (i = 0; i < d->npartitions; i = j) {
+        const char *topic = d->partitions[i].topic;
+
+        for (j = i;
+             j < d->npartitions && strcmp(d->partitions[j].topic, topic) == 0;
+             j++) {
+        }
+        tr_proto_put_cstring_v(out, 1, topic);
+        tr_proto_put_array_len_v(out, 1, (int32_t)(j - i));
+        for (; i < j; i++) {
+            tr_buf_put_i32(out, d->partitions[i].partition);
+        }
+        tr_proto_put_tags_v(out, 1);
+    }
+    tr_proto_put_tags_v(out, 1);
+}
+
+tr_err_t
+tr_api_describe_transactions(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int32_t n, i;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, 1, &n, 1, TR_API_MAX_TOPICS)) !=
+        TR_OK) {
+        return err;
+    }
+    if (n < 0) {
+        return TR_ERR_CORRUPT;
+    }
+    tr_request_put_throttle(req);
+    tr_proto_put_array_len_v(out, 1, n);
+    for (i = 0; i < n; i++) {
+        struct tr_txn_description d;
+        struct tr_str id;
+        int16_t kerr = TR_KERR_NONE;
+
+        if ((err = tr_proto_get_string_v(in, 1, &id)) != TR_OK) {
+            return err;
+        }
+        memset(&d, 0, sizeof(d));
+        d.producer_id = -1;
+        d.producer_epoch = -1;
+        d.start_ms = -1;
+        d.state = TR_TXN_DEAD;
+        if (coordinator(req) == NULL) {
+            kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        } else {
+            err = tr_txn_describe(coordinator(req), &id, &d);
+            if (err == TR_ERR_NOT_FOUND) {
+                kerr = TR_KERR_TRANSACTIONAL_ID_NOT_FOUND;
+                d.producer_id = -1;
+                d.producer_epoch = -1;
+                d.start_ms = -1;
+                d.state = TR_TXN_DEAD;
+            } else if (err != TR_OK) {
+                return err;
+            }
+        }
+        put_description(out, kerr, &id, &d);
+        tr_txn_description_cleanup(&d);
+    }
+    tr_proto_put_tags_v(out, 1);
+    return TR_OK;
+}
+
+/* Whether 'state' passes ListTransactions' state filters. */
+static int
+state_wanted(const struct tr_str *filters, int32_t n, enum tr_txn_state state)
+{
+    const char *name = tr_txn_state_name(state);
+    int32_t i;
+
+    if (n <= 0) {
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (filters[i].len == (int32_t)strlen(name) &&
+            memcmp(filters[i].ptr, name, (size_t)filters[i].len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+known_state(const struct tr_str *name)
+{
+    int s;
+
+    for (s = TR_TXN_EMPTY; s <= TR_TXN_DEAD; s++) {
+        if (state_wanted(name, 1, (enum tr_txn_state)s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether a transaction passes all of ListTransactions' filters. */
+static int
+list_wanted(const struct tr_txn_description *d, const struct tr_str *states,
+            int32_t nstates, const int64_t *pids, int32_t npids,
+            int64_t duration, int64_t now_ms)
+{
+    int32_t k;
+    int pid_ok = npids <= 0;
+
+    for (k = 0; k < npids; k++) {
+        pid_ok |= pids[k] == d->producer_id;
+    }
+    return pid_ok && state_wanted(states, nstates, d->state) &&
+           (duration < 0 ||
+            (d->start_ms >= 0 && now_ms - d->start_ms >= duration));
+}
+
+tr_err_t
+tr_api_list_transactions(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    struct tr_str *states = NULL;
+    int64_t *pids = NULL;
+    int64_t duration = -1;
+    struct tr_txn_description *list = NULL;
+    size_t count = 0, i, nout = 0;
+    int32_t nstates, npids, k, unknown = 0;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, 1, &nstates, 1,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    states = tr_calloc(nstates > 0 ? (size_t)nstates + 1 : 1, sizeof(*states));
+    if (states == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    for (k = 0; k < nstates; k++) {
+        if ((err = tr_proto_get_string_v(in, 1, &states[k])) != TR_OK) {
+            goto out;
+        }
+    }
+    if ((err = tr_proto_get_array_len_v(in, 1, &npids, 8, TR_API_MAX_TOPICS)) !=
+        TR_OK) {
+        goto out;
+    }
+    pids = tr_calloc(npids > 0 ? (size_t)npids + 1 : 1, sizeof(*pids));
+    if (pids == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (k = 0; k < npids; k++) {
+        if ((err = tr_slice_get_i64(in, &pids[k])) != TR_OK) {
+            goto out;
+        }
+    }
+    if (req->hdr.api_version >= 1 &&
+        (err = tr_slice_get_i64(in, &duration)) != TR_OK) {
+        goto out;
+    }
+    if (coordinator(req) == NULL) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if ((err = tr_txn_list(coordinator(req), &list, &count)) != TR_OK) {
+        goto out;
+    }
+    tr_request_put_throttle(req);
+    tr_buf_put_i16(out, kerr);
+    /* UnknownStateFilters: names that are no state of ours. */
+    for (k = 0; k < nstates; k++) {
+        unknown += !known_state(&states[k]);
+    }
+    tr_proto_put_array_len_v(out, 1, unknown);
+    for (k = 0; k < nstates; k++) {
+        if (!known_state(&states[k])) {
+            tr_proto_put_string_v(out, 1, states[k].ptr, states[k].len);
+        }
+    }
+    for (i = 0; i < count; i++) {
+        list[nout] = list[i];
+        if (list_wanted(&list[i], states, nstates, pids, npids, duration,
+                        req->now_ms)) {
+            nout++;
+        } else {
+            tr_txn_description_cleanup(&list[i]);
+        }
+    }
+    count = nout;
+    tr_proto_put_array_len_v(out, 1, (int32_t)nout); /* TransactionStates */
+    for (i = 0; i < nout; i++) {
+        tr_proto_put_cstring_v(out, 1, list[i].transactional_id);
+        tr_buf_put_i64(out, list[i].producer_id);
+        tr_proto_put_cstring_v(out, 1, tr_txn_state_name(list[i].state));
+        tr_proto_put_tags_v(out, 1);
+    }
+    tr_proto_put_tags_v(out, 1);
+    err = TR_OK;
+out:
+    for (i = 0; list != NULL && i < count; i++) {
+        tr_txn_description_cleanup(&list[i]);
+    }
+    tr_free(list);
+    tr_free(states);
+    tr_free(pids);
+    return err;
+}
+
+/* One partition of DescribeProducers. */
+static tr_err_t
+describe_partition(struct tr_request *req, const char *topic, int32_t index)
+{
+    struct tr_buf *out = req->out;
+    struct tr_partition_producer *prods = NULL;
+    struct tr_partition *part = NULL;
+    int16_t kerr = TR_KERR_NONE;
+    size_t n = 0, i;
+    tr_err_t err = TR_OK;
+
+    if (req->broker->cluster == NULL) {
+        part = tr_topics_partition(req->broker->topics, topic, index);
+    }
+    if (part == NULL) {
+        kerr = req->broker->cluster != NULL
+                   ? TR_KERR_NOT_LEADER_OR_FOLLOWER
+                   : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else {
+        err = tr_partition_producers(part, &prods, &n);
+        tr_partition_unref(part);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    tr_buf_put_i32(out, index);                   /* PartitionIndex */
+    tr_buf_put_i16(out, kerr);                    /* ErrorCode */
+    tr_proto_put_cstring_v(out, 1, NULL);         /* ErrorMessage */
+    tr_proto_put_array_len_v(out, 1, (int32_t)n); /* ActiveProducers */
+    for (i = 0; i < n; i++) {
+        tr_buf_put_i64(out, prods[i].producer_id);
+        tr_buf_put_i32(out, prods[i].epoch);
+        tr_buf_put_i32(out, prods[i].last_seq);
+        tr_buf_put_i64(out, -1); /* LastTimestamp: not kept */
+        tr_buf_put_i32(out, -1); /* CoordinatorEpoch: not kept */
+        tr_buf_put_i64(out, prods[i].current_txn_start);
+        tr_proto_put_tags_v(out, 1);
+    }
+    tr_proto_put_tags_v(out, 1);
+    tr_free(prods);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_describe_producers(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int32_t ntopics, t, np, p, index;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, 1, &ntopics, 2,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    if (ntopics < 0) {
+        return TR_ERR_CORRUPT;
+    }
+    tr_request_put_throttle(req);
+    tr_proto_put_array_len_v(out, 1, ntopics);
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        char topic[TR_TOPIC_NAME_MAX + 1];
+
+        if ((err = tr_proto_get_string_v(in, 1, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 1, &np, 4,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        if (np < 0 || name.len < 0) {
+            return TR_ERR_CORRUPT;
+        }
+        if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
+            topic[0] = '\0'; /* no such topic: every partition gets 3 */
+        }
+        tr_proto_put_string_v(out, 1, name.ptr, name.len); /* Name */
+        tr_proto_put_array_len_v(out, 1, np);
+        for (p = 0; p < np; p++) {
+            if ((err = tr_slice_get_i32(in, &index)) != TR_OK ||
+                (err = describe_partition(req, topic, index)) != TR_OK) {
+                return err;
+            }
+        }
+        if ((err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
+        tr_proto_put_tags_v(out, 1);
+    }
+    tr_proto_put_tags_v(out, 1);
+    return TR_OK;
+}
