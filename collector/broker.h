@@ -18,6 +18,7 @@ struct tr_pidgen;
 struct tr_groups;
 struct tr_cluster;
 struct tr_credentials;
+struct tr_acl;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
@@ -27,6 +28,7 @@ struct tr_broker {
     struct tr_groups *groups;           /* the group coordinator */
     struct tr_cluster *cluster;         /* NULL for a single collector */
     struct tr_credentials *credentials; /* SCRAM users (security/) */
+    struct tr_acl *acl; /* the authorizer (security/acl.h); NULL: none */
     int32_t node_id;
     char advertised_host[256];
     int advertised_port;

@@ -30,6 +30,7 @@
 #endif
 #include "clock.h"
 #include "config.h"
+#include "acl.h"
 #include "credentials.h"
 #include "groups.h"
 #include "log.h"
@@ -364,6 +365,7 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
     struct tr_credentials *creds = NULL;
+    struct tr_acl *acl = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -564,6 +566,23 @@ main(int argc, char **argv)
         goto out;
     }
     broker.credentials = creds;
+    {
+        struct tr_acl_config acfg = {
+            cfg.authorizer_class_name,
+            cfg.super_users,
+            cfg.allow_everyone_if_no_acl_found,
+            cfg.log_dirs,
+        };
+        err = tr_acl_open(&acfg, &acl, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("authorizer: %s", errbuf);
+            if (err == TR_ERR_CONFIG || err == TR_ERR_CORRUPT) {
+                status = EXIT_CONFIG;
+            }
+            goto out;
+        }
+        broker.acl = acl;
+    }
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
@@ -641,6 +660,12 @@ main(int argc, char **argv)
             };
             tr_credentials_set_remote(creds, &remote);
         }
+        if (acl != NULL) {
+            /* ACLs too: /kafka-acl, read once the session is up. */
+            struct tr_acl_remote remote;
+            tr_cluster_acl_remote(cluster, &remote);
+            tr_acl_set_remote(acl, &remote);
+        }
     }
 #endif
     event_base_dispatch(base);
@@ -669,6 +694,7 @@ out:
     tr_pidgen_close(pids);
     tr_waits_free(waits);
     tr_credentials_free(creds);
+    tr_acl_free(acl);
     if (sigterm != NULL) {
         event_free(sigterm);
     }

@@ -248,4 +248,13 @@ tr_err_t tr_cluster_user_put(struct tr_cluster *c, const char *sanitized,
                              const char *data, size_t len);
 tr_err_t tr_cluster_user_names(struct tr_cluster *c, char ***names, int *count);
 
+/*
+ * ACLs as Kafka 2.x keeps them (security/acl.h): fills 'out' with the
+ * authorizer's view of the ZooKeeper session, and has the cluster thread
+ * load them once registered and again at every change notification under
+ * /kafka-acl-changes and /kafka-acl-extended-changes.
+ */
+struct tr_acl_remote;
+void tr_cluster_acl_remote(struct tr_cluster *c, struct tr_acl_remote *out);
+
 #endif /* TR_CLUSTER_H */
