@@ -79,6 +79,7 @@ struct tr_request {
     int64_t now_ms;
     /* Set by handlers: */
     int no_response; /* acks=0 produce: send nothing */
+    int close;       /* close the connection instead of answering */
     /*
      * Fetch long polling: set to the number of milliseconds to wait before
      * the request is run again (it is also run again as soon as one of the

@@ -125,7 +125,7 @@ tr_api_produce(struct tr_request *req)
     /* A rerun finds the state its first run left: the appends are done. */
     int rerun = ps != NULL;
     size_t next = 0, out_start;
-    int waiting = 0;
+    int waiting = 0, txn_allowed = 1, denied = 0;
     tr_err_t err;
 
     if (v >= 3) {
@@ -143,6 +143,11 @@ tr_api_produce(struct tr_request *req)
     if (ntopics < 0) {
         return TR_ERR_CORRUPT;
     }
+    if (!rerun && txn_id.len >= 0) {
+        txn_allowed = tr_api_authorize_str(req, TR_ACL_OP_WRITE,
+                                           TR_ACL_TRANSACTIONAL_ID, &txn_id);
+        denied |= !txn_allowed;
+    }
     if (ps == NULL && acks == -1 && req->broker->cluster != NULL) {
         ps = tr_calloc(1, sizeof(*ps));
         if (ps == NULL) {
@@ -156,7 +161,7 @@ tr_api_produce(struct tr_request *req)
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
-        int topic_ok;
+        int topic_ok, allowed = 1;
         int32_t nparts, p;
 
         if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
@@ -168,6 +173,12 @@ tr_api_produce(struct tr_request *req)
             return TR_ERR_CORRUPT;
         }
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
+        if (!rerun && v >= 3 && txn_id.len < 0) {
+            /* WRITE on the topic, before anything is looked up. */
+            allowed = tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC,
+                                           &name);
+            denied |= !allowed;
+        }
         tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
         tr_buf_put_i32(out, nparts);
         for (p = 0; p < nparts; p++) {
@@ -208,8 +219,12 @@ tr_api_produce(struct tr_request *req)
                 kerr = TR_KERR_UNSUPPORTED_VERSION;
             } else if (acks != 0 && acks != 1 && acks != -1) {
                 kerr = TR_KERR_INVALID_REQUIRED_ACKS;
+            } else if (txn_id.len >= 0 && !txn_allowed) {
+                kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
             } else if (txn_id.len >= 0) {
                 kerr = TR_KERR_INVALID_TXN_STATE; /* no transactions yet */
+            } else if (!allowed) {
+                kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
             } else if (!topic_ok) {
                 kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
             } else {
@@ -286,6 +301,8 @@ tr_api_produce(struct tr_request *req)
     }
     /* acks=0: the client expects no response at all. */
     req->no_response = acks == 0;
+    /* Kafka closes an acks=0 producer's connection on a denial. */
+    req->close = acks == 0 && denied;
     return TR_OK;
 }
 
@@ -302,9 +319,19 @@ tr_api_init_producer_id(struct tr_request *req)
         (err = tr_slice_get_i32(&req->body, &txn_timeout)) != TR_OK) {
         return err;
     }
-    if (txn_id.len >= 0) {
+    if (txn_id.len >= 0 &&
+        !tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TRANSACTIONAL_ID,
+                              &txn_id)) {
+        kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (txn_id.len >= 0) {
         /* Transactions need a transaction coordinator, which comes later. */
         kerr = TR_KERR_INVALID_TXN_STATE;
+    } else if (req->broker->acl != NULL &&
+               !tr_api_authorize_quiet(req, TR_ACL_OP_IDEMPOTENT_WRITE,
+                                       TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME) &&
+               !tr_api_authorize_any(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC)) {
+        /* Idempotence: IDEMPOTENT_WRITE on the cluster, or WRITE on a topic. */
+        kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
     } else if (tr_pidgen_next(req->broker->pids, &pid) != TR_OK) {
         tr_log_error("cannot allocate a producer id: %s",
                      "the producer-id-block file could not be written");
