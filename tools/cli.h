@@ -103,5 +103,7 @@ void tr_cluster_reassign_usage(FILE *out);
 int tr_cmd_export(int argc, char **argv);
 /* users.c: SASL/SCRAM users (list, set, delete). */
 int tr_cmd_users(int argc, char **argv);
+/* acls.c: ACLs (list, add, remove), kafka-acls' flags. */
+int tr_cmd_acls(int argc, char **argv);
 
 #endif /* TR_CLI_H */

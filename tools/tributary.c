@@ -7,6 +7,8 @@
  *   tributary cluster
  *   tributary export  (the file exporter, also run as a service)
  *   tributary bench   (load generator, tools/bench.c)
+ *   tributary users   SASL/SCRAM users
+ *   tributary acls    ACLs
  */
 #include "build-config.h"
 
@@ -35,6 +37,7 @@ static const struct {
       "land topics as files (lines or JSON lines, gzip) for analytics" },
     { "bench", tr_cmd_bench, "produce, consume and end-to-end load tests" },
     { "users", tr_cmd_users, "list, set and delete SASL/SCRAM users" },
+    { "acls", tr_cmd_acls, "list, add and remove ACLs (authorization)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

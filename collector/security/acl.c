@@ -68,118 +68,7 @@ struct tr_acl {
     int64_t log_suppressed;
 };
 
-/* ------------------------------------------------------------- names */
-
-static const char *const op_names[] = {
-    "UNKNOWN", "ANY",    "ALL",      "READ",           "WRITE",
-    "CREATE",  "DELETE", "ALTER",    "DESCRIBE",       "CLUSTER_ACTION",
-    "DESCRIBE_CONFIGS",  "ALTER_CONFIGS", "IDEMPOTENT_WRITE",
-};
-/* Kafka's JSON spelling in ZooKeeper. */
-static const char *const op_json[] = {
-    "Unknown",         "Any",          "All",            "Read",
-    "Write",           "Create",       "Delete",         "Alter",
-    "Describe",        "ClusterAction", "DescribeConfigs", "AlterConfigs",
-    "IdempotentWrite",
-};
-static const char *const res_names[] = {
-    "UNKNOWN", "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID",
-    "DELEGATION_TOKEN",
-};
-static const char *const res_json[] = {
-    "Unknown", "Any",    "Topic", "Group", "Cluster", "TransactionalId",
-    "DelegationToken",
-};
-static const char *const pat_names[] = {
-    "UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED",
-};
-static const char *const perm_names[] = { "UNKNOWN", "ANY", "DENY", "ALLOW" };
-static const char *const perm_json[] = { "Unknown", "Any", "Deny", "Allow" };
-
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static const char *
-name_of(const char *const *names, int count, int v)
-{
-    return v >= 0 && v < count ? names[v] : names[0];
-}
-
-const char *
-tr_acl_op_name(int op)
-{
-    return name_of(op_names, COUNT(op_names), op);
-}
-
-const char *
-tr_acl_resource_name(int type)
-{
-    return name_of(res_names, COUNT(res_names), type);
-}
-
-const char *
-tr_acl_pattern_name(int pattern)
-{
-    return name_of(pat_names, COUNT(pat_names), pattern);
-}
-
-const char *
-tr_acl_perm_name(int perm)
-{
-    return name_of(perm_names, COUNT(perm_names), perm);
-}
-
-/* Compares ignoring case, '_' and '-': "TransactionalId" = "transactional-id". */
-static int
-loose_eq(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a == '_' || *a == '-') {
-            a++;
-        }
-        while (*b == '_' || *b == '-') {
-            b++;
-        }
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) {
-            return 0;
-        }
-        if (*a == '\0') {
-            return 1;
-        }
-        a++;
-        b++;
-    }
-}
-
-static int
-parse_name(const char *const *names, int count, const char *s)
-{
-    int i;
-
-    for (i = 0; i < count; i++) {
-        if (loose_eq(names[i], s)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-int
-tr_acl_op_parse(const char *s)
-{
-    return parse_name(op_names, COUNT(op_names), s);
-}
-
-int
-tr_acl_resource_parse(const char *s)
-{
-    return parse_name(res_names, COUNT(res_names), s);
-}
-
-int
-tr_acl_pattern_parse(const char *s)
-{
-    return parse_name(pat_names, COUNT(pat_names), s);
-}
 
 int
 tr_acl_class_supported(const char *class_name)
@@ -512,8 +401,8 @@ log_denied(struct tr_acl *acl, const char *principal, const char *host,
     }
     tr_log_warn("authorizer: Principal = %s is Denied Operation = %s from "
                 "host = %s on resource = %s:%s:%s",
-                TR_LOG_ESC(principal), op_json[op], TR_LOG_ESC(host),
-                res_json[type], pat_names[pattern], TR_LOG_ESC(name));
+                TR_LOG_ESC(principal), tr_acl_op_json[op], TR_LOG_ESC(host),
+                tr_acl_resource_json[type], tr_acl_pattern_names[pattern], TR_LOG_ESC(name));
 }
 
 static int
@@ -761,9 +650,9 @@ put_acl_json(struct tr_buf *b, const struct entry *e)
     tr_buf_put_bytes(b, "{\"principal\":", 13);
     (void)tr_json_put_string(b, e->principal);
     tr_buf_put_bytes(b, ",\"permissionType\":\"", 19);
-    tr_buf_put_bytes(b, perm_json[e->perm], strlen(perm_json[e->perm]));
+    tr_buf_put_bytes(b, tr_acl_perm_json[e->perm], strlen(tr_acl_perm_json[e->perm]));
     tr_buf_put_bytes(b, "\",\"operation\":\"", 15);
-    tr_buf_put_bytes(b, op_json[e->op], strlen(op_json[e->op]));
+    tr_buf_put_bytes(b, tr_acl_op_json[e->op], strlen(tr_acl_op_json[e->op]));
     tr_buf_put_bytes(b, "\",\"host\":", 9);
     (void)tr_json_put_string(b, e->host);
     tr_buf_put_bytes(b, "}", 1);
@@ -775,12 +664,19 @@ json_enum(const struct tr_json_value *obj, const char *key,
 {
     struct tr_json_value v;
     char text[64];
+    int i;
 
     if (tr_json_get(obj, key, &v) != TR_OK ||
         tr_json_string(&v, text, sizeof(text)) != TR_OK) {
         return -1;
     }
-    return parse_name(names, count, text);
+    /* Kafka writes the exact spelling; anything else is not its JSON. */
+    for (i = 0; i < count; i++) {
+        if (strcmp(names[i], text) == 0) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 static tr_err_t
@@ -811,8 +707,8 @@ read_acl(struct table *t, const struct tr_json_value *obj, int type,
         json_text(obj, "host", host, sizeof(host)) != TR_OK) {
         return "missing or bad principal or host";
     }
-    op = json_enum(obj, "operation", op_json, COUNT(op_json));
-    perm = json_enum(obj, "permissionType", perm_json, COUNT(perm_json));
+    op = json_enum(obj, "operation", tr_acl_op_json, COUNT(tr_acl_op_json));
+    perm = json_enum(obj, "permissionType", tr_acl_perm_json, COUNT(tr_acl_perm_json));
     b.resource_type = (int8_t)type;
     b.pattern_type = (int8_t)pattern;
     b.operation = (int8_t)op;
@@ -891,10 +787,10 @@ save_file(const char *dir, const struct table *t)
     for (i = 0; i < t->n; i++) {
         const struct entry *e = &t->e[i];
         tr_buf_put_bytes(&b, "{\"resourceType\":\"", 17);
-        tr_buf_put_bytes(&b, res_json[e->type], strlen(res_json[e->type]));
+        tr_buf_put_bytes(&b, tr_acl_resource_json[e->type], strlen(tr_acl_resource_json[e->type]));
         tr_buf_put_bytes(&b, "\",\"patternType\":\"", 17);
-        tr_buf_put_bytes(&b, pat_names[e->pattern],
-                         strlen(pat_names[e->pattern]));
+        tr_buf_put_bytes(&b, tr_acl_pattern_names[e->pattern],
+                         strlen(tr_acl_pattern_names[e->pattern]));
         tr_buf_put_bytes(&b, "\",\"name\":", 9);
         (void)tr_json_put_string(&b, e->name);
         tr_buf_put_bytes(&b, ",\"acl\":", 7);
@@ -942,7 +838,7 @@ load_line(struct table *t, const char *line, size_t len)
         root.type != TR_JSON_OBJECT) {
         return "not a JSON object";
     }
-    type = json_enum(&root, "resourceType", res_json, COUNT(res_json));
+    type = json_enum(&root, "resourceType", tr_acl_resource_json, COUNT(tr_acl_resource_json));
     if (json_text(&root, "patternType", pattern_text, sizeof(pattern_text)) !=
         TR_OK) {
         return "no patternType";
@@ -1339,7 +1235,7 @@ resource_path(char *buf, size_t len, int type, int pattern, const char *name)
     int n = snprintf(buf, len, "%s/%s/%s",
                      pattern == TR_ACL_PAT_PREFIXED ? PREFIXED_ROOT
                                                     : LITERAL_ROOT,
-                     res_json[type], name);
+                     tr_acl_resource_json[type], name);
 
     return n > 0 && (size_t)n < len && strchr(name, '/') == NULL
                ? TR_OK
@@ -1381,15 +1277,15 @@ notify_change(struct tr_acl *acl, const struct tr_acl_binding *res)
     tr_buf_init(&b, 4 * FIELD_MAX);
     if (res->pattern_type == TR_ACL_PAT_LITERAL) {
         dir = LITERAL_CHANGES;
-        tr_buf_put_bytes(&b, res_names[res->resource_type],
-                         strlen(res_names[res->resource_type]));
+        tr_buf_put_bytes(&b, tr_acl_resource_name(res->resource_type),
+                         strlen(tr_acl_resource_name(res->resource_type)));
         tr_buf_put_bytes(&b, ":", 1);
         tr_buf_put_bytes(&b, res->name, strlen(res->name) + 1);
     } else {
         dir = EXTENDED_CHANGES;
         tr_buf_put_bytes(&b, "{\"version\":1,\"resourceType\":\"", 29);
-        tr_buf_put_bytes(&b, res_names[res->resource_type],
-                         strlen(res_names[res->resource_type]));
+        tr_buf_put_bytes(&b, tr_acl_resource_name(res->resource_type),
+                         strlen(tr_acl_resource_name(res->resource_type)));
         tr_buf_put_bytes(&b, "\",\"name\":", 9);
         (void)tr_json_put_string(&b, res->name);
         tr_buf_put_bytes(&b, ",\"patternType\":\"PREFIXED\"}", 27);
@@ -1711,10 +1607,10 @@ tr_acl_reload(struct tr_acl *acl)
     }
     for (type = TR_ACL_TOPIC; err == TR_OK && type <= TR_ACL_DELEGATION_TOKEN;
          type++) {
-        snprintf(root, sizeof(root), LITERAL_ROOT "/%s", res_json[type]);
+        snprintf(root, sizeof(root), LITERAL_ROOT "/%s", tr_acl_resource_json[type]);
         err = load_root(acl, &t, root, type, TR_ACL_PAT_LITERAL);
         if (err == TR_OK) {
-            snprintf(root, sizeof(root), PREFIXED_ROOT "/%s", res_json[type]);
+            snprintf(root, sizeof(root), PREFIXED_ROOT "/%s", tr_acl_resource_json[type]);
             err = load_root(acl, &t, root, type, TR_ACL_PAT_PREFIXED);
         }
     }
