@@ -14,10 +14,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "alloc.h"
 #include "conf.h"
 #include "log.h"
-#include "acl.h"
 #include "sasl.h"
 
 enum opt_type {

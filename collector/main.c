@@ -28,9 +28,9 @@
 #ifdef HAVE_ZOOKEEPER
 #include "cluster.h"
 #endif
+#include "acl.h"
 #include "clock.h"
 #include "config.h"
-#include "acl.h"
 #include "credentials.h"
 #include "groups.h"
 #include "log.h"

@@ -9,23 +9,42 @@
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const char *const op_names[] = {
-    "UNKNOWN", "ANY",    "ALL",      "READ",           "WRITE",
-    "CREATE",  "DELETE", "ALTER",    "DESCRIBE",       "CLUSTER_ACTION",
-    "DESCRIBE_CONFIGS",  "ALTER_CONFIGS", "IDEMPOTENT_WRITE",
+    "UNKNOWN",
+    "ANY",
+    "ALL",
+    "READ",
+    "WRITE",
+    "CREATE",
+    "DELETE",
+    "ALTER",
+    "DESCRIBE",
+    "CLUSTER_ACTION",
+    "DESCRIBE_CONFIGS",
+    "ALTER_CONFIGS",
+    "IDEMPOTENT_WRITE",
 };
 /* Kafka's JSON spelling in ZooKeeper. */
 const char *const tr_acl_op_json[13] = {
-    "Unknown",         "Any",          "All",            "Read",
-    "Write",           "Create",       "Delete",         "Alter",
-    "Describe",        "ClusterAction", "DescribeConfigs", "AlterConfigs",
+    "Unknown",
+    "Any",
+    "All",
+    "Read",
+    "Write",
+    "Create",
+    "Delete",
+    "Alter",
+    "Describe",
+    "ClusterAction",
+    "DescribeConfigs",
+    "AlterConfigs",
     "IdempotentWrite",
 };
 static const char *const res_names[] = {
-    "UNKNOWN", "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID",
+    "UNKNOWN",          "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID",
     "DELEGATION_TOKEN",
 };
 const char *const tr_acl_resource_json[7] = {
-    "Unknown", "Any",    "Topic", "Group", "Cluster", "TransactionalId",
+    "Unknown",         "Any", "Topic", "Group", "Cluster", "TransactionalId",
     "DelegationToken",
 };
 const char *const tr_acl_pattern_names[5] = {
@@ -64,7 +83,8 @@ tr_acl_perm_name(int perm)
     return name_of(perm_names, COUNT(perm_names), perm);
 }
 
-/* Compares ignoring case, '_' and '-': "TransactionalId" = "transactional-id". */
+/* Compares ignoring case, '_' and '-': "TransactionalId" = "transactional-id".
+ */
 static int
 loose_eq(const char *a, const char *b)
 {

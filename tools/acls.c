@@ -3,8 +3,9 @@
  * DescribeAcls, CreateAcls and DeleteAcls (what kafka-acls sends), with
  * kafka-acls' flags.
  *
- *   tributary acls list   [RESOURCES] [--principal P] [--resource-pattern-type T]
- *   tributary acls add    RESOURCES (--allow-principal P | --deny-principal P)...
+ *   tributary acls list   [RESOURCES] [--principal P] [--resource-pattern-type
+ * T] tributary acls add    RESOURCES (--allow-principal P | --deny-principal
+ * P)...
  *                         [--allow-host H] [--deny-host H] [--operation OP]...
  *                         [--producer [--idempotent]] [--consumer]
  *   tributary acls remove RESOURCES [the same filters]
@@ -43,7 +44,7 @@ struct aopts {
     int nallow_hosts, ndeny_hosts;
     int8_t ops[MAX_VALUES];
     int nops;
-    int pattern; /* 0: the subcommand's default */
+    int pattern;           /* 0: the subcommand's default */
     const char *principal; /* list: filter */
     int producer, consumer, idempotent;
 };
@@ -126,13 +127,13 @@ put_binding(struct tr_buf *b, int16_t version, const struct binding *x)
 {
     int flex = version >= 2;
 
-    tr_buf_put_i8(b, x->type);                         /* ResourceType */
-    tr_proto_put_cstring_v(b, flex, x->name);          /* ResourceName */
-    tr_buf_put_i8(b, x->pattern);                      /* PatternType */
-    tr_proto_put_cstring_v(b, flex, x->principal);     /* Principal */
-    tr_proto_put_cstring_v(b, flex, x->host);          /* Host */
-    tr_buf_put_i8(b, x->op);                           /* Operation */
-    tr_buf_put_i8(b, x->perm);                         /* PermissionType */
+    tr_buf_put_i8(b, x->type);                     /* ResourceType */
+    tr_proto_put_cstring_v(b, flex, x->name);      /* ResourceName */
+    tr_buf_put_i8(b, x->pattern);                  /* PatternType */
+    tr_proto_put_cstring_v(b, flex, x->principal); /* Principal */
+    tr_proto_put_cstring_v(b, flex, x->host);      /* Host */
+    tr_buf_put_i8(b, x->op);                       /* Operation */
+    tr_buf_put_i8(b, x->perm);                     /* PermissionType */
     tr_proto_put_tags_v(b, flex);
 }
 
@@ -218,8 +219,9 @@ static int
 report_kerr(int16_t kerr, const struct tr_str *msg)
 {
     if (kerr == TR_KERR_SECURITY_DISABLED) {
-        tr_cli_error(CMD, "%s: the collector has no authorizer (set "
-                          "authorizer.class.name)",
+        tr_cli_error(CMD,
+                     "%s: the collector has no authorizer (set "
+                     "authorizer.class.name)",
                      tr_admin_kerr_name(kerr));
         return TR_EXIT_FAIL;
     }
@@ -394,8 +396,7 @@ build(const struct aopts *o, int remove, struct binding **out, int *n)
         memset(&b, 0, sizeof(b));
         b.type = res->type;
         b.name = res->name;
-        b.pattern = (int8_t)(o->pattern != 0 ? o->pattern
-                                             : TR_ACL_PAT_LITERAL);
+        b.pattern = (int8_t)(o->pattern != 0 ? o->pattern : TR_ACL_PAT_LITERAL);
         if (o->producer || o->consumer) {
             nops = convenience_ops(o, res->type, ops);
         } else if (o->nops > 0) {
@@ -428,8 +429,8 @@ build(const struct aopts *o, int remove, struct binding **out, int *n)
                         b.principal = principals[p];
                         b.host = nh > 0 ? hosts[h] : remove ? NULL : "*";
                         b.op = ops[k];
-                        b.perm = side == 0 ? TR_ACL_PERM_ALLOW
-                                           : TR_ACL_PERM_DENY;
+                        b.perm =
+                            side == 0 ? TR_ACL_PERM_ALLOW : TR_ACL_PERM_DENY;
                         if (push(out, n, &cap, &b) != 0) {
                             return -1;
                         }
@@ -448,9 +449,9 @@ print_binding(const char *what, const struct binding *b)
            "patternType=%s)`: (principal=%s, host=%s, operation=%s, "
            "permissionType=%s)\n",
            what, tr_acl_resource_name(b->type), b->name,
-           tr_acl_pattern_name(b->pattern),
-           b->principal ? b->principal : "*", b->host ? b->host : "*",
-           tr_acl_op_name(b->op), tr_acl_perm_name(b->perm));
+           tr_acl_pattern_name(b->pattern), b->principal ? b->principal : "*",
+           b->host ? b->host : "*", tr_acl_op_name(b->op),
+           tr_acl_perm_name(b->perm));
 }
 
 static int
@@ -748,8 +749,9 @@ check_options(struct aopts *o, const char *sub)
         return 0;
     }
     if (o->nres == 0) {
-        tr_cli_error(CMD, "%s needs a resource: --topic, --group, "
-                          "--transactional-id or --cluster",
+        tr_cli_error(CMD,
+                     "%s needs a resource: --topic, --group, "
+                     "--transactional-id or --cluster",
                      sub);
         return TR_EXIT_USAGE;
     }

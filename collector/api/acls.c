@@ -26,8 +26,7 @@
 static const char *
 principal_of(const struct tr_request *req)
 {
-    return req->security != NULL ? req->security->principal
-                                 : "User:ANONYMOUS";
+    return req->security != NULL ? req->security->principal : "User:ANONYMOUS";
 }
 
 int
@@ -38,8 +37,8 @@ tr_api_authorize_slow(struct tr_request *req, enum tr_acl_op op,
 
     tr_acl_host_from_peer(req->peer != NULL ? req->peer : "", host,
                           sizeof(host));
-    return tr_acl_authorize(req->broker->acl, principal_of(req), host, op,
-                            type, name, 1);
+    return tr_acl_authorize(req->broker->acl, principal_of(req), host, op, type,
+                            name, 1);
 }
 
 int
@@ -69,8 +68,8 @@ tr_api_authorize_quiet(struct tr_request *req, enum tr_acl_op op,
     }
     tr_acl_host_from_peer(req->peer != NULL ? req->peer : "", host,
                           sizeof(host));
-    return tr_acl_authorize(req->broker->acl, principal_of(req), host, op,
-                            type, name, 0);
+    return tr_acl_authorize(req->broker->acl, principal_of(req), host, op, type,
+                            name, 0);
 }
 
 int
@@ -183,14 +182,12 @@ filter_invalid(const struct tr_acl_binding *f, int bad)
     if (bad) {
         return "Invalid string in the ACL filter";
     }
-    if (f->resource_type < TR_ACL_RES_ANY ||
-        f->resource_type > TR_ACL_DELEGATION_TOKEN ||
+    /* v3's USER (7) filters are fine: no binding has that type. */
+    if (f->resource_type < TR_ACL_RES_ANY || f->resource_type > 7 ||
         f->pattern_type < TR_ACL_PAT_ANY ||
-        f->pattern_type > TR_ACL_PAT_PREFIXED ||
-        f->operation < TR_ACL_OP_ANY ||
+        f->pattern_type > TR_ACL_PAT_PREFIXED || f->operation < TR_ACL_OP_ANY ||
         f->operation > TR_ACL_OP_IDEMPOTENT_WRITE ||
-        f->permission < TR_ACL_PERM_ANY ||
-        f->permission > TR_ACL_PERM_ALLOW) {
+        f->permission < TR_ACL_PERM_ANY || f->permission > TR_ACL_PERM_ALLOW) {
         return "The ACL filter contains UNKNOWN elements";
     }
     return NULL;
@@ -203,8 +200,8 @@ put_resource_head(struct tr_request *req, const struct tr_acl_binding *b)
 {
     int flex = req->hdr.flexible;
 
-    tr_buf_put_i8(req->out, b->resource_type);           /* ResourceType */
-    tr_proto_put_cstring_v(req->out, flex, b->name);     /* ResourceName */
+    tr_buf_put_i8(req->out, b->resource_type);       /* ResourceType */
+    tr_proto_put_cstring_v(req->out, flex, b->name); /* ResourceName */
     if (req->hdr.api_version >= 1) {
         tr_buf_put_i8(req->out, b->pattern_type); /* PatternType */
     }
@@ -259,9 +256,9 @@ tr_api_describe_acls(struct tr_request *req)
         kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
         msg = "Cannot list the ACLs";
     }
-    tr_buf_put_i32(req->out, 0);                       /* ThrottleTimeMs */
-    tr_buf_put_i16(req->out, kerr);                    /* ErrorCode */
-    tr_proto_put_cstring_v(req->out, flex, msg);       /* ErrorMessage */
+    tr_buf_put_i32(req->out, 0);                 /* ThrottleTimeMs */
+    tr_buf_put_i16(req->out, kerr);              /* ErrorCode */
+    tr_proto_put_cstring_v(req->out, flex, msg); /* ErrorMessage */
     for (i = 0; i < n; i++) {
         nres += i == 0 || !same_resource(&list[i - 1], &list[i]);
     }
@@ -287,8 +284,8 @@ out:
 
 /* Reads the request's array of bindings or filters; *bad per element. */
 static tr_err_t
-read_bindings(struct tr_request *req, struct tr_acl_binding **out,
-              int **bad, int32_t *count)
+read_bindings(struct tr_request *req, struct tr_acl_binding **out, int **bad,
+              int32_t *count)
 {
     int32_t n, i;
     tr_err_t err;
@@ -353,9 +350,9 @@ tr_api_create_acls(struct tr_request *req)
     if (kerr == NULL || msg == NULL || good == NULL) {
         goto out;
     }
-    allowed = acl != NULL && tr_api_authorize(req, TR_ACL_OP_ALTER,
-                                              TR_ACL_CLUSTER,
-                                              TR_ACL_CLUSTER_NAME);
+    allowed =
+        acl != NULL && tr_api_authorize(req, TR_ACL_OP_ALTER, TR_ACL_CLUSTER,
+                                        TR_ACL_CLUSTER_NAME);
     for (i = 0; i < n; i++) {
         if (acl == NULL) {
             kerr[i] = TR_KERR_SECURITY_DISABLED;
@@ -386,7 +383,7 @@ tr_api_create_acls(struct tr_request *req)
     tr_buf_put_i32(req->out, 0);                          /* ThrottleTimeMs */
     tr_proto_put_array_len_v(req->out, flex, (int32_t)n); /* Results */
     for (i = 0; i < n; i++) {
-        tr_buf_put_i16(req->out, kerr[i]);           /* ErrorCode */
+        tr_buf_put_i16(req->out, kerr[i]);              /* ErrorCode */
         tr_proto_put_cstring_v(req->out, flex, msg[i]); /* ErrorMessage */
         tr_proto_put_tags_v(req->out, flex);
     }
@@ -423,17 +420,17 @@ tr_api_delete_acls(struct tr_request *req)
     if (good == NULL || deleted == NULL || ndeleted == NULL) {
         goto out;
     }
-    allowed = acl != NULL && tr_api_authorize(req, TR_ACL_OP_ALTER,
-                                              TR_ACL_CLUSTER,
-                                              TR_ACL_CLUSTER_NAME);
+    allowed =
+        acl != NULL && tr_api_authorize(req, TR_ACL_OP_ALTER, TR_ACL_CLUSTER,
+                                        TR_ACL_CLUSTER_NAME);
     for (i = 0; allowed && i < n; i++) {
         if (filter_invalid(&f[i], bad[i]) == NULL) {
             good[ngood++] = f[i];
         }
     }
     if (ngood > 0) {
-        store_failed = tr_acl_delete(acl, good, (size_t)ngood, deleted,
-                                     ndeleted) != TR_OK;
+        store_failed =
+            tr_acl_delete(acl, good, (size_t)ngood, deleted, ndeleted) != TR_OK;
     }
     tr_buf_put_i32(req->out, 0);                          /* ThrottleTimeMs */
     tr_proto_put_array_len_v(req->out, flex, (int32_t)n); /* FilterResults */
@@ -461,11 +458,11 @@ tr_api_delete_acls(struct tr_request *req)
                 count = 0;
             }
         }
-        tr_buf_put_i16(req->out, kerr);                 /* ErrorCode */
-        tr_proto_put_cstring_v(req->out, flex, msg);    /* ErrorMessage */
+        tr_buf_put_i16(req->out, kerr);              /* ErrorCode */
+        tr_proto_put_cstring_v(req->out, flex, msg); /* ErrorMessage */
         tr_proto_put_array_len_v(req->out, flex, (int32_t)count);
-        for (j = 0; j < count; j++) {                   /* MatchingAcls */
-            tr_buf_put_i16(req->out, TR_KERR_NONE);     /* ErrorCode */
+        for (j = 0; j < count; j++) {                     /* MatchingAcls */
+            tr_buf_put_i16(req->out, TR_KERR_NONE);       /* ErrorCode */
             tr_proto_put_cstring_v(req->out, flex, NULL); /* ErrorMessage */
             put_resource_head(req, &list[j]);
             put_acl_tail(req, &list[j]);

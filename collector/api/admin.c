@@ -347,8 +347,7 @@ tr_api_delete_topics(struct tr_request *req)
         int16_t kerr = TR_KERR_NONE;
 
         tr_proto_get_string(&names_at, &name);
-        if (!tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_TOPIC,
-                                  &name)) {
+        if (!tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_TOPIC, &name)) {
             kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
             kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -185,8 +185,8 @@ int tr_api_authorize_quiet(struct tr_request *req, enum tr_acl_op op,
 int tr_api_authorize_any(struct tr_request *req, enum tr_acl_op op,
                          enum tr_acl_resource type);
 /* KIP-430 authorized_operations of the resource for this request. */
-int32_t tr_api_authorized_ops(struct tr_request *req,
-                              enum tr_acl_resource type, const char *name);
+int32_t tr_api_authorized_ops(struct tr_request *req, enum tr_acl_resource type,
+                              const char *name);
 /* Longest resource name the helpers look up (Kafka: topics 249). */
 #define TR_API_ACL_NAME_MAX 1024
 

@@ -252,8 +252,7 @@ alter(struct tr_request *req, int incremental)
                    !tr_api_authorize(req, TR_ACL_OP_ALTER_CONFIGS,
                                      TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME)) {
             kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
-            snprintf(message, sizeof(message),
-                     "Cluster authorization failed.");
+            snprintf(message, sizeof(message), "Cluster authorization failed.");
         }
         if (kerr != TR_KERR_NONE) {
             /* message set above */

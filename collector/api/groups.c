@@ -523,9 +523,8 @@ static tr_err_t
 commit_authorized(struct tr_request *req, const struct tr_str *group,
                   const struct tr_str *member, const struct tr_str *instance,
                   int32_t generation, struct tr_offset_commit *offs, int32_t n,
-                  const struct tr_str *topic_names,
-                  const int32_t *topic_counts, int32_t ntopics,
-                  struct tr_groups_ack *ack)
+                  const struct tr_str *topic_names, const int32_t *topic_counts,
+                  int32_t ntopics, struct tr_groups_ack *ack)
 {
     struct tr_offset_commit *sub = NULL;
     int32_t t, p, k, m = 0;
@@ -550,8 +549,8 @@ commit_authorized(struct tr_request *req, const struct tr_str *group,
                       tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_TOPIC,
                                            &topic_names[t]);
         for (p = 0; p < topic_counts[t]; p++, k++) {
-            offs[k].error = allowed ? TR_KERR_NONE
-                                    : TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            offs[k].error =
+                allowed ? TR_KERR_NONE : TR_KERR_TOPIC_AUTHORIZATION_FAILED;
             if (allowed) {
                 sub[m++] = offs[k];
             }
@@ -651,9 +650,9 @@ tr_api_offset_commit(struct tr_request *req)
         }
     }
     if (req->state == NULL) {
-        err = commit_authorized(req, &group, &member, &instance, generation,
-                                offs, n, topic_names, topic_counts, ntopics,
-                                &ack);
+        err =
+            commit_authorized(req, &group, &member, &instance, generation, offs,
+                              n, topic_names, topic_counts, ntopics, &ack);
         if (err != TR_OK) {
             goto out;
         }
@@ -751,8 +750,8 @@ tr_api_offset_fetch(struct tr_request *req)
         /* Nothing is looked up; v0-1 carry the code per partition. */
         kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
     } else {
-        err = tr_groups_offsets(req->broker->groups, &group, req->now_ms,
-                                &offs, &noffs, &kerr);
+        err = tr_groups_offsets(req->broker->groups, &group, req->now_ms, &offs,
+                                &noffs, &kerr);
         if (err != TR_OK) {
             return err;
         }
@@ -942,12 +941,11 @@ tr_api_describe_groups(struct tr_request *req)
         if (v >= 3) {
             /* AuthorizedOperations (KIP-430), when asked for. */
             char gname[TR_API_ACL_NAME_MAX];
-            tr_buf_put_i32(out,
-                           include_ops && tr_str_copy(&name, gname,
-                                                      sizeof(gname)) == TR_OK
-                               ? tr_api_authorized_ops(req, TR_ACL_GROUP,
-                                                       gname)
-                               : INT32_MIN);
+            tr_buf_put_i32(
+                out,
+                include_ops && tr_str_copy(&name, gname, sizeof(gname)) == TR_OK
+                    ? tr_api_authorized_ops(req, TR_ACL_GROUP, gname)
+                    : INT32_MIN);
         }
         tr_group_description_cleanup(&d);
     }
@@ -983,11 +981,10 @@ tr_api_delete_groups(struct tr_request *req)
         tr_proto_get_string(&names_at, &name);
         put_str(out, &name);
         tr_buf_put_i16(
-            out, !tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_GROUP,
-                                       &name)
-                     ? TR_KERR_GROUP_AUTHORIZATION_FAILED
-                     : tr_groups_delete(req->broker->groups, &name,
-                                        req->now_ms));
+            out,
+            !tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_GROUP, &name)
+                ? TR_KERR_GROUP_AUTHORIZATION_FAILED
+                : tr_groups_delete(req->broker->groups, &name, req->now_ms));
     }
     return TR_OK;
 }

@@ -253,8 +253,9 @@ put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
     tr_buf_put_i16(out, kerr);
     tr_proto_put_cstring_v(out, 0, name);
     if (v >= 1) {
-        tr_proto_put_bool(out, kerr != TR_KERR_TOPIC_AUTHORIZATION_FAILED &&
-                                   strncmp(name, "__", 2) == 0); /* IsInternal */
+        tr_proto_put_bool(out,
+                          kerr != TR_KERR_TOPIC_AUTHORIZATION_FAILED &&
+                              strncmp(name, "__", 2) == 0); /* IsInternal */
     }
     tr_buf_put_i32(out, count > 0 ? count : 0);
 #ifdef HAVE_ZOOKEEPER

@@ -175,8 +175,8 @@ tr_api_produce(struct tr_request *req)
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
         if (!rerun && v >= 3 && txn_id.len < 0) {
             /* WRITE on the topic, before anything is looked up. */
-            allowed = tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC,
-                                           &name);
+            allowed =
+                tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC, &name);
             denied |= !allowed;
         }
         tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);

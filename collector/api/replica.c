@@ -163,10 +163,9 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
         }
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
         /* A follower's CLUSTER_ACTION, or DESCRIBE on the topic. */
-        allowed = np <= 0 ||
-                  (replica_id >= 0 && cluster_action(req)) ||
-                  tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
-                                       &name);
+        allowed =
+            np <= 0 || (replica_id >= 0 && cluster_action(req)) ||
+            tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC, &name);
         tr_proto_put_string_v(req->out, 0, name.ptr,
                               name.len < 0 ? 0 : name.len);
         tr_buf_put_i32(req->out, np < 0 ? 0 : np);

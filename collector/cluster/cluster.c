@@ -2210,8 +2210,7 @@ tr_cluster_user_names(struct tr_cluster *c, char ***names, int *count)
 
 /* The authorizer's view of ZooKeeper (security/acl.h); any thread. */
 static tr_err_t
-acl_get(void *arg, const char *path, char **data, size_t *len,
-        int32_t *version)
+acl_get(void *arg, const char *path, char **data, size_t *len, int32_t *version)
 {
     struct tr_cluster *c = arg;
     struct tr_zk_stat st;
@@ -2260,8 +2259,7 @@ acl_put(void *arg, const char *path, const char *data, size_t len,
 }
 
 static tr_err_t
-acl_children(void *arg, const char *path, int watch, char ***names,
-             int *count)
+acl_children(void *arg, const char *path, int watch, char ***names, int *count)
 {
     struct tr_cluster *c = arg;
     tr_err_t err = tr_zk_children(c->zk, path, watch, names, count);
@@ -2280,8 +2278,8 @@ acl_notify(void *arg, const char *prefix, const char *data)
     struct tr_cluster *c = arg;
 
     acl_ensure_parent(c, prefix);
-    return tr_zk_create(c->zk, prefix, data, strlen(data), TR_ZK_SEQUENCE,
-                        NULL, 0);
+    return tr_zk_create(c->zk, prefix, data, strlen(data), TR_ZK_SEQUENCE, NULL,
+                        0);
 }
 
 void

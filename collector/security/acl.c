@@ -34,11 +34,11 @@
 /* Change notifications kept (Kafka purges them after 15 minutes). */
 #define CHANGES_KEPT 100
 
-#define LITERAL_ROOT  "/kafka-acl"
-#define PREFIXED_ROOT "/kafka-acl-extended/prefixed"
-#define LITERAL_CHANGES "/kafka-acl-changes"
+#define LITERAL_ROOT     "/kafka-acl"
+#define PREFIXED_ROOT    "/kafka-acl-extended/prefixed"
+#define LITERAL_CHANGES  "/kafka-acl-changes"
 #define EXTENDED_CHANGES "/kafka-acl-extended-changes"
-#define CHANGE_PREFIX "/acl_changes_"
+#define CHANGE_PREFIX    "/acl_changes_"
 
 /* One binding; the strings are owned by the table holding it. */
 struct entry {
@@ -73,10 +73,8 @@ struct tr_acl {
 int
 tr_acl_class_supported(const char *class_name)
 {
-    return strcmp(class_name, "kafka.security.authorizer.AclAuthorizer") ==
-               0 ||
-           strcmp(class_name, "kafka.security.auth.SimpleAclAuthorizer") ==
-               0 ||
+    return strcmp(class_name, "kafka.security.authorizer.AclAuthorizer") == 0 ||
+           strcmp(class_name, "kafka.security.auth.SimpleAclAuthorizer") == 0 ||
            strcmp(class_name,
                   "org.apache.kafka.metadata.authorizer.StandardAuthorizer") ==
                0;
@@ -160,8 +158,8 @@ table_has(const struct table *t, const struct entry *e)
 {
     size_t i = lower_bound(t, e->type, e->pattern, e->name);
 
-    for (; i < t->n && entry_cmp_resource(&t->e[i], e->type, e->pattern,
-                                          e->name) == 0;
+    for (; i < t->n &&
+           entry_cmp_resource(&t->e[i], e->type, e->pattern, e->name) == 0;
          i++) {
         if (entry_cmp(&t->e[i], e) == 0) {
             return 1;
@@ -179,7 +177,7 @@ table_insert(struct table *t, int type, int pattern, const char *name,
              const char *principal, const char *host, int op, int perm)
 {
     struct entry e = { (int8_t)type, (int8_t)pattern, (int8_t)op,
-                       (int8_t)perm, (char *)name, (char *)principal,
+                       (int8_t)perm, (char *)name,    (char *)principal,
                        (char *)host };
     size_t i;
 
@@ -264,8 +262,7 @@ tr_acl_filter_matches(const struct tr_acl_binding *f,
     return (f->principal == NULL || strcmp(f->principal, b->principal) == 0) &&
            (f->host == NULL || strcmp(f->host, b->host) == 0) &&
            (f->operation == TR_ACL_OP_ANY || f->operation == b->operation) &&
-           (f->permission == TR_ACL_PERM_ANY ||
-            f->permission == b->permission);
+           (f->permission == TR_ACL_PERM_ANY || f->permission == b->permission);
 }
 
 /* 1 if an ALLOW of 'granted' allows 'op' (Kafka's implied operations). */
@@ -299,8 +296,8 @@ struct verdict {
 };
 
 static void
-consider(const struct entry *e, const char *principal, const char *host,
-         int op, struct verdict *v)
+consider(const struct entry *e, const char *principal, const char *host, int op,
+         struct verdict *v)
 {
     v->found = 1;
     if (!who_matches(e, principal, host)) {
@@ -322,8 +319,8 @@ consider_literal(const struct table *t, int type, const char *name,
 {
     size_t i = lower_bound(t, type, TR_ACL_PAT_LITERAL, name);
 
-    for (; i < t->n && entry_cmp_resource(&t->e[i], type, TR_ACL_PAT_LITERAL,
-                                          name) == 0;
+    for (; i < t->n &&
+           entry_cmp_resource(&t->e[i], type, TR_ACL_PAT_LITERAL, name) == 0;
          i++) {
         consider(&t->e[i], principal, host, op, v);
     }
@@ -331,8 +328,8 @@ consider_literal(const struct table *t, int type, const char *name,
 
 /* Kafka's steps 2-5 over the table; the caller holds the lock. */
 static struct verdict
-decide(const struct table *t, const char *principal, const char *host,
-       int op, int type, const char *name)
+decide(const struct table *t, const char *principal, const char *host, int op,
+       int type, const char *name)
 {
     struct verdict v = { 0, 0, 0 };
     size_t i;
@@ -372,8 +369,8 @@ is_super(const struct tr_acl *acl, const char *principal)
  * left out are counted and reported with the next one written.
  */
 static void
-log_denied(struct tr_acl *acl, const char *principal, const char *host,
-           int op, int type, int pattern, const char *name)
+log_denied(struct tr_acl *acl, const char *principal, const char *host, int op,
+           int type, int pattern, const char *name)
 {
     int64_t now = tr_clock_mono_ms(), suppressed = 0;
     int write = 0;
@@ -402,7 +399,8 @@ log_denied(struct tr_acl *acl, const char *principal, const char *host,
     tr_log_warn("authorizer: Principal = %s is Denied Operation = %s from "
                 "host = %s on resource = %s:%s:%s",
                 TR_LOG_ESC(principal), tr_acl_op_json[op], TR_LOG_ESC(host),
-                tr_acl_resource_json[type], tr_acl_pattern_names[pattern], TR_LOG_ESC(name));
+                tr_acl_resource_json[type], tr_acl_pattern_names[pattern],
+                TR_LOG_ESC(name));
 }
 
 static int
@@ -419,8 +417,8 @@ valid_type(int type)
 
 int
 tr_acl_authorize(struct tr_acl *acl, const char *principal, const char *host,
-                 enum tr_acl_op op, enum tr_acl_resource type,
-                 const char *name, int log)
+                 enum tr_acl_op op, enum tr_acl_resource type, const char *name,
+                 int log)
 {
     struct verdict v;
     int ok;
@@ -436,8 +434,8 @@ tr_acl_authorize(struct tr_acl *acl, const char *principal, const char *host,
     pthread_rwlock_unlock(&acl->lock);
     ok = v.found ? !v.deny && v.allow : acl->allow_everyone;
     if (!ok && log) {
-        log_denied(acl, principal, host, (int)op, (int)type,
-                   TR_ACL_PAT_LITERAL, name);
+        log_denied(acl, principal, host, (int)op, (int)type, TR_ACL_PAT_LITERAL,
+                   name);
     }
     return ok;
 }
@@ -470,8 +468,8 @@ shadowed(const struct table *t, size_t first, size_t end, int pattern,
             strncmp(name, d->name, strlen(d->name)) == 0) {
             return 1;
         }
-        if (pattern == TR_ACL_PAT_LITERAL &&
-            d->pattern == TR_ACL_PAT_LITERAL && strcmp(d->name, name) == 0) {
+        if (pattern == TR_ACL_PAT_LITERAL && d->pattern == TR_ACL_PAT_LITERAL &&
+            strcmp(d->name, name) == 0) {
             return 1;
         }
     }
@@ -518,8 +516,8 @@ tr_acl_authorize_any(struct tr_acl *acl, const char *principal,
     }
     pthread_rwlock_unlock(&acl->lock);
     if (!ok && log) {
-        log_denied(acl, principal, host, (int)op, (int)type,
-                   TR_ACL_PAT_ANY, "*");
+        log_denied(acl, principal, host, (int)op, (int)type, TR_ACL_PAT_ANY,
+                   "*");
     }
     return ok;
 }
@@ -590,8 +588,7 @@ tr_acl_binding_invalid(const struct tr_acl_binding *b)
         return "The only valid name for the CLUSTER resource is "
                "kafka-cluster";
     }
-    if (b->principal == NULL ||
-        (colon = strchr(b->principal, ':')) == NULL ||
+    if (b->principal == NULL || (colon = strchr(b->principal, ':')) == NULL ||
         colon == b->principal || colon[1] == '\0') {
         return "Invalid principal: expected TYPE:NAME, e.g. User:alice";
     }
@@ -630,9 +627,8 @@ tr_acl_host_from_peer(const char *peer, char *out, size_t outlen)
             snprintf(out, outlen, "%u.%u.%u.%u", a6[12], a6[13], a6[14],
                      a6[15]);
         } else {
-            snprintf(out, outlen, "%x:%x:%x:%x:%x:%x:%x:%x",
-                     a6[0] << 8 | a6[1], a6[2] << 8 | a6[3],
-                     a6[4] << 8 | a6[5], a6[6] << 8 | a6[7],
+            snprintf(out, outlen, "%x:%x:%x:%x:%x:%x:%x:%x", a6[0] << 8 | a6[1],
+                     a6[2] << 8 | a6[3], a6[4] << 8 | a6[5], a6[6] << 8 | a6[7],
                      a6[8] << 8 | a6[9], a6[10] << 8 | a6[11],
                      a6[12] << 8 | a6[13], a6[14] << 8 | a6[15]);
         }
@@ -650,7 +646,8 @@ put_acl_json(struct tr_buf *b, const struct entry *e)
     tr_buf_put_bytes(b, "{\"principal\":", 13);
     (void)tr_json_put_string(b, e->principal);
     tr_buf_put_bytes(b, ",\"permissionType\":\"", 19);
-    tr_buf_put_bytes(b, tr_acl_perm_json[e->perm], strlen(tr_acl_perm_json[e->perm]));
+    tr_buf_put_bytes(b, tr_acl_perm_json[e->perm],
+                     strlen(tr_acl_perm_json[e->perm]));
     tr_buf_put_bytes(b, "\",\"operation\":\"", 15);
     tr_buf_put_bytes(b, tr_acl_op_json[e->op], strlen(tr_acl_op_json[e->op]));
     tr_buf_put_bytes(b, "\",\"host\":", 9);
@@ -708,7 +705,8 @@ read_acl(struct table *t, const struct tr_json_value *obj, int type,
         return "missing or bad principal or host";
     }
     op = json_enum(obj, "operation", tr_acl_op_json, COUNT(tr_acl_op_json));
-    perm = json_enum(obj, "permissionType", tr_acl_perm_json, COUNT(tr_acl_perm_json));
+    perm = json_enum(obj, "permissionType", tr_acl_perm_json,
+                     COUNT(tr_acl_perm_json));
     b.resource_type = (int8_t)type;
     b.pattern_type = (int8_t)pattern;
     b.operation = (int8_t)op;
@@ -781,13 +779,15 @@ save_file(const char *dir, const struct table *t)
             (int)sizeof(tmp)) {
         goto out;
     }
-    tr_buf_put_bytes(&b, "# ACLs of this collector, one binding a line "
-                         "(tributary acls add|remove).\n",
+    tr_buf_put_bytes(&b,
+                     "# ACLs of this collector, one binding a line "
+                     "(tributary acls add|remove).\n",
                      74);
     for (i = 0; i < t->n; i++) {
         const struct entry *e = &t->e[i];
         tr_buf_put_bytes(&b, "{\"resourceType\":\"", 17);
-        tr_buf_put_bytes(&b, tr_acl_resource_json[e->type], strlen(tr_acl_resource_json[e->type]));
+        tr_buf_put_bytes(&b, tr_acl_resource_json[e->type],
+                         strlen(tr_acl_resource_json[e->type]));
         tr_buf_put_bytes(&b, "\",\"patternType\":\"", 17);
         tr_buf_put_bytes(&b, tr_acl_pattern_names[e->pattern],
                          strlen(tr_acl_pattern_names[e->pattern]));
@@ -838,7 +838,8 @@ load_line(struct table *t, const char *line, size_t len)
         root.type != TR_JSON_OBJECT) {
         return "not a JSON object";
     }
-    type = json_enum(&root, "resourceType", tr_acl_resource_json, COUNT(tr_acl_resource_json));
+    type = json_enum(&root, "resourceType", tr_acl_resource_json,
+                     COUNT(tr_acl_resource_json));
     if (json_text(&root, "patternType", pattern_text, sizeof(pattern_text)) !=
         TR_OK) {
         return "no patternType";
@@ -896,8 +897,8 @@ load_file(const char *dir, struct table *t, char *errbuf, size_t errlen)
     while (pos < (size_t)st.st_size) {
         const char *line = text + pos;
         const char *nl = memchr(line, '\n', (size_t)st.st_size - pos);
-        size_t len = nl != NULL ? (size_t)(nl - line)
-                                : (size_t)st.st_size - pos;
+        size_t len =
+            nl != NULL ? (size_t)(nl - line) : (size_t)st.st_size - pos;
 
         lineno++;
         pos += len + 1;
@@ -920,8 +921,7 @@ out:
 /* ---------------------------------------------------------- open/free */
 
 static tr_err_t
-parse_supers(struct tr_acl *acl, const char *list, char *errbuf,
-             size_t errlen)
+parse_supers(struct tr_acl *acl, const char *list, char *errbuf, size_t errlen)
 {
     const char *p = list;
 
@@ -960,8 +960,8 @@ parse_supers(struct tr_acl *acl, const char *list, char *errbuf,
 }
 
 tr_err_t
-tr_acl_open(const struct tr_acl_config *cfg, struct tr_acl **out,
-            char *errbuf, size_t errlen)
+tr_acl_open(const struct tr_acl_config *cfg, struct tr_acl **out, char *errbuf,
+            size_t errlen)
 {
     struct tr_acl *acl = NULL;
     tr_err_t err = TR_ERR_NOMEM;
@@ -1135,8 +1135,7 @@ apply_change(struct table *t, const struct change *ch,
             continue;
         }
         err = table_insert(t, a->resource_type, a->pattern_type, a->name,
-                           a->principal, a->host, a->operation,
-                           a->permission);
+                           a->principal, a->host, a->operation, a->permission);
         if (err != TR_OK) {
             return err;
         }
@@ -1232,10 +1231,10 @@ change_local(struct tr_acl *acl, const struct change *ch)
 static tr_err_t
 resource_path(char *buf, size_t len, int type, int pattern, const char *name)
 {
-    int n = snprintf(buf, len, "%s/%s/%s",
-                     pattern == TR_ACL_PAT_PREFIXED ? PREFIXED_ROOT
-                                                    : LITERAL_ROOT,
-                     tr_acl_resource_json[type], name);
+    int n =
+        snprintf(buf, len, "%s/%s/%s",
+                 pattern == TR_ACL_PAT_PREFIXED ? PREFIXED_ROOT : LITERAL_ROOT,
+                 tr_acl_resource_json[type], name);
 
     return n > 0 && (size_t)n < len && strchr(name, '/') == NULL
                ? TR_OK
@@ -1295,8 +1294,7 @@ notify_change(struct tr_acl *acl, const struct tr_acl_binding *res)
         snprintf(prefix, sizeof(prefix), "%s" CHANGE_PREFIX, dir);
         if (acl->remote.notify(acl->remote.arg, prefix,
                                (const char *)tr_buf_data(&b)) != TR_OK) {
-            tr_log_warn("authorizer: cannot announce an ACL change in %s",
-                        dir);
+            tr_log_warn("authorizer: cannot announce an ACL change in %s", dir);
         }
     }
     tr_buf_cleanup(&b);
@@ -1371,8 +1369,8 @@ change_resource(struct tr_acl *acl, const struct change *ch,
             err = tr_buf_err(&b);
             if (err == TR_OK && t.n == 0) {
                 err = version < 0 ? TR_OK
-                                  : acl->remote.put(acl->remote.arg, path,
-                                                    NULL, 0, version);
+                                  : acl->remote.put(acl->remote.arg, path, NULL,
+                                                    0, version);
             } else if (err == TR_OK) {
                 err = acl->remote.put(acl->remote.arg, path,
                                       (const char *)tr_buf_data(&b),
@@ -1444,8 +1442,10 @@ change_remote(struct tr_acl *acl, const struct change *ch)
     if (err == TR_OK && nres > 0) {
         done = tr_calloc(nres, sizeof(*done));
         for (i = 0; done != NULL && i < nres; i++) {
-            struct entry e = { res[i].resource_type, res[i].pattern_type, 0,
-                               0, (char *)res[i].name, (char *)"", (char *)"" };
+            struct entry e = {
+                res[i].resource_type, res[i].pattern_type, 0,         0,
+                (char *)res[i].name,  (char *)"",          (char *)""
+            };
             if (copy_binding(&e, &done[i]) != TR_OK) {
                 err = TR_ERR_NOMEM;
             }
@@ -1505,8 +1505,7 @@ change(struct tr_acl *acl, const struct change *ch)
     err = acl->remote_on ? change_remote(acl, ch) : change_local(acl, ch);
     pthread_mutex_unlock(&acl->write_lock);
     if (err != TR_OK) {
-        tr_log_error("authorizer: cannot store the ACLs: %s",
-                     tr_err_str(err));
+        tr_log_error("authorizer: cannot store the ACLs: %s", tr_err_str(err));
     }
     return err;
 }
@@ -1572,8 +1571,8 @@ load_root(struct tr_acl *acl, struct table *t, const char *root, int type,
 
         snprintf(path, sizeof(path), "%s/%s", root, names[i]);
         gerr = acl->remote.get(acl->remote.arg, path, &data, &len, &version);
-        if (gerr == TR_OK && parse_resource(t, data, len, type, pattern,
-                                            names[i]) != TR_OK) {
+        if (gerr == TR_OK &&
+            parse_resource(t, data, len, type, pattern, names[i]) != TR_OK) {
             tr_log_warn("authorizer: %s: not Kafka's ACL JSON; ignored",
                         TR_LOG_ESC(path));
         } else if (gerr != TR_OK && gerr != TR_ERR_NOT_FOUND) {
@@ -1597,8 +1596,8 @@ tr_acl_reload(struct tr_acl *acl)
         return TR_OK;
     }
     /* The watches first, so a change made while reading is not missed. */
-    if (acl->remote.children(acl->remote.arg, LITERAL_CHANGES, 1, &names,
-                             &n) == TR_OK) {
+    if (acl->remote.children(acl->remote.arg, LITERAL_CHANGES, 1, &names, &n) ==
+        TR_OK) {
         acl->remote.free_children(names, n);
     }
     if (acl->remote.children(acl->remote.arg, EXTENDED_CHANGES, 1, &names,
@@ -1607,10 +1606,12 @@ tr_acl_reload(struct tr_acl *acl)
     }
     for (type = TR_ACL_TOPIC; err == TR_OK && type <= TR_ACL_DELEGATION_TOKEN;
          type++) {
-        snprintf(root, sizeof(root), LITERAL_ROOT "/%s", tr_acl_resource_json[type]);
+        snprintf(root, sizeof(root), LITERAL_ROOT "/%s",
+                 tr_acl_resource_json[type]);
         err = load_root(acl, &t, root, type, TR_ACL_PAT_LITERAL);
         if (err == TR_OK) {
-            snprintf(root, sizeof(root), PREFIXED_ROOT "/%s", tr_acl_resource_json[type]);
+            snprintf(root, sizeof(root), PREFIXED_ROOT "/%s",
+                     tr_acl_resource_json[type]);
             err = load_root(acl, &t, root, type, TR_ACL_PAT_PREFIXED);
         }
     }

@@ -78,10 +78,10 @@ struct tr_acl_binding {
 
 /* Settings, from the broker config (all strings borrowed). */
 struct tr_acl_config {
-    const char *class_name;     /* authorizer.class.name */
-    const char *super_users;    /* "User:a;User:b" or NULL */
-    int allow_everyone;         /* allow.everyone.if.no.acl.found */
-    const char *dir;            /* log.dirs: where TR_ACL_FILE lives */
+    const char *class_name;  /* authorizer.class.name */
+    const char *super_users; /* "User:a;User:b" or NULL */
+    int allow_everyone;      /* allow.everyone.if.no.acl.found */
+    const char *dir;         /* log.dirs: where TR_ACL_FILE lives */
 };
 
 struct tr_acl;

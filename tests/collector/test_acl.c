@@ -67,8 +67,10 @@ static void
 add(struct tr_acl *acl, int type, const char *name, int pattern,
     const char *principal, const char *host, int op, int perm)
 {
-    struct tr_acl_binding b = { (int8_t)type, (int8_t)pattern, (int8_t)op,
-                                (int8_t)perm, name, principal, host };
+    struct tr_acl_binding b = { (int8_t)type, (int8_t)pattern,
+                                (int8_t)op,   (int8_t)perm,
+                                name,         principal,
+                                host };
 
     assert_null(tr_acl_binding_invalid(&b));
     assert_int_equal(tr_acl_add(acl, &b, 1), TR_OK);
@@ -121,18 +123,18 @@ test_no_acl_and_super_users(void **state)
     (void)state;
     /* No ACL at all: denied (allow.everyone.if.no.acl.found=false). */
     assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "t"));
-    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_CLUSTER_ACTION,
-                     TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME));
+    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_CLUSTER_ACTION, TR_ACL_CLUSTER,
+                     TR_ACL_CLUSTER_NAME));
     /* Super users, a DN with commas too (';' separates). */
     assert_true(may(acl, "User:admin", HOST, TR_ACL_OP_ALTER, TR_ACL_CLUSTER,
                     TR_ACL_CLUSTER_NAME));
-    assert_true(may(acl, "User:CN=b,O=Acme", HOST, TR_ACL_OP_WRITE,
-                    TR_ACL_TOPIC, "t"));
+    assert_true(
+        may(acl, "User:CN=b,O=Acme", HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC, "t"));
     /* A super user beats a DENY. */
     add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, "User:admin", "*",
         TR_ACL_OP_ALL, TR_ACL_PERM_DENY);
-    assert_true(may(acl, "User:admin", HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                    "t"));
+    assert_true(
+        may(acl, "User:admin", HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "t"));
     tr_acl_free(acl);
 }
 
@@ -166,25 +168,23 @@ test_literal_and_implied(void **state)
         TR_ACL_OP_WRITE, TR_ACL_PERM_ALLOW);
     assert_true(may(acl, ALICE, HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC, "logs"));
     /* WRITE implies DESCRIBE, nothing else. */
-    assert_true(may(acl, ALICE, HOST, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
-                    "logs"));
+    assert_true(
+        may(acl, ALICE, HOST, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC, "logs"));
     assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "logs"));
-    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_CREATE, TR_ACL_TOPIC,
-                     "logs"));
+    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_CREATE, TR_ACL_TOPIC, "logs"));
     assert_false(may(acl, BOB, HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC, "logs"));
     /* Not another topic, nor a group of the same name. */
-    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC,
-                     "logs2"));
+    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC, "logs2"));
     assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_GROUP, "logs"));
     /* ALTER_CONFIGS implies DESCRIBE_CONFIGS; DESCRIBE implies nothing. */
     add(acl, TR_ACL_TOPIC, "cfg", TR_ACL_PAT_LITERAL, ALICE, "*",
         TR_ACL_OP_ALTER_CONFIGS, TR_ACL_PERM_ALLOW);
     add(acl, TR_ACL_TOPIC, "cfg", TR_ACL_PAT_LITERAL, BOB, "*",
         TR_ACL_OP_DESCRIBE, TR_ACL_PERM_ALLOW);
-    assert_true(may(acl, ALICE, HOST, TR_ACL_OP_DESCRIBE_CONFIGS,
-                    TR_ACL_TOPIC, "cfg"));
-    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
-                     "cfg"));
+    assert_true(
+        may(acl, ALICE, HOST, TR_ACL_OP_DESCRIBE_CONFIGS, TR_ACL_TOPIC, "cfg"));
+    assert_false(
+        may(acl, ALICE, HOST, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC, "cfg"));
     assert_false(may(acl, BOB, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "cfg"));
     /* ALL allows every operation. */
     add(acl, TR_ACL_GROUP, "g", TR_ACL_PAT_LITERAL, ALICE, "*", TR_ACL_OP_ALL,
@@ -202,8 +202,8 @@ test_deny_wins(void **state)
     (void)state;
     add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*", TR_ACL_OP_ALL,
         TR_ACL_PERM_ALLOW);
-    add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*",
-        TR_ACL_OP_WRITE, TR_ACL_PERM_DENY);
+    add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*", TR_ACL_OP_WRITE,
+        TR_ACL_PERM_DENY);
     assert_false(may(acl, ALICE, HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC, "t"));
     assert_true(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "t"));
     /* DENY WRITE does not deny DESCRIBE (READ still implies it). */
@@ -216,10 +216,9 @@ test_deny_wins(void **state)
     add(acl, TR_ACL_TOPIC, "secret", TR_ACL_PAT_LITERAL, BOB, "*",
         TR_ACL_OP_ALTER, TR_ACL_PERM_ALLOW);
     assert_true(may(acl, BOB, HOST, TR_ACL_OP_ALTER, TR_ACL_TOPIC, "secret"));
-    add(acl, TR_ACL_TOPIC, "sec", TR_ACL_PAT_PREFIXED, BOB, "*",
-        TR_ACL_OP_ALL, TR_ACL_PERM_DENY);
-    assert_false(may(acl, BOB, HOST, TR_ACL_OP_ALTER, TR_ACL_TOPIC,
-                     "secret"));
+    add(acl, TR_ACL_TOPIC, "sec", TR_ACL_PAT_PREFIXED, BOB, "*", TR_ACL_OP_ALL,
+        TR_ACL_PERM_DENY);
+    assert_false(may(acl, BOB, HOST, TR_ACL_OP_ALTER, TR_ACL_TOPIC, "secret"));
     tr_acl_free(acl);
 }
 
@@ -232,36 +231,33 @@ test_wildcards_prefixes_hosts(void **state)
     /* Literal "*": every topic; User:*: everyone. */
     add(acl, TR_ACL_TOPIC, "*", TR_ACL_PAT_LITERAL, "User:*", "*",
         TR_ACL_OP_DESCRIBE, TR_ACL_PERM_ALLOW);
-    assert_true(may(acl, BOB, HOST, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
-                    "anything"));
-    assert_false(may(acl, BOB, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                     "anything"));
+    assert_true(
+        may(acl, BOB, HOST, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC, "anything"));
+    assert_false(may(acl, BOB, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "anything"));
     /* A literal named "*" in the filter sense is not a prefix. */
     add(acl, TR_ACL_TOPIC, "app-", TR_ACL_PAT_PREFIXED, ALICE, "*",
         TR_ACL_OP_READ, TR_ACL_PERM_ALLOW);
     assert_true(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "app-"));
-    assert_true(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                    "app-orders"));
+    assert_true(
+        may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "app-orders"));
     assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "app"));
-    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                     "other"));
+    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "other"));
     /* Several prefixes: the longer one applies as well. */
     add(acl, TR_ACL_TOPIC, "app-orders", TR_ACL_PAT_PREFIXED, ALICE, "*",
         TR_ACL_OP_READ, TR_ACL_PERM_DENY);
-    assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                     "app-orders-eu"));
-    assert_true(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                    "app-users"));
+    assert_false(
+        may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "app-orders-eu"));
+    assert_true(
+        may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "app-users"));
     /* Hosts: exact match or "*". */
     add(acl, TR_ACL_GROUP, "g", TR_ACL_PAT_LITERAL, ALICE, "10.0.0.1",
         TR_ACL_OP_READ, TR_ACL_PERM_ALLOW);
-    assert_true(may(acl, ALICE, "10.0.0.1", TR_ACL_OP_READ, TR_ACL_GROUP,
-                    "g"));
+    assert_true(may(acl, ALICE, "10.0.0.1", TR_ACL_OP_READ, TR_ACL_GROUP, "g"));
     assert_false(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_GROUP, "g"));
     add(acl, TR_ACL_GROUP, "g", TR_ACL_PAT_LITERAL, "User:*", "10.0.0.1",
         TR_ACL_OP_READ, TR_ACL_PERM_DENY);
-    assert_false(may(acl, ALICE, "10.0.0.1", TR_ACL_OP_READ, TR_ACL_GROUP,
-                     "g"));
+    assert_false(
+        may(acl, ALICE, "10.0.0.1", TR_ACL_OP_READ, TR_ACL_GROUP, "g"));
     tr_acl_free(acl);
 }
 
@@ -273,8 +269,8 @@ test_authorize_any(void **state)
 
     (void)state;
     assert_false(tr_acl_authorize_any(acl, ALICE, HOST, w, TR_ACL_TOPIC, 1));
-    assert_true(tr_acl_authorize_any(acl, "User:admin", HOST, w,
-                                     TR_ACL_TOPIC, 0));
+    assert_true(
+        tr_acl_authorize_any(acl, "User:admin", HOST, w, TR_ACL_TOPIC, 0));
     add(acl, TR_ACL_TOPIC, "logs", TR_ACL_PAT_LITERAL, ALICE, "*", w,
         TR_ACL_PERM_ALLOW);
     assert_true(tr_acl_authorize_any(acl, ALICE, HOST, w, TR_ACL_TOPIC, 0));
@@ -319,19 +315,17 @@ test_authorized_ops(void **state)
     struct tr_acl *acl = open_acl(NULL, 0);
 
     (void)state;
-    add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*",
-        TR_ACL_OP_READ, TR_ACL_PERM_ALLOW);
-    add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*",
-        TR_ACL_OP_WRITE, TR_ACL_PERM_ALLOW);
+    add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*", TR_ACL_OP_READ,
+        TR_ACL_PERM_ALLOW);
+    add(acl, TR_ACL_TOPIC, "t", TR_ACL_PAT_LITERAL, ALICE, "*", TR_ACL_OP_WRITE,
+        TR_ACL_PERM_ALLOW);
     /* READ + WRITE + the implied DESCRIBE: KIP-430's example. */
-    assert_int_equal(tr_acl_authorized_ops(acl, ALICE, HOST, TR_ACL_TOPIC,
-                                           "t"),
+    assert_int_equal(tr_acl_authorized_ops(acl, ALICE, HOST, TR_ACL_TOPIC, "t"),
                      0x118);
     assert_int_equal(tr_acl_authorized_ops(acl, BOB, HOST, TR_ACL_TOPIC, "t"),
                      0);
     /* Without an authorizer: every operation valid for the type. */
-    assert_int_equal(tr_acl_authorized_ops(NULL, BOB, HOST, TR_ACL_GROUP,
-                                           "g"),
+    assert_int_equal(tr_acl_authorized_ops(NULL, BOB, HOST, TR_ACL_GROUP, "g"),
                      (1 << TR_ACL_OP_READ) | (1 << TR_ACL_OP_DESCRIBE) |
                          (1 << TR_ACL_OP_DELETE));
     tr_acl_free(acl);
@@ -340,12 +334,17 @@ test_authorized_ops(void **state)
 static void
 test_binding_checks_and_filters(void **state)
 {
-    struct tr_acl_binding b = { TR_ACL_TOPIC, TR_ACL_PAT_LITERAL,
-                                TR_ACL_OP_READ, TR_ACL_PERM_ALLOW,
-                                "t", ALICE, "*" };
-    struct tr_acl_binding f = { TR_ACL_RES_ANY, TR_ACL_PAT_ANY,
-                                TR_ACL_OP_ANY, TR_ACL_PERM_ANY,
-                                NULL, NULL, NULL };
+    struct tr_acl_binding b = { TR_ACL_TOPIC,
+                                TR_ACL_PAT_LITERAL,
+                                TR_ACL_OP_READ,
+                                TR_ACL_PERM_ALLOW,
+                                "t",
+                                ALICE,
+                                "*" };
+    struct tr_acl_binding f = {
+        TR_ACL_RES_ANY, TR_ACL_PAT_ANY, TR_ACL_OP_ANY, TR_ACL_PERM_ANY,
+        NULL,           NULL,           NULL
+    };
 
     (void)state;
     assert_null(tr_acl_binding_invalid(&b));
@@ -396,9 +395,10 @@ static void
 test_persistence(void **state)
 {
     struct tr_acl *acl = open_acl(NULL, 0);
-    struct tr_acl_binding f = { TR_ACL_RES_ANY, TR_ACL_PAT_ANY,
-                                TR_ACL_OP_ANY, TR_ACL_PERM_ANY,
-                                NULL, NULL, NULL };
+    struct tr_acl_binding f = {
+        TR_ACL_RES_ANY, TR_ACL_PAT_ANY, TR_ACL_OP_ANY, TR_ACL_PERM_ANY,
+        NULL,           NULL,           NULL
+    };
     struct tr_acl_binding *list = NULL, *deleted[2];
     size_t n = 0, ndeleted[2];
     char path[128], errbuf[256];
@@ -406,8 +406,8 @@ test_persistence(void **state)
     FILE *fp;
 
     (void)state;
-    add(acl, TR_ACL_TOPIC, "t \"quoted\"", TR_ACL_PAT_LITERAL,
-        "User:CN=x,O=y", "*", TR_ACL_OP_READ, TR_ACL_PERM_ALLOW);
+    add(acl, TR_ACL_TOPIC, "t \"quoted\"", TR_ACL_PAT_LITERAL, "User:CN=x,O=y",
+        "*", TR_ACL_OP_READ, TR_ACL_PERM_ALLOW);
     add(acl, TR_ACL_TOPIC, "p", TR_ACL_PAT_PREFIXED, BOB, "10.1.1.1",
         TR_ACL_OP_WRITE, TR_ACL_PERM_DENY);
     /* The same binding twice is kept once. */
@@ -423,8 +423,8 @@ test_persistence(void **state)
     assert_int_equal(list[1].pattern_type, TR_ACL_PAT_PREFIXED);
     assert_string_equal(list[1].host, "10.1.1.1");
     tr_acl_bindings_free(list, n);
-    assert_false(may(acl, "User:CN=x,O=y", HOST, TR_ACL_OP_WRITE,
-                     TR_ACL_TOPIC, "t \"quoted\""));
+    assert_false(may(acl, "User:CN=x,O=y", HOST, TR_ACL_OP_WRITE, TR_ACL_TOPIC,
+                     "t \"quoted\""));
     assert_true(may(acl, "User:CN=x,O=y", HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
                     "t \"quoted\""));
 
@@ -518,9 +518,13 @@ static void
 test_oom(void **state)
 {
     struct tr_acl_config cfg = { CLASS, "User:a;User:b", 0, dir };
-    struct tr_acl_binding b = { TR_ACL_TOPIC, TR_ACL_PAT_LITERAL,
-                                TR_ACL_OP_READ, TR_ACL_PERM_ALLOW,
-                                "t", ALICE, "*" };
+    struct tr_acl_binding b = { TR_ACL_TOPIC,
+                                TR_ACL_PAT_LITERAL,
+                                TR_ACL_OP_READ,
+                                TR_ACL_PERM_ALLOW,
+                                "t",
+                                ALICE,
+                                "*" };
     char errbuf[256];
     long n;
 
@@ -536,8 +540,8 @@ test_oom(void **state)
         }
         tr_alloc_fail_after(-1);
         if (acl != NULL && err == TR_OK) {
-            assert_true(may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC,
-                            "t"));
+            assert_true(
+                may(acl, ALICE, HOST, TR_ACL_OP_READ, TR_ACL_TOPIC, "t"));
             tr_acl_free(acl);
             break;
         }
@@ -551,8 +555,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_and_config, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_open_and_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_acl_and_super_users, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_allow_everyone, setup, teardown),
@@ -562,8 +565,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wildcards_prefixes_hosts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_authorize_any, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_authorized_ops, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_authorized_ops, setup, teardown),
         cmocka_unit_test(test_binding_checks_and_filters),
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
         cmocka_unit_test(test_hosts),
