@@ -232,6 +232,34 @@ report_kerr(int16_t kerr, const struct tr_str *msg)
     return tr_cli_exit_for_kerr(kerr);
 }
 
+/*
+ * Sends one ACL request (v1-2) and reads the answer's ThrottleTimeMs.
+ * Returns 0 with *resp (owned: tr_buf_cleanup) and 's' on the rest, *flex
+ * set for v2; or an exit code, reported.
+ */
+static int
+call(struct tr_admin *a, int16_t api, tr_admin_encode_cb *enc, void *arg,
+     struct tr_buf *resp, struct tr_slice *s, int *flex)
+{
+    char errbuf[512];
+    int16_t version;
+    int32_t throttle;
+
+    if (tr_admin_call(a, -1, api, 1, 2, enc, arg, resp, &version, errbuf,
+                      sizeof(errbuf)) != TR_OK) {
+        tr_cli_error(CMD, "%s", errbuf);
+        return TR_EXIT_FAIL;
+    }
+    *flex = version >= 2;
+    tr_slice_init(s, tr_buf_data(resp), tr_buf_len(resp));
+    if (tr_slice_get_i32(s, &throttle) != TR_OK) {
+        tr_buf_cleanup(resp);
+        tr_cli_error(CMD, "malformed %s answer", tr_proto_api_name(api));
+        return TR_EXIT_FAIL;
+    }
+    return 0;
+}
+
 /* ---- list ---- */
 
 static int
@@ -242,22 +270,15 @@ describe_one(struct tr_admin *a, const struct aopts *o, const struct binding *f,
     struct tr_buf resp;
     struct tr_slice s;
     struct tr_str msg;
-    int16_t version, kerr;
-    int32_t throttle, nres, r, nacl, k;
-    char errbuf[512];
-    int flex, rc = TR_EXIT_OK;
-    tr_err_t err;
+    int16_t kerr;
+    int32_t nres, r, nacl, k;
+    int flex, rc;
 
-    err = tr_admin_call(a, -1, TR_API_DESCRIBE_ACLS, 1, 2, describe_encode, &x,
-                        &resp, &version, errbuf, sizeof(errbuf));
-    if (err != TR_OK) {
-        tr_cli_error(CMD, "%s", errbuf);
-        return TR_EXIT_FAIL;
+    rc = call(a, TR_API_DESCRIBE_ACLS, describe_encode, &x, &resp, &s, &flex);
+    if (rc != 0) {
+        return rc;
     }
-    flex = version >= 2;
-    tr_slice_init(&s, tr_buf_data(&resp), tr_buf_len(&resp));
-    if (tr_slice_get_i32(&s, &throttle) != TR_OK ||
-        tr_slice_get_i16(&s, &kerr) != TR_OK ||
+    if (tr_slice_get_i16(&s, &kerr) != TR_OK ||
         tr_proto_get_string_v(&s, flex, &msg) != TR_OK ||
         tr_proto_get_array_len_v(&s, flex, &nres, 4, 1 << 20) != TR_OK) {
         goto bad;
@@ -461,29 +482,22 @@ cmd_add(struct tr_admin *a, const struct binding *list, int n)
     struct tr_buf resp;
     struct tr_slice s;
     struct tr_str msg;
-    int16_t version, kerr;
-    int32_t throttle, nresults, i;
-    char errbuf[512];
-    int rc = TR_EXIT_OK, failed = 0;
-    tr_err_t err;
+    int16_t kerr;
+    int32_t nresults, i;
+    int rc, failed = 0, flex;
 
-    err = tr_admin_call(a, -1, TR_API_CREATE_ACLS, 1, 2, array_encode, &x,
-                        &resp, &version, errbuf, sizeof(errbuf));
-    if (err != TR_OK) {
-        tr_cli_error(CMD, "%s", errbuf);
-        return TR_EXIT_FAIL;
+    rc = call(a, TR_API_CREATE_ACLS, array_encode, &x, &resp, &s, &flex);
+    if (rc != 0) {
+        return rc;
     }
-    tr_slice_init(&s, tr_buf_data(&resp), tr_buf_len(&resp));
-    if (tr_slice_get_i32(&s, &throttle) != TR_OK ||
-        tr_proto_get_array_len_v(&s, version >= 2, &nresults, 3, 1 << 20) !=
-            TR_OK ||
+    if (tr_proto_get_array_len_v(&s, flex, &nresults, 3, 1 << 20) != TR_OK ||
         nresults != n) {
         goto bad;
     }
     for (i = 0; i < nresults; i++) {
         if (tr_slice_get_i16(&s, &kerr) != TR_OK ||
-            tr_proto_get_string_v(&s, version >= 2, &msg) != TR_OK ||
-            (version >= 2 && tr_proto_skip_tags(&s) != TR_OK)) {
+            tr_proto_get_string_v(&s, flex, &msg) != TR_OK ||
+            (flex && tr_proto_skip_tags(&s) != TR_OK)) {
             goto bad;
         }
         if (kerr != TR_KERR_NONE) {
@@ -508,22 +522,15 @@ cmd_remove(struct tr_admin *a, const struct binding *list, int n)
     struct tr_buf resp;
     struct tr_slice s;
     struct tr_str msg, mmsg;
-    int16_t version, kerr, mkerr;
-    int32_t throttle, nresults, i, nmatch, k;
-    char errbuf[512];
-    int rc = TR_EXIT_OK, flex, removed = 0, first = 1;
-    tr_err_t err;
+    int16_t kerr, mkerr;
+    int32_t nresults, i, nmatch, k;
+    int rc, flex, removed = 0, first = 1;
 
-    err = tr_admin_call(a, -1, TR_API_DELETE_ACLS, 1, 2, array_encode, &x,
-                        &resp, &version, errbuf, sizeof(errbuf));
-    if (err != TR_OK) {
-        tr_cli_error(CMD, "%s", errbuf);
-        return TR_EXIT_FAIL;
+    rc = call(a, TR_API_DELETE_ACLS, array_encode, &x, &resp, &s, &flex);
+    if (rc != 0) {
+        return rc;
     }
-    flex = version >= 2;
-    tr_slice_init(&s, tr_buf_data(&resp), tr_buf_len(&resp));
-    if (tr_slice_get_i32(&s, &throttle) != TR_OK ||
-        tr_proto_get_array_len_v(&s, flex, &nresults, 4, 1 << 20) != TR_OK ||
+    if (tr_proto_get_array_len_v(&s, flex, &nresults, 4, 1 << 20) != TR_OK ||
         nresults != n) {
         goto bad;
     }

@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "fsutil.h"
 #include "json.h"
 #include "log.h"
 
@@ -725,40 +726,6 @@ read_acl(struct table *t, const struct tr_json_value *obj, int type,
 
 /* ---------------------------------------------------------- the file */
 
-static tr_err_t
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    tr_err_t err = TR_OK;
-
-    if (fd < 0) {
-        return TR_ERR_IO;
-    }
-    if (fsync(fd) != 0) {
-        err = TR_ERR_IO;
-    }
-    close(fd);
-    return err;
-}
-
-/* Writes all of 'len' bytes at 'p' to 'fd'. */
-static tr_err_t
-write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return TR_ERR_IO;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return TR_OK;
-}
-
 /*
  * Rewrites the file from table 't': a temporary file, fsync, rename,
  * directory fsync, so a crash leaves the old file or the new one.
@@ -766,19 +733,11 @@ write_all(int fd, const uint8_t *p, size_t len)
 static tr_err_t
 save_file(const char *dir, const struct table *t)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
     struct tr_buf b;
-    int fd = -1;
     size_t i;
-    tr_err_t err = TR_ERR_INVALID;
+    tr_err_t err;
 
     tr_buf_init(&b, FILE_MAX);
-    if (snprintf(path, sizeof(path), "%s" TR_ACL_FILE, dir) >=
-            (int)sizeof(path) ||
-        snprintf(tmp, sizeof(tmp), "%s" TR_ACL_FILE ".tmp", dir) >=
-            (int)sizeof(tmp)) {
-        goto out;
-    }
     tr_buf_put_bytes(&b,
                      "# ACLs of this collector, one binding a line "
                      "(tributary acls add|remove).\n",
@@ -797,30 +756,10 @@ save_file(const char *dir, const struct table *t)
         put_acl_json(&b, e);
         tr_buf_put_bytes(&b, "}\n", 2);
     }
-    if ((err = tr_buf_err(&b)) != TR_OK) {
-        goto out;
-    }
-    err = TR_ERR_IO;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, tr_buf_data(&b), tr_buf_len(&b)) != TR_OK ||
-        fsync(fd) != 0) {
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        goto out;
-    }
-    err = fsync_dir(dir);
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (err != TR_OK) {
-        unlink(tmp);
+    err = tr_buf_err(&b);
+    if (err == TR_OK) {
+        err = tr_replace_file(dir, TR_ACL_FILE + 1, tr_buf_data(&b),
+                              tr_buf_len(&b), 0600);
     }
     tr_buf_cleanup(&b);
     return err;

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "credentials.h"
+#include "fsutil.h"
 #include "json.h"
 #include "log.h"
 
@@ -195,22 +196,6 @@ remove_at(struct tr_credentials *creds, size_t at)
 
 /* ---- the file ---- */
 
-static tr_err_t
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    tr_err_t err = TR_OK;
-
-    if (fd < 0) {
-        return TR_ERR_IO;
-    }
-    if (fsync(fd) != 0) {
-        err = TR_ERR_IO;
-    }
-    close(fd);
-    return err;
-}
-
 /*
  * Rewrites the file from the table: temporary file (0600 from the start,
  * so no one ever sees the keys with looser permissions), fsync, rename,
@@ -270,7 +255,7 @@ save(struct tr_credentials *creds)
     if (m != 0 || rename(tmp, path) != 0) {
         goto out;
     }
-    err = fsync_dir(creds->dir);
+    err = tr_fsync_dir(creds->dir);
 out:
     if (f != NULL) {
         fclose(f);
