@@ -333,14 +333,19 @@ decide(const struct table *t, const char *principal, const char *host, int op,
        int type, const char *name)
 {
     struct verdict v = { 0, 0, 0 };
+    char first[2] = { 0, 0 };
     size_t i;
 
     consider_literal(t, type, name, principal, host, op, &v);
     if (strcmp(name, "*") != 0) {
         consider_literal(t, type, "*", principal, host, op, &v);
     }
-    /* Prefixes of 'name' sort before it: stop at the first one after. */
-    for (i = lower_bound(t, type, TR_ACL_PAT_PREFIXED, "");
+    /*
+     * Every prefix of 'name' starts with its first byte and sorts no later
+     * than it: scan only the prefixes in that range.
+     */
+    first[0] = name[0];
+    for (i = lower_bound(t, type, TR_ACL_PAT_PREFIXED, first);
          i < t->n && t->e[i].type == type &&
          t->e[i].pattern == TR_ACL_PAT_PREFIXED &&
          strcmp(t->e[i].name, name) <= 0;
