@@ -50,9 +50,13 @@ tr_api_authorize_str(struct tr_request *req, enum tr_acl_op op,
     if (req->broker->acl == NULL) {
         return 1;
     }
-    /* A name that cannot be a C string has no ACL but "*" and prefixes. */
+    /*
+     * A null name, one holding a NUL, or one too long to look up is
+     * denied: no ACL could name it, and "*" must not let it through a
+     * DENY written for it.
+     */
     if (tr_str_copy(name, buf, sizeof(buf)) != TR_OK) {
-        buf[0] = '\0';
+        return 0;
     }
     return tr_api_authorize_slow(req, op, type, buf);
 }
