@@ -17,7 +17,8 @@ confluent-kafka, kafka-python and kcat. A prefixed ACL lets bob read
 app-*; a DENY beats an ALLOW; kafka-python's describe_acls and delete_acls
 round-trip; DescribeAcls v2 (flexible) and CreateAcls v0/v2 are checked on
 the wire, including INVALID_REQUEST for a bad binding and SECURITY_DISABLED
-on a collector without an authorizer. Denials are logged with principal,
+on a collector without an authorizer, and Metadata v8's
+authorized_operations (KIP-430). Denials are logged with principal,
 host, operation and resource, at most a burst per window, then a count of
 the lines left out. The ACLs survive a SIGKILL and a restart.
 """
@@ -446,6 +447,18 @@ def run(ws):
     check([e for e, _ in results] == [42, 0], "CreateAcls v2: %s" % results)
     err, res = describe_acls_v2(pport, TOPIC, None, PREFIXED)
     check({r[1] for r in res} == {"app-", "t2"}, "prefixed list after v2 create: %s" % res)
+    # Metadata v8 with authorized_operations (KIP-430): ANONYMOUS has ALL on
+    # the cluster (every cluster operation's bit) and nothing on logs.
+    body = struct.pack(">i", 1) + harness.kstring("logs") + b"\x00\x01\x01"
+    with harness.Conn(pport) as conn:
+        conn.send(harness.request(3, 8, 11, body))
+        data = conn.response(11)
+    topic_ops, cluster_ops = struct.unpack(">ii", data[-8:])
+    want_ops = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
+    check(cluster_ops == want_ops and topic_ops == -2 ** 31,
+          "Metadata v8 authorized operations: cluster %#x (want %#x), topic %#x" % (cluster_ops, want_ops, topic_ops))
+    check(struct.pack(">h", 29) + harness.kstring("logs") + b"\x00" + struct.pack(">ii", 0, -2 ** 31) in data,
+          "Metadata v8: logs not answered with 29, not internal, no partitions")
     note("DescribeAcls v2, CreateAcls v0 (INVALID_REQUEST for the cluster name and an empty name) and v2")
 
     # 6. Denials: logged with who, where, what; rate limited.
