@@ -763,7 +763,7 @@ save_file(const char *dir, const struct table *t)
     }
     err = tr_buf_err(&b);
     if (err == TR_OK) {
-        err = tr_replace_file(dir, TR_ACL_FILE + 1, tr_buf_data(&b),
+        err = tr_replace_file(dir, TR_ACL_FILE_NAME, tr_buf_data(&b),
                               tr_buf_len(&b), 0600);
     }
     tr_buf_cleanup(&b);

@@ -56,7 +56,8 @@
 /* The one name of the cluster resource. */
 #define TR_ACL_CLUSTER_NAME "kafka-cluster"
 /* Where a single collector keeps its bindings, under log.dirs. */
-#define TR_ACL_FILE "/.acls"
+#define TR_ACL_FILE_NAME ".acls"
+#define TR_ACL_FILE      "/" TR_ACL_FILE_NAME
 /* Room for a host as Java prints it ("0:0:0:0:0:0:0:1", "127.0.0.1"). */
 #define TR_ACL_HOST_MAX 64
 
