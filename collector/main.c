@@ -660,6 +660,13 @@ main(int argc, char **argv)
             };
             tr_credentials_set_remote(creds, &remote);
         }
+        if (acl != NULL && !tr_acl_super_user(acl, "User:ANONYMOUS")) {
+            /* The brokers' own requests come over PLAINTEXT. */
+            tr_log_warn("authorizer: User:ANONYMOUS, the principal brokers "
+                        "talk to each other as, is not in super.users: "
+                        "replication and the controller's requests need "
+                        "ClusterAction on the cluster (docs/security.md)");
+        }
         if (acl != NULL) {
             /* ACLs too: /kafka-acl, read once the session is up. */
             struct tr_acl_remote remote;

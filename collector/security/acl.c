@@ -370,6 +370,12 @@ is_super(const struct tr_acl *acl, const char *principal)
     return 0;
 }
 
+int
+tr_acl_super_user(const struct tr_acl *acl, const char *principal)
+{
+    return is_super(acl, principal);
+}
+
 /*
  * Logs a denial, at most LOG_BURST lines per LOG_WINDOW_MS; the lines
  * left out are counted and reported with the next one written.

@@ -116,6 +116,9 @@ int tr_acl_authorize(struct tr_acl *acl, const char *principal,
                      const char *host, enum tr_acl_op op,
                      enum tr_acl_resource type, const char *name, int log);
 
+/* 1 if 'principal' is listed in super.users. */
+int tr_acl_super_user(const struct tr_acl *acl, const char *principal);
+
 /*
  * Kafka's authorizeByResourceType: 1 if 'principal' may do 'op' on some
  * resource of 'type' (InitProducerId without IDEMPOTENT_WRITE: WRITE on any
