@@ -58,19 +58,7 @@ def body(ws):
         # The brokers' own requests come as User:ANONYMOUS (PLAINTEXT).
         "super.users": "User:admin;User:ANONYMOUS",
     })
-    cl.zk.start()
-    sasl_port = {}
-    for i in (1, 2, 3):
-        c = cl._new_broker(i)
-        sasl_port[i] = harness.free_port()
-        c.sets["listeners"] = "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (c.port, sasl_port[i])
-        if i == 1:
-            r = subprocess.run([harness.collector_binary(), "--set", "log.dirs=" + c.data_dir,
-                                "--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]"],
-                               capture_output=True, text=True, timeout=30)
-            check(r.returncode == 0, "--add-scram: %s" % r.stderr)
-        c.start()
-    cl.wait_brokers()
+    sasl_port = cl.start_sasl("SCRAM-SHA-256=[name=alice,password=alice-secret]")
     rc, out, err = tributary("topics", "create", "-b", cl.broker(1).broker, "logs", "-p", "3", "-r", "3")
     check(rc == 0, "topics create logs: %d %s" % (rc, err))
     cl.wait_for(lambda: len(cl.metadata("logs")) == 3 and all(p[0] >= 0 for p in cl.metadata("logs").values()),
