@@ -18,7 +18,8 @@ app-*; a DENY beats an ALLOW; kafka-python's describe_acls and delete_acls
 round-trip; DescribeAcls v2 (flexible) and CreateAcls v0/v2 are checked on
 the wire, including INVALID_REQUEST for a bad binding and SECURITY_DISABLED
 on a collector without an authorizer, and Metadata v8's
-authorized_operations (KIP-430). Denials are logged with principal,
+authorized_operations (KIP-430); a denied acks=0 Produce closes the
+connection, as Kafka does. Denials are logged with principal,
 host, operation and resource, at most a burst per window, then a count of
 the lines left out. The ACLs survive a SIGKILL and a restart.
 """
@@ -459,6 +460,14 @@ def run(ws):
           "Metadata v8 authorized operations: cluster %#x (want %#x), topic %#x" % (cluster_ops, want_ops, topic_ops))
     check(struct.pack(">h", 29) + harness.kstring("logs") + b"\x00" + struct.pack(">ii", 0, -2 ** 31) in data,
           "Metadata v8: logs not answered with 29, not internal, no partitions")
+    # Produce as ANONYMOUS (no WRITE on logs): 29 with acks=1; acks=0 closes.
+    batch = harness.record_batch([(None, b"anonymous", [])])
+    with harness.Conn(pport) as conn:
+        conn.send(harness.request(0, 7, 12, harness.produce_v7_body("logs", 0, batch, acks=1)))
+        res = harness.parse_produce_v7_response(conn.response(12))
+        check(res[0][2] == 29, "Produce acks=1 without WRITE: %s" % res)
+        conn.send(harness.request(0, 7, 13, harness.produce_v7_body("logs", 0, batch, acks=0)))
+        check(conn.closed_by_peer(), "Produce acks=0 without WRITE did not close the connection")
     note("DescribeAcls v2, CreateAcls v0 (INVALID_REQUEST for the cluster name and an empty name) and v2")
 
     # 6. Denials: logged with who, where, what; rate limited.
