@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "alloc.h"
 #include "conf.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static opt_check_fn check_sasl_mechanisms;
 static opt_check_fn check_sasl_mechanism;
 static opt_check_fn check_protocol;
 static opt_check_fn check_endpoint_identification;
+static opt_check_fn check_authorizer;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 static opt_check_fn check_ip_overrides;
@@ -133,6 +135,20 @@ static const struct opt opts[] = {
       F(connections_max_reauth_ms), 0, INT64_MAX, NULL, 0,
       "Lifetime of a SASL session: clients are told to authenticate again "
       "before it ends, and a connection past it is closed; 0: unlimited." },
+    { "authorizer.class.name", OPT_STRING, "", F(authorizer_class_name),
+      0, 0, check_authorizer, 0,
+      "Authorizer checking every request against ACLs: "
+      "kafka.security.authorizer.AclAuthorizer (or "
+      "kafka.security.auth.SimpleAclAuthorizer, "
+      "org.apache.kafka.metadata.authorizer.StandardAuthorizer, the same "
+      "here); empty: no authorization." },
+    { "super.users", OPT_STRING, NULL, F(super_users), 0, 0, NULL, 0,
+      "Principals allowed everything by the authorizer, separated by ';' "
+      "(User:admin;User:CN=broker,O=Acme)." },
+    { "allow.everyone.if.no.acl.found", OPT_BOOL, "false",
+      F(allow_everyone_if_no_acl_found), 0, 0, NULL, 0,
+      "With an authorizer: allow any principal on a resource that has no "
+      "ACL at all." },
     { "log.dirs", OPT_STRING, "./var/collector", F(log_dirs),
       0, 0, check_log_dirs, 0,
       "Directory holding the partition logs (one directory only)." },
@@ -523,6 +539,20 @@ check_sasl_mechanism(const char *value, char *reason, size_t reasonlen)
         snprintf(reason, reasonlen,
                  "mechanism '%s' is not supported (SCRAM-SHA-256, "
                  "SCRAM-SHA-512, PLAIN)",
+                 value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+static tr_err_t
+check_authorizer(const char *value, char *reason, size_t reasonlen)
+{
+    if (value[0] != '\0' && !tr_acl_class_supported(value)) {
+        snprintf(reason, reasonlen,
+                 "'%s' is not supported (use "
+                 "kafka.security.authorizer.AclAuthorizer, or leave it "
+                 "empty for no authorization)",
                  value);
         return TR_ERR_CONFIG;
     }

@@ -101,6 +101,10 @@ struct tr_broker_config {
     char *sasl_enabled_mechanisms; /* SCRAM-SHA-256,SCRAM-SHA-512,PLAIN */
     int32_t sasl_server_max_receive_size; /* 524288, before authentication */
     int64_t connections_max_reauth_ms;    /* 0: no re-authentication */
+    /* Authorization (security/acl.h, docs/security.md). */
+    char *authorizer_class_name;        /* "": none */
+    char *super_users;                  /* "User:a;User:b" or NULL */
+    int allow_everyone_if_no_acl_found; /* false */
 
     /*
      * listener.name.<listener>.<mechanism>.sasl.jaas.config entries: keys

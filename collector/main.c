@@ -30,6 +30,7 @@
 #include "cluster.h"
 #include "zk.h"
 #endif
+#include "acl.h"
 #include "clock.h"
 #include "config.h"
 #include "coordinator.h"
@@ -379,6 +380,23 @@ groups_acked(void *arg, int32_t partition, int32_t epoch, int64_t last_offset)
 }
 #endif
 
+#ifdef HAVE_ZOOKEEPER
+/* Whether brokers talk to each other over PLAINTEXT (as User:ANONYMOUS). */
+static int
+inter_broker_plaintext(const struct tr_broker *broker)
+{
+    size_t i;
+
+    for (i = 0; i < broker->nadvertised; i++) {
+        if (strcmp(broker->advertised[i].name, broker->inter_broker_listener) ==
+            0) {
+            return broker->advertised[i].protocol == TR_SEC_PLAINTEXT;
+        }
+    }
+    return 1;
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -404,6 +422,7 @@ main(int argc, char **argv)
     struct tr_credentials *creds = NULL;
     struct tr_quotas *quotas = NULL;
     struct tr_limits *limits = NULL;
+    struct tr_acl *acl = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -638,6 +657,23 @@ main(int argc, char **argv)
         goto out;
     }
     broker.quotas = quotas;
+    {
+        struct tr_acl_config acfg = {
+            cfg.authorizer_class_name,
+            cfg.super_users,
+            cfg.allow_everyone_if_no_acl_found,
+            cfg.log_dirs,
+        };
+        err = tr_acl_open(&acfg, &acl, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("authorizer: %s", errbuf);
+            if (err == TR_ERR_CONFIG || err == TR_ERR_CORRUPT) {
+                status = EXIT_CONFIG;
+            }
+            goto out;
+        }
+        broker.acl = acl;
+    }
     err = tr_server_new(&broker, base, &server, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
@@ -746,6 +782,20 @@ main(int argc, char **argv)
             tr_quotas_set_remote(quotas, &remote);
             (void)tr_quotas_reload_all(quotas);
         }
+        if (acl != NULL && inter_broker_plaintext(&broker) &&
+            !tr_acl_super_user(acl, "User:ANONYMOUS")) {
+            /* The brokers' own requests come over PLAINTEXT. */
+            tr_log_warn("authorizer: User:ANONYMOUS, the principal brokers "
+                        "talk to each other as, is not in super.users: "
+                        "replication and the controller's requests need "
+                        "ClusterAction on the cluster (docs/security.md)");
+        }
+        if (acl != NULL) {
+            /* ACLs too: /kafka-acl, read once the session is up. */
+            struct tr_acl_remote remote;
+            tr_cluster_acl_remote(cluster, &remote);
+            tr_acl_set_remote(acl, &remote);
+        }
     }
 #endif
     event_base_dispatch(base);
@@ -775,6 +825,7 @@ out:
     tr_pidgen_close(pids);
     tr_waits_free(waits);
     tr_credentials_free(creds);
+    tr_acl_free(acl);
     tr_quotas_free(quotas);
     tr_limits_free(limits); /* after the groups, which release into it */
     if (sigterm != NULL) {

@@ -215,6 +215,9 @@ static const struct {
     { 31, "CLUSTER_AUTHORIZATION_FAILED (the principal may not do this; ask "
           "for an ACL)" },
     { 35, "UNSUPPORTED_VERSION" },
+    { 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED (ask for an ACL)" },
+    { 54, "SECURITY_DISABLED" },
+    { 55, "OPERATION_NOT_ATTEMPTED" },
     { 36, "TOPIC_ALREADY_EXISTS (use 'topics alter' to change it)" },
     { 37, "INVALID_PARTITIONS (the count must be positive and, when altering, "
           "larger than now)" },

@@ -34,11 +34,11 @@ typedef enum {
     TR_ERR_DUPLICATE = -18, /* idempotent producer: batch already written */
     TR_ERR_FENCED = -19,    /* idempotent producer: stale epoch */
     TR_ERR_UNKNOWN_PRODUCER = -20,
-    TR_ERR_CLOSED = -21, /* peer or object closed */
-    TR_ERR_NO_KEY = -22, /* a compacted log got a record without a key */
-    TR_ERR_STALE = -23,  /* a conditional write lost to a newer version */
-    TR_ERR_AUTH = -24,   /* SASL authentication refused */
-    TR_ERR_TLS = -25,    /* TLS handshake failed (certificate not trusted) */
+    TR_ERR_CLOSED = -21,    /* peer or object closed */
+    TR_ERR_NO_KEY = -22,    /* a compacted log got a record without a key */
+    TR_ERR_STALE = -23,     /* a conditional write lost to a newer version */
+    TR_ERR_AUTH = -24,      /* SASL authentication refused */
+    TR_ERR_TLS = -25,       /* TLS handshake failed (certificate not trusted) */
     TR_ERR_TXN_STATE = -26, /* a batch or marker a transaction does not allow */
 } tr_err_t;
 
@@ -76,6 +76,8 @@ enum {
     TR_KERR_REBALANCE_IN_PROGRESS = 27,
     TR_KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
     TR_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    TR_KERR_GROUP_AUTHORIZATION_FAILED = 30,
+    TR_KERR_CLUSTER_AUTHORIZATION_FAILED = 31,
     TR_KERR_UNSUPPORTED_SASL_MECHANISM = 33,
     TR_KERR_ILLEGAL_SASL_STATE = 34,
     TR_KERR_UNSUPPORTED_VERSION = 35,
@@ -97,6 +99,7 @@ enum {
     TR_KERR_CONCURRENT_TRANSACTIONS = 51,
     TR_KERR_TRANSACTION_COORDINATOR_FENCED = 52,
     TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+    TR_KERR_SECURITY_DISABLED = 54,
     TR_KERR_OPERATION_NOT_ATTEMPTED = 55,
     TR_KERR_KAFKA_STORAGE_ERROR = 56,
     TR_KERR_UNKNOWN_PRODUCER_ID = 59,

@@ -130,5 +130,7 @@ int tr_cmd_users(int argc, char **argv);
 int tr_cmd_quotas(int argc, char **argv);
 /* transactions.c: transactional ids (list, describe). */
 int tr_cmd_transactions(int argc, char **argv);
+/* acls.c: ACLs (list, add, remove), kafka-acls' flags. */
+int tr_cmd_acls(int argc, char **argv);
 
 #endif /* TR_CLI_H */

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 int
 tr_landing_name(char *buf, size_t len, const char *topic, int32_t partition,
                 int64_t first, int64_t last, const char *ext)
@@ -125,17 +127,7 @@ tr_landing_mkdirs(const char *path)
 tr_err_t
 tr_landing_sync_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY);
-    tr_err_t err = TR_OK;
-
-    if (fd < 0) {
-        return TR_ERR_IO;
-    }
-    if (fsync(fd) != 0) {
-        err = TR_ERR_IO;
-    }
-    close(fd);
-    return err;
+    return tr_fsync_dir(path);
 }
 
 /* Walks one directory level; 'depth' 0 is TOPIC, 1 dt=, 2 hr=. */

@@ -7,6 +7,8 @@
  *   tributary cluster
  *   tributary export  (the file exporter, also run as a service)
  *   tributary bench   (load generator, tools/bench.c)
+ *   tributary users   SASL/SCRAM users
+ *   tributary acls    ACLs
  */
 #include "build-config.h"
 
@@ -38,6 +40,7 @@ static const struct {
     { "quotas", tr_cmd_quotas, "list, set and delete client quotas" },
     { "transactions", tr_cmd_transactions,
       "list and describe transactional ids" },
+    { "acls", tr_cmd_acls, "list, add and remove ACLs (authorization)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -123,7 +123,7 @@ tr_api_create_topics(struct tr_request *req)
     int16_t v = req->hdr.api_version;
     struct tr_slice topics_at;
     int32_t ntopics, t, timeout_ms;
-    int validate_only = 0;
+    int validate_only = 0, create_any;
     tr_err_t err;
 
     /* Skip to the trailing fields first: validate_only decides the work. */
@@ -172,6 +172,9 @@ tr_api_create_topics(struct tr_request *req)
         (v >= 1 && (err = tr_proto_get_bool(in, &validate_only)) != TR_OK)) {
         return err;
     }
+    /* CREATE on the cluster covers every topic (asked quietly, as Kafka). */
+    create_any = tr_api_authorize_quiet(req, TR_ACL_OP_CREATE, TR_ACL_CLUSTER,
+                                        TR_ACL_CLUSTER_NAME);
 
     if (v >= 2) {
         tr_request_put_throttle(req);
@@ -238,6 +241,12 @@ tr_api_create_topics(struct tr_request *req)
         }
         if (rf == -1) {
             rf = (int16_t)req->broker->cfg->default_replication_factor;
+        }
+        if (!create_any &&
+            !tr_api_authorize_str(req, TR_ACL_OP_CREATE, TR_ACL_TOPIC, &name)) {
+            /* CREATE on the cluster or the topic, checked first. */
+            kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(message, sizeof(message), "Authorization failed.");
         }
         if (kerr != TR_KERR_NONE) {
             /* message already set */
@@ -353,7 +362,9 @@ tr_api_delete_topics(struct tr_request *req)
         int16_t kerr = TR_KERR_NONE;
 
         tr_proto_get_string(&names_at, &name);
-        if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
+        if (!tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_TOPIC, &name)) {
+            kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+        } else if (tr_str_copy(&name, topic, sizeof(topic)) != TR_OK) {
             kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 #ifdef HAVE_ZOOKEEPER
         } else if (req->broker->cluster != NULL) {
@@ -431,6 +442,7 @@ tr_api_create_partitions(struct tr_request *req)
         char topic[TR_TOPIC_NAME_MAX + 1], message[200] = "";
         int32_t count, n, i, j, nrep, i32, current = -1;
         int16_t kerr = TR_KERR_NONE;
+        int allowed;
 
         tr_proto_get_string(&topics_at, &name);
         tr_slice_get_i32(&topics_at, &count);
@@ -441,10 +453,15 @@ tr_api_create_partitions(struct tr_request *req)
                 tr_slice_get_i32(&topics_at, &i32);
             }
         }
-        if (tr_str_copy(&name, topic, sizeof(topic)) == TR_OK) {
+        allowed =
+            tr_api_authorize_str(req, TR_ACL_OP_ALTER, TR_ACL_TOPIC, &name);
+        if (allowed && tr_str_copy(&name, topic, sizeof(topic)) == TR_OK) {
             current = tr_topics_partition_count(req->broker->topics, topic);
         }
-        if (current < 0) {
+        if (!allowed) {
+            kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(message, sizeof(message), "Authorization failed.");
+        } else if (current < 0) {
             kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(message, sizeof(message), "topic does not exist");
         } else if (count <= current) {
@@ -607,6 +624,16 @@ tr_api_describe_configs(struct tr_request *req)
         if (tr_str_copy(&name, rname, sizeof(rname)) != TR_OK) {
             kerr = TR_KERR_INVALID_REQUEST;
             message = "resource name too long";
+        } else if (type == RESOURCE_TOPIC &&
+                   !tr_api_authorize(req, TR_ACL_OP_DESCRIBE_CONFIGS,
+                                     TR_ACL_TOPIC, rname)) {
+            kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            message = "Authorization failed.";
+        } else if (type == RESOURCE_BROKER &&
+                   !tr_api_authorize(req, TR_ACL_OP_DESCRIBE_CONFIGS,
+                                     TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME)) {
+            kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            message = "Cluster authorization failed.";
         } else if (type == RESOURCE_TOPIC) {
             if (tr_topics_describe_configs(req->broker->topics, rname,
                                            topic_config_cb, &d) != TR_OK) {

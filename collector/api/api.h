@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "acl.h"
 #include "broker.h"
 #include "buf.h"
 #include "config.h"
@@ -78,6 +79,7 @@ struct tr_request {
     int64_t now_ms;
     /* Set by handlers: */
     int no_response; /* acks=0 produce: send nothing */
+    int close;       /* close the connection instead of answering */
     /*
      * Fetch long polling: set to the number of milliseconds to wait before
      * the request is run again (it is also run again as soon as one of the
@@ -225,6 +227,49 @@ tr_err_t tr_api_alter_user_scram_credentials(struct tr_request *req);
 /* quotas.c: client quotas (security/quota.h). */
 tr_err_t tr_api_describe_client_quotas(struct tr_request *req);
 tr_err_t tr_api_alter_client_quotas(struct tr_request *req);
+
+/* acls.c: the ACL APIs. */
+tr_err_t tr_api_describe_acls(struct tr_request *req);
+tr_err_t tr_api_create_acls(struct tr_request *req);
+tr_err_t tr_api_delete_acls(struct tr_request *req);
+
+/*
+ * Authorization of a request (security/acl.h), for every handler: 1 if the
+ * principal of the request's connection, from its host, may do 'op' on the
+ * resource, 0 if not (the denial is logged, rate limited). Call it before
+ * looking the resource up, so that a denied client cannot learn whether it
+ * exists, and answer Kafka's *_AUTHORIZATION_FAILED error. Without an
+ * authorizer it is a single pointer test. For example, a handler of
+ * DescribeClientQuotas:
+ *
+ *   if (!tr_api_authorize(req, TR_ACL_OP_DESCRIBE_CONFIGS, TR_ACL_CLUSTER,
+ *                         TR_ACL_CLUSTER_NAME)) {
+ *       error = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+ *   }
+ */
+int tr_api_authorize_slow(struct tr_request *req, enum tr_acl_op op,
+                          enum tr_acl_resource type, const char *name);
+static inline int
+tr_api_authorize(struct tr_request *req, enum tr_acl_op op,
+                 enum tr_acl_resource type, const char *name)
+{
+    return req->broker->acl == NULL ||
+           tr_api_authorize_slow(req, op, type, name);
+}
+/* The same for a name read from the wire (not NUL-terminated). */
+int tr_api_authorize_str(struct tr_request *req, enum tr_acl_op op,
+                         enum tr_acl_resource type, const struct tr_str *name);
+/* Without logging a denial: for filtering (Metadata of all topics). */
+int tr_api_authorize_quiet(struct tr_request *req, enum tr_acl_op op,
+                           enum tr_acl_resource type, const char *name);
+/* 'op' on any resource of 'type' (tr_acl_authorize_any). */
+int tr_api_authorize_any(struct tr_request *req, enum tr_acl_op op,
+                         enum tr_acl_resource type);
+/* KIP-430 authorized_operations of the resource for this request. */
+int32_t tr_api_authorized_ops(struct tr_request *req, enum tr_acl_resource type,
+                              const char *name);
+/* Longest resource name the helpers look up (Kafka: topics 249). */
+#define TR_API_ACL_NAME_MAX 1024
 
 /*
  * Encodes the ApiVersions v0 answer Kafka gives to a version it lacks:

@@ -242,6 +242,18 @@ alter(struct tr_request *req, int incremental)
             e->alters[e->n].op = op;
             e->n++;
         }
+        if (type == RESOURCE_TOPIC &&
+            !tr_api_authorize_str(req, TR_ACL_OP_ALTER_CONFIGS, TR_ACL_TOPIC,
+                                  &name)) {
+            /* Authorization comes first (Kafka's order). */
+            kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(message, sizeof(message), "Authorization failed.");
+        } else if (type == RESOURCE_BROKER &&
+                   !tr_api_authorize(req, TR_ACL_OP_ALTER_CONFIGS,
+                                     TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME)) {
+            kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            snprintf(message, sizeof(message), "Cluster authorization failed.");
+        }
         if (kerr != TR_KERR_NONE) {
             /* message set above */
         } else if (tr_str_copy(&name, rname, sizeof(rname)) != TR_OK) {

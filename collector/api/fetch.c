@@ -32,6 +32,7 @@ struct fetch_part {
     int64_t fetch_offset;
     int32_t max_bytes;
     int16_t kerr;
+    int denied; /* not authorized: TOPIC_AUTHORIZATION_FAILED */
     struct tr_partition_offsets offs;
     struct tr_read_result read;
     struct tr_aborted_txn *aborted; /* read_committed: owned */
@@ -85,6 +86,7 @@ fetch_decode(struct tr_request *req, struct fetch *f)
     int16_t v = req->hdr.api_version;
     struct tr_slice topics_at;
     int32_t session_id, session_epoch, t, p, n = 0;
+    int follower_ok;
     tr_err_t err;
 
     if ((err = tr_slice_get_i32(in, &f->replica_id)) != TR_OK ||
@@ -149,18 +151,30 @@ fetch_decode(struct tr_request *req, struct fetch *f)
     for (p = 0; p < n; p++) {
         f->parts[p].read.fd = -1;
     }
+    /*
+     * Followers need CLUSTER_ACTION on the cluster, consumers READ on each
+     * topic; a denied follower gets TOPIC_AUTHORIZATION_FAILED too, as
+     * Kafka answers.
+     */
+    follower_ok = f->replica_id < 0 ||
+                  tr_api_authorize(req, TR_ACL_OP_CLUSTER_ACTION,
+                                   TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME);
     /* Second walk: fill them in (the bounds were checked above). */
     n = 0;
     for (t = 0; t < f->ntopics; t++) {
         struct tr_str name;
         int32_t np;
-        int topic_ok;
+        int topic_ok, allowed;
 
         tr_proto_get_string(&topics_at, &name);
         tr_proto_get_array_len_v(&topics_at, 0, &np, 0, TR_API_MAX_PARTITIONS);
         np = np < 0 ? 0 : np;
         topic_ok =
             tr_str_copy(&name, f->topics[t], sizeof(f->topics[t])) == TR_OK;
+        allowed = f->replica_id >= 0
+                      ? follower_ok
+                      : np == 0 || tr_api_authorize_str(req, TR_ACL_OP_READ,
+                                                        TR_ACL_TOPIC, &name);
         f->topic_nparts[t] = np;
         for (p = 0; p < np; p++, n++) {
             struct fetch_part *fp = &f->parts[n];
@@ -181,6 +195,7 @@ fetch_decode(struct tr_request *req, struct fetch *f)
             tr_slice_get_i32(&topics_at, &fp->max_bytes);
             fp->kerr =
                 topic_ok ? TR_KERR_NONE : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            fp->denied = !allowed;
         }
     }
     /* ForgottenTopicsData and RackId are irrelevant without sessions. */
@@ -203,6 +218,13 @@ fetch_read(struct tr_request *req, struct fetch *f)
         int64_t end;
         tr_err_t err;
 
+        if (fp->denied) {
+            fp->kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            memset(&fp->offs, 0, sizeof(fp->offs));
+            fp->offs.high_watermark = fp->offs.last_stable = -1;
+            fp->offs.log_start = -1;
+            continue;
+        }
         part = tr_topics_partition(req->broker->topics, fp->topic, fp->index);
         if (part == NULL) {
             /* In a cluster the partition may live on other brokers. */
@@ -416,7 +438,7 @@ tr_api_list_offsets(struct tr_request *req)
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
         int32_t nparts, p;
-        int topic_ok;
+        int topic_ok, allowed;
 
         if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
             (err = tr_proto_get_array_len_v(in, 0, &nparts, 12,
@@ -425,6 +447,8 @@ tr_api_list_offsets(struct tr_request *req)
         }
         nparts = nparts < 0 ? 0 : nparts;
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
+        allowed = nparts == 0 || tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE,
+                                                      TR_ACL_TOPIC, &name);
         tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
         tr_buf_put_i32(out, nparts);
         for (p = 0; p < nparts; p++) {
@@ -439,10 +463,12 @@ tr_api_list_offsets(struct tr_request *req)
                 (err = tr_slice_get_i64(in, &timestamp)) != TR_OK) {
                 return err;
             }
-            if (topic_ok) {
+            if (topic_ok && allowed) {
                 part = tr_topics_partition(req->broker->topics, topic, index);
             }
-            if (part == NULL) {
+            if (!allowed) {
+                kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (part == NULL) {
                 kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
                 tr_partition_offsets(part, &offs);

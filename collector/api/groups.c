@@ -165,7 +165,15 @@ tr_api_find_coordinator(struct tr_request *req)
         (v >= 1 && (err = tr_slice_get_i8(&req->body, &key_type)) != TR_OK)) {
         return err;
     }
-    if (key_type == 1 && (broker->txn == NULL || broker->cluster != NULL)) {
+    if (key_type == 0 &&
+        !tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_GROUP, &key)) {
+        kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (key_type == 1 &&
+               !tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE,
+                                     TR_ACL_TRANSACTIONAL_ID, &key)) {
+        kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (key_type == 1 &&
+               (broker->txn == NULL || broker->cluster != NULL)) {
         /* In a cluster the transaction coordinator is not served yet. */
         kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         msg = "no transaction coordinator";
@@ -315,7 +323,10 @@ tr_api_join_group(struct tr_request *req)
     jr.version = v;
     jr.token = req->waiter;
     jr.waiter = req->waiter;
-    if (!group_allowed(req, &jr.group_id)) {
+    if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP,
+                              &jr.group_id)) {
+        res.error = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (!group_allowed(req, &jr.group_id)) {
         res.error = TR_KERR_GROUP_MAX_SIZE_REACHED;
     } else {
         err = tr_groups_join(req->broker->groups, &jr, req->final, req->now_ms,
@@ -392,8 +403,13 @@ tr_api_sync_group(struct tr_request *req)
     }
     sr.assignments = asg;
     sr.waiter = req->waiter;
-    err =
-        tr_groups_sync(req->broker->groups, &sr, req->final, req->now_ms, &res);
+    if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP,
+                              &sr.group_id)) {
+        res.error = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else {
+        err = tr_groups_sync(req->broker->groups, &sr, req->final, req->now_ms,
+                             &res);
+    }
     if (err != TR_OK) {
         goto out;
     }
@@ -429,8 +445,10 @@ tr_api_heartbeat(struct tr_request *req)
         (v >= 3 && (err = tr_proto_get_string(in, &instance)) != TR_OK)) {
         return err;
     }
-    kerr = tr_groups_heartbeat(req->broker->groups, &group, &member, &instance,
-                               generation, req->now_ms);
+    kerr = !tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP, &group)
+               ? TR_KERR_GROUP_AUTHORIZATION_FAILED
+               : tr_groups_heartbeat(req->broker->groups, &group, &member,
+                                     &instance, generation, req->now_ms);
     if (v >= 1) {
         tr_request_put_throttle(req);
     }
@@ -449,17 +467,20 @@ tr_api_leave_group(struct tr_request *req)
     int32_t n, i;
     int16_t kerr;
     size_t at;
+    int allowed;
     tr_err_t err;
 
     if ((err = tr_proto_get_string(in, &group)) != TR_OK) {
         return err;
     }
+    allowed = tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP, &group);
     if (v < 3) {
         if ((err = tr_proto_get_string(in, &member)) != TR_OK) {
             return err;
         }
-        kerr = tr_groups_leave(req->broker->groups, &group, &member, &instance,
-                               req->now_ms);
+        kerr = !allowed ? TR_KERR_GROUP_AUTHORIZATION_FAILED
+                        : tr_groups_leave(req->broker->groups, &group, &member,
+                                          &instance, req->now_ms);
         if (v >= 1) {
             tr_request_put_throttle(req);
         }
@@ -478,6 +499,12 @@ tr_api_leave_group(struct tr_request *req)
         }
     }
     tr_request_put_throttle(req);
+    if (!allowed) {
+        /* Kafka's error response: the top-level code, no members. */
+        tr_buf_put_i16(out, TR_KERR_GROUP_AUTHORIZATION_FAILED);
+        tr_buf_put_i32(out, 0);
+        return TR_OK;
+    }
     at = tr_buf_put_i16(out, TR_KERR_NONE); /* ErrorCode */
     tr_buf_put_i32(out, n);
     for (i = 0; i < n; i++) {
@@ -568,6 +595,59 @@ commit_wait(struct tr_request *req, struct tr_offset_commit *offs, int32_t n,
     return 0;
 }
 
+/*
+ * Commits what the client may commit: nothing without READ on the group
+ * (GROUP_AUTHORIZATION_FAILED for all), and only the partitions of topics
+ * it may READ (TOPIC_AUTHORIZATION_FAILED for the others).
+ */
+static tr_err_t
+commit_authorized(struct tr_request *req, const struct tr_str *group,
+                  const struct tr_str *member, const struct tr_str *instance,
+                  int32_t generation, struct tr_offset_commit *offs, int32_t n,
+                  const struct tr_str *topic_names, const int32_t *topic_counts,
+                  int32_t ntopics, struct tr_groups_ack *ack)
+{
+    struct tr_offset_commit *sub = NULL;
+    int32_t t, p, k, m = 0;
+    tr_err_t err;
+
+    if (req->broker->acl == NULL) {
+        return tr_groups_commit(req->broker->groups, group, member, instance,
+                                generation, offs, n, req->now_ms, ack);
+    }
+    if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP, group)) {
+        for (k = 0; k < n; k++) {
+            offs[k].error = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+        }
+        return TR_OK;
+    }
+    sub = tr_calloc((size_t)n + 1, sizeof(*sub));
+    if (sub == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    for (t = 0, k = 0; t < ntopics; t++) {
+        int allowed = topic_counts[t] == 0 ||
+                      tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_TOPIC,
+                                           &topic_names[t]);
+        for (p = 0; p < topic_counts[t]; p++, k++) {
+            offs[k].error =
+                allowed ? TR_KERR_NONE : TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            if (allowed) {
+                sub[m++] = offs[k];
+            }
+        }
+    }
+    err = tr_groups_commit(req->broker->groups, group, member, instance,
+                           generation, sub, m, req->now_ms, ack);
+    for (k = 0, m = 0; err == TR_OK && k < n; k++) {
+        if (offs[k].error == TR_KERR_NONE) {
+            offs[k].error = sub[m++].error;
+        }
+    }
+    tr_free(sub);
+    return err;
+}
+
 tr_err_t
 tr_api_offset_commit(struct tr_request *req)
 {
@@ -650,13 +730,19 @@ tr_api_offset_commit(struct tr_request *req)
             tr_proto_get_string(&topics_at, &oc->metadata);
         }
     }
-    if (req->state == NULL && !group_allowed(req, &group)) {
+    if (req->state == NULL &&
+        !tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP, &group)) {
+        for (k = 0; k < n; k++) {
+            offs[k].error = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+        }
+    } else if (req->state == NULL && !group_allowed(req, &group)) {
         for (k = 0; k < n; k++) {
             offs[k].error = TR_KERR_GROUP_MAX_SIZE_REACHED;
         }
     } else if (req->state == NULL) {
-        err = tr_groups_commit(req->broker->groups, &group, &member, &instance,
-                               generation, offs, n, req->now_ms, &ack);
+        err =
+            commit_authorized(req, &group, &member, &instance, generation, offs,
+                              n, topic_names, topic_counts, ntopics, &ack);
         group_charged(req, &group);
         if (err != TR_OK) {
             goto out;
@@ -725,6 +811,23 @@ put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
     tr_proto_put_tags_v(out, flex);
 }
 
+/* A partition of a topic the client may not DESCRIBE: offset -1 and
+ * TOPIC_AUTHORIZATION_FAILED, in every version. */
+static void
+put_denied(struct tr_buf *out, int16_t v, int32_t partition)
+{
+    int flex = v >= 6;
+
+    tr_buf_put_i32(out, partition);
+    tr_buf_put_i64(out, -1);
+    if (v >= 5) {
+        tr_buf_put_i32(out, -1);
+    }
+    tr_proto_put_cstring_v(out, flex, "");
+    tr_buf_put_i16(out, TR_KERR_TOPIC_AUTHORIZATION_FAILED);
+    tr_proto_put_tags_v(out, flex);
+}
+
 /* Whether v7's require_stable asks about a pending transactional offset. */
 static int
 unstable(struct tr_request *req, int require_stable, int16_t kerr,
@@ -752,6 +855,7 @@ tr_api_offset_fetch(struct tr_request *req)
     int32_t ntopics, t, p;
     int16_t kerr;
     int require_stable = 0;
+    int allowed;
     tr_err_t err;
 
     if ((err = tr_proto_get_string_v(in, flex, &group)) != TR_OK ||
@@ -784,10 +888,28 @@ tr_api_offset_fetch(struct tr_request *req)
     if (v >= 7 && (err = tr_proto_get_bool(in, &require_stable)) != TR_OK) {
         return err;
     }
-    err = tr_groups_offsets(req->broker->groups, &group, req->now_ms, &offs,
-                            &noffs, &kerr);
-    if (err != TR_OK) {
-        return err;
+    if (!tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_GROUP, &group)) {
+        /* Nothing is looked up; v0-1 carry the code per partition. */
+        kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else {
+        err = tr_groups_offsets(req->broker->groups, &group, req->now_ms, &offs,
+                                &noffs, &kerr);
+        if (err != TR_OK) {
+            return err;
+        }
+    }
+    if (req->broker->acl != NULL) {
+        /* Offsets of topics the client may not describe are not shown. */
+        for (i = 0, j = 0; i < noffs; i++) {
+            if (tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
+                                       offs[i].topic)) {
+                offs[j++] = offs[i];
+            } else {
+                tr_free(offs[i].topic);
+                tr_free(offs[i].metadata);
+            }
+        }
+        noffs = j;
     }
     if (v >= 3) {
         tr_request_put_throttle(req);
@@ -830,8 +952,15 @@ tr_api_offset_fetch(struct tr_request *req)
             tr_proto_put_string_v(out, flex, name.len > 0 ? name.ptr : "",
                                   name.len > 0 ? name.len : 0);
             tr_proto_put_array_len_v(out, flex, np);
+            allowed = np == 0 || kerr == TR_KERR_GROUP_AUTHORIZATION_FAILED ||
+                      tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE,
+                                           TR_ACL_TOPIC, &name);
             for (p = 0; p < np; p++) {
                 tr_slice_get_i32(&topics_at, &idx);
+                if (!allowed) {
+                    put_denied(out, v, idx);
+                    continue;
+                }
                 put_fetched(
                     out, v, idx, find_offset(offs, noffs, &name, idx), kerr,
                     unstable(req, require_stable, kerr, &group, &name, idx));
@@ -855,7 +984,9 @@ tr_api_list_groups(struct tr_request *req)
 {
     struct tr_buf *out = req->out;
     struct tr_group_listing *list = NULL;
-    size_t n = 0, i;
+    size_t n = 0, i, count_at;
+    int32_t listed = 0;
+    int all;
     tr_err_t err;
 
     err = tr_groups_list(req->broker->groups, req->now_ms, &list, &n);
@@ -866,11 +997,20 @@ tr_api_list_groups(struct tr_request *req)
         tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, TR_KERR_NONE);
-    tr_buf_put_i32(out, (int32_t)n);
+    /* DESCRIBE on the cluster lists all, else the groups one may describe. */
+    all = tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE, TR_ACL_CLUSTER,
+                                 TR_ACL_CLUSTER_NAME);
+    count_at = tr_buf_put_i32(out, (int32_t)n);
     for (i = 0; i < n; i++) {
+        if (!all && !tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
+                                            TR_ACL_GROUP, list[i].group_id)) {
+            continue;
+        }
         tr_proto_put_cstring_v(out, 0, list[i].group_id);
         tr_proto_put_cstring_v(out, 0, list[i].protocol_type);
+        listed++;
     }
+    tr_buf_set_i32(out, count_at, listed);
     tr_group_listing_free(list, n);
     return TR_OK;
 }
@@ -911,6 +1051,20 @@ tr_api_describe_groups(struct tr_request *req)
         struct tr_str name;
 
         tr_proto_get_string(&names_at, &name);
+        if (!tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_GROUP,
+                                  &name)) {
+            /* Kafka's answer: the code, the name, nothing else. */
+            tr_buf_put_i16(out, TR_KERR_GROUP_AUTHORIZATION_FAILED);
+            put_str(out, &name);
+            tr_proto_put_cstring_v(out, 0, "");
+            tr_proto_put_cstring_v(out, 0, "");
+            tr_proto_put_cstring_v(out, 0, "");
+            tr_buf_put_i32(out, 0); /* Members */
+            if (v >= 3) {
+                tr_buf_put_i32(out, INT32_MIN); /* AuthorizedOperations */
+            }
+            continue;
+        }
         err = tr_groups_describe(req->broker->groups, &name, req->now_ms, &d);
         if (err != TR_OK) {
             return err;
@@ -934,7 +1088,13 @@ tr_api_describe_groups(struct tr_request *req)
             tr_proto_put_bytes_v(out, 0, mi->assignment, mi->assignment_len);
         }
         if (v >= 3) {
-            tr_buf_put_i32(out, INT32_MIN); /* AuthorizedOperations */
+            /* AuthorizedOperations (KIP-430), when asked for. */
+            char gname[TR_API_ACL_NAME_MAX];
+            tr_buf_put_i32(
+                out,
+                include_ops && tr_str_copy(&name, gname, sizeof(gname)) == TR_OK
+                    ? tr_api_authorized_ops(req, TR_ACL_GROUP, gname)
+                    : INT32_MIN);
         }
         tr_group_description_cleanup(&d);
     }
@@ -970,7 +1130,10 @@ tr_api_delete_groups(struct tr_request *req)
         tr_proto_get_string(&names_at, &name);
         put_str(out, &name);
         tr_buf_put_i16(
-            out, tr_groups_delete(req->broker->groups, &name, req->now_ms));
+            out,
+            !tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_GROUP, &name)
+                ? TR_KERR_GROUP_AUTHORIZATION_FAILED
+                : tr_groups_delete(req->broker->groups, &name, req->now_ms));
     }
     return TR_OK;
 }

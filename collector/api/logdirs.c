@@ -244,6 +244,17 @@ tr_api_describe_log_dirs(struct tr_request *req)
     if (err != TR_OK) {
         goto out;
     }
+    if (!tr_api_authorize(req, TR_ACL_OP_DESCRIBE, TR_ACL_CLUSTER,
+                          TR_ACL_CLUSTER_NAME)) {
+        /* Kafka: no results; from v3 also the code at the top. */
+        tr_request_put_throttle(req);
+        if (v >= 3) {
+            tr_buf_put_i16(out, TR_KERR_CLUSTER_AUTHORIZATION_FAILED);
+        }
+        tr_proto_put_array_len_v(out, flex, 0); /* Results */
+        tr_proto_put_tags_v(out, flex);
+        goto out;
+    }
 
     parts = tr_topics_partitions(req->broker->topics, &nparts);
     n = nparts;

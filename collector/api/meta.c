@@ -47,6 +47,9 @@ static const struct tr_api api_table[] = {
     { TR_API_DESCRIBE_TRANSACTIONS, 0, 0, tr_api_describe_transactions },
     { TR_API_LIST_TRANSACTIONS, 0, 1, tr_api_list_transactions },
     { TR_API_DESCRIBE_PRODUCERS, 0, 0, tr_api_describe_producers },
+    { TR_API_DESCRIBE_ACLS, 0, 3, tr_api_describe_acls },
+    { TR_API_CREATE_ACLS, 0, 3, tr_api_create_acls },
+    { TR_API_DELETE_ACLS, 0, 3, tr_api_delete_acls },
     { TR_API_DESCRIBE_CONFIGS, 0, 3, tr_api_describe_configs },
     { TR_API_CREATE_PARTITIONS, 0, 1, tr_api_create_partitions },
     { TR_API_OFFSET_COMMIT, 2, 7, tr_api_offset_commit },
@@ -152,9 +155,17 @@ tr_api_api_versions(struct tr_request *req)
 }
 
 /*
- * Finds topic 'name' or creates it when auto-creation applies. Returns the
- * partition count, or -1 with *kerr set.
+ * Auto-creation needs CREATE on the cluster or on the topic (Kafka checks
+ * the cluster quietly, then each topic).
  */
+static int
+may_create(struct tr_request *req, const char *name)
+{
+    return tr_api_authorize_quiet(req, TR_ACL_OP_CREATE, TR_ACL_CLUSTER,
+                                  TR_ACL_CLUSTER_NAME) ||
+           tr_api_authorize(req, TR_ACL_OP_CREATE, TR_ACL_TOPIC, name);
+}
+
 /*
  * Auto-creation counts against the asking principal's
  * max.topics.per.principal (internal "__" topics excepted): refused, the
@@ -177,6 +188,10 @@ auto_create_allowed(struct tr_request *req, const char *name, int16_t *kerr)
     return 0;
 }
 
+/*
+ * Finds topic 'name' or creates it when auto-creation applies. Returns the
+ * partition count, or -1 with *kerr set.
+ */
 static int32_t
 resolve_topic(struct tr_request *req, const char *name, int allow_create,
               int16_t *kerr)
@@ -202,6 +217,10 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         }
         if (!allow_create || !cfg->auto_create_topics) {
             *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            return -1;
+        }
+        if (!may_create(req, name)) {
+            *kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
             return -1;
         }
         if (!auto_create_allowed(req, name, kerr)) {
@@ -233,6 +252,10 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return -1;
     }
+    if (!may_create(req, name)) {
+        *kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+        return -1;
+    }
     if (!auto_create_allowed(req, name, kerr)) {
         return -1;
     }
@@ -255,9 +278,14 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
     return count;
 }
 
+/*
+ * One topic of the answer. 'ops' is its TopicAuthorizedOperations (v8+),
+ * INT32_MIN when not asked for. A topic the client may not describe gets
+ * TOPIC_AUTHORIZATION_FAILED, no partitions, and IsInternal false.
+ */
 static void
 put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
-                   int16_t kerr)
+                   int16_t kerr, int32_t ops)
 {
     struct tr_buf *out = req->out;
     int16_t v = req->hdr.api_version;
@@ -267,7 +295,9 @@ put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
     tr_buf_put_i16(out, kerr);
     tr_proto_put_cstring_v(out, 0, name);
     if (v >= 1) {
-        tr_proto_put_bool(out, strncmp(name, "__", 2) == 0); /* IsInternal */
+        tr_proto_put_bool(out,
+                          kerr != TR_KERR_TOPIC_AUTHORIZATION_FAILED &&
+                              strncmp(name, "__", 2) == 0); /* IsInternal */
     }
     tr_buf_put_i32(out, count > 0 ? count : 0);
 #ifdef HAVE_ZOOKEEPER
@@ -336,8 +366,17 @@ put_topic_metadata(struct tr_request *req, const char *name, int32_t count,
         }
     }
     if (v >= 8) {
-        tr_buf_put_i32(out, INT32_MIN); /* TopicAuthorizedOperations */
+        tr_buf_put_i32(out, ops); /* TopicAuthorizedOperations */
     }
+}
+
+/* TopicAuthorizedOperations of an answered topic, if asked for. */
+static int32_t
+topic_ops(struct tr_request *req, int wanted, const char *name, int16_t kerr)
+{
+    return wanted && kerr != TR_KERR_TOPIC_AUTHORIZATION_FAILED
+               ? tr_api_authorized_ops(req, TR_ACL_TOPIC, name)
+               : INT32_MIN;
 }
 
 tr_err_t
@@ -349,8 +388,9 @@ tr_api_metadata(struct tr_request *req)
     struct tr_slice topics_at;
     struct tr_topic_info *all = NULL;
     size_t nall = 0, i;
-    int32_t ntopics, t;
-    int allow_create = 1, flag;
+    int32_t ntopics, t, listed = 0;
+    int allow_create = 1, cluster_ops = 0, want_ops = 0;
+    size_t count_at;
     tr_err_t err;
 
     /* Metadata v0-8 are never flexible. */
@@ -375,9 +415,9 @@ tr_api_metadata(struct tr_request *req)
         }
     }
     if (v >= 8) {
-        err = tr_proto_get_bool(&req->body, &flag);
+        err = tr_proto_get_bool(&req->body, &cluster_ops);
         if (err == TR_OK) {
-            err = tr_proto_get_bool(&req->body, &flag);
+            err = tr_proto_get_bool(&req->body, &want_ops);
         }
         if (err != TR_OK) {
             return err;
@@ -402,8 +442,8 @@ tr_api_metadata(struct tr_request *req)
          */
         const char *listener =
             req->security != NULL ? req->security->listener : NULL;
-        size_t count_at = tr_buf_len(out);
-        int32_t listed = 0;
+        size_t brokers_at = tr_buf_len(out);
+        int32_t nlisted = 0;
 
         tr_buf_put_i32(out, 0);
         for (i = 0; i < nb; i++) {
@@ -420,9 +460,9 @@ tr_api_metadata(struct tr_request *req)
                 tr_proto_put_cstring_v(out, 0,
                                        bs[i].rack[0] ? bs[i].rack : NULL);
             }
-            listed++;
+            nlisted++;
         }
-        tr_buf_set_i32(out, count_at, listed);
+        tr_buf_set_i32(out, brokers_at, nlisted);
     }
     tr_free(bs);
     if (nb == 0)
@@ -454,27 +494,40 @@ tr_api_metadata(struct tr_request *req)
 #ifdef HAVE_ZOOKEEPER
         char **names = NULL;
         size_t nn = tr_cluster_topics(broker->cluster, &names);
-        tr_buf_put_i32(out, (int32_t)nn);
+        count_at = tr_buf_put_i32(out, 0);
         for (i = 0; i < nn; i++) {
-            put_topic_metadata(
-                req, names[i],
-                tr_cluster_partition_count(broker->cluster, names[i]),
-                TR_KERR_NONE);
+            /* All topics: those the client may not describe are left out. */
+            if (tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
+                                       names[i])) {
+                put_topic_metadata(
+                    req, names[i],
+                    tr_cluster_partition_count(broker->cluster, names[i]),
+                    TR_KERR_NONE,
+                    topic_ops(req, want_ops, names[i], TR_KERR_NONE));
+                listed++;
+            }
             tr_free(names[i]);
         }
         tr_free(names);
+        tr_buf_set_i32(out, count_at, listed);
 #endif
     } else if (ntopics < 0 || (v == 0 && ntopics == 0)) {
         err = tr_topics_list(broker->topics, &all, &nall);
         if (err != TR_OK) {
             return err;
         }
-        tr_buf_put_i32(out, (int32_t)nall);
+        count_at = tr_buf_put_i32(out, 0);
         for (i = 0; i < nall; i++) {
-            put_topic_metadata(req, all[i].name, all[i].partitions,
-                               TR_KERR_NONE);
+            if (tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
+                                       all[i].name)) {
+                put_topic_metadata(
+                    req, all[i].name, all[i].partitions, TR_KERR_NONE,
+                    topic_ops(req, want_ops, all[i].name, TR_KERR_NONE));
+                listed++;
+            }
         }
         tr_free(all);
+        tr_buf_set_i32(out, count_at, listed);
     } else {
         tr_buf_put_i32(out, ntopics);
         for (t = 0; t < ntopics; t++) {
@@ -491,14 +544,26 @@ tr_api_metadata(struct tr_request *req)
                                       : 0,
                          name.ptr ? name.ptr : "");
                 kerr = TR_KERR_INVALID_TOPIC_EXCEPTION;
+            } else if (!tr_api_authorize(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC,
+                                         cname)) {
+                /* Before the lookup: a denied client learns nothing. */
+                kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
             } else {
                 count = resolve_topic(req, cname, allow_create, &kerr);
             }
-            put_topic_metadata(req, cname, count, kerr);
+            put_topic_metadata(req, cname, count, kerr,
+                               topic_ops(req, want_ops, cname, kerr));
         }
     }
     if (v >= 8) {
-        tr_buf_put_i32(out, INT32_MIN); /* ClusterAuthorizedOperations */
+        /* ClusterAuthorizedOperations: 0 without DESCRIBE on the cluster. */
+        tr_buf_put_i32(out, !cluster_ops ? INT32_MIN
+                            : tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
+                                                     TR_ACL_CLUSTER,
+                                                     TR_ACL_CLUSTER_NAME)
+                                ? tr_api_authorized_ops(req, TR_ACL_CLUSTER,
+                                                        TR_ACL_CLUSTER_NAME)
+                                : 0);
     }
     return TR_OK;
 }

@@ -126,7 +126,7 @@ tr_api_produce(struct tr_request *req)
     /* A rerun finds the state its first run left: the appends are done. */
     int rerun = ps != NULL;
     size_t next = 0, out_start;
-    int waiting = 0;
+    int waiting = 0, txn_allowed = 1, denied = 0;
     tr_err_t err;
 
     if (v >= 3) {
@@ -144,6 +144,11 @@ tr_api_produce(struct tr_request *req)
     if (ntopics < 0) {
         return TR_ERR_CORRUPT;
     }
+    if (!rerun && txn_id.len >= 0) {
+        txn_allowed = tr_api_authorize_str(req, TR_ACL_OP_WRITE,
+                                           TR_ACL_TRANSACTIONAL_ID, &txn_id);
+        denied |= !txn_allowed;
+    }
     if (ps == NULL && acks == -1 && req->broker->cluster != NULL) {
         ps = tr_calloc(1, sizeof(*ps));
         if (ps == NULL) {
@@ -157,7 +162,7 @@ tr_api_produce(struct tr_request *req)
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
-        int topic_ok;
+        int topic_ok, allowed = 1;
         int32_t nparts, p;
 
         if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
@@ -169,6 +174,12 @@ tr_api_produce(struct tr_request *req)
             return TR_ERR_CORRUPT;
         }
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
+        if (!rerun && v >= 3 && txn_id.len < 0) {
+            /* WRITE on the topic, before anything is looked up. */
+            allowed =
+                tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC, &name);
+            denied |= !allowed;
+        }
         tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
         tr_buf_put_i32(out, nparts);
         for (p = 0; p < nparts; p++) {
@@ -209,6 +220,10 @@ tr_api_produce(struct tr_request *req)
                 kerr = TR_KERR_UNSUPPORTED_VERSION;
             } else if (acks != 0 && acks != 1 && acks != -1) {
                 kerr = TR_KERR_INVALID_REQUIRED_ACKS;
+            } else if (txn_id.len >= 0 && !txn_allowed) {
+                kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            } else if (!allowed) {
+                kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
             } else if ((kerr = tr_api_txn_check_produce(
                             req, &txn_id, topic_ok ? topic : "", index,
                             &records)) != TR_KERR_NONE) {
@@ -289,5 +304,7 @@ tr_api_produce(struct tr_request *req)
     }
     /* acks=0: the client expects no response at all. */
     req->no_response = acks == 0;
+    /* Kafka closes an acks=0 producer's connection on a denial. */
+    req->close = acks == 0 && denied;
     return TR_OK;
 }

@@ -174,8 +174,15 @@ tr_api_describe_client_quotas(struct tr_request *req)
     if (err != TR_OK) {
         return err;
     }
-    /* The ACL check (DESCRIBE_CONFIGS on the cluster) goes here. */
     tr_request_put_throttle(req);
+    if (!tr_api_authorize(req, TR_ACL_OP_DESCRIBE_CONFIGS, TR_ACL_CLUSTER,
+                          TR_ACL_CLUSTER_NAME)) {
+        tr_buf_put_i16(req->out, TR_KERR_CLUSTER_AUTHORIZATION_FAILED);
+        tr_proto_put_cstring_v(req->out, flex, "Cluster authorization failed.");
+        tr_proto_put_array_len_v(req->out, flex, -1);
+        tr_proto_put_tags_v(req->out, flex);
+        return TR_OK;
+    }
     if (why != NULL || req->broker->quotas == NULL) {
         tr_buf_put_i16(req->out, TR_KERR_INVALID_REQUEST);
         tr_proto_put_cstring_v(req->out, flex,
@@ -263,6 +270,13 @@ get_entity(struct tr_slice *in, int flex, struct tr_quota_entity *e, char *user,
  * whole request is well formed, so that nothing is changed by a request
  * that will be refused.
  */
+/* alter_entry's 'apply': parse only, apply, or refuse (no ALTER_CONFIGS). */
+enum {
+    PARSE_ONLY = 0,
+    APPLY = 1,
+    APPLY_DENIED = 2
+};
+
 static tr_err_t
 alter_entry(struct tr_request *req, struct tr_slice *in, int apply,
             int validate_only)
@@ -306,7 +320,10 @@ alter_entry(struct tr_request *req, struct tr_slice *in, int apply,
         return err;
     }
     msg[0] = '\0';
-    if (why != NULL) {
+    if (apply == APPLY_DENIED) {
+        kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        snprintf(msg, sizeof(msg), "Cluster authorization failed.");
+    } else if (why != NULL) {
         kerr = TR_KERR_INVALID_REQUEST;
         snprintf(msg, sizeof(msg), "%s", why);
     } else if (req->broker->quotas == NULL) {
@@ -339,14 +356,14 @@ tr_api_alter_client_quotas(struct tr_request *req)
 {
     int flex = req->hdr.flexible;
     struct tr_slice entries_at;
-    int validate_only;
+    int validate_only, allowed;
     int32_t n, i;
     tr_err_t err;
 
     err = tr_proto_get_array_len_v(&req->body, flex, &n, 3, MAX_ENTRIES);
     entries_at = req->body;
     for (i = 0; err == TR_OK && i < n; i++) {
-        err = alter_entry(req, &req->body, 0, 0);
+        err = alter_entry(req, &req->body, PARSE_ONLY, 0);
     }
     if (err == TR_OK) {
         err = tr_proto_get_bool(&req->body, &validate_only);
@@ -357,11 +374,13 @@ tr_api_alter_client_quotas(struct tr_request *req)
     if (err != TR_OK) {
         return err;
     }
-    /* The ACL check (ALTER_CONFIGS on the cluster) goes here. */
+    allowed = tr_api_authorize(req, TR_ACL_OP_ALTER_CONFIGS, TR_ACL_CLUSTER,
+                               TR_ACL_CLUSTER_NAME);
     tr_request_put_throttle(req);
     tr_proto_put_array_len_v(req->out, flex, n < 0 ? 0 : n);
     for (i = 0; i < n; i++) {
-        (void)alter_entry(req, &entries_at, 1, validate_only);
+        (void)alter_entry(req, &entries_at, allowed ? APPLY : APPLY_DENIED,
+                          validate_only);
     }
     tr_proto_put_tags_v(req->out, flex);
     return TR_OK;

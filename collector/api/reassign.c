@@ -175,8 +175,12 @@ tr_api_alter_partition_reassignments(struct tr_request *req)
                      "at most %d replicas", TR_MAX_REPLICAS);
         }
     }
+    if (!tr_api_authorize(req, TR_ACL_OP_ALTER, TR_ACL_CLUSTER,
+                          TR_ACL_CLUSTER_NAME)) {
+        top = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    } else
 #ifdef HAVE_ZOOKEEPER
-    if (req->broker->cluster != NULL) {
+        if (req->broker->cluster != NULL) {
         /* Only the well-formed ones go to the controller. */
         struct tr_partition_op *ok = tr_calloc(nops + 1, sizeof(*ok));
         size_t nok = 0;
@@ -277,8 +281,12 @@ tr_api_list_partition_reassignments(struct tr_request *req)
     if ((err = tr_proto_skip_tags(in)) != TR_OK) {
         goto out;
     }
+    if (!tr_api_authorize(req, TR_ACL_OP_DESCRIBE, TR_ACL_CLUSTER,
+                          TR_ACL_CLUSTER_NAME)) {
+        top = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
 #ifdef HAVE_ZOOKEEPER
-    if (req->broker->cluster != NULL) {
+    else if (req->broker->cluster != NULL) {
         top = tr_cluster_list_reassignments(req->broker->cluster, &found,
                                             &nfound, timeout_ms);
     }
@@ -365,7 +373,11 @@ tr_api_elect_leaders(struct tr_request *req)
         (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
         goto out;
     }
-    if (type != TR_ELECTION_PREFERRED && type != TR_ELECTION_UNCLEAN) {
+    if (!tr_api_authorize(req, TR_ACL_OP_ALTER, TR_ACL_CLUSTER,
+                          TR_ACL_CLUSTER_NAME)) {
+        /* Kafka's code asks ALTER (its documentation ClusterAction). */
+        top = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    } else if (type != TR_ELECTION_PREFERRED && type != TR_ELECTION_UNCLEAN) {
         top = TR_KERR_INVALID_REQUEST;
     }
 #ifdef HAVE_ZOOKEEPER

@@ -54,12 +54,14 @@ tr_api_delete_records(struct tr_request *req)
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
-        int valid;
+        int valid, allowed;
 
         tr_proto_get_string(&topics_at, &name);
         tr_proto_get_array_len_v(&topics_at, 0, &np, 0, TR_API_MAX_PARTITIONS);
         np = np < 0 ? 0 : np;
         valid = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
+        allowed = np == 0 || tr_api_authorize_str(req, TR_ACL_OP_DELETE,
+                                                  TR_ACL_TOPIC, &name);
         tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
         tr_buf_put_i32(out, np);
         for (i = 0; i < np; i++) {
@@ -68,10 +70,13 @@ tr_api_delete_records(struct tr_request *req)
 
             tr_slice_get_i32(&topics_at, &index);
             tr_slice_get_i64(&topics_at, &offset);
-            err = valid ? tr_topics_delete_records(req->broker->topics, topic,
-                                                   index, offset, &low)
-                        : TR_ERR_NOT_FOUND;
-            if (err == TR_ERR_NOT_FOUND) {
+            err = !allowed ? TR_ERR_INVALID
+                  : valid ? tr_topics_delete_records(req->broker->topics, topic,
+                                                     index, offset, &low)
+                          : TR_ERR_NOT_FOUND;
+            if (!allowed) {
+                kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (err == TR_ERR_NOT_FOUND) {
                 kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else if (err == TR_ERR_OUT_OF_RANGE) {
                 kerr = TR_KERR_OFFSET_OUT_OF_RANGE;

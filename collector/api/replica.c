@@ -21,6 +21,18 @@
 #include "cluster.h"
 #endif
 
+/*
+ * The controller's requests need CLUSTER_ACTION on the cluster: brokers
+ * talk to each other as the principal of their inter-broker connection,
+ * which must therefore be allowed it (super.users, docs/security.md).
+ */
+static int
+cluster_action(struct tr_request *req)
+{
+    return tr_api_authorize(req, TR_ACL_OP_CLUSTER_ACTION, TR_ACL_CLUSTER,
+                            TR_ACL_CLUSTER_NAME);
+}
+
 static tr_err_t
 state_request(struct tr_request *req, int16_t key)
 {
@@ -32,8 +44,11 @@ state_request(struct tr_request *req, int16_t key)
     if (err != TR_OK) {
         return err;
     }
+    if (!cluster_action(req)) {
+        kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
 #ifdef HAVE_ZOOKEEPER
-    if (req->broker->cluster != NULL) {
+    else if (req->broker->cluster != NULL) {
         kerr = key == TR_API_LEADER_AND_ISR
                    ? tr_cluster_leader_and_isr(req->broker->cluster, &m)
                    : tr_cluster_update_metadata(req->broker->cluster, &m);
@@ -74,8 +89,11 @@ tr_api_stop_replica(struct tr_request *req)
     if (err != TR_OK) {
         return err;
     }
+    if (!cluster_action(req)) {
+        kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
 #ifdef HAVE_ZOOKEEPER
-    if (req->broker->cluster != NULL) {
+    else if (req->broker->cluster != NULL) {
         kerr = tr_cluster_stop_replica(req->broker->cluster, &m);
     }
 #endif
@@ -95,8 +113,11 @@ tr_api_controlled_shutdown(struct tr_request *req)
     if ((err = tr_slice_get_i32(&req->body, &id)) != TR_OK) {
         return err;
     }
+    if (!cluster_action(req)) {
+        kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
 #ifdef HAVE_ZOOKEEPER
-    if (req->broker->cluster != NULL) {
+    else if (req->broker->cluster != NULL) {
         kerr = tr_cluster_handle_controlled_shutdown(req->broker->cluster, id,
                                                      &remaining);
     }
@@ -133,7 +154,7 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
     for (t = 0; t < nt; t++) {
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
-        int topic_ok;
+        int topic_ok, allowed;
 
         if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
             (err = tr_proto_get_array_len_v(in, 0, &np, 8,
@@ -141,6 +162,10 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
             return err;
         }
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
+        /* A follower's CLUSTER_ACTION, or DESCRIBE on the topic. */
+        allowed =
+            np <= 0 || (replica_id >= 0 && cluster_action(req)) ||
+            tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_TOPIC, &name);
         tr_proto_put_string_v(req->out, 0, name.ptr,
                               name.len < 0 ? 0 : name.len);
         tr_buf_put_i32(req->out, np < 0 ? 0 : np);
@@ -155,10 +180,12 @@ tr_api_offset_for_leader_epoch(struct tr_request *req)
                 (err = tr_slice_get_i32(in, &epoch)) != TR_OK) {
                 return err;
             }
-            if (topic_ok) {
+            if (topic_ok && allowed) {
                 part = tr_topics_partition(req->broker->topics, topic, index);
             }
-            if (part == NULL) {
+            if (!allowed) {
+                kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (part == NULL) {
                 kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
 #ifdef HAVE_ZOOKEEPER

@@ -526,6 +526,14 @@ tr_api_describe_user_scram_credentials(struct tr_request *req)
     }
 
     tr_request_put_throttle(req);
+    if (!tr_api_authorize(req, TR_ACL_OP_DESCRIBE, TR_ACL_CLUSTER,
+                          TR_ACL_CLUSTER_NAME)) {
+        tr_buf_put_i16(req->out, TR_KERR_CLUSTER_AUTHORIZATION_FAILED);
+        tr_proto_put_cstring_v(req->out, 1, "Cluster authorization failed.");
+        tr_proto_put_array_len_v(req->out, 1, 0);
+        tr_proto_put_tags_v(req->out, 1);
+        return TR_OK;
+    }
     if (n <= 0) {
         /* Null or empty: every user with a credential. */
         err = creds == NULL ? TR_OK : tr_credentials_users(creds, &all, &nall);
@@ -692,6 +700,7 @@ tr_api_alter_user_scram_credentials(struct tr_request *req)
     struct alteration *alts = NULL;
     size_t cap = 0;
     int32_t n = 0, i, j, nusers = 0;
+    int allowed;
     tr_err_t err;
 
     if ((err = read_alterations(&req->body, 0, &alts, &cap, &n)) != TR_OK ||
@@ -699,7 +708,14 @@ tr_api_alter_user_scram_credentials(struct tr_request *req)
         (err = tr_proto_skip_tags(&req->body)) != TR_OK) {
         goto out;
     }
+    allowed = tr_api_authorize(req, TR_ACL_OP_ALTER, TR_ACL_CLUSTER,
+                               TR_ACL_CLUSTER_NAME);
     for (i = 0; i < n; i++) {
+        if (!allowed) {
+            alts[i].kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            alts[i].msg = "Cluster authorization failed.";
+            continue;
+        }
         check_alteration(alts, n, i);
         if (alts[i].kerr == TR_KERR_NONE && creds == NULL) {
             alts[i].kerr = TR_KERR_UNKNOWN_SERVER_ERROR;

@@ -77,13 +77,22 @@ tr_api_init_producer_id(struct tr_request *req)
                    (err = tr_slice_get_i16(in, &epoch_in)) != TR_OK)) {
         return err;
     }
-    if (txn_id.len < 0) {
+    if (txn_id.len < 0 && req->broker->acl != NULL &&
+        !tr_api_authorize_quiet(req, TR_ACL_OP_IDEMPOTENT_WRITE, TR_ACL_CLUSTER,
+                                TR_ACL_CLUSTER_NAME) &&
+        !tr_api_authorize_any(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC)) {
+        /* Idempotence: IDEMPOTENT_WRITE on the cluster, or WRITE on a topic. */
+        kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    } else if (txn_id.len < 0) {
         /*
          * An idempotent producer. A KIP-360 bump (v3+ with its current
          * pid) gets a new producer id, which serves the same purpose.
          */
         kerr = idempotent_pid(req, &pid);
         epoch = 0;
+    } else if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE,
+                                     TR_ACL_TRANSACTIONAL_ID, &txn_id)) {
+        kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     } else if (coordinator(req) == NULL) {
         kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
@@ -165,6 +174,47 @@ get_head(struct tr_slice *in, int flex, struct txn_head *h)
     return h->id.len < 0 ? TR_ERR_CORRUPT : TR_OK;
 }
 
+/*
+ * Kafka's checks for AddPartitionsToTxn: WRITE on the transactional id
+ * (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition), then WRITE
+ * on each topic; if any topic is refused, its partitions get
+ * TOPIC_AUTHORIZATION_FAILED and the others OPERATION_NOT_ATTEMPTED.
+ * Returns 1 when everything is allowed.
+ */
+static int
+authorize_partitions(struct tr_request *req, const struct tr_str *id,
+                     struct tr_txn_partition *parts, size_t n)
+{
+    size_t k;
+    int denied = 0;
+
+    if (req->broker->acl == NULL) {
+        return 1;
+    }
+    if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TRANSACTIONAL_ID,
+                              id)) {
+        for (k = 0; k < n; k++) {
+            parts[k].error = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        }
+        return 0;
+    }
+    for (k = 0; k < n; k++) {
+        if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TOPIC,
+                                  &parts[k].topic)) {
+            parts[k].error = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            denied = 1;
+        }
+    }
+    if (denied) {
+        for (k = 0; k < n; k++) {
+            if (parts[k].error == TR_KERR_NONE) {
+                parts[k].error = TR_KERR_OPERATION_NOT_ATTEMPTED;
+            }
+        }
+    }
+    return !denied;
+}
+
 tr_err_t
 tr_api_add_partitions_to_txn(struct tr_request *req)
 {
@@ -224,7 +274,9 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
             goto out;
         }
     }
-    if (coordinator(req) == NULL) {
+    if (!authorize_partitions(req, &h.id, parts, n)) {
+        /* refused: the codes are set, nothing is added */
+    } else if (coordinator(req) == NULL) {
         for (k = 0; k < n; k++) {
             parts[k].error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         }
@@ -268,10 +320,18 @@ tr_api_add_offsets_to_txn(struct tr_request *req)
         (err = tr_proto_get_string_v(in, flex, &group)) != TR_OK) {
         return err;
     }
-    kerr = coordinator(req) == NULL
-               ? TR_KERR_COORDINATOR_NOT_AVAILABLE
-               : tr_txn_add_offsets(coordinator(req), &h.id, h.pid, h.epoch,
-                                    &group, req->now_ms);
+    if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TRANSACTIONAL_ID,
+                              &h.id)) {
+        kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP,
+                                     &group)) {
+        kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else {
+        kerr = coordinator(req) == NULL
+                   ? TR_KERR_COORDINATOR_NOT_AVAILABLE
+                   : tr_txn_add_offsets(coordinator(req), &h.id, h.pid, h.epoch,
+                                        &group, req->now_ms);
+    }
     tr_request_put_throttle(req);
     tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
     tr_proto_put_tags_v(req->out, flex);
@@ -293,14 +353,80 @@ tr_api_end_txn(struct tr_request *req)
         (err = tr_proto_get_bool(in, &committed)) != TR_OK) {
         return err;
     }
-    kerr = coordinator(req) == NULL
-               ? TR_KERR_COORDINATOR_NOT_AVAILABLE
-               : tr_txn_end(coordinator(req), &h.id, h.pid, h.epoch, committed,
-                            req->now_ms);
+    if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TRANSACTIONAL_ID,
+                              &h.id)) {
+        kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else {
+        kerr = coordinator(req) == NULL
+                   ? TR_KERR_COORDINATOR_NOT_AVAILABLE
+                   : tr_txn_end(coordinator(req), &h.id, h.pid, h.epoch,
+                                committed, req->now_ms);
+    }
     tr_request_put_throttle(req);
     tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
     tr_proto_put_tags_v(req->out, flex);
     return TR_OK;
+}
+
+static void
+set_errors(struct tr_offset_commit *offs, size_t n, int16_t kerr)
+{
+    size_t k;
+
+    for (k = 0; k < n; k++) {
+        offs[k].error = kerr;
+    }
+}
+
+/*
+ * Commits the offsets of the topics the client may READ (Kafka commits
+ * those and answers TOPIC_AUTHORIZATION_FAILED for the rest): the allowed
+ * entries are gathered at the front of a copy, committed, and their
+ * results copied back.
+ */
+static tr_err_t
+commit_authorized_topics(struct tr_request *req, const struct tr_str *group,
+                         const struct tr_str *member,
+                         const struct tr_str *instance, int32_t generation,
+                         int64_t pid, int16_t epoch,
+                         struct tr_offset_commit *offs, size_t n)
+{
+    struct tr_offset_commit *allowed = NULL;
+    size_t *from = NULL, k, m = 0;
+    tr_err_t err = TR_OK;
+
+    if (req->broker->acl == NULL) {
+        return tr_groups_txn_commit(req->broker->groups, group, member,
+                                    instance, generation, pid, epoch, offs,
+                                    (int32_t)n, req->now_ms);
+    }
+    allowed = tr_calloc(n + 1, sizeof(*allowed));
+    from = tr_calloc(n + 1, sizeof(*from));
+    if (allowed == NULL || from == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (k = 0; k < n; k++) {
+        if (tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_TOPIC,
+                                 &offs[k].topic)) {
+            allowed[m] = offs[k];
+            from[m++] = k;
+        } else {
+            offs[k].error = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+        }
+    }
+    if (m > 0) {
+        err = tr_groups_txn_commit(req->broker->groups, group, member, instance,
+                                   generation, pid, epoch, allowed, (int32_t)m,
+                                   req->now_ms);
+        for (k = 0; err == TR_OK && k < m; k++) {
+            offs[from[k]].error = allowed[k].error;
+        }
+    }
+out:
+    tr_free(allowed);
+    tr_free(from);
+    return err;
 }
 
 tr_err_t
@@ -386,13 +512,16 @@ tr_api_txn_offset_commit(struct tr_request *req)
         }
     }
     if (txn_id.len <= 0) {
-        for (k = 0; k < n; k++) {
-            offs[k].error = TR_KERR_INVALID_REQUEST;
-        }
+        set_errors(offs, n, TR_KERR_INVALID_REQUEST);
+    } else if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE,
+                                     TR_ACL_TRANSACTIONAL_ID, &txn_id)) {
+        set_errors(offs, n, TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    } else if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP,
+                                     &group)) {
+        set_errors(offs, n, TR_KERR_GROUP_AUTHORIZATION_FAILED);
     } else {
-        err = tr_groups_txn_commit(req->broker->groups, &group, &member,
-                                   &instance, generation, pid, epoch, offs,
-                                   (int32_t)n, req->now_ms);
+        err = commit_authorized_topics(req, &group, &member, &instance,
+                                       generation, pid, epoch, offs, n);
         if (err != TR_OK) {
             goto out;
         }
@@ -491,7 +620,10 @@ tr_api_describe_transactions(struct tr_request *req)
         d.producer_epoch = -1;
         d.start_ms = -1;
         d.state = TR_TXN_DEAD;
-        if (coordinator(req) == NULL) {
+        if (!tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE,
+                                  TR_ACL_TRANSACTIONAL_ID, &id)) {
+            kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        } else if (coordinator(req) == NULL) {
             kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         } else {
             err = tr_txn_describe(coordinator(req), &id, &d);
@@ -626,7 +758,10 @@ tr_api_list_transactions(struct tr_request *req)
     for (i = 0; i < count; i++) {
         list[nout] = list[i];
         if (list_wanted(&list[i], states, nstates, pids, npids, duration,
-                        req->now_ms)) {
+                        req->now_ms) &&
+            tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
+                                   TR_ACL_TRANSACTIONAL_ID,
+                                   list[i].transactional_id)) {
             nout++;
         } else {
             tr_txn_description_cleanup(&list[i]);
@@ -663,10 +798,12 @@ describe_partition(struct tr_request *req, const char *topic, int32_t index)
     size_t n = 0, i;
     tr_err_t err = TR_OK;
 
-    if (req->broker->cluster == NULL) {
+    if (!tr_api_authorize(req, TR_ACL_OP_READ, TR_ACL_TOPIC, topic)) {
+        kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED; /* before any lookup */
+    } else if (req->broker->cluster == NULL) {
         part = tr_topics_partition(req->broker->topics, topic, index);
     }
-    if (part == NULL) {
+    if (kerr == TR_KERR_NONE && part == NULL) {
         kerr = req->broker->cluster != NULL
                    ? TR_KERR_NOT_LEADER_OR_FOLLOWER
                    : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acl.h"
 #include "alloc.h"
 #include "broker.h"
 #include "buf.h"
@@ -1066,6 +1067,9 @@ zk_event(void *arg, enum tr_zk_event ev, const char *path)
             c->q_delete = 1;
         } else if (strcmp(path, "/config/changes") == 0) {
             c->q_changes = 1;
+        } else if (strcmp(path, "/kafka-acl-changes") == 0 ||
+                   strcmp(path, "/kafka-acl-extended-changes") == 0) {
+            c->q_acls = 1;
         }
         break;
     case TR_ZK_DATA:
@@ -1700,7 +1704,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     int connected, expired, brokers, topics, isr, controller;
     struct queued_msg *msgs;
     size_t nmsgs, i;
-    int reassign, config, deletes, changes;
+    int reassign, config, deletes, changes, acls;
 
     (void)fd;
     (void)what;
@@ -1725,6 +1729,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     c->q_delete = 0;
     changes = c->q_changes;
     c->q_changes = 0;
+    acls = c->q_acls;
+    c->q_acls = 0;
     pthread_mutex_unlock(&c->qlock);
 
     if (expired) {
@@ -1754,6 +1760,10 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         read_config_changes(c, 1);
     } else if (changes && c->registered) {
         read_config_changes(c, 0);
+    }
+    if ((acls || config) && c->registered && c->broker->acl != NULL) {
+        /* Kafka's brokers reload the resource named; we reload them all. */
+        (void)tr_acl_reload(c->broker->acl);
     }
     tr_controller_events(c, brokers, topics, isr);
     if (reassign) {
@@ -2404,4 +2414,96 @@ tr_cluster_user_names(struct tr_cluster *c, char ***names, int *count)
     *names = list;
     *count = n;
     return TR_OK;
+}
+
+/* ------------------------------------------------------------- ACLs */
+
+/* The authorizer's view of ZooKeeper (security/acl.h); any thread. */
+static tr_err_t
+acl_get(void *arg, const char *path, char **data, size_t *len, int32_t *version)
+{
+    struct tr_cluster *c = arg;
+    struct tr_zk_stat st;
+    tr_err_t err = tr_zk_get(c->zk, path, 0, data, len, &st);
+
+    if (err == TR_OK) {
+        *version = st.version;
+    }
+    return err;
+}
+
+/* Creates the parents of 'path' (everything before its last '/'). */
+static void
+acl_ensure_parent(struct tr_cluster *c, const char *path)
+{
+    char parent[1200];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+
+    if (n > 0 && n < sizeof(parent)) {
+        memcpy(parent, path, n);
+        parent[n] = '\0';
+        (void)tr_zk_ensure_path(c->zk, parent);
+    }
+}
+
+static tr_err_t
+acl_put(void *arg, const char *path, const char *data, size_t len,
+        int32_t version)
+{
+    struct tr_cluster *c = arg;
+    tr_err_t err;
+
+    if (data == NULL) {
+        return tr_zk_delete(c->zk, path, version);
+    }
+    if (version >= 0) {
+        return tr_zk_set(c->zk, path, data, len, version, NULL);
+    }
+    err = tr_zk_create(c->zk, path, data, len, 0, NULL, 0);
+    if (err == TR_ERR_NOT_FOUND) {
+        acl_ensure_parent(c, path);
+        err = tr_zk_create(c->zk, path, data, len, 0, NULL, 0);
+    }
+    return err;
+}
+
+static tr_err_t
+acl_children(void *arg, const char *path, int watch, char ***names, int *count)
+{
+    struct tr_cluster *c = arg;
+    tr_err_t err = tr_zk_children(c->zk, path, watch, names, count);
+
+    if (err == TR_ERR_NOT_FOUND && watch) {
+        /* Watch a notification directory even before the first change. */
+        (void)tr_zk_ensure_path(c->zk, path);
+        err = tr_zk_children(c->zk, path, watch, names, count);
+    }
+    return err;
+}
+
+static tr_err_t
+acl_notify(void *arg, const char *prefix, const char *data)
+{
+    struct tr_cluster *c = arg;
+
+    acl_ensure_parent(c, prefix);
+    return tr_zk_create(c->zk, prefix, data, strlen(data), TR_ZK_SEQUENCE, NULL,
+                        0);
+}
+
+void
+tr_cluster_acl_remote(struct tr_cluster *c, struct tr_acl_remote *out)
+{
+    out->get = acl_get;
+    out->put = acl_put;
+    out->children = acl_children;
+    out->free_children = tr_zk_free_children;
+    out->notify = acl_notify;
+    out->arg = c;
+    /* The cluster thread loads them (again) now that they are remote. */
+    pthread_mutex_lock(&c->qlock);
+    c->q_acls = 1;
+    pthread_mutex_unlock(&c->qlock);
+    tr_cluster_wake(c);
 }

@@ -273,4 +273,13 @@ tr_err_t tr_cluster_config_put(struct tr_cluster *c, const char *path,
 tr_err_t tr_cluster_config_children(struct tr_cluster *c, const char *path,
                                     char ***names, int *count);
 
+/*
+ * ACLs as Kafka 2.x keeps them (security/acl.h): fills 'out' with the
+ * authorizer's view of the ZooKeeper session, and has the cluster thread
+ * load them once registered and again at every change notification under
+ * /kafka-acl-changes and /kafka-acl-extended-changes.
+ */
+struct tr_acl_remote;
+void tr_cluster_acl_remote(struct tr_cluster *c, struct tr_acl_remote *out);
+
 #endif /* TR_CLUSTER_H */

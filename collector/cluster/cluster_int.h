@@ -159,6 +159,7 @@ struct tr_cluster {
     int q_config;               /* /config/brokers/<id> or /<default> changed */
     int q_delete;               /* /admin/delete_topics changed */
     int q_changes;              /* /config/changes has new notifications */
+    int q_acls;                 /* ACL change notifications (reload ACLs) */
     int64_t config_change_seen; /* newest notification applied */
     uint32_t um_gen; /* UpdateMetadata applications, to spot the missing */
 

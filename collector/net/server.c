@@ -531,6 +531,11 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
         goto out;
     }
     tr_waiter_cancel(c->waiter);
+    if (req.close) {
+        tr_log_debug("%s: closing after a refused %s", c->peer,
+                     tr_proto_api_name(req.hdr.api_key));
+        goto out;
+    }
     quota_finish(c, &req, &resp, &quota);
     if (req.no_response) {
         result = FRAME_DONE;

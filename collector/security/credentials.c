@@ -17,7 +17,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "credentials.h"
-#include "fileio.h"
+#include "fsutil.h"
 #include "json.h"
 #include "log.h"
 
@@ -200,7 +200,7 @@ remove_at(struct tr_credentials *creds, size_t at)
 
 /*
  * Rewrites the file from the table, atomically and 0600 from the start
- * (common/fileio.h), so no one ever sees the keys with looser
+ * (common/fsutil.h), so no one ever sees the keys with looser
  * permissions. The caller holds the lock.
  */
 static tr_err_t
@@ -243,8 +243,8 @@ save(struct tr_credentials *creds)
         err = tr_buf_err(&b);
     }
     if (err == TR_OK) {
-        err = tr_fileio_replace(creds->dir, &TR_CREDENTIALS_FILE[1],
-                                tr_buf_data(&b), tr_buf_len(&b), 0600);
+        err = tr_replace_file(creds->dir, &TR_CREDENTIALS_FILE[1],
+                              tr_buf_data(&b), tr_buf_len(&b), 0600);
     }
     OPENSSL_cleanse(text, sizeof(text));
     if (tr_buf_len(&b) > 0) {

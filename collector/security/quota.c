@@ -19,7 +19,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "credentials.h"
-#include "fileio.h"
+#include "fsutil.h"
 #include "json.h"
 #include "log.h"
 
@@ -442,8 +442,8 @@ save(struct tr_quotas *q)
     }
     err = tr_buf_err(&b);
     if (err == TR_OK) {
-        err = tr_fileio_replace(q->dir, &TR_QUOTAS_FILE[1], tr_buf_data(&b),
-                                tr_buf_len(&b), 0644);
+        err = tr_replace_file(q->dir, &TR_QUOTAS_FILE[1], tr_buf_data(&b),
+                              tr_buf_len(&b), 0644);
     }
     tr_buf_cleanup(&b);
     return err;

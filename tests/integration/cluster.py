@@ -393,6 +393,30 @@ class Cluster:
         self.brokers[i] = c
         return c
 
+    def start_sasl(self, scram, timeout=60.0):
+        """
+        Starts ZooKeeper and brokers 1..n, each with its PLAINTEXT listener
+        (the inter-broker one) and a SASL_PLAINTEXT one; 'scram' is a
+        --add-scram value (e.g. 'SCRAM-SHA-256=[name=alice,password=x]')
+        stored in broker 1's log directory before its first start, which
+        publishes it to ZooKeeper. Returns {broker id: SASL port}.
+        """
+        self.zk.start()
+        sasl_port = {}
+        for i in range(1, self.n + 1):
+            c = self._new_broker(i)
+            sasl_port[i] = harness.free_port()
+            c.sets["listeners"] = "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (
+                c.port, sasl_port[i])
+            if i == 1:
+                r = subprocess.run([harness.collector_binary(), "--set", "log.dirs=" + c.data_dir,
+                                    "--add-scram", scram], capture_output=True, text=True, timeout=30)
+                if r.returncode != 0:
+                    fail("--add-scram: %s" % r.stderr)
+            c.start()
+        self.wait_brokers(timeout=timeout)
+        return sasl_port
+
     def add_broker(self, wait=True, timeout=60.0):
         """Starts broker max(id)+1 (n+1 at first); returns its id."""
         i = max(self.brokers, default=0) + 1

@@ -42,19 +42,7 @@ def login(port, mech, user, password):
 
 def body(ws):
     cl = cluster.Cluster(ws, n=2)
-    cl.zk.start()
-    sasl_port = {}
-    for i in (1, 2):
-        c = cl._new_broker(i)
-        sasl_port[i] = harness.free_port()
-        c.sets["listeners"] = "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (c.port, sasl_port[i])
-        if i == 1:
-            r = subprocess.run([harness.collector_binary(), "--set", "log.dirs=" + c.data_dir,
-                                "--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]"],
-                               capture_output=True, text=True, timeout=30)
-            check(r.returncode == 0, "--add-scram: %s" % r.stderr)
-        c.start()
-    cl.wait_brokers()
+    sasl_port = cl.start_sasl("SCRAM-SHA-256=[name=alice,password=alice-secret]")
 
     znode = cl.zk.get(cluster.CHROOT + "/config/users/alice")
     check(znode is not None, "/config/users/alice was not published")

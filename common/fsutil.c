@@ -1,8 +1,6 @@
 /*
- * fileio -- atomic replacement of small files. See fileio.h.
+ * fsutil -- durable file writes; see fsutil.h.
  */
-#include "fileio.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 tr_err_t
-tr_fileio_sync_dir(const char *dir)
+tr_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     tr_err_t err = TR_OK;
@@ -27,11 +27,29 @@ tr_fileio_sync_dir(const char *dir)
 }
 
 tr_err_t
-tr_fileio_replace(const char *dir, const char *name, const void *data,
-                  size_t len, mode_t mode)
+tr_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return TR_ERR_IO;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_replace_file(const char *dir, const char *name, const void *data, size_t len,
+                mode_t mode)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
-    const char *p = data;
     int fd = -1;
     tr_err_t err = TR_ERR_INVALID;
 
@@ -41,24 +59,13 @@ tr_fileio_replace(const char *dir, const char *name, const void *data,
         return err;
     }
     err = TR_ERR_IO;
-    /* The mode from the start: no one sees the content with looser ones. */
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0 || fchmod(fd, mode) != 0) {
+    if (fd < 0) {
         goto out;
     }
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            goto out;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (fsync(fd) != 0) {
+    /* An existing temporary file keeps its mode: set ours first. */
+    if (fchmod(fd, mode) != 0 || tr_write_all(fd, data, len) != TR_OK ||
+        fsync(fd) != 0) {
         goto out;
     }
     if (close(fd) != 0) {
@@ -69,7 +76,7 @@ tr_fileio_replace(const char *dir, const char *name, const void *data,
     if (rename(tmp, path) != 0) {
         goto out;
     }
-    err = tr_fileio_sync_dir(dir);
+    err = tr_fsync_dir(dir);
 out:
     if (fd >= 0) {
         close(fd);
