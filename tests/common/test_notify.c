@@ -114,33 +114,36 @@ test_notify_reloading_has_monotonic_time(void **state)
     sock_close(&s);
 }
 
+/*
+ * One datagram per case: at a path and in the abstract namespace; a status
+ * with a newline cannot add an assignment of its own.
+ */
 static void
-test_notify_abstract_socket(void **state)
+test_notify_datagrams(void **state)
 {
-    struct sock s;
-    char buf[512];
+    static const struct {
+        int abstract, ready;
+        const char *arg, *want;
+    } cases[] = {
+        { 1, 0, "STATUS=abstract", "STATUS=abstract" },
+        { 1, 1, "serving", "READY=1\nSTATUS=serving" },
+        { 0, 1, "up\nSTOPPING=1", "READY=1\nSTATUS=up" },
+    };
+    size_t i;
 
     (void)state;
-    sock_open(&s, 1);
-    assert_int_equal(tr_notify_send("STATUS=abstract"), TR_OK);
-    sock_read(&s, buf, sizeof(buf));
-    assert_string_equal(buf, "STATUS=abstract");
-    sock_close(&s);
-}
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sock s;
+        char buf[512];
 
-/* A status with a newline cannot add an assignment of its own. */
-static void
-test_notify_status_cut_at_newline(void **state)
-{
-    struct sock s;
-    char buf[512];
-
-    (void)state;
-    sock_open(&s, 0);
-    assert_int_equal(tr_notify_ready("up\nSTOPPING=1"), TR_OK);
-    sock_read(&s, buf, sizeof(buf));
-    assert_string_equal(buf, "READY=1\nSTATUS=up");
-    sock_close(&s);
+        sock_open(&s, cases[i].abstract);
+        assert_int_equal(cases[i].ready ? tr_notify_ready(cases[i].arg)
+                                        : tr_notify_send(cases[i].arg),
+                         TR_OK);
+        sock_read(&s, buf, sizeof(buf));
+        assert_string_equal(buf, cases[i].want);
+        sock_close(&s);
+    }
 }
 
 static void
@@ -183,8 +186,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_notify_ready_status_stopping),
         cmocka_unit_test(test_notify_reloading_has_monotonic_time),
-        cmocka_unit_test(test_notify_abstract_socket),
-        cmocka_unit_test(test_notify_status_cut_at_newline),
+        cmocka_unit_test(test_notify_datagrams),
         cmocka_unit_test(test_notify_unset_is_a_no_op),
         cmocka_unit_test(test_notify_bad_socket),
     };
