@@ -10,6 +10,7 @@ run in make check anyway), then checked without installing them:
 - the units run the packaged binaries with Type=notify as the tributary
   user; systemd-analyze verify finds nothing wrong in them (when it is
   installed) but for the binaries and man pages not installed here;
+- the logrotate snippet parses;
 - the maintainer scripts create the tributary user and enable and start
   the collector's and the agent's units, not the exporter's;
 - the packaged binaries run;
@@ -159,6 +160,25 @@ def check_units(roots):
     harness.note("systemd-analyze verify: units accepted")
 
 
+def check_logrotate(ws, roots):
+    """The snippet parses (as the user running the test, for its 'su' line)."""
+    if shutil.which("logrotate") is None:
+        harness.note("logrotate missing: snippet not parsed")
+        return
+    text = read(os.path.join(roots["tributary-tools"], "etc/logrotate.d/tributary"))
+    harness.check("/var/log/tributary/*.log {" in text, "the snippet rotates /var/log/tributary/*.log")
+    me = run(["id", "-un"]).stdout.strip()
+    group = run(["id", "-gn"]).stdout.strip()
+    conf = ws.file("logrotate.conf")
+    with open(conf, "w") as f:
+        f.write(re.sub(r"^\s*su .*$", "\tsu %s %s" % (me, group), text, flags=re.M))
+    r = run(["logrotate", "-d", "-s", ws.file("logrotate.state"), conf], check=False)
+    errors = [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("error:")]
+    if errors:
+        harness.fail("logrotate -d:\n%s" % "\n".join(errors))
+    harness.note("logrotate -d: the snippet parses")
+
+
 def check_scripts(ctls):
     tools = read(os.path.join(ctls["tributary-tools"], "postinst"))
     harness.check(re.search(r"adduser --system --group .*tributary", tools.replace("\\\n", " ")),
@@ -215,6 +235,7 @@ def body(ws):
     for pkg in PACKAGES:
         roots[pkg], ctls[pkg] = check_package(ws, debs, pkg)
     check_units(roots)
+    check_logrotate(ws, roots)
     check_scripts(ctls)
 
     for pkg, binary in (("tributary-collector", "tributary-collector"), ("tributary-tools", "tributary")):
