@@ -6,7 +6,12 @@
  *
  * Signals: SIGHUP reloads the configuration (positions are kept), SIGTERM
  * and SIGINT flush what is in flight, write the registry and exit.
+ *
+ * Under systemd (Type=notify) the agent sends READY=1 once its inputs are
+ * open and the first connection to the collector is under way, RELOADING=1
+ * and READY=1 around a SIGHUP reload, and STOPPING=1 at SIGTERM or SIGINT.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +21,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "parse.h"
 
 #define SHUTDOWN_TIMEOUT_MS 10000
@@ -46,6 +52,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGHUP) {
         tr_log_info("SIGHUP: reloading %s", ctx->path);
+        (void)tr_notify_reloading();
         if (tr_agent_conf_load(ctx->path, &conf, errbuf, sizeof(errbuf)) !=
                 TR_OK ||
             tr_agent_reload(ctx->agent, conf, errbuf, sizeof(errbuf)) !=
@@ -54,9 +61,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
                          "%s",
                          errbuf);
         }
+        (void)tr_notify_ready(NULL);
         return;
     }
     tr_log_info("signal %d: flushing and exiting", (int)sig);
+    (void)tr_notify_stopping();
     tr_agent_shutdown(ctx->agent, SHUTDOWN_TIMEOUT_MS);
 }
 
@@ -151,6 +160,10 @@ main(int argc, char **argv)
             fprintf(stderr, "tributary-agent: cannot handle signals\n");
             goto out;
         }
+    }
+    if (tr_notify_ready("shipping") != TR_OK) {
+        tr_log_warn("NOTIFY_SOCKET: cannot notify the service manager: %s",
+                    strerror(errno));
     }
     event_base_dispatch(base);
     rc = 0;

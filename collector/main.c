@@ -8,6 +8,10 @@
  * stop the network threads, flush every partition, write the checkpoints and
  * the clean-shutdown marker. A second signal exits at once. SIGHUP reloads
  * the TLS certificates for new connections.
+ *
+ * The service manager (systemd, Type=notify) hears READY=1 once the
+ * listeners accept connections on recovered logs and, in a cluster, once
+ * the broker has registered in ZooKeeper; STOPPING=1 at the first signal.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -37,6 +41,7 @@
 #include "credentials.h"
 #include "groups.h"
 #include "log.h"
+#include "notify.h"
 #include "pidgen.h"
 #include "plimits.h"
 #include "quota.h"
@@ -226,6 +231,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
     tr_log_info("signal %d: shutting down (a second signal exits at once)",
                 (int)sig);
+    (void)tr_notify_stopping();
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = exit_now;
     sigaction(SIGTERM, &sa, NULL);
@@ -242,7 +248,10 @@ static void
 sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
     char errbuf[512];
-    tr_err_t err = tr_server_reload_tls(arg, errbuf, sizeof(errbuf));
+    tr_err_t err;
+
+    (void)tr_notify_reloading();
+    err = tr_server_reload_tls(arg, errbuf, sizeof(errbuf));
 
     if (err == TR_OK) {
         tr_log_info("SIGHUP: TLS keystore and truststore reloaded; new "
@@ -254,7 +263,41 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
                      "certificates: %s",
                      errbuf);
     }
+    (void)tr_notify_ready(NULL);
 }
+
+/* Tells the service manager the collector serves; 'what' for its STATUS. */
+static void
+notify_ready(const char *what)
+{
+    if (tr_notify_ready(what) != TR_OK) {
+        tr_log_warn("NOTIFY_SOCKET: cannot notify the service manager: %s",
+                    strerror(errno));
+    }
+}
+
+#ifdef HAVE_ZOOKEEPER
+/*
+ * In a cluster the collector is ready once it has registered in ZooKeeper,
+ * which the cluster thread does when its session is up: checked here every
+ * 100 ms until then, on the main loop.
+ */
+struct ready_wait {
+    struct tr_cluster *cluster;
+    struct event *ev;
+};
+
+static void
+ready_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ready_wait *rw = arg;
+
+    if (tr_cluster_registered(rw->cluster)) {
+        event_del(rw->ev);
+        notify_ready("serving; registered in the cluster");
+    }
+}
+#endif
 
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -419,6 +462,9 @@ main(int argc, char **argv)
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
+#ifdef HAVE_ZOOKEEPER
+    struct ready_wait ready_wait = { NULL, NULL };
+#endif
     struct tr_credentials *creds = NULL;
     struct tr_quotas *quotas = NULL;
     struct tr_limits *limits = NULL;
@@ -796,7 +842,19 @@ main(int argc, char **argv)
             tr_cluster_acl_remote(cluster, &remote);
             tr_acl_set_remote(acl, &remote);
         }
+        ready_wait.cluster = cluster;
+        ready_wait.ev =
+            event_new(base, -1, EV_PERSIST, ready_wait_cb, &ready_wait);
+        if (ready_wait.ev == NULL) {
+            goto out;
+        }
+        event_add(ready_wait.ev,
+                  &(struct timeval){ .tv_sec = 0, .tv_usec = 100000 });
+    } else {
+        notify_ready("serving");
     }
+#else
+    notify_ready("serving");
 #endif
     event_base_dispatch(base);
 #ifdef HAVE_ZOOKEEPER
@@ -843,6 +901,11 @@ out:
     if (group_tick != NULL) {
         event_free(group_tick);
     }
+#ifdef HAVE_ZOOKEEPER
+    if (ready_wait.ev != NULL) {
+        event_free(ready_wait.ev);
+    }
+#endif
     if (base != NULL) {
         event_base_free(base);
     }

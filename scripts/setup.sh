@@ -10,7 +10,8 @@
 # 2. With --tests, also what the test suite needs: the Kafka client modules
 #    for Python, ZooKeeper (with its Java runtime) and kazoo for the cluster
 #    tests, logrotate, valgrind, clang-format, cppcheck, clang 14 with
-#    libFuzzer (make fuzz), Node.js, and
+#    libFuzzer (make fuzz), debhelper and lintian (the Debian packages'
+#    test), Node.js, and
 #    kafkajs (pinned in tests/integration/package-lock.json, installed with
 #    npm into tests/integration/node_modules). Without --tests nothing comes
 #    from npm: hosts in a data centre often cannot reach it.
@@ -69,6 +70,7 @@ test_packages=(
     zookeeper python3-kazoo
     logrotate valgrind clang-format cppcheck
     clang-14 libclang-rt-14-dev openssl
+    debhelper lintian
 )
 if [ "$tests" = yes ]; then
     packages+=("${test_packages[@]}")

@@ -1749,6 +1749,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         if (c->registered) {
             controller = 1;
             config = 1;
+            __atomic_store_n(&c->ever_registered, 1, __ATOMIC_RELEASE);
         }
     }
     if (controller && c->registered) {
@@ -1955,6 +1956,12 @@ fail:
     tr_peer_free(c->peer);
     tr_free(c);
     return err;
+}
+
+int
+tr_cluster_registered(const struct tr_cluster *c)
+{
+    return __atomic_load_n(&c->ever_registered, __ATOMIC_ACQUIRE);
 }
 
 void

@@ -43,6 +43,12 @@ struct tr_partition;
 tr_err_t tr_cluster_start(struct tr_broker *broker, struct tr_cluster **out,
                           char *errbuf, size_t errlen);
 /*
+ * Whether the broker has registered in ZooKeeper at least once since
+ * tr_cluster_start (it then takes part in the cluster); safe to call from
+ * any thread. main() tells the service manager it is ready after that.
+ */
+int tr_cluster_registered(const struct tr_cluster *c);
+/*
  * broker.id=-1 without an id in meta.properties: takes the next id from
  * ZooKeeper, reserved.broker.max.id + the new version of /brokers/seqid
  * (1001, 1002, ... by default), as Kafka does. Blocks with a session of its

@@ -138,6 +138,8 @@ struct tr_cluster {
     struct tr_zk *zk;
     int connected;
     int registered;
+    /* Set (atomically) at the first registration; read by main(). */
+    int ever_registered;
     int64_t last_isr_check_ms;
     int shutting_down;
 
