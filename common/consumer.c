@@ -270,6 +270,39 @@ tr_consumer_config_set(struct tr_consumer_config *cfg, const char *key,
     return TR_OK;
 }
 
+tr_err_t
+tr_consumer_config_set_arg(struct tr_consumer_config *cfg, const char *arg,
+                           char *errbuf, size_t errlen)
+{
+    char key[64];
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq != NULL ? (size_t)(eq - arg) : 0;
+
+    if (eq == NULL || klen == 0 || klen >= sizeof(key)) {
+        return TR_ERR_NOT_FOUND; /* not one of ours; the caller says why */
+    }
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    return tr_consumer_config_set(cfg, key, eq + 1, errbuf, errlen);
+}
+
+void
+tr_consumer_config_help(FILE *out, const char *indent)
+{
+    fprintf(out,
+            "%sisolation.level=read_committed|read_uncommitted (default "
+            "read_committed:\n"
+            "%s    records of open or aborted transactions are not read)\n"
+            "%scheck.crcs=true|false         verify each batch's CRC-32C "
+            "(default false)\n"
+            "%sfetch.max.bytes=N             per Fetch (default 52428800)\n"
+            "%smax.partition.fetch.bytes=N   per partition (default "
+            "1048576)\n"
+            "%sfetch.wait.max.ms=N           (default 500)\n"
+            "%sfetch.min.bytes=N             (default 1)\n",
+            indent, indent, indent, indent, indent, indent, indent);
+}
+
 /* read_committed filtering. */
 
 struct tr_consumer_txnf {

@@ -40,6 +40,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "batch.h"
 #include "buf.h"
@@ -100,6 +101,12 @@ void tr_consumer_config_defaults(struct tr_consumer_config *cfg);
  */
 tr_err_t tr_consumer_config_set(struct tr_consumer_config *cfg, const char *key,
                                 const char *value, char *errbuf, size_t errlen);
+/* The same from "key=value" (a -X argument); TR_ERR_NOT_FOUND as above. */
+tr_err_t tr_consumer_config_set_arg(struct tr_consumer_config *cfg,
+                                    const char *arg, char *errbuf,
+                                    size_t errlen);
+/* Writes the property lines of a --help, each prefixed by 'indent'. */
+void tr_consumer_config_help(FILE *out, const char *indent);
 
 /* A topic partition; 'topic' is borrowed from the consumer. */
 struct tr_consumer_tp {
