@@ -668,20 +668,26 @@ conn_read_rest(struct tr_conn *conn, struct evbuffer *in)
             evbuffer_expand(in, need) == 0) {
             conn->expanded_for = frame;
         }
-        /* The bufferevent keeps the input's end frozen but for its reads. */
-        evbuffer_unfreeze(in, 0);
-        while (conn->ssl == NULL && fd >= 0 && need > 0 &&
-               evbuffer_reserve_space(in, (ssize_t)need, &vec, 1) == 1) {
-            n = recv(fd, vec.iov_base, need < vec.iov_len ? need : vec.iov_len,
-                     MSG_DONTWAIT);
-            if (n <= 0) {
-                break; /* EAGAIN; EOF and errors: the bufferevent sees them */
+        if (conn->ssl == NULL && fd >= 0) {
+            /*
+             * A socket bufferevent keeps the input's end frozen but for its
+             * own reads (a TLS one does not freeze it).
+             */
+            evbuffer_unfreeze(in, 0);
+            while (need > 0 &&
+                   evbuffer_reserve_space(in, (ssize_t)need, &vec, 1) == 1) {
+                n = recv(fd, vec.iov_base,
+                         need < vec.iov_len ? need : vec.iov_len, MSG_DONTWAIT);
+                if (n <= 0) {
+                    break; /* EAGAIN; EOF and errors: the bufferevent sees them
+                            */
+                }
+                vec.iov_len = (size_t)n;
+                evbuffer_commit_space(in, &vec, 1);
+                need -= (size_t)n;
             }
-            vec.iov_len = (size_t)n;
-            evbuffer_commit_space(in, &vec, 1);
-            need -= (size_t)n;
+            evbuffer_freeze(in, 0);
         }
-        evbuffer_freeze(in, 0);
         if (need == 0) {
             need = 1;
             done = 1;

@@ -216,6 +216,19 @@ parse_i32(const char *value, int32_t min, int32_t *out)
     return 0;
 }
 
+/* 'value' is 'yes' (*out 1) or 'no' (*out 0), else TR_ERR_CONFIG. */
+static tr_err_t
+parse_choice(const char *key, const char *value, const char *yes,
+             const char *no, int *out, char *errbuf, size_t errlen)
+{
+    if (strcmp(value, yes) == 0 || strcmp(value, no) == 0) {
+        *out = strcmp(value, yes) == 0;
+        return TR_OK;
+    }
+    snprintf(errbuf, errlen, "%s=%s: use %s or %s", key, value, yes, no);
+    return TR_ERR_CONFIG;
+}
+
 tr_err_t
 tr_consumer_config_set(struct tr_consumer_config *cfg, const char *key,
                        const char *value, char *errbuf, size_t errlen)
@@ -223,29 +236,12 @@ tr_consumer_config_set(struct tr_consumer_config *cfg, const char *key,
     int32_t v;
 
     if (strcmp(key, "isolation.level") == 0) {
-        if (strcmp(value, "read_committed") == 0) {
-            cfg->isolation_level = 1;
-        } else if (strcmp(value, "read_uncommitted") == 0) {
-            cfg->isolation_level = 0;
-        } else {
-            snprintf(errbuf, errlen,
-                     "isolation.level=%s: use read_committed or "
-                     "read_uncommitted",
-                     value);
-            return TR_ERR_CONFIG;
-        }
-        return TR_OK;
+        return parse_choice(key, value, "read_committed", "read_uncommitted",
+                            &cfg->isolation_level, errbuf, errlen);
     }
     if (strcmp(key, "check.crcs") == 0) {
-        if (strcmp(value, "true") == 0) {
-            cfg->check_crcs = 1;
-        } else if (strcmp(value, "false") == 0) {
-            cfg->check_crcs = 0;
-        } else {
-            snprintf(errbuf, errlen, "check.crcs=%s: use true or false", value);
-            return TR_ERR_CONFIG;
-        }
-        return TR_OK;
+        return parse_choice(key, value, "true", "false", &cfg->check_crcs,
+                            errbuf, errlen);
     }
     if (strcmp(key, "fetch.max.bytes") != 0 &&
         strcmp(key, "max.partition.fetch.bytes") != 0 &&

@@ -111,6 +111,14 @@ def write_all(broker):
     return sorted(committed), sorted(everything), c
 
 
+def once(recs, who):
+    """The sorted values of (partition, offset, value); each offset once."""
+    seen = [(p, o) for p, o, _ in recs]
+    dups = sorted(k for k in set(seen) if seen.count(k) > 1)
+    check(not dups, "%s: no offset twice %s" % (who, dups[:5]))
+    return sorted(v for _, _, v in recs)
+
+
 def consume(broker, isolation):
     args = ["consume", "-b", broker, "-t", TOPIC, "--from-beginning",
             "--until-end", "-F", "%p:%o:%v\\n"]
@@ -119,17 +127,11 @@ def consume(broker, isolation):
     r = run(args)
     check(r.returncode == 0, "consume (%s) ends with --until-end (%s)"
           % (isolation or "default", r.stderr.decode()[-300:]))
-    got, seen, dups = [], set(), []
+    recs = []
     for line in r.stdout.decode().splitlines():
         part, off, value = line.split(":", 2)
-        key = (int(part), int(off))
-        if key in seen:
-            dups.append(key)
-        seen.add(key)
-        got.append(value)
-    check(not dups, "consume (%s): no offset printed twice %s"
-          % (isolation or "default", dups[:5]))
-    return sorted(got)
+        recs.append((int(part), int(off), value))
+    return once(recs, "consume (%s)" % (isolation or "default"))
 
 
 def export(ws, broker):
@@ -139,18 +141,13 @@ def export(ws, broker):
              "--until-end", "--session-timeout", "1000"], timeout=180)
     check(r.returncode == 0, "export --until-end returns with a transaction "
           "open (%s)" % r.stderr.decode()[-300:])
-    got, seen, dups = [], set(), []
+    recs = []
     for path in glob.glob(os.path.join(root, TOPIC, "dt=*", "hr=*", "*.jsonl")):
         with open(path) as f:
             for line in f:
                 rec = json.loads(line)
-                key = (rec["partition"], rec["offset"])
-                if key in seen:
-                    dups.append(key)
-                seen.add(key)
-                got.append(rec["value"])
-    check(not dups, "export: no offset landed twice %s" % dups[:5])
-    return sorted(got)
+                recs.append((rec["partition"], rec["offset"], rec["value"]))
+    return once(recs, "export")
 
 
 def body(ws):
