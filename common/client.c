@@ -679,8 +679,7 @@ conn_read_rest(struct tr_conn *conn, struct evbuffer *in)
                 n = recv(fd, vec.iov_base,
                          need < vec.iov_len ? need : vec.iov_len, MSG_DONTWAIT);
                 if (n <= 0) {
-                    break; /* EAGAIN; EOF and errors: the bufferevent sees them
-                            */
+                    break; /* EAGAIN; EOF, errors: the bufferevent's turn */
                 }
                 vec.iov_len = (size_t)n;
                 evbuffer_commit_space(in, &vec, 1);
