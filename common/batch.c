@@ -69,8 +69,8 @@ timestamp_ok(int64_t ts)
     return ts >= -1;
 }
 
-tr_err_t
-tr_batch_validate(const uint8_t *p, size_t len, struct tr_batch_header *h)
+static tr_err_t
+validate(const uint8_t *p, size_t len, struct tr_batch_header *h, int check_crc)
 {
     struct tr_batch_header tmp;
     tr_err_t err = TR_ERR_TRUNCATED;
@@ -101,8 +101,8 @@ tr_batch_validate(const uint8_t *p, size_t len, struct tr_batch_header *h)
     if ((size_t)h->BatchLength != len - TR_BATCH_LOG_OVERHEAD) {
         goto out; /* trailing bytes: not exactly one batch */
     }
-    if (tr_crc32c(0, p + TR_BATCH_OFF_ATTRIBUTES,
-                  len - TR_BATCH_OFF_ATTRIBUTES) != h->Crc) {
+    if (check_crc && tr_crc32c(0, p + TR_BATCH_OFF_ATTRIBUTES,
+                               len - TR_BATCH_OFF_ATTRIBUTES) != h->Crc) {
         goto out;
     }
     if (h->RecordsCount < 0 || h->LastOffsetDelta < h->RecordsCount - 1) {
@@ -131,6 +131,12 @@ tr_batch_validate(const uint8_t *p, size_t len, struct tr_batch_header *h)
     err = TR_OK;
 out:
     return err;
+}
+
+tr_err_t
+tr_batch_validate(const uint8_t *p, size_t len, struct tr_batch_header *h)
+{
+    return validate(p, len, h, 1);
 }
 
 tr_err_t
@@ -184,6 +190,14 @@ tr_err_t
 tr_batch_iter_init(struct tr_batch_iter *it, const uint8_t *batch, size_t len,
                    size_t max_bytes)
 {
+    return tr_batch_iter_init_flags(it, batch, len, max_bytes,
+                                    TR_BATCH_ITER_CHECK_CRC);
+}
+
+tr_err_t
+tr_batch_iter_init_flags(struct tr_batch_iter *it, const uint8_t *batch,
+                         size_t len, size_t max_bytes, unsigned flags)
+{
     const uint8_t *records = batch + TR_BATCH_HEADER_SIZE;
     size_t records_len;
     tr_err_t err;
@@ -193,7 +207,7 @@ tr_batch_iter_init(struct tr_batch_iter *it, const uint8_t *batch, size_t len,
     tr_buf_init(&it->inflated, max_bytes);
     tr_slice_init(&it->records, NULL, 0);
     it->left = 0;
-    err = tr_batch_validate(batch, len, &it->h);
+    err = validate(batch, len, &it->h, (flags & TR_BATCH_ITER_CHECK_CRC) != 0);
     if (err != TR_OK) {
         goto out;
     }
@@ -253,21 +267,100 @@ tr_record_headers_next(struct tr_slice *s, struct tr_record_header *hdr)
     return get_nullable_bytes(s, &hdr->value, &hdr->value_len);
 }
 
+/*
+ * Record decoding is the consumer's inner loop (millions of records a
+ * second), so it reads through a bare cursor with inlined, bounds-checked
+ * varint decoding instead of a call per field. Every read checks 'end'.
+ */
+struct rd {
+    const uint8_t *p;
+    const uint8_t *end;
+};
+
+static inline int
+rd_uvarint(struct rd *r, uint64_t *v, unsigned max_bytes)
+{
+    uint64_t result = 0;
+    unsigned shift = 0, i;
+
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++; /* the common one-byte case */
+        return 0;
+    }
+    for (i = 0; i < max_bytes && r->p < r->end; i++) {
+        uint8_t b = *r->p++;
+
+        result |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *v = result;
+            return 0;
+        }
+        shift += 7;
+    }
+    return -1;
+}
+
+static inline int
+rd_varint(struct rd *r, int32_t *v)
+{
+    uint64_t u;
+
+    if (rd_uvarint(r, &u, 5) != 0 || u > UINT32_MAX) {
+        return -1;
+    }
+    *v = (int32_t)((uint32_t)(u >> 1) ^ (uint32_t) - (int64_t)(u & 1));
+    return 0;
+}
+
+static inline int
+rd_varlong(struct rd *r, int64_t *v)
+{
+    uint64_t u;
+
+    if (rd_uvarint(r, &u, 10) != 0) {
+        return -1;
+    }
+    *v = (int64_t)((u >> 1) ^ (uint64_t) - (int64_t)(u & 1));
+    return 0;
+}
+
+/* A length-prefixed byte string, -1 for null; past the end is corrupt. */
+static inline int
+rd_bytes(struct rd *r, const uint8_t **p, int32_t *len)
+{
+    int32_t n;
+
+    if (rd_varint(r, &n) != 0 || n < -1) {
+        return -1;
+    }
+    *len = n;
+    *p = NULL;
+    if (n == -1) {
+        return 0;
+    }
+    if ((size_t)(r->end - r->p) < (size_t)n) {
+        return -1;
+    }
+    *p = r->p;
+    r->p += n;
+    return 0;
+}
+
 /* Decodes the record in 'r', which holds exactly its Length bytes. */
 static tr_err_t
-parse_record(const struct tr_batch_header *h, struct tr_slice *r,
+parse_record(const struct tr_batch_header *h, struct rd *r,
              struct tr_record *rec)
 {
-    struct tr_record_header hdr;
+    const uint8_t *hk, *hv;
+    int32_t offset_delta, i, hk_len, hv_len;
     int64_t ts_delta;
-    int32_t offset_delta, i;
-    int8_t attributes;
-    size_t headers_start;
     tr_err_t err = TR_ERR_CORRUPT;
 
-    if (tr_slice_get_i8(r, &attributes) != TR_OK ||
-        tr_slice_get_varlong(r, &ts_delta) != TR_OK ||
-        tr_slice_get_varint(r, &offset_delta) != TR_OK) {
+    if (r->p >= r->end) {
+        goto out;
+    }
+    r->p++; /* attributes: unused in v2 */
+    if (rd_varlong(r, &ts_delta) != 0 || rd_varint(r, &offset_delta) != 0) {
         goto out;
     }
     if (offset_delta < 0 || offset_delta > h->LastOffsetDelta) {
@@ -281,12 +374,11 @@ parse_record(const struct tr_batch_header *h, struct tr_slice *r,
         rec->timestamp =
             (int64_t)((uint64_t)h->BaseTimestamp + (uint64_t)ts_delta);
     }
-    if (get_nullable_bytes(r, &rec->key, &rec->key_len) != TR_OK ||
-        get_nullable_bytes(r, &rec->value, &rec->value_len) != TR_OK) {
+    if (rd_bytes(r, &rec->key, &rec->key_len) != 0 ||
+        rd_bytes(r, &rec->value, &rec->value_len) != 0) {
         goto out;
     }
-    if (tr_slice_get_varint(r, &rec->header_count) != TR_OK ||
-        rec->header_count < 0) {
+    if (rd_varint(r, &rec->header_count) != 0 || rec->header_count < 0) {
         goto out;
     }
     /*
@@ -294,15 +386,15 @@ parse_record(const struct tr_batch_header *h, struct tr_slice *r,
      * malformed bytes. Each takes at least two bytes, so a hostile count
      * runs out of input quickly.
      */
-    headers_start = tr_slice_pos(r);
-    rec->headers = tr_slice_cur(r);
+    rec->headers = r->p;
     for (i = 0; i < rec->header_count; i++) {
-        if (tr_record_headers_next(r, &hdr) != TR_OK) {
-            goto out;
+        if (rd_bytes(r, &hk, &hk_len) != 0 || hk_len < 0 ||
+            rd_bytes(r, &hv, &hv_len) != 0) {
+            goto out; /* header keys are strings, never null */
         }
     }
-    rec->headers_len = tr_slice_pos(r) - headers_start;
-    if (tr_slice_remaining(r) != 0) {
+    rec->headers_len = (size_t)(r->p - rec->headers);
+    if (r->p != r->end) {
         goto out; /* Length disagrees with the fields */
     }
     err = TR_OK;
@@ -313,7 +405,7 @@ out:
 tr_err_t
 tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec)
 {
-    struct tr_slice r;
+    struct rd all, r;
     int32_t length;
     tr_err_t err = TR_ERR_CORRUPT;
 
@@ -324,16 +416,26 @@ tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec)
         }
         goto out;
     }
-    if (tr_slice_get_varint(&it->records, &length) != TR_OK || length < 0 ||
-        tr_slice_sub(&it->records, (size_t)length, &r) != TR_OK ||
-        parse_record(&it->h, &r, rec) != TR_OK) {
-        /* Stop here: later calls must not resume mid-record. */
-        it->left = 0;
-        tr_slice_init(&it->records, NULL, 0);
-        goto out;
+    all.p = tr_slice_cur(&it->records);
+    all.end = all.p + tr_slice_remaining(&it->records);
+    if (rd_varint(&all, &length) != 0 || length < 0 ||
+        (size_t)(all.end - all.p) < (size_t)length) {
+        goto stop;
     }
+    r.p = all.p;
+    r.end = all.p + length;
+    if (parse_record(&it->h, &r, rec) != TR_OK) {
+        goto stop;
+    }
+    (void)tr_slice_skip(&it->records,
+                        (size_t)(r.end - tr_slice_cur(&it->records)));
     it->left--;
     err = TR_OK;
+    goto out;
+stop:
+    /* Stop here: later calls must not resume mid-record. */
+    it->left = 0;
+    tr_slice_init(&it->records, NULL, 0);
 out:
     return err;
 }

@@ -144,6 +144,17 @@ struct tr_batch_iter {
 /* 'batch' is borrowed and must stay valid while the iterator is used. */
 tr_err_t tr_batch_iter_init(struct tr_batch_iter *it, const uint8_t *batch,
                             size_t len, size_t max_bytes);
+/*
+ * The same with options: TR_BATCH_ITER_CHECK_CRC verifies the CRC-32C
+ * (tr_batch_iter_init always does). A consumer may skip it, as librdkafka
+ * does by default (check.crcs=false): TCP and the broker's own check on
+ * produce already cover the bytes, and the CRC is a large share of the
+ * cost of reading small records.
+ */
+#define TR_BATCH_ITER_CHECK_CRC 0x1u
+tr_err_t tr_batch_iter_init_flags(struct tr_batch_iter *it,
+                                  const uint8_t *batch, size_t len,
+                                  size_t max_bytes, unsigned flags);
 /* TR_OK with *rec filled, TR_ERR_NOT_FOUND at the end, or TR_ERR_CORRUPT. */
 tr_err_t tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec);
 const struct tr_batch_header *

@@ -16,7 +16,9 @@
  */
 #include "consumer.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,7 @@ struct cpart {
     int64_t want;    /* TR_OFFSET_BEGINNING / END when P_NEED_LIST */
     int64_t want_ts; /* >= 0: a timestamp lookup */
     int64_t hw;
+    int64_t lso; /* last stable offset from the last Fetch, -1 */
     /*
      * After a timestamp lookup: records older than this are skipped until
      * the first one at or past it (a broker may answer with the offset of
@@ -192,6 +195,207 @@ tr_consumer_config_defaults(struct tr_consumer_config *cfg)
     cfg->partition_max_bytes = 1048576;
     cfg->request_timeout_ms = 30000;
     cfg->max_inflate_bytes = (size_t)64 << 20;
+    cfg->isolation_level = 1;
+    cfg->check_crcs = 0;
+}
+
+/* A non-negative int32 property value; 0 or -1. */
+static int
+parse_i32(const char *value, int32_t min, int32_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < min ||
+        v > INT32_MAX) {
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* 'value' is 'yes' (*out 1) or 'no' (*out 0), else TR_ERR_CONFIG. */
+static tr_err_t
+parse_choice(const char *key, const char *value, const char *yes,
+             const char *no, int *out, char *errbuf, size_t errlen)
+{
+    if (strcmp(value, yes) == 0 || strcmp(value, no) == 0) {
+        *out = strcmp(value, yes) == 0;
+        return TR_OK;
+    }
+    snprintf(errbuf, errlen, "%s=%s: use %s or %s", key, value, yes, no);
+    return TR_ERR_CONFIG;
+}
+
+tr_err_t
+tr_consumer_config_set(struct tr_consumer_config *cfg, const char *key,
+                       const char *value, char *errbuf, size_t errlen)
+{
+    int32_t v;
+
+    if (strcmp(key, "isolation.level") == 0) {
+        return parse_choice(key, value, "read_committed", "read_uncommitted",
+                            &cfg->isolation_level, errbuf, errlen);
+    }
+    if (strcmp(key, "check.crcs") == 0) {
+        return parse_choice(key, value, "true", "false", &cfg->check_crcs,
+                            errbuf, errlen);
+    }
+    if (strcmp(key, "fetch.max.bytes") != 0 &&
+        strcmp(key, "max.partition.fetch.bytes") != 0 &&
+        strcmp(key, "fetch.wait.max.ms") != 0 &&
+        strcmp(key, "fetch.min.bytes") != 0) {
+        return TR_ERR_NOT_FOUND;
+    }
+    if (parse_i32(value, strcmp(key, "fetch.wait.max.ms") == 0 ? 0 : 1, &v) !=
+        0) {
+        snprintf(errbuf, errlen, "%s=%s: not a number in range", key, value);
+        return TR_ERR_CONFIG;
+    }
+    if (strcmp(key, "fetch.max.bytes") == 0) {
+        cfg->fetch_max_bytes = v;
+    } else if (strcmp(key, "max.partition.fetch.bytes") == 0) {
+        cfg->partition_max_bytes = v;
+    } else if (strcmp(key, "fetch.wait.max.ms") == 0) {
+        cfg->fetch_max_wait_ms = v;
+    } else {
+        cfg->fetch_min_bytes = v;
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_consumer_config_set_arg(struct tr_consumer_config *cfg, const char *arg,
+                           char *errbuf, size_t errlen)
+{
+    char key[64];
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq != NULL ? (size_t)(eq - arg) : 0;
+
+    if (eq == NULL || klen == 0 || klen >= sizeof(key)) {
+        return TR_ERR_NOT_FOUND; /* not one of ours; the caller says why */
+    }
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    return tr_consumer_config_set(cfg, key, eq + 1, errbuf, errlen);
+}
+
+void
+tr_consumer_config_help(FILE *out, const char *indent)
+{
+    fprintf(out,
+            "%sisolation.level=read_committed|read_uncommitted (default "
+            "read_committed:\n"
+            "%s    records of open or aborted transactions are not read)\n"
+            "%scheck.crcs=true|false         verify each batch's CRC-32C "
+            "(default false)\n"
+            "%sfetch.max.bytes=N             per Fetch (default 52428800)\n"
+            "%smax.partition.fetch.bytes=N   per partition (default "
+            "1048576)\n"
+            "%sfetch.wait.max.ms=N           (default 500)\n"
+            "%sfetch.min.bytes=N             (default 1)\n",
+            indent, indent, indent, indent, indent, indent, indent);
+}
+
+/* read_committed filtering. */
+
+struct tr_consumer_txnf {
+    struct tr_consumer_aborted *aborted; /* sorted by first offset */
+    size_t n;
+    size_t next;   /* the first not yet reached */
+    int64_t *pids; /* aborted producer ids in effect */
+    size_t npids;
+};
+
+static int
+aborted_cmp(const void *a, const void *b)
+{
+    const struct tr_consumer_aborted *x = a, *y = b;
+
+    return x->first_offset < y->first_offset   ? -1
+           : x->first_offset > y->first_offset ? 1
+                                               : 0;
+}
+
+tr_err_t
+tr_consumer_txnf_new(const struct tr_consumer_aborted *aborted, size_t n,
+                     struct tr_consumer_txnf **out)
+{
+    struct tr_consumer_txnf *f = tr_calloc(1, sizeof(*f));
+
+    if (f == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    f->aborted = tr_calloc(n + 1, sizeof(*f->aborted));
+    f->pids = tr_calloc(n + 1, sizeof(*f->pids));
+    if (f->aborted == NULL || f->pids == NULL) {
+        tr_consumer_txnf_free(f);
+        return TR_ERR_NOMEM;
+    }
+    if (n > 0) {
+        memcpy(f->aborted, aborted, n * sizeof(*aborted));
+        qsort(f->aborted, n, sizeof(*f->aborted), aborted_cmp);
+    }
+    f->n = n;
+    *out = f;
+    return TR_OK;
+}
+
+static size_t
+txnf_find(const struct tr_consumer_txnf *f, int64_t pid)
+{
+    size_t i;
+
+    for (i = 0; i < f->npids; i++) {
+        if (f->pids[i] == pid) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+int
+tr_consumer_txnf_keep(struct tr_consumer_txnf *f, const uint8_t *batch,
+                      size_t len, const struct tr_batch_header *h)
+{
+    int64_t last = h->BaseOffset + h->LastOffsetDelta;
+    int32_t coordinator_epoch;
+    size_t i;
+    int commit;
+
+    /* Transactions that started at or before this batch are now aborted. */
+    while (f->next < f->n && f->aborted[f->next].first_offset <= last) {
+        if (txnf_find(f, f->aborted[f->next].producer_id) == SIZE_MAX) {
+            f->pids[f->npids++] = f->aborted[f->next].producer_id;
+        }
+        f->next++;
+    }
+    if (h->Attributes & TR_BATCH_ATTR_CONTROL) {
+        if (tr_batch_marker_parse(batch, len, &commit, &coordinator_epoch) ==
+                TR_OK &&
+            !commit && (i = txnf_find(f, h->ProducerId)) != SIZE_MAX) {
+            f->pids[i] = f->pids[--f->npids];
+        }
+        return 0;
+    }
+    if ((h->Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+        txnf_find(f, h->ProducerId) != SIZE_MAX) {
+        return 0;
+    }
+    return 1;
+}
+
+void
+tr_consumer_txnf_free(struct tr_consumer_txnf *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    tr_free(f->aborted);
+    tr_free(f->pids);
+    tr_free(f);
 }
 
 /* Partitions. */
@@ -246,6 +450,7 @@ part_get(struct tr_consumer *c, const char *topic, size_t topic_len,
     p->partition = partition;
     p->position = -1;
     p->hw = -1;
+    p->lso = -1;
     p->want_ts = -1;
     p->skip_before_ts = -1;
     p->committed = -1;
@@ -638,7 +843,9 @@ deliver_batch(struct tr_consumer *c, struct cpart *p, const uint8_t *data,
     size_t n = 0;
     tr_err_t err;
 
-    err = tr_batch_iter_init(&it, data, len, c->cfg.max_inflate_bytes);
+    err = tr_batch_iter_init_flags(&it, data, len, c->cfg.max_inflate_bytes,
+                                   c->cfg.check_crcs ? TR_BATCH_ITER_CHECK_CRC
+                                                     : 0);
     if (err != TR_OK) {
         goto out;
     }
@@ -695,6 +902,8 @@ struct fpart {
     int64_t from;
     int64_t hw;
     struct tr_str records;
+    const uint8_t *aborted; /* read_committed: naborted (pid, first offset) */
+    int32_t naborted;
 };
 
 /*
@@ -720,6 +929,34 @@ advance_position(struct fpart *fp)
     }
 }
 
+/*
+ * The aborted transactions of a Fetch answer, as a filter; NULL when none
+ * (then only control batches are dropped).
+ */
+static tr_err_t
+fetch_txnf(const struct fpart *fp, struct tr_consumer_txnf **out)
+{
+    struct tr_consumer_aborted *a;
+    int32_t i;
+    tr_err_t err;
+
+    *out = NULL;
+    if (fp->naborted <= 0) {
+        return TR_OK;
+    }
+    a = tr_calloc((size_t)fp->naborted, sizeof(*a));
+    if (a == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    for (i = 0; i < fp->naborted; i++) {
+        a[i].producer_id = tr_load_i64(fp->aborted + 16 * (size_t)i);
+        a[i].first_offset = tr_load_i64(fp->aborted + 16 * (size_t)i + 8);
+    }
+    err = tr_consumer_txnf_new(a, (size_t)fp->naborted, out);
+    tr_free(a);
+    return err;
+}
+
 static void
 deliver_part(struct tr_consumer *c, struct fpart *fp)
 {
@@ -727,13 +964,20 @@ deliver_part(struct tr_consumer *c, struct fpart *fp)
     const uint8_t *batch;
     size_t len;
     struct tr_batch_header h;
-    tr_err_t err = TR_OK;
+    struct tr_consumer_txnf *txnf = NULL;
+    tr_err_t err;
 
+    if ((err = fetch_txnf(fp, &txnf)) != TR_OK) {
+        goto out;
+    }
     tr_slice_init(&s, fp->records.ptr, (size_t)fp->records.len);
     while ((err = tr_batch_next(&s, &batch, &len)) == TR_OK) {
         if (tr_batch_header_parse(batch, len, &h) != TR_OK) {
             err = TR_ERR_CORRUPT;
             break;
+        }
+        if (txnf != NULL && !tr_consumer_txnf_keep(txnf, batch, len, &h)) {
+            continue; /* a marker or an aborted transaction's data */
         }
         if (h.BaseOffset + h.LastOffsetDelta < fp->from) {
             continue;
@@ -747,6 +991,8 @@ deliver_part(struct tr_consumer *c, struct fpart *fp)
             break;
         }
     }
+out:
+    tr_consumer_txnf_free(txnf);
     if (err != TR_OK && err != TR_ERR_NOT_FOUND && err != TR_ERR_TRUNCATED) {
         tr_log_error("consumer: %s [%d]: bad batch near offset %lld: %s",
                      fp->p->topic, (int)fp->p->partition,
@@ -817,6 +1063,7 @@ fetch_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
     int16_t kerr, top_err;
     int64_t hw, lso, lstart;
     struct tr_str topic, records;
+    const uint8_t *aborted;
 
     fetch_node_done(c, r->node);
     for (i = 0; i < r->n; i++) {
@@ -875,6 +1122,7 @@ fetch_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
             if (err != TR_OK) {
                 goto out;
             }
+            aborted = tr_slice_cur(body);
             if (naborted > 0 &&
                 (err = tr_slice_skip(body, (size_t)naborted * 16)) != TR_OK) {
                 goto out;
@@ -911,11 +1159,14 @@ fetch_cb(tr_err_t err, int16_t version, struct tr_slice *body, void *arg)
                 continue;
             }
             p->hw = hw;
+            p->lso = lso;
             if (records.len > 0 && nfp < r->n) {
                 fps[nfp].p = p;
                 fps[nfp].from = p->position;
                 fps[nfp].hw = hw;
                 fps[nfp].records = records;
+                fps[nfp].aborted = aborted;
+                fps[nfp].naborted = c->cfg.isolation_level ? naborted : 0;
                 advance_position(&fps[nfp]);
                 nfp++;
             }
@@ -954,11 +1205,11 @@ tr_consumer_FetchRequest_encode(struct tr_buf *b, int16_t version,
     size_t of_count;
     int32_t count;
 
-    tr_buf_put_i32(b, -1);                     /* ReplicaId */
-    tr_buf_put_i32(b, cfg->fetch_max_wait_ms); /* MaxWaitMs */
-    tr_buf_put_i32(b, cfg->fetch_min_bytes);   /* MinBytes */
-    tr_buf_put_i32(b, cfg->fetch_max_bytes);   /* MaxBytes */
-    tr_buf_put_i8(b, 0);                       /* IsolationLevel */
+    tr_buf_put_i32(b, -1);                                    /* ReplicaId */
+    tr_buf_put_i32(b, cfg->fetch_max_wait_ms);                /* MaxWaitMs */
+    tr_buf_put_i32(b, cfg->fetch_min_bytes);                  /* MinBytes */
+    tr_buf_put_i32(b, cfg->fetch_max_bytes);                  /* MaxBytes */
+    tr_buf_put_i8(b, (int8_t)(cfg->isolation_level ? 1 : 0)); /* Isolation */
     if (version >= 7) {
         tr_buf_put_i32(b, 0);  /* SessionId */
         tr_buf_put_i32(b, -1); /* SessionEpoch: no session */
@@ -2577,6 +2828,18 @@ tr_consumer_position(const struct tr_consumer *c, const char *topic,
         return -1;
     }
     return p->position;
+}
+
+int64_t
+tr_consumer_end(const struct tr_consumer *c, const char *topic,
+                int32_t partition)
+{
+    struct cpart *p = part_find(c, topic, strlen(topic), partition);
+
+    if (p == NULL) {
+        return -1;
+    }
+    return c->cfg.isolation_level && p->lso >= 0 ? p->lso : p->hw;
 }
 
 int

@@ -25,7 +25,9 @@
  * array of records whose key, value and headers point into the response
  * (or into the inflated bytes of a compressed batch), valid only during the
  * call. Records below the requested offset (a fetch lands at the start of
- * the batch holding it) and control batches are skipped.
+ * the batch holding it) and control batches are skipped. Under
+ * read_committed (the default) Fetch asks for isolation level 1 and the
+ * batches of aborted transactions are dropped (tr_consumer_txnf_*).
  *
  * OFFSET_OUT_OF_RANGE resets the position per auto_offset_reset (earliest,
  * latest) or, with "none", stops the partition and reports the error.
@@ -38,6 +40,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "batch.h"
 #include "buf.h"
@@ -74,12 +77,36 @@ struct tr_consumer_config {
     int32_t partition_max_bytes;              /* default 1048576 */
     int request_timeout_ms;                   /* default 30000 */
     size_t max_inflate_bytes; /* cap for one decompressed batch; 64 MiB */
+    /*
+     * isolation.level: 1 read_committed (default, as librdkafka's): Fetch
+     * stops at the last stable offset and records of aborted transactions
+     * are dropped; 0 read_uncommitted. Control batches (transaction
+     * markers) are never delivered either way.
+     */
+    int isolation_level;
+    int check_crcs; /* check.crcs: verify each batch's CRC-32C; default 0 */
     /* TLS and SASL (clientsec.h); borrowed, must outlive the consumer. */
     const struct tr_clientsec *security;
 };
 
 /* Fills 'cfg' with the defaults above. */
 void tr_consumer_config_defaults(struct tr_consumer_config *cfg);
+
+/*
+ * Sets one consumer property by librdkafka's name: isolation.level
+ * (read_committed|read_uncommitted), check.crcs (true|false),
+ * fetch.max.bytes, max.partition.fetch.bytes, fetch.wait.max.ms,
+ * fetch.min.bytes. TR_ERR_NOT_FOUND for a key that is not one of them,
+ * TR_ERR_CONFIG with the reason in 'errbuf' for a bad value.
+ */
+tr_err_t tr_consumer_config_set(struct tr_consumer_config *cfg, const char *key,
+                                const char *value, char *errbuf, size_t errlen);
+/* The same from "key=value" (a -X argument); TR_ERR_NOT_FOUND as above. */
+tr_err_t tr_consumer_config_set_arg(struct tr_consumer_config *cfg,
+                                    const char *arg, char *errbuf,
+                                    size_t errlen);
+/* Writes the property lines of a --help, each prefixed by 'indent'. */
+void tr_consumer_config_help(FILE *out, const char *indent);
 
 /* A topic partition; 'topic' is borrowed from the consumer. */
 struct tr_consumer_tp {
@@ -175,6 +202,14 @@ size_t tr_consumer_assignment(const struct tr_consumer *c,
  */
 int64_t tr_consumer_position(const struct tr_consumer *c, const char *topic,
                              int32_t partition, int64_t *hw);
+/*
+ * The end of what this consumer can read in a partition, from the last
+ * Fetch answer: the last stable offset under read_committed (records of a
+ * transaction still open lie past it), the high watermark under
+ * read_uncommitted; -1 until a Fetch answered.
+ */
+int64_t tr_consumer_end(const struct tr_consumer *c, const char *topic,
+                        int32_t partition);
 /* 1 once every assigned partition has a position (resets resolved). */
 int tr_consumer_ready(const struct tr_consumer *c);
 /* 1 while the group is joined and stable (always 1 in assign mode). */
@@ -201,6 +236,36 @@ size_t tr_consumer_commits_pending(const struct tr_consumer *c);
 void tr_consumer_close(struct tr_consumer *c, int timeout_ms);
 /* NULL is a no-op. Does not commit or leave: call close first. */
 void tr_consumer_free(struct tr_consumer *c);
+
+/*
+ * read_committed filtering of one partition's Fetch answer (Kafka's
+ * algorithm): the answer lists the aborted transactions in its range as
+ * (producer id, first offset). Walking the batches in offset order, a
+ * producer id becomes aborted once a batch reaches its first offset, its
+ * transactional data batches are dropped from there, and its ABORT marker
+ * ends that. Control batches are always dropped.
+ */
+struct tr_consumer_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+};
+
+struct tr_consumer_txnf;
+
+/*
+ * Returns an owned filter in *out for 'n' aborted transactions (copied;
+ * any order). TR_ERR_NOMEM.
+ */
+tr_err_t tr_consumer_txnf_new(const struct tr_consumer_aborted *aborted,
+                              size_t n, struct tr_consumer_txnf **out);
+/*
+ * 1 to deliver the batch ('batch', 'len', its parsed header 'h'), 0 to
+ * drop it. Call for every batch of the answer, in order.
+ */
+int tr_consumer_txnf_keep(struct tr_consumer_txnf *f, const uint8_t *batch,
+                          size_t len, const struct tr_batch_header *h);
+/* NULL is a no-op. */
+void tr_consumer_txnf_free(struct tr_consumer_txnf *f);
 
 /* Assignors (pure functions, used by the group leader). */
 

@@ -18,6 +18,11 @@
  * After each landing the next offset is committed to the group so that
  * its lag is visible, but the files, not the commits, decide where to
  * resume.
+ *
+ * Only committed data is landed (the consumer reads read_committed):
+ * records of an open transaction wait until it ends, those of aborted
+ * transactions and the transaction markers are never written, so a file's
+ * offset range may have holes where they were.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -123,6 +128,8 @@ usage(FILE *out)
             "600000)\n"
             "      --until-end           stop once caught up with the end "
             "offsets at start\n"
+            "                            (or the last stable offset, if "
+            "lower)\n"
             "      --from-beginning      with nothing landed and no commit: "
             "start at the\n"
             "                            log start (default)\n"
@@ -530,13 +537,20 @@ caught_up(struct exporter *x, const int64_t *ends, int64_t *remaining)
         if (p >= x->nparts) {
             continue;
         }
+        int64_t end = ends[p];
+        int64_t readable = tr_consumer_end(x->cons, x->topic, p);
+
         if (next < pos) {
             next = pos;
         }
-        if (next < 0 || next < ends[p]) {
+        /* An open transaction's records are not readable yet. */
+        if (readable >= 0 && readable < end) {
+            end = readable;
+        }
+        if (next < 0 || next < end) {
             done = 0;
             if (next >= 0) {
-                left += ends[p] - next;
+                left += end - next;
             }
         }
     }
@@ -714,6 +728,11 @@ tr_cmd_export(int argc, char **argv)
     cfg.auto_offset_reset = reset;
     cfg.session_timeout_ms = (int)session_ms;
     cfg.heartbeat_ms = (int)(session_ms / 3);
+    /*
+     * Only committed data is landed: records of open transactions wait,
+     * those of aborted ones are never written, markers neither.
+     */
+    cfg.isolation_level = 1;
     if ((err = tr_consumer_new(base, &cfg, batch_cb, &x, &x.cons)) != TR_OK) {
         tr_cli_error(CMD, "cannot start the consumer: %s", tr_err_str(err));
         goto out;
