@@ -40,6 +40,7 @@
 #include "clientsec.h"
 #include "clock.h"
 #include "log.h"
+#include "netio.h"
 
 #define CLIENT_MAX_NODES      1024
 #define CLIENT_MAX_TOPICS     100000
@@ -89,8 +90,7 @@ struct tr_conn {
     int16_t api_max[CLIENT_API_TABLE];
     int dispatching;            /* inside a response callback */
     tr_err_t fail_err;          /* deferred close requested during dispatch */
-    int rcvlowat;               /* SO_RCVLOWAT last set; 0: never set */
-    size_t expanded_for;        /* frame size the input was expanded for */
+    struct tr_netio_rest rest;  /* large reads of frames (netio.h) */
     SSL *ssl;                   /* TLS connections; owned by bev */
     struct tr_clientsasl *sasl; /* during CONN_SASL; owned */
     int16_t sasl_auth_version;
@@ -636,70 +636,12 @@ conn_ready(struct tr_conn *conn)
     notify(conn->client);
 }
 
-/*
- * Large responses (Fetch) arrive in many pieces, and libevent 2.1 reads a
- * socket at most 4 KiB at a time whatever its max_single_read says. While
- * a frame is incomplete on a plaintext socket, the rest of it is read here
- * directly, in as few recv() calls as the kernel allows, into room made
- * once for the whole frame (so evbuffer_pullup() has nothing to copy), and
- * SO_RCVLOWAT asks the kernel to wake us only once up to 256 KiB more of
- * the frame is queued. Under TLS only the room is made: OpenSSL may hold
- * ciphertext that the kernel no longer counts, and it does its own reads.
- * Returns 1 when the frame is now complete (the caller dispatches it).
- */
-#define CONN_LOWAT_MAX (256 * 1024)
-
+/* The rest of an incomplete response frame, read in few reads (netio.h). */
 static int
 conn_read_rest(struct tr_conn *conn, struct evbuffer *in)
 {
-    size_t have = evbuffer_get_length(in), frame, need = 1;
-    uint8_t sizebuf[4];
-    struct evbuffer_iovec vec;
-    evutil_socket_t fd = bufferevent_getfd(conn->bev);
-    ssize_t n;
-    int lowat, done = 0;
-
-    if (have >= 4) {
-        evbuffer_copyout(in, sizebuf, 4);
-        frame = 4 + (size_t)tr_load_i32(sizebuf); /* checked by the caller */
-        need = frame - have; /* the caller saw the frame incomplete */
-        if (frame >= CONN_LOWAT_MAX && conn->expanded_for != frame &&
-            evbuffer_pullup(in, (ssize_t)have) != NULL &&
-            evbuffer_expand(in, need) == 0) {
-            conn->expanded_for = frame;
-        }
-        if (conn->ssl == NULL && fd >= 0) {
-            /*
-             * A socket bufferevent keeps the input's end frozen but for its
-             * own reads (a TLS one does not freeze it).
-             */
-            evbuffer_unfreeze(in, 0);
-            while (need > 0 &&
-                   evbuffer_reserve_space(in, (ssize_t)need, &vec, 1) == 1) {
-                n = recv(fd, vec.iov_base,
-                         need < vec.iov_len ? need : vec.iov_len, MSG_DONTWAIT);
-                if (n <= 0) {
-                    break; /* EAGAIN; EOF, errors: the bufferevent's turn */
-                }
-                vec.iov_len = (size_t)n;
-                evbuffer_commit_space(in, &vec, 1);
-                need -= (size_t)n;
-            }
-            evbuffer_freeze(in, 0);
-        }
-        if (need == 0) {
-            need = 1;
-            done = 1;
-        }
-    }
-    if (conn->ssl == NULL && fd >= 0) {
-        lowat = need > CONN_LOWAT_MAX ? CONN_LOWAT_MAX : (int)need;
-        if (lowat != conn->rcvlowat && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT,
-                                                  &lowat, sizeof(lowat)) == 0) {
-            conn->rcvlowat = lowat;
-        }
-    }
-    return done;
+    return tr_netio_read_rest(in, (int)bufferevent_getfd(conn->bev),
+                              conn->ssl == NULL, &conn->rest);
 }
 
 static void
@@ -753,7 +695,7 @@ again:
         conn->dispatching = 0;
         tr_free(req);
         evbuffer_drain(in, 4 + (size_t)size);
-        conn->expanded_for = 0;
+        tr_netio_frame_done(&conn->rest);
         fail = conn->fail_err;
         conn_arm_timer(conn);
     }

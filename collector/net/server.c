@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "netio.h"
 #include "proto.h"
 #include "quota.h"
 #include "sasl.h"
@@ -97,6 +98,7 @@ struct conn {
     SSL *ssl; /* on TLS listeners; owned by 'bev' */
     struct tr_conn_security sec;
     struct tr_sasl_session *sasl; /* on SASL_* listeners (api/sasl.h) */
+    struct tr_netio_rest rest;    /* large reads of requests (netio.h) */
     TAILQ_ENTRY(conn) link;
     char peer[NI_MAXHOST + NI_MAXSERV + 2];
     int paused;            /* waiting for output to drain */
@@ -640,6 +642,17 @@ mute_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/*
+ * Plaintext connections read the rest of a large request themselves:
+ * libevent would take it 4 KiB at a time (netio.h). Returns 1 when the
+ * frame at the head of 'in' is now complete.
+ */
+static int
+read_rest(struct conn *c, struct evbuffer *in)
+{
+    return tr_netio_read_rest(in, (int)bufferevent_getfd(c->bev), 1, &c->rest);
+}
+
 /* Handles every complete frame in the input, in order. */
 static void
 process_input(struct conn *c)
@@ -665,6 +678,9 @@ process_input(struct conn *c)
             return;
         }
         if (avail < 4) {
+            if (c->ssl == NULL) {
+                read_rest(c, in); /* only resets SO_RCVLOWAT */
+            }
             bufferevent_setwatermark(c->bev, EV_READ, 0,
                                      (size_t)request_max + 4);
             return;
@@ -688,8 +704,17 @@ process_input(struct conn *c)
             conn_close(c);
             return;
         }
+        if (avail < 4 + (size_t)size && c->ssl == NULL) {
+            /* The rest in few large reads (netio.h), else at the next one. */
+            if (read_rest(c, in)) {
+                continue;
+            }
+            bufferevent_setwatermark(c->bev, EV_READ, 0,
+                                     (size_t)request_max + 4);
+            return;
+        }
         if (avail < 4 + (size_t)size) {
-            /* Wake only when the whole frame is here. */
+            /* TLS: wake only when the whole frame is here. */
             bufferevent_setwatermark(c->bev, EV_READ, 4 + (size_t)size,
                                      (size_t)request_max + 4);
             return;
@@ -720,6 +745,7 @@ process_input(struct conn *c)
             }
         }
         evbuffer_drain(in, 4 + (size_t)size);
+        tr_netio_frame_done(&c->rest);
         if (r == FRAME_CLOSE) {
             conn_close(c);
             return;
