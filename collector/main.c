@@ -319,6 +319,78 @@ groups_appended(void *arg, struct tr_partition *part)
     }
 }
 
+/*
+ * The transaction coordinator's questions (struct tr_txn_cluster), answered
+ * by the cluster as the group coordinator's are.
+ */
+static int32_t
+txn_partitions(void *arg, const char *topic)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_partition_count(broker->cluster, topic)
+               : -1;
+}
+
+static int16_t
+txn_leader_epoch(void *arg, const char *topic, int32_t partition, int acks_all,
+                 int32_t *epoch)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_check_produce(broker->cluster, topic, partition,
+                                          acks_all, epoch)
+               : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+}
+
+static int16_t
+txn_acked(void *arg, const char *topic, int32_t partition, int32_t epoch,
+          int64_t last_offset)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_check_acked(broker->cluster, topic, partition,
+                                        epoch, last_offset)
+               : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+}
+
+static void
+txn_send_markers(void *arg, int64_t producer_id, int16_t epoch, int commit,
+                 int32_t coordinator_epoch,
+                 struct tr_txn_marker_target *targets, size_t n)
+{
+    struct tr_broker *broker = arg;
+    struct tr_rpc_marker m;
+    struct tr_rpc_marker_tp *tps = tr_calloc(n + 1, sizeof(*tps));
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        targets[i].error = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    if (tps == NULL || broker->cluster == NULL) {
+        tr_free(tps);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        tps[i].topic = targets[i].topic;
+        tps[i].partition = targets[i].partition;
+    }
+    m.producer_id = producer_id;
+    m.producer_epoch = epoch;
+    m.commit = commit;
+    m.coordinator_epoch = coordinator_epoch;
+    m.tps = tps;
+    m.ntps = n;
+    tr_cluster_write_txn_markers(broker->cluster, &m);
+    for (i = 0; i < n; i++) {
+        targets[i].error = tps[i].error;
+    }
+    tr_free(tps);
+}
+
 /* The credential store's view of ZooKeeper (security/credentials.h). */
 static tr_err_t
 users_get(void *arg, const char *sanitized, char **data, size_t *len)
@@ -413,6 +485,9 @@ main(int argc, char **argv)
     struct tr_groups *groups = NULL;
     struct tr_txn_coordinator *txn = NULL;
     struct tr_txn_config tcfg;
+#ifdef HAVE_ZOOKEEPER
+    struct tr_txn_cluster tcluster;
+#endif
     struct tr_groups_config gcfg;
     struct tr_groups_cluster gcluster;
     const struct tr_groups_cluster *gcluster_in = NULL;
@@ -624,8 +699,9 @@ main(int argc, char **argv)
     broker.pids = pids;
     broker.groups = groups;
     broker.node_id = cfg.broker_id;
-    if (cfg.zookeeper_connect == NULL) {
-        /* A cluster's transaction coordinator is not written yet. */
+    {
+        int64_t pid_high_bits = 0;
+
         tr_txn_config_defaults(&tcfg);
         tcfg.state_partitions = cfg.transaction_state_log_num_partitions;
         tcfg.max_timeout_ms = cfg.transaction_max_timeout_ms;
@@ -634,7 +710,23 @@ main(int argc, char **argv)
         tcfg.remove_interval_ms = cfg.transaction_remove_expired_interval_ms;
         tcfg.offsets_partitions =
             tr_topics_partition_count(topics, TR_GROUPS_TOPIC);
-        err = tr_txn_open(topics, waits, groups, pids, 0, &tcfg,
+#ifdef HAVE_ZOOKEEPER
+        if (cfg.zookeeper_connect != NULL) {
+            /* Ids follow the leadership of __transaction_state. */
+            memset(&tcluster, 0, sizeof(tcluster));
+            tcluster.arg = &broker;
+            tcluster.partitions = txn_partitions;
+            tcluster.leader_epoch = txn_leader_epoch;
+            tcluster.appended = groups_appended;
+            tcluster.acked = txn_acked;
+            tcluster.send_markers = txn_send_markers;
+            tcfg.cluster = &tcluster;
+            /* Unique across the cluster: the broker id in the high bits. */
+            pid_high_bits =
+                cfg.broker_id >= 0 ? (int64_t)cfg.broker_id << 40 : 0;
+        }
+#endif
+        err = tr_txn_open(topics, waits, groups, pids, pid_high_bits, &tcfg,
                           tr_clock_wall_ms(), &txn, errbuf, sizeof(errbuf));
         if (err != TR_OK) {
             tr_log_error("transaction coordinator: %s", errbuf);

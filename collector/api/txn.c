@@ -12,16 +12,22 @@
  */
 #include "api.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "batch.h"
+#include "build-config.h"
 #include "coordinator.h"
 #include "groups.h"
 #include "log.h"
 #include "partition.h"
 #include "pidgen.h"
 #include "topics.h"
+#include "waits.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 
 /* Error 90 from 'since' on, 47 below it. */
 static int16_t
@@ -33,11 +39,11 @@ fenced_for(int16_t kerr, int16_t version, int16_t since)
     return kerr;
 }
 
-/* The transaction coordinator, or NULL in a cluster (not served yet). */
+/* The transaction coordinator (NULL only in unit tests without one). */
 static struct tr_txn_coordinator *
 coordinator(struct tr_request *req)
 {
-    return req->broker->cluster == NULL ? req->broker->txn : NULL;
+    return req->broker->txn;
 }
 
 /* An idempotent producer's id: unique across restarts and brokers. */
@@ -365,6 +371,171 @@ tr_api_end_txn(struct tr_request *req)
     tr_request_put_throttle(req);
     tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
     tr_proto_put_tags_v(req->out, flex);
+    return TR_OK;
+}
+
+#ifdef HAVE_ZOOKEEPER
+static int16_t
+cluster_acked(void *arg, const char *topic, int32_t partition, int32_t epoch,
+              int64_t last_offset)
+{
+    return tr_cluster_check_acked(arg, topic, partition, epoch, last_offset);
+}
+#endif
+
+/*
+ * One partition of WriteTxnMarkers: appends the control batch as its
+ * leader and, in a cluster, waits for the ISR (acks=all), as Kafka does.
+ */
+static int16_t
+write_marker(struct tr_request *req, const struct tr_str *name,
+             int32_t partition, int64_t pid, int16_t epoch, int commit,
+             int32_t coordinator_epoch)
+{
+    struct tr_broker *broker = req->broker;
+    char topic[TR_TOPIC_NAME_MAX + 1];
+    struct tr_partition *part;
+    int32_t leader_epoch = -1;
+    int64_t offset = -1;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    if (tr_str_copy(name, topic, sizeof(topic)) != TR_OK) {
+        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (broker->cluster != NULL) {
+        kerr = tr_cluster_check_produce(broker->cluster, topic, partition, 1,
+                                        &leader_epoch);
+        if (kerr != TR_KERR_NONE) {
+            return kerr;
+        }
+    }
+#endif
+    part = tr_topics_partition(broker->topics, topic, partition);
+    if (part == NULL) {
+        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    err = tr_partition_append_marker(part, pid, epoch, commit,
+                                     coordinator_epoch, &offset);
+    if (err == TR_ERR_FENCED) {
+        kerr = TR_KERR_INVALID_PRODUCER_EPOCH;
+    } else if (err == TR_ERR_STALE) {
+        kerr = TR_KERR_TRANSACTION_COORDINATOR_FENCED;
+    } else if (err != TR_OK) {
+        kerr = tr_kerr_from(err);
+    }
+    if (kerr == TR_KERR_NONE && broker->groups != NULL &&
+        strcmp(topic, TR_GROUPS_TOPIC) == 0 &&
+        tr_groups_txn_complete(broker->groups, partition, pid, commit) !=
+            TR_OK) {
+        tr_log_error("offsets of producer %" PRId64 " in %s-%d not applied: "
+                     "out of memory",
+                     pid, topic, partition);
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
+        tr_cluster_after_append(broker->cluster, part);
+    }
+#endif
+    tr_partition_unref(part);
+    if (broker->waits != NULL) {
+        tr_waits_notify(broker->waits, topic, partition);
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
+        kerr = tr_txn_wait_acked(cluster_acked, broker->cluster, topic,
+                                 partition, leader_epoch, offset);
+    }
+#endif
+    return kerr;
+}
+
+/* Skips a marker's topics array (read again to answer). */
+static tr_err_t
+skip_marker_topics(struct tr_slice *in, int flex)
+{
+    struct tr_str name;
+    int32_t nt, np, t, k, partition;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, &nt, 5, 100000)) != TR_OK) {
+        return err;
+    }
+    for (t = 0; t < nt; t++) {
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &np, 4, 100000)) !=
+                TR_OK) {
+            return err;
+        }
+        for (k = 0; k < np; k++) {
+            if ((err = tr_slice_get_i32(in, &partition)) != TR_OK) {
+                return err;
+            }
+        }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_write_txn_markers(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body, topics_at;
+    struct tr_buf *out = req->out;
+    int flex = req->hdr.api_version >= 1;
+    int allowed = tr_api_authorize(req, TR_ACL_OP_CLUSTER_ACTION,
+                                   TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME);
+    int32_t nm, m, nt, np, t, k, partition, coordinator_epoch;
+    struct tr_str name;
+    int64_t pid;
+    int16_t epoch, kerr;
+    int commit;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, &nm, 19, 10000)) != TR_OK) {
+        return err;
+    }
+    tr_proto_put_array_len_v(out, flex, nm);
+    for (m = 0; m < nm; m++) {
+        if ((err = tr_slice_get_i64(in, &pid)) != TR_OK ||
+            (err = tr_slice_get_i16(in, &epoch)) != TR_OK ||
+            (err = tr_proto_get_bool(in, &commit)) != TR_OK) {
+            return err;
+        }
+        topics_at = *in;
+        if ((err = skip_marker_topics(in, flex)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &coordinator_epoch)) != TR_OK ||
+            (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
+            return err;
+        }
+        tr_buf_put_i64(out, pid);
+        (void)tr_proto_get_array_len_v(&topics_at, flex, &nt, 5, 100000);
+        tr_proto_put_array_len_v(out, flex, nt);
+        for (t = 0; t < nt; t++) {
+            (void)tr_proto_get_string_v(&topics_at, flex, &name);
+            (void)tr_proto_get_array_len_v(&topics_at, flex, &np, 4, 100000);
+            tr_proto_put_string_v(out, flex, name.ptr, name.len);
+            tr_proto_put_array_len_v(out, flex, np);
+            for (k = 0; k < np; k++) {
+                (void)tr_slice_get_i32(&topics_at, &partition);
+                kerr = allowed ? write_marker(req, &name, partition, pid, epoch,
+                                              commit, coordinator_epoch)
+                               : TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+                tr_buf_put_i32(out, partition);
+                tr_buf_put_i16(out, kerr);
+                tr_proto_put_tags_v(out, flex);
+            }
+            if (flex) {
+                (void)tr_proto_skip_tags(&topics_at);
+            }
+            tr_proto_put_tags_v(out, flex);
+        }
+        tr_proto_put_tags_v(out, flex);
+    }
+    tr_proto_put_tags_v(out, flex);
     return TR_OK;
 }
 

@@ -382,7 +382,7 @@ txn_note(struct tr_partition *part, const struct tr_batch_header *h,
         return TR_OK;
     }
     err = tr_producers_mark_epoch(part->producers, h->ProducerId,
-                                  h->ProducerEpoch);
+                                  h->ProducerEpoch, coordinator_epoch);
     if (err != TR_OK) {
         return err;
     }
@@ -2478,6 +2478,11 @@ tr_partition_append_marker(struct tr_partition *part, int64_t producer_id,
     }
     if (tr_producers_epoch(part->producers, producer_id) > epoch) {
         err = TR_ERR_FENCED;
+        goto out;
+    }
+    if (tr_producers_coordinator_epoch(part->producers, producer_id) >
+        coordinator_epoch) {
+        err = TR_ERR_STALE; /* a coordinator that lost its partition */
         goto out;
     }
     err = tr_producers_reserve(part->producers, producer_id);
