@@ -71,6 +71,22 @@ def find_txn_coordinator(port, tid, corr=7):
     return err, node
 
 
+def write_txn_markers(port, topic, partition, pid, epoch, coordinator_epoch, commit=True, corr=11):
+    """WriteTxnMarkers v0 with one marker for one partition: its error."""
+    body = struct.pack(">i", 1) + struct.pack(">qhb", pid, epoch, 1 if commit else 0)
+    body += struct.pack(">i", 1) + harness.kstring(topic) + struct.pack(">ii", 1, partition)
+    body += struct.pack(">i", coordinator_epoch)
+    with harness.Conn(port) as c:
+        c.send(harness.request(27, 0, corr, body))
+        r = c.response(corr)
+    # markers[1]: producer_id, topics[1]: name, partitions[1]: index, error
+    pos = 4 + 8 + 4
+    (nlen,) = struct.unpack_from(">h", r, pos)
+    pos += 2 + nlen + 4 + 4
+    (err,) = struct.unpack_from(">h", r, pos)
+    return err
+
+
 def coordinator_of(cl, tid, not_in=(), timeout=60):
     def ok():
         for i in cl.live():
@@ -208,6 +224,19 @@ def basic(cl):
           % (len(missing), len(committed + aborted), missing[:5]))
     leaders = {cl.wait_leader(TOPIC, q) for q in range(PARTS)}
     note("the topic's partitions are led by brokers %s" % sorted(leaders))
+
+    # WriteTxnMarkers on the wire: the leader writes a marker, refuses an
+    # older coordinator epoch of the same producer, and a follower refuses.
+    leader = cl.wait_leader(TOPIC, 0)
+    other = next(i for i in cl.live() if i != leader)
+    pid = 987654321
+    port = cl.broker(leader).port
+    check(write_txn_markers(port, TOPIC, 0, pid, 0, 7) == 0,
+          "WriteTxnMarkers at the leader of %s-0: NONE" % TOPIC)
+    err = write_txn_markers(port, TOPIC, 0, pid, 0, 6)
+    check(err == 52, "an older coordinator epoch: TRANSACTION_COORDINATOR_FENCED (got %d)" % err)
+    err = write_txn_markers(cl.broker(other).port, TOPIC, 0, pid, 0, 8)
+    check(err == 6, "at a follower: NOT_LEADER_OR_FOLLOWER (got %d)" % err)
     return p
 
 
