@@ -14,12 +14,14 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -269,9 +271,62 @@ group_tick_cb(evutil_socket_t fd, short what, void *arg)
     struct tr_broker *broker = arg;
 
     tr_groups_tick(broker->groups, tr_clock_wall_ms());
-    if (broker->txn != NULL) {
+    if (broker->txn != NULL && broker->cfg->zookeeper_connect == NULL) {
         tr_txn_tick(broker->txn, tr_clock_wall_ms());
     }
+}
+
+/*
+ * In a cluster the transaction coordinator's tick waits for replication
+ * and for other brokers (markers), so it runs on a thread of its own rather
+ * than on the event loop, every 100 ms until stopped.
+ */
+struct txn_ticker {
+    struct tr_broker *broker;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop;
+    int running;
+};
+
+static void *
+txn_ticker_main(void *arg)
+{
+    struct txn_ticker *t = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&t->lock);
+    while (!t->stop) {
+        pthread_mutex_unlock(&t->lock);
+        tr_txn_tick(t->broker->txn, tr_clock_wall_ms());
+        pthread_mutex_lock(&t->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000 * 1000 * 1000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000 * 1000 * 1000;
+        }
+        if (!t->stop) {
+            (void)pthread_cond_timedwait(&t->cond, &t->lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static void
+txn_ticker_stop(struct txn_ticker *t)
+{
+    if (!t->running) {
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->stop = 1;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    t->running = 0;
 }
 
 /* A group left the coordinator: its creator may create another. */
@@ -494,6 +549,8 @@ main(int argc, char **argv)
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
+    struct txn_ticker ticker = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                                 .cond = PTHREAD_COND_INITIALIZER };
     struct tr_credentials *creds = NULL;
     struct tr_quotas *quotas = NULL;
     struct tr_limits *limits = NULL;
@@ -858,6 +915,11 @@ main(int argc, char **argv)
             goto out;
         }
         broker.cluster = cluster;
+        ticker.broker = &broker;
+        if (txn != NULL && pthread_create(&ticker.thread, NULL, txn_ticker_main,
+                                          &ticker) == 0) {
+            ticker.running = 1;
+        }
         {
             /* SCRAM users live in ZooKeeper, shared by every broker. */
             struct tr_credentials_remote remote = {
@@ -900,6 +962,9 @@ main(int argc, char **argv)
     tr_server_stop(server);
     status = 0;
 out:
+    /* The coordinator's threads use the cluster: they end first. */
+    txn_ticker_stop(&ticker);
+    tr_txn_drain(txn);
 #ifdef HAVE_ZOOKEEPER
     broker.cluster = NULL;
     tr_cluster_free(cluster); /* its fetchers append to the partitions */

@@ -14,6 +14,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -152,6 +153,7 @@ static void *
 job_main(void *arg)
 {
     struct txn_job *job = arg;
+    struct tr_txn_coordinator *tc = job->broker->txn;
 
     job_work(job);
     pthread_mutex_lock(&job->lock);
@@ -161,6 +163,7 @@ job_main(void *arg)
         tr_waits_notify(job->broker->waits, JOB_TOPIC, job->key);
     }
     job_unref(job);
+    tr_txn_job_end(tc); /* last: shutdown may free what the job used */
     return NULL;
 }
 
@@ -192,7 +195,6 @@ static struct txn_job *
 job_new(struct tr_request *req, enum job_kind kind,
         const struct tr_slice *start)
 {
-    static int32_t next_key; /* only tells jobs apart in the registry */
     struct txn_job *job = tr_calloc(1, sizeof(*job));
     size_t len = tr_slice_remaining(start);
 
@@ -210,7 +212,9 @@ job_new(struct tr_request *req, enum job_kind kind,
     job->refs = 1;
     job->kind = kind;
     job->broker = req->broker;
-    job->key = __atomic_add_fetch(&next_key, 1, __ATOMIC_RELAXED) & INT32_MAX;
+    /* Only tells parked jobs apart in the registry (a clash of two would
+     * merely wake one early, and it parks again). */
+    job->key = (int32_t)(((uintptr_t)job >> 4) & INT32_MAX);
     job->now_ms = req->now_ms;
     job->kerr = TR_KERR_NONE;
     tr_buf_init(&job->out, 1u << 20);
@@ -235,11 +239,13 @@ job_start(struct tr_request *req, struct txn_job *job)
     req->state = job;
     req->state_free = job_unref;
     job->refs = 2;
+    tr_txn_job_begin(req->broker->txn);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     ok = pthread_create(&tid, &attr, job_main, job) == 0;
     pthread_attr_destroy(&attr);
     if (!ok) {
+        tr_txn_job_end(req->broker->txn);
         job->refs = 1;
         job->done = 1;
         job->kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;

@@ -73,6 +73,11 @@ struct tr_txn_coordinator {
     const struct tr_txn_cluster *cl;
     int32_t *loaded;
     int16_t write_kerr; /* why the last write_record failed */
+    /* Jobs running for the coordinator (tr_txn_job_begin); own lock, as
+     * the coordinator's is held across replication waits. */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_idle;
+    int jobs;
 };
 
 void
@@ -344,8 +349,38 @@ parts_copy(const struct tr_txn_topic_partition *src, size_t n, int *nomem)
     return dst;
 }
 
-/* ---- cluster --------------------------------------------------------------
- */
+/* ---- cluster ----------------------------------------------------------- */
+
+void
+tr_txn_job_begin(struct tr_txn_coordinator *tc)
+{
+    pthread_mutex_lock(&tc->jobs_lock);
+    tc->jobs++;
+    pthread_mutex_unlock(&tc->jobs_lock);
+}
+
+void
+tr_txn_job_end(struct tr_txn_coordinator *tc)
+{
+    pthread_mutex_lock(&tc->jobs_lock);
+    if (--tc->jobs == 0) {
+        pthread_cond_broadcast(&tc->jobs_idle);
+    }
+    pthread_mutex_unlock(&tc->jobs_lock);
+}
+
+void
+tr_txn_drain(struct tr_txn_coordinator *tc)
+{
+    if (tc == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&tc->jobs_lock);
+    while (tc->jobs > 0) {
+        pthread_cond_wait(&tc->jobs_idle, &tc->jobs_lock);
+    }
+    pthread_mutex_unlock(&tc->jobs_lock);
+}
 
 int
 tr_txn_marker_retriable(int16_t error)
@@ -1519,6 +1554,8 @@ tr_txn_close(struct tr_txn_coordinator *tc)
     }
     tr_batch_builder_free(tc->builder);
     tr_free(tc->loaded);
+    pthread_mutex_destroy(&tc->jobs_lock);
+    pthread_cond_destroy(&tc->jobs_idle);
     tr_buf_cleanup(&tc->key);
     tr_buf_cleanup(&tc->value);
     tr_buf_cleanup(&tc->batch);
@@ -1545,6 +1582,8 @@ tr_txn_open(struct tr_topics *topics, struct tr_waits *waits,
         return TR_ERR_NOMEM;
     }
     pthread_mutex_init(&tc->lock, NULL);
+    pthread_mutex_init(&tc->jobs_lock, NULL);
+    pthread_cond_init(&tc->jobs_idle, NULL);
     TAILQ_INIT(&tc->txns);
     tc->topics = topics;
     tc->waits = waits;

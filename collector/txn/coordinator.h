@@ -276,6 +276,15 @@ void tr_txn_description_cleanup(struct tr_txn_description *d);
 tr_err_t tr_txn_list(struct tr_txn_coordinator *tc,
                      struct tr_txn_description **out, size_t *count);
 
+/*
+ * Work done for the coordinator on threads of their own (the API layer's
+ * jobs in a cluster) is counted, so that shutdown can wait for it:
+ * tr_txn_drain() returns once every begun job has ended.
+ */
+void tr_txn_job_begin(struct tr_txn_coordinator *tc);
+void tr_txn_job_end(struct tr_txn_coordinator *tc);
+void tr_txn_drain(struct tr_txn_coordinator *tc);
+
 /* Record codec of __transaction_state (exported for tests). */
 struct tr_buf;
 struct tr_txn_record {
