@@ -1369,7 +1369,7 @@ describe_partition(struct tr_request *req, const char *topic, int32_t index)
         tr_buf_put_i32(out, prods[i].epoch);
         tr_buf_put_i32(out, prods[i].last_seq);
         tr_buf_put_i64(out, -1); /* LastTimestamp: not kept */
-        tr_buf_put_i32(out, -1); /* CoordinatorEpoch: not kept */
+        tr_buf_put_i32(out, prods[i].coordinator_epoch); /* CoordinatorEpoch */
         tr_buf_put_i64(out, prods[i].current_txn_start);
         tr_proto_put_tags_v(out, 1);
     }

@@ -2636,6 +2636,7 @@ tr_partition_producers(struct tr_partition *part,
         res[i].producer_id = ps[i].producer_id;
         res[i].epoch = ps[i].epoch;
         res[i].last_seq = ps[i].last_seq;
+        res[i].coordinator_epoch = ps[i].coordinator_epoch;
         res[i].current_txn_start =
             tr_txns_open_first(part->txns, ps[i].producer_id);
     }

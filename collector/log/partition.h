@@ -342,6 +342,7 @@ struct tr_partition_producer {
     int16_t epoch;
     int32_t last_seq;
     int64_t current_txn_start; /* first offset of its open txn, or -1 */
+    int32_t coordinator_epoch; /* of its newest marker, -1: none */
 };
 
 /*

@@ -324,6 +324,7 @@ tr_producers_list(const struct tr_producers *ps, struct tr_producer_state *out,
                 p->nbatches > 0 ? p->batches[p->nbatches - 1].last_seq : -1;
             out[n].last_offset =
                 p->nbatches > 0 ? p->batches[p->nbatches - 1].last_offset : -1;
+            out[n].coordinator_epoch = p->coordinator_epoch;
         }
         n++;
     }

@@ -106,8 +106,9 @@ int32_t tr_producers_coordinator_epoch(const struct tr_producers *ps,
 struct tr_producer_state {
     int64_t producer_id;
     int16_t epoch;
-    int32_t last_seq;    /* -1: no batch known in this epoch */
-    int64_t last_offset; /* of its last batch, -1 when none */
+    int32_t last_seq;          /* -1: no batch known in this epoch */
+    int64_t last_offset;       /* of its last batch, -1 when none */
+    int32_t coordinator_epoch; /* of its newest marker, -1 when none */
 };
 
 /*

@@ -661,6 +661,8 @@ test_txn_cluster_leadership(void **state)
     struct tr_txn_cluster cl;
     struct tr_str id = S("clustered");
     struct tr_partition *part;
+    struct tr_partition_producer *prods;
+    size_t nprods;
     int64_t pid, pid2, offset;
     int16_t epoch, epoch2;
     int32_t p;
@@ -732,6 +734,11 @@ test_txn_cluster_leadership(void **state)
         TR_ERR_STALE);
     assert_int_equal(
         tr_partition_append_marker(part, pid, epoch2, 0, 6, &offset), TR_OK);
+    /* DescribeProducers reports it. */
+    assert_int_equal(tr_partition_producers(part, &prods, &nprods), TR_OK);
+    assert_int_equal(nprods, 1);
+    assert_int_equal(prods[0].coordinator_epoch, 6);
+    tr_free(prods);
     tr_partition_unref(part);
 }
 
