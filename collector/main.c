@@ -393,11 +393,29 @@ txn_leader_epoch(void *arg, const char *topic, int32_t partition, int acks_all,
                  int32_t *epoch)
 {
     struct tr_broker *broker = arg;
+    struct tr_pstate st;
+    int32_t min_isr = broker->cfg->transaction_state_log_min_isr;
+    int16_t kerr;
 
-    return broker->cluster != NULL
-               ? tr_cluster_check_produce(broker->cluster, topic, partition,
-                                          acks_all, epoch)
-               : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    if (broker->cluster == NULL) {
+        return TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    kerr = tr_cluster_check_produce(broker->cluster, topic, partition, acks_all,
+                                    epoch);
+    /*
+     * The cluster checks the broker's min.insync.replicas; the state topic
+     * has its own, transaction.state.log.min.isr (at most its replicas).
+     */
+    if (kerr == TR_KERR_NONE && acks_all && strcmp(topic, TR_TXN_TOPIC) == 0 &&
+        tr_cluster_partition_state(broker->cluster, topic, partition, &st)) {
+        if (min_isr > st.nreplicas) {
+            min_isr = st.nreplicas;
+        }
+        if (st.nisr < min_isr) {
+            kerr = TR_KERR_NOT_ENOUGH_REPLICAS;
+        }
+    }
+    return kerr;
 }
 
 static int16_t
