@@ -365,6 +365,14 @@ static const struct opt opts[] = {
       F(transaction_state_log_num_partitions), 1, 10000, NULL, 0,
       "Partitions of __transaction_state, used when it is created; an "
       "existing topic keeps its count (it must never change)." },
+    { "transaction.state.log.replication.factor", OPT_INT32, "3",
+      F(transaction_state_log_replication_factor), 1, INT16_MAX, NULL, 0,
+      "Replication factor of __transaction_state in a cluster, capped by "
+      "the live brokers when it is created (a single collector uses 1)." },
+    { "transaction.state.log.min.isr", OPT_INT32, "2",
+      F(transaction_state_log_min_isr), 1, INT16_MAX, NULL, 0,
+      "min.insync.replicas of __transaction_state in a cluster (capped by "
+      "its replication factor): a coordinator's write needs this many." },
     { "transaction.max.timeout.ms", OPT_INT32, "900000",
       F(transaction_max_timeout_ms), 1, INT32_MAX, NULL, 0,
       "The longest transaction.timeout.ms a producer may ask for; more gets "

@@ -59,11 +59,13 @@ struct tr_broker_config {
     int32_t group_initial_rebalance_delay_ms; /* 3000 */
     char *log_level;                          /* tributary.log.level, "info" */
     /* Transactions (txn/coordinator.h) */
-    int32_t transaction_state_log_num_partitions;    /* 50 */
-    int32_t transaction_max_timeout_ms;              /* 900000 */
-    int64_t transactional_id_expiration_ms;          /* 7 days */
-    int64_t transaction_abort_timed_out_interval_ms; /* 10000 */
-    int64_t transaction_remove_expired_interval_ms;  /* 3600000 */
+    int32_t transaction_state_log_num_partitions;     /* 50 */
+    int32_t transaction_state_log_replication_factor; /* 3 */
+    int32_t transaction_state_log_min_isr;            /* 2 */
+    int32_t transaction_max_timeout_ms;               /* 900000 */
+    int64_t transactional_id_expiration_ms;           /* 7 days */
+    int64_t transaction_abort_timed_out_interval_ms;  /* 10000 */
+    int64_t transaction_remove_expired_interval_ms;   /* 3600000 */
     /* The cluster (docs/cluster.md); unused without zookeeper.connect. */
     char *zookeeper_connect;                 /* NULL: a single collector */
     int64_t zookeeper_session_timeout_ms;    /* 18000 */

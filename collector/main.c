@@ -18,12 +18,14 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -312,9 +314,62 @@ group_tick_cb(evutil_socket_t fd, short what, void *arg)
     struct tr_broker *broker = arg;
 
     tr_groups_tick(broker->groups, tr_clock_wall_ms());
-    if (broker->txn != NULL) {
+    if (broker->txn != NULL && broker->cfg->zookeeper_connect == NULL) {
         tr_txn_tick(broker->txn, tr_clock_wall_ms());
     }
+}
+
+/*
+ * In a cluster the transaction coordinator's tick waits for replication
+ * and for other brokers (markers), so it runs on a thread of its own rather
+ * than on the event loop, every 100 ms until stopped.
+ */
+struct txn_ticker {
+    struct tr_broker *broker;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop;
+    int running;
+};
+
+static void *
+txn_ticker_main(void *arg)
+{
+    struct txn_ticker *t = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&t->lock);
+    while (!t->stop) {
+        pthread_mutex_unlock(&t->lock);
+        tr_txn_tick(t->broker->txn, tr_clock_wall_ms());
+        pthread_mutex_lock(&t->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000 * 1000 * 1000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000 * 1000 * 1000;
+        }
+        if (!t->stop) {
+            (void)pthread_cond_timedwait(&t->cond, &t->lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static void
+txn_ticker_stop(struct txn_ticker *t)
+{
+    if (!t->running) {
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->stop = 1;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    t->running = 0;
 }
 
 /* A group left the coordinator: its creator may create another. */
@@ -360,6 +415,96 @@ groups_appended(void *arg, struct tr_partition *part)
     if (broker->cluster != NULL) {
         tr_cluster_after_append(broker->cluster, part);
     }
+}
+
+/*
+ * The transaction coordinator's questions (struct tr_txn_cluster), answered
+ * by the cluster as the group coordinator's are.
+ */
+static int32_t
+txn_partitions(void *arg, const char *topic)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_partition_count(broker->cluster, topic)
+               : -1;
+}
+
+static int16_t
+txn_leader_epoch(void *arg, const char *topic, int32_t partition, int acks_all,
+                 int32_t *epoch)
+{
+    struct tr_broker *broker = arg;
+    struct tr_pstate st;
+    int32_t min_isr = broker->cfg->transaction_state_log_min_isr;
+    int16_t kerr;
+
+    if (broker->cluster == NULL) {
+        return TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    kerr = tr_cluster_check_produce(broker->cluster, topic, partition, acks_all,
+                                    epoch);
+    /*
+     * The cluster checks the broker's min.insync.replicas; the state topic
+     * has its own, transaction.state.log.min.isr (at most its replicas).
+     */
+    if (kerr == TR_KERR_NONE && acks_all && strcmp(topic, TR_TXN_TOPIC) == 0 &&
+        tr_cluster_partition_state(broker->cluster, topic, partition, &st)) {
+        if (min_isr > st.nreplicas) {
+            min_isr = st.nreplicas;
+        }
+        if (st.nisr < min_isr) {
+            kerr = TR_KERR_NOT_ENOUGH_REPLICAS;
+        }
+    }
+    return kerr;
+}
+
+static int16_t
+txn_acked(void *arg, const char *topic, int32_t partition, int32_t epoch,
+          int64_t last_offset)
+{
+    struct tr_broker *broker = arg;
+
+    return broker->cluster != NULL
+               ? tr_cluster_check_acked(broker->cluster, topic, partition,
+                                        epoch, last_offset)
+               : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+}
+
+static void
+txn_send_markers(void *arg, int64_t producer_id, int16_t epoch, int commit,
+                 int32_t coordinator_epoch,
+                 struct tr_txn_marker_target *targets, size_t n)
+{
+    struct tr_broker *broker = arg;
+    struct tr_rpc_marker m;
+    struct tr_rpc_marker_tp *tps = tr_calloc(n + 1, sizeof(*tps));
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        targets[i].error = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    if (tps == NULL || broker->cluster == NULL) {
+        tr_free(tps);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        tps[i].topic = targets[i].topic;
+        tps[i].partition = targets[i].partition;
+    }
+    m.producer_id = producer_id;
+    m.producer_epoch = epoch;
+    m.commit = commit;
+    m.coordinator_epoch = coordinator_epoch;
+    m.tps = tps;
+    m.ntps = n;
+    tr_cluster_write_txn_markers(broker->cluster, &m);
+    for (i = 0; i < n; i++) {
+        targets[i].error = tps[i].error;
+    }
+    tr_free(tps);
 }
 
 /* The credential store's view of ZooKeeper (security/credentials.h). */
@@ -456,6 +601,9 @@ main(int argc, char **argv)
     struct tr_groups *groups = NULL;
     struct tr_txn_coordinator *txn = NULL;
     struct tr_txn_config tcfg;
+#ifdef HAVE_ZOOKEEPER
+    struct tr_txn_cluster tcluster;
+#endif
     struct tr_groups_config gcfg;
     struct tr_groups_cluster gcluster;
     const struct tr_groups_cluster *gcluster_in = NULL;
@@ -465,6 +613,8 @@ main(int argc, char **argv)
 #ifdef HAVE_ZOOKEEPER
     struct ready_wait ready_wait = { NULL, NULL };
 #endif
+    struct txn_ticker ticker = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                                 .cond = PTHREAD_COND_INITIALIZER };
     struct tr_credentials *creds = NULL;
     struct tr_quotas *quotas = NULL;
     struct tr_limits *limits = NULL;
@@ -670,8 +820,9 @@ main(int argc, char **argv)
     broker.pids = pids;
     broker.groups = groups;
     broker.node_id = cfg.broker_id;
-    if (cfg.zookeeper_connect == NULL) {
-        /* A cluster's transaction coordinator is not written yet. */
+    {
+        int64_t pid_high_bits = 0;
+
         tr_txn_config_defaults(&tcfg);
         tcfg.state_partitions = cfg.transaction_state_log_num_partitions;
         tcfg.max_timeout_ms = cfg.transaction_max_timeout_ms;
@@ -680,7 +831,23 @@ main(int argc, char **argv)
         tcfg.remove_interval_ms = cfg.transaction_remove_expired_interval_ms;
         tcfg.offsets_partitions =
             tr_topics_partition_count(topics, TR_GROUPS_TOPIC);
-        err = tr_txn_open(topics, waits, groups, pids, 0, &tcfg,
+#ifdef HAVE_ZOOKEEPER
+        if (cfg.zookeeper_connect != NULL) {
+            /* Ids follow the leadership of __transaction_state. */
+            memset(&tcluster, 0, sizeof(tcluster));
+            tcluster.arg = &broker;
+            tcluster.partitions = txn_partitions;
+            tcluster.leader_epoch = txn_leader_epoch;
+            tcluster.appended = groups_appended;
+            tcluster.acked = txn_acked;
+            tcluster.send_markers = txn_send_markers;
+            tcfg.cluster = &tcluster;
+            /* Unique across the cluster: the broker id in the high bits. */
+            pid_high_bits =
+                cfg.broker_id >= 0 ? (int64_t)cfg.broker_id << 40 : 0;
+        }
+#endif
+        err = tr_txn_open(topics, waits, groups, pids, pid_high_bits, &tcfg,
                           tr_clock_wall_ms(), &txn, errbuf, sizeof(errbuf));
         if (err != TR_OK) {
             tr_log_error("transaction coordinator: %s", errbuf);
@@ -812,6 +979,11 @@ main(int argc, char **argv)
             goto out;
         }
         broker.cluster = cluster;
+        ticker.broker = &broker;
+        if (txn != NULL && pthread_create(&ticker.thread, NULL, txn_ticker_main,
+                                          &ticker) == 0) {
+            ticker.running = 1;
+        }
         {
             /* SCRAM users live in ZooKeeper, shared by every broker. */
             struct tr_credentials_remote remote = {
@@ -866,6 +1038,9 @@ main(int argc, char **argv)
     tr_server_stop(server);
     status = 0;
 out:
+    /* The coordinator's threads use the cluster: they end first. */
+    txn_ticker_stop(&ticker);
+    tr_txn_drain(txn);
 #ifdef HAVE_ZOOKEEPER
     broker.cluster = NULL;
     tr_cluster_free(cluster); /* its fetchers append to the partitions */

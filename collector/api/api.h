@@ -200,6 +200,8 @@ tr_err_t tr_api_elect_leaders(struct tr_request *req);
 tr_err_t tr_api_add_partitions_to_txn(struct tr_request *req);
 tr_err_t tr_api_add_offsets_to_txn(struct tr_request *req);
 tr_err_t tr_api_end_txn(struct tr_request *req);
+/* WriteTxnMarkers (inter-broker: a coordinator to partition leaders). */
+tr_err_t tr_api_write_txn_markers(struct tr_request *req);
 tr_err_t tr_api_txn_offset_commit(struct tr_request *req);
 tr_err_t tr_api_describe_transactions(struct tr_request *req);
 /*

@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "build-config.h"
 #include "config.h"
+#include "coordinator.h"
 #include "groups.h"
 #include "log.h"
 #include "plimits.h"
@@ -58,6 +59,41 @@ client_host(const struct tr_request *req, char *out, size_t outlen)
  * offsets.topic.replication.factor replicas, or as many as there are live
  * brokers if that is fewer. Returns at once; the leaders come later.
  */
+static void
+create_txn_topic(struct tr_request *req)
+{
+    const struct tr_broker_config *cfg = req->broker->cfg;
+    struct tr_broker_info *bs = NULL;
+    size_t live = tr_cluster_brokers(req->broker->cluster, &bs);
+    int32_t rf = cfg->transaction_state_log_replication_factor;
+    int32_t isr = cfg->transaction_state_log_min_isr;
+    char isrs[16], errbuf[256];
+    const char *keys[] = { "cleanup.policy", "compression.type",
+                           "segment.bytes", "min.insync.replicas",
+                           "unclean.leader.election.enable" };
+    const char *values[] = { "compact", "uncompressed", "104857600", isrs,
+                             "false" };
+    int16_t kerr;
+
+    tr_free(bs);
+    rf = (size_t)rf > live ? (int32_t)live : rf;
+    if (rf < 1) {
+        return;
+    }
+    snprintf(isrs, sizeof(isrs), "%d", (int)(isr > rf ? rf : isr));
+    kerr = tr_cluster_create_topic(
+        req->broker->cluster, TR_TXN_TOPIC,
+        cfg->transaction_state_log_num_partitions, rf, keys, values,
+        sizeof(keys) / sizeof(keys[0]), 0, errbuf, sizeof(errbuf));
+    if (kerr == TR_KERR_NONE) {
+        tr_log_info("%s: created %s (%d partitions, replication factor %d)",
+                    req->peer, TR_TXN_TOPIC,
+                    (int)cfg->transaction_state_log_num_partitions, (int)rf);
+    } else if (kerr != TR_KERR_TOPIC_ALREADY_EXISTS) {
+        tr_log_warn("cannot create %s: %s", TR_TXN_TOPIC, errbuf);
+    }
+}
+
 static void
 create_offsets_topic(struct tr_request *req)
 {
@@ -99,23 +135,36 @@ create_offsets_topic(struct tr_request *req)
  */
 static int16_t
 cluster_coordinator(struct tr_request *req, const struct tr_str *group,
-                    struct tr_broker_info *out)
+                    int8_t key_type, struct tr_broker_info *out)
 {
     struct tr_cluster *c = req->broker->cluster;
     struct tr_broker_info *bs = NULL;
     struct tr_pstate st;
-    int32_t p = tr_groups_coordinator_partition(req->broker->groups, group);
+    const char *topic = key_type == 1 ? TR_TXN_TOPIC : TR_GROUPS_TOPIC;
+    int32_t p = -1;
     int16_t kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
     size_t n, i;
 
+    if (key_type == 1) {
+        /* A transactional id: its partition of __transaction_state. */
+        int32_t count = tr_cluster_partition_count(c, TR_TXN_TOPIC);
+
+        if (count > 0) {
+            p = tr_groups_partition_for(group, count);
+        } else {
+            create_txn_topic(req);
+            return kerr;
+        }
+    } else {
+        p = tr_groups_coordinator_partition(req->broker->groups, group);
+    }
     if (p < 0) {
         if (tr_cluster_partition_count(c, TR_GROUPS_TOPIC) < 0) {
             create_offsets_topic(req);
         }
         return kerr;
     }
-    if (!tr_cluster_partition_state(c, TR_GROUPS_TOPIC, p, &st) ||
-        st.leader < 0) {
+    if (!tr_cluster_partition_state(c, topic, p, &st) || st.leader < 0) {
         return kerr;
     }
     n = tr_cluster_brokers(c, &bs);
@@ -172,9 +221,7 @@ tr_api_find_coordinator(struct tr_request *req)
                !tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE,
                                      TR_ACL_TRANSACTIONAL_ID, &key)) {
         kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    } else if (key_type == 1 &&
-               (broker->txn == NULL || broker->cluster != NULL)) {
-        /* In a cluster the transaction coordinator is not served yet. */
+    } else if (key_type == 1 && broker->txn == NULL) {
         kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         msg = "no transaction coordinator";
     } else if (key_type != 0 && key_type != 1) {
@@ -184,13 +231,16 @@ tr_api_find_coordinator(struct tr_request *req)
 #ifdef HAVE_ZOOKEEPER
     if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
         /* Kafka's rule: the leader of the group's offsets partition. */
-        kerr = cluster_coordinator(req, &key, &coord);
+        kerr = cluster_coordinator(req, &key, key_type, &coord);
         if (kerr == TR_KERR_NONE) {
             node = coord.id;
             host = coord.host;
             port = coord.port;
         } else {
-            msg = "the group's offsets partition has no leader yet";
+            msg = key_type == 1 ? "the id's transaction state partition has "
+                                  "no leader yet"
+                                : "the group's offsets partition has no "
+                                  "leader yet";
         }
     }
 #endif

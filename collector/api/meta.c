@@ -43,6 +43,7 @@ static const struct tr_api api_table[] = {
     { TR_API_ADD_PARTITIONS_TO_TXN, 0, 3, tr_api_add_partitions_to_txn },
     { TR_API_ADD_OFFSETS_TO_TXN, 0, 3, tr_api_add_offsets_to_txn },
     { TR_API_END_TXN, 0, 3, tr_api_end_txn },
+    { TR_API_WRITE_TXN_MARKERS, 0, 1, tr_api_write_txn_markers },
     { TR_API_TXN_OFFSET_COMMIT, 0, 3, tr_api_txn_offset_commit },
     { TR_API_DESCRIBE_TRANSACTIONS, 0, 0, tr_api_describe_transactions },
     { TR_API_LIST_TRANSACTIONS, 0, 1, tr_api_list_transactions },

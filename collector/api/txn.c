@@ -12,16 +12,24 @@
  */
 #include "api.h"
 
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "batch.h"
+#include "build-config.h"
 #include "coordinator.h"
 #include "groups.h"
 #include "log.h"
 #include "partition.h"
 #include "pidgen.h"
 #include "topics.h"
+#include "waits.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 
 /* Error 90 from 'since' on, 47 below it. */
 static int16_t
@@ -33,11 +41,244 @@ fenced_for(int16_t kerr, int16_t version, int16_t since)
     return kerr;
 }
 
-/* The transaction coordinator, or NULL in a cluster (not served yet). */
+/* The transaction coordinator (NULL only in unit tests without one). */
 static struct tr_txn_coordinator *
 coordinator(struct tr_request *req)
 {
-    return req->broker->cluster == NULL ? req->broker->txn : NULL;
+    return req->broker->txn;
+}
+
+/*
+ * In a cluster the coordinator's calls wait for replication (its own
+ * writes to __transaction_state, markers acknowledged by other brokers'
+ * ISRs). A network thread must never wait for that: the followers' Fetch
+ * requests that move the high watermark may be queued on the very same
+ * thread. So the call runs on a thread of its own (a job) while the request
+ * stays parked, woken by the job's key in the waits registry; the request
+ * body is copied for the job, and the handler, run again on the same
+ * frame, decodes it again and answers from the job's results.
+ */
+#define JOB_TOPIC   "\001txn-job"
+#define JOB_PARK_MS 120000
+
+enum job_kind {
+    JOB_INIT,
+    JOB_ADD_PARTITIONS,
+    JOB_ADD_OFFSETS,
+    JOB_END,
+    JOB_MARKERS
+};
+
+struct txn_job {
+    pthread_mutex_t lock;
+    int refs; /* the request and the running thread */
+    int done;
+    enum job_kind kind;
+    struct tr_broker *broker;
+    int32_t key;
+    uint8_t *body; /* copy of the request body: the strings below point in */
+    size_t body_len;
+    int flex, allowed;
+    struct tr_str id, group;
+    int32_t timeout_ms;
+    int64_t pid, now_ms;
+    int16_t epoch;
+    int commit;
+    struct tr_txn_partition *parts;
+    size_t nparts;
+    /* Results. */
+    int16_t kerr;
+    int64_t out_pid;
+    int16_t out_epoch;
+    struct tr_buf out; /* JOB_MARKERS: the response body */
+};
+
+static tr_err_t markers_respond(struct tr_broker *broker, struct tr_slice *in,
+                                struct tr_buf *out, int flex, int allowed);
+
+static void
+job_unref(void *arg)
+{
+    struct txn_job *job = arg;
+    int last;
+
+    pthread_mutex_lock(&job->lock);
+    last = --job->refs == 0;
+    pthread_mutex_unlock(&job->lock);
+    if (!last) {
+        return;
+    }
+    pthread_mutex_destroy(&job->lock);
+    tr_buf_cleanup(&job->out);
+    tr_free(job->parts);
+    tr_free(job->body);
+    tr_free(job);
+}
+
+static void
+job_work(struct txn_job *job)
+{
+    struct tr_txn_coordinator *tc = job->broker->txn;
+    struct tr_slice in;
+
+    switch (job->kind) {
+    case JOB_INIT:
+        job->kerr = tr_txn_init_producer_id(tc, &job->id, job->timeout_ms,
+                                            job->pid, job->epoch, job->now_ms,
+                                            &job->out_pid, &job->out_epoch);
+        break;
+    case JOB_ADD_PARTITIONS:
+        tr_txn_add_partitions(tc, &job->id, job->pid, job->epoch, job->parts,
+                              job->nparts, job->now_ms);
+        break;
+    case JOB_ADD_OFFSETS:
+        job->kerr = tr_txn_add_offsets(tc, &job->id, job->pid, job->epoch,
+                                       &job->group, job->now_ms);
+        break;
+    case JOB_END:
+        job->kerr = tr_txn_end(tc, &job->id, job->pid, job->epoch, job->commit,
+                               job->now_ms);
+        break;
+    case JOB_MARKERS:
+        tr_slice_init(&in, job->body, job->body_len);
+        if (markers_respond(job->broker, &in, &job->out, job->flex,
+                            job->allowed) != TR_OK) {
+            job->kerr = TR_KERR_CORRUPT_MESSAGE; /* the handler closes */
+        }
+        break;
+    }
+}
+
+static void *
+job_main(void *arg)
+{
+    struct txn_job *job = arg;
+    struct tr_txn_coordinator *tc = job->broker->txn;
+
+    job_work(job);
+    pthread_mutex_lock(&job->lock);
+    job->done = 1;
+    pthread_mutex_unlock(&job->lock);
+    if (job->broker->waits != NULL) {
+        tr_waits_notify(job->broker->waits, JOB_TOPIC, job->key);
+    }
+    job_unref(job);
+    tr_txn_job_end(tc); /* last: shutdown may free what the job used */
+    return NULL;
+}
+
+/* Moves a string borrowed from the request body into the job's copy. */
+static void
+job_rebase(const struct txn_job *job, const uint8_t *start, struct tr_str *s)
+{
+    if (s->len >= 0 && s->ptr != NULL) {
+        s->ptr = (const char *)job->body + ((const uint8_t *)s->ptr - start);
+    }
+}
+
+/*
+ * Whether this request runs its coordinator call as a job: in a cluster,
+ * on a server (unit tests of handlers have no waiter and call directly).
+ */
+static int
+use_job(struct tr_request *req)
+{
+    return req->broker->cluster != NULL && req->waiter != NULL &&
+           req->broker->waits != NULL;
+}
+
+/*
+ * A new job over the request body from 'start' (the body as the handler
+ * got it); NULL when out of memory.
+ */
+static struct txn_job *
+job_new(struct tr_request *req, enum job_kind kind,
+        const struct tr_slice *start)
+{
+    struct txn_job *job = tr_calloc(1, sizeof(*job));
+    size_t len = tr_slice_remaining(start);
+
+    if (job == NULL) {
+        return NULL;
+    }
+    job->body = tr_malloc(len + 1);
+    if (job->body == NULL) {
+        tr_free(job);
+        return NULL;
+    }
+    memcpy(job->body, tr_slice_cur(start), len);
+    job->body_len = len;
+    pthread_mutex_init(&job->lock, NULL);
+    job->refs = 1;
+    job->kind = kind;
+    job->broker = req->broker;
+    /* Only tells parked jobs apart in the registry (a clash of two would
+     * merely wake one early, and it parks again). */
+    job->key = (int32_t)(((uintptr_t)job >> 4) & INT32_MAX);
+    job->now_ms = req->now_ms;
+    job->kerr = TR_KERR_NONE;
+    tr_buf_init(&job->out, 1u << 20);
+    return job;
+}
+
+/*
+ * Starts 'job' for the request and parks it. Returns 0 when the job could
+ * not start (the caller answers COORDINATOR_NOT_AVAILABLE).
+ */
+static int
+job_start(struct tr_request *req, struct txn_job *job)
+{
+    pthread_t tid;
+    pthread_attr_t attr;
+    int ok;
+
+    if (tr_waiter_watch(req->waiter, JOB_TOPIC, job->key) != TR_OK) {
+        job_unref(job);
+        return 0;
+    }
+    req->state = job;
+    req->state_free = job_unref;
+    job->refs = 2;
+    tr_txn_job_begin(req->broker->txn);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    ok = pthread_create(&tid, &attr, job_main, job) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) {
+        tr_txn_job_end(req->broker->txn);
+        job->refs = 1;
+        job->done = 1;
+        job->kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        return 1; /* answered from the failed job at once */
+    }
+    req->park_ms = JOB_PARK_MS;
+    return 1;
+}
+
+/*
+ * On a rerun: the request's job when it is done; NULL after parking the
+ * request again (or, past the deadline, with *timed_out set).
+ */
+static struct txn_job *
+job_result(struct tr_request *req, int *timed_out)
+{
+    struct txn_job *job = req->state;
+    int done;
+
+    *timed_out = 0;
+    pthread_mutex_lock(&job->lock);
+    done = job->done;
+    pthread_mutex_unlock(&job->lock);
+    if (done) {
+        return job;
+    }
+    if (req->final ||
+        tr_waiter_watch(req->waiter, JOB_TOPIC, job->key) != TR_OK) {
+        *timed_out = 1;
+        return NULL;
+    }
+    req->park_ms = JOB_PARK_MS;
+    return NULL;
 }
 
 /* An idempotent producer's id: unique across restarts and brokers. */
@@ -67,6 +308,9 @@ tr_api_init_producer_id(struct tr_request *req)
     int64_t pid = -1, pid_in = -1;
     int16_t epoch = -1, epoch_in = -1;
     int16_t kerr;
+    struct tr_slice start = *in;
+    struct txn_job *job;
+    int timed_out;
     tr_err_t err;
 
     if ((err = tr_proto_get_string_v(in, flex, &txn_id)) != TR_OK ||
@@ -94,6 +338,28 @@ tr_api_init_producer_id(struct tr_request *req)
                                      TR_ACL_TRANSACTIONAL_ID, &txn_id)) {
         kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     } else if (coordinator(req) == NULL) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (req->state != NULL) {
+        job = job_result(req, &timed_out);
+        if (job == NULL && !timed_out) {
+            return TR_OK; /* parked again */
+        }
+        kerr = job != NULL ? fenced_for(job->kerr, v, 4)
+                           : TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        pid = job != NULL ? job->out_pid : -1;
+        epoch = job != NULL ? job->out_epoch : -1;
+    } else if (use_job(req)) {
+        job = job_new(req, JOB_INIT, &start);
+        if (job != NULL) {
+            job->id = txn_id;
+            job_rebase(job, tr_slice_cur(&start), &job->id);
+            job->timeout_ms = txn_timeout;
+            job->pid = pid_in;
+            job->epoch = epoch_in;
+            if (job_start(req, job) && req->park_ms > 0) {
+                return TR_OK;
+            }
+        }
         kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
         kerr = tr_txn_init_producer_id(coordinator(req), &txn_id, txn_timeout,
@@ -228,6 +494,9 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
     struct tr_str *names = NULL;
     size_t n = 0, cap = 0, k;
     int32_t ntopics, t, np, i;
+    struct tr_slice start = *in;
+    struct txn_job *job;
+    int timed_out;
     tr_err_t err;
 
     if ((err = get_head(in, flex, &h)) != TR_OK ||
@@ -280,6 +549,40 @@ tr_api_add_partitions_to_txn(struct tr_request *req)
         for (k = 0; k < n; k++) {
             parts[k].error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
         }
+    } else if (req->state != NULL) {
+        job = job_result(req, &timed_out);
+        if (job == NULL && !timed_out) {
+            err = TR_OK; /* parked again */
+            goto out;
+        }
+        for (k = 0; k < n; k++) {
+            parts[k].error = job != NULL && k < job->nparts
+                                 ? job->parts[k].error
+                                 : TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+    } else if (use_job(req) &&
+               (job = job_new(req, JOB_ADD_PARTITIONS, &start)) != NULL) {
+        job->parts = tr_calloc(n + 1, sizeof(*job->parts));
+        if (job->parts != NULL) {
+            memcpy(job->parts, parts, n * sizeof(*parts));
+            job->nparts = n;
+            for (k = 0; k < n; k++) {
+                job_rebase(job, tr_slice_cur(&start), &job->parts[k].topic);
+            }
+            job->id = h.id;
+            job_rebase(job, tr_slice_cur(&start), &job->id);
+            job->pid = h.pid;
+            job->epoch = h.epoch;
+            if (job_start(req, job) && req->park_ms > 0) {
+                err = TR_OK;
+                goto out;
+            }
+        } else {
+            job_unref(job);
+        }
+        for (k = 0; k < n; k++) {
+            parts[k].error = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        }
     } else {
         tr_txn_add_partitions(coordinator(req), &h.id, h.pid, h.epoch, parts, n,
                               req->now_ms);
@@ -314,6 +617,9 @@ tr_api_add_offsets_to_txn(struct tr_request *req)
     struct txn_head h;
     struct tr_str group;
     int16_t kerr;
+    struct tr_slice start = *in;
+    struct txn_job *job;
+    int timed_out;
     tr_err_t err;
 
     if ((err = get_head(in, flex, &h)) != TR_OK ||
@@ -326,11 +632,31 @@ tr_api_add_offsets_to_txn(struct tr_request *req)
     } else if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP,
                                      &group)) {
         kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (coordinator(req) == NULL) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (req->state != NULL) {
+        job = job_result(req, &timed_out);
+        if (job == NULL && !timed_out) {
+            return TR_OK; /* parked again */
+        }
+        kerr = job != NULL ? job->kerr : TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (use_job(req)) {
+        job = job_new(req, JOB_ADD_OFFSETS, &start);
+        if (job != NULL) {
+            job->id = h.id;
+            job->group = group;
+            job_rebase(job, tr_slice_cur(&start), &job->id);
+            job_rebase(job, tr_slice_cur(&start), &job->group);
+            job->pid = h.pid;
+            job->epoch = h.epoch;
+            if (job_start(req, job) && req->park_ms > 0) {
+                return TR_OK;
+            }
+        }
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
-        kerr = coordinator(req) == NULL
-                   ? TR_KERR_COORDINATOR_NOT_AVAILABLE
-                   : tr_txn_add_offsets(coordinator(req), &h.id, h.pid, h.epoch,
-                                        &group, req->now_ms);
+        kerr = tr_txn_add_offsets(coordinator(req), &h.id, h.pid, h.epoch,
+                                  &group, req->now_ms);
     }
     tr_request_put_throttle(req);
     tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
@@ -347,6 +673,9 @@ tr_api_end_txn(struct tr_request *req)
     struct txn_head h;
     int committed;
     int16_t kerr;
+    struct tr_slice start = *in;
+    struct txn_job *job;
+    int timed_out;
     tr_err_t err;
 
     if ((err = get_head(in, flex, &h)) != TR_OK ||
@@ -356,15 +685,232 @@ tr_api_end_txn(struct tr_request *req)
     if (!tr_api_authorize_str(req, TR_ACL_OP_WRITE, TR_ACL_TRANSACTIONAL_ID,
                               &h.id)) {
         kerr = TR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (coordinator(req) == NULL) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (req->state != NULL) {
+        job = job_result(req, &timed_out);
+        if (job == NULL && !timed_out) {
+            return TR_OK; /* parked again */
+        }
+        kerr = job != NULL ? job->kerr : TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (use_job(req)) {
+        job = job_new(req, JOB_END, &start);
+        if (job != NULL) {
+            job->id = h.id;
+            job_rebase(job, tr_slice_cur(&start), &job->id);
+            job->pid = h.pid;
+            job->epoch = h.epoch;
+            job->commit = committed;
+            if (job_start(req, job) && req->park_ms > 0) {
+                return TR_OK;
+            }
+        }
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
-        kerr = coordinator(req) == NULL
-                   ? TR_KERR_COORDINATOR_NOT_AVAILABLE
-                   : tr_txn_end(coordinator(req), &h.id, h.pid, h.epoch,
-                                committed, req->now_ms);
+        kerr = tr_txn_end(coordinator(req), &h.id, h.pid, h.epoch, committed,
+                          req->now_ms);
     }
     tr_request_put_throttle(req);
     tr_buf_put_i16(req->out, fenced_for(kerr, v, 2));
     tr_proto_put_tags_v(req->out, flex);
+    return TR_OK;
+}
+
+#ifdef HAVE_ZOOKEEPER
+static int16_t
+cluster_acked(void *arg, const char *topic, int32_t partition, int32_t epoch,
+              int64_t last_offset)
+{
+    return tr_cluster_check_acked(arg, topic, partition, epoch, last_offset);
+}
+#endif
+
+/*
+ * One partition of WriteTxnMarkers: appends the control batch as its
+ * leader and, in a cluster, waits for the ISR (acks=all), as Kafka does.
+ */
+static int16_t
+write_marker(struct tr_broker *broker, const struct tr_str *name,
+             int32_t partition, int64_t pid, int16_t epoch, int commit,
+             int32_t coordinator_epoch)
+{
+    char topic[TR_TOPIC_NAME_MAX + 1];
+    struct tr_partition *part;
+    int32_t leader_epoch = -1;
+    int64_t offset = -1;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    if (tr_str_copy(name, topic, sizeof(topic)) != TR_OK) {
+        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (broker->cluster != NULL) {
+        kerr = tr_cluster_check_produce(broker->cluster, topic, partition, 1,
+                                        &leader_epoch);
+        if (kerr != TR_KERR_NONE) {
+            return kerr;
+        }
+    }
+#endif
+    part = tr_topics_partition(broker->topics, topic, partition);
+    if (part == NULL) {
+        return TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    err = tr_partition_append_marker(part, pid, epoch, commit,
+                                     coordinator_epoch, &offset);
+    if (err == TR_ERR_FENCED) {
+        kerr = TR_KERR_INVALID_PRODUCER_EPOCH;
+    } else if (err == TR_ERR_STALE) {
+        kerr = TR_KERR_TRANSACTION_COORDINATOR_FENCED;
+    } else if (err != TR_OK) {
+        kerr = tr_kerr_from(err);
+    }
+    if (kerr == TR_KERR_NONE && broker->groups != NULL &&
+        strcmp(topic, TR_GROUPS_TOPIC) == 0 &&
+        tr_groups_txn_complete(broker->groups, partition, pid, commit) !=
+            TR_OK) {
+        tr_log_error("offsets of producer %" PRId64 " in %s-%d not applied: "
+                     "out of memory",
+                     pid, topic, partition);
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
+        tr_cluster_after_append(broker->cluster, part);
+    }
+#endif
+    tr_partition_unref(part);
+    if (broker->waits != NULL) {
+        tr_waits_notify(broker->waits, topic, partition);
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (kerr == TR_KERR_NONE && broker->cluster != NULL) {
+        kerr = tr_txn_wait_acked(cluster_acked, broker->cluster, topic,
+                                 partition, leader_epoch, offset);
+    }
+#endif
+    return kerr;
+}
+
+/* Skips a marker's topics array (read again to answer). */
+static tr_err_t
+skip_marker_topics(struct tr_slice *in, int flex)
+{
+    struct tr_str name;
+    int32_t nt, np, t, k, partition;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, &nt, 5, 100000)) != TR_OK) {
+        return err;
+    }
+    for (t = 0; t < nt; t++) {
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &np, 4, 100000)) !=
+                TR_OK) {
+            return err;
+        }
+        for (k = 0; k < np; k++) {
+            if ((err = tr_slice_get_i32(in, &partition)) != TR_OK) {
+                return err;
+            }
+        }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+/* Decodes WriteTxnMarkers, writes each marker, encodes the answer. */
+static tr_err_t
+markers_respond(struct tr_broker *broker, struct tr_slice *in,
+                struct tr_buf *out, int flex, int allowed)
+{
+    struct tr_slice topics_at;
+    int32_t nm, m, nt, np, t, k, partition, coordinator_epoch;
+    struct tr_str name;
+    int64_t pid;
+    int16_t epoch, kerr;
+    int commit;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, &nm, 19, 10000)) != TR_OK) {
+        return err;
+    }
+    tr_proto_put_array_len_v(out, flex, nm);
+    for (m = 0; m < nm; m++) {
+        if ((err = tr_slice_get_i64(in, &pid)) != TR_OK ||
+            (err = tr_slice_get_i16(in, &epoch)) != TR_OK ||
+            (err = tr_proto_get_bool(in, &commit)) != TR_OK) {
+            return err;
+        }
+        topics_at = *in;
+        if ((err = skip_marker_topics(in, flex)) != TR_OK ||
+            (err = tr_slice_get_i32(in, &coordinator_epoch)) != TR_OK ||
+            (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
+            return err;
+        }
+        tr_buf_put_i64(out, pid);
+        (void)tr_proto_get_array_len_v(&topics_at, flex, &nt, 5, 100000);
+        tr_proto_put_array_len_v(out, flex, nt);
+        for (t = 0; t < nt; t++) {
+            (void)tr_proto_get_string_v(&topics_at, flex, &name);
+            (void)tr_proto_get_array_len_v(&topics_at, flex, &np, 4, 100000);
+            tr_proto_put_string_v(out, flex, name.ptr, name.len);
+            tr_proto_put_array_len_v(out, flex, np);
+            for (k = 0; k < np; k++) {
+                (void)tr_slice_get_i32(&topics_at, &partition);
+                kerr = allowed ? write_marker(broker, &name, partition, pid,
+                                              epoch, commit, coordinator_epoch)
+                               : TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
+                tr_buf_put_i32(out, partition);
+                tr_buf_put_i16(out, kerr);
+                tr_proto_put_tags_v(out, flex);
+            }
+            if (flex) {
+                (void)tr_proto_skip_tags(&topics_at);
+            }
+            tr_proto_put_tags_v(out, flex);
+        }
+        tr_proto_put_tags_v(out, flex);
+    }
+    tr_proto_put_tags_v(out, flex);
+    return TR_OK;
+}
+
+tr_err_t
+tr_api_write_txn_markers(struct tr_request *req)
+{
+    int flex = req->hdr.api_version >= 1;
+    int allowed = tr_api_authorize(req, TR_ACL_OP_CLUSTER_ACTION,
+                                   TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME);
+    struct txn_job *job;
+    int timed_out;
+
+    if (req->state == NULL && use_job(req)) {
+        job = job_new(req, JOB_MARKERS, &req->body);
+        if (job == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        job->flex = flex;
+        job->allowed = allowed;
+        if (job_start(req, job) && req->park_ms > 0) {
+            return TR_OK;
+        }
+        return TR_ERR_NOMEM;
+    }
+    if (req->state == NULL) {
+        return markers_respond(req->broker, &req->body, req->out, flex,
+                               allowed);
+    }
+    job = job_result(req, &timed_out);
+    if (job == NULL) {
+        return timed_out ? TR_ERR_TIMEOUT : TR_OK;
+    }
+    if (job->kerr != TR_KERR_NONE) {
+        return TR_ERR_CORRUPT;
+    }
+    tr_buf_put_bytes(req->out, tr_buf_data(&job->out), tr_buf_len(&job->out));
     return TR_OK;
 }
 
@@ -823,7 +1369,7 @@ describe_partition(struct tr_request *req, const char *topic, int32_t index)
         tr_buf_put_i32(out, prods[i].epoch);
         tr_buf_put_i32(out, prods[i].last_seq);
         tr_buf_put_i64(out, -1); /* LastTimestamp: not kept */
-        tr_buf_put_i32(out, -1); /* CoordinatorEpoch: not kept */
+        tr_buf_put_i32(out, prods[i].coordinator_epoch); /* CoordinatorEpoch */
         tr_buf_put_i64(out, prods[i].current_txn_start);
         tr_proto_put_tags_v(out, 1);
     }

@@ -2514,3 +2514,113 @@ tr_cluster_acl_remote(struct tr_cluster *c, struct tr_acl_remote *out)
     pthread_mutex_unlock(&c->qlock);
     tr_cluster_wake(c);
 }
+
+/* ---- transaction markers --------------------------------------------------
+ */
+
+/* How long one WriteTxnMarkers may take: the leader waits for its ISR. */
+#define MARKERS_TIMEOUT_MS 10000
+
+/* Sends the markers of 'm' whose leader is 'leader' (m->tps[i].error -2). */
+static void
+send_markers_to(struct tr_cluster *c, struct tr_rpc_marker *m, int32_t leader,
+                const struct tr_broker_info *bs, size_t nbs)
+{
+    struct tr_rpc_marker sub = *m;
+    struct tr_rpc_conn conn;
+    struct tr_buf body, resp;
+    struct tr_slice in;
+    const char *host = NULL;
+    int32_t port = 0;
+    size_t i, k = 0;
+    tr_err_t err = TR_ERR_NOT_FOUND;
+
+    sub.tps = tr_calloc(m->ntps + 1, sizeof(*sub.tps));
+    if (sub.tps == NULL) {
+        return;
+    }
+    for (i = 0; i < m->ntps; i++) {
+        if (m->tps[i].error == -2) {
+            sub.tps[k++] = m->tps[i];
+        }
+    }
+    sub.ntps = k;
+    for (i = 0; i < nbs; i++) {
+        if (bs[i].id == leader &&
+            tr_rpc_endpoint(&bs[i], c->ib_listener, &host, &port)) {
+            break;
+        }
+    }
+    tr_buf_init(&body, 4096);
+    tr_buf_init(&resp, 4096);
+    tr_rpc_conn_init(&conn, "tributary-txn-coordinator", c->peer);
+    if (i < nbs && host != NULL) {
+        tr_rpc_markers_encode(&body, &sub);
+        err = tr_rpc_call(&conn, host, port, TR_API_WRITE_TXN_MARKERS, 0, &body,
+                          &resp, MARKERS_TIMEOUT_MS);
+    }
+    if (err == TR_OK) {
+        tr_slice_init(&in, tr_buf_data(&resp), tr_buf_len(&resp));
+        err = tr_rpc_markers_decode_response(&in, &sub);
+    }
+    if (err != TR_OK) {
+        tr_log_warn("cluster: WriteTxnMarkers to broker %d: %s", (int)leader,
+                    tr_err_str(err));
+    }
+    for (i = 0, k = 0; i < m->ntps; i++) {
+        if (m->tps[i].error == -2) {
+            m->tps[i].error = err == TR_OK ? sub.tps[k].error
+                                           : TR_KERR_NOT_LEADER_OR_FOLLOWER;
+            k++;
+        }
+    }
+    tr_rpc_conn_close(&conn);
+    tr_buf_cleanup(&body);
+    tr_buf_cleanup(&resp);
+    tr_free(sub.tps);
+}
+
+void
+tr_cluster_write_txn_markers(struct tr_cluster *c, struct tr_rpc_marker *m)
+{
+    struct tr_broker_info *bs = NULL;
+    size_t nbs = tr_cluster_brokers(c, &bs);
+    int32_t *leaders = tr_calloc(m->ntps + 1, sizeof(*leaders));
+    size_t i, j;
+
+    for (i = 0; i < m->ntps; i++) {
+        struct tr_pstate st;
+
+        m->tps[i].error = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+        if (leaders == NULL) {
+            continue;
+        }
+        leaders[i] = -1;
+        if (tr_cluster_partition_count(c, m->tps[i].topic) < 0) {
+            m->tps[i].error = TR_KERR_NONE; /* the topic is gone */
+        } else if (tr_cluster_partition_state(c, m->tps[i].topic,
+                                              m->tps[i].partition, &st) &&
+                   st.leader >= 0) {
+            leaders[i] = st.leader;
+        }
+    }
+    /* One request per leader, in the order the leaders first appear. */
+    for (i = 0; leaders != NULL && i < m->ntps; i++) {
+        if (leaders[i] < 0 ||
+            m->tps[i].error != TR_KERR_NOT_LEADER_OR_FOLLOWER) {
+            continue;
+        }
+        for (j = i; j < m->ntps; j++) {
+            if (leaders[j] == leaders[i] &&
+                m->tps[j].error == TR_KERR_NOT_LEADER_OR_FOLLOWER) {
+                m->tps[j].error = -2;
+                if (j > i) {
+                    leaders[j] = -1; /* sent with this request */
+                }
+            }
+        }
+        send_markers_to(c, m, leaders[i], bs, nbs);
+    }
+    tr_free(leaders);
+    tr_free(bs);
+}

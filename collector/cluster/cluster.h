@@ -93,6 +93,19 @@ int16_t tr_cluster_check_acked(struct tr_cluster *c, const char *topic,
                                int32_t partition, int32_t epoch,
                                int64_t last_offset);
 /*
+ * A transaction coordinator's markers for partitions other brokers lead:
+ * one WriteTxnMarkers request to each leader (over the inter-broker
+ * listener, as its principal), waiting for the answer. Sets each
+ * partition's error: the leader's answer, NOT_LEADER_OR_FOLLOWER when the
+ * partition has no leader or the leader cannot be reached (the caller
+ * tries again later), NONE for a partition whose topic is gone (Kafka
+ * drops it).
+ */
+struct tr_rpc_marker;
+void tr_cluster_write_txn_markers(struct tr_cluster *c,
+                                  struct tr_rpc_marker *m);
+
+/*
  * Fetch and OffsetForLeaderEpoch on a local partition: consumers read from
  * the leader only; a follower (replica_id >= 0) also has its position
  * recorded, which may move the HW and the ISR. 'current_epoch' is the

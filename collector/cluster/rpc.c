@@ -652,3 +652,78 @@ tr_rpc_call(struct tr_rpc_conn *c, const char *host, int port, int16_t api_key,
     }
     return err;
 }
+
+/* ---- WriteTxnMarkers ------------------------------------------------------
+ */
+
+void
+tr_rpc_markers_encode(struct tr_buf *out, const struct tr_rpc_marker *m)
+{
+    size_t i, j, ntopics = 0, of_topics;
+
+    tr_buf_put_i32(out, 1); /* markers */
+    tr_buf_put_i64(out, m->producer_id);
+    tr_buf_put_i16(out, m->producer_epoch);
+    tr_proto_put_bool(out, m->commit);
+    of_topics = tr_buf_put_i32(out, 0);
+    for (i = 0; i < m->ntps; i = j) {
+        for (j = i;
+             j < m->ntps && strcmp(m->tps[j].topic, m->tps[i].topic) == 0;
+             j++) {
+        }
+        tr_proto_put_cstring_v(out, 0, m->tps[i].topic);
+        tr_buf_put_i32(out, (int32_t)(j - i));
+        for (; i < j; i++) {
+            tr_buf_put_i32(out, m->tps[i].partition);
+        }
+        ntopics++;
+    }
+    tr_buf_set_i32(out, of_topics, (int32_t)ntopics);
+    tr_buf_put_i32(out, m->coordinator_epoch);
+}
+
+tr_err_t
+tr_rpc_markers_decode_response(struct tr_slice *in, struct tr_rpc_marker *m)
+{
+    int32_t nm, nt, np, i, t, k, partition;
+    int64_t pid;
+    int16_t error;
+    struct tr_str name;
+    size_t j;
+    tr_err_t err;
+
+    for (j = 0; j < m->ntps; j++) {
+        m->tps[j].error = TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    if ((err = tr_proto_get_array_len_v(in, 0, &nm, 12, 1000)) != TR_OK) {
+        return err;
+    }
+    for (i = 0; i < nm; i++) {
+        if ((err = tr_slice_get_i64(in, &pid)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &nt, 6, 100000)) != TR_OK) {
+            return err;
+        }
+        for (t = 0; t < nt; t++) {
+            if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+                (err = tr_proto_get_array_len_v(in, 0, &np, 6, 100000)) !=
+                    TR_OK) {
+                return err;
+            }
+            for (k = 0; k < np; k++) {
+                if ((err = tr_slice_get_i32(in, &partition)) != TR_OK ||
+                    (err = tr_slice_get_i16(in, &error)) != TR_OK) {
+                    return err;
+                }
+                for (j = 0; j < m->ntps && pid == m->producer_id; j++) {
+                    if (m->tps[j].partition == partition && name.len >= 0 &&
+                        strlen(m->tps[j].topic) == (size_t)name.len &&
+                        memcmp(m->tps[j].topic, name.ptr, (size_t)name.len) ==
+                            0) {
+                        m->tps[j].error = error;
+                    }
+                }
+            }
+        }
+    }
+    return TR_OK;
+}

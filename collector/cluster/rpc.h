@@ -66,6 +66,32 @@ int tr_rpc_endpoint(const struct tr_broker_info *b, const char *name,
  */
 int tr_rpc_use_endpoint(struct tr_broker_info *b, const char *name);
 
+/*
+ * WriteTxnMarkers v0 (one marker, sent by a transaction coordinator to a
+ * partition leader): the partitions must come grouped by topic (adjacent
+ * equal names form one topic entry). The response decoder sets each
+ * partition's 'error' from the answer (UNKNOWN_SERVER_ERROR for one the
+ * answer leaves out).
+ */
+struct tr_rpc_marker_tp {
+    const char *topic;
+    int32_t partition;
+    int16_t error;
+};
+
+struct tr_rpc_marker {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int commit;
+    int32_t coordinator_epoch;
+    struct tr_rpc_marker_tp *tps; /* borrowed */
+    size_t ntps;
+};
+
+void tr_rpc_markers_encode(struct tr_buf *out, const struct tr_rpc_marker *m);
+tr_err_t tr_rpc_markers_decode_response(struct tr_slice *in,
+                                        struct tr_rpc_marker *m);
+
 /* LeaderAndIsr or UpdateMetadata. Arrays owned by the message. */
 struct tr_state_msg {
     int32_t controller_id;

@@ -382,7 +382,7 @@ txn_note(struct tr_partition *part, const struct tr_batch_header *h,
         return TR_OK;
     }
     err = tr_producers_mark_epoch(part->producers, h->ProducerId,
-                                  h->ProducerEpoch);
+                                  h->ProducerEpoch, coordinator_epoch);
     if (err != TR_OK) {
         return err;
     }
@@ -2480,6 +2480,11 @@ tr_partition_append_marker(struct tr_partition *part, int64_t producer_id,
         err = TR_ERR_FENCED;
         goto out;
     }
+    if (tr_producers_coordinator_epoch(part->producers, producer_id) >
+        coordinator_epoch) {
+        err = TR_ERR_STALE; /* a coordinator that lost its partition */
+        goto out;
+    }
     err = tr_producers_reserve(part->producers, producer_id);
     if (err != TR_OK) {
         goto out;
@@ -2631,6 +2636,7 @@ tr_partition_producers(struct tr_partition *part,
         res[i].producer_id = ps[i].producer_id;
         res[i].epoch = ps[i].epoch;
         res[i].last_seq = ps[i].last_seq;
+        res[i].coordinator_epoch = ps[i].coordinator_epoch;
         res[i].current_txn_start =
             tr_txns_open_first(part->txns, ps[i].producer_id);
     }

@@ -320,7 +320,9 @@ void tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg);
  * their producer's transaction on the partition; the coordinator closes
  * it with a marker (a control batch) written here. A marker whose epoch is
  * below the producer's gives TR_ERR_FENCED; one of a newer epoch fences
- * the older one. *offset gets the marker's offset.
+ * the older one. A marker whose coordinator epoch is below that of the
+ * producer's last marker gives TR_ERR_STALE (a coordinator that lost its
+ * __transaction_state partition). *offset gets the marker's offset.
  */
 tr_err_t tr_partition_append_marker(struct tr_partition *part,
                                     int64_t producer_id, int16_t epoch,
@@ -340,6 +342,7 @@ struct tr_partition_producer {
     int16_t epoch;
     int32_t last_seq;
     int64_t current_txn_start; /* first offset of its open txn, or -1 */
+    int32_t coordinator_epoch; /* of its newest marker, -1: none */
 };
 
 /*

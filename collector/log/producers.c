@@ -12,6 +12,9 @@
 struct producer {
     int64_t producer_id; /* -1: free slot */
     int16_t epoch;
+    /* Of the newest marker (-1: none): markers of an older transaction
+     * coordinator are refused (TRANSACTION_COORDINATOR_FENCED). */
+    int32_t coordinator_epoch;
     int nbatches; /* 0: reserved, nothing known yet */
     /* Oldest first; at most TR_PRODUCERS_BATCHES_RETAINED. */
     struct tr_producer_batch batches[TR_PRODUCERS_BATCHES_RETAINED];
@@ -212,6 +215,7 @@ tr_producers_reserve(struct tr_producers *ps, int64_t producer_id)
     }
     p->producer_id = producer_id;
     p->epoch = -1;
+    p->coordinator_epoch = -1;
     p->nbatches = 0;
     ps->count++;
 out:
@@ -271,7 +275,7 @@ tr_producers_epoch(const struct tr_producers *ps, int64_t producer_id)
 
 tr_err_t
 tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
-                        int16_t epoch)
+                        int16_t epoch, int32_t coordinator_epoch)
 {
     struct producer *p;
     tr_err_t err;
@@ -286,7 +290,19 @@ tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
         p->epoch = epoch;
         p->nbatches = 0;
     }
+    if (coordinator_epoch > p->coordinator_epoch) {
+        p->coordinator_epoch = coordinator_epoch;
+    }
     return TR_OK;
+}
+
+int32_t
+tr_producers_coordinator_epoch(const struct tr_producers *ps,
+                               int64_t producer_id)
+{
+    const struct producer *p = lookup(ps, producer_id);
+
+    return p != NULL ? p->coordinator_epoch : -1;
 }
 
 size_t
@@ -308,6 +324,7 @@ tr_producers_list(const struct tr_producers *ps, struct tr_producer_state *out,
                 p->nbatches > 0 ? p->batches[p->nbatches - 1].last_seq : -1;
             out[n].last_offset =
                 p->nbatches > 0 ? p->batches[p->nbatches - 1].last_offset : -1;
+            out[n].coordinator_epoch = p->coordinator_epoch;
         }
         n++;
     }

@@ -93,17 +93,22 @@ int16_t tr_producers_epoch(const struct tr_producers *ps, int64_t producer_id);
  * A transaction marker of 'producer_id' at 'epoch' was written: a newer
  * epoch replaces the producer's (its sequence starts again, and older
  * epochs are fenced); the same epoch keeps the sequence running, as in
- * Kafka's ProducerStateEntry. TR_ERR_NOMEM.
+ * Kafka's ProducerStateEntry. The marker's 'coordinator_epoch' is kept
+ * when it is the highest seen. TR_ERR_NOMEM.
  */
 tr_err_t tr_producers_mark_epoch(struct tr_producers *ps, int64_t producer_id,
-                                 int16_t epoch);
+                                 int16_t epoch, int32_t coordinator_epoch);
+/* The coordinator epoch of the producer's newest marker, -1 when none. */
+int32_t tr_producers_coordinator_epoch(const struct tr_producers *ps,
+                                       int64_t producer_id);
 
 /* One producer's state, as DescribeProducers reports it. */
 struct tr_producer_state {
     int64_t producer_id;
     int16_t epoch;
-    int32_t last_seq;    /* -1: no batch known in this epoch */
-    int64_t last_offset; /* of its last batch, -1 when none */
+    int32_t last_seq;          /* -1: no batch known in this epoch */
+    int64_t last_offset;       /* of its last batch, -1 when none */
+    int32_t coordinator_epoch; /* of its newest marker, -1 when none */
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "batch.h"
@@ -67,6 +68,16 @@ struct tr_txn_coordinator {
     int64_t next_remove_check;
     struct tr_batch_builder *builder;
     struct tr_buf key, value, batch;
+    /* In a cluster: per partition of __transaction_state, the leader epoch
+     * its ids were loaded at (the coordinator epoch), -1: not served. */
+    const struct tr_txn_cluster *cl;
+    int32_t *loaded;
+    int16_t write_kerr; /* why the last write_record failed */
+    /* Jobs running for the coordinator (tr_txn_job_begin); own lock, as
+     * the coordinator's is held across replication waits. */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_idle;
+    int jobs;
 };
 
 void
@@ -78,6 +89,7 @@ tr_txn_config_defaults(struct tr_txn_config *cfg)
     cfg->abort_interval_ms = 10000;
     cfg->remove_interval_ms = 3600000;
     cfg->offsets_partitions = 50;
+    cfg->cluster = NULL;
 }
 
 const char *
@@ -337,6 +349,192 @@ parts_copy(const struct tr_txn_topic_partition *src, size_t n, int *nomem)
     return dst;
 }
 
+/* ---- cluster ----------------------------------------------------------- */
+
+void
+tr_txn_job_begin(struct tr_txn_coordinator *tc)
+{
+    pthread_mutex_lock(&tc->jobs_lock);
+    tc->jobs++;
+    pthread_mutex_unlock(&tc->jobs_lock);
+}
+
+void
+tr_txn_job_end(struct tr_txn_coordinator *tc)
+{
+    pthread_mutex_lock(&tc->jobs_lock);
+    if (--tc->jobs == 0) {
+        pthread_cond_broadcast(&tc->jobs_idle);
+    }
+    pthread_mutex_unlock(&tc->jobs_lock);
+}
+
+void
+tr_txn_drain(struct tr_txn_coordinator *tc)
+{
+    if (tc == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&tc->jobs_lock);
+    while (tc->jobs > 0) {
+        pthread_cond_wait(&tc->jobs_idle, &tc->jobs_lock);
+    }
+    pthread_mutex_unlock(&tc->jobs_lock);
+}
+
+int
+tr_txn_marker_retriable(int16_t error)
+{
+    switch (error) {
+    case TR_KERR_NONE:
+    case TR_KERR_INVALID_PRODUCER_EPOCH:
+    case TR_KERR_PRODUCER_FENCED:
+    case TR_KERR_TRANSACTION_COORDINATOR_FENCED:
+    case TR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+int16_t
+tr_txn_wait_acked(int16_t (*acked)(void *arg, const char *topic,
+                                   int32_t partition, int32_t epoch,
+                                   int64_t last_offset),
+                  void *arg, const char *topic, int32_t partition,
+                  int32_t epoch, int64_t last_offset)
+{
+    struct timespec pause = { 0, 2 * 1000 * 1000 };
+    int waited;
+
+    /* The followers fetch at once (the append woke their long-polls), so
+     * this is a replication round trip; callers hold no partition lock. */
+    for (waited = 0; waited < TR_TXN_ACK_TIMEOUT_MS; waited += 2) {
+        int16_t kerr = acked(arg, topic, partition, epoch, last_offset);
+
+        if (kerr != -1) {
+            return kerr;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return TR_KERR_REQUEST_TIMED_OUT;
+}
+
+static tr_err_t load_partition(struct tr_txn_coordinator *tc, int32_t p,
+                               int64_t *records);
+static int16_t complete(struct tr_txn_coordinator *tc, struct txn *t,
+                        int64_t now_ms);
+static int is_prepare(enum tr_txn_state s);
+
+/* Forgets the ids of partition 'p' (its leadership is gone or renewed). */
+static void
+unload(struct tr_txn_coordinator *tc, int32_t p)
+{
+    struct txn *t, *tmp;
+
+    for (t = TAILQ_FIRST(&tc->txns); t != NULL; t = tmp) {
+        tmp = TAILQ_NEXT(t, link);
+        if (t->state_partition == p) {
+            txn_remove(tc, t);
+        }
+    }
+    if (tc->loaded[p] >= 0) {
+        tr_log_info("transaction coordinator: %s-%d no longer served",
+                    TR_TXN_TOPIC, p);
+    }
+    tc->loaded[p] = -1;
+}
+
+/* In a cluster: learns the partition count of __transaction_state. */
+static int16_t
+know_partitions(struct tr_txn_coordinator *tc)
+{
+    int32_t n, i;
+
+    if (tc->loaded != NULL) {
+        return TR_KERR_NONE;
+    }
+    n = tc->cl->partitions(tc->cl->arg, TR_TXN_TOPIC);
+    if (n <= 0) {
+        return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    tc->loaded = tr_calloc((size_t)n, sizeof(*tc->loaded));
+    if (tc->loaded == NULL) {
+        return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    for (i = 0; i < n; i++) {
+        tc->loaded[i] = -1;
+    }
+    tc->partitions = n;
+    return TR_KERR_NONE;
+}
+
+/*
+ * Whether this broker coordinates the ids of partition 'p' now: NONE
+ * (loaded at the current leader epoch, replaying the log first when the
+ * epoch is new), NOT_COORDINATOR, or COORDINATOR_NOT_AVAILABLE / _LOAD_IN
+ * _PROGRESS. Always NONE on a single collector. Called with the lock held.
+ */
+static int16_t
+serve_partition(struct tr_txn_coordinator *tc, int32_t p, int64_t now_ms)
+{
+    struct txn *t;
+    int64_t records = 0;
+    int32_t epoch = -1;
+    tr_err_t err;
+
+    if (tc->cl == NULL) {
+        return TR_KERR_NONE;
+    }
+    if (know_partitions(tc) != TR_KERR_NONE) {
+        return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    if (p < 0 || p >= tc->partitions) {
+        return TR_KERR_NOT_COORDINATOR;
+    }
+    if (tc->cl->leader_epoch(tc->cl->arg, TR_TXN_TOPIC, p, 0, &epoch) !=
+        TR_KERR_NONE) {
+        if (tc->loaded[p] >= 0) {
+            unload(tc, p);
+        }
+        return TR_KERR_NOT_COORDINATOR;
+    }
+    if (tc->loaded[p] == epoch) {
+        return TR_KERR_NONE;
+    }
+    unload(tc, p);
+    err = load_partition(tc, p, &records);
+    if (err != TR_OK) {
+        tr_log_error("transaction coordinator: cannot load %s-%d: %s",
+                     TR_TXN_TOPIC, p, tr_err_str(err));
+        unload(tc, p);
+        return TR_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    }
+    tc->loaded[p] = epoch;
+    tr_log_info("transaction coordinator: serving %s-%d at coordinator epoch "
+                "%d (%" PRId64 " records replayed)",
+                TR_TXN_TOPIC, p, epoch, records);
+    /* Transactions caught between Prepare* and Complete* end now. */
+    TAILQ_FOREACH(t, &tc->txns, link) {
+        if (t->state_partition == p && is_prepare(t->state)) {
+            (void)complete(tc, t, now_ms);
+        }
+    }
+    return TR_KERR_NONE;
+}
+
+static int16_t
+serve_id(struct tr_txn_coordinator *tc, const struct tr_str *id, int64_t now_ms)
+{
+    if (tc->cl == NULL) {
+        return TR_KERR_NONE;
+    }
+    if (know_partitions(tc) != TR_KERR_NONE) {
+        return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    return serve_partition(tc, tr_txn_partition_for(tc, id), now_ms);
+}
+
 /* ---- persistence -------------------------------------------------------- */
 
 /*
@@ -380,6 +578,21 @@ write_record(struct tr_txn_coordinator *tc, const char *id,
     if (err != TR_OK) {
         goto out;
     }
+    tc->write_kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (tc->cl != NULL) {
+        int32_t epoch = -1;
+        int16_t kerr =
+            tc->cl->leader_epoch(tc->cl->arg, TR_TXN_TOPIC, p, 1, &epoch);
+
+        if (kerr != TR_KERR_NONE || epoch != tc->loaded[p]) {
+            /* Kafka: NOT_ENOUGH_REPLICAS -> 15, a lost leadership -> 16. */
+            if (kerr != TR_KERR_NOT_ENOUGH_REPLICAS) {
+                tc->write_kerr = TR_KERR_NOT_COORDINATOR;
+            }
+            err = TR_ERR_STALE;
+            goto out;
+        }
+    }
     part = tr_topics_partition(tc->topics, TR_TXN_TOPIC, p);
     if (part == NULL) {
         err = TR_ERR_NOT_FOUND;
@@ -387,6 +600,22 @@ write_record(struct tr_txn_coordinator *tc, const char *id,
     }
     err = tr_partition_append(part, tr_buf_data(&tc->batch),
                               tr_buf_len(&tc->batch), &res);
+    if (err == TR_OK && tc->cl != NULL) {
+        int16_t kerr;
+
+        tc->cl->appended(tc->cl->arg, part);
+        if (tc->waits != NULL) {
+            tr_waits_notify(tc->waits, TR_TXN_TOPIC, p);
+        }
+        kerr = tr_txn_wait_acked(tc->cl->acked, tc->cl->arg, TR_TXN_TOPIC, p,
+                                 tc->loaded[p], res.last_offset);
+        if (kerr != TR_KERR_NONE) {
+            if (kerr == TR_KERR_NOT_LEADER_OR_FOLLOWER) {
+                tc->write_kerr = TR_KERR_NOT_COORDINATOR;
+            }
+            err = TR_ERR_TIMEOUT;
+        }
+    }
 out:
     if (err != TR_OK) {
         tr_log_error("transactional id '%s': cannot write %s-%d: %s",
@@ -448,7 +677,7 @@ transit(struct tr_txn_coordinator *tc, struct txn *t, const struct next *n,
     rec.partitions = n->parts;
     if (write_record(tc, t->id, &rec, now_ms) != TR_OK) {
         parts_free(parts, n->nparts);
-        return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        return tc->write_kerr;
     }
     if (n->parts != t->parts) {
         parts_free(t->parts, t->nparts);
@@ -477,23 +706,62 @@ static int16_t
 complete(struct tr_txn_coordinator *tc, struct txn *t, int64_t now_ms)
 {
     int commit = t->state == TR_TXN_PREPARE_COMMIT;
+    int32_t coordinator_epoch =
+        tc->cl != NULL ? tc->loaded[t->state_partition] : 0;
+    struct tr_txn_marker_target *remote = NULL;
+    size_t nremote = 0;
     struct next n;
     size_t i;
 
+    if (tc->cl != NULL) {
+        remote = tr_calloc(t->nparts + 1, sizeof(*remote));
+        if (remote == NULL) {
+            return TR_KERR_CONCURRENT_TRANSACTIONS;
+        }
+    }
     for (i = 0; i < t->nparts; i++) {
         const struct tr_txn_topic_partition *tp = &t->parts[i];
         struct tr_partition *part;
         int64_t offset = -1;
+        int32_t pepoch = -1;
         tr_err_t err;
 
+        if (tc->cl != NULL) {
+            int16_t kerr = tc->cl->leader_epoch(tc->cl->arg, tp->topic,
+                                                tp->partition, 1, &pepoch);
+
+            if (kerr == TR_KERR_NOT_ENOUGH_REPLICAS) {
+                tr_free(remote);
+                return TR_KERR_CONCURRENT_TRANSACTIONS;
+            }
+            if (kerr != TR_KERR_NONE) {
+                /* Another broker leads it: WriteTxnMarkers below. */
+                remote[nremote].topic = tp->topic;
+                remote[nremote].partition = tp->partition;
+                remote[nremote].error = TR_KERR_UNKNOWN_SERVER_ERROR;
+                nremote++;
+                continue;
+            }
+        }
         part = tr_topics_partition(tc->topics, tp->topic, tp->partition);
         if (part == NULL) {
             continue;
         }
-        err = tr_partition_append_marker(part, t->pid, t->epoch, commit, 0,
-                                         &offset);
+        err = tr_partition_append_marker(part, t->pid, t->epoch, commit,
+                                         coordinator_epoch, &offset);
+        if (err == TR_OK && tc->cl != NULL) {
+            tc->cl->appended(tc->cl->arg, part);
+            if (tc->waits != NULL) {
+                tr_waits_notify(tc->waits, tp->topic, tp->partition);
+            }
+            if (tr_txn_wait_acked(tc->cl->acked, tc->cl->arg, tp->topic,
+                                  tp->partition, pepoch,
+                                  offset) != TR_KERR_NONE) {
+                err = TR_ERR_TIMEOUT;
+            }
+        }
         tr_partition_unref(part);
-        if (err == TR_ERR_FENCED) {
+        if (err == TR_ERR_FENCED || err == TR_ERR_STALE) {
             tr_log_warn("transactional id '%s': %s-%d has a newer epoch than "
                         "%d; no marker written there",
                         TR_LOG_ESC(t->id), tp->topic, tp->partition, t->epoch);
@@ -504,6 +772,7 @@ complete(struct tr_txn_coordinator *tc, struct txn *t, int64_t now_ms)
                          "retry",
                          TR_LOG_ESC(t->id), tp->topic, tp->partition,
                          tr_err_str(err));
+            tr_free(remote);
             return TR_KERR_CONCURRENT_TRANSACTIONS;
         }
         if (tc->groups != NULL && strcmp(tp->topic, TR_GROUPS_TOPIC) == 0 &&
@@ -517,6 +786,22 @@ complete(struct tr_txn_coordinator *tc, struct txn *t, int64_t now_ms)
             tr_waits_notify(tc->waits, tp->topic, tp->partition);
         }
     }
+    if (nremote > 0) {
+        tc->cl->send_markers(tc->cl->arg, t->pid, t->epoch, commit,
+                             coordinator_epoch, remote, nremote);
+        for (i = 0; i < nremote; i++) {
+            if (!tr_txn_marker_retriable(remote[i].error)) {
+                continue; /* written, or dropped as Kafka drops it */
+            }
+            tr_log_warn("transactional id '%s': marker to %s-%d: error %d; "
+                        "will retry",
+                        TR_LOG_ESC(t->id), remote[i].topic, remote[i].partition,
+                        (int)remote[i].error);
+            tr_free(remote);
+            return TR_KERR_CONCURRENT_TRANSACTIONS;
+        }
+    }
+    tr_free(remote);
     next_from(&n, t);
     n.state = commit ? TR_TXN_COMPLETE_COMMIT : TR_TXN_COMPLETE_ABORT;
     n.parts = NULL;
@@ -676,8 +961,11 @@ tr_txn_init_producer_id(struct tr_txn_coordinator *tc, const struct tr_str *id,
         return TR_KERR_INVALID_REQUEST;
     }
     pthread_mutex_lock(&tc->lock);
-    kerr =
-        init_locked(tc, id, timeout_ms, pid_in, epoch_in, now_ms, pid, epoch);
+    kerr = serve_id(tc, id, now_ms);
+    if (kerr == TR_KERR_NONE) {
+        kerr = init_locked(tc, id, timeout_ms, pid_in, epoch_in, now_ms, pid,
+                           epoch);
+    }
     pthread_mutex_unlock(&tc->lock);
     if (kerr != TR_KERR_NONE) {
         *pid = -1;
@@ -782,8 +1070,11 @@ tr_txn_add_partitions(struct tr_txn_coordinator *tc, const struct tr_str *id,
     struct txn *t;
 
     pthread_mutex_lock(&tc->lock);
+    kerr = serve_id(tc, id, now_ms);
     t = txn_find(tc, id);
-    kerr = check_producer(t, pid, epoch);
+    if (kerr == TR_KERR_NONE) {
+        kerr = check_producer(t, pid, epoch);
+    }
     if (kerr == TR_KERR_NONE) {
         /* Unknown partitions fail the whole request (the rest: 55). */
         for (i = 0; i < n; i++) {
@@ -791,7 +1082,10 @@ tr_txn_add_partitions(struct tr_txn_coordinator *tc, const struct tr_str *id,
             int32_t count = -1;
 
             if (tr_str_copy(&parts[i].topic, topic, sizeof(topic)) == TR_OK) {
-                count = tr_topics_partition_count(tc->topics, topic);
+                /* In a cluster the topic may have no replica here. */
+                count = tc->cl != NULL
+                            ? tc->cl->partitions(tc->cl->arg, topic)
+                            : tr_topics_partition_count(tc->topics, topic);
             }
             parts[i].error =
                 parts[i].partition >= 0 && parts[i].partition < count
@@ -851,9 +1145,19 @@ tr_txn_add_offsets(struct tr_txn_coordinator *tc, const struct tr_str *id,
     }
     tp.topic = (char *)TR_GROUPS_TOPIC;
     tp.partition = tr_groups_partition_for(group, tc->cfg.offsets_partitions);
+    if (tc->cl != NULL && tc->groups != NULL) {
+        /* The cluster's partition count, as the group coordinator uses. */
+        tp.partition = tr_groups_coordinator_partition(tc->groups, group);
+        if (tp.partition < 0) {
+            return TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+    }
     pthread_mutex_lock(&tc->lock);
+    kerr = serve_id(tc, id, now_ms);
     t = txn_find(tc, id);
-    kerr = check_producer(t, pid, epoch);
+    if (kerr == TR_KERR_NONE) {
+        kerr = check_producer(t, pid, epoch);
+    }
     if (kerr == TR_KERR_NONE) {
         kerr = add_locked(tc, t, &tp, 1, now_ms);
     }
@@ -869,8 +1173,11 @@ tr_txn_end(struct tr_txn_coordinator *tc, const struct tr_str *id, int64_t pid,
     int16_t kerr;
 
     pthread_mutex_lock(&tc->lock);
+    kerr = serve_id(tc, id, now_ms);
     t = txn_find(tc, id);
-    if (t == NULL || t->pid != pid) {
+    if (kerr != TR_KERR_NONE) {
+        /* not served here */
+    } else if (t == NULL || t->pid != pid) {
         kerr = TR_KERR_INVALID_PRODUCER_ID_MAPPING;
     } else if (t->epoch != epoch) {
         kerr = TR_KERR_PRODUCER_FENCED;
@@ -878,6 +1185,12 @@ tr_txn_end(struct tr_txn_coordinator *tc, const struct tr_str *id, int64_t pid,
         switch (t->state) {
         case TR_TXN_ONGOING:
             kerr = end_locked(tc, t, commit, 0, now_ms);
+            if (kerr == TR_KERR_CONCURRENT_TRANSACTIONS && tc->cl != NULL &&
+                is_prepare(t->state)) {
+                /* Kafka answers once Prepare* is written; the markers
+                 * still missing go out on the next ticks. */
+                kerr = TR_KERR_NONE;
+            }
             break;
         case TR_TXN_PREPARE_COMMIT:
         case TR_TXN_PREPARE_ABORT:
@@ -910,6 +1223,23 @@ tr_txn_check_produce(struct tr_txn_coordinator *tc, const struct tr_str *id,
     int16_t kerr = TR_KERR_NONE;
 
     pthread_mutex_lock(&tc->lock);
+    if (tc->cl != NULL) {
+        int32_t p, e = -1;
+
+        /* Another broker coordinates the id (or this one has not loaded
+         * it): the batch cannot be verified here and is let through, as
+         * Kafka does without transaction.partition.verification. */
+        if (know_partitions(tc) != TR_KERR_NONE) {
+            goto out;
+        }
+        p = tr_txn_partition_for(tc, id);
+        if (tc->loaded[p] < 0 ||
+            tc->cl->leader_epoch(tc->cl->arg, TR_TXN_TOPIC, p, 0, &e) !=
+                TR_KERR_NONE ||
+            e != tc->loaded[p]) {
+            goto out;
+        }
+    }
     t = txn_find(tc, id);
     if (t == NULL || t->pid != pid) {
         kerr = TR_KERR_INVALID_PRODUCER_ID_MAPPING;
@@ -919,6 +1249,7 @@ tr_txn_check_produce(struct tr_txn_coordinator *tc, const struct tr_str *id,
                !has_part(t, topic, partition)) {
         kerr = TR_KERR_INVALID_TXN_STATE;
     }
+out:
     pthread_mutex_unlock(&tc->lock);
     return kerr;
 }
@@ -929,8 +1260,22 @@ void
 tr_txn_tick(struct tr_txn_coordinator *tc, int64_t now_ms)
 {
     struct txn *t, *tmp;
+    int32_t p;
 
     pthread_mutex_lock(&tc->lock);
+    if (tc->cl != NULL && know_partitions(tc) == TR_KERR_NONE) {
+        /* Load what this broker now leads, drop what it lost. */
+        for (p = 0; p < tc->partitions; p++) {
+            (void)serve_partition(tc, p, now_ms);
+        }
+        /* Markers that could not be delivered are sent again soon: a
+         * partition's new leader is elected within seconds. */
+        TAILQ_FOREACH(t, &tc->txns, link) {
+            if (is_prepare(t->state)) {
+                (void)complete(tc, t, now_ms);
+            }
+        }
+    }
     if (now_ms >= tc->next_abort_check) {
         tc->next_abort_check = now_ms + tc->cfg.abort_interval_ms;
         TAILQ_FOREACH(t, &tc->txns, link) {
@@ -1136,6 +1481,26 @@ load_batch(const uint8_t *batch, size_t len, const struct tr_batch_header *h,
     return err == TR_ERR_NOT_FOUND ? TR_OK : err;
 }
 
+/* Replays partition 'p' of __transaction_state; adds to *records. */
+static tr_err_t
+load_partition(struct tr_txn_coordinator *tc, int32_t p, int64_t *records)
+{
+    struct tr_partition *part =
+        tr_topics_partition(tc->topics, TR_TXN_TOPIC, p);
+    struct load_ctx ctx;
+    tr_err_t err;
+
+    if (part == NULL) {
+        return TR_OK;
+    }
+    ctx.tc = tc;
+    ctx.records = 0;
+    err = tr_partition_foreach_batch(part, 0, LOAD_CHUNK, load_batch, &ctx);
+    tr_partition_unref(part);
+    *records += ctx.records;
+    return err;
+}
+
 /* Creates __transaction_state if missing; sets tc->partitions. */
 static tr_err_t
 ensure_topic(struct tr_txn_coordinator *tc, char *errbuf, size_t errlen)
@@ -1188,6 +1553,9 @@ tr_txn_close(struct tr_txn_coordinator *tc)
         txn_remove(tc, t);
     }
     tr_batch_builder_free(tc->builder);
+    tr_free(tc->loaded);
+    pthread_mutex_destroy(&tc->jobs_lock);
+    pthread_cond_destroy(&tc->jobs_idle);
     tr_buf_cleanup(&tc->key);
     tr_buf_cleanup(&tc->value);
     tr_buf_cleanup(&tc->batch);
@@ -1203,7 +1571,7 @@ tr_txn_open(struct tr_topics *topics, struct tr_waits *waits,
             size_t errlen)
 {
     struct tr_txn_coordinator *tc;
-    struct load_ctx ctx;
+    int64_t records = 0;
     struct txn *t;
     tr_err_t err = TR_ERR_NOMEM;
     int32_t p;
@@ -1214,6 +1582,8 @@ tr_txn_open(struct tr_topics *topics, struct tr_waits *waits,
         return TR_ERR_NOMEM;
     }
     pthread_mutex_init(&tc->lock, NULL);
+    pthread_mutex_init(&tc->jobs_lock, NULL);
+    pthread_cond_init(&tc->jobs_idle, NULL);
     TAILQ_INIT(&tc->txns);
     tc->topics = topics;
     tc->waits = waits;
@@ -1231,21 +1601,21 @@ tr_txn_open(struct tr_topics *topics, struct tr_waits *waits,
         snprintf(errbuf, errlen, "out of memory");
         goto out;
     }
-    err = ensure_topic(tc, errbuf, errlen);
-    if (err != TR_OK) {
-        goto out;
-    }
-    ctx.tc = tc;
-    ctx.records = 0;
-    for (p = 0; p < tc->partitions; p++) {
-        struct tr_partition *part =
-            tr_topics_partition(topics, TR_TXN_TOPIC, p);
-
-        if (part == NULL) {
-            continue;
+    if (cfg->cluster == NULL) {
+        err = ensure_topic(tc, errbuf, errlen);
+        if (err != TR_OK) {
+            goto out;
         }
-        err = tr_partition_foreach_batch(part, 0, LOAD_CHUNK, load_batch, &ctx);
-        tr_partition_unref(part);
+    }
+    if (cfg->cluster != NULL) {
+        /* Nothing is served until this broker leads a partition. */
+        tc->cl = cfg->cluster;
+        tc->partitions = -1;
+        *out = tc;
+        return TR_OK;
+    }
+    for (p = 0; p < tc->partitions; p++) {
+        err = load_partition(tc, p, &records);
         if (err != TR_OK) {
             snprintf(errbuf, errlen, "cannot load %s-%d: %s", TR_TXN_TOPIC, p,
                      tr_err_str(err));
@@ -1259,7 +1629,7 @@ tr_txn_open(struct tr_topics *topics, struct tr_waits *waits,
         }
     }
     tr_log_info("transaction coordinator: %" PRId64 " records of %s replayed",
-                ctx.records, TR_TXN_TOPIC);
+                records, TR_TXN_TOPIC);
     *out = tc;
     tc = NULL;
     err = TR_OK;

@@ -35,10 +35,20 @@
  * survives a restart or a SIGKILL, and completes transactions left in
  * Prepare*; open ones are left to their timeout.
  *
- * Every entry remembers its partition of __transaction_state, so that in a
- * cluster the coordinator can serve only the partitions this broker leads,
- * as the group coordinator does with __consumer_offsets; the cluster part
- * (leadership, WriteTxnMarkers to other leaders) is not written yet.
+ * In a cluster (struct tr_txn_cluster) the coordinator of an id is the
+ * leader of its partition of __transaction_state, as in Kafka. The
+ * coordinator asks the cluster about leadership whenever it serves an id
+ * and for every partition on each tr_txn_tick(): at a new leader epoch it
+ * forgets the partition's ids and replays the partition's log (which this
+ * broker holds as a follower until then), with the leader epoch as its
+ * coordinator epoch, and finishes the transactions it finds in Prepare*;
+ * a partition it no longer leads is dropped, and requests for its ids get
+ * NOT_COORDINATOR. Every record is acknowledged by the ISR (acks=all)
+ * before it is applied. Markers go to the partitions this broker leads
+ * directly and to the others' leaders as WriteTxnMarkers (the
+ * send_markers call), each acknowledged by its ISR before Complete* is
+ * written; EndTxn answers once Prepare* is written, and a marker that
+ * cannot be delivered yet is sent again on the next tick.
  *
  * Errors are Kafka's codes. Fencing is reported as TR_KERR_PRODUCER_FENCED;
  * the API layer turns it into INVALID_PRODUCER_EPOCH for the request
@@ -73,7 +83,75 @@ struct tr_txn_config {
     int64_t remove_interval_ms; /* transaction.remove.expired.transaction
                                    .cleanup.interval.ms */
     int32_t offsets_partitions; /* of __consumer_offsets (AddOffsetsToTxn) */
+    /* NULL: a single collector; else borrowed, must outlive the coordinator */
+    const struct tr_txn_cluster *cluster;
 };
+
+struct tr_partition;
+
+/* One partition's marker sent to another broker, and what came back. */
+struct tr_txn_marker_target {
+    const char *topic;
+    int32_t partition;
+    int16_t error; /* set by send_markers */
+};
+
+/*
+ * How the coordinator asks the cluster (main.c wires these to cluster.h;
+ * tests stand in for it). Every call is made with the coordinator's lock
+ * held and must not call back into this module.
+ */
+struct tr_txn_cluster {
+    void *arg;
+    /* The partition count of 'topic' in the cluster, -1 while unknown. */
+    int32_t (*partitions)(void *arg, const char *topic);
+    /*
+     * TR_KERR_NONE and the leader epoch in *epoch when this broker leads
+     * the partition; with 'acks_all' also NOT_ENOUGH_REPLICAS when its ISR
+     * is below min.insync.replicas. A Kafka error otherwise.
+     */
+    int16_t (*leader_epoch)(void *arg, const char *topic, int32_t partition,
+                            int acks_all, int32_t *epoch);
+    /* After the coordinator appended to 'part' as its leader. */
+    void (*appended)(void *arg, struct tr_partition *part);
+    /*
+     * NONE once the high watermark passed 'last_offset' with the leadership
+     * of 'epoch' intact, -1 while it has not, or the error.
+     */
+    int16_t (*acked)(void *arg, const char *topic, int32_t partition,
+                     int32_t epoch, int64_t last_offset);
+    /*
+     * WriteTxnMarkers to the leaders of the 'n' partitions (one request per
+     * broker); sets each target's error (NONE once written and
+     * acknowledged there).
+     */
+    void (*send_markers)(void *arg, int64_t producer_id, int16_t epoch,
+                         int commit, int32_t coordinator_epoch,
+                         struct tr_txn_marker_target *targets, size_t n);
+};
+
+/*
+ * Whether a marker answered with 'error' must be sent again (Kafka's
+ * TransactionMarkerRequestCompletionHandler): 0 for NONE, for a fenced
+ * producer or coordinator epoch (47, 52) and an old message format (43),
+ * which end the attempt for that partition; 1 for the rest (no leader, a
+ * leader that moved, not enough replicas, a timeout, a lost connection).
+ */
+int tr_txn_marker_retriable(int16_t error);
+
+/* How long the coordinator waits for the ISR to acknowledge a write. */
+#define TR_TXN_ACK_TIMEOUT_MS 5000
+
+/*
+ * Waits (polling 'acked', up to TR_TXN_ACK_TIMEOUT_MS) for a write to be
+ * acknowledged: NONE, the error, or REQUEST_TIMED_OUT. Shared with the
+ * WriteTxnMarkers handler.
+ */
+int16_t tr_txn_wait_acked(int16_t (*acked)(void *arg, const char *topic,
+                                           int32_t partition, int32_t epoch,
+                                           int64_t last_offset),
+                          void *arg, const char *topic, int32_t partition,
+                          int32_t epoch, int64_t last_offset);
 
 void tr_txn_config_defaults(struct tr_txn_config *cfg);
 
@@ -97,7 +175,9 @@ struct tr_txn_coordinator;
  * 'groups' (may be NULL: no transactional offsets) and 'pids' are borrowed
  * and must outlive it. 'pid_high_bits' is or'ed into every new producer id
  * (a cluster puts the broker id there). Creates __transaction_state if
- * missing and replays it. On failure 'errbuf' says why.
+ * missing and replays it; in a cluster (cfg->cluster) nothing is created
+ * or loaded until this broker leads a partition. On failure 'errbuf' says
+ * why.
  */
 tr_err_t tr_txn_open(struct tr_topics *topics, struct tr_waits *waits,
                      struct tr_groups *groups, struct tr_pidgen *pids,
@@ -152,9 +232,11 @@ int16_t tr_txn_end(struct tr_txn_coordinator *tc, const struct tr_str *id,
 
 /*
  * Whether a transactional Produce batch of (pid, epoch) for 'id' may go to
- * topic-partition: NONE, or INVALID_PRODUCER_ID_MAPPING (unknown id or
- * pid), PRODUCER_FENCED (older epoch), INVALID_TXN_STATE (the partition is
- * not in an Ongoing transaction, as Kafka's partition verification).
+ * topic-partition: NONE (also in a cluster when this broker does not
+ * coordinate 'id': the check is then not made), or INVALID_PRODUCER_ID_MAPPING
+ * (unknown id or pid), PRODUCER_FENCED (older epoch), INVALID_TXN_STATE (the
+ * partition is not in an Ongoing transaction, as Kafka's partition
+ * verification).
  */
 int16_t tr_txn_check_produce(struct tr_txn_coordinator *tc,
                              const struct tr_str *id, int64_t pid,
@@ -193,6 +275,15 @@ void tr_txn_description_cleanup(struct tr_txn_description *d);
  */
 tr_err_t tr_txn_list(struct tr_txn_coordinator *tc,
                      struct tr_txn_description **out, size_t *count);
+
+/*
+ * Work done for the coordinator on threads of their own (the API layer's
+ * jobs in a cluster) is counted, so that shutdown can wait for it:
+ * tr_txn_drain() returns once every begun job has ended.
+ */
+void tr_txn_job_begin(struct tr_txn_coordinator *tc);
+void tr_txn_job_end(struct tr_txn_coordinator *tc);
+void tr_txn_drain(struct tr_txn_coordinator *tc);
 
 /* Record codec of __transaction_state (exported for tests). */
 struct tr_buf;

@@ -262,6 +262,76 @@ test_rpc_has(void **state)
     assert_false(tr_rpc_has(ids, 0, 3));
 }
 
+/* WriteTxnMarkers v0: partitions grouped by topic; errors matched back. */
+static void
+test_rpc_markers(void **state)
+{
+    struct tr_rpc_marker_tp tps[3] = { { "a", 0, -1 },
+                                       { "a", 2, -1 },
+                                       { "b", 1, -1 } };
+    struct tr_rpc_marker m = { 77, 3, 1, 9, tps, 3 };
+    struct tr_buf b, r;
+    struct tr_slice in;
+    struct tr_str name;
+    int32_t n, v32;
+    int64_t v64;
+    int16_t v16;
+    int8_t v8;
+
+    (void)state;
+    tr_buf_init(&b, 256);
+    tr_rpc_markers_encode(&b, &m);
+    tr_slice_init(&in, tr_buf_data(&b), tr_buf_len(&b));
+    assert_int_equal(tr_slice_get_i32(&in, &n), TR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tr_slice_get_i64(&in, &v64), TR_OK);
+    assert_int_equal(v64, 77);
+    assert_int_equal(tr_slice_get_i16(&in, &v16), TR_OK);
+    assert_int_equal(v16, 3);
+    assert_int_equal(tr_slice_get_i8(&in, &v8), TR_OK);
+    assert_int_equal(v8, 1);
+    assert_int_equal(tr_slice_get_i32(&in, &n), TR_OK);
+    assert_int_equal(n, 2); /* topics a and b */
+    assert_int_equal(tr_proto_get_string(&in, &name), TR_OK);
+    assert_int_equal(name.len, 1);
+    assert_int_equal(tr_slice_get_i32(&in, &n), TR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(tr_slice_get_i32(&in, &v32), TR_OK);
+    assert_int_equal(tr_slice_get_i32(&in, &v32), TR_OK);
+    assert_int_equal(v32, 2);
+    assert_int_equal(tr_proto_get_string(&in, &name), TR_OK);
+    assert_int_equal(tr_slice_get_i32(&in, &n), TR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tr_slice_get_i32(&in, &v32), TR_OK);
+    assert_int_equal(tr_slice_get_i32(&in, &v32), TR_OK);
+    assert_int_equal(v32, 9); /* coordinator epoch */
+    assert_int_equal(tr_slice_remaining(&in), 0);
+
+    /* An answer for a-2 and b-1 only: a-0 is left UNKNOWN_SERVER_ERROR. */
+    tr_buf_init(&r, 256);
+    tr_buf_put_i32(&r, 1);
+    tr_buf_put_i64(&r, 77);
+    tr_buf_put_i32(&r, 2);
+    tr_proto_put_cstring_v(&r, 0, "a");
+    tr_buf_put_i32(&r, 1);
+    tr_buf_put_i32(&r, 2);
+    tr_buf_put_i16(&r, 52);
+    tr_proto_put_cstring_v(&r, 0, "b");
+    tr_buf_put_i32(&r, 1);
+    tr_buf_put_i32(&r, 1);
+    tr_buf_put_i16(&r, 0);
+    tr_slice_init(&in, tr_buf_data(&r), tr_buf_len(&r));
+    assert_int_equal(tr_rpc_markers_decode_response(&in, &m), TR_OK);
+    assert_int_equal(tps[0].error, TR_KERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(tps[1].error, 52);
+    assert_int_equal(tps[2].error, 0);
+    /* Truncated: an error, never a read past the end. */
+    tr_slice_init(&in, tr_buf_data(&r), tr_buf_len(&r) - 3);
+    assert_int_not_equal(tr_rpc_markers_decode_response(&in, &m), TR_OK);
+    tr_buf_cleanup(&b);
+    tr_buf_cleanup(&r);
+}
+
 int
 main(void)
 {
@@ -271,6 +341,7 @@ main(void)
         cmocka_unit_test(test_rpc_counts_are_capped),
         cmocka_unit_test(test_rpc_stop_replica),
         cmocka_unit_test(test_rpc_has),
+        cmocka_unit_test(test_rpc_markers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "coordinator.h"
 #include "err.h"
+#include "groups.h"
 #include "partition.h"
 #include "pidgen.h"
 #include "topics.h"
@@ -571,6 +572,192 @@ test_txn_compaction(void **state)
  * crash, no leak, and the id always recovers: the next instance starts and
  * commits, and a reload agrees.
  */
+/* ---- in a cluster: a stand-in for the cluster's answers --------------------
+ */
+
+struct fake_cluster {
+    int32_t state_epoch[3]; /* of __transaction_state-N here, -1: not led */
+    int16_t send_error;     /* what the remote leaders answer */
+    int sends;
+    int32_t last_coordinator_epoch;
+    char last_topic[32];
+    int32_t last_partition;
+};
+
+static int32_t
+fake_partitions(void *arg, const char *topic)
+{
+    (void)arg;
+    if (strcmp(topic, TR_TXN_TOPIC) == 0) {
+        return 3;
+    }
+    return strcmp(topic, "data") == 0 ? 2 : -1;
+}
+
+static int16_t
+fake_leader_epoch(void *arg, const char *topic, int32_t partition, int acks_all,
+                  int32_t *epoch)
+{
+    struct fake_cluster *fc = arg;
+
+    (void)acks_all;
+    if (strcmp(topic, TR_TXN_TOPIC) == 0 && partition >= 0 && partition < 3 &&
+        fc->state_epoch[partition] >= 0) {
+        *epoch = fc->state_epoch[partition];
+        return TR_KERR_NONE;
+    }
+    if (strcmp(topic, "data") == 0 && partition == 0) {
+        *epoch = 0; /* data-0 is led here, data-1 elsewhere */
+        return TR_KERR_NONE;
+    }
+    return TR_KERR_NOT_LEADER_OR_FOLLOWER;
+}
+
+static void
+fake_appended(void *arg, struct tr_partition *part)
+{
+    (void)arg;
+    (void)part;
+}
+
+static int16_t
+fake_acked(void *arg, const char *topic, int32_t partition, int32_t epoch,
+           int64_t last_offset)
+{
+    (void)arg;
+    (void)topic;
+    (void)partition;
+    (void)epoch;
+    (void)last_offset;
+    return TR_KERR_NONE;
+}
+
+static void
+fake_send_markers(void *arg, int64_t producer_id, int16_t epoch, int commit,
+                  int32_t coordinator_epoch,
+                  struct tr_txn_marker_target *targets, size_t n)
+{
+    struct fake_cluster *fc = arg;
+    size_t i;
+
+    (void)producer_id;
+    (void)epoch;
+    (void)commit;
+    fc->sends++;
+    fc->last_coordinator_epoch = coordinator_epoch;
+    for (i = 0; i < n; i++) {
+        snprintf(fc->last_topic, sizeof(fc->last_topic), "%s",
+                 targets[i].topic);
+        fc->last_partition = targets[i].partition;
+        targets[i].error = fc->send_error;
+    }
+}
+
+static void
+test_txn_cluster_leadership(void **state)
+{
+    struct fixture *fx = *state;
+    struct fake_cluster fc;
+    struct tr_txn_cluster cl;
+    struct tr_str id = S("clustered");
+    struct tr_partition *part;
+    struct tr_partition_producer *prods;
+    size_t nprods;
+    int64_t pid, pid2, offset;
+    int16_t epoch, epoch2;
+    int32_t p;
+    char errbuf[512];
+
+    memset(&fc, 0, sizeof(fc));
+    fc.state_epoch[0] = fc.state_epoch[1] = fc.state_epoch[2] = -1;
+    fc.send_error = TR_KERR_NOT_LEADER_OR_FOLLOWER;
+    memset(&cl, 0, sizeof(cl));
+    cl.arg = &fc;
+    cl.partitions = fake_partitions;
+    cl.leader_epoch = fake_leader_epoch;
+    cl.appended = fake_appended;
+    cl.acked = fake_acked;
+    cl.send_markers = fake_send_markers;
+    tr_txn_close(fx->tc);
+    fx->cfg.cluster = &cl;
+    assert_int_equal(tr_txn_open(fx->topics, NULL, NULL, fx->pids, 0, &fx->cfg,
+                                 T0, &fx->tc, errbuf, sizeof(errbuf)),
+                     TR_OK);
+    p = tr_groups_partition_for(&id, 3);
+
+    /* Not the leader of the id's partition: NOT_COORDINATOR. */
+    assert_int_equal(
+        tr_txn_init_producer_id(fx->tc, &id, 60000, -1, -1, T0, &pid, &epoch),
+        TR_KERR_NOT_COORDINATOR);
+    /* Leading it at epoch 4: served, and 4 is the coordinator epoch. */
+    fc.state_epoch[p] = 4;
+    assert_int_equal(
+        tr_txn_init_producer_id(fx->tc, &id, 60000, -1, -1, T0, &pid, &epoch),
+        TR_KERR_NONE);
+    assert_int_equal(add(fx, "clustered", pid, epoch, "data", 0, T0),
+                     TR_KERR_NONE);
+    assert_int_equal(add(fx, "clustered", pid, epoch, "data", 1, T0),
+                     TR_KERR_NONE);
+    produce(fx, 0, pid, epoch, 0, 2);
+    /* The remote leader of data-1 cannot be reached: EndTxn still answers
+     * (PrepareCommit is written), and the tick sends the marker again. */
+    assert_int_equal(tr_txn_end(fx->tc, &id, pid, epoch, 1, T0), TR_KERR_NONE);
+    assert_int_equal(state_of(fx, "clustered", NULL), TR_TXN_PREPARE_COMMIT);
+    assert_int_equal(fc.sends, 1);
+    assert_int_equal(fc.last_coordinator_epoch, 4);
+    assert_string_equal(fc.last_topic, "data");
+    assert_int_equal(fc.last_partition, 1);
+    assert_int_equal(tr_txn_end(fx->tc, &id, pid, epoch, 1, T0),
+                     TR_KERR_CONCURRENT_TRANSACTIONS);
+    fc.send_error = TR_KERR_NONE;
+    tr_txn_tick(fx->tc, T0 + 1);
+    assert_int_equal(state_of(fx, "clustered", NULL), TR_TXN_COMPLETE_COMMIT);
+
+    /* Leadership gone: the id is dropped and requests get NOT_COORDINATOR. */
+    fc.state_epoch[p] = -1;
+    tr_txn_tick(fx->tc, T0 + 2);
+    assert_int_equal(state_of(fx, "clustered", NULL), TR_TXN_DEAD);
+    assert_int_equal(tr_txn_end(fx->tc, &id, pid, epoch, 1, T0),
+                     TR_KERR_NOT_COORDINATOR);
+    /* Back at epoch 6: the state is replayed from the log. */
+    fc.state_epoch[p] = 6;
+    assert_int_equal(
+        tr_txn_init_producer_id(fx->tc, &id, 60000, -1, -1, T0, &pid2, &epoch2),
+        TR_KERR_NONE);
+    assert_int_equal(pid2, pid);
+    assert_int_equal(epoch2, epoch + 1);
+
+    /* data-0 saw coordinator epoch 4: an older coordinator is fenced. */
+    part = tr_topics_partition(fx->topics, "data", 0);
+    assert_int_equal(
+        tr_partition_append_marker(part, pid, epoch2, 0, 3, &offset),
+        TR_ERR_STALE);
+    assert_int_equal(
+        tr_partition_append_marker(part, pid, epoch2, 0, 6, &offset), TR_OK);
+    /* DescribeProducers reports it. */
+    assert_int_equal(tr_partition_producers(part, &prods, &nprods), TR_OK);
+    assert_int_equal(nprods, 1);
+    assert_int_equal(prods[0].coordinator_epoch, 6);
+    tr_free(prods);
+    tr_partition_unref(part);
+}
+
+static void
+test_txn_marker_retriable(void **state)
+{
+    (void)state;
+    assert_false(tr_txn_marker_retriable(TR_KERR_NONE));
+    assert_false(tr_txn_marker_retriable(TR_KERR_INVALID_PRODUCER_EPOCH));
+    assert_false(
+        tr_txn_marker_retriable(TR_KERR_TRANSACTION_COORDINATOR_FENCED));
+    assert_false(
+        tr_txn_marker_retriable(TR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT));
+    assert_true(tr_txn_marker_retriable(TR_KERR_NOT_LEADER_OR_FOLLOWER));
+    assert_true(tr_txn_marker_retriable(TR_KERR_UNKNOWN_TOPIC_OR_PARTITION));
+    assert_true(tr_txn_marker_retriable(TR_KERR_NOT_ENOUGH_REPLICAS));
+    assert_true(tr_txn_marker_retriable(TR_KERR_REQUEST_TIMED_OUT));
+}
+
 static void
 test_txn_oom_loop(void **state)
 {
@@ -624,6 +811,9 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_txn_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_oom_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_cluster_leadership, setup,
+                                        teardown),
+        cmocka_unit_test(test_txn_marker_retriable),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
