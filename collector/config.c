@@ -402,6 +402,12 @@ static const struct opt opts[] = {
       "starting together join one generation." },
     { "tributary.log.level", OPT_STRING, "info", F(log_level), 0, 0,
       check_log_level, 0, "Log threshold: error, warn, info or debug." },
+    { "http.listener", OPT_STRING, "127.0.0.1:9644", F(http_listener), 0,
+      0, NULL, 0,
+      "host:port of the HTTP listener for /metrics (Prometheus), /healthz "
+      "and /readyz; empty: off. When the default port is taken the "
+      "collector warns and runs without it; a value set here that cannot "
+      "be bound stops start-up." },
 };
 /* clang-format on */
 
@@ -416,6 +422,16 @@ static int
 is_set(const struct tr_broker_config *cfg, size_t i)
 {
     return (cfg->set_[i / 64] >> (i % 64)) & 1;
+}
+
+static const struct opt *find_opt(const char *name, size_t *index);
+
+int
+tr_broker_config_is_set(const struct tr_broker_config *cfg, const char *name)
+{
+    size_t i;
+
+    return find_opt(name, &i) != NULL && is_set(cfg, i);
 }
 
 static const char *const protocol_names[] = {
