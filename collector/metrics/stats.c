@@ -38,6 +38,7 @@ struct tr_stats {
     atomic_uint_least64_t errors[TR_STATS_APIS][KERR_SLOTS];
     struct tr_metrics_hist latency[TR_STATS_APIS];
     atomic_uint_least64_t connections_opened;
+    atomic_uint_least64_t isr_shrinks, isr_expands;
     atomic_int_least64_t connections;
 };
 
@@ -108,6 +109,43 @@ tr_stats_bytes_out(struct tr_broker *broker, const char *topic, int32_t index,
     atomic_fetch_add_explicit(&tr_partition_stats(p)->bytes_out, len,
                               memory_order_relaxed);
     tr_partition_unref(p);
+}
+
+static int
+has(const int32_t *ids, int32_t n, int32_t id)
+{
+    int32_t i;
+
+    for (i = 0; i < n; i++) {
+        if (ids[i] == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+tr_stats_isr_change(struct tr_stats *s, const int32_t *old, int32_t nold,
+                    const int32_t *new_isr, int32_t nnew)
+{
+    int32_t i;
+    int shrink = 0, expand = 0;
+
+    if (s == NULL) {
+        return;
+    }
+    for (i = 0; i < nold; i++) {
+        shrink |= !has(new_isr, nnew, old[i]);
+    }
+    for (i = 0; i < nnew; i++) {
+        expand |= !has(old, nold, new_isr[i]);
+    }
+    if (shrink) {
+        atomic_fetch_add_explicit(&s->isr_shrinks, 1, memory_order_relaxed);
+    }
+    if (expand) {
+        atomic_fetch_add_explicit(&s->isr_expands, 1, memory_order_relaxed);
+    }
 }
 
 void
@@ -403,6 +441,14 @@ render_logs(struct tr_stats *s, struct evbuffer *out)
                       "replica set (0 outside a cluster).");
     tr_metrics_sample(out, "tributary_under_replicated_partitions", NULL, NULL,
                       under);
+    tr_metrics_family(out, "tributary_isr_shrinks_total", "counter",
+                      "ISR changes by this leader that removed a replica.");
+    tr_metrics_sample(out, "tributary_isr_shrinks_total", NULL, NULL,
+                      load(&s->isr_shrinks));
+    tr_metrics_family(out, "tributary_isr_expands_total", "counter",
+                      "ISR changes by this leader that added a replica.");
+    tr_metrics_sample(out, "tributary_isr_expands_total", NULL, NULL,
+                      load(&s->isr_expands));
     tr_metrics_family(out, "tributary_offline_partitions", "gauge",
                       "Partitions hosted here that have no leader (0 "
                       "outside a cluster).");

@@ -63,6 +63,12 @@ void tr_stats_error(struct tr_stats *s, int16_t api_key, int16_t kerr);
  */
 void tr_stats_bytes_out(struct tr_broker *broker, const char *topic,
                         int32_t index, size_t len);
+/*
+ * A leader changed a partition's ISR from old[0..nold) to new[0..nnew):
+ * counted as a shrink if a replica left, an expand if one joined.
+ */
+void tr_stats_isr_change(struct tr_stats *s, const int32_t *old, int32_t nold,
+                         const int32_t *new_isr, int32_t nnew);
 /* A client connection opened (+1) or closed (-1). */
 void tr_stats_connection(struct tr_stats *s, int delta);
 
