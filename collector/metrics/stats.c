@@ -174,6 +174,7 @@ static void
 render_process(struct evbuffer *out)
 {
     struct rusage ru;
+    struct rlimit rl;
     long pages = 0, rss = 0, page = sysconf(_SC_PAGESIZE);
     FILE *f;
     DIR *d;
@@ -211,6 +212,12 @@ render_process(struct evbuffer *out)
         tr_metrics_family(out, "process_open_fds", "gauge",
                           "Number of open file descriptors.");
         tr_metrics_sample(out, "process_open_fds", NULL, NULL, fds - 1);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        tr_metrics_family(out, "process_max_fds", "gauge",
+                          "Maximum number of open file descriptors.");
+        tr_metrics_sample(out, "process_max_fds", NULL, NULL,
+                          (double)rl.rlim_cur);
     }
 }
 

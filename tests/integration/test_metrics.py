@@ -9,7 +9,8 @@
   bytes out, the partitions' log end offsets, and the group's lag (N - M,
   what the consumer left). /healthz and /readyz answer 200.
 - A real Prometheus scrapes it and answers a query for the records-in
-  counter with the number produced.
+  counter with the number produced; the alert rules of docs/operations.md
+  pass `promtool check rules`.
 - Errors are counted per API and error code: a Produce to a partition that
   does not exist counts UNKNOWN_TOPIC_OR_PARTITION (3).
 - The default port taken (another process on it): the collector warns and
@@ -118,6 +119,24 @@ def check_promtool(text):
     harness.check(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
                   "promtool check metrics: status %d: %s%s" % (r.returncode, r.stdout, r.stderr))
     harness.note("promtool check metrics: clean")
+
+
+def check_alert_rules(ws):
+    """The rule file in docs/operations.md passes `promtool check rules`."""
+    with open(os.path.join(harness.srcdir(), "docs", "operations.md")) as f:
+        doc = f.read()
+    section = doc[doc.index("## 8. Alerts"):]
+    start = section.index("    groups:")
+    lines = []
+    for line in section[start:].splitlines():
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    path = ws.file("rules.yml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = subprocess.run([require_tool("promtool"), "check", "rules", path], capture_output=True, text=True)
+    harness.check(r.returncode == 0, "promtool check rules (docs/operations.md): %s%s" % (r.stdout, r.stderr))
 
 
 def check_prometheus(ws, http_port):
@@ -236,10 +255,11 @@ def body(ws):
                   "the Produce to a missing partition was not counted as error 3")
     harness.check(value(s, "tributary_connections_opened_total") >= 3, "connections opened")
     harness.check(value(s, "process_resident_memory_bytes") > 0, "process_resident_memory_bytes")
-    harness.check(value(s, "process_open_fds") > 0, "process_open_fds")
+    harness.check(0 < value(s, "process_open_fds") < value(s, "process_max_fds"), "process_open_fds")
     harness.check(value(s, "tributary_ready") == 1, "tributary_ready")
 
     check_prometheus(ws, http_port)
+    check_alert_rules(ws)
 
     # The default port taken: a warning, and the collector runs.
     held = hold_default_port()
