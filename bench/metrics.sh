@@ -19,20 +19,15 @@
 # over METRICS_ROUNDS rounds of records/s and of the collector's CPU
 # seconds per million records, and the difference on - off.
 #
-# Environment: METRICS_SUMMARY (a file to write "on_rps off_rps on_cpu
-# off_cpu" to, for bench/run.sh's table), METRICS_RECORDS (5000000), METRICS_SIZE (100),
-# METRICS_ROUNDS (7), BENCH_PORT (19300), BENCH_DIR (a temporary
-# directory, removed unless BENCH_KEEP=1).
+# Environment: METRICS_RECORDS (5000000), METRICS_SIZE (100),
+# METRICS_ROUNDS (7), METRICS_SUMMARY (a file to write "on_rps off_rps
+# on_cpu off_cpu" to, for bench/run.sh's table), BENCH_PORT (19300),
+# BENCH_DIR (a temporary directory, removed unless BENCH_KEEP=1).
 set -u
 
-BUILD=${1:-}
-if [ -z "$BUILD" ] || [ ! -x "$BUILD/collector/tributary-collector" ]; then
-    echo "usage: $0 BUILD_DIR (with collector/tributary-collector built)" >&2
-    exit 2
-fi
-BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$SRC/bench/lib.sh"
+bench_setup "${1:-}" metrics
 
 RECORDS=${METRICS_RECORDS:-5000000}
 SIZE=${METRICS_SIZE:-100}
@@ -41,14 +36,6 @@ PORT=${BENCH_PORT:-19300}
 ON_PORT=$((PORT + 1))
 OFF_PORT=$((PORT + 2))
 HTTP_PORT=$((PORT + 3))
-DIR=${BENCH_DIR:-$(mktemp -d /tmp/tributary-metrics-bench.XXXXXX)}
-mkdir -p "$DIR"
-cleanup() {
-    bench_cleanup
-    [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$DIR"
-}
-trap cleanup EXIT INT TERM
-
 BENCH="$BUILD/tools/tributary bench"
 
 bg_start "collector (metrics on)" "$DIR/on.log" "$BUILD/collector/tributary-collector" \
