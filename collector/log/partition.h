@@ -99,7 +99,7 @@ const char *tr_partition_dir(const struct tr_partition *part);
  * read without the partition's lock.
  */
 struct tr_partition_stats {
-    atomic_uint_least64_t bytes_in;   /* tr_partition_append: Produce */
+    atomic_uint_least64_t bytes_in;   /* by tr_partition_append */
     atomic_uint_least64_t records_in; /* offsets appended by those */
     atomic_uint_least64_t bytes_out;  /* counted by Fetch (api/fetch.c) */
     atomic_uint_least64_t fsyncs;     /* fdatasync calls by flushes */
