@@ -67,7 +67,8 @@ run() {
     _c1=$(cpu_seconds "$3")
     _rps=$(json_get "$DIR/$1-$4.json" records_per_sec)
     [ -n "$_rps" ] || { log "no result from bench produce ($1)"; exit 1; }
-    echo "$_rps $(echo "($_c1 - $_c0) * 1000000 / $RECORDS" | bc -l)" >>"$DIR/$1.txt"
+    awk -v r="$_rps" -v a="$_c0" -v b="$_c1" -v n="$RECORDS" \
+        'BEGIN { printf "%.0f %.4f\n", r, (b - a) * 1000000 / n }' >>"$DIR/$1.txt"
     if [ "$1" = on ]; then
         # The scrape agrees with what was produced.
         _n=$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" |
@@ -103,5 +104,5 @@ awk -v a="$on_rps" -v b="$off_rps" -v c="$on_cpu" -v d="$off_cpu" 'BEGIN {
     printf "%-14s %11.1f%% %21.1f%%\n", "on vs off", (a - b) * 100 / b, (c - d) * 100 / d;
 }'
 if [ -n "${METRICS_SUMMARY:-}" ]; then
-    echo "$on_rps $off_rps $on_cpu $off_cpu" >"$METRICS_SUMMARY"
+    printf '%.0f %.0f %.3f %.3f\n' "$on_rps" "$off_rps" "$on_cpu" "$off_cpu" >"$METRICS_SUMMARY"
 fi
