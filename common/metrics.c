@@ -29,10 +29,13 @@ struct tr_metrics {
     int port;
 };
 
-/* Bucket upper bounds in seconds: request latencies from sub-ms to 10 s. */
-static const double hist_bounds[TR_METRICS_HIST_BUCKETS] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1,    0.25,  0.5,    1,     2.5,  5,     10,
+/*
+ * Bucket upper bounds in microseconds (integers, so observing does no
+ * floating point): request latencies from sub-ms to 10 s.
+ */
+static const int64_t hist_bounds_us[TR_METRICS_HIST_BUCKETS] = {
+    500,    1000,   2500,   5000,    10000,   25000,   50000,
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
 static void
@@ -265,26 +268,34 @@ tr_metrics_sample(struct evbuffer *out, const char *name, const char *label,
 double
 tr_metrics_hist_bound(size_t i)
 {
-    return i < TR_METRICS_HIST_BUCKETS ? hist_bounds[i] : 0;
+    return i < TR_METRICS_HIST_BUCKETS ? (double)hist_bounds_us[i] / 1e6 : 0;
 }
 
 void
 tr_metrics_hist_observe(struct tr_metrics_hist *h, int64_t us)
 {
-    size_t i;
+    size_t i = 0;
 
     if (us < 0) {
         us = 0;
     }
-    for (i = 0; i < TR_METRICS_HIST_BUCKETS; i++) {
-        /* bounds are in seconds; compare in microseconds, inclusive */
-        if ((double)us <= hist_bounds[i] * 1e6) {
-            atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
-            break;
-        }
+    while (i < TR_METRICS_HIST_BUCKETS && us > hist_bounds_us[i]) {
+        i++;
     }
-    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_us, (uint64_t)us, memory_order_relaxed);
+}
+
+uint64_t
+tr_metrics_hist_count(const struct tr_metrics_hist *h)
+{
+    uint64_t n = 0;
+    size_t i;
+
+    for (i = 0; i <= TR_METRICS_HIST_BUCKETS; i++) {
+        n += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+    }
+    return n;
 }
 
 void
@@ -295,25 +306,22 @@ tr_metrics_hist_write(struct evbuffer *out, const char *name, const char *label,
     const char *kv[4] = { label, label_value, "le", le };
     const char *const *lkv = label != NULL ? kv : kv + 2;
     size_t nl = label != NULL ? 2 : 1, i;
-    uint64_t cum = 0, count;
+    uint64_t cum = 0;
 
-    /* Read the count first: buckets observed after it only raise +Inf. */
-    count = atomic_load_explicit(&h->count, memory_order_relaxed);
     snprintf(n, sizeof(n), "%s_bucket", name);
-    for (i = 0; i < TR_METRICS_HIST_BUCKETS; i++) {
+    for (i = 0; i <= TR_METRICS_HIST_BUCKETS; i++) {
         cum += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
-        snprintf(le, sizeof(le), "%g", hist_bounds[i]);
+        if (i < TR_METRICS_HIST_BUCKETS) {
+            snprintf(le, sizeof(le), "%g", tr_metrics_hist_bound(i));
+        } else {
+            snprintf(le, sizeof(le), "+Inf");
+        }
         tr_metrics_sample_n(out, n, nl, lkv, (double)cum);
     }
-    if (count < cum) {
-        count = cum;
-    }
-    snprintf(le, sizeof(le), "+Inf");
-    tr_metrics_sample_n(out, n, nl, lkv, (double)count);
     snprintf(n, sizeof(n), "%s_sum", name);
     tr_metrics_sample_n(
         out, n, nl - 1, lkv,
         (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6);
     snprintf(n, sizeof(n), "%s_count", name);
-    tr_metrics_sample_n(out, n, nl - 1, lkv, (double)count);
+    tr_metrics_sample_n(out, n, nl - 1, lkv, (double)cum);
 }

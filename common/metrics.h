@@ -70,20 +70,23 @@ void tr_metrics_sample_n(struct evbuffer *out, const char *name, size_t nlabels,
                          const char *const *kv, double value);
 
 /*
- * A latency histogram with fixed buckets (TR_METRICS_HIST_BOUNDS, in
- * seconds, from 0.5 ms to 10 s), kept as relaxed atomics: observing is a
- * few atomic adds and takes no lock. Zero-initialise it.
+ * A latency histogram with fixed buckets (tr_metrics_hist_bound: 0.5 ms
+ * to 10 s), kept as relaxed atomics: observing is two atomic adds (its
+ * bucket, the sum) and takes no lock; the count is the buckets' total.
+ * Zero-initialise it.
  */
 #define TR_METRICS_HIST_BUCKETS 14
 struct tr_metrics_hist {
-    atomic_uint_least64_t bucket[TR_METRICS_HIST_BUCKETS]; /* not cumulative */
-    atomic_uint_least64_t count;                           /* incl. +Inf */
+    /* not cumulative; the last one past the highest bound (+Inf) */
+    atomic_uint_least64_t bucket[TR_METRICS_HIST_BUCKETS + 1];
     atomic_uint_least64_t sum_us;
 };
 /* The upper bound of bucket i in seconds (i < TR_METRICS_HIST_BUCKETS). */
 double tr_metrics_hist_bound(size_t i);
 /* Counts one observation of 'us' microseconds. */
 void tr_metrics_hist_observe(struct tr_metrics_hist *h, int64_t us);
+/* The number of observations so far. */
+uint64_t tr_metrics_hist_count(const struct tr_metrics_hist *h);
 /*
  * Writes the _bucket (cumulative, with le="+Inf"), _sum (seconds) and
  * _count samples of 'h' under 'name' with one label (may be NULL). The

@@ -34,7 +34,6 @@ struct tr_stats {
     struct tr_broker *broker;
     struct tr_metrics *http;
     atomic_int ready;
-    atomic_uint_least64_t requests[TR_STATS_APIS];
     atomic_uint_least64_t errors[TR_STATS_APIS][KERR_SLOTS];
     struct tr_metrics_hist latency[TR_STATS_APIS];
     atomic_uint_least64_t connections_opened;
@@ -79,7 +78,7 @@ tr_stats_request(struct tr_stats *s, int16_t api_key, int64_t us)
     if (s == NULL || api_key < 0 || api_key >= TR_STATS_APIS) {
         return;
     }
-    atomic_fetch_add_explicit(&s->requests[api_key], 1, memory_order_relaxed);
+    /* requests_total is the histogram's count: no counter of its own */
     tr_metrics_hist_observe(&s->latency[api_key], us);
 }
 
@@ -230,10 +229,10 @@ render_requests(struct tr_stats *s, struct evbuffer *out)
     tr_metrics_family(out, "tributary_requests_total", "counter",
                       "Kafka requests answered, per API.");
     for (k = 0; k < TR_STATS_APIS; k++) {
-        if (load(&s->requests[k]) > 0) {
+        uint64_t n = tr_metrics_hist_count(&s->latency[k]);
+        if (n > 0) {
             tr_metrics_sample(out, "tributary_requests_total", "api",
-                              tr_proto_api_name((int16_t)k),
-                              load(&s->requests[k]));
+                              tr_proto_api_name((int16_t)k), (double)n);
         }
     }
     tr_metrics_family(out, "tributary_request_errors_total", "counter",
@@ -256,7 +255,7 @@ render_requests(struct tr_stats *s, struct evbuffer *out)
                       "Time from a request's arrival to its response being "
                       "queued (long-polling fetches included), per API.");
     for (k = 0; k < TR_STATS_APIS; k++) {
-        if (load(&s->latency[k].count) > 0) {
+        if (tr_metrics_hist_count(&s->latency[k]) > 0) {
             tr_metrics_hist_write(out, "tributary_request_duration_seconds",
                                   "api", tr_proto_api_name((int16_t)k),
                                   &s->latency[k]);
