@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "broker.h"
+#include "build-config.h"
 #include "clock.h"
 #include "groups.h"
 #include "metrics.h"
