@@ -11,6 +11,9 @@
 - A real Prometheus scrapes it and answers a query for the records-in
   counter with the number produced; the alert rules of docs/operations.md
   pass `promtool check rules`.
+- Rolls, fsyncs, retention and compaction are counted: a topic with small
+  segments, flush.messages=1 and retention.bytes, and a compacted topic
+  with one key written many times.
 - Errors are counted per API and error code: a Produce to a partition that
   does not exist counts UNKNOWN_TOPIC_OR_PARTITION (3).
 - The default port taken (another process on it): the collector warns and
@@ -113,6 +116,43 @@ def consume_and_commit(broker):
         c.close()
 
 
+def log_work(c, http_port):
+    """
+    Small segments make the log roll; flush.messages=1 fsyncs every append;
+    retention.bytes deletes the oldest segments; a compacted topic with one
+    key written many times is cleaned: each shows in its counter.
+    """
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": c.broker})
+    futures = admin.create_topics([
+        NewTopic("metrics-retained", 1, 1, config={
+            "segment.bytes": "1024", "retention.bytes": "2048", "flush.messages": "1"}),
+        NewTopic("metrics-compacted", 1, 1, config={
+            "cleanup.policy": "compact", "segment.bytes": "1024",
+            "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0"}),
+    ])
+    for f in futures.values():
+        f.result(30)
+    # One batch a call: a segment holds few of them.
+    for i in range(30):
+        harness.produce_records(c.broker, "metrics-retained", [(None, b"r" * 200)])
+        harness.produce_records(c.broker, "metrics-compacted", [(b"same-key", b"v%d" % i + b"c" * 200)])
+    wanted = ("tributary_log_segment_rolls_total", "tributary_log_fsyncs_total",
+              "tributary_retention_deleted_segments_total", "tributary_retention_deleted_bytes_total",
+              "tributary_compactions_total", "tributary_compaction_removed_records_total")
+    deadline = time.monotonic() + 60
+    while True:
+        s = parse(get(http_port, "/metrics")[1])
+        missing = [w for w in wanted if value(s, w) <= 0]
+        if not missing:
+            harness.note("log work: " + ", ".join("%s %d" % (w, value(s, w)) for w in wanted))
+            return
+        if time.monotonic() > deadline:
+            harness.fail("still zero after 60 s: %s" % ", ".join(missing))
+        time.sleep(0.5)
+
+
 def check_promtool(text):
     r = subprocess.run([require_tool("promtool"), "check", "metrics"], input=text,
                        capture_output=True, text=True)
@@ -212,7 +252,9 @@ def body(ws):
     require_tool("prometheus")
     http_port = harness.free_port()
     c = ws.collector(sets={"http.listener": "127.0.0.1:%d" % http_port,
-                           "num.partitions": "1"}).start()
+                           "num.partitions": "1",
+                           "log.retention.check.interval.ms": "300",
+                           "log.cleaner.backoff.ms": "300"}).start()
 
     status, text = get(http_port, "/healthz")
     harness.check(status == 200 and text.strip() == "ok", "/healthz: %d %r" % (status, text))
@@ -230,6 +272,8 @@ def body(ws):
         conn.send(harness.request(0, 7, 9, harness.produce_v7_body(TOPIC, 5, batch)))
         answer = harness.parse_produce_v7_response(conn.response(9))
     harness.check(answer[0][2] == 3, "Produce to %s-5: %r" % (TOPIC, answer))
+
+    log_work(c, http_port)
 
     status, text = get(http_port, "/metrics")
     harness.check(status == 200, "/metrics: %d" % status)
