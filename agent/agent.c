@@ -1298,6 +1298,9 @@ health(void *arg, struct evbuffer *out)
     return 1;
 }
 
+static const struct tr_metrics_check health_checks[] = { { "/health",
+                                                           health } };
+
 /* ---- setup -----------------------------------------------------------------
  */
 
@@ -1447,8 +1450,9 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
         goto out;
     }
     if (conf->metrics_listen != NULL &&
-        (err = tr_metrics_new(base, conf->metrics_listen, render, health, a,
-                              &a->metrics, errbuf, errlen)) != TR_OK) {
+        (err = tr_metrics_new(base, conf->metrics_listen, "metrics_listen",
+                              render, health_checks, 1, a, &a->metrics, errbuf,
+                              errlen)) != TR_OK) {
         goto out;
     }
     a->first_scan = tr_registry_count(a->startup_reg) == 0;

@@ -50,6 +50,22 @@ bench_cleanup() {
     done
 }
 
+# bench_setup BUILD_DIR NAME -- for a script run as `SCRIPT BUILD_DIR`:
+# exits 2 with a usage line unless BUILD_DIR holds a built collector; sets
+# BUILD (absolute) and DIR ($BENCH_DIR, or a new /tmp/tributary-NAME-bench.*,
+# removed on exit unless BENCH_KEEP=1) and traps exit to stop every process
+# started with bg_start.
+bench_setup() {
+    if [ -z "$1" ] || [ ! -x "$1/collector/tributary-collector" ]; then
+        echo "usage: $0 BUILD_DIR (with collector/tributary-collector built)" >&2
+        exit 2
+    fi
+    BUILD=$(cd "$1" && pwd)
+    DIR=${BENCH_DIR:-$(mktemp -d "/tmp/tributary-$2-bench.XXXXXX")}
+    mkdir -p "$DIR"
+    trap 'bench_cleanup; [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$DIR"' EXIT INT TERM
+}
+
 # wait_port PORT [SECONDS] -- until something accepts on 127.0.0.1:PORT.
 wait_port() {
     _i=0

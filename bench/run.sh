@@ -14,9 +14,12 @@
 #   4  growth: produce with data already stored, with 1/100/1000
 #      partitions; agent CPU/RSS following 1 vs 1000 files
 #   5  memory: collector and agent RSS idle and under load
+#   6  the cost of metrics on the produce path: a collector with
+#      http.listener (scraped every second) next to one without, in
+#      alternating rounds (bench/metrics.sh; medians)
 #
 # Environment:
-#   BENCH_SECTIONS="1 2 3 4 5"  which sections to run
+#   BENCH_SECTIONS="1 2 3 4 5 6"  which sections to run
 #   BENCH_QUICK=1     a tenth of the records and a smaller log (smoke test)
 #   BENCH_BIG=1       growth with 20 GB stored instead of 5 GB
 #   BENCH_LOG_MB=1024 size of the access log of section 3
@@ -39,7 +42,7 @@ BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$SRC/bench/lib.sh"
 
-SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5}
+SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6}
 QUICK=${BENCH_QUICK:-0}
 BIG=${BENCH_BIG:-0}
 PORT=${BENCH_PORT:-19100}
@@ -544,9 +547,23 @@ section5() {
     stop_collector
 }
 
+section6() {
+    log "section 6: metrics on vs off"
+    _n=5000000
+    [ "$QUICK" = 1 ] && _n=500000
+    METRICS_RECORDS=$_n METRICS_SUMMARY="$BENCH_DIR/metrics-summary" \
+        BENCH_DIR="$BENCH_DIR/metrics" BENCH_PORT=$((PORT + 200)) \
+        "$SRC/bench/metrics.sh" "$BUILD" >&2 || { log "section 6 failed"; return; }
+    set -- $(cat "$BENCH_DIR/metrics-summary")
+    result 6 "produce 100 B acks=1, metrics on (median of 7)" "records/s" "$1" \
+        "metrics off" "$2" "$(awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }')"
+    result 6 "collector CPU per 1M records, metrics on" "s" "$3" \
+        "metrics off" "$4" "$(awk -v a="$3" -v b="$4" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }')"
+}
+
 for s in $SECTIONS; do
     case $s in
-    1 | 2 | 3 | 4 | 5) "section$s" ;;
+    1 | 2 | 3 | 4 | 5 | 6) "section$s" ;;
     *) log "unknown section $s" ;;
     esac
 done

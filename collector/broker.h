@@ -25,6 +25,7 @@ struct tr_quotas;
 struct tr_limits;
 struct tr_txn_coordinator;
 struct tr_acl;
+struct tr_stats;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
@@ -37,7 +38,8 @@ struct tr_broker {
     struct tr_credentials *credentials; /* SCRAM users (security/) */
     struct tr_quotas *quotas;           /* client quotas (security/) */
     struct tr_limits *limits;           /* per-principal counts (security/) */
-    struct tr_acl *acl; /* the authorizer (security/acl.h); NULL: none */
+    struct tr_acl *acl;     /* the authorizer (security/acl.h); NULL: none */
+    struct tr_stats *stats; /* metrics (metrics/stats.h); NULL: off */
     int32_t node_id;
     /* The inter-broker listener's advertised address (and its name). */
     char advertised_host[256];

@@ -64,6 +64,7 @@ static opt_check_fn check_authorizer;
 static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 static opt_check_fn check_ip_overrides;
+static opt_check_fn check_host_port;
 
 #define TR_MAX_REPLICAS_CFG 16
 #define F(field)            offsetof(struct tr_broker_config, field)
@@ -410,6 +411,12 @@ static const struct opt opts[] = {
       "starting together join one generation." },
     { "tributary.log.level", OPT_STRING, "info", F(log_level), 0, 0,
       check_log_level, 0, "Log threshold: error, warn, info or debug." },
+    { "http.listener", OPT_STRING, "127.0.0.1:9644", F(http_listener), 0,
+      0, check_host_port, 0,
+      "host:port of the HTTP listener for /metrics (Prometheus), /healthz "
+      "and /readyz; empty: off. When the default port is taken the "
+      "collector warns and runs without it; a value set here that cannot "
+      "be bound stops start-up." },
 };
 /* clang-format on */
 
@@ -424,6 +431,16 @@ static int
 is_set(const struct tr_broker_config *cfg, size_t i)
 {
     return (cfg->set_[i / 64] >> (i % 64)) & 1;
+}
+
+static const struct opt *find_opt(const char *name, size_t *index);
+
+int
+tr_broker_config_is_set(const struct tr_broker_config *cfg, const char *name)
+{
+    size_t i;
+
+    return find_opt(name, &i) != NULL && is_set(cfg, i);
 }
 
 static const char *const protocol_names[] = {
@@ -650,6 +667,30 @@ check_log_level(const char *value, char *reason, size_t reasonlen)
     if (tr_log_level_parse(value) < 0) {
         snprintf(reason, reasonlen,
                  "unknown log level '%s' (error, warn, info or debug)", value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
+}
+
+/* host:port with a port of 0-65535, or empty; resolving waits for the bind. */
+static tr_err_t
+check_host_port(const char *value, char *reason, size_t reasonlen)
+{
+    const char *colon = strrchr(value, ':');
+    char *end;
+    long port;
+
+    if (value[0] == '\0') {
+        return TR_OK;
+    }
+    if (colon == NULL || colon == value || colon[1] == '\0') {
+        snprintf(reason, reasonlen, "expected host:port, got '%s'", value);
+        return TR_ERR_CONFIG;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || port < 0 || port > 65535) {
+        snprintf(reason, reasonlen, "'%s': port out of 0-65535", value);
         return TR_ERR_CONFIG;
     }
     return TR_OK;

@@ -58,6 +58,7 @@ struct tr_broker_config {
     int32_t group_max_size;                   /* INT32_MAX */
     int32_t group_initial_rebalance_delay_ms; /* 3000 */
     char *log_level;                          /* tributary.log.level, "info" */
+    char *http_listener; /* http.listener, "127.0.0.1:9644"; "": off */
     /* Transactions (txn/coordinator.h) */
     int32_t transaction_state_log_num_partitions;     /* 50 */
     int32_t transaction_state_log_replication_factor; /* 3 */
@@ -132,6 +133,9 @@ struct tr_broker_config {
 void tr_broker_config_init(struct tr_broker_config *cfg);
 /* Frees the strings; 'cfg' may be initialised again. */
 void tr_broker_config_cleanup(struct tr_broker_config *cfg);
+/* 1 when the setting 'name' was given (file or --set), not defaulted. */
+int tr_broker_config_is_set(const struct tr_broker_config *cfg,
+                            const char *name);
 
 /*
  * Applies the properties file at 'path' over the current values. On error

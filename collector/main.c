@@ -48,6 +48,7 @@
 #include "plimits.h"
 #include "quota.h"
 #include "server.h"
+#include "stats.h"
 #include "topics.h"
 #include "waits.h"
 
@@ -287,6 +288,7 @@ notify_ready(const char *what)
 struct ready_wait {
     struct tr_cluster *cluster;
     struct event *ev;
+    struct tr_stats *stats;
 };
 
 static void
@@ -297,9 +299,53 @@ ready_wait_cb(evutil_socket_t fd, short what, void *arg)
     if (tr_cluster_registered(rw->cluster)) {
         event_del(rw->ev);
         notify_ready("serving; registered in the cluster");
+        tr_stats_set_ready(rw->stats);
     }
 }
 #endif
+
+/*
+ * The HTTP listener (http.listener; metrics/stats.h). A default port that
+ * is taken (say, by another collector on the host) only warns, and the
+ * collector runs without metrics; a listener set explicitly must bind.
+ */
+static tr_err_t
+start_http(struct tr_broker *broker, struct event_base *base,
+           struct tr_stats **stats, int *status)
+{
+    const char *listen = broker->cfg->http_listener;
+    char errbuf[512];
+    tr_err_t err;
+
+    if (listen == NULL || listen[0] == '\0') {
+        return TR_OK;
+    }
+    err = tr_stats_new(broker, stats);
+    if (err != TR_OK) {
+        return err;
+    }
+    err = tr_stats_listen(*stats, base, listen, errbuf, sizeof(errbuf));
+    if (err == TR_ERR_EXISTS &&
+        !tr_broker_config_is_set(broker->cfg, "http.listener")) {
+        tr_log_warn("%s; running without metrics (set http.listener to "
+                    "another address, or empty)",
+                    errbuf);
+        tr_stats_free(*stats);
+        *stats = NULL;
+        return TR_OK;
+    }
+    if (err != TR_OK) {
+        tr_log_error("%s", errbuf);
+        tr_stats_free(*stats);
+        *stats = NULL;
+        *status = EXIT_CONFIG;
+        return err;
+    }
+    tr_log_info("http.listener: /metrics, /healthz and /readyz on port %d",
+                tr_stats_port(*stats));
+    broker->stats = *stats;
+    return TR_OK;
+}
 
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -611,7 +657,7 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
 #ifdef HAVE_ZOOKEEPER
-    struct ready_wait ready_wait = { NULL, NULL };
+    struct ready_wait ready_wait = { NULL, NULL, NULL };
 #endif
     struct txn_ticker ticker = { .lock = PTHREAD_MUTEX_INITIALIZER,
                                  .cond = PTHREAD_COND_INITIALIZER };
@@ -619,6 +665,7 @@ main(int argc, char **argv)
     struct tr_quotas *quotas = NULL;
     struct tr_limits *limits = NULL;
     struct tr_acl *acl = NULL;
+    struct tr_stats *stats = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -932,6 +979,10 @@ main(int argc, char **argv)
                  broker.advertised[k].name);
     }
 
+    if (start_http(&broker, base, &stats, &status) != TR_OK) {
+        goto out;
+    }
+
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
     sigint = evsignal_new(base, SIGINT, signal_cb, base);
     sighup = evsignal_new(base, SIGHUP, sighup_cb, server);
@@ -1015,6 +1066,7 @@ main(int argc, char **argv)
             tr_acl_set_remote(acl, &remote);
         }
         ready_wait.cluster = cluster;
+        ready_wait.stats = stats;
         ready_wait.ev =
             event_new(base, -1, EV_PERSIST, ready_wait_cb, &ready_wait);
         if (ready_wait.ev == NULL) {
@@ -1024,9 +1076,11 @@ main(int argc, char **argv)
                   &(struct timeval){ .tv_sec = 0, .tv_usec = 100000 });
     } else {
         notify_ready("serving");
+        tr_stats_set_ready(stats);
     }
 #else
     notify_ready("serving");
+    tr_stats_set_ready(stats);
 #endif
     event_base_dispatch(base);
 #ifdef HAVE_ZOOKEEPER
@@ -1046,6 +1100,8 @@ out:
     tr_cluster_free(cluster); /* its fetchers append to the partitions */
 #endif
     tr_server_free(server);
+    broker.stats = NULL;
+    tr_stats_free(stats);     /* after the network threads, which count */
     tr_cleaner_stop(cleaner); /* before the partitions close */
     tr_txn_close(txn);
     tr_groups_close(groups);

@@ -11,7 +11,8 @@
 #    for Python, ZooKeeper (with its Java runtime) and kazoo for the cluster
 #    tests, logrotate, valgrind, clang-format, cppcheck, clang 14 with
 #    libFuzzer (make fuzz), debhelper and lintian (the Debian packages'
-#    test), Node.js, and
+#    test), prometheus (promtool and a server for the metrics test),
+#    Node.js, and
 #    kafkajs (pinned in tests/integration/package-lock.json, installed with
 #    npm into tests/integration/node_modules). Without --tests nothing comes
 #    from npm: hosts in a data centre often cannot reach it.
@@ -71,6 +72,7 @@ test_packages=(
     logrotate valgrind clang-format cppcheck
     clang-14 libclang-rt-14-dev openssl
     debhelper lintian
+    prometheus
 )
 if [ "$tests" = yes ]; then
     packages+=("${test_packages[@]}")

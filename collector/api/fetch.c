@@ -18,6 +18,7 @@
 #include "build-config.h"
 #include "log.h"
 #include "partition.h"
+#include "stats.h"
 #include "topics.h"
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
@@ -324,6 +325,7 @@ fetch_encode(struct tr_request *req, struct fetch *f)
             struct fetch_part *fp = &f->parts[n];
             int known = fp->kerr != TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 
+            tr_stats_error(req->broker->stats, TR_API_FETCH, fp->kerr);
             tr_buf_put_i32(out, fp->index);
             tr_buf_put_i16(out, fp->kerr);
             tr_buf_put_i64(out, known ? fp->offs.high_watermark : -1);
@@ -338,6 +340,8 @@ fetch_encode(struct tr_request *req, struct fetch *f)
             }
             tr_buf_put_i32(out, (int32_t)fp->read.len);
             if (fp->read.fd >= 0 && fp->read.len > 0) {
+                tr_stats_bytes_out(req->broker, fp->topic, fp->index,
+                                   fp->read.len);
                 err = tr_request_add_file(req, fp->read.fd, fp->read.pos,
                                           fp->read.len);
                 fp->read.fd = -1; /* taken */

@@ -16,6 +16,7 @@
 #include "build-config.h"
 #include "log.h"
 #include "partition.h"
+#include "stats.h"
 #include "topics.h"
 #include "waits.h"
 #ifdef HAVE_ZOOKEEPER
@@ -257,6 +258,9 @@ tr_api_produce(struct tr_request *req)
                     waiting = 1; /* checked below, once all are appended */
                 }
             }
+            /* metrics: a rerun counts only what changed since the first */
+            tr_stats_error(req->broker->stats, TR_API_PRODUCE,
+                           rerun && kerr == ps->r[next - 1].kerr ? 0 : kerr);
             tr_buf_put_i32(out, index);
             tr_buf_put_i16(out, kerr);
             tr_buf_put_i64(out, res.base_offset);

@@ -25,6 +25,7 @@
 #include "partition.h"
 #include "proto.h"
 #include "quota.h"
+#include "stats.h"
 #include "topics.h"
 #include "waits.h"
 #include "zk.h"
@@ -1012,6 +1013,8 @@ check_isr(struct tr_cluster *c)
             e->role_epoch == next.leader_epoch) {
             tr_log_info("cluster: %s-%d: ISR now %d of %d replicas", next.topic,
                         next.partition, next.nisr, next.nreplicas);
+            tr_stats_isr_change(c->broker->stats, e->st.isr, e->st.nisr,
+                                next.isr, next.nisr);
             memcpy(e->st.isr, next.isr, sizeof(next.isr));
             e->st.nisr = next.nisr;
             e->st.zk_version = version;

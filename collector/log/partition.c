@@ -106,7 +106,12 @@ struct tr_partition {
     /* Scratch for tr_partition_append, kept to avoid allocating per call. */
     struct tr_producer_batch *pending;
     size_t pending_cap;
+    struct tr_partition_stats stats;
 };
+
+#define STAT_ADD(part, field, n)                                               \
+    atomic_fetch_add_explicit(&(part)->stats.field, (uint64_t)(n),             \
+                              memory_order_relaxed)
 
 void
 tr_log_config_defaults(struct tr_log_config *cfg)
@@ -741,6 +746,12 @@ tr_partition_index(const struct tr_partition *part)
     return part->index;
 }
 
+struct tr_partition_stats *
+tr_partition_stats(struct tr_partition *part)
+{
+    return &part->stats;
+}
+
 const char *
 tr_partition_dir(const struct tr_partition *part)
 {
@@ -800,6 +811,7 @@ roll(struct tr_partition *part, int *sync)
     part->roll_fds[part->nroll_fds++] = fd;
     fd = -1;
     *sync = 1;
+    STAT_ADD(part, rolls, 1);
     tr_log_debug("partition %s: rolled to segment %020" PRId64, part->dir,
                  part->log_end);
 out:
@@ -1075,6 +1087,8 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     res->base_offset = part->log_end;
     res->last_offset = offset - 1;
     part->log_end = offset;
+    STAT_ADD(part, bytes_in, len);
+    STAT_ADD(part, records_in, offset - res->base_offset);
     if (!part->replicated) {
         part->high_watermark = offset;
     }
@@ -1314,6 +1328,7 @@ tr_partition_flush(struct tr_partition *part)
      * is in one of them (older segments were synced by earlier flushes).
      * Indexes are not synced: recovery rebuilds them from the log.
      */
+    STAT_ADD(part, fsyncs, nfds + 1);
     for (i = 0; i < nfds; i++) {
         if (fdatasync(fds[i]) != 0) {
             tr_log_error("partition %s: fdatasync of a rolled segment: %s",
@@ -1539,6 +1554,8 @@ tr_partition_retain(struct tr_partition *part, int64_t now_ms)
         } else {
             break;
         }
+        STAT_ADD(part, retention_segments, 1);
+        STAT_ADD(part, retention_bytes, tr_segment_size(seg));
         total -= tr_segment_size(seg);
         delete_oldest(part, now_ms, why);
         deleted++;
@@ -2040,6 +2057,12 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     stats->first_dirty = part->first_dirty;
     pthread_mutex_unlock(&part->lock);
     err = TR_OK;
+    STAT_ADD(part, cleanings, 1);
+    STAT_ADD(part, cleaned_bytes,
+             stats->bytes_before > stats->bytes_after
+                 ? stats->bytes_before - stats->bytes_after
+                 : 0);
+    STAT_ADD(part, cleaned_records, stats->records_removed);
 out:
     tr_cleaner_map_free(map);
     plan_free(&plan);

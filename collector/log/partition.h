@@ -23,6 +23,7 @@
 #ifndef TR_PARTITION_H
 #define TR_PARTITION_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -90,6 +91,27 @@ void tr_partition_mark_deleted(struct tr_partition *part);
 const char *tr_partition_topic(const struct tr_partition *part);
 int32_t tr_partition_index(const struct tr_partition *part);
 const char *tr_partition_dir(const struct tr_partition *part);
+
+/*
+ * Work counters of one partition since it was opened, for the collector's
+ * metrics (collector/metrics/stats.h), which sums them per topic or per
+ * broker at scrape time. Relaxed atomics: bumped where the work happens,
+ * read without the partition's lock.
+ */
+struct tr_partition_stats {
+    atomic_uint_least64_t bytes_in;   /* by tr_partition_append */
+    atomic_uint_least64_t records_in; /* offsets appended by those */
+    atomic_uint_least64_t bytes_out;  /* counted by Fetch (api/fetch.c) */
+    atomic_uint_least64_t fsyncs;     /* fdatasync calls by flushes */
+    atomic_uint_least64_t rolls;      /* segments rolled */
+    atomic_uint_least64_t retention_segments; /* deleted by retention */
+    atomic_uint_least64_t retention_bytes;
+    atomic_uint_least64_t cleanings;     /* compaction passes that cleaned */
+    atomic_uint_least64_t cleaned_bytes; /* bytes compaction removed */
+    atomic_uint_least64_t cleaned_records;
+};
+/* The partition's counters (borrowed: lives as long as the partition). */
+struct tr_partition_stats *tr_partition_stats(struct tr_partition *part);
 
 struct tr_append_result {
     int64_t base_offset;     /* offset of the first record appended */

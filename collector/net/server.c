@@ -39,6 +39,7 @@
 #include "proto.h"
 #include "quota.h"
 #include "sasl.h"
+#include "stats.h"
 #include "tls.h"
 #include "waits.h"
 
@@ -116,6 +117,7 @@ struct conn {
     struct event *mute_ev;
     int per_ip_counted; /* holds a slot in the server's per-IP counts */
     char ip[INET6_ADDRSTRLEN];
+    int64_t parked_us; /* monotonic arrival of the parked request */
 };
 
 #define IP_BUCKETS 256
@@ -454,6 +456,10 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
     struct tr_request_quota quota;
     const struct tr_api *api;
     enum frame_result result = FRAME_CLOSE;
+    struct tr_stats *stats = server->broker->stats;
+    int64_t start_us = stats == NULL              ? 0
+                       : frame == c->parked_frame ? c->parked_us
+                                                  : tr_clock_mono_us();
     tr_err_t err;
 
     if (tr_sasl_expects_raw(c->sasl)) {
@@ -499,6 +505,7 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
         tr_log_warn("%s: unsupported request %s (key %d) v%d; closing", c->peer,
                     tr_proto_api_name(req.hdr.api_key), req.hdr.api_key,
                     req.hdr.api_version);
+        tr_stats_error(stats, req.hdr.api_key, TR_KERR_UNSUPPORTED_VERSION);
         goto out;
     }
     if (req.hdr.flexible && req.hdr.api_key != TR_API_API_VERSIONS) {
@@ -522,12 +529,14 @@ handle_frame(struct conn *c, uint8_t *frame, size_t len, int final)
         tr_log_warn("%s: bad %s v%d request (%s); closing", c->peer,
                     tr_proto_api_name(req.hdr.api_key), req.hdr.api_version,
                     tr_err_str(err));
+        tr_stats_error(stats, req.hdr.api_key, TR_KERR_INVALID_REQUEST);
         tr_waiter_cancel(c->waiter);
         goto out;
     }
     if (req.park_ms > 0 && !final) {
         if (c->parked_frame == NULL) {
             c->deadline_ms = tr_clock_mono_ms() + req.park_ms;
+            c->parked_us = start_us;
         }
         result = FRAME_PARKED;
         goto out;
@@ -556,6 +565,9 @@ respond:
     }
     result = FRAME_DONE;
 out:
+    if (stats != NULL && result != FRAME_PARKED && req.out != NULL) {
+        tr_stats_request(stats, req.hdr.api_key, tr_clock_mono_us() - start_us);
+    }
     if (result != FRAME_PARKED && c->state != NULL) {
         if (c->state_free != NULL) {
             c->state_free(c->state);
@@ -1017,6 +1029,7 @@ conn_close(struct conn *c)
     struct netthread *nt = c->nt;
 
     TAILQ_REMOVE(&nt->conns, c, link);
+    tr_stats_connection(nt->server->broker->stats, -1);
     tr_waiter_free(c->waiter);
     if (c->wake_ev != NULL) {
         event_free(c->wake_ev);
@@ -1136,6 +1149,7 @@ conn_open(struct netthread *nt, const struct pending *p)
     c->timer_ev = evtimer_new(nt->base, timer_cb, c);
     c->mute_ev = evtimer_new(nt->base, mute_cb, c);
     TAILQ_INSERT_TAIL(&nt->conns, c, link);
+    tr_stats_connection(server->broker->stats, 1);
     if (c->bev == NULL || c->wake_ev == NULL || c->timer_ev == NULL ||
         c->mute_ev == NULL) {
         if (c->bev == NULL) {

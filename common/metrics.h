@@ -1,0 +1,99 @@
+/*
+ * metrics -- an HTTP listener for Prometheus scrapes and health checks, and
+ * the Prometheus text format (0.0.4) writer, shared by the collector and
+ * the agent.
+ *
+ * The listener is libevent's evhttp on the caller's event_base: GET
+ * /metrics calls the render callback, which writes families with
+ * tr_metrics_family() and samples with tr_metrics_sample*(); each check
+ * path (/health, /healthz, /readyz, ...) calls its callback and answers
+ * 200 or 503. The program owns the numbers; this module owns the sockets
+ * and the format. Latency histograms (struct tr_metrics_hist) are lock-free
+ * so hot paths can observe into them from any thread.
+ */
+#ifndef TR_METRICS_H
+#define TR_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct event_base;
+struct evbuffer;
+struct tr_metrics;
+
+/* Writes every metric into 'out'. */
+typedef void tr_metrics_render_cb(void *arg, struct evbuffer *out);
+/* Returns 1 when the check passes; writes a one-line reason into 'out'. */
+typedef int tr_metrics_health_cb(void *arg, struct evbuffer *out);
+
+/* A check path served besides /metrics. */
+struct tr_metrics_check {
+    const char *path; /* "/healthz" */
+    tr_metrics_health_cb *cb;
+};
+
+/*
+ * Listens on 'listen' ("host:port"; port 0 picks one) and returns an owned
+ * listener in *out. 'checks' (borrowed, kept) lists the check paths.
+ * 'setting' names the setting 'listen' came from, for errbuf. Errors:
+ * TR_ERR_CONFIG if 'listen' does not parse or resolve; TR_ERR_EXISTS if
+ * the address is in use (another process on the port); TR_ERR_IO for any
+ * other bind failure.
+ */
+tr_err_t tr_metrics_new(struct event_base *base, const char *listen,
+                        const char *setting, tr_metrics_render_cb *render,
+                        const struct tr_metrics_check *checks, size_t nchecks,
+                        void *arg, struct tr_metrics **out, char *errbuf,
+                        size_t errlen);
+void tr_metrics_free(struct tr_metrics *m);
+/* The port bound (useful with port 0). */
+int tr_metrics_port(const struct tr_metrics *m);
+
+/* Writes the # HELP and # TYPE lines of a family ('type': counter/gauge). */
+void tr_metrics_family(struct evbuffer *out, const char *name, const char *type,
+                       const char *help);
+/*
+ * Writes one sample; 'label' and 'label_value' may be NULL. The label value
+ * is escaped as the text format requires.
+ */
+void tr_metrics_sample(struct evbuffer *out, const char *name,
+                       const char *label, const char *label_value,
+                       double value);
+/*
+ * Writes one sample with 'nlabels' labels: 'kv' holds name, value, name,
+ * value, ... (2 * nlabels strings).
+ */
+void tr_metrics_sample_n(struct evbuffer *out, const char *name, size_t nlabels,
+                         const char *const *kv, double value);
+
+/*
+ * A latency histogram with fixed buckets (tr_metrics_hist_bound: 0.5 ms
+ * to 10 s), kept as relaxed atomics: observing is two atomic adds (its
+ * bucket, the sum) and takes no lock; the count is the buckets' total.
+ * Zero-initialise it.
+ */
+#define TR_METRICS_HIST_BUCKETS 14
+struct tr_metrics_hist {
+    /* not cumulative; the last one past the highest bound (+Inf) */
+    atomic_uint_least64_t bucket[TR_METRICS_HIST_BUCKETS + 1];
+    atomic_uint_least64_t sum_us;
+};
+/* The upper bound of bucket i in seconds (i < TR_METRICS_HIST_BUCKETS). */
+double tr_metrics_hist_bound(size_t i);
+/* Counts one observation of 'us' microseconds. */
+void tr_metrics_hist_observe(struct tr_metrics_hist *h, int64_t us);
+/* The number of observations so far. */
+uint64_t tr_metrics_hist_count(const struct tr_metrics_hist *h);
+/*
+ * Writes the _bucket (cumulative, with le="+Inf"), _sum (seconds) and
+ * _count samples of 'h' under 'name' with one label (may be NULL). The
+ * caller writes the family line (type "histogram") once before.
+ */
+void tr_metrics_hist_write(struct evbuffer *out, const char *name,
+                           const char *label, const char *label_value,
+                           const struct tr_metrics_hist *h);
+
+#endif /* TR_METRICS_H */
