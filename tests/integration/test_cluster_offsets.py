@@ -327,8 +327,8 @@ def body(ws):
                 60, "broker %d's copy of %s-%d to match the leader's" % (coord, OFFSETS, gp))
     note("broker %d restarted, back in the ISR of %s-%d with a byte-identical copy"
          % (coord, OFFSETS, gp))
-    a.close()
-    b.close()
+    harness.close_client(a, "member A")
+    harness.close_client(b, "member B")
     t0 = time.monotonic()
     cl.kill(cur)
     third = wait_coordinator(cl, not_in=(cur,))
