@@ -202,6 +202,19 @@ fetch_decode(struct tr_request *req, struct fetch *f)
     return TR_OK;
 }
 
+size_t
+tr_api_fetch_budget(int32_t request_max, int32_t partition_max, size_t total)
+{
+    size_t budget = partition_max > 0 ? (size_t)partition_max : 0;
+    size_t left;
+
+    if (request_max > 0) {
+        left = total < (size_t)request_max ? (size_t)request_max - total : 0;
+        budget = budget < left ? budget : left;
+    }
+    return budget;
+}
+
 /* Reads every partition; returns the bytes found. */
 static size_t
 fetch_read(struct tr_request *req, struct fetch *f)
@@ -262,12 +275,7 @@ fetch_read(struct tr_request *req, struct fetch *f)
          * first batch found is returned even if larger (KIP-74), so a
          * consumer can always make progress.
          */
-        budget = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
-        if (f->max_bytes > 0 && total > 0) {
-            size_t left =
-                total < (size_t)f->max_bytes ? (size_t)f->max_bytes - total : 0;
-            budget = budget < left ? budget : left;
-        }
+        budget = tr_api_fetch_budget(f->max_bytes, fp->max_bytes, total);
         end =
             f->isolation == 1 ? fp->offs.last_stable : fp->offs.high_watermark;
         if (f->replica_id >= 0 && req->broker->cluster != NULL) {
@@ -288,6 +296,12 @@ fetch_read(struct tr_request *req, struct fetch *f)
                 tr_log_error("fetch %s-%d at %lld: %s", fp->topic, fp->index,
                              (long long)fp->fetch_offset, tr_err_str(err));
                 fp->kerr = tr_kerr_from(err);
+            } else if (total > 0 && fp->read.len > budget) {
+                /* Only the first batch of the first non-empty partition
+                 * may exceed its limit: this one waits for a later fetch. */
+                close(fp->read.fd);
+                fp->read.fd = -1;
+                fp->read.len = 0;
             } else {
                 total += fp->read.len;
                 if (f->isolation == 1 && fp->read.len > 0 &&
