@@ -298,6 +298,9 @@ tr_api_create_topics(struct tr_request *req)
                 kerr = TR_KERR_TOPIC_ALREADY_EXISTS;
                 snprintf(message, sizeof(message), "topic '%s' already exists",
                          topic);
+            } else if (tr_topics_validate_configs(configs, nconfigs, message,
+                                                  sizeof(message)) != TR_OK) {
+                kerr = TR_KERR_INVALID_CONFIG;
             }
         } else {
             char errbuf[256] = "";

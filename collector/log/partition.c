@@ -124,6 +124,11 @@ tr_log_config_defaults(struct tr_log_config *cfg)
     cfg->delete_retention_ms = 86400000;
     cfg->min_cleanable_ratio = 0.5;
     cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
+    cfg->log_append_time = 0;
+    cfg->timestamp_before_max_ms = INT64_MAX;
+    cfg->timestamp_after_max_ms = INT64_MAX;
+    cfg->timestamp_difference_max_ms = INT64_MAX;
     cfg->segment_delete_delay_ms = 60000;
     cfg->retention_check_interval_ms = 300000;
     cfg->cleaner_enable = 1;
@@ -1729,6 +1734,25 @@ plan_ratio(const struct clean_plan *plan)
            (double)(plan->clean_bytes + plan->dirty_bytes);
 }
 
+/*
+ * The plan's dirty ratio, or 1 when max.compaction.lag.ms makes the log
+ * due for cleaning whatever its ratio: a dirty segment whose records are
+ * all older than the lag.
+ */
+static double
+plan_due(const struct clean_plan *plan, int64_t now_ms)
+{
+    double r = plan_ratio(plan);
+
+    if (r > 0.0 && plan->cfg.max_compaction_lag_ms < INT64_MAX &&
+        plan->first_dirty_seg < plan->end_seg &&
+        plan->segs[plan->first_dirty_seg].max_ts <
+            now_ms - plan->cfg.max_compaction_lag_ms) {
+        r = 1.0;
+    }
+    return r;
+}
+
 double
 tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
 {
@@ -1738,7 +1762,7 @@ tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
     if (plan_clean(part, now_ms, 0, &plan) != TR_OK) {
         return 0.0;
     }
-    r = plan_ratio(&plan);
+    r = plan_due(&plan, now_ms);
     plan_free(&plan);
     return r;
 }
@@ -1987,7 +2011,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     }
     err = TR_ERR_AGAIN;
     if (plan.dirty_bytes == 0 ||
-        (!force && plan_ratio(&plan) < plan.cfg.min_cleanable_ratio)) {
+        (!force && plan_due(&plan, now_ms) < plan.cfg.min_cleanable_ratio)) {
         goto out;
     }
     expected = plan.segs[plan.end_seg - 1].next_base - plan.first_dirty;

@@ -48,6 +48,15 @@ struct tr_log_config {
     int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, 1 d */
     double min_cleanable_ratio;    /* log.cleaner.min.cleanable.ratio, 0.5 */
     int64_t min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms, 0 */
+    /* Topic configs only (no broker-wide default here): */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, INT64_MAX */
+    int log_append_time; /* message.timestamp.type: 1 for LogAppendTime */
+    /* message.timestamp.before/after.max.ms and the older
+     * message.timestamp.difference.max.ms (which bounds both when they
+     * are not set): how far a CreateTime may lie behind or ahead of now. */
+    int64_t timestamp_before_max_ms;
+    int64_t timestamp_after_max_ms;
+    int64_t timestamp_difference_max_ms;
     /* Broker-wide only (no topic override): */
     int64_t segment_delete_delay_ms;     /* log.segment.delete.delay.ms */
     int64_t retention_check_interval_ms; /* log.retention.check.interval.ms */
