@@ -595,10 +595,30 @@ commit_wait(struct tr_request *req, struct tr_offset_commit *offs, int32_t n,
     return 0;
 }
 
+/* Partitions of topic 'name' here or in the cluster; -1 when unknown. */
+static int32_t
+topic_partitions(struct tr_request *req, const struct tr_str *name)
+{
+    char topic[TR_TOPIC_NAME_MAX + 1];
+    int32_t n;
+
+    if (tr_str_copy(name, topic, sizeof(topic)) != TR_OK) {
+        return -1;
+    }
+    n = tr_topics_partition_count(req->broker->topics, topic);
+#ifdef HAVE_ZOOKEEPER
+    if (n < 0 && req->broker->cluster != NULL) {
+        n = tr_cluster_partition_count(req->broker->cluster, topic);
+    }
+#endif
+    return n;
+}
+
 /*
  * Commits what the client may commit: nothing without READ on the group
  * (GROUP_AUTHORIZATION_FAILED for all), and only the partitions of topics
- * it may READ (TOPIC_AUTHORIZATION_FAILED for the others).
+ * it may READ (TOPIC_AUTHORIZATION_FAILED for the others) that exist
+ * (UNKNOWN_TOPIC_OR_PARTITION for the others, as Kafka answers).
  */
 static tr_err_t
 commit_authorized(struct tr_request *req, const struct tr_str *group,
@@ -611,10 +631,6 @@ commit_authorized(struct tr_request *req, const struct tr_str *group,
     int32_t t, p, k, m = 0;
     tr_err_t err;
 
-    if (req->broker->acl == NULL) {
-        return tr_groups_commit(req->broker->groups, group, member, instance,
-                                generation, offs, n, req->now_ms, ack);
-    }
     if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP, group)) {
         for (k = 0; k < n; k++) {
             offs[k].error = TR_KERR_GROUP_AUTHORIZATION_FAILED;
@@ -629,16 +645,24 @@ commit_authorized(struct tr_request *req, const struct tr_str *group,
         int allowed = topic_counts[t] == 0 ||
                       tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_TOPIC,
                                            &topic_names[t]);
+        int32_t nparts =
+            topic_counts[t] > 0 ? topic_partitions(req, &topic_names[t]) : -1;
+
         for (p = 0; p < topic_counts[t]; p++, k++) {
-            offs[k].error =
-                allowed ? TR_KERR_NONE : TR_KERR_TOPIC_AUTHORIZATION_FAILED;
-            if (allowed) {
+            if (!allowed) {
+                offs[k].error = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (offs[k].partition < 0 || offs[k].partition >= nparts) {
+                offs[k].error = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else {
+                offs[k].error = TR_KERR_NONE;
                 sub[m++] = offs[k];
             }
         }
     }
-    err = tr_groups_commit(req->broker->groups, group, member, instance,
-                           generation, sub, m, req->now_ms, ack);
+    err = m == 0
+              ? TR_OK
+              : tr_groups_commit(req->broker->groups, group, member, instance,
+                                 generation, sub, m, req->now_ms, ack);
     for (k = 0, m = 0; err == TR_OK && k < n; k++) {
         if (offs[k].error == TR_KERR_NONE) {
             offs[k].error = sub[m++].error;

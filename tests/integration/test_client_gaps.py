@@ -238,7 +238,252 @@ def topic_configs(col, admin):
     check(admin.list_topics(timeout=10).topics.get("gaps-valid") is None, "validate_only created the topic")
 
 
-SECTIONS = [fetch_max_bytes, topic_configs]
+# ---------------------------------------------------------------------------
+# OffsetCommit / OffsetFetch on the wire, every version served
+
+def offset_commit_raw(port, version, group, offsets, generation=-1, member=""):
+    """
+    OffsetCommit v2-v7 (classic encoding) of {(topic, partition): (offset,
+    metadata bytes or None)}; returns {(topic, partition): error}.
+    """
+    by_topic = {}
+    for (t, p), v in offsets.items():
+        by_topic.setdefault(t, []).append((p, v))
+    body = harness.kstring(group) + struct.pack(">i", generation) + harness.kstring(member)
+    if version >= 7:
+        body += harness.kstring(None)  # group_instance_id
+    if version <= 4:
+        body += struct.pack(">q", -1)  # retention_time_ms
+    body += struct.pack(">i", len(by_topic))
+    for t, parts in by_topic.items():
+        body += harness.kstring(t) + struct.pack(">i", len(parts))
+        for p, (off, meta) in parts:
+            body += struct.pack(">iq", p, off)
+            if version >= 6:
+                body += struct.pack(">i", -1)  # committed_leader_epoch
+            body += harness.kstring(meta)
+    resp = raw(port, 8, version, body)
+    pos = 4 if version >= 3 else 0
+    out = {}
+    (nt,) = struct.unpack_from(">i", resp, pos)
+    pos += 4
+    for _ in range(nt):
+        (tl,) = struct.unpack_from(">h", resp, pos)
+        t = resp[pos + 2 : pos + 2 + tl].decode()
+        pos += 2 + tl
+        (np,) = struct.unpack_from(">i", resp, pos)
+        pos += 4
+        for _ in range(np):
+            p, err = struct.unpack_from(">ih", resp, pos)
+            pos += 6
+            out[(t, p)] = err
+    check(pos == len(resp), "OffsetCommit v%d: %d trailing bytes" % (version, len(resp) - pos))
+    return out
+
+
+def offset_fetch_raw(port, version, group, topic, partitions):
+    """
+    OffsetFetch v1-v7 of one topic; returns {partition: (offset, metadata
+    bytes, error)} (error: the partition's, or the top-level one from v2).
+    """
+    flex = version >= 6
+    if flex:
+        body = harness.compact_string(group) + harness.uvarint(2) + harness.compact_string(topic)
+        body += harness.uvarint(len(partitions) + 1) + b"".join(struct.pack(">i", p) for p in partitions)
+        body += b"\x00"  # topic tags
+        if version >= 7:
+            body += b"\x00"  # require_stable
+        body += b"\x00"
+    else:
+        body = harness.kstring(group) + struct.pack(">i", 1) + harness.kstring(topic)
+        body += struct.pack(">i", len(partitions)) + b"".join(struct.pack(">i", p) for p in partitions)
+    resp = raw(port, 9, version, body, flexible=flex)
+    pos = 4 if version >= 3 else 0
+
+    def arr(pos):
+        if flex:
+            n, pos = harness.read_uvarint(resp, pos)
+            return n - 1, pos
+        return struct.unpack_from(">i", resp, pos)[0], pos + 4
+
+    def string(pos):
+        if flex:
+            n, pos = harness.read_uvarint(resp, pos)
+            n -= 1
+        else:
+            (n,) = struct.unpack_from(">h", resp, pos)
+            pos += 2
+        if n < 0:
+            return None, pos
+        return resp[pos : pos + n], pos + n
+
+    out = {}
+    nt, pos = arr(pos)
+    for _ in range(nt):
+        _t, pos = string(pos)
+        np, pos = arr(pos)
+        for _ in range(np):
+            p, off = struct.unpack_from(">iq", resp, pos)
+            pos += 12
+            if version >= 5:
+                pos += 4
+            meta, pos = string(pos)
+            (err,) = struct.unpack_from(">h", resp, pos)
+            pos += 2
+            if flex:
+                pos = harness.skip_tags(resp, pos)
+            out[p] = (off, meta, err)
+        if flex:
+            pos = harness.skip_tags(resp, pos)
+    if version >= 2:
+        (top,) = struct.unpack_from(">h", resp, pos)
+        pos += 2
+        for p, (off, meta, err) in out.items():
+            out[p] = (off, meta, err or top)
+    if flex:
+        pos = harness.skip_tags(resp, pos)
+    check(pos == len(resp), "OffsetFetch v%d: %d trailing bytes" % (version, len(resp) - pos))
+    return out
+
+
+def api_range(port, key):
+    _err, keys = harness.api_versions_v0(port)
+    return keys[key]
+
+
+# ---------------------------------------------------------------------------
+# OffsetCommit for a topic or partition that does not exist
+
+def commit_unknown(col, admin):
+    topic = "gaps-commit"
+    create_topic(admin, topic, 2)
+    lo, hi = api_range(col.port, 8)
+    for v in range(lo, hi + 1):
+        got = offset_commit_raw(
+            col.port, v, "gaps-commit-raw-%d" % v,
+            {(topic, 0): (5, b"m"), (topic, 2): (5, b"m"), ("gaps-no-such-topic", 0): (5, b"m")},
+        )
+        check(got[(topic, 0)] == 0, "OffsetCommit v%d of an existing partition: %r" % (v, got))
+        check(got[(topic, 2)] == 3, "OffsetCommit v%d of partition 2 of 2: %r" % (v, got))
+        check(got[("gaps-no-such-topic", 0)] == 3, "OffsetCommit v%d of an unknown topic: %r" % (v, got))
+        fetched = offset_fetch_raw(col.port, 1, "gaps-commit-raw-%d" % v, topic, [0, 2])
+        check(fetched[0][0] == 5 and fetched[2][0] == -1, "after v%d commits: %r" % (v, fetched))
+    note("OffsetCommit v%d-v%d: UNKNOWN_TOPIC_OR_PARTITION for what does not exist" % (lo, hi))
+
+    # librdkafka reports the partition's error to on_commit (both clients
+    # retry a synchronous commit on this retriable error, as with Kafka).
+    from confluent_kafka import Consumer, TopicPartition
+
+    results = []
+    c = Consumer(
+        {
+            "bootstrap.servers": col.broker,
+            "group.id": "gaps-commit-rdkafka",
+            "enable.auto.commit": False,
+            "on_commit": lambda err, parts: results.append((err, parts)),
+        }
+    )
+    try:
+        c.commit(offsets=[TopicPartition("gaps-no-such-topic", 0, 7), TopicPartition(topic, 1, 9)], asynchronous=True)
+        deadline = harness.time.monotonic() + 30
+        while not results and harness.time.monotonic() < deadline:
+            c.poll(0.2)
+        check(results, "librdkafka: no commit result")
+        errs = {tp.topic: tp.error.code() if tp.error else 0 for tp in results[0][1]}
+        check(errs.get("gaps-no-such-topic") == 3, "librdkafka commit: %r" % (results,))
+        # (librdkafka marks every partition with the first error; the
+        # existing one was committed all the same.)
+        fetched = offset_fetch_raw(col.port, 1, "gaps-commit-rdkafka", topic, [1])
+        check(fetched[1][0] == 9, "librdkafka's commit of %s-1: %r" % (topic, fetched))
+    finally:
+        c.close()
+
+    # kafka-python: the commit callback gets the error.
+    from kafka import KafkaConsumer, TopicPartition as KTP
+    from kafka.errors import UnknownTopicOrPartitionError
+    from kafka.structs import OffsetAndMetadata
+
+    kc = KafkaConsumer(bootstrap_servers=col.broker, group_id="gaps-commit-kp", enable_auto_commit=False)
+    try:
+        kc.commit({KTP(topic, 0): OffsetAndMetadata(7, "")})  # connects
+        out = []
+        deadline = harness.time.monotonic() + 30
+        while harness.time.monotonic() < deadline and not (out and isinstance(out[-1], UnknownTopicOrPartitionError)):
+            kc.commit_async({KTP("gaps-no-such-topic", 0): OffsetAndMetadata(7, "")}, callback=lambda o, r: out.append(r))
+            n = len(out)
+            while len(out) == n and harness.time.monotonic() < deadline:
+                kc.poll(200)
+        out = out[-1:]
+        check(out and isinstance(out[0], UnknownTopicOrPartitionError), "kafka-python commit: %r" % out)
+    finally:
+        kc.close()
+    note("librdkafka and kafka-python see UNKNOWN_TOPIC_OR_PARTITION")
+
+
+# ---------------------------------------------------------------------------
+# Offset metadata round trip, byte for byte
+
+METADATA = [
+    b"",
+    b"plain",
+    "caf\u00e9 \u2603 \U0001F600".encode(),
+    b"nul\x00inside\x00",
+    b"x" * 3000,
+]
+
+
+def metadata_round_trip(col, admin):
+    topic = "gaps-meta"
+    create_topic(admin, topic, len(METADATA))
+    clo, chi = api_range(col.port, 8)
+    flo, fhi = api_range(col.port, 9)
+    for cv in range(clo, chi + 1):
+        group = "gaps-meta-%d" % cv
+        got = offset_commit_raw(col.port, cv, group, {(topic, p): (10 + p, m) for p, m in enumerate(METADATA)})
+        check(all(e == 0 for e in got.values()), "OffsetCommit v%d: %r" % (cv, got))
+        for fv in range(flo, fhi + 1):
+            fetched = offset_fetch_raw(col.port, fv, group, topic, list(range(len(METADATA))))
+            for p, m in enumerate(METADATA):
+                off, meta, err = fetched[p]
+                check(err == 0 and off == 10 + p, "v%d/v%d partition %d: %r" % (cv, fv, p, fetched[p]))
+                check(meta == m, "metadata committed with v%d, fetched with v%d: %r, not %r" % (cv, fv, meta[:40], m[:40]))
+    # A null metadata comes back empty, as Kafka stores it.
+    offset_commit_raw(col.port, chi, "gaps-meta-null", {(topic, 0): (1, None)})
+    check(offset_fetch_raw(col.port, fhi, "gaps-meta-null", topic, [0])[0][1] == b"", "null metadata")
+    note("metadata round trip: OffsetCommit v%d-v%d x OffsetFetch v%d-v%d" % (clo, chi, flo, fhi))
+
+    # Real clients: kafka-python commits and reads back through the
+    # group coordinator; librdkafka's committed() checks the offsets.
+    from kafka import KafkaConsumer, TopicPartition as KTP
+    from kafka.admin import KafkaAdminClient
+    from kafka.structs import OffsetAndMetadata
+
+    texts = ["", "plain", "caf\u00e9 \u2603 \U0001F600", "nul\x00inside"]
+    kc = KafkaConsumer(bootstrap_servers=col.broker, group_id="gaps-meta-kp", enable_auto_commit=False)
+    try:
+        kc.commit({KTP(topic, p): OffsetAndMetadata(20 + p, m) for p, m in enumerate(texts)})
+    finally:
+        kc.close()
+    ka = KafkaAdminClient(bootstrap_servers=col.broker)
+    try:
+        offs = ka.list_consumer_group_offsets("gaps-meta-kp")
+    finally:
+        ka.close()
+    for p, m in enumerate(texts):
+        om = offs[KTP(topic, p)]
+        check(om.offset == 20 + p and om.metadata == m, "kafka-python partition %d: %r, not %r" % (p, om, m))
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": col.broker, "group.id": "gaps-meta-kp"})
+    try:
+        got = c.committed([TopicPartition(topic, p) for p in range(len(texts))], timeout=10)
+        check([tp.offset for tp in got] == [20 + p for p in range(len(texts))], "librdkafka committed: %r" % got)
+    finally:
+        c.close()
+    note("kafka-python metadata round trip; librdkafka reads the offsets")
+
+
+SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip]
 
 
 def body(ws):
