@@ -827,7 +827,8 @@ put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
     if (v >= 5) {
         tr_buf_put_i32(out, o ? o->leader_epoch : -1);
     }
-    tr_proto_put_cstring_v(out, flex, o ? o->metadata : "");
+    tr_proto_put_string_v(out, flex, o ? o->metadata : "",
+                          o ? o->metadata_len : 0);
     /* v2+ carry a coordinator error at the top; v0-1 only here. */
     tr_buf_put_i16(out, unstable ? TR_KERR_UNSTABLE_OFFSET_COMMIT
                         : v < 2  ? kerr

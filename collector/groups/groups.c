@@ -90,7 +90,8 @@ struct offset_entry {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata;       /* NUL-terminated, but may hold NULs */
+    int32_t metadata_len; /* its bytes, exactly as committed */
     int64_t commit_ts;
 };
 
@@ -910,6 +911,7 @@ offset_set(struct group *g, const struct tr_str *topic, int32_t partition,
     e = &g->offsets[i];
     tr_free(e->metadata);
     e->metadata = meta;
+    e->metadata_len = metadata->len > 0 ? metadata->len : 0;
     e->offset = offset;
     e->leader_epoch = epoch;
     e->commit_ts = commit_ts;
@@ -2222,7 +2224,8 @@ tr_groups_offsets(struct tr_groups *groups, const struct tr_str *group_id,
         const struct offset_entry *e = &g->offsets[i];
 
         offs[i].topic = tr_strdup(e->topic);
-        offs[i].metadata = tr_strdup(e->metadata);
+        offs[i].metadata = tr_strndup(e->metadata, (size_t)e->metadata_len);
+        offs[i].metadata_len = e->metadata_len;
         offs[i].partition = e->partition;
         offs[i].offset = e->offset;
         offs[i].leader_epoch = e->leader_epoch;
@@ -2738,6 +2741,7 @@ txn_offset_add(struct group *g, int64_t producer_id, const struct tr_str *topic,
     to->e.offset = offset;
     to->e.leader_epoch = leader_epoch;
     to->e.metadata = meta;
+    to->e.metadata_len = metadata->len > 0 ? metadata->len : 0;
     to->e.commit_ts = commit_ts;
     name = meta = NULL;
     err = TR_OK;
@@ -2768,7 +2772,7 @@ txn_complete_locked(struct tr_groups *groups, int32_t partition,
         for (i = 0, k = 0; i < g->ntxn_offsets; i++) {
             struct txn_offset *t = &g->txn_offsets[i];
             struct tr_str topic = cstr(t->e.topic);
-            struct tr_str meta = cstr(t->e.metadata);
+            struct tr_str meta = { t->e.metadata, t->e.metadata_len };
 
             if (t->producer_id != producer_id) {
                 g->txn_offsets[k++] = *t;

@@ -362,7 +362,8 @@ struct tr_group_offset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata;       /* NUL-terminated, but may hold NULs */
+    int32_t metadata_len; /* its bytes, exactly as committed */
 };
 
 /*

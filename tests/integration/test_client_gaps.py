@@ -447,6 +447,12 @@ def metadata_round_trip(col, admin):
                 off, meta, err = fetched[p]
                 check(err == 0 and off == 10 + p, "v%d/v%d partition %d: %r" % (cv, fv, p, fetched[p]))
                 check(meta == m, "metadata committed with v%d, fetched with v%d: %r, not %r" % (cv, fv, meta[:40], m[:40]))
+    # The same after a restart (read back from __consumer_offsets).
+    col.stop()
+    col.restart()
+    for cv in (clo, chi):
+        fetched = offset_fetch_raw(col.port, fhi, "gaps-meta-%d" % cv, topic, list(range(len(METADATA))))
+        check([fetched[p][1] for p in range(len(METADATA))] == METADATA, "after a restart: %r" % fetched)
     # A null metadata comes back empty, as Kafka stores it.
     offset_commit_raw(col.port, chi, "gaps-meta-null", {(topic, 0): (1, None)})
     check(offset_fetch_raw(col.port, fhi, "gaps-meta-null", topic, [0])[0][1] == b"", "null metadata")
