@@ -489,7 +489,141 @@ def metadata_round_trip(col, admin):
     note("kafka-python metadata round trip; librdkafka reads the offsets")
 
 
-SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip]
+# ---------------------------------------------------------------------------
+# Produce v8 record_errors (KIP-467); LogAppendTime; timestamp bounds
+
+def parse_produce_v8(resp):
+    """Returns {partition: (error, base, log_append_time, [(index, msg)], msg)}."""
+    pos = 0
+    out = {}
+
+    def nstring(pos):
+        (n,) = struct.unpack_from(">h", resp, pos)
+        pos += 2
+        if n < 0:
+            return None, pos
+        return resp[pos : pos + n].decode(), pos + n
+
+    (nt,) = struct.unpack_from(">i", resp, pos)
+    pos += 4
+    for _ in range(nt):
+        _t, pos = nstring(pos)
+        (np,) = struct.unpack_from(">i", resp, pos)
+        pos += 4
+        for _ in range(np):
+            p, err, base, lat, _lso = struct.unpack_from(">ihqqq", resp, pos)
+            pos += 30
+            (nr,) = struct.unpack_from(">i", resp, pos)
+            pos += 4
+            recs = []
+            for _ in range(nr):
+                (bi,) = struct.unpack_from(">i", resp, pos)
+                msg, pos = nstring(pos + 4)
+                recs.append((bi, msg))
+            msg, pos = nstring(pos)
+            out[p] = (err, base, lat, recs, msg)
+    pos += 4  # throttle_time_ms
+    check(pos == len(resp), "Produce v8: %d trailing bytes" % (len(resp) - pos))
+    return out
+
+
+def record_errors(col, admin):
+    topic = "gaps-compacted"
+    create_topic(admin, topic, 1, {"cleanup.policy": "compact"})
+    recs = [(b"k0", b"v", []), (None, b"v", []), (b"k2", b"v", []), (None, b"v", []), (b"k4", b"v", [])]
+    got = parse_produce_v8(produce_raw(col.port, topic, 0, harness.record_batch(recs), version=8))[0]
+    err, base, _lat, errs, msg = got
+    check(err == 87, "keyless records, Produce v8: error %d, not INVALID_RECORD" % err)  # INVALID_RECORD
+    check([i for i, _ in errs] == [1, 3], "record_errors %r, not batch indexes 1 and 3" % errs)
+    check(all("without key" in (m or "") for _, m in errs), "record error messages: %r" % errs)
+    check(msg and "2 record errors" in msg, "error_message: %r" % msg)
+    check(base == -1, "base offset %d for a refused batch" % base)
+    # Nothing was written; a valid batch goes in at offset 0. v7 (what the
+    # Debian clients send) still answers CORRUPT_MESSAGE, as Kafka does.
+    res = harness.parse_produce_v7_response(produce_raw(col.port, topic, 0, harness.record_batch(recs)))
+    check(res[0][2] == 2, "keyless records, Produce v7: error %d" % res[0][2])
+    got = parse_produce_v8(produce_raw(col.port, topic, 0, harness.record_batch([(b"a", b"1", [])]), version=8))[0]
+    check(got[0] == 0 and got[1] == 0 and got[3] == [] and got[4] is None, "a valid batch: %r" % (got,))
+    note("Produce v8: record_errors %r, error_message %r" % (errs, msg[:60]))
+
+
+def log_append_time(col, admin):
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, Producer
+
+    topic = "gaps-append-time"
+    create_topic(admin, topic, 1, {"message.timestamp.type": "LogAppendTime"})
+    old = int(harness.time.time() * 1000) - 10 * 86400 * 1000
+    before = int(harness.time.time() * 1000)
+    # Raw v8: the response carries the append time.
+    got = parse_produce_v8(
+        produce_raw(col.port, topic, 0, harness.record_batch([(b"a", b"1", []), (b"b", b"2", [])], base_timestamp=old), version=8)
+    )[0]
+    after = int(harness.time.time() * 1000)
+    check(got[0] == 0 and before <= got[2] <= after, "log_append_time %r not within [%d, %d]" % (got, before, after))
+    # librdkafka produces with a CreateTime ten days old.
+    p = Producer({"bootstrap.servers": col.broker, "acks": "all"})
+    dr = []
+    p.produce(topic, key=b"c", value=b"3", partition=0, timestamp=old, on_delivery=lambda e, m: dr.append((e, m.timestamp())))
+    p.flush(30)
+    check(dr and dr[0][0] is None, "librdkafka produce: %r" % dr)
+    check(dr[0][1][0] == TIMESTAMP_LOG_APPEND_TIME and dr[0][1][1] >= before,
+          "librdkafka's delivery report timestamp %r" % (dr[0][1],))
+    # Consumers see the append time, typed LogAppendTime.
+    _lo, _hi, msgs = harness.read_partition(col.broker, topic)
+    check(len(msgs) == 3, "read %d records" % len(msgs))
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": col.broker, "group.id": "gaps-lat", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        seen = []
+        deadline = harness.time.monotonic() + 30
+        while len(seen) < 3 and harness.time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                seen.append(m.timestamp())
+    finally:
+        c.close()
+    check(len(seen) == 3, "librdkafka consumer read %d records" % len(seen))
+    for ts in seen:
+        check(ts[0] == TIMESTAMP_LOG_APPEND_TIME and before <= ts[1] <= int(harness.time.time() * 1000),
+              "librdkafka consumer timestamp %r (producer's was %d)" % (ts, old))
+    from kafka import KafkaConsumer, TopicPartition as KTP
+
+    kc = KafkaConsumer(bootstrap_servers=col.broker, enable_auto_commit=False, consumer_timeout_ms=5000)
+    try:
+        kc.assign([KTP(topic, 0)])
+        kc.seek(KTP(topic, 0), 0)
+        krecs = [m for _, ms in kc.poll(timeout_ms=5000).items() for m in ms]
+    finally:
+        kc.close()
+    check(krecs and all(m.timestamp_type == 1 and m.timestamp >= before for m in krecs),
+          "kafka-python timestamps %r" % [(m.timestamp_type, m.timestamp) for m in krecs])
+    # A CreateTime topic keeps the producer's time.
+    check(TIMESTAMP_CREATE_TIME != TIMESTAMP_LOG_APPEND_TIME, "constants")
+    note("LogAppendTime: append time in the Produce response, librdkafka and kafka-python consumers")
+
+    # message.timestamp.difference.max.ms, and Kafka 3.6's before/after.
+    for name, config, bad, good in (
+        ("gaps-ts-diff", {"message.timestamp.difference.max.ms": "3600000"}, -7200 * 1000, -1800 * 1000),
+        ("gaps-ts-before", {"message.timestamp.before.max.ms": "3600000"}, -7200 * 1000, 7200 * 1000),
+        ("gaps-ts-after", {"message.timestamp.after.max.ms": "3600000"}, 7200 * 1000, -7200 * 1000),
+    ):
+        create_topic(admin, name, 1, config)
+        now = int(harness.time.time() * 1000)
+        got = parse_produce_v8(produce_raw(col.port, name, 0, harness.record_batch([(b"a", b"1", [])], base_timestamp=now + bad), version=8))[0]
+        check(got[0] == 32, "%s: error %r, not INVALID_TIMESTAMP" % (name, got))
+        check([i for i, _ in got[3]] == [0] and "out of range" in got[3][0][1], "%s: record errors %r" % (name, got[3]))
+        got = parse_produce_v8(produce_raw(col.port, name, 0, harness.record_batch([(b"a", b"1", [])], base_timestamp=now + good), version=8))[0]
+        check(got[0] == 0, "%s: a timestamp within bounds refused: %r" % (name, got))
+        dr = []
+        p.produce(name, key=b"x", value=b"y", partition=0, timestamp=now + bad, on_delivery=lambda e, m: dr.append(e))
+        p.flush(30)
+        check(dr and dr[0] is not None and dr[0].code() == 32, "%s: librdkafka got %r" % (name, dr))
+    note("message.timestamp.difference/before/after.max.ms: INVALID_TIMESTAMP (raw v8 and librdkafka)")
+
+
+SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip, record_errors, log_append_time]
 
 
 def body(ws):
