@@ -2359,6 +2359,35 @@ describe_locked(struct group *g, struct tr_group_description *out)
     return TR_OK;
 }
 
+/*
+ * Removes the members whose session ended: at last heartbeat + session
+ * timeout exactly, as Kafka's heartbeat purgatory does. The tick calls
+ * this every 100 ms, and requests that look at a group's state call it
+ * first, so that no answer shows a member past its deadline. Called with
+ * the lock held.
+ */
+static void
+expire_sessions(struct tr_groups *groups, struct group *g, int64_t now_ms)
+{
+    struct member *m, *mnext;
+
+    for (m = TAILQ_FIRST(&g->members); m != NULL; m = mnext) {
+        mnext = TAILQ_NEXT(m, link);
+        /* Members parked in a join or sync are kept alive (Kafka too). */
+        if (m->join_waiting || m->sync_waiting) {
+            continue;
+        }
+        if (now_ms - m->last_heartbeat >= m->session_timeout_ms) {
+            tr_log_info("group '%s': member %s session timed out "
+                        "(%d ms)",
+                        TR_LOG_ESC(g->id), TR_LOG_ESC(m->id),
+                        m->session_timeout_ms);
+            member_gone(groups, g, m, now_ms);
+            mnext = TAILQ_FIRST(&g->members); /* list changed */
+        }
+    }
+}
+
 tr_err_t
 tr_groups_describe(struct tr_groups *groups, const struct tr_str *group_id,
                    int64_t now_ms, struct tr_group_description *out)
@@ -2375,6 +2404,8 @@ tr_groups_describe(struct tr_groups *groups, const struct tr_str *group_id,
         g = group_find(groups, group_id);
     }
     if (g != NULL) {
+        expire_sessions(groups, g, now_ms);
+        try_complete_join(groups, g, now_ms);
         err = describe_locked(g, out);
     }
     pthread_mutex_unlock(&groups->lock);
@@ -2471,6 +2502,8 @@ tr_groups_delete(struct tr_groups *groups, const struct tr_str *group_id,
     if (g == NULL) {
         goto out;
     }
+    expire_sessions(groups, g, now_ms);
+    try_complete_join(groups, g, now_ms);
     if (g->state != TR_GROUP_EMPTY) {
         kerr = TR_KERR_NON_EMPTY_GROUP;
         goto out;
@@ -2496,7 +2529,6 @@ void
 tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
 {
     struct group *g, *gnext;
-    struct member *m, *mnext;
     size_t i;
     int32_t p;
 
@@ -2524,21 +2556,7 @@ tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
                 g->pending[i] = g->pending[--g->npending];
             }
         }
-        for (m = TAILQ_FIRST(&g->members); m != NULL; m = mnext) {
-            mnext = TAILQ_NEXT(m, link);
-            /* Members parked in a join or sync are kept alive (Kafka too). */
-            if (m->join_waiting || m->sync_waiting) {
-                continue;
-            }
-            if (now_ms - m->last_heartbeat > m->session_timeout_ms) {
-                tr_log_info("group '%s': member %s session timed out "
-                            "(%d ms)",
-                            TR_LOG_ESC(g->id), TR_LOG_ESC(m->id),
-                            m->session_timeout_ms);
-                member_gone(groups, g, m, now_ms);
-                mnext = TAILQ_FIRST(&g->members); /* list changed */
-            }
-        }
+        expire_sessions(groups, g, now_ms);
         try_complete_join(groups, g, now_ms);
     }
     if (now_ms >= groups->next_expiry) {

@@ -623,7 +623,58 @@ def log_append_time(col, admin):
     note("message.timestamp.difference/before/after.max.ms: INVALID_TIMESTAMP (raw v8 and librdkafka)")
 
 
-SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip, record_errors, log_append_time]
+# ---------------------------------------------------------------------------
+# Static members' sessions end at their deadline
+
+def session_deadline(col, admin):
+    from confluent_kafka import Consumer
+    from kafka.admin import KafkaAdminClient
+
+    topic = "gaps-static"
+    group = "gaps-static-group"
+    session_ms = 6000
+    create_topic(admin, topic, 2)
+    consumers = []
+    for i in range(2):
+        c = Consumer(
+            {
+                "bootstrap.servers": col.broker,
+                "group.id": group,
+                "group.instance.id": "gaps-static-%d" % i,
+                "session.timeout.ms": session_ms,
+                "heartbeat.interval.ms": 500,
+            }
+        )
+        c.subscribe([topic])
+        consumers.append(c)
+    deadline = harness.time.monotonic() + 60
+    while not all(c.assignment() for c in consumers):
+        check(harness.time.monotonic() < deadline, "static members got no assignment")
+        for c in consumers:
+            c.poll(0.1)
+    # Static members leave no LeaveGroup behind: their sessions must end.
+    # (They commit first, so that the empty group stays to be deleted.)
+    from confluent_kafka import TopicPartition
+
+    for c in consumers:
+        c.commit(offsets=[TopicPartition(tp.topic, tp.partition, 0) for tp in c.assignment()], asynchronous=False)
+    for c in consumers:
+        c.close()
+    closed = harness.time.monotonic()
+    ka = KafkaAdminClient(bootstrap_servers=col.broker)
+    try:
+        # Clients wait session timeout + 1 s; the deadline itself is enough.
+        harness.time.sleep(session_ms / 1000.0 + 0.25 - (harness.time.monotonic() - closed))
+        res = ka.delete_consumer_groups([group])
+        check(res == [(group, None)] or all(getattr(e, "errno", 0) == 0 for _, e in res),
+              "DeleteGroups session timeout + 0.25 s after the close: %r" % (res,))
+    finally:
+        ka.close()
+    note("static members gone by session timeout + 0.25 s: DeleteGroups %r" % (res,))
+
+
+SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip, record_errors, log_append_time,
+            session_deadline]
 
 
 def body(ws):
