@@ -192,6 +192,7 @@ tr_err_t tr_api_offset_fetch(struct tr_request *req);
 tr_err_t tr_api_list_groups(struct tr_request *req);
 tr_err_t tr_api_describe_groups(struct tr_request *req);
 tr_err_t tr_api_delete_groups(struct tr_request *req);
+tr_err_t tr_api_offset_delete(struct tr_request *req);
 tr_err_t tr_api_alter_configs(struct tr_request *req);
 tr_err_t tr_api_incremental_alter_configs(struct tr_request *req);
 tr_err_t tr_api_delete_records(struct tr_request *req);

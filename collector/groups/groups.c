@@ -2482,6 +2482,129 @@ maybe_drop_group(struct tr_groups *groups, struct group *g, int64_t now_ms)
     group_remove(groups, g);
 }
 
+/*
+ * Whether a member of a consumer-protocol group subscribes to 'topic': its
+ * chosen protocol's metadata is a ConsumerProtocolSubscription (int16
+ * version, then the topic names). Metadata that does not parse counts as
+ * subscribing to everything, so nothing in use is deleted.
+ */
+static int
+member_subscribes(const struct group *g, const struct member *m,
+                  const struct tr_str *topic)
+{
+    struct tr_slice s;
+    struct tr_str name;
+    int16_t version;
+    int32_t i, n;
+
+    for (i = 0; i < m->nprotocols; i++) {
+        if (g->protocol != NULL &&
+            strcmp(m->protocols[i].name, g->protocol) == 0) {
+            break;
+        }
+    }
+    if (i == m->nprotocols) {
+        return 1;
+    }
+    tr_slice_init(&s, m->protocols[i].metadata,
+                  (size_t)m->protocols[i].metadata_len);
+    if (tr_slice_get_i16(&s, &version) != TR_OK || version < 0 ||
+        tr_proto_get_array_len_v(&s, 0, &n, 2, 1 << 20) != TR_OK) {
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (tr_proto_get_string(&s, &name) != TR_OK) {
+            return 1;
+        }
+        if (name.len == topic->len &&
+            (name.len <= 0 ||
+             memcmp(name.ptr, topic->ptr, (size_t)name.len) == 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int16_t
+tr_groups_delete_offsets(struct tr_groups *groups,
+                         const struct tr_str *group_id,
+                         struct tr_offset_commit *parts, size_t n,
+                         int64_t now_ms)
+{
+    struct tr_str gid;
+    struct group *g;
+    struct member *m;
+    size_t i, k, deleted = 0;
+    int16_t kerr;
+    int found, any = 0;
+
+    pthread_mutex_lock(&groups->lock);
+    kerr = serve_group(groups, group_id, now_ms);
+    if (kerr != TR_KERR_NONE) {
+        goto out;
+    }
+    kerr = TR_KERR_GROUP_ID_NOT_FOUND;
+    g = group_find(groups, group_id);
+    if (g == NULL || g->state == TR_GROUP_DEAD) {
+        goto out;
+    }
+    expire_sessions(groups, g, now_ms);
+    try_complete_join(groups, g, now_ms);
+    kerr = TR_KERR_NON_EMPTY_GROUP;
+    if (g->state != TR_GROUP_EMPTY &&
+        strcmp(g->protocol_type != NULL ? g->protocol_type : "", "consumer") !=
+            0) {
+        goto out;
+    }
+    gid = cstr(g->id);
+    for (i = 0; i < n; i++) {
+        parts[i].error = TR_KERR_NONE;
+        TAILQ_FOREACH(m, &g->members, link) {
+            if (member_subscribes(g, m, &parts[i].topic)) {
+                parts[i].error = TR_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+                break;
+            }
+        }
+        if (parts[i].error != TR_KERR_NONE) {
+            continue;
+        }
+        (void)offset_search(g, &parts[i].topic, parts[i].partition, &found);
+        if (!found) {
+            continue;
+        }
+        tr_buf_reset(&groups->key);
+        tr_groups_put_offset_key(&groups->key, &gid, &parts[i].topic,
+                                 parts[i].partition);
+        if (add_record(groups, now_ms, 1) != TR_OK) {
+            tr_batch_builder_reset(groups->builder);
+            kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+            goto out;
+        }
+        any = 1;
+    }
+    if (any && write_batch(groups, g) != TR_OK) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        goto out;
+    }
+    for (i = 0; any && i < n; i++) {
+        if (parts[i].error == TR_KERR_NONE) {
+            k = offset_search(g, &parts[i].topic, parts[i].partition, &found);
+            if (found) {
+                offset_delete_at(g, k);
+                deleted++;
+            }
+        }
+    }
+    if (deleted > 0) {
+        tr_log_info("group '%s': %zu committed offsets deleted (OffsetDelete)",
+                    TR_LOG_ESC(g->id), deleted);
+    }
+    kerr = TR_KERR_NONE;
+out:
+    pthread_mutex_unlock(&groups->lock);
+    return kerr;
+}
+
 int16_t
 tr_groups_delete(struct tr_groups *groups, const struct tr_str *group_id,
                  int64_t now_ms)

@@ -243,49 +243,85 @@ def topic_configs(col, admin):
 
 def offset_commit_raw(port, version, group, offsets, generation=-1, member=""):
     """
-    OffsetCommit v2-v7 (classic encoding) of {(topic, partition): (offset,
+    OffsetCommit v2-v8 (v8 flexible) of {(topic, partition): (offset,
     metadata bytes or None)}; returns {(topic, partition): error}.
     """
+    flex = version >= 8
+
+    def string(x):
+        if not flex:
+            return harness.kstring(x)
+        if x is None:
+            return b"\x00"
+        return harness.compact_string(x)
+
+    def arr(n):
+        return harness.uvarint(n + 1) if flex else struct.pack(">i", n)
+
+    tags = b"\x00" if flex else b""
     by_topic = {}
     for (t, p), v in offsets.items():
         by_topic.setdefault(t, []).append((p, v))
-    body = harness.kstring(group) + struct.pack(">i", generation) + harness.kstring(member)
+    body = string(group) + struct.pack(">i", generation) + string(member)
     if version >= 7:
-        body += harness.kstring(None)  # group_instance_id
+        body += string(None)  # group_instance_id
     if version <= 4:
         body += struct.pack(">q", -1)  # retention_time_ms
-    body += struct.pack(">i", len(by_topic))
+    body += arr(len(by_topic))
     for t, parts in by_topic.items():
-        body += harness.kstring(t) + struct.pack(">i", len(parts))
+        body += string(t) + arr(len(parts))
         for p, (off, meta) in parts:
             body += struct.pack(">iq", p, off)
             if version >= 6:
                 body += struct.pack(">i", -1)  # committed_leader_epoch
-            body += harness.kstring(meta)
-    resp = raw(port, 8, version, body)
+            body += string(meta) + tags
+        body += tags
+    body += tags
+    resp = raw(port, 8, version, body, flexible=flex)
     pos = 4 if version >= 3 else 0
+
+    def rarr(pos):
+        if flex:
+            n, pos = harness.read_uvarint(resp, pos)
+            return n - 1, pos
+        return struct.unpack_from(">i", resp, pos)[0], pos + 4
+
+    def rstring(pos):
+        if flex:
+            n, pos = harness.read_uvarint(resp, pos)
+            n -= 1
+        else:
+            (n,) = struct.unpack_from(">h", resp, pos)
+            pos += 2
+        return resp[pos : pos + n].decode(), pos + n
+
     out = {}
-    (nt,) = struct.unpack_from(">i", resp, pos)
-    pos += 4
+    nt, pos = rarr(pos)
     for _ in range(nt):
-        (tl,) = struct.unpack_from(">h", resp, pos)
-        t = resp[pos + 2 : pos + 2 + tl].decode()
-        pos += 2 + tl
-        (np,) = struct.unpack_from(">i", resp, pos)
-        pos += 4
+        t, pos = rstring(pos)
+        np, pos = rarr(pos)
         for _ in range(np):
             p, err = struct.unpack_from(">ih", resp, pos)
             pos += 6
+            if flex:
+                pos = harness.skip_tags(resp, pos)
             out[(t, p)] = err
+        if flex:
+            pos = harness.skip_tags(resp, pos)
+    if flex:
+        pos = harness.skip_tags(resp, pos)
     check(pos == len(resp), "OffsetCommit v%d: %d trailing bytes" % (version, len(resp) - pos))
     return out
 
 
 def offset_fetch_raw(port, version, group, topic, partitions):
     """
-    OffsetFetch v1-v7 of one topic; returns {partition: (offset, metadata
-    bytes, error)} (error: the partition's, or the top-level one from v2).
+    OffsetFetch v1-v8 of one topic; returns {partition: (offset, metadata
+    bytes, error)} (error: the partition's, or the top-level one from v2,
+    or the group's from v8).
     """
+    if version >= 8:
+        return offset_fetch_v8(port, [(group, topic, partitions)])[group]
     flex = version >= 6
     if flex:
         body = harness.compact_string(group) + harness.uvarint(2) + harness.compact_string(topic)
@@ -343,6 +379,56 @@ def offset_fetch_raw(port, version, group, topic, partitions):
     if flex:
         pos = harness.skip_tags(resp, pos)
     check(pos == len(resp), "OffsetFetch v%d: %d trailing bytes" % (version, len(resp) - pos))
+    return out
+
+
+def offset_fetch_v8(port, asks):
+    """
+    OffsetFetch v8 of several groups [(group, topic or None, partitions)];
+    returns {group: {partition: (offset, metadata bytes, error)}} (a null
+    topic asks for every committed offset: keys are then (topic, partition)).
+    """
+    body = harness.uvarint(len(asks) + 1)
+    for group, topic, partitions in asks:
+        body += harness.compact_string(group)
+        if topic is None:
+            body += b"\x00"
+        else:
+            body += harness.uvarint(2) + harness.compact_string(topic)
+            body += harness.uvarint(len(partitions) + 1) + b"".join(struct.pack(">i", p) for p in partitions)
+            body += b"\x00"
+        body += b"\x00"
+    body += b"\x00" + b"\x00"  # require_stable, tags
+    resp = raw(port, 9, 8, body, flexible=True)
+    pos = 4
+    out = {}
+
+    def string(pos):
+        n, pos = harness.read_uvarint(resp, pos)
+        if n == 0:
+            return None, pos
+        return resp[pos : pos + n - 1], pos + n - 1
+
+    ng, pos = harness.read_uvarint(resp, pos)
+    for gi in range(ng - 1):
+        g, pos = string(pos)
+        got = {}
+        nt, pos = harness.read_uvarint(resp, pos)
+        for _ in range(nt - 1):
+            t, pos = string(pos)
+            np, pos = harness.read_uvarint(resp, pos)
+            for _ in range(np - 1):
+                p, off, _epoch = struct.unpack_from(">iqi", resp, pos)
+                meta, pos = string(pos + 16)
+                (err,) = struct.unpack_from(">h", resp, pos)
+                pos = harness.skip_tags(resp, pos + 2)
+                got[p if asks[gi][1] is not None else (t.decode(), p)] = (off, meta, err)
+            pos = harness.skip_tags(resp, pos)
+        (gerr,) = struct.unpack_from(">h", resp, pos)
+        pos = harness.skip_tags(resp, pos + 2)
+        out[g.decode()] = {k: (o, m, e or gerr) for k, (o, m, e) in got.items()} if got else {"error": gerr}
+    pos = harness.skip_tags(resp, pos)
+    check(pos == len(resp), "OffsetFetch v8: %d trailing bytes" % (len(resp) - pos))
     return out
 
 
@@ -673,8 +759,88 @@ def session_deadline(col, admin):
     note("static members gone by session timeout + 0.25 s: DeleteGroups %r" % (res,))
 
 
+# ---------------------------------------------------------------------------
+# OffsetDelete; OffsetFetch v8 with several groups
+
+def offset_delete_raw(port, group, parts):
+    """OffsetDelete v0 of [(topic, partition)]; returns (error, {(t, p): error})."""
+    by_topic = {}
+    for t, p in parts:
+        by_topic.setdefault(t, []).append(p)
+    body = harness.kstring(group) + struct.pack(">i", len(by_topic))
+    for t, ps in by_topic.items():
+        body += harness.kstring(t) + struct.pack(">i", len(ps)) + b"".join(struct.pack(">i", p) for p in ps)
+    resp = raw(port, 47, 0, body)
+    err, _throttle, nt = struct.unpack_from(">hii", resp, 0)
+    pos = 10
+    out = {}
+    for _ in range(nt):
+        (tl,) = struct.unpack_from(">h", resp, pos)
+        t = resp[pos + 2 : pos + 2 + tl].decode()
+        pos += 2 + tl
+        (np,) = struct.unpack_from(">i", resp, pos)
+        pos += 4
+        for _ in range(np):
+            p, e = struct.unpack_from(">ih", resp, pos)
+            pos += 6
+            out[(t, p)] = e
+    check(pos == len(resp), "OffsetDelete: %d trailing bytes" % (len(resp) - pos))
+    return err, out
+
+
+def offset_delete(col, admin):
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic, other = "gaps-odel", "gaps-odel-other"
+    create_topic(admin, topic, 3)
+    create_topic(admin, other, 1)
+    for g in ("gaps-odel-a", "gaps-odel-b"):
+        got = offset_commit_raw(col.port, 8, g, {(topic, p): (100 + p, b"m%d" % p) for p in range(3)})
+        check(all(e == 0 for e in got.values()), "commit v8: %r" % got)
+    # OffsetFetch v8: several groups in one request, one of them for all.
+    got = offset_fetch_v8(col.port, [("gaps-odel-a", topic, [0, 1, 2]), ("gaps-odel-b", None, []), ("gaps-odel-none", topic, [0])])
+    check(got["gaps-odel-a"] == {p: (100 + p, b"m%d" % p, 0) for p in range(3)}, "group a: %r" % got["gaps-odel-a"])
+    check(got["gaps-odel-b"] == {(topic, p): (100 + p, b"m%d" % p, 0) for p in range(3)}, "group b (all): %r" % got["gaps-odel-b"])
+    check(got["gaps-odel-none"] == {0: (-1, b"", 0)}, "a group with no offsets: %r" % got["gaps-odel-none"])
+    note("OffsetFetch v8 with 3 groups: %r" % sorted(got))
+
+    # An empty group: offsets go, unknown partitions say so.
+    err, parts = offset_delete_raw(col.port, "gaps-odel-a", [(topic, 0), (topic, 1), (topic, 9), ("gaps-no-such-topic", 0)])
+    check(err == 0, "OffsetDelete of an empty group: error %d" % err)
+    check(parts == {(topic, 0): 0, (topic, 1): 0, (topic, 9): 3, ("gaps-no-such-topic", 0): 3}, "OffsetDelete: %r" % parts)
+    left = offset_fetch_raw(col.port, 8, "gaps-odel-a", topic, [0, 1, 2])
+    check(left[0][0] == -1 and left[1][0] == -1 and left[2][0] == 102, "after OffsetDelete: %r" % left)
+    err, _ = offset_delete_raw(col.port, "gaps-odel-nobody", [(topic, 0)])
+    check(err == 69, "OffsetDelete of an unknown group: error %d, not GROUP_ID_NOT_FOUND" % err)
+
+    # A consumer group with a member: the topic it subscribes to is kept.
+    group = "gaps-odel-live"
+    offset_commit_raw(col.port, 8, group, {(other, 0): (5, b"")})
+    c = Consumer({"bootstrap.servers": col.broker, "group.id": group, "enable.auto.commit": False,
+                  "session.timeout.ms": 6000})
+    try:
+        c.subscribe([topic])
+        deadline = harness.time.monotonic() + 60
+        while not c.assignment():
+            check(harness.time.monotonic() < deadline, "the consumer got no assignment")
+            c.poll(0.1)
+        c.commit(offsets=[TopicPartition(topic, p, 7) for p in range(3)], asynchronous=False)
+        err, parts = offset_delete_raw(col.port, group, [(topic, 0), (other, 0)])
+        check(err == 0 and parts == {(topic, 0): 86, (other, 0): 0}, "OffsetDelete of a live group: %d %r" % (err, parts))
+    finally:
+        c.close()
+    left = offset_fetch_raw(col.port, 8, group, other, [0])
+    check(left[0][0] == -1, "offset of the unsubscribed topic: %r" % left)
+    # Deleted offsets stay deleted after a restart (tombstones).
+    col.stop()
+    col.restart()
+    left = offset_fetch_raw(col.port, 8, "gaps-odel-a", topic, [0, 1, 2])
+    check(left[0][0] == -1 and left[2][0] == 102, "after a restart: %r" % left)
+    note("OffsetDelete: deletes, GROUP_SUBSCRIBED_TO_TOPIC, GROUP_ID_NOT_FOUND, kept across a restart")
+
+
 SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip, record_errors, log_append_time,
-            session_deadline]
+            session_deadline, offset_delete]
 
 
 def body(ws):
