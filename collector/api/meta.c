@@ -29,7 +29,7 @@
 static const struct tr_api api_table[] = {
     { TR_API_PRODUCE, 0, 8, tr_api_produce },
     { TR_API_FETCH, 4, 11, tr_api_fetch },
-    { TR_API_LIST_OFFSETS, 1, 5, tr_api_list_offsets },
+    { TR_API_LIST_OFFSETS, 1, 8, tr_api_list_offsets },
     { TR_API_METADATA, 0, 8, tr_api_metadata },
     { TR_API_LEADER_AND_ISR, 1, 1, tr_api_leader_and_isr },
     { TR_API_STOP_REPLICA, 1, 1, tr_api_stop_replica },

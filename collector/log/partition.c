@@ -1371,6 +1371,21 @@ out:
     }
 }
 
+int64_t
+tr_partition_max_timestamp(struct tr_partition *part)
+{
+    int64_t max = -1, ts;
+    size_t i;
+
+    pthread_mutex_lock(&part->lock);
+    for (i = 0; i < part->nsegs; i++) {
+        ts = tr_segment_max_timestamp(part->segs[i]);
+        max = ts > max ? ts : max;
+    }
+    pthread_mutex_unlock(&part->lock);
+    return max;
+}
+
 tr_err_t
 tr_partition_offset_for_time(struct tr_partition *part, int64_t timestamp,
                              int64_t *offset, int64_t *ts)

@@ -199,6 +199,8 @@ void tr_partition_offsets(struct tr_partition *part,
  * 'timestamp', found through the time index. *offset = -1 and *ts = -1 when
  * there is none.
  */
+/* The largest record timestamp in the partition, -1 when it has none. */
+int64_t tr_partition_max_timestamp(struct tr_partition *part);
 tr_err_t tr_partition_offset_for_time(struct tr_partition *part,
                                       int64_t timestamp, int64_t *offset,
                                       int64_t *ts);

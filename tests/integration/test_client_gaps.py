@@ -839,8 +839,89 @@ def offset_delete(col, admin):
     note("OffsetDelete: deletes, GROUP_SUBSCRIBED_TO_TOPIC, GROUP_ID_NOT_FOUND, kept across a restart")
 
 
+# ---------------------------------------------------------------------------
+# ListOffsets v6-v8: MAX_TIMESTAMP (-3), EARLIEST_LOCAL (-4)
+
+def batch_with_times(base_ts, deltas):
+    """A RecordBatch v2 of len(deltas) keyed records at base_ts + delta."""
+    body = bytearray()
+    for i, d in enumerate(deltas):
+        r = bytearray(b"\x00") + harness.varint(d) + harness.varint(i)
+        r += harness.varint(2) + b"k%d" % (i % 10) + harness.varint(1) + b"v" + harness.varint(0)
+        body += harness.varint(len(r)) + r
+    after_crc = struct.pack(">hiqqqhii", 0, len(deltas) - 1, base_ts, base_ts + max(deltas), -1, -1, -1, len(deltas)) + bytes(body)
+    return struct.pack(">qiiBI", 0, 4 + 1 + 4 + len(after_crc), -1, 2, harness.crc32c(after_crc)) + after_crc
+
+
+def list_offsets_raw(port, version, topic, partition, timestamp):
+    """ListOffsets v1-v8 of one partition; returns (error, timestamp, offset)."""
+    flex = version >= 6
+    body = struct.pack(">i", -1)
+    if version >= 2:
+        body += struct.pack(">b", 0)
+    part = struct.pack(">i", partition) + (struct.pack(">i", -1) if version >= 4 else b"") + struct.pack(">q", timestamp)
+    if flex:
+        body += harness.uvarint(2) + harness.compact_string(topic) + harness.uvarint(2) + part + b"\x00" + b"\x00" + b"\x00"
+    else:
+        body += struct.pack(">i", 1) + harness.kstring(topic) + struct.pack(">i", 1) + part
+    resp = raw(port, 2, version, body, flexible=flex)
+    pos = 4 if version >= 2 else 0
+    if flex:
+        _n, pos = harness.read_uvarint(resp, pos)
+        n, pos = harness.read_uvarint(resp, pos)
+        pos += n - 1
+        _n, pos = harness.read_uvarint(resp, pos)
+    else:
+        (tl,) = struct.unpack_from(">h", resp, pos + 4)
+        pos += 4 + 2 + tl + 4
+    _p, err, ts, off = struct.unpack_from(">ihqq", resp, pos)
+    pos += 22 + (4 if version >= 4 else 0)
+    if flex:
+        pos = harness.skip_tags(resp, pos)
+        pos = harness.skip_tags(resp, pos)
+        pos = harness.skip_tags(resp, pos)
+    check(pos == len(resp), "ListOffsets v%d: %d trailing bytes" % (version, len(resp) - pos))
+    return err, ts, off
+
+
+def list_offsets_max(col, admin):
+    topic = "gaps-maxts"
+    create_topic(admin, topic, 1)
+    t0 = int(harness.time.time() * 1000) - 60000
+    # Offsets 0-2 (max at offset 1: t0+9000), 3 (t0+5000), 4-5 (t0+20, t0+30).
+    for b in (batch_with_times(t0, [0, 9000, 100]), batch_with_times(t0 + 5000, [0]), batch_with_times(t0 + 20, [0, 10])):
+        res = harness.parse_produce_v7_response(produce_raw(col.port, topic, 0, b))
+        check(res[0][2] == 0, "produce: %r" % res)
+    lo, hi = api_range(col.port, 2)
+    check(hi >= 7, "ListOffsets v%d-v%d advertised" % (lo, hi))
+    for v in range(max(lo, 7), hi + 1):
+        got = list_offsets_raw(col.port, v, topic, 0, -3)
+        check(got == (0, t0 + 9000, 1), "ListOffsets v%d MAX_TIMESTAMP: %r, not offset 1 at %d" % (v, got, t0 + 9000))
+    for v in range(lo, hi + 1):
+        check(list_offsets_raw(col.port, v, topic, 0, -1)[2] == 6, "ListOffsets v%d latest" % v)
+        check(list_offsets_raw(col.port, v, topic, 0, -2)[2] == 0, "ListOffsets v%d earliest" % v)
+        got = list_offsets_raw(col.port, v, topic, 0, t0 + 100)
+        check(got[1:] == (t0 + 9000, 1), "ListOffsets v%d by time (the first record at or after): %r" % (v, got))
+    if hi >= 8:
+        check(list_offsets_raw(col.port, 8, topic, 0, -4)[:1] + list_offsets_raw(col.port, 8, topic, 0, -4)[2:] == (0, 0),
+              "ListOffsets v8 EARLIEST_LOCAL")
+    empty = "gaps-maxts-empty"
+    create_topic(admin, empty, 1)
+    check(list_offsets_raw(col.port, 7, empty, 0, -3) == (0, -1, -1), "MAX_TIMESTAMP of an empty partition")
+    # librdkafka's offsets_for_times (ListOffsets v1-5) still finds records.
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": col.broker, "group.id": "gaps-maxts"})
+    try:
+        got = c.offsets_for_times([TopicPartition(topic, 0, t0 + 5000)], timeout=10)
+        check(got[0].offset == 1, "librdkafka offsets_for_times: %r" % got)
+    finally:
+        c.close()
+    note("ListOffsets v%d-v%d: MAX_TIMESTAMP is offset 1 (the record at t0+9000 inside a batch)" % (lo, hi))
+
+
 SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip, record_errors, log_append_time,
-            session_deadline, offset_delete]
+            session_deadline, offset_delete, list_offsets_max]
 
 
 def body(ws):
