@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "build-config.h"
@@ -1121,38 +1122,122 @@ tr_api_offset_fetch(struct tr_request *req)
     return TR_OK;
 }
 
+/*
+ * Whether 'name' matches one of the 'n' strings of a ListGroups filter at
+ * 'at' (checked by the caller), ignoring case as Kafka does. An empty
+ * filter matches everything.
+ */
+static int
+filter_match(struct tr_slice at, int32_t n, int flex, const char *name)
+{
+    struct tr_str s;
+    int32_t i;
+
+    if (n <= 0) {
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (tr_proto_get_string_v(&at, flex, &s) == TR_OK && s.len >= 0 &&
+            (size_t)s.len == strlen(name) &&
+            strncasecmp(s.ptr, name, (size_t)s.len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads a ListGroups filter (v4+: states, v5+: types): count and start. */
+static tr_err_t
+get_filter(struct tr_slice *in, int flex, struct tr_slice *at, int32_t *n)
+{
+    struct tr_str s;
+    int32_t i;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, n, 1, MAX_GROUPS)) != TR_OK) {
+        return err;
+    }
+    *at = *in;
+    for (i = 0; i < *n; i++) {
+        if ((err = tr_proto_get_string_v(in, flex, &s)) != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+/*
+ * ListGroups v0-v5: every group this broker coordinates that the client
+ * may describe, with (v4+) its state and (v5+) its type, which is always
+ * "classic" here; v4's states filter and v5's types filter narrow the
+ * list.
+ */
 tr_err_t
 tr_api_list_groups(struct tr_request *req)
 {
+    struct tr_slice *in = &req->body;
     struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 3;
     struct tr_group_listing *list = NULL;
-    size_t n = 0, i, count_at;
+    struct tr_slice states_at, types_at;
+    int32_t nstates = 0, ntypes = 0;
+    size_t n = 0, i;
     int32_t listed = 0;
+    int *shown;
     int all;
     tr_err_t err;
 
+    if ((v >= 4 &&
+         (err = get_filter(in, flex, &states_at, &nstates)) != TR_OK) ||
+        (v >= 5 && (err = get_filter(in, flex, &types_at, &ntypes)) != TR_OK) ||
+        (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
+        return err;
+    }
     err = tr_groups_list(req->broker->groups, req->now_ms, &list, &n);
     if (err != TR_OK) {
         return err;
     }
-    if (req->hdr.api_version >= 1) {
+    if (v >= 1) {
         tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, TR_KERR_NONE);
     /* DESCRIBE on the cluster lists all, else the groups one may describe. */
     all = tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE, TR_ACL_CLUSTER,
                                  TR_ACL_CLUSTER_NAME);
-    count_at = tr_buf_put_i32(out, (int32_t)n);
+    /* A compact array's length is a varint: count first, then encode. */
+    shown = tr_calloc(n + 1, sizeof(*shown));
+    if (shown == NULL) {
+        tr_group_listing_free(list, n);
+        return TR_ERR_NOMEM;
+    }
     for (i = 0; i < n; i++) {
-        if (!all && !tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
-                                            TR_ACL_GROUP, list[i].group_id)) {
+        shown[i] =
+            (all || tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
+                                           TR_ACL_GROUP, list[i].group_id)) &&
+            (v < 4 || filter_match(states_at, nstates, flex,
+                                   tr_group_state_name(list[i].state))) &&
+            (v < 5 || filter_match(types_at, ntypes, flex, "classic"));
+        listed += shown[i];
+    }
+    tr_proto_put_array_len_v(out, flex, listed);
+    for (i = 0; i < n; i++) {
+        if (!shown[i]) {
             continue;
         }
-        tr_proto_put_cstring_v(out, 0, list[i].group_id);
-        tr_proto_put_cstring_v(out, 0, list[i].protocol_type);
-        listed++;
+        tr_proto_put_cstring_v(out, flex, list[i].group_id);
+        tr_proto_put_cstring_v(out, flex, list[i].protocol_type);
+        if (v >= 4) {
+            tr_proto_put_cstring_v(out, flex,
+                                   tr_group_state_name(list[i].state));
+        }
+        if (v >= 5) {
+            tr_proto_put_cstring_v(out, flex, "classic");
+        }
+        tr_proto_put_tags_v(out, flex);
     }
-    tr_buf_set_i32(out, count_at, listed);
+    tr_free(shown);
+    tr_proto_put_tags_v(out, flex);
     tr_group_listing_free(list, n);
     return TR_OK;
 }

@@ -60,7 +60,7 @@ static const struct tr_api api_table[] = {
     { TR_API_LEAVE_GROUP, 0, 3, tr_api_leave_group },
     { TR_API_SYNC_GROUP, 0, 3, tr_api_sync_group },
     { TR_API_DESCRIBE_GROUPS, 0, 4, tr_api_describe_groups },
-    { TR_API_LIST_GROUPS, 0, 2, tr_api_list_groups },
+    { TR_API_LIST_GROUPS, 0, 5, tr_api_list_groups },
     { TR_API_DELETE_GROUPS, 0, 1, tr_api_delete_groups },
     { TR_API_OFFSET_DELETE, 0, 0, tr_api_offset_delete },
     { TR_API_DELETE_RECORDS, 0, 1, tr_api_delete_records },

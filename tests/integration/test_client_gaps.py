@@ -920,8 +920,138 @@ def list_offsets_max(col, admin):
     note("ListOffsets v%d-v%d: MAX_TIMESTAMP is offset 1 (the record at t0+9000 inside a batch)" % (lo, hi))
 
 
+# ---------------------------------------------------------------------------
+# ListGroups v0-v5 (state and type filters); DescribeConfigs of a group
+
+def list_groups_raw(port, version, states=(), types=()):
+    """ListGroups v0-v5; returns (error, [(group, protocol_type, state, type)])."""
+    flex = version >= 3
+
+    def strings(xs):
+        return harness.uvarint(len(xs) + 1) + b"".join(harness.compact_string(x) for x in xs)
+
+    body = b""
+    if version >= 4:
+        body += strings(states)
+    if version >= 5:
+        body += strings(types)
+    if flex:
+        body += b"\x00"
+    resp = raw(port, 16, version, body, flexible=flex)
+    pos = 4 if version >= 1 else 0
+    (err,) = struct.unpack_from(">h", resp, pos)
+    pos += 2
+
+    def string(pos):
+        if flex:
+            n, pos = harness.read_uvarint(resp, pos)
+            n -= 1
+        else:
+            (n,) = struct.unpack_from(">h", resp, pos)
+            pos += 2
+        return resp[pos : pos + n].decode(), pos + n
+
+    if flex:
+        n, pos = harness.read_uvarint(resp, pos)
+        n -= 1
+    else:
+        (n,) = struct.unpack_from(">i", resp, pos)
+        pos += 4
+    out = []
+    for _ in range(n):
+        g, pos = string(pos)
+        pt, pos = string(pos)
+        st = ty = None
+        if version >= 4:
+            st, pos = string(pos)
+        if version >= 5:
+            ty, pos = string(pos)
+        if flex:
+            pos = harness.skip_tags(resp, pos)
+        out.append((g, pt, st, ty))
+    if flex:
+        pos = harness.skip_tags(resp, pos)
+    check(pos == len(resp), "ListGroups v%d: %d trailing bytes" % (version, len(resp) - pos))
+    return err, out
+
+
+def describe_group_configs_raw(port, group):
+    """DescribeConfigs v3 of a GROUP resource (32); returns (error, {name: value})."""
+    body = struct.pack(">i", 1) + struct.pack(">b", 32) + harness.kstring(group) + struct.pack(">i", -1)
+    body += struct.pack(">bb", 0, 0)
+    resp = raw(port, 32, 3, body)
+    pos = 4 + 4
+    err, = struct.unpack_from(">h", resp, pos)
+    pos += 2
+    (ml,) = struct.unpack_from(">h", resp, pos)
+    pos += 2 + max(ml, 0) + 1
+    (nl,) = struct.unpack_from(">h", resp, pos)
+    pos += 2 + nl
+    (n,) = struct.unpack_from(">i", resp, pos)
+    pos += 4
+    out = {}
+    for _ in range(n):
+        (kl,) = struct.unpack_from(">h", resp, pos)
+        k = resp[pos + 2 : pos + 2 + kl].decode()
+        pos += 2 + kl
+        (vl,) = struct.unpack_from(">h", resp, pos)
+        val = resp[pos + 2 : pos + 2 + vl].decode() if vl >= 0 else None
+        pos += 2 + max(vl, 0)
+        pos += 1 + 1 + 1 + 4 + 1  # read_only, source, sensitive, synonyms, type
+        (dl,) = struct.unpack_from(">h", resp, pos)
+        pos += 2 + max(dl, 0)
+        out[k] = val
+    return err, out
+
+
+def list_groups(col, admin):
+    from confluent_kafka import Consumer
+
+    topic = "gaps-lg"
+    create_topic(admin, topic, 1)
+    offset_commit_raw(col.port, 8, "gaps-lg-empty", {(topic, 0): (1, b"")})
+    c = Consumer({"bootstrap.servers": col.broker, "group.id": "gaps-lg-live", "session.timeout.ms": 6000})
+    try:
+        c.subscribe([topic])
+        deadline = harness.time.monotonic() + 60
+        while not c.assignment():
+            check(harness.time.monotonic() < deadline, "no assignment")
+            c.poll(0.1)
+        lo, hi = api_range(col.port, 16)
+        check(hi >= 5, "ListGroups v%d-v%d advertised" % (lo, hi))
+        for v in range(lo, hi + 1):
+            err, groups = list_groups_raw(col.port, v)
+            names = {g[0]: g for g in groups}
+            check(err == 0 and "gaps-lg-empty" in names and "gaps-lg-live" in names, "ListGroups v%d: %r" % (v, groups))
+            if v >= 4:
+                check(names["gaps-lg-live"][2] == "Stable" and names["gaps-lg-empty"][2] == "Empty", "v%d states: %r" % (v, groups))
+            if v >= 5:
+                check(all(g[3] == "classic" for g in groups), "v%d types: %r" % (v, groups))
+        err, groups = list_groups_raw(col.port, 4, states=["stable"])
+        check([g[0] for g in groups if g[0].startswith("gaps-lg")] == ["gaps-lg-live"], "states filter: %r" % groups)
+        err, groups = list_groups_raw(col.port, 5, states=["Empty"], types=["Classic"])
+        check("gaps-lg-empty" in [g[0] for g in groups] and "gaps-lg-live" not in [g[0] for g in groups], "both filters: %r" % groups)
+        err, groups = list_groups_raw(col.port, 5, types=["consumer"])
+        check(groups == [], "types filter 'consumer': %r" % groups)
+        # kafka-python's admin client (ListGroups v2).
+        from kafka.admin import KafkaAdminClient
+
+        ka = KafkaAdminClient(bootstrap_servers=col.broker)
+        try:
+            listed = [g for g, _ in ka.list_consumer_groups()]
+        finally:
+            ka.close()
+        check("gaps-lg-live" in listed and "gaps-lg-empty" in listed, "kafka-python list_consumer_groups: %r" % listed)
+    finally:
+        c.close()
+    err, configs = describe_group_configs_raw(col.port, "gaps-lg-live")
+    check(err == 0 and configs.get("consumer.session.timeout.ms") == "45000"
+          and configs.get("consumer.heartbeat.interval.ms") == "5000", "DescribeConfigs GROUP: %d %r" % (err, configs))
+    note("ListGroups v%d-v%d with state and type filters; DescribeConfigs GROUP: %s" % (lo, hi, sorted(configs)))
+
+
 SECTIONS = [fetch_max_bytes, topic_configs, commit_unknown, metadata_round_trip, record_errors, log_append_time,
-            session_deadline, offset_delete, list_offsets_max]
+            session_deadline, offset_delete, list_offsets_max, list_groups]
 
 
 def body(ws):
