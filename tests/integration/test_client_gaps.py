@@ -2,18 +2,33 @@
 """Behaviours real Kafka clients rely on, each checked as Kafka behaves.
 
 One collector; each section covers one behaviour, with a real client where
-the Debian clients (librdkafka 2.0.2 through confluent-kafka, kafka-python
-2.0.2) use it, and with raw frames on the wire where they do not:
+the Debian clients (librdkafka 2.0.2 through confluent-kafka 1.7.0,
+kafka-python 2.0.2) use it, and with raw frames on the wire where they do
+not (newer versions: Produce v8, OffsetCommit/OffsetFetch v8, OffsetDelete,
+ListOffsets v6-8, ListGroups v3-5, DescribeConfigs of a group):
 
 - fetch_max_bytes: Fetch honours the request's total max_bytes (KIP-74);
   only the first batch of the first non-empty partition may exceed it. A
   librdkafka consumer with fetch.max.bytes 1 MB (and receive.message.max.bytes
-  just above it) reads 12 partitions of 600 KB batches, which it cannot when
-  a response is larger than it accepts; raw Fetch v4 checks the sizes.
-- topic_configs: every topic config name Kafka has is accepted (a
-  CreateTopics with Kafka's whole set, by confluent-kafka's AdminClient),
-  described back, and a name Kafka does not know is INVALID_CONFIG, also with
-  validate_only.
+  just above it) reads 12 partitions of 600 KB batches; raw Fetch v4 checks
+  the sizes.
+- topic_configs: every topic config name Kafka has is accepted (CreateTopics
+  with Kafka's whole set, confluent-kafka's AdminClient) and described back;
+  an unknown name is INVALID_CONFIG, also with validate_only.
+- commit_unknown: OffsetCommit (every version) of an unknown topic or
+  partition is UNKNOWN_TOPIC_OR_PARTITION (librdkafka, kafka-python, raw).
+- metadata_round_trip: offset metadata comes back byte for byte for every
+  OffsetCommit x OffsetFetch version, after a restart, and for kafka-python.
+- record_errors: Produce v8 lists keyless records on a compacted topic.
+- log_append_time: LogAppendTime topics (raw v8, librdkafka delivery
+  reports and consumers, kafka-python); timestamp bounds (INVALID_TIMESTAMP).
+- session_deadline: static librdkafka members' sessions end at the deadline.
+- offset_delete: OffsetDelete, and OffsetFetch v8 with several groups.
+- list_offsets_max: ListOffsets v7's MAX_TIMESTAMP, v8's EARLIEST_LOCAL.
+- list_groups: ListGroups v0-v5 with filters (and kafka-python's admin),
+  DescribeConfigs of a GROUP resource.
+
+TR_GAPS_ONLY=section,section runs only those sections.
 """
 
 import os
