@@ -53,6 +53,27 @@ def raw(port, api_key, version, body, corr=7, flexible=False):
         return c.response(corr, flexible_header=flexible and api_key != 18)
 
 
+def read_array(resp, pos, flex):
+    """An array length (compact from the first flexible version); (n, pos)."""
+    if flex:
+        n, pos = harness.read_uvarint(resp, pos)
+        return n - 1, pos
+    return struct.unpack_from(">i", resp, pos)[0], pos + 4
+
+
+def read_string(resp, pos, flex):
+    """A (nullable) string as bytes, compact when flexible; (bytes, pos)."""
+    if flex:
+        n, pos = harness.read_uvarint(resp, pos)
+        n -= 1
+    else:
+        (n,) = struct.unpack_from(">h", resp, pos)
+        pos += 2
+    if n < 0:
+        return None, pos
+    return resp[pos : pos + n], pos + n
+
+
 def produce_raw(port, topic, partition, batch, version=7):
     """Produce v3-v7 of one batch; returns the response body."""
     return raw(port, 0, version, harness.produce_v7_body(topic, partition, batch))
@@ -295,26 +316,12 @@ def offset_commit_raw(port, version, group, offsets, generation=-1, member=""):
     resp = raw(port, 8, version, body, flexible=flex)
     pos = 4 if version >= 3 else 0
 
-    def rarr(pos):
-        if flex:
-            n, pos = harness.read_uvarint(resp, pos)
-            return n - 1, pos
-        return struct.unpack_from(">i", resp, pos)[0], pos + 4
-
-    def rstring(pos):
-        if flex:
-            n, pos = harness.read_uvarint(resp, pos)
-            n -= 1
-        else:
-            (n,) = struct.unpack_from(">h", resp, pos)
-            pos += 2
-        return resp[pos : pos + n].decode(), pos + n
-
     out = {}
-    nt, pos = rarr(pos)
+    nt, pos = read_array(resp, pos, flex)
     for _ in range(nt):
-        t, pos = rstring(pos)
-        np, pos = rarr(pos)
+        t, pos = read_string(resp, pos, flex)
+        t = t.decode()
+        np, pos = read_array(resp, pos, flex)
         for _ in range(np):
             p, err = struct.unpack_from(">ih", resp, pos)
             pos += 6
@@ -350,35 +357,17 @@ def offset_fetch_raw(port, version, group, topic, partitions):
         body += struct.pack(">i", len(partitions)) + b"".join(struct.pack(">i", p) for p in partitions)
     resp = raw(port, 9, version, body, flexible=flex)
     pos = 4 if version >= 3 else 0
-
-    def arr(pos):
-        if flex:
-            n, pos = harness.read_uvarint(resp, pos)
-            return n - 1, pos
-        return struct.unpack_from(">i", resp, pos)[0], pos + 4
-
-    def string(pos):
-        if flex:
-            n, pos = harness.read_uvarint(resp, pos)
-            n -= 1
-        else:
-            (n,) = struct.unpack_from(">h", resp, pos)
-            pos += 2
-        if n < 0:
-            return None, pos
-        return resp[pos : pos + n], pos + n
-
     out = {}
-    nt, pos = arr(pos)
+    nt, pos = read_array(resp, pos, flex)
     for _ in range(nt):
-        _t, pos = string(pos)
-        np, pos = arr(pos)
+        _t, pos = read_string(resp, pos, flex)
+        np, pos = read_array(resp, pos, flex)
         for _ in range(np):
             p, off = struct.unpack_from(">iq", resp, pos)
             pos += 12
             if version >= 5:
                 pos += 4
-            meta, pos = string(pos)
+            meta, pos = read_string(resp, pos, flex)
             (err,) = struct.unpack_from(">h", resp, pos)
             pos += 2
             if flex:
@@ -419,10 +408,7 @@ def offset_fetch_v8(port, asks):
     out = {}
 
     def string(pos):
-        n, pos = harness.read_uvarint(resp, pos)
-        if n == 0:
-            return None, pos
-        return resp[pos : pos + n - 1], pos + n - 1
+        return read_string(resp, pos, True)
 
     ng, pos = harness.read_uvarint(resp, pos)
     for gi in range(ng - 1):
@@ -958,20 +944,10 @@ def list_groups_raw(port, version, states=(), types=()):
     pos += 2
 
     def string(pos):
-        if flex:
-            n, pos = harness.read_uvarint(resp, pos)
-            n -= 1
-        else:
-            (n,) = struct.unpack_from(">h", resp, pos)
-            pos += 2
-        return resp[pos : pos + n].decode(), pos + n
+        x, pos = read_string(resp, pos, flex)
+        return x.decode(), pos
 
-    if flex:
-        n, pos = harness.read_uvarint(resp, pos)
-        n -= 1
-    else:
-        (n,) = struct.unpack_from(">i", resp, pos)
-        pos += 4
+    n, pos = read_array(resp, pos, flex)
     out = []
     for _ in range(n):
         g, pos = string(pos)
