@@ -216,7 +216,9 @@ str_copy(const struct tr_str *s)
     char *p = tr_malloc(n + 1);
 
     if (p != NULL) {
-        memcpy(p, s->ptr, n);
+        if (n > 0) { /* a null string has no pointer to copy from */
+            memcpy(p, s->ptr, n);
+        }
         p[n] = '\0';
     }
     return p;
