@@ -186,6 +186,19 @@ tr_batch_set_leader_epoch(uint8_t *batch, int32_t epoch)
     tr_store_i32(batch + TR_BATCH_OFF_LEADER_EPOCH, epoch);
 }
 
+void
+tr_batch_set_log_append_time(uint8_t *batch, size_t len, int64_t now_ms)
+{
+    uint16_t attrs = (uint16_t)tr_load_i16(batch + TR_BATCH_OFF_ATTRIBUTES);
+
+    tr_store_i16(batch + TR_BATCH_OFF_ATTRIBUTES,
+                 (int16_t)(attrs | TR_BATCH_ATTR_LOG_APPEND_TS));
+    tr_store_i64(batch + OFF_MAX_TIMESTAMP, now_ms);
+    tr_store_i32(batch + TR_BATCH_OFF_CRC,
+                 (int32_t)tr_crc32c(0, batch + TR_BATCH_OFF_ATTRIBUTES,
+                                    len - TR_BATCH_OFF_ATTRIBUTES));
+}
+
 tr_err_t
 tr_batch_iter_init(struct tr_batch_iter *it, const uint8_t *batch, size_t len,
                    size_t max_bytes)

@@ -107,6 +107,12 @@ tr_err_t tr_batch_next(struct tr_slice *s, const uint8_t **batch, size_t *len);
 /* In-place rewrites of the fields the CRC does not cover. */
 void tr_batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 void tr_batch_set_leader_epoch(uint8_t *batch, int32_t epoch);
+/*
+ * Stamps a whole batch of 'len' bytes with its append time, as Kafka does
+ * on a LogAppendTime topic: the timestamp-type bit set, MaxTimestamp =
+ * 'now_ms', and the CRC (which covers both) computed again.
+ */
+void tr_batch_set_log_append_time(uint8_t *batch, size_t len, int64_t now_ms);
 
 /* One header of a record; pointers borrow the batch's (decompressed) bytes. */
 struct tr_record_header {

@@ -61,6 +61,8 @@ tr_err_str(tr_err_t err)
         return "TLS handshake failed";
     case TR_ERR_TXN_STATE:
         return "not allowed in the transaction's state";
+    case TR_ERR_TIMESTAMP:
+        return "record timestamp out of range";
     }
     return "unknown error";
 }
@@ -104,6 +106,8 @@ tr_kerr_from(tr_err_t err)
         return TR_KERR_UNKNOWN_PRODUCER_ID;
     case TR_ERR_TXN_STATE:
         return TR_KERR_INVALID_TXN_STATE;
+    case TR_ERR_TIMESTAMP:
+        return TR_KERR_INVALID_TIMESTAMP;
     default:
         return TR_KERR_UNKNOWN_SERVER_ERROR;
     }

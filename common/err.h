@@ -40,6 +40,7 @@ typedef enum {
     TR_ERR_AUTH = -24,      /* SASL authentication refused */
     TR_ERR_TLS = -25,       /* TLS handshake failed (certificate not trusted) */
     TR_ERR_TXN_STATE = -26, /* a batch or marker a transaction does not allow */
+    TR_ERR_TIMESTAMP = -27, /* a timestamp out of the allowed range */
 } tr_err_t;
 
 /* Returns a static, human-readable description of 'err'. */
@@ -78,6 +79,7 @@ enum {
     TR_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
     TR_KERR_GROUP_AUTHORIZATION_FAILED = 30,
     TR_KERR_CLUSTER_AUTHORIZATION_FAILED = 31,
+    TR_KERR_INVALID_TIMESTAMP = 32,
     TR_KERR_UNSUPPORTED_SASL_MECHANISM = 33,
     TR_KERR_ILLEGAL_SASL_STATE = 34,
     TR_KERR_UNSUPPORTED_VERSION = 35,
@@ -116,6 +118,7 @@ enum {
     TR_KERR_PREFERRED_LEADER_NOT_AVAILABLE = 80,
     TR_KERR_ELECTION_NOT_NEEDED = 84,
     TR_KERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
+    TR_KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
     TR_KERR_INVALID_RECORD = 87,
     TR_KERR_UNSTABLE_OFFSET_COMMIT = 88,
     TR_KERR_PRODUCER_FENCED = 90,

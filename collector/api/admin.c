@@ -29,6 +29,22 @@
 /* Resource types in DescribeConfigs. */
 #define RESOURCE_TOPIC  2
 #define RESOURCE_BROKER 4
+#define RESOURCE_GROUP  32 /* Kafka 4.0's group configs (KIP-848, KIP-932) */
+
+/*
+ * The configs Kafka 4.0 describes for a group, at the broker defaults
+ * Kafka has (group.consumer.session.timeout.ms, ...). Classic groups use
+ * none of them (their members send their own timeouts), and none can be
+ * changed here, but admin clients describe them.
+ */
+static const char *const group_configs[][2] = {
+    { "consumer.heartbeat.interval.ms", "5000" },
+    { "consumer.session.timeout.ms", "45000" },
+    { "share.auto.offset.reset", "latest" },
+    { "share.heartbeat.interval.ms", "5000" },
+    { "share.record.lock.duration.ms", "30000" },
+    { "share.session.timeout.ms", "45000" },
+};
 
 static void
 put_topic_result(struct tr_request *req, const struct tr_str *name,
@@ -298,6 +314,9 @@ tr_api_create_topics(struct tr_request *req)
                 kerr = TR_KERR_TOPIC_ALREADY_EXISTS;
                 snprintf(message, sizeof(message), "topic '%s' already exists",
                          topic);
+            } else if (tr_topics_validate_configs(configs, nconfigs, message,
+                                                  sizeof(message)) != TR_OK) {
+                kerr = TR_KERR_INVALID_CONFIG;
             }
         } else {
             char errbuf[256] = "";
@@ -634,6 +653,19 @@ tr_api_describe_configs(struct tr_request *req)
                                      TR_ACL_CLUSTER, TR_ACL_CLUSTER_NAME)) {
             kerr = TR_KERR_CLUSTER_AUTHORIZATION_FAILED;
             message = "Cluster authorization failed.";
+        } else if (type == RESOURCE_GROUP &&
+                   !tr_api_authorize(req, TR_ACL_OP_DESCRIBE_CONFIGS,
+                                     TR_ACL_GROUP, rname)) {
+            kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+            message = "Authorization failed.";
+        } else if (type == RESOURCE_GROUP) {
+            d.read_only = 1;
+            for (i = 0; i < (int32_t)(sizeof(group_configs) /
+                                      sizeof(group_configs[0]));
+                 i++) {
+                put_config(&d, group_configs[i][0], group_configs[i][1], 1,
+                           TR_CONFIG_SOURCE_DEFAULT);
+            }
         } else if (type == RESOURCE_TOPIC) {
             if (tr_topics_describe_configs(req->broker->topics, rname,
                                            topic_config_cb, &d) != TR_OK) {

@@ -168,6 +168,15 @@ tr_err_t tr_api_metadata(struct tr_request *req);
 tr_err_t tr_api_produce(struct tr_request *req);
 tr_err_t tr_api_init_producer_id(struct tr_request *req);
 tr_err_t tr_api_fetch(struct tr_request *req);
+/*
+ * Fetch's byte limit for one partition (KIP-74): its own max bytes, and no
+ * more than what is left of the request's max bytes after 'total' bytes
+ * already taken (a limit <= 0 is no limit for the request, nothing for the
+ * partition). Only the first batch of the first non-empty partition may
+ * exceed it.
+ */
+size_t tr_api_fetch_budget(int32_t request_max, int32_t partition_max,
+                           size_t total);
 tr_err_t tr_api_list_offsets(struct tr_request *req);
 tr_err_t tr_api_create_topics(struct tr_request *req);
 tr_err_t tr_api_delete_topics(struct tr_request *req);
@@ -183,6 +192,7 @@ tr_err_t tr_api_offset_fetch(struct tr_request *req);
 tr_err_t tr_api_list_groups(struct tr_request *req);
 tr_err_t tr_api_describe_groups(struct tr_request *req);
 tr_err_t tr_api_delete_groups(struct tr_request *req);
+tr_err_t tr_api_offset_delete(struct tr_request *req);
 tr_err_t tr_api_alter_configs(struct tr_request *req);
 tr_err_t tr_api_incremental_alter_configs(struct tr_request *req);
 tr_err_t tr_api_delete_records(struct tr_request *req);

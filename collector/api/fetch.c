@@ -203,6 +203,19 @@ fetch_decode(struct tr_request *req, struct fetch *f)
     return TR_OK;
 }
 
+size_t
+tr_api_fetch_budget(int32_t request_max, int32_t partition_max, size_t total)
+{
+    size_t budget = partition_max > 0 ? (size_t)partition_max : 0;
+    size_t left;
+
+    if (request_max > 0) {
+        left = total < (size_t)request_max ? (size_t)request_max - total : 0;
+        budget = budget < left ? budget : left;
+    }
+    return budget;
+}
+
 /* Reads every partition; returns the bytes found. */
 static size_t
 fetch_read(struct tr_request *req, struct fetch *f)
@@ -263,12 +276,7 @@ fetch_read(struct tr_request *req, struct fetch *f)
          * first batch found is returned even if larger (KIP-74), so a
          * consumer can always make progress.
          */
-        budget = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
-        if (f->max_bytes > 0 && total > 0) {
-            size_t left =
-                total < (size_t)f->max_bytes ? (size_t)f->max_bytes - total : 0;
-            budget = budget < left ? budget : left;
-        }
+        budget = tr_api_fetch_budget(f->max_bytes, fp->max_bytes, total);
         end =
             f->isolation == 1 ? fp->offs.last_stable : fp->offs.high_watermark;
         if (f->replica_id >= 0 && req->broker->cluster != NULL) {
@@ -289,6 +297,12 @@ fetch_read(struct tr_request *req, struct fetch *f)
                 tr_log_error("fetch %s-%d at %lld: %s", fp->topic, fp->index,
                              (long long)fp->fetch_offset, tr_err_str(err));
                 fp->kerr = tr_kerr_from(err);
+            } else if (total > 0 && fp->read.len > budget) {
+                /* Only the first batch of the first non-empty partition
+                 * may exceed its limit: this one waits for a later fetch. */
+                close(fp->read.fd);
+                fp->read.fd = -1;
+                fp->read.len = 0;
             } else {
                 total += fp->read.len;
                 if (f->isolation == 1 && fp->read.len > 0 &&
@@ -417,19 +431,52 @@ out:
     return err;
 }
 
+/*
+ * One partition's answer to a ListOffsets timestamp: -1 latest (the high
+ * watermark, or the LSO for read_committed), -2 earliest and (v8) -4
+ * earliest local (the log start: all of the log is local), (v7) -3 the
+ * record with the largest timestamp (KIP-734), else the first record at or
+ * after the timestamp.
+ */
+static int16_t
+list_offset(struct tr_partition *part, int8_t isolation, int64_t timestamp,
+            int64_t *offset, int64_t *ts)
+{
+    struct tr_partition_offsets offs;
+    int64_t max;
+
+    tr_partition_offsets(part, &offs);
+    if (timestamp == -1) {
+        *offset = isolation == 1 ? offs.last_stable : offs.high_watermark;
+    } else if (timestamp == -2 || timestamp == -4) {
+        *offset = offs.log_start;
+    } else if (timestamp == -3) {
+        max = tr_partition_max_timestamp(part);
+        if (max >= 0 &&
+            tr_partition_offset_for_time(part, max, offset, ts) != TR_OK) {
+            return TR_KERR_UNKNOWN_SERVER_ERROR;
+        }
+    } else if (tr_partition_offset_for_time(part, timestamp, offset, ts) !=
+               TR_OK) {
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    return TR_KERR_NONE;
+}
+
 tr_err_t
 tr_api_list_offsets(struct tr_request *req)
 {
     struct tr_slice *in = &req->body;
     struct tr_buf *out = req->out;
     int16_t v = req->hdr.api_version;
+    int flex = v >= 6;
     int32_t replica_id, ntopics, t;
     int8_t isolation = 0;
     tr_err_t err;
 
     if ((err = tr_slice_get_i32(in, &replica_id)) != TR_OK ||
         (v >= 2 && (err = tr_slice_get_i8(in, &isolation)) != TR_OK) ||
-        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+        (err = tr_proto_get_array_len_v(in, flex, &ntopics, 6,
                                         TR_API_MAX_TOPICS)) != TR_OK) {
         return err;
     }
@@ -437,15 +484,15 @@ tr_api_list_offsets(struct tr_request *req)
         tr_request_put_throttle(req);
     }
     ntopics = ntopics < 0 ? 0 : ntopics;
-    tr_buf_put_i32(out, ntopics);
+    tr_proto_put_array_len_v(out, flex, ntopics);
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
         int32_t nparts, p;
         int topic_ok, allowed;
 
-        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
-            (err = tr_proto_get_array_len_v(in, 0, &nparts, 12,
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &nparts, 12,
                                             TR_API_MAX_PARTITIONS)) != TR_OK) {
             return err;
         }
@@ -453,18 +500,18 @@ tr_api_list_offsets(struct tr_request *req)
         topic_ok = tr_str_copy(&name, topic, sizeof(topic)) == TR_OK;
         allowed = nparts == 0 || tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE,
                                                       TR_ACL_TOPIC, &name);
-        tr_proto_put_string_v(out, 0, name.ptr, name.len < 0 ? 0 : name.len);
-        tr_buf_put_i32(out, nparts);
+        tr_proto_put_string_v(out, flex, name.ptr, name.len < 0 ? 0 : name.len);
+        tr_proto_put_array_len_v(out, flex, nparts);
         for (p = 0; p < nparts; p++) {
             struct tr_partition *part = NULL;
-            struct tr_partition_offsets offs;
             int32_t index, epoch;
             int64_t timestamp, offset = -1, ts = -1;
             int16_t kerr = TR_KERR_NONE;
 
             if ((err = tr_slice_get_i32(in, &index)) != TR_OK ||
                 (v >= 4 && (err = tr_slice_get_i32(in, &epoch)) != TR_OK) ||
-                (err = tr_slice_get_i64(in, &timestamp)) != TR_OK) {
+                (err = tr_slice_get_i64(in, &timestamp)) != TR_OK ||
+                (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
                 return err;
             }
             if (topic_ok && allowed) {
@@ -475,16 +522,7 @@ tr_api_list_offsets(struct tr_request *req)
             } else if (part == NULL) {
                 kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
-                tr_partition_offsets(part, &offs);
-                if (timestamp == -1) { /* latest */
-                    offset =
-                        isolation == 1 ? offs.last_stable : offs.high_watermark;
-                } else if (timestamp == -2) { /* earliest */
-                    offset = offs.log_start;
-                } else if (tr_partition_offset_for_time(
-                               part, timestamp, &offset, &ts) != TR_OK) {
-                    kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
-                }
+                kerr = list_offset(part, isolation, timestamp, &offset, &ts);
                 tr_partition_unref(part);
             }
             tr_buf_put_i32(out, index);
@@ -494,7 +532,16 @@ tr_api_list_offsets(struct tr_request *req)
             if (v >= 4) {
                 tr_buf_put_i32(out, kerr == TR_KERR_NONE ? 0 : -1);
             }
+            tr_proto_put_tags_v(out, flex);
         }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
+        tr_proto_put_tags_v(out, flex);
     }
+    if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+        return err;
+    }
+    tr_proto_put_tags_v(out, flex);
     return TR_OK;
 }

@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "build-config.h"
@@ -265,7 +266,9 @@ str_copy(const struct tr_str *s)
     char *p = tr_malloc(n + 1);
 
     if (p != NULL) {
-        memcpy(p, s->ptr, n);
+        if (n > 0) { /* a null string has no pointer to copy from */
+            memcpy(p, s->ptr, n);
+        }
         p[n] = '\0';
     }
     return p;
@@ -645,10 +648,30 @@ commit_wait(struct tr_request *req, struct tr_offset_commit *offs, int32_t n,
     return 0;
 }
 
+/* Partitions of topic 'name' here or in the cluster; -1 when unknown. */
+static int32_t
+topic_partitions(struct tr_request *req, const struct tr_str *name)
+{
+    char topic[TR_TOPIC_NAME_MAX + 1];
+    int32_t n;
+
+    if (tr_str_copy(name, topic, sizeof(topic)) != TR_OK) {
+        return -1;
+    }
+    n = tr_topics_partition_count(req->broker->topics, topic);
+#ifdef HAVE_ZOOKEEPER
+    if (n < 0 && req->broker->cluster != NULL) {
+        n = tr_cluster_partition_count(req->broker->cluster, topic);
+    }
+#endif
+    return n;
+}
+
 /*
  * Commits what the client may commit: nothing without READ on the group
  * (GROUP_AUTHORIZATION_FAILED for all), and only the partitions of topics
- * it may READ (TOPIC_AUTHORIZATION_FAILED for the others).
+ * it may READ (TOPIC_AUTHORIZATION_FAILED for the others) that exist
+ * (UNKNOWN_TOPIC_OR_PARTITION for the others, as Kafka answers).
  */
 static tr_err_t
 commit_authorized(struct tr_request *req, const struct tr_str *group,
@@ -661,10 +684,6 @@ commit_authorized(struct tr_request *req, const struct tr_str *group,
     int32_t t, p, k, m = 0;
     tr_err_t err;
 
-    if (req->broker->acl == NULL) {
-        return tr_groups_commit(req->broker->groups, group, member, instance,
-                                generation, offs, n, req->now_ms, ack);
-    }
     if (!tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_GROUP, group)) {
         for (k = 0; k < n; k++) {
             offs[k].error = TR_KERR_GROUP_AUTHORIZATION_FAILED;
@@ -679,16 +698,24 @@ commit_authorized(struct tr_request *req, const struct tr_str *group,
         int allowed = topic_counts[t] == 0 ||
                       tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_TOPIC,
                                            &topic_names[t]);
+        int32_t nparts =
+            topic_counts[t] > 0 ? topic_partitions(req, &topic_names[t]) : -1;
+
         for (p = 0; p < topic_counts[t]; p++, k++) {
-            offs[k].error =
-                allowed ? TR_KERR_NONE : TR_KERR_TOPIC_AUTHORIZATION_FAILED;
-            if (allowed) {
+            if (!allowed) {
+                offs[k].error = TR_KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (offs[k].partition < 0 || offs[k].partition >= nparts) {
+                offs[k].error = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else {
+                offs[k].error = TR_KERR_NONE;
                 sub[m++] = offs[k];
             }
         }
     }
-    err = tr_groups_commit(req->broker->groups, group, member, instance,
-                           generation, sub, m, req->now_ms, ack);
+    err = m == 0
+              ? TR_OK
+              : tr_groups_commit(req->broker->groups, group, member, instance,
+                                 generation, sub, m, req->now_ms, ack);
     for (k = 0, m = 0; err == TR_OK && k < n; k++) {
         if (offs[k].error == TR_KERR_NONE) {
             offs[k].error = sub[m++].error;
@@ -704,6 +731,7 @@ tr_api_offset_commit(struct tr_request *req)
     struct tr_slice *in = &req->body;
     struct tr_buf *out = req->out;
     int16_t v = req->hdr.api_version;
+    int flex = v >= 8;
     struct tr_str group, member, instance = { NULL, -1 };
     struct tr_offset_commit *offs = NULL;
     int32_t *topic_counts = NULL;
@@ -714,12 +742,13 @@ tr_api_offset_commit(struct tr_request *req)
     int64_t retention;
     tr_err_t err;
 
-    if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
+    if ((err = tr_proto_get_string_v(in, flex, &group)) != TR_OK ||
         (err = tr_slice_get_i32(in, &generation)) != TR_OK ||
-        (err = tr_proto_get_string(in, &member)) != TR_OK ||
-        (v >= 7 && (err = tr_proto_get_string(in, &instance)) != TR_OK) ||
+        (err = tr_proto_get_string_v(in, flex, &member)) != TR_OK ||
+        (v >= 7 &&
+         (err = tr_proto_get_string_v(in, flex, &instance)) != TR_OK) ||
         (v <= 4 && (err = tr_slice_get_i64(in, &retention)) != TR_OK) ||
-        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+        (err = tr_proto_get_array_len_v(in, flex, &ntopics, 6,
                                         TR_API_MAX_TOPICS)) != TR_OK) {
         return err;
     }
@@ -731,8 +760,8 @@ tr_api_offset_commit(struct tr_request *req)
         int32_t np, i32;
         int64_t i64;
 
-        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
-            (err = tr_proto_get_array_len_v(in, 0, &np, 14,
+        if ((err = tr_proto_get_string_v(in, flex, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, flex, &np, 14,
                                             TR_API_MAX_PARTITIONS)) != TR_OK) {
             return err;
         }
@@ -745,10 +774,17 @@ tr_api_offset_commit(struct tr_request *req)
             if ((err = tr_slice_get_i32(in, &i32)) != TR_OK ||
                 (err = tr_slice_get_i64(in, &i64)) != TR_OK ||
                 (v >= 6 && (err = tr_slice_get_i32(in, &i32)) != TR_OK) ||
-                (err = tr_proto_get_string(in, &meta)) != TR_OK) {
+                (err = tr_proto_get_string_v(in, flex, &meta)) != TR_OK ||
+                (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
                 return err;
             }
         }
+        if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+            return err;
+        }
+    }
+    if (flex && (err = tr_proto_skip_tags(in)) != TR_OK) {
+        return err;
     }
     offs = tr_calloc((size_t)n + 1, sizeof(*offs));
     topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
@@ -762,8 +798,9 @@ tr_api_offset_commit(struct tr_request *req)
         struct tr_str name;
         int32_t np;
 
-        tr_proto_get_string(&topics_at, &name);
-        tr_proto_get_array_len_v(&topics_at, 0, &np, 0, TR_API_MAX_PARTITIONS);
+        tr_proto_get_string_v(&topics_at, flex, &name);
+        tr_proto_get_array_len_v(&topics_at, flex, &np, 0,
+                                 TR_API_MAX_PARTITIONS);
         np = np < 0 ? 0 : np;
         topic_counts[t] = np;
         topic_names[t] = name;
@@ -777,7 +814,13 @@ tr_api_offset_commit(struct tr_request *req)
             if (v >= 6) {
                 tr_slice_get_i32(&topics_at, &oc->leader_epoch);
             }
-            tr_proto_get_string(&topics_at, &oc->metadata);
+            tr_proto_get_string_v(&topics_at, flex, &oc->metadata);
+            if (flex) {
+                (void)tr_proto_skip_tags(&topics_at);
+            }
+        }
+        if (flex) {
+            (void)tr_proto_skip_tags(&topics_at);
         }
     }
     if (req->state == NULL &&
@@ -804,15 +847,20 @@ tr_api_offset_commit(struct tr_request *req)
     if (v >= 3) {
         tr_request_put_throttle(req);
     }
-    tr_buf_put_i32(out, ntopics);
+    tr_proto_put_array_len_v(out, flex, ntopics);
     for (t = 0, k = 0; t < ntopics; t++) {
-        put_str(out, &topic_names[t]);
-        tr_buf_put_i32(out, topic_counts[t]);
+        tr_proto_put_string_v(out, flex,
+                              topic_names[t].len > 0 ? topic_names[t].ptr : "",
+                              topic_names[t].len > 0 ? topic_names[t].len : 0);
+        tr_proto_put_array_len_v(out, flex, topic_counts[t]);
         for (p = 0; p < topic_counts[t]; p++, k++) {
             tr_buf_put_i32(out, offs[k].partition);
             tr_buf_put_i16(out, offs[k].error);
+            tr_proto_put_tags_v(out, flex);
         }
+        tr_proto_put_tags_v(out, flex);
     }
+    tr_proto_put_tags_v(out, flex);
 out:
     tr_free(offs);
     tr_free(topic_counts);
@@ -853,7 +901,8 @@ put_fetched(struct tr_buf *out, int16_t v, int32_t partition,
     if (v >= 5) {
         tr_buf_put_i32(out, o ? o->leader_epoch : -1);
     }
-    tr_proto_put_cstring_v(out, flex, o ? o->metadata : "");
+    tr_proto_put_string_v(out, flex, o ? o->metadata : "",
+                          o ? o->metadata_len : 0);
     /* v2+ carry a coordinator error at the top; v0-1 only here. */
     tr_buf_put_i16(out, unstable ? TR_KERR_UNSTABLE_OFFSET_COMMIT
                         : v < 2  ? kerr
@@ -891,29 +940,13 @@ unstable(struct tr_request *req, int require_stable, int16_t kerr,
            tr_groups_txn_pending(req->broker->groups, group, name, partition);
 }
 
-tr_err_t
-tr_api_offset_fetch(struct tr_request *req)
+/* Checks the 'ntopics' entries of an OffsetFetch topics array. */
+static tr_err_t
+skip_topics_body(struct tr_slice *in, int flex, int32_t ntopics)
 {
-    struct tr_slice *in = &req->body;
-    struct tr_buf *out = req->out;
-    int16_t v = req->hdr.api_version;
-    int flex = v >= 6;
-    struct tr_group_offset *offs = NULL;
-    size_t noffs = 0, i, j;
-    struct tr_str group;
-    struct tr_slice topics_at;
-    int32_t ntopics, t, p;
-    int16_t kerr;
-    int require_stable = 0;
-    int allowed;
+    int32_t t, p;
     tr_err_t err;
 
-    if ((err = tr_proto_get_string_v(in, flex, &group)) != TR_OK ||
-        (err = tr_proto_get_array_len_v(in, flex, &ntopics, 6,
-                                        TR_API_MAX_TOPICS)) != TR_OK) {
-        return err;
-    }
-    topics_at = *in;
     for (t = 0; t < ntopics; t++) {
         struct tr_str name;
         int32_t np, idx;
@@ -932,17 +965,47 @@ tr_api_offset_fetch(struct tr_request *req)
             return err;
         }
     }
-    if (ntopics < 0 && v < 2) {
-        return TR_ERR_CORRUPT; /* null means "all" only from v2 */
-    }
-    if (v >= 7 && (err = tr_proto_get_bool(in, &require_stable)) != TR_OK) {
+    return TR_OK;
+}
+
+/* Checks one topics array of an OffsetFetch (null: every topic). */
+static tr_err_t
+skip_fetch_topics(struct tr_slice *in, int flex, int32_t *ntopics)
+{
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, ntopics, 6,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
         return err;
     }
-    if (!tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_GROUP, &group)) {
+    return skip_topics_body(in, flex, *ntopics);
+}
+
+/*
+ * Encodes one group's topics array of an OffsetFetch answer: the topics
+ * asked for at 'topics_at' (checked by skip_fetch_topics), or every
+ * committed offset when 'ntopics' is -1. Returns the group's error
+ * (GROUP_AUTHORIZATION_FAILED, NOT_COORDINATOR, NONE) in *group_kerr.
+ */
+static tr_err_t
+put_group_offsets(struct tr_request *req, int16_t v, const struct tr_str *group,
+                  struct tr_slice topics_at, int32_t ntopics,
+                  int require_stable, int16_t *group_kerr)
+{
+    struct tr_buf *out = req->out;
+    int flex = v >= 6;
+    struct tr_group_offset *offs = NULL;
+    size_t noffs = 0, i, j;
+    int32_t t, p;
+    int16_t kerr;
+    int allowed;
+    tr_err_t err;
+
+    if (!tr_api_authorize_str(req, TR_ACL_OP_DESCRIBE, TR_ACL_GROUP, group)) {
         /* Nothing is looked up; v0-1 carry the code per partition. */
         kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
     } else {
-        err = tr_groups_offsets(req->broker->groups, &group, req->now_ms, &offs,
+        err = tr_groups_offsets(req->broker->groups, group, req->now_ms, &offs,
                                 &noffs, &kerr);
         if (err != TR_OK) {
             return err;
@@ -960,9 +1023,6 @@ tr_api_offset_fetch(struct tr_request *req)
             }
         }
         noffs = j;
-    }
-    if (v >= 3) {
-        tr_request_put_throttle(req);
     }
     if (ntopics < 0) {
         /* Every committed offset; the list is sorted by topic. */
@@ -984,7 +1044,7 @@ tr_api_offset_fetch(struct tr_request *req)
             tr_proto_put_array_len_v(out, flex, (int32_t)(j - i));
             for (; i < j; i++) {
                 put_fetched(out, v, offs[i].partition, &offs[i], kerr,
-                            unstable(req, require_stable, kerr, &group, &name,
+                            unstable(req, require_stable, kerr, group, &name,
                                      offs[i].partition));
             }
             tr_proto_put_tags_v(out, flex);
@@ -1013,7 +1073,7 @@ tr_api_offset_fetch(struct tr_request *req)
                 }
                 put_fetched(
                     out, v, idx, find_offset(offs, noffs, &name, idx), kerr,
-                    unstable(req, require_stable, kerr, &group, &name, idx));
+                    unstable(req, require_stable, kerr, group, &name, idx));
             }
             if (flex) {
                 (void)tr_proto_skip_tags(&topics_at);
@@ -1021,46 +1081,215 @@ tr_api_offset_fetch(struct tr_request *req)
             tr_proto_put_tags_v(out, flex);
         }
     }
-    if (v >= 2) {
-        tr_buf_put_i16(out, kerr); /* ErrorCode */
-    }
-    tr_proto_put_tags_v(out, flex);
     tr_group_offsets_free(offs, noffs);
+    *group_kerr = kerr;
     return TR_OK;
 }
 
+/*
+ * OffsetFetch v1-v8. Up to v7 one group, whose error is at the top (v2+)
+ * or in each partition (v0-1); from v8 several groups, each with its own
+ * topics and error.
+ */
+tr_err_t
+tr_api_offset_fetch(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 6;
+    struct tr_str group;
+    struct tr_slice groups_at, topics_at;
+    int32_t ntopics, ngroups = 1, g;
+    int16_t kerr;
+    int require_stable = 0;
+    tr_err_t err;
+
+    if (v < 8) {
+        if ((err = tr_proto_get_string_v(in, flex, &group)) != TR_OK) {
+            return err;
+        }
+        topics_at = *in;
+        if ((err = skip_fetch_topics(in, flex, &ntopics)) != TR_OK) {
+            return err;
+        }
+        if (ntopics < 0 && v < 2) {
+            return TR_ERR_CORRUPT; /* null means "all" only from v2 */
+        }
+    } else {
+        if ((err = tr_proto_get_array_len_v(in, flex, &ngroups, 3,
+                                            MAX_GROUPS)) != TR_OK) {
+            return err;
+        }
+        ngroups = ngroups < 0 ? 0 : ngroups;
+        groups_at = *in;
+        for (g = 0; g < ngroups; g++) {
+            if ((err = tr_proto_get_string_v(in, flex, &group)) != TR_OK ||
+                (err = skip_fetch_topics(in, flex, &ntopics)) != TR_OK ||
+                (err = tr_proto_skip_tags(in)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    if (v >= 7 && (err = tr_proto_get_bool(in, &require_stable)) != TR_OK) {
+        return err;
+    }
+    if (v >= 3) {
+        tr_request_put_throttle(req);
+    }
+    if (v < 8) {
+        (void)tr_proto_get_array_len_v(&topics_at, flex, &ntopics, 0,
+                                       TR_API_MAX_TOPICS);
+        err = put_group_offsets(req, v, &group, topics_at, ntopics,
+                                require_stable, &kerr);
+        if (err != TR_OK) {
+            return err;
+        }
+        if (v >= 2) {
+            tr_buf_put_i16(out, kerr); /* ErrorCode */
+        }
+        tr_proto_put_tags_v(out, flex);
+        return TR_OK;
+    }
+    tr_proto_put_array_len_v(out, flex, ngroups);
+    for (g = 0; g < ngroups; g++) {
+        tr_proto_get_string_v(&groups_at, flex, &group);
+        tr_proto_put_string_v(out, flex, group.len > 0 ? group.ptr : "",
+                              group.len > 0 ? group.len : 0);
+        (void)tr_proto_get_array_len_v(&groups_at, flex, &ntopics, 0,
+                                       TR_API_MAX_TOPICS);
+        topics_at = groups_at;
+        err = put_group_offsets(req, v, &group, topics_at, ntopics,
+                                require_stable, &kerr);
+        if (err != TR_OK) {
+            return err;
+        }
+        /* Step past this group's topics and tags to the next group. */
+        (void)skip_topics_body(&groups_at, flex, ntopics);
+        (void)tr_proto_skip_tags(&groups_at);
+        tr_buf_put_i16(out, kerr); /* the group's ErrorCode */
+        tr_proto_put_tags_v(out, flex);
+    }
+    tr_proto_put_tags_v(out, flex);
+    return TR_OK;
+}
+
+/*
+ * Whether 'name' matches one of the 'n' strings of a ListGroups filter at
+ * 'at' (checked by the caller), ignoring case as Kafka does. An empty
+ * filter matches everything.
+ */
+static int
+filter_match(struct tr_slice at, int32_t n, int flex, const char *name)
+{
+    struct tr_str s;
+    int32_t i;
+
+    if (n <= 0) {
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (tr_proto_get_string_v(&at, flex, &s) == TR_OK && s.len >= 0 &&
+            (size_t)s.len == strlen(name) &&
+            strncasecmp(s.ptr, name, (size_t)s.len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads a ListGroups filter (v4+: states, v5+: types): count and start. */
+static tr_err_t
+get_filter(struct tr_slice *in, int flex, struct tr_slice *at, int32_t *n)
+{
+    struct tr_str s;
+    int32_t i;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_array_len_v(in, flex, n, 1, MAX_GROUPS)) != TR_OK) {
+        return err;
+    }
+    *at = *in;
+    for (i = 0; i < *n; i++) {
+        if ((err = tr_proto_get_string_v(in, flex, &s)) != TR_OK) {
+            return err;
+        }
+    }
+    return TR_OK;
+}
+
+/*
+ * ListGroups v0-v5: every group this broker coordinates that the client
+ * may describe, with (v4+) its state and (v5+) its type, which is always
+ * "classic" here; v4's states filter and v5's types filter narrow the
+ * list.
+ */
 tr_err_t
 tr_api_list_groups(struct tr_request *req)
 {
+    struct tr_slice *in = &req->body;
     struct tr_buf *out = req->out;
+    int16_t v = req->hdr.api_version;
+    int flex = v >= 3;
     struct tr_group_listing *list = NULL;
-    size_t n = 0, i, count_at;
+    struct tr_slice states_at, types_at;
+    int32_t nstates = 0, ntypes = 0;
+    size_t n = 0, i;
     int32_t listed = 0;
+    int *shown;
     int all;
     tr_err_t err;
 
+    if ((v >= 4 &&
+         (err = get_filter(in, flex, &states_at, &nstates)) != TR_OK) ||
+        (v >= 5 && (err = get_filter(in, flex, &types_at, &ntypes)) != TR_OK) ||
+        (flex && (err = tr_proto_skip_tags(in)) != TR_OK)) {
+        return err;
+    }
     err = tr_groups_list(req->broker->groups, req->now_ms, &list, &n);
     if (err != TR_OK) {
         return err;
     }
-    if (req->hdr.api_version >= 1) {
+    if (v >= 1) {
         tr_request_put_throttle(req);
     }
     tr_buf_put_i16(out, TR_KERR_NONE);
     /* DESCRIBE on the cluster lists all, else the groups one may describe. */
     all = tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE, TR_ACL_CLUSTER,
                                  TR_ACL_CLUSTER_NAME);
-    count_at = tr_buf_put_i32(out, (int32_t)n);
+    /* A compact array's length is a varint: count first, then encode. */
+    shown = tr_calloc(n + 1, sizeof(*shown));
+    if (shown == NULL) {
+        tr_group_listing_free(list, n);
+        return TR_ERR_NOMEM;
+    }
     for (i = 0; i < n; i++) {
-        if (!all && !tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
-                                            TR_ACL_GROUP, list[i].group_id)) {
+        shown[i] =
+            (all || tr_api_authorize_quiet(req, TR_ACL_OP_DESCRIBE,
+                                           TR_ACL_GROUP, list[i].group_id)) &&
+            (v < 4 || filter_match(states_at, nstates, flex,
+                                   tr_group_state_name(list[i].state))) &&
+            (v < 5 || filter_match(types_at, ntypes, flex, "classic"));
+        listed += shown[i];
+    }
+    tr_proto_put_array_len_v(out, flex, listed);
+    for (i = 0; i < n; i++) {
+        if (!shown[i]) {
             continue;
         }
-        tr_proto_put_cstring_v(out, 0, list[i].group_id);
-        tr_proto_put_cstring_v(out, 0, list[i].protocol_type);
-        listed++;
+        tr_proto_put_cstring_v(out, flex, list[i].group_id);
+        tr_proto_put_cstring_v(out, flex, list[i].protocol_type);
+        if (v >= 4) {
+            tr_proto_put_cstring_v(out, flex,
+                                   tr_group_state_name(list[i].state));
+        }
+        if (v >= 5) {
+            tr_proto_put_cstring_v(out, flex, "classic");
+        }
+        tr_proto_put_tags_v(out, flex);
     }
-    tr_buf_set_i32(out, count_at, listed);
+    tr_free(shown);
+    tr_proto_put_tags_v(out, flex);
     tr_group_listing_free(list, n);
     return TR_OK;
 }
@@ -1186,4 +1415,117 @@ tr_api_delete_groups(struct tr_request *req)
                 : tr_groups_delete(req->broker->groups, &name, req->now_ms));
     }
     return TR_OK;
+}
+
+/*
+ * OffsetDelete (v0): removes a group's committed offsets for partitions
+ * no member consumes (KIP-496). DELETE on the group is needed (else
+ * GROUP_AUTHORIZATION_FAILED for the request), and READ on each topic
+ * (else TOPIC_AUTHORIZATION_FAILED for its partitions); partitions that do
+ * not exist get UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers.
+ */
+tr_err_t
+tr_api_offset_delete(struct tr_request *req)
+{
+    struct tr_slice *in = &req->body;
+    struct tr_buf *out = req->out;
+    struct tr_str group;
+    struct tr_slice topics_at;
+    struct tr_offset_commit *parts = NULL, *sub = NULL;
+    int32_t *topic_counts = NULL;
+    struct tr_str *topic_names = NULL;
+    int32_t ntopics, t, p, n = 0, k, m = 0;
+    int16_t kerr = TR_KERR_NONE;
+    tr_err_t err;
+
+    if ((err = tr_proto_get_string(in, &group)) != TR_OK ||
+        (err = tr_proto_get_array_len_v(in, 0, &ntopics, 6,
+                                        TR_API_MAX_TOPICS)) != TR_OK) {
+        return err;
+    }
+    ntopics = ntopics < 0 ? 0 : ntopics;
+    topics_at = *in;
+    for (t = 0; t < ntopics; t++) {
+        struct tr_str name;
+        int32_t np, i32;
+
+        if ((err = tr_proto_get_string(in, &name)) != TR_OK ||
+            (err = tr_proto_get_array_len_v(in, 0, &np, 4,
+                                            TR_API_MAX_PARTITIONS)) != TR_OK) {
+            return err;
+        }
+        np = np < 0 ? 0 : np;
+        if (n > TR_API_MAX_PARTITIONS - np) {
+            return TR_ERR_TOO_LARGE;
+        }
+        n += np;
+        for (p = 0; p < np; p++) {
+            if ((err = tr_slice_get_i32(in, &i32)) != TR_OK) {
+                return err;
+            }
+        }
+    }
+    parts = tr_calloc((size_t)n + 1, sizeof(*parts));
+    sub = tr_calloc((size_t)n + 1, sizeof(*sub));
+    topic_counts = tr_calloc((size_t)ntopics + 1, sizeof(*topic_counts));
+    topic_names = tr_calloc((size_t)ntopics + 1, sizeof(*topic_names));
+    if (parts == NULL || sub == NULL || topic_counts == NULL ||
+        topic_names == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
+    for (t = 0, k = 0; t < ntopics; t++) {
+        int32_t np, nparts;
+        int allowed;
+
+        tr_proto_get_string(&topics_at, &topic_names[t]);
+        tr_proto_get_array_len_v(&topics_at, 0, &np, 0, TR_API_MAX_PARTITIONS);
+        topic_counts[t] = np = np < 0 ? 0 : np;
+        allowed =
+            np == 0 || tr_api_authorize_str(req, TR_ACL_OP_READ, TR_ACL_TOPIC,
+                                            &topic_names[t]);
+        nparts =
+            np > 0 && allowed ? topic_partitions(req, &topic_names[t]) : -1;
+        for (p = 0; p < np; p++, k++) {
+            parts[k].topic = topic_names[t];
+            tr_slice_get_i32(&topics_at, &parts[k].partition);
+            parts[k].error =
+                !allowed ? TR_KERR_TOPIC_AUTHORIZATION_FAILED
+                : parts[k].partition < 0 || parts[k].partition >= nparts
+                    ? TR_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                    : TR_KERR_NONE;
+            if (parts[k].error == TR_KERR_NONE) {
+                sub[m++] = parts[k];
+            }
+        }
+    }
+    if (!tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_GROUP, &group)) {
+        kerr = TR_KERR_GROUP_AUTHORIZATION_FAILED;
+        ntopics = 0; /* Kafka answers with the error alone */
+    } else {
+        kerr = tr_groups_delete_offsets(req->broker->groups, &group, sub,
+                                        (size_t)m, req->now_ms);
+    }
+    for (k = 0, m = 0; k < n; k++) {
+        if (parts[k].error == TR_KERR_NONE) {
+            parts[k].error = sub[m++].error;
+        }
+    }
+    tr_buf_put_i16(out, kerr);
+    tr_request_put_throttle(req);
+    tr_buf_put_i32(out, ntopics);
+    for (t = 0, k = 0; t < ntopics; t++) {
+        put_str(out, &topic_names[t]);
+        tr_buf_put_i32(out, topic_counts[t]);
+        for (p = 0; p < topic_counts[t]; p++, k++) {
+            tr_buf_put_i32(out, parts[k].partition);
+            tr_buf_put_i16(out, parts[k].error);
+        }
+    }
+out:
+    tr_free(parts);
+    tr_free(sub);
+    tr_free(topic_counts);
+    tr_free(topic_names);
+    return err;
 }

@@ -64,7 +64,8 @@ produce_state_add(struct produce_state *ps)
 
 static int16_t
 append_partition(struct tr_request *req, const char *topic, int32_t index,
-                 const struct tr_str *records, struct tr_append_result *res)
+                 const struct tr_str *records, struct tr_append_result *res,
+                 struct tr_append_errors *errs)
 {
     struct tr_partition *part;
     tr_err_t err;
@@ -80,8 +81,8 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
         return TR_KERR_CORRUPT_MESSAGE;
     }
     /* The frame is mutable memory owned by the server (see api.h). */
-    err = tr_partition_append(part, (uint8_t *)records->ptr,
-                              (size_t)records->len, res);
+    err = tr_partition_append_at(part, (uint8_t *)records->ptr,
+                                 (size_t)records->len, req->now_ms, res, errs);
 #ifdef HAVE_ZOOKEEPER
     if (err == TR_OK && !res->duplicate && req->broker->cluster != NULL) {
         tr_cluster_after_append(req->broker->cluster, part);
@@ -95,14 +96,24 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
         return TR_KERR_NONE;
     }
     if (err != TR_ERR_SEQUENCE && err != TR_ERR_FENCED &&
-        err != TR_ERR_UNKNOWN_PRODUCER) {
+        err != TR_ERR_UNKNOWN_PRODUCER && err != TR_ERR_NO_KEY &&
+        err != TR_ERR_TIMESTAMP) {
         tr_log_warn("%s: produce to %s-%d refused: %s", req->peer,
                     TR_LOG_ESC(topic), index, tr_err_str(err));
     }
     switch (err) {
     case TR_ERR_NO_KEY:
+        tr_log_info("%s: produce to %s-%d: %zu records without a key "
+                    "refused by a compacted topic",
+                    req->peer, TR_LOG_ESC(topic), index, errs->n);
         return req->hdr.api_version >= 8 ? TR_KERR_INVALID_RECORD
                                          : TR_KERR_CORRUPT_MESSAGE;
+    case TR_ERR_TIMESTAMP:
+        tr_log_info("%s: produce to %s-%d: %zu records with timestamps out "
+                    "of [%lld, %lld] refused",
+                    req->peer, TR_LOG_ESC(topic), index, errs->n,
+                    (long long)errs->ts_min, (long long)errs->ts_max);
+        return TR_KERR_INVALID_TIMESTAMP;
     case TR_ERR_UNSUPPORTED:
         return TR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
     case TR_ERR_INVALID: /* a control batch from a client */
@@ -112,6 +123,74 @@ append_partition(struct tr_request *req, const char *topic, int32_t index,
     default:
         return tr_kerr_from(err);
     }
+}
+
+/* Kafka's message for one refused record (LogValidator). */
+static void
+record_error_message(const char *topic, int32_t index,
+                     const struct tr_append_errors *errs,
+                     const struct tr_record_error *e, char *buf, size_t len)
+{
+    if (e->err == TR_ERR_TIMESTAMP) {
+        snprintf(buf, len,
+                 "Timestamp %lld of message with offset %lld is out of "
+                 "range. The timestamp should be within [%lld, %lld]",
+                 (long long)e->timestamp, (long long)e->offset,
+                 (long long)errs->ts_min, (long long)errs->ts_max);
+    } else {
+        snprintf(buf, len,
+                 "Compacted topic cannot accept message without key in topic "
+                 "partition %s-%d.",
+                 topic, index);
+    }
+}
+
+/*
+ * Produce v8's RecordErrors and ErrorMessage (KIP-467): each refused
+ * record's index with Kafka's message, so that clients fail those records
+ * only; the partition's message says how many there were.
+ */
+static void
+put_record_errors(struct tr_buf *out, const char *topic, int32_t index,
+                  int16_t kerr, const struct tr_append_errors *errs)
+{
+    char msg[512], summary[1024];
+    size_t i, n;
+    int r;
+
+    tr_buf_put_i32(out, (int32_t)errs->n);
+    for (i = 0; i < errs->n; i++) {
+        record_error_message(topic, index, errs, &errs->e[i], msg, sizeof(msg));
+        tr_buf_put_i32(out, errs->e[i].batch_index);
+        tr_proto_put_cstring_v(out, 0, msg);
+    }
+    if (errs->n == 0) {
+        tr_proto_put_cstring_v(out, 0, NULL);
+        return;
+    }
+    if (kerr == TR_KERR_INVALID_TIMESTAMP) {
+        tr_proto_put_cstring_v(
+            out, 0,
+            "One or more records have been rejected due to invalid timestamp");
+        return;
+    }
+    r = snprintf(summary, sizeof(summary),
+                 "One or more records have been rejected due to %zu record "
+                 "errors in total, and only showing the first three errors "
+                 "at most: [",
+                 errs->n);
+    n = (size_t)r;
+    for (i = 0; i < errs->n && i < 3 && n < sizeof(summary); i++) {
+        record_error_message(topic, index, errs, &errs->e[i], msg, sizeof(msg));
+        r = snprintf(summary + n, sizeof(summary) - n,
+                     "%sRecordError(batchIndex=%d, message='%s')",
+                     i > 0 ? ", " : "", errs->e[i].batch_index, msg);
+        n += r > 0 ? (size_t)r : 0;
+    }
+    if (n < sizeof(summary)) {
+        snprintf(summary + n, sizeof(summary) - n, "]");
+    }
+    tr_proto_put_cstring_v(out, 0, summary);
 }
 
 tr_err_t
@@ -185,6 +264,7 @@ tr_api_produce(struct tr_request *req)
         tr_buf_put_i32(out, nparts);
         for (p = 0; p < nparts; p++) {
             struct tr_append_result res = { -1, -1, -1, -1, 0 };
+            struct tr_append_errors errs;
             struct tr_str records;
             int32_t index;
             int16_t kerr;
@@ -193,6 +273,7 @@ tr_api_produce(struct tr_request *req)
                 (err = tr_proto_get_bytes(in, &records)) != TR_OK) {
                 return err;
             }
+            memset(&errs, 0, sizeof(errs));
             int32_t epoch = -1;
             if (rerun) {
                 /* Rerun of a parked acks=all request: same frame, same
@@ -240,12 +321,14 @@ tr_api_produce(struct tr_request *req)
                 }
 #endif
                 if (kerr == TR_KERR_NONE) {
-                    kerr = append_partition(req, topic, index, &records, &res);
+                    kerr = append_partition(req, topic, index, &records, &res,
+                                            &errs);
                 }
             }
             if (!rerun && ps != NULL) {
                 struct produce_result *pr = produce_state_add(ps);
                 if (pr == NULL) {
+                    tr_append_errors_free(&errs);
                     return TR_ERR_NOMEM;
                 }
                 pr->res = res;
@@ -271,9 +354,10 @@ tr_api_produce(struct tr_request *req)
                 tr_buf_put_i64(out, res.log_start_offset);
             }
             if (v >= 8) {
-                tr_buf_put_i32(out, 0);               /* RecordErrors */
-                tr_proto_put_cstring_v(out, 0, NULL); /* ErrorMessage */
+                put_record_errors(out, topic_ok ? topic : "", index, kerr,
+                                  &errs);
             }
+            tr_append_errors_free(&errs);
         }
     }
     if (v >= 1) {

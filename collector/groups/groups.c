@@ -90,7 +90,8 @@ struct offset_entry {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata;       /* NUL-terminated, but may hold NULs */
+    int32_t metadata_len; /* its bytes, exactly as committed */
     int64_t commit_ts;
 };
 
@@ -910,6 +911,7 @@ offset_set(struct group *g, const struct tr_str *topic, int32_t partition,
     e = &g->offsets[i];
     tr_free(e->metadata);
     e->metadata = meta;
+    e->metadata_len = metadata->len > 0 ? metadata->len : 0;
     e->offset = offset;
     e->leader_epoch = epoch;
     e->commit_ts = commit_ts;
@@ -2222,7 +2224,8 @@ tr_groups_offsets(struct tr_groups *groups, const struct tr_str *group_id,
         const struct offset_entry *e = &g->offsets[i];
 
         offs[i].topic = tr_strdup(e->topic);
-        offs[i].metadata = tr_strdup(e->metadata);
+        offs[i].metadata = tr_strndup(e->metadata, (size_t)e->metadata_len);
+        offs[i].metadata_len = e->metadata_len;
         offs[i].partition = e->partition;
         offs[i].offset = e->offset;
         offs[i].leader_epoch = e->leader_epoch;
@@ -2356,6 +2359,35 @@ describe_locked(struct group *g, struct tr_group_description *out)
     return TR_OK;
 }
 
+/*
+ * Removes the members whose session ended: at last heartbeat + session
+ * timeout exactly, as Kafka's heartbeat purgatory does. The tick calls
+ * this every 100 ms, and requests that look at a group's state call it
+ * first, so that no answer shows a member past its deadline. Called with
+ * the lock held.
+ */
+static void
+expire_sessions(struct tr_groups *groups, struct group *g, int64_t now_ms)
+{
+    struct member *m, *mnext;
+
+    for (m = TAILQ_FIRST(&g->members); m != NULL; m = mnext) {
+        mnext = TAILQ_NEXT(m, link);
+        /* Members parked in a join or sync are kept alive (Kafka too). */
+        if (m->join_waiting || m->sync_waiting) {
+            continue;
+        }
+        if (now_ms - m->last_heartbeat >= m->session_timeout_ms) {
+            tr_log_info("group '%s': member %s session timed out "
+                        "(%d ms)",
+                        TR_LOG_ESC(g->id), TR_LOG_ESC(m->id),
+                        m->session_timeout_ms);
+            member_gone(groups, g, m, now_ms);
+            mnext = TAILQ_FIRST(&g->members); /* list changed */
+        }
+    }
+}
+
 tr_err_t
 tr_groups_describe(struct tr_groups *groups, const struct tr_str *group_id,
                    int64_t now_ms, struct tr_group_description *out)
@@ -2372,6 +2404,8 @@ tr_groups_describe(struct tr_groups *groups, const struct tr_str *group_id,
         g = group_find(groups, group_id);
     }
     if (g != NULL) {
+        expire_sessions(groups, g, now_ms);
+        try_complete_join(groups, g, now_ms);
         err = describe_locked(g, out);
     }
     pthread_mutex_unlock(&groups->lock);
@@ -2448,6 +2482,129 @@ maybe_drop_group(struct tr_groups *groups, struct group *g, int64_t now_ms)
     group_remove(groups, g);
 }
 
+/*
+ * Whether a member of a consumer-protocol group subscribes to 'topic': its
+ * chosen protocol's metadata is a ConsumerProtocolSubscription (int16
+ * version, then the topic names). Metadata that does not parse counts as
+ * subscribing to everything, so nothing in use is deleted.
+ */
+static int
+member_subscribes(const struct group *g, const struct member *m,
+                  const struct tr_str *topic)
+{
+    struct tr_slice s;
+    struct tr_str name;
+    int16_t version;
+    int32_t i, n;
+
+    for (i = 0; i < m->nprotocols; i++) {
+        if (g->protocol != NULL &&
+            strcmp(m->protocols[i].name, g->protocol) == 0) {
+            break;
+        }
+    }
+    if (i == m->nprotocols) {
+        return 1;
+    }
+    tr_slice_init(&s, m->protocols[i].metadata,
+                  (size_t)m->protocols[i].metadata_len);
+    if (tr_slice_get_i16(&s, &version) != TR_OK || version < 0 ||
+        tr_proto_get_array_len_v(&s, 0, &n, 2, 1 << 20) != TR_OK) {
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (tr_proto_get_string(&s, &name) != TR_OK) {
+            return 1;
+        }
+        if (name.len == topic->len &&
+            (name.len <= 0 ||
+             memcmp(name.ptr, topic->ptr, (size_t)name.len) == 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int16_t
+tr_groups_delete_offsets(struct tr_groups *groups,
+                         const struct tr_str *group_id,
+                         struct tr_offset_commit *parts, size_t n,
+                         int64_t now_ms)
+{
+    struct tr_str gid;
+    struct group *g;
+    struct member *m;
+    size_t i, k, deleted = 0;
+    int16_t kerr;
+    int found, any = 0;
+
+    pthread_mutex_lock(&groups->lock);
+    kerr = serve_group(groups, group_id, now_ms);
+    if (kerr != TR_KERR_NONE) {
+        goto out;
+    }
+    kerr = TR_KERR_GROUP_ID_NOT_FOUND;
+    g = group_find(groups, group_id);
+    if (g == NULL || g->state == TR_GROUP_DEAD) {
+        goto out;
+    }
+    expire_sessions(groups, g, now_ms);
+    try_complete_join(groups, g, now_ms);
+    kerr = TR_KERR_NON_EMPTY_GROUP;
+    if (g->state != TR_GROUP_EMPTY &&
+        strcmp(g->protocol_type != NULL ? g->protocol_type : "", "consumer") !=
+            0) {
+        goto out;
+    }
+    gid = cstr(g->id);
+    for (i = 0; i < n; i++) {
+        parts[i].error = TR_KERR_NONE;
+        TAILQ_FOREACH(m, &g->members, link) {
+            if (member_subscribes(g, m, &parts[i].topic)) {
+                parts[i].error = TR_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+                break;
+            }
+        }
+        if (parts[i].error != TR_KERR_NONE) {
+            continue;
+        }
+        (void)offset_search(g, &parts[i].topic, parts[i].partition, &found);
+        if (!found) {
+            continue;
+        }
+        tr_buf_reset(&groups->key);
+        tr_groups_put_offset_key(&groups->key, &gid, &parts[i].topic,
+                                 parts[i].partition);
+        if (add_record(groups, now_ms, 1) != TR_OK) {
+            tr_batch_builder_reset(groups->builder);
+            kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+            goto out;
+        }
+        any = 1;
+    }
+    if (any && write_batch(groups, g) != TR_OK) {
+        kerr = TR_KERR_COORDINATOR_NOT_AVAILABLE;
+        goto out;
+    }
+    for (i = 0; any && i < n; i++) {
+        if (parts[i].error == TR_KERR_NONE) {
+            k = offset_search(g, &parts[i].topic, parts[i].partition, &found);
+            if (found) {
+                offset_delete_at(g, k);
+                deleted++;
+            }
+        }
+    }
+    if (deleted > 0) {
+        tr_log_info("group '%s': %zu committed offsets deleted (OffsetDelete)",
+                    TR_LOG_ESC(g->id), deleted);
+    }
+    kerr = TR_KERR_NONE;
+out:
+    pthread_mutex_unlock(&groups->lock);
+    return kerr;
+}
+
 int16_t
 tr_groups_delete(struct tr_groups *groups, const struct tr_str *group_id,
                  int64_t now_ms)
@@ -2468,6 +2625,8 @@ tr_groups_delete(struct tr_groups *groups, const struct tr_str *group_id,
     if (g == NULL) {
         goto out;
     }
+    expire_sessions(groups, g, now_ms);
+    try_complete_join(groups, g, now_ms);
     if (g->state != TR_GROUP_EMPTY) {
         kerr = TR_KERR_NON_EMPTY_GROUP;
         goto out;
@@ -2493,7 +2652,6 @@ void
 tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
 {
     struct group *g, *gnext;
-    struct member *m, *mnext;
     size_t i;
     int32_t p;
 
@@ -2521,21 +2679,7 @@ tr_groups_tick(struct tr_groups *groups, int64_t now_ms)
                 g->pending[i] = g->pending[--g->npending];
             }
         }
-        for (m = TAILQ_FIRST(&g->members); m != NULL; m = mnext) {
-            mnext = TAILQ_NEXT(m, link);
-            /* Members parked in a join or sync are kept alive (Kafka too). */
-            if (m->join_waiting || m->sync_waiting) {
-                continue;
-            }
-            if (now_ms - m->last_heartbeat > m->session_timeout_ms) {
-                tr_log_info("group '%s': member %s session timed out "
-                            "(%d ms)",
-                            TR_LOG_ESC(g->id), TR_LOG_ESC(m->id),
-                            m->session_timeout_ms);
-                member_gone(groups, g, m, now_ms);
-                mnext = TAILQ_FIRST(&g->members); /* list changed */
-            }
-        }
+        expire_sessions(groups, g, now_ms);
         try_complete_join(groups, g, now_ms);
     }
     if (now_ms >= groups->next_expiry) {
@@ -2738,6 +2882,7 @@ txn_offset_add(struct group *g, int64_t producer_id, const struct tr_str *topic,
     to->e.offset = offset;
     to->e.leader_epoch = leader_epoch;
     to->e.metadata = meta;
+    to->e.metadata_len = metadata->len > 0 ? metadata->len : 0;
     to->e.commit_ts = commit_ts;
     name = meta = NULL;
     err = TR_OK;
@@ -2768,7 +2913,7 @@ txn_complete_locked(struct tr_groups *groups, int32_t partition,
         for (i = 0, k = 0; i < g->ntxn_offsets; i++) {
             struct txn_offset *t = &g->txn_offsets[i];
             struct tr_str topic = cstr(t->e.topic);
-            struct tr_str meta = cstr(t->e.metadata);
+            struct tr_str meta = { t->e.metadata, t->e.metadata_len };
 
             if (t->producer_id != producer_id) {
                 g->txn_offsets[k++] = *t;

@@ -362,7 +362,8 @@ struct tr_group_offset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata;       /* NUL-terminated, but may hold NULs */
+    int32_t metadata_len; /* its bytes, exactly as committed */
 };
 
 /*
@@ -435,6 +436,21 @@ void tr_group_description_cleanup(struct tr_group_description *desc);
  */
 int16_t tr_groups_delete(struct tr_groups *groups,
                          const struct tr_str *group_id, int64_t now_ms);
+
+/*
+ * OffsetDelete: removes the group's committed offsets of 'n' partitions
+ * (their 'offset', 'leader_epoch' and 'metadata' are unused), with
+ * tombstones in the log. As Kafka: a group that is not empty must use the
+ * consumer protocol, and the partitions of topics its members subscribe
+ * to keep their offsets (GROUP_SUBSCRIBED_TO_TOPIC in their 'error'; the
+ * others get NONE, committed offset or not). Returns the group's error:
+ * GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_COORDINATOR,
+ * COORDINATOR_NOT_AVAILABLE (the write failed) or NONE.
+ */
+int16_t tr_groups_delete_offsets(struct tr_groups *groups,
+                                 const struct tr_str *group_id,
+                                 struct tr_offset_commit *parts, size_t n,
+                                 int64_t now_ms);
 
 /*
  * Record codec of __consumer_offsets (exported for tests and tools).

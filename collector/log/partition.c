@@ -129,6 +129,11 @@ tr_log_config_defaults(struct tr_log_config *cfg)
     cfg->delete_retention_ms = 86400000;
     cfg->min_cleanable_ratio = 0.5;
     cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
+    cfg->log_append_time = 0;
+    cfg->timestamp_before_max_ms = INT64_MAX;
+    cfg->timestamp_after_max_ms = INT64_MAX;
+    cfg->timestamp_difference_max_ms = INT64_MAX;
     cfg->segment_delete_delay_ms = 60000;
     cfg->retention_check_interval_ms = 300000;
     cfg->cleaner_enable = 1;
@@ -898,18 +903,56 @@ pending_reserve(struct tr_partition *part, size_t n)
 /* Bound on a decompressed batch checked or cleaned by the collector. */
 #define DECOMPRESSED_MAX_BYTES (256 * 1024 * 1024)
 
+void
+tr_append_errors_free(struct tr_append_errors *errs)
+{
+    if (errs != NULL) {
+        tr_free(errs->e);
+        errs->e = NULL;
+        errs->n = errs->cap = 0;
+    }
+}
+
+/* Notes one refused record; returns 'why' (or TR_ERR_NOMEM). */
+static tr_err_t
+record_refused(struct tr_append_errors *errs, tr_err_t why, int32_t index,
+               const struct tr_record *rec)
+{
+    struct tr_record_error *e;
+
+    if (errs == NULL) {
+        return why;
+    }
+    if (tr_array_reserve(&errs->e, &errs->cap, errs->n + 1, sizeof(*errs->e)) !=
+        TR_OK) {
+        return TR_ERR_NOMEM;
+    }
+    e = &errs->e[errs->n++];
+    e->err = why;
+    e->batch_index = index;
+    e->offset = rec->offset;
+    e->timestamp = rec->timestamp;
+    return why;
+}
+
 /*
- * Compacted logs need a key on every record. Kafka refuses keyless records
- * to them with CORRUPT_MESSAGE before Produce v8 and INVALID_RECORD from v8
- * (KIP-467); TR_ERR_CORRUPT gives the former, which every client version
- * understands. Only compacted logs pay for this walk, which decompresses.
+ * Checks each record of a batch as Kafka's LogValidator does, listing
+ * every refused one ('first_index' is the batch's first record's index in
+ * the record set): compacted logs need a key on every record (Kafka
+ * answers CORRUPT_MESSAGE before Produce v8, INVALID_RECORD from v8,
+ * KIP-467), and a CreateTime must lie within [ts_min, ts_max]. Only logs
+ * with either rule pay for this walk, which decompresses. Returns the
+ * first refusal, TR_OK if none.
  */
 static tr_err_t
-check_keys(const uint8_t *batch, size_t len)
+check_records(const uint8_t *batch, size_t len, int need_key, int check_ts,
+              int32_t first_index, struct tr_append_errors *errs,
+              int64_t ts_min, int64_t ts_max)
 {
     struct tr_batch_iter it;
     struct tr_record rec;
-    tr_err_t err;
+    tr_err_t err, first = TR_OK, why;
+    int32_t i;
 
     err = tr_batch_iter_init(&it, batch, len, DECOMPRESSED_MAX_BYTES);
     if (err != TR_OK) {
@@ -917,18 +960,27 @@ check_keys(const uint8_t *batch, size_t len)
                    ? err
                    : TR_ERR_CORRUPT;
     }
-    while ((err = tr_batch_iter_next(&it, &rec)) == TR_OK) {
-        if (rec.key_len < 0) {
-            tr_log_debug("a record without a key refused by a compacted log");
-            err = TR_ERR_NO_KEY;
+    for (i = first_index; (err = tr_batch_iter_next(&it, &rec)) == TR_OK; i++) {
+        why = need_key && rec.key_len < 0 ? TR_ERR_NO_KEY
+              : check_ts && (rec.timestamp < ts_min || rec.timestamp > ts_max)
+                  ? TR_ERR_TIMESTAMP
+                  : TR_OK;
+        if (why == TR_OK) {
+            continue;
+        }
+        tr_log_debug("record %d refused: %s", i, tr_err_str(why));
+        why = record_refused(errs, why, i, &rec);
+        /* Kafka answers INVALID_TIMESTAMP if any timestamp is refused. */
+        first = first == TR_OK || why != TR_ERR_NO_KEY ? why : first;
+        if (errs == NULL || why == TR_ERR_NOMEM) {
             break;
         }
     }
     tr_batch_iter_cleanup(&it);
-    if (err == TR_ERR_NOT_FOUND) {
-        return TR_OK;
+    if (err != TR_ERR_NOT_FOUND && err != TR_OK) {
+        return err == TR_ERR_NOMEM ? err : TR_ERR_CORRUPT;
     }
-    return err == TR_ERR_NOMEM || err == TR_ERR_NO_KEY ? err : TR_ERR_CORRUPT;
+    return first;
 }
 
 /* Whether the sequence rules apply to a batch. */
@@ -943,10 +995,40 @@ tr_err_t
 tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
                     struct tr_append_result *res)
 {
+    return tr_partition_append_at(part, records, len, tr_clock_wall_ms(), res,
+                                  NULL);
+}
+
+/* Kafka 3.6's bounds: before/after.max.ms, else difference.max.ms. */
+static void
+timestamp_bounds(const struct tr_log_config *cfg, int64_t now_ms, int64_t *lo,
+                 int64_t *hi)
+{
+    int64_t before = cfg->timestamp_before_max_ms != INT64_MAX
+                         ? cfg->timestamp_before_max_ms
+                         : cfg->timestamp_difference_max_ms;
+    int64_t after = cfg->timestamp_after_max_ms != INT64_MAX
+                        ? cfg->timestamp_after_max_ms
+                        : cfg->timestamp_difference_max_ms;
+
+    /* Wall time is positive: now_ms - before cannot overflow. */
+    *lo = before == INT64_MAX ? INT64_MIN : now_ms - before;
+    *hi = after > INT64_MAX - now_ms ? INT64_MAX : now_ms + after;
+}
+
+tr_err_t
+tr_partition_append_at(struct tr_partition *part, uint8_t *records, size_t len,
+                       int64_t now_ms, struct tr_append_result *res,
+                       struct tr_append_errors *errs)
+{
     tr_err_t err = TR_ERR_INVALID;
+    int64_t ts_min, ts_max;
+    int32_t record_index = 0;
+    tr_err_t refused = TR_OK;
+    int check_ts;
     struct tr_slice s;
     struct tr_batch_header h;
-    struct tr_producer_batch b, orig, first_dup, last_dup;
+    struct tr_producer_batch b, orig, first_dup = { 0 }, last_dup = { 0 };
     const uint8_t *batch;
     size_t blen;
     size_t nbatches = 0, npending = 0, ndup = 0, i;
@@ -968,6 +1050,13 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
     }
 
     /* 1. Validate every batch and check sequences before writing any. */
+    timestamp_bounds(&part->cfg, now_ms, &ts_min, &ts_max);
+    check_ts = !part->cfg.log_append_time &&
+               (ts_min != INT64_MIN || ts_max != INT64_MAX);
+    if (errs != NULL) {
+        errs->ts_min = ts_min;
+        errs->ts_max = ts_max;
+    }
     tr_slice_init(&s, records, len);
     while ((err = tr_batch_next(&s, &batch, &blen)) == TR_OK) {
         if (blen > (size_t)part->cfg.max_message_bytes) {
@@ -979,13 +1068,23 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
             err = err == TR_ERR_UNSUPPORTED ? err : TR_ERR_CORRUPT;
             goto out;
         }
-        if ((part->cfg.cleanup_policy & TR_LOG_CLEANUP_COMPACT) &&
+        if (((part->cfg.cleanup_policy & TR_LOG_CLEANUP_COMPACT) || check_ts) &&
             !(h.Attributes & TR_BATCH_ATTR_CONTROL)) {
-            err = check_keys(batch, blen);
+            err = check_records(
+                batch, blen, part->cfg.cleanup_policy & TR_LOG_CLEANUP_COMPACT,
+                check_ts, record_index, errs, ts_min, ts_max);
+            if (err == TR_ERR_NO_KEY || err == TR_ERR_TIMESTAMP) {
+                /* Go on: every refused record of every batch is listed. */
+                refused =
+                    refused == TR_OK || err == TR_ERR_TIMESTAMP ? err : refused;
+                record_index += h.RecordsCount;
+                continue;
+            }
             if (err != TR_OK) {
                 goto out;
             }
         }
+        record_index += h.RecordsCount;
         if (h.Attributes & TR_BATCH_ATTR_CONTROL) {
             /* Markers come from the coordinator only (LogValidator). */
             err = TR_ERR_INVALID;
@@ -1038,6 +1137,10 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
         err = TR_ERR_CORRUPT; /* a torn or undersized trailing batch */
         goto out;
     }
+    if (refused != TR_OK) {
+        err = refused;
+        goto out;
+    }
     /*
      * A retry of batches already written is answered with their original
      * offsets. A record set that mixes retried and new batches cannot come
@@ -1070,6 +1173,12 @@ tr_partition_append(struct tr_partition *part, uint8_t *records, size_t len,
         (void)tr_batch_header_parse(batch, blen, &h);
         tr_batch_set_base_offset((uint8_t *)batch, offset);
         tr_batch_set_leader_epoch((uint8_t *)batch, part->leader_epoch);
+        if (part->cfg.log_append_time &&
+            !(h.Attributes & TR_BATCH_ATTR_CONTROL)) {
+            /* LogAppendTime: the batch carries the append time. */
+            tr_batch_set_log_append_time((uint8_t *)batch, blen, now_ms);
+            res->log_append_time = now_ms;
+        }
         if (is_idempotent(&h)) {
             part->pending[i].first_offset = offset;
             part->pending[i].last_offset = offset + h.LastOffsetDelta;
@@ -1274,6 +1383,21 @@ out:
     if (r.fd >= 0) {
         close(r.fd);
     }
+}
+
+int64_t
+tr_partition_max_timestamp(struct tr_partition *part)
+{
+    int64_t max = -1, ts;
+    size_t i;
+
+    pthread_mutex_lock(&part->lock);
+    for (i = 0; i < part->nsegs; i++) {
+        ts = tr_segment_max_timestamp(part->segs[i]);
+        max = ts > max ? ts : max;
+    }
+    pthread_mutex_unlock(&part->lock);
+    return max;
 }
 
 tr_err_t
@@ -1746,6 +1870,25 @@ plan_ratio(const struct clean_plan *plan)
            (double)(plan->clean_bytes + plan->dirty_bytes);
 }
 
+/*
+ * The plan's dirty ratio, or 1 when max.compaction.lag.ms makes the log
+ * due for cleaning whatever its ratio: a dirty segment whose records are
+ * all older than the lag.
+ */
+static double
+plan_due(const struct clean_plan *plan, int64_t now_ms)
+{
+    double r = plan_ratio(plan);
+
+    if (r > 0.0 && plan->cfg.max_compaction_lag_ms < INT64_MAX &&
+        plan->first_dirty_seg < plan->end_seg &&
+        plan->segs[plan->first_dirty_seg].max_ts <
+            now_ms - plan->cfg.max_compaction_lag_ms) {
+        r = 1.0;
+    }
+    return r;
+}
+
 double
 tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
 {
@@ -1755,7 +1898,7 @@ tr_partition_dirty_ratio(struct tr_partition *part, int64_t now_ms)
     if (plan_clean(part, now_ms, 0, &plan) != TR_OK) {
         return 0.0;
     }
-    r = plan_ratio(&plan);
+    r = plan_due(&plan, now_ms);
     plan_free(&plan);
     return r;
 }
@@ -2004,7 +2147,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     }
     err = TR_ERR_AGAIN;
     if (plan.dirty_bytes == 0 ||
-        (!force && plan_ratio(&plan) < plan.cfg.min_cleanable_ratio)) {
+        (!force && plan_due(&plan, now_ms) < plan.cfg.min_cleanable_ratio)) {
         goto out;
     }
     expected = plan.segs[plan.end_seg - 1].next_base - plan.first_dirty;

@@ -49,6 +49,15 @@ struct tr_log_config {
     int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, 1 d */
     double min_cleanable_ratio;    /* log.cleaner.min.cleanable.ratio, 0.5 */
     int64_t min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms, 0 */
+    /* Topic configs only (no broker-wide default here): */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, INT64_MAX */
+    int log_append_time; /* message.timestamp.type: 1 for LogAppendTime */
+    /* message.timestamp.before/after.max.ms and the older
+     * message.timestamp.difference.max.ms (which bounds both when they
+     * are not set): how far a CreateTime may lie behind or ahead of now. */
+    int64_t timestamp_before_max_ms;
+    int64_t timestamp_after_max_ms;
+    int64_t timestamp_difference_max_ms;
     /* Broker-wide only (no topic override): */
     int64_t segment_delete_delay_ms;     /* log.segment.delete.delay.ms */
     int64_t retention_check_interval_ms; /* log.retention.check.interval.ms */
@@ -128,12 +137,43 @@ struct tr_append_result {
  * batch writes nothing. Errors: TR_ERR_CORRUPT (CRC, structure),
  * TR_ERR_TOO_LARGE (a batch over max_message_bytes), TR_ERR_UNSUPPORTED
  * (magic < 2), TR_ERR_NO_KEY for a record without a key in a
- * compacted log, TR_ERR_SEQUENCE,
+ * compacted log, TR_ERR_TIMESTAMP for a CreateTime out of the topic's
+ * bounds, TR_ERR_SEQUENCE,
  * TR_ERR_FENCED, TR_ERR_UNKNOWN_PRODUCER, TR_ERR_IO / TR_ERR_NOSPACE (nothing
  * visible was appended).
  */
 tr_err_t tr_partition_append(struct tr_partition *part, uint8_t *records,
                              size_t len, struct tr_append_result *res);
+
+/* A record refused within a record set (Produce v8 RecordErrors). */
+struct tr_record_error {
+    tr_err_t err;        /* TR_ERR_NO_KEY or TR_ERR_TIMESTAMP */
+    int32_t batch_index; /* the record's index in the record set */
+    int64_t offset;      /* its offset as the producer sent it */
+    int64_t timestamp;
+};
+
+/* The records an append refused; the caller owns and zeroes it. */
+struct tr_append_errors {
+    struct tr_record_error *e; /* owned: tr_append_errors_free */
+    size_t n, cap;
+    int64_t ts_min, ts_max; /* the CreateTimes allowed at the append */
+};
+
+void tr_append_errors_free(struct tr_append_errors *errs);
+
+/*
+ * tr_partition_append at wall time 'now_ms', as Produce uses it: every
+ * record's key (compacted logs) and CreateTime (message.timestamp.before/
+ * after/difference.max.ms) is checked and each refused record listed in
+ * 'errs' (may be NULL); the error returned is the first one's. On a
+ * LogAppendTime log each batch is stamped with 'now_ms', which goes into
+ * res->log_append_time.
+ */
+tr_err_t tr_partition_append_at(struct tr_partition *part, uint8_t *records,
+                                size_t len, int64_t now_ms,
+                                struct tr_append_result *res,
+                                struct tr_append_errors *errs);
 
 /*
  * A range of one segment file, to be sent with sendfile. 'fd' is a dup of
@@ -181,6 +221,8 @@ void tr_partition_offsets(struct tr_partition *part,
  * 'timestamp', found through the time index. *offset = -1 and *ts = -1 when
  * there is none.
  */
+/* The largest record timestamp in the partition, -1 when it has none. */
+int64_t tr_partition_max_timestamp(struct tr_partition *part);
 tr_err_t tr_partition_offset_for_time(struct tr_partition *part,
                                       int64_t timestamp, int64_t *offset,
                                       int64_t *ts);

@@ -76,6 +76,7 @@ enum topt_type {
     TOPT_ENUM,  /* one of 'choices' */
     TOPT_LIST,  /* comma-separated subset of 'choices', at least one */
     TOPT_RATIO, /* a double within [0, 1] */
+    TOPT_TEXT,  /* any short text (kept, with no meaning here) */
 };
 
 #define NO_LOG_FIELD ((size_t)-1)
@@ -102,7 +103,8 @@ static const char *const compression_types[] = {
  * NOTE: keys that set a field of struct tr_log_config name it here; the
  * field's width follows from the type (TOPT_INT32 -> int32_t, TOPT_INT64 ->
  * int64_t, TOPT_RATIO -> double, TOPT_LIST -> int of TR_LOG_CLEANUP_* bits,
- * cleanup.policy being the only list), except segment.bytes, which Kafka
+ * cleanup.policy being the only list, TOPT_ENUM -> int index of the
+ * choice), except segment.bytes, which Kafka
  * bounds as an int but the log stores as int64 (see apply_log_config and
  * topic_value). Change both together.
  */
@@ -110,18 +112,44 @@ static const char *const compression_types[] = {
 static const struct topic_opt topic_opts[] = {
     { "cleanup.policy", TOPT_LIST, 0, 0, LOGF(cleanup_policy), NULL,
       cleanup_policies },
+    { "compression.gzip.level", TOPT_INT32, -1, 9, NO_LOG_FIELD, "-1", NULL },
+    { "compression.lz4.level", TOPT_INT32, 1, 17, NO_LOG_FIELD, "9", NULL },
     { "compression.type", TOPT_ENUM, 0, 0, NO_LOG_FIELD, "producer",
       compression_types },
+    { "compression.zstd.level", TOPT_INT32, -131072, 22, NO_LOG_FIELD, "3",
+      NULL },
     { "delete.retention.ms", TOPT_INT64, 0, INT64_MAX,
       LOGF(delete_retention_ms), NULL, NULL },
+    { "file.delete.delay.ms", TOPT_INT64, 0, INT64_MAX,
+      LOGF(segment_delete_delay_ms), NULL, NULL },
     { "flush.messages", TOPT_INT64, 1, INT64_MAX, LOGF(flush_messages), NULL,
       NULL },
     { "flush.ms", TOPT_INT64, 0, INT64_MAX, LOGF(flush_ms), NULL, NULL },
+    { "follower.replication.throttled.replicas", TOPT_TEXT, 0, 0,
+      NO_LOG_FIELD, "", NULL },
     { "index.interval.bytes", TOPT_INT32, 0, INT32_MAX,
       LOGF(index_interval_bytes), NULL, NULL },
+    { "leader.replication.throttled.replicas", TOPT_TEXT, 0, 0, NO_LOG_FIELD,
+      "", NULL },
+    { "local.retention.bytes", TOPT_INT64, -2, INT64_MAX, NO_LOG_FIELD, "-2",
+      NULL },
+    { "local.retention.ms", TOPT_INT64, -2, INT64_MAX, NO_LOG_FIELD, "-2",
+      NULL },
+    { "max.compaction.lag.ms", TOPT_INT64, 1, INT64_MAX,
+      LOGF(max_compaction_lag_ms), NULL, NULL },
     { "max.message.bytes", TOPT_INT32, 0, INT32_MAX, LOGF(max_message_bytes),
       NULL, NULL },
-    { "message.timestamp.type", TOPT_ENUM, 0, 0, NO_LOG_FIELD, "CreateTime",
+    { "message.downconversion.enable", TOPT_BOOL, 0, 0, NO_LOG_FIELD, "true",
+      NULL },
+    { "message.format.version", TOPT_TEXT, 0, 0, NO_LOG_FIELD, "3.0-IV1",
+      NULL },
+    { "message.timestamp.after.max.ms", TOPT_INT64, 0, INT64_MAX,
+      LOGF(timestamp_after_max_ms), NULL, NULL },
+    { "message.timestamp.before.max.ms", TOPT_INT64, 0, INT64_MAX,
+      LOGF(timestamp_before_max_ms), NULL, NULL },
+    { "message.timestamp.difference.max.ms", TOPT_INT64, 0, INT64_MAX,
+      LOGF(timestamp_difference_max_ms), NULL, NULL },
+    { "message.timestamp.type", TOPT_ENUM, 0, 0, LOGF(log_append_time), NULL,
       timestamp_types },
     { "min.cleanable.dirty.ratio", TOPT_RATIO, 0, 1,
       LOGF(min_cleanable_ratio), NULL, NULL },
@@ -129,6 +157,12 @@ static const struct topic_opt topic_opts[] = {
       LOGF(min_compaction_lag_ms), NULL, NULL },
     { "min.insync.replicas", TOPT_INT32, 1, INT32_MAX, NO_LOG_FIELD, "1",
       NULL },
+    { "preallocate", TOPT_BOOL, 0, 0, NO_LOG_FIELD, "false", NULL },
+    { "remote.log.copy.disable", TOPT_BOOL, 0, 0, NO_LOG_FIELD, "false",
+      NULL },
+    { "remote.log.delete.on.disable", TOPT_BOOL, 0, 0, NO_LOG_FIELD, "false",
+      NULL },
+    { "remote.storage.enable", TOPT_BOOL, 0, 0, NO_LOG_FIELD, "false", NULL },
     { "retention.bytes", TOPT_INT64, -1, INT64_MAX, LOGF(retention_bytes),
       NULL, NULL },
     { "retention.ms", TOPT_INT64, -1, INT64_MAX, LOGF(retention_ms), NULL,
@@ -137,6 +171,8 @@ static const struct topic_opt topic_opts[] = {
       NULL },
     { "segment.index.bytes", TOPT_INT32, 4, INT32_MAX,
       LOGF(segment_index_bytes), NULL, NULL },
+    { "segment.jitter.ms", TOPT_INT64, 0, INT64_MAX, NO_LOG_FIELD, "0",
+      NULL },
     { "segment.ms", TOPT_INT64, 1, INT64_MAX, LOGF(segment_ms), NULL, NULL },
     { "unclean.leader.election.enable", TOPT_BOOL, 0, 0, NO_LOG_FIELD,
       "false", NULL },
@@ -250,6 +286,20 @@ in_choices(const char *const *choices, const char *value, size_t len)
     return 0;
 }
 
+/* The index of a validated value among 'choices'. */
+static int
+choice_index(const char *const *choices, const char *value)
+{
+    int i;
+
+    for (i = 0; choices[i + 1] != NULL; i++) {
+        if (strcmp(choices[i], value) == 0) {
+            break;
+        }
+    }
+    return i;
+}
+
 /* Checks 'value' for topic config 'o'; fills 'reason' if it is bad. */
 static tr_err_t
 validate_topic_value(const struct topic_opt *o, const char *value, char *reason,
@@ -301,6 +351,9 @@ validate_topic_value(const struct topic_opt *o, const char *value, char *reason,
                 break;
             }
         }
+        err = TR_OK;
+        break;
+    case TOPT_TEXT:
         err = TR_OK;
         break;
     case TOPT_RATIO:
@@ -373,6 +426,8 @@ apply_log_config(struct tr_topics *topics, struct topic *t)
         /* Values were validated when set, so strtoll cannot fail here. */
         if (o->type == TOPT_LIST) {
             *(int *)field = cleanup_bits(t->overrides[i]);
+        } else if (o->type == TOPT_ENUM) {
+            *(int *)field = choice_index(o->choices, t->overrides[i]);
         } else if (o->type == TOPT_RATIO) {
             *(double *)field = strtod(t->overrides[i], NULL);
         } else if (o->log_offset == LOGF(segment_bytes) ||
@@ -398,6 +453,8 @@ default_value(const struct tr_log_config *defaults, size_t i, char *buf,
         field = (const char *)defaults + o->log_offset;
         if (o->type == TOPT_LIST) {
             cleanup_text(*(const int *)field, buf, len);
+        } else if (o->type == TOPT_ENUM) {
+            snprintf(buf, len, "%s", o->choices[*(const int *)field]);
         } else if (o->type == TOPT_RATIO) {
             snprintf(buf, len, "%g", *(const double *)field);
         } else if (o->log_offset == LOGF(segment_bytes) ||
@@ -698,7 +755,7 @@ static tr_err_t
 write_topic_meta(struct tr_topics *topics, const struct topic *t)
 {
     char dir[PATH_MAX], name[TR_TOPIC_NAME_MAX + 32];
-    char text[4096];
+    char text[8192];
     size_t i, n;
     int r;
 
@@ -1655,11 +1712,38 @@ partition_dir_exists(struct tr_topics *topics, const char *name, int32_t index)
 }
 
 tr_err_t
+tr_topics_validate_configs(const struct tr_config_entry *configs,
+                           size_t nconfigs, char *errbuf, size_t errlen)
+{
+    char reason[256];
+    const struct topic_opt *o;
+    size_t i, k;
+
+    for (i = 0; i < nconfigs; i++) {
+        o = find_topic_opt(configs[i].name, &k);
+        if (o == NULL) {
+            /* Kafka's words (InvalidConfigurationException). */
+            snprintf(errbuf, errlen, "Unknown topic config name: %s",
+                     configs[i].name);
+            return TR_ERR_CONFIG;
+        }
+        if (configs[i].value != NULL &&
+            validate_topic_value(o, configs[i].value, reason, sizeof(reason)) !=
+                TR_OK) {
+            snprintf(errbuf, errlen, "invalid value for %s: %s", o->name,
+                     reason);
+            return TR_ERR_CONFIG;
+        }
+    }
+    return TR_OK;
+}
+
+tr_err_t
 tr_topics_create(struct tr_topics *topics, const char *name, int32_t partitions,
                  const struct tr_config_entry *configs, size_t nconfigs,
                  char *errbuf, size_t errlen)
 {
-    char path[PATH_MAX], reason[256];
+    char path[PATH_MAX];
     const struct topic_opt *o;
     struct topic *t = NULL;
     size_t i, k;
@@ -1688,23 +1772,15 @@ tr_topics_create(struct tr_topics *topics, const char *name, int32_t partitions,
         goto out;
     }
     snprintf(t->name, sizeof(t->name), "%s", name);
+    if (tr_topics_validate_configs(configs, nconfigs, errbuf, errlen) !=
+        TR_OK) {
+        err = TR_ERR_CONFIG;
+        goto out;
+    }
     for (i = 0; i < nconfigs; i++) {
         o = find_topic_opt(configs[i].name, &k);
-        if (o == NULL) {
-            snprintf(errbuf, errlen, "unknown topic config '%s'",
-                     configs[i].name);
-            err = TR_ERR_CONFIG;
-            goto out;
-        }
-        if (configs[i].value == NULL) {
+        if (o == NULL || configs[i].value == NULL) {
             continue; /* null means "use the default" in CreateTopics */
-        }
-        if (validate_topic_value(o, configs[i].value, reason, sizeof(reason)) !=
-            TR_OK) {
-            snprintf(errbuf, errlen, "invalid value for %s: %s", o->name,
-                     reason);
-            err = TR_ERR_CONFIG;
-            goto out;
         }
         tr_free(t->overrides[k]);
         t->overrides[k] = tr_strdup(configs[i].value);
@@ -2070,7 +2146,7 @@ tr_topics_alter_configs(struct tr_topics *topics, const char *name,
     for (i = 0; i < n; i++) {
         o = find_topic_opt(alters[i].name, &k);
         if (o == NULL) {
-            snprintf(errbuf, errlen, "unknown topic config '%s'",
+            snprintf(errbuf, errlen, "Unknown topic config name: %s",
                      alters[i].name);
             err = TR_ERR_CONFIG;
             goto out;

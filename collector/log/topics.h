@@ -67,6 +67,14 @@ struct tr_config_entry {
 };
 
 /*
+ * Checks topic configs as CreateTopics would (every name Kafka knows for
+ * topics, each value within Kafka's bounds); a null value is accepted.
+ * Errors: TR_ERR_CONFIG, with 'errbuf' saying which entry and why.
+ */
+tr_err_t tr_topics_validate_configs(const struct tr_config_entry *configs,
+                                    size_t nconfigs, char *errbuf,
+                                    size_t errlen);
+/*
  * Creates topic 'name' with 'partitions' partitions and the given configs.
  * Errors: TR_ERR_EXISTS, TR_ERR_INVALID (bad name or partition count),
  * TR_ERR_CONFIG (unknown config key or bad value; 'errbuf' says which).

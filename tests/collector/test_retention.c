@@ -311,9 +311,9 @@ test_retention_delete_records(void **state)
 /* Through the topic registry                                              */
 
 struct described {
-    char value[32][64];
-    char name[32][64];
-    int source[32];
+    char value[64][64];
+    char name[64][64];
+    int source[64];
     int n;
 };
 
@@ -323,7 +323,7 @@ describe_cb(const char *name, const char *value, enum tr_config_source source,
 {
     struct described *d = arg;
 
-    assert_true(d->n < 32);
+    assert_true(d->n < 64);
     snprintf(d->name[d->n], sizeof(d->name[0]), "%s", name);
     snprintf(d->value[d->n], sizeof(d->value[0]), "%s", value);
     d->source[d->n] = (int)source;

@@ -866,6 +866,19 @@ test_batch_log_append_time(void **state)
     assert_int_equal(n, 4);
     tr_batch_iter_cleanup(&it);
     free(b);
+
+    /* tr_batch_set_log_append_time does the same as the collector's
+     * append on a LogAppendTime topic: still a valid batch. */
+    b = dup_bytes(kp_plain, sizeof(kp_plain));
+    tr_batch_set_log_append_time(b, sizeof(kp_plain), 1900000000000LL);
+    {
+        struct tr_batch_header h;
+
+        assert_int_equal(tr_batch_validate(b, sizeof(kp_plain), &h), TR_OK);
+        assert_true(h.Attributes & TR_BATCH_ATTR_LOG_APPEND_TS);
+        assert_int_equal(h.MaxTimestamp, 1900000000000LL);
+    }
+    free(b);
 }
 
 /*

@@ -17,13 +17,13 @@ test_err_every_code_has_a_name(void **state)
 {
     int code;
 
-    for (code = TR_OK; code >= TR_ERR_TXN_STATE; code--) {
+    for (code = TR_OK; code >= TR_ERR_TIMESTAMP; code--) {
         const char *name = tr_err_str((tr_err_t)code);
 
         assert_non_null(name);
         assert_string_not_equal(name, "unknown error");
     }
-    assert_string_equal(tr_err_str((tr_err_t)(TR_ERR_TXN_STATE - 1)),
+    assert_string_equal(tr_err_str((tr_err_t)(TR_ERR_TIMESTAMP - 1)),
                         "unknown error");
 }
 
