@@ -109,6 +109,9 @@ struct file {
      */
     uint64_t last_end, trunc_last_end;
     uint32_t last_len, last_crc, trunc_last_len, trunc_last_crc;
+    /* The last prefix asked about by the journal's skip check (ship.h). */
+    uint32_t pfx_len, pfx_crc;
+    int pfx_ok; /* -1: not asked yet */
     TAILQ_ENTRY(file) all, ready, open;
     struct file *path_next, *id_next;
 };
@@ -150,6 +153,7 @@ struct tr_agent {
     struct tr_record_header hdrs[MAX_HEADERS];
     struct tr_registry_entry *entries; /* reused for every save */
     size_t entries_cap;
+    size_t nentries_saved, live_hint; /* for journal_live */
     unsigned scan_gen;
     int first_scan;
     int stopping;
@@ -900,6 +904,7 @@ fresh:
         return;
     }
     f->fd = -1;
+    f->pfx_ok = -1;
     f->in = in;
     f->id.dev = (uint64_t)st.st_dev;
     f->id.ino = (uint64_t)st.st_ino;
@@ -1196,10 +1201,84 @@ on_save(evutil_socket_t fd, short what, void *arg)
     tr_agent_save(a);
 }
 
+/* ---- exactly once: the journal's view of files (ship.h) ---------------- */
+
+static int
+file_ident(void *arg, const struct tr_inflight_queue *q,
+           struct tr_journal_rec *id)
+{
+    const struct file *f = q->owner;
+    (void)arg;
+    if (f == NULL) {
+        return 0;
+    }
+    id->dev = f->id.dev;
+    id->ino = f->id.ino;
+    id->fp_len = f->id.fp_len;
+    id->fp_crc = f->id.fp_crc;
+    return 1;
+}
+
+static int
+file_prefix(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
+            uint32_t fp_crc)
+{
+    struct file *f = q->owner;
+    struct tr_tail_id now;
+    (void)arg;
+    if (f == NULL) {
+        return 0;
+    }
+    if (fp_len == f->id.fp_len) {
+        return fp_crc == f->id.fp_crc;
+    }
+    if (f->pfx_ok < 0 || f->pfx_len != fp_len || f->pfx_crc != fp_crc) {
+        f->pfx_len = fp_len;
+        f->pfx_crc = fp_crc;
+        f->pfx_ok = f->fd >= 0 && fp_len < f->id.fp_len &&
+                    tr_tail_fingerprint(f->fd, fp_len, &now) == TR_OK &&
+                    now.fp_len == fp_len && now.fp_crc == fp_crc;
+    }
+    return f->pfx_ok;
+}
+
+static const struct tr_ship_files ship_files = { file_ident, file_prefix };
+
+/*
+ * Compaction's question: may a line of this file ending at 'end' still be
+ * read again? Yes while the registry just written is before it. A file
+ * the registry no longer has is finished (or deleted: it cannot be read
+ * again anyway).
+ */
+static int
+journal_live(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len,
+             uint32_t fp_crc, uint64_t end)
+{
+    struct tr_agent *a = arg;
+    (void)fp_len;
+    (void)fp_crc;
+    for (size_t i = 0; i < a->nentries_saved; i++) {
+        size_t k = (a->live_hint + i) % a->nentries_saved;
+        const struct tr_registry_entry *e = &a->entries[k];
+        if (e->dev == dev && e->ino == ino) {
+            a->live_hint = k;
+            return e->offset < end;
+        }
+    }
+    return 0;
+}
+
 static void
 on_done(void *arg, struct tr_inflight_queue *q, int ok)
 {
     struct tr_agent *a = arg;
+    if (q == NULL) {
+        /* Sends are accepted again (resent batches acknowledged). */
+        if (!a->stopping && !TAILQ_EMPTY(&a->ready)) {
+            schedule(a);
+        }
+        return;
+    }
     if (ok) {
         a->c.acked_unsaved++;
     }
@@ -1237,6 +1316,13 @@ render(void *arg, struct evbuffer *out)
         { "tributary_agent_records_acked_total", "counter", "Records the collector acknowledged.", (double)ss.acked },
         { "tributary_agent_records_failed_total", "counter", "Records that failed and are read again.", (double)ss.failed },
         { "tributary_agent_records_dropped_total", "counter", "Records refused as too large (read again).", (double)ss.dropped_too_large },
+        { "tributary_agent_journal_resent_batches_total", "counter", "Journaled batches resent with their original sequences after a restart.", (double)ss.resent_batches },
+        { "tributary_agent_journal_landed_batches_total", "counter", "Journaled batches the collector already had at a restart (not resent).", (double)ss.landed_batches },
+        { "tributary_agent_journal_skipped_records_total", "counter", "Lines read again after a restart and not sent again (journaled).", (double)ss.skipped_records },
+        { "tributary_agent_exactly_once_fallbacks_total", "counter", "Times the producer id was lost (collector forgot it): those records were delivered at least once.", (double)ss.fallbacks },
+        { "tributary_agent_journal_errors_total", "counter", "Journal writes that failed (those records at least once).", (double)ss.journal_errors },
+        { "tributary_agent_journal_compactions_total", "counter", "Journal rewrites dropping entries the registry has passed.", (double)ss.journal_compactions },
+        { "tributary_agent_journal_bytes", "gauge", "Size of the journal file.", (double)tr_ship_journal_bytes(a->ship) },
         { "tributary_agent_rotations_total", "counter", "Files seen under a new name.", (double)a->c.rotations },
         { "tributary_agent_truncations_total", "counter", "Files that shrank (copytruncate) and were read again.", (double)a->c.truncations },
         { "tributary_agent_copies_total", "counter", "copytruncate copies recognised and continued at the acknowledged position.", (double)a->c.copies },
@@ -1424,6 +1510,14 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
                  conf->state_dir);
         goto out;
     }
+    /*
+     * Before any timer: with exactly_once this may run the loop while it
+     * asks the collector where the last run's producer id stands.
+     */
+    if ((err = tr_ship_new(base, conf, &ship_files, on_done, a, &a->ship,
+                           errbuf, errlen)) != TR_OK) {
+        goto out;
+    }
     a->ev_work = event_new(base, -1, 0, on_work, a);
     if (a->ev_work == NULL) {
         err = TR_ERR_NOMEM;
@@ -1440,10 +1534,6 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
     if ((err = tr_watch_new(base, conf->watch_mode, conf->rescan_interval_ms,
                             on_watch, a, &a->watch)) != TR_OK) {
         snprintf(errbuf, errlen, "watch: %s", tr_err_str(err));
-        goto out;
-    }
-    if ((err = tr_ship_new(base, conf, on_done, a, &a->ship)) != TR_OK) {
-        snprintf(errbuf, errlen, "producer: %s", tr_err_str(err));
         goto out;
     }
     if (conf->metrics_listen != NULL &&
@@ -1517,6 +1607,9 @@ tr_agent_save(struct tr_agent *a)
         }
     }
     int64_t start_us = tr_clock_mono_us();
+    if (a->ship != NULL && tr_ship_journal_sync(a->ship) != TR_OK) {
+        tr_log_warn("journal: fdatasync failed");
+    }
     err = tr_registry_save(a->conf->state_dir, a->entries, n, errbuf,
                            sizeof(errbuf));
     a->save_done_us = tr_clock_mono_us();
@@ -1536,6 +1629,10 @@ tr_agent_save(struct tr_agent *a)
     }
     a->registry_ok = 1;
     a->c.registry_writes++;
+    if (a->ship != NULL && a->nfiles > 0) {
+        a->nentries_saved = n;
+        tr_ship_journal_compact(a->ship, journal_live, a);
+    }
     a->c.acked_unsaved -= covered;
     if (covered > a->c.save_window_max) {
         a->c.save_window_max = covered;

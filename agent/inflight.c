@@ -104,6 +104,16 @@ tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
     return TR_OK;
 }
 
+struct tr_inflight_queue *
+tr_inflight_token(const struct tr_inflight *inf, uintptr_t token,
+                  uint64_t *end)
+{
+    const struct slot *s = &inf->slots[(uint32_t)token - 1];
+
+    *end = s->end;
+    return s->q;
+}
+
 static void
 release(struct tr_inflight *inf, uint32_t id)
 {

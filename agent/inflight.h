@@ -64,6 +64,10 @@ void tr_inflight_unpush(struct tr_inflight *inf, struct tr_inflight_queue *q,
 struct tr_inflight_queue *tr_inflight_done(struct tr_inflight *inf,
                                            uintptr_t token, int ok);
 
+/* The queue of the record 'token' (still outstanding) and its end. */
+struct tr_inflight_queue *tr_inflight_token(const struct tr_inflight *inf,
+                                            uintptr_t token, uint64_t *end);
+
 /* Slots in use. */
 size_t tr_inflight_used(const struct tr_inflight *inf);
 /* Slots left. */
