@@ -79,9 +79,15 @@ skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
         tr_free(old);
     }
     size_t i = skip_hash(r->dev, r->ino, r->end) & (s->skip_cap - 1);
+    /*
+     * The same (dev, ino, end) may come twice: a file truncated and
+     * written again (copytruncate) has lines at the same offsets; its
+     * fingerprint tells them apart (already_sent).
+     */
     while (s->skips[i].state == 1) {
         struct skip *k = &s->skips[i];
-        if (k->dev == r->dev && k->ino == r->ino && k->end == r->end) {
+        if (k->dev == r->dev && k->ino == r->ino && k->end == r->end &&
+            k->fp_len == r->fp_len && k->fp_crc == r->fp_crc) {
             return TR_OK; /* already there */
         }
         i = (i + 1) & (s->skip_cap - 1);
@@ -92,15 +98,20 @@ skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
     return TR_OK;
 }
 
-/* The entry for (dev, ino, end), or NULL. */
+/*
+ * The entry for (dev, ino, end) whose fingerprint q's file still has, or
+ * NULL.
+ */
 static struct skip *
-skip_find(struct tr_ship *s, uint64_t dev, uint64_t ino, uint64_t end)
+skip_find(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t dev,
+          uint64_t ino, uint64_t end)
 {
     size_t i = skip_hash(dev, ino, end) & (s->skip_cap - 1);
 
     while (s->skips[i].state != 0) {
         struct skip *k = &s->skips[i];
-        if (k->state == 1 && k->dev == dev && k->ino == ino && k->end == end) {
+        if (k->state == 1 && k->dev == dev && k->ino == ino && k->end == end &&
+            s->files->prefix(s->arg, q, k->fp_len, k->fp_crc)) {
             return k;
         }
         i = (i + 1) & (s->skip_cap - 1);
@@ -513,7 +524,12 @@ tr_ship_free(struct tr_ship *s)
     tr_free(s);
 }
 
-/* 1 if the line of q's file ending at 'end' is in a resumed batch. */
+/*
+ * 1 if the line of q's file ending at 'end' is in a resumed batch: same
+ * file (or the file it is a copytruncate copy of), same offset, and the
+ * file still starts with the bytes it had then (not truncated and written
+ * again).
+ */
 static int
 already_sent(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t end)
 {
@@ -521,12 +537,14 @@ already_sent(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t end)
     struct skip *k;
 
     memset(&id, 0, sizeof(id));
-    if (!s->files->ident(s->arg, q, &id) ||
-        (k = skip_find(s, id.dev, id.ino, end)) == NULL) {
+    if (!s->files->ident(s->arg, q, &id)) {
         return 0;
     }
-    /* Same file, not a truncated and rewritten one? */
-    if (!s->files->prefix(s->arg, q, k->fp_len, k->fp_crc)) {
+    k = skip_find(s, q, id.dev, id.ino, end);
+    if (k == NULL && s->files->origin(s->arg, q, &id.dev, &id.ino)) {
+        k = skip_find(s, q, id.dev, id.ino, end);
+    }
+    if (k == NULL) {
         return 0;
     }
     k->state = 2;

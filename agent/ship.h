@@ -48,13 +48,17 @@ struct tr_ship_stats {
  * once). ident fills the identity of q's file (0: none). prefix answers
  * whether q's file still starts with the fp_len bytes whose CRC-32C is
  * fp_crc (the file a journaled line came from, not a truncated and
- * rewritten one).
+ * rewritten one). A copytruncate copy's lines are also looked up under the
+ * identity of the file it copies (origin).
  */
 struct tr_ship_files {
     int (*ident)(void *arg, const struct tr_inflight_queue *q,
                  struct tr_journal_rec *id);
     int (*prefix)(void *arg, const struct tr_inflight_queue *q,
                   uint32_t fp_len, uint32_t fp_crc);
+    /* q's file is logrotate's copy of file (dev, ino): 1, else 0. */
+    int (*origin)(void *arg, const struct tr_inflight_queue *q,
+                  uint64_t *dev, uint64_t *ino);
 };
 
 /*
