@@ -334,6 +334,11 @@ static tr_err_t
 new_queue(struct file *f, uint64_t offset)
 {
     if (f->q != NULL && f->q->count > 0) {
+        /* Its records are still out; the journal still needs the file. */
+        f->q->gone_dev = f->id.dev;
+        f->q->gone_ino = f->id.ino;
+        f->q->gone_fp_len = f->id.fp_len;
+        f->q->gone_fp_crc = f->id.fp_crc;
         f->q->owner = NULL;
         f->q = NULL;
     }
@@ -1260,7 +1265,12 @@ file_ident(void *arg, const struct tr_inflight_queue *q,
     const struct file *f = q->owner;
     (void)arg;
     if (f == NULL) {
-        return 0;
+        /* Let go of (truncated) with records out: as it was then. */
+        id->dev = q->gone_dev;
+        id->ino = q->gone_ino;
+        id->fp_len = q->gone_fp_len;
+        id->fp_crc = q->gone_fp_crc;
+        return q->gone_dev != 0 || q->gone_ino != 0;
     }
     id->dev = f->id.dev;
     id->ino = f->id.ino;
@@ -1307,7 +1317,7 @@ file_prefix(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
 }
 
 static const struct tr_ship_files ship_files = { file_ident, file_prefix,
-                                                  file_origin };
+                                                 file_origin };
 
 /*
  * Compaction's question: may a line of this file ending at 'end' still be

@@ -30,6 +30,12 @@ struct tr_inflight_queue {
     int failed;          /* a record failed: committed is frozen */
     uint64_t committed;  /* every byte before this was acknowledged */
     void *owner;
+    /*
+     * The owner's: what identified its file when the owner let go of the
+     * queue with records still out (a truncation), for the journal.
+     */
+    uint64_t gone_dev, gone_ino;
+    uint32_t gone_fp_len, gone_fp_crc;
 };
 
 struct tr_inflight;

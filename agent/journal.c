@@ -21,12 +21,13 @@
 #include "crc32c.h"
 #include "fsutil.h"
 
-#define JOURNAL_NAME   "journal"
-#define JOURNAL_TMP    "journal.tmp"
-#define JOURNAL_HDR    8  /* length + CRC */
-#define JOURNAL_REC    32 /* one record's line */
+#define JOURNAL_NAME "journal"
+#define JOURNAL_TMP  "journal.tmp"
+#define JOURNAL_HDR  8  /* length + CRC */
+#define JOURNAL_REC  32 /* one record's line */
 #define JOURNAL_B_FIXED                                                        \
-    (1 + 8 + 2 + 4 + 4 + 4 + 2 + 4 + 4) /* 'B' payload without variable parts */
+    (1 + 8 + 2 + 4 + 4 + 4 + 2 + 4 + 4) /* 'B' payload without variable parts  \
+                                         */
 
 /* The largest line end per file of one entry. */
 struct jfile {
@@ -119,8 +120,8 @@ index_add(struct tr_journal *j, uint64_t off, uint32_t len, int64_t pid,
                 return TR_ERR_NOMEM;
             }
             e->files = grown;
-            e->files[e->nfiles++] = (struct jfile){ r->dev, r->ino, r->end,
-                                                    r->fp_len, r->fp_crc };
+            e->files[e->nfiles++] =
+                (struct jfile){ r->dev, r->ino, r->end, r->fp_len, r->fp_crc };
         }
     }
     j->nents++;
@@ -158,7 +159,8 @@ tr_journal_set_pid(struct tr_journal *j, int64_t pid, int16_t epoch)
     if (tr_buf_err(&j->out) != TR_OK) {
         return TR_ERR_NOMEM;
     }
-    if ((err = tr_write_all(j->fd, tr_buf_data(&j->out), tr_buf_len(&j->out))) != TR_OK) {
+    if ((err = tr_write_all(j->fd, tr_buf_data(&j->out),
+                            tr_buf_len(&j->out))) != TR_OK) {
         return err;
     }
     j->size += tr_buf_len(&j->out);
@@ -411,11 +413,12 @@ tr_journal_open(const char *dir, struct tr_journal **out, char *errbuf,
     j->epoch = -1;
     tr_buf_init(&j->out, SIZE_MAX);
     j->dir = tr_strdup(dir);
-    j->path = tr_malloc(strlen(dir) + sizeof(JOURNAL_NAME) + 1);
+    size_t plen = strlen(dir) + sizeof(JOURNAL_NAME) + 1;
+    j->path = tr_malloc(plen);
     if (j->dir == NULL || j->path == NULL) {
         goto out;
     }
-    sprintf(j->path, "%s/%s", dir, JOURNAL_NAME);
+    snprintf(j->path, plen, "%s/%s", dir, JOURNAL_NAME);
     err = TR_ERR_IO;
     j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (j->fd < 0 || fstat(j->fd, &st) != 0) {
@@ -542,19 +545,20 @@ tr_journal_compact(struct tr_journal *j, tr_journal_live_cb *live, void *arg)
     int fd = -1;
     tr_err_t err = TR_ERR_NOMEM;
 
-    tmp = tr_malloc(strlen(j->dir) + sizeof(JOURNAL_TMP) + 1);
+    size_t tlen = strlen(j->dir) + sizeof(JOURNAL_TMP) + 1;
+    tmp = tr_malloc(tlen);
     if (tmp == NULL) {
         goto out;
     }
-    sprintf(tmp, "%s/%s", j->dir, JOURNAL_TMP);
+    snprintf(tmp, tlen, "%s/%s", j->dir, JOURNAL_TMP);
     err = TR_ERR_IO;
     fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         goto out;
     }
     put_pid(&j->out, j->pid, j->epoch);
-    if ((err = tr_write_all(fd, tr_buf_data(&j->out),
-                            tr_buf_len(&j->out))) != TR_OK) {
+    if ((err = tr_write_all(fd, tr_buf_data(&j->out), tr_buf_len(&j->out))) !=
+        TR_OK) {
         goto out;
     }
     size = tr_buf_len(&j->out);

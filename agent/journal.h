@@ -59,8 +59,8 @@ struct tr_journal;
  * Opens DIR/journal (created if missing), loads the batches of the last
  * producer id and cuts a torn tail. *out is owned (tr_journal_free).
  */
-tr_err_t tr_journal_open(const char *dir, struct tr_journal **out,
-                         char *errbuf, size_t errlen);
+tr_err_t tr_journal_open(const char *dir, struct tr_journal **out, char *errbuf,
+                         size_t errlen);
 void tr_journal_free(struct tr_journal *j);
 
 /* The last producer id journaled (-1: none) and its epoch. */

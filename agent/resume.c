@@ -23,7 +23,11 @@
 #define RESUME_ROUND_MS    100
 #define RESUME_MAX_REFUSED 50 /* errors for one partition before giving up */
 
-enum { PART_TODO, PART_ASKED, PART_DONE };
+enum {
+    PART_TODO,
+    PART_ASKED,
+    PART_DONE
+};
 
 struct rctx {
     struct tr_client *client;
@@ -230,7 +234,8 @@ ask_leader(struct rctx *x, int32_t leader, struct tr_conn *conn)
     /* Topics, each with its partitions (the list is grouped by topic). */
     size_t ntopics = 0;
     for (size_t i = 0; i < r->n; i++) {
-        if (i == 0 || x->parts[r->idx[i]].topic != x->parts[r->idx[i - 1]].topic) {
+        if (i == 0 ||
+            x->parts[r->idx[i]].topic != x->parts[r->idx[i - 1]].topic) {
             ntopics++;
         }
     }
@@ -323,8 +328,7 @@ tr_resume_describe(struct event_base *base, const struct tr_client_config *cc,
     x.pid = pid;
     x.topics = topics;
     x.ntopics = ntopics;
-    if ((err = tr_client_new(base, cc, client_event, &x, &x.client)) !=
-        TR_OK) {
+    if ((err = tr_client_new(base, cc, client_event, &x, &x.client)) != TR_OK) {
         goto out;
     }
     for (size_t t = 0; t < ntopics; t++) {

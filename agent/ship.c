@@ -38,10 +38,10 @@ struct tr_ship {
     const struct tr_ship_files *files;
     struct tr_journal *journal;
     uint64_t compact_at, compact_base;
-    int64_t pid; /* the producer id batches were journaled under */
+    int64_t pid;      /* the producer id batches were journaled under */
     size_t replaying; /* records of resent batches not yet acknowledged */
     struct skip *skips;
-    size_t nskips, skip_cap; /* cap: a power of two */
+    size_t nskips, skip_cap;     /* cap: a power of two */
     struct tr_journal_rec *recs; /* scratch for one batch */
     size_t recs_cap;
     int journal_failing;
@@ -92,8 +92,8 @@ skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
         }
         i = (i + 1) & (s->skip_cap - 1);
     }
-    s->skips[i] = (struct skip){ r->dev, r->ino, r->end, r->fp_len, r->fp_crc,
-                                 1 };
+    s->skips[i] =
+        (struct skip){ r->dev, r->ino, r->end, r->fp_len, r->fp_crc, 1 };
     s->nskips++;
     return TR_OK;
 }
@@ -176,10 +176,10 @@ on_batch(void *arg, const char *topic, int32_t partition, int64_t pid,
         s->files->ident(s->arg, q, &s->recs[i]);
         s->recs[i].end = end;
     }
-    b = (struct tr_journal_batch){ pid,      epoch,   topic,
-                                   partition, base_seq, count,
-                                   (uint32_t)count, s->recs, wire,
-                                   wire_len };
+    b = (struct tr_journal_batch){
+        pid,   epoch,           topic,   partition, base_seq,
+        count, (uint32_t)count, s->recs, wire,      wire_len
+    };
     if ((err = tr_journal_append(s->journal, &b)) != TR_OK) {
         s->stats.journal_errors++;
         if (!s->journal_failing) {

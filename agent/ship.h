@@ -35,11 +35,11 @@ typedef void tr_ship_done_cb(void *arg, struct tr_inflight_queue *q, int ok);
 struct tr_ship_stats {
     uint64_t sent, acked, failed, dropped_too_large;
     /* exactly once */
-    uint64_t resent_batches;   /* journaled batches resent after a restart */
-    uint64_t landed_batches;   /* journaled batches the collector had */
-    uint64_t skipped_records;  /* lines read again and not sent again */
-    uint64_t fallbacks;        /* producer id lost: at least once */
-    uint64_t journal_errors;   /* journal writes that failed */
+    uint64_t resent_batches;  /* journaled batches resent after a restart */
+    uint64_t landed_batches;  /* journaled batches the collector had */
+    uint64_t skipped_records; /* lines read again and not sent again */
+    uint64_t fallbacks;       /* producer id lost: at least once */
+    uint64_t journal_errors;  /* journal writes that failed */
     uint64_t journal_compactions;
 };
 
@@ -54,11 +54,11 @@ struct tr_ship_stats {
 struct tr_ship_files {
     int (*ident)(void *arg, const struct tr_inflight_queue *q,
                  struct tr_journal_rec *id);
-    int (*prefix)(void *arg, const struct tr_inflight_queue *q,
-                  uint32_t fp_len, uint32_t fp_crc);
+    int (*prefix)(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
+                  uint32_t fp_crc);
     /* q's file is logrotate's copy of file (dev, ino): 1, else 0. */
-    int (*origin)(void *arg, const struct tr_inflight_queue *q,
-                  uint64_t *dev, uint64_t *ino);
+    int (*origin)(void *arg, const struct tr_inflight_queue *q, uint64_t *dev,
+                  uint64_t *ino);
 };
 
 /*

@@ -60,9 +60,8 @@ append(struct tr_journal *j, int64_t pid, int32_t part, int32_t seq,
         recs[i] = (struct tr_journal_rec){ 1, ino, 1024, 77, end0 + 10 * i };
     }
     memset(wire, (int)seq, sizeof(wire));
-    struct tr_journal_batch b = { pid,  3,     "logs", part,
-                                  seq,  (int32_t)n, n,  recs,
-                                  wire, sizeof(wire) };
+    struct tr_journal_batch b = { pid,        3, "logs", part, seq,
+                                  (int32_t)n, n, recs,   wire, sizeof(wire) };
     assert_int_equal(tr_journal_append(j, &b), TR_OK);
 }
 
@@ -183,8 +182,8 @@ test_torn_tail(void **state)
 
 /* Live while the "registry" position of ino 7 is before the line. */
 static int
-live_cb(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len,
-        uint32_t fp_crc, uint64_t end)
+live_cb(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len, uint32_t fp_crc,
+        uint64_t end)
 {
     uint64_t pos = *(uint64_t *)arg;
     (void)dev;
@@ -200,9 +199,9 @@ test_compact(void **state)
     struct tr_journal *j = open_journal();
     uint64_t pos = 45;
 
-    append(j, 4, 0, 0, 7, 10, 3);  /* lines 10, 20, 30: passed */
-    append(j, 4, 0, 3, 7, 40, 3);  /* 40, 50, 60: 50 and 60 not yet */
-    append(j, 4, 1, 0, 8, 10, 1);  /* another file: kept */
+    append(j, 4, 0, 0, 7, 10, 3); /* lines 10, 20, 30: passed */
+    append(j, 4, 0, 3, 7, 40, 3); /* 40, 50, 60: 50 and 60 not yet */
+    append(j, 4, 1, 0, 8, 10, 1); /* another file: kept */
     off_t before = file_size();
     assert_int_equal(tr_journal_compact(j, live_cb, &pos), TR_OK);
     assert_true(file_size() < before);

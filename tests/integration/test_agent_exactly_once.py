@@ -219,4 +219,4 @@ def body(ws):
 
 
 if __name__ == "__main__":
-    raise SystemExit(harness.main(body, timeout=900))
+    raise SystemExit(harness.main(body, timeout=max(900, LINES // 500)))
