@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -128,6 +129,28 @@ index_add(struct tr_journal *j, uint64_t off, uint32_t len, int64_t pid,
     return TR_OK;
 }
 
+/* Writes a then b at the file's position (one writev when it can). */
+static tr_err_t
+write_two(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+    struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+    ssize_t w;
+
+    do {
+        w = writev(fd, iov, 2);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        return errno == ENOSPC ? TR_ERR_NOSPACE : TR_ERR_IO;
+    }
+    if ((size_t)w < alen) {
+        tr_err_t err =
+            tr_write_all(fd, (const uint8_t *)a + w, alen - (size_t)w);
+        return err != TR_OK ? err : tr_write_all(fd, b, blen);
+    }
+    w -= (ssize_t)alen;
+    return tr_write_all(fd, (const uint8_t *)b + w, blen - (size_t)w);
+}
+
 /* Frames the payload in j->out (after JOURNAL_HDR reserved bytes). */
 static void
 frame(struct tr_buf *b)
@@ -195,24 +218,31 @@ tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
     tr_buf_put_i16(o, (int16_t)tlen);
     tr_buf_put_bytes(o, b->topic, tlen);
     tr_buf_put_u32(o, b->nrec);
-    for (uint32_t i = 0; i < b->nrec; i++) {
-        tr_buf_put_i64(o, (int64_t)b->recs[i].dev);
-        tr_buf_put_i64(o, (int64_t)b->recs[i].ino);
-        tr_buf_put_u32(o, b->recs[i].fp_len);
-        tr_buf_put_u32(o, b->recs[i].fp_crc);
-        tr_buf_put_i64(o, (int64_t)b->recs[i].end);
+    uint8_t *r = tr_buf_put_space(o, (size_t)b->nrec * JOURNAL_REC);
+    for (uint32_t i = 0; r != NULL && i < b->nrec; i++, r += JOURNAL_REC) {
+        tr_store_i64(r, (int64_t)b->recs[i].dev);
+        tr_store_i64(r + 8, (int64_t)b->recs[i].ino);
+        tr_store_u32(r + 16, b->recs[i].fp_len);
+        tr_store_u32(r + 20, b->recs[i].fp_crc);
+        tr_store_i64(r + 24, (int64_t)b->recs[i].end);
     }
     tr_buf_put_u32(o, (uint32_t)b->wire_len);
-    tr_buf_put_bytes(o, b->wire, b->wire_len);
     if (tr_buf_err(o) != TR_OK) {
         return TR_ERR_NOMEM;
     }
-    frame(o);
-    if ((err = index_add(j, off, (uint32_t)tr_buf_len(o), b->pid, b->recs,
+    /* The batch is written from where it is, not copied: one writev. */
+    uint8_t *h = tr_buf_data(o);
+    size_t hlen = tr_buf_len(o);
+    uint32_t plen = (uint32_t)(hlen - JOURNAL_HDR + b->wire_len);
+    tr_store_u32(h, plen);
+    tr_store_u32(h + 4,
+                 tr_crc32c(tr_crc32c(0, h + JOURNAL_HDR, hlen - JOURNAL_HDR),
+                           b->wire, b->wire_len));
+    if ((err = index_add(j, off, plen + JOURNAL_HDR, b->pid, b->recs,
                          b->nrec)) != TR_OK) {
         return err;
     }
-    if ((err = tr_write_all(j->fd, tr_buf_data(o), tr_buf_len(o))) != TR_OK) {
+    if ((err = write_two(j->fd, h, hlen, b->wire, b->wire_len)) != TR_OK) {
         /* Cut what may have been written, so the file stays parseable. */
         j->nents--;
         entry_cleanup(&j->ents[j->nents]);
@@ -222,7 +252,7 @@ tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
         }
         return err;
     }
-    j->size += tr_buf_len(o);
+    j->size += plen + JOURNAL_HDR;
     j->unsynced = 1;
     return TR_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "client.h"
+#include "clock.h"
 #include "codec.h"
 #include "log.h"
 #include "producer.h"
@@ -16,6 +17,8 @@
 
 /* The journal is compacted once it is this large (and twice the buffer). */
 #define SHIP_COMPACT_BYTES (8u << 20)
+/* Least spacing of the journal's fdatasync. */
+#define SHIP_SYNC_MS 1000
 /* How long a restart waits for DescribeProducers before falling back. */
 #define SHIP_RESUME_WAIT_MS 60000
 
@@ -45,6 +48,7 @@ struct tr_ship {
     struct tr_journal_rec *recs; /* scratch for one batch */
     size_t recs_cap;
     int journal_failing;
+    int64_t synced_ms; /* last fdatasync of the journal */
 };
 
 static uint64_t
@@ -646,7 +650,18 @@ tr_ship_stats(const struct tr_ship *s, struct tr_ship_stats *out)
 tr_err_t
 tr_ship_journal_sync(struct tr_ship *s)
 {
-    return s->journal != NULL ? tr_journal_sync(s->journal) : TR_OK;
+    int64_t now = tr_clock_mono_ms();
+
+    /*
+     * At most once a second: a killed process loses nothing written, and
+     * after a power loss a lost journal tail only means duplicates (the
+     * registry covers acknowledged lines only), never loss.
+     */
+    if (s->journal == NULL || now - s->synced_ms < SHIP_SYNC_MS) {
+        return TR_OK;
+    }
+    s->synced_ms = now;
+    return tr_journal_sync(s->journal);
 }
 
 void
