@@ -109,6 +109,11 @@ struct file {
      */
     uint64_t last_end, trunc_last_end;
     uint32_t last_len, last_crc, trunc_last_len, trunc_last_crc;
+    /* copytruncate: the file this one is a copy of (0: none), for ship.h */
+    uint64_t copy_of_dev, copy_of_ino;
+    /* The last prefix asked about by the journal's skip check (ship.h). */
+    uint32_t pfx_len, pfx_crc;
+    int pfx_ok; /* -1: not asked yet */
     TAILQ_ENTRY(file) all, ready, open;
     struct file *path_next, *id_next;
 };
@@ -133,6 +138,12 @@ struct tr_agent {
     struct tr_ship *ship;
     struct tr_metrics *metrics;
     struct tr_registry *startup_reg; /* positions from the last run */
+    /*
+     * Unclaimed entries of startup_reg are kept (and saved) until then: a
+     * scan racing logrotate's renames can miss a file once, and it must
+     * not be read again from its start when the next scan finds it.
+     */
+    int64_t startup_keep_until;
     struct event *ev_work, *ev_tick, *ev_save, *ev_stop;
     /*
      * Registry saves follow acknowledgements: 'dirty' says positions moved
@@ -150,6 +161,7 @@ struct tr_agent {
     struct tr_record_header hdrs[MAX_HEADERS];
     struct tr_registry_entry *entries; /* reused for every save */
     size_t entries_cap;
+    size_t nentries_saved, live_hint; /* for journal_live */
     unsigned scan_gen;
     int first_scan;
     int stopping;
@@ -322,6 +334,11 @@ static tr_err_t
 new_queue(struct file *f, uint64_t offset)
 {
     if (f->q != NULL && f->q->count > 0) {
+        /* Its records are still out; the journal still needs the file. */
+        f->q->gone_dev = f->id.dev;
+        f->q->gone_ino = f->id.ino;
+        f->q->gone_fp_len = f->id.fp_len;
+        f->q->gone_fp_crc = f->id.fp_crc;
         f->q->owner = NULL;
         f->q = NULL;
     }
@@ -418,6 +435,7 @@ truncated(struct tr_agent *a, struct file *f, int fd)
     f->trunc_last_crc = f->last_crc;
     f->last_len = 0;
     f->trunc_ms = tr_clock_mono_ms();
+    f->copy_of_dev = f->copy_of_ino = 0; /* new content: nobody's copy */
     reset_to(a, f, 0);
     tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
 }
@@ -426,6 +444,20 @@ static int
 same_print(const struct tr_tail_id *x, const struct tr_tail_id *y)
 {
     return x->fp_len == y->fp_len && x->fp_crc == y->fp_crc;
+}
+
+/* How long a truncated file's old identity waits for its copy. */
+static int64_t
+copy_keep_ms(const struct tr_agent *a)
+{
+    return a->conf->rescan_interval_ms * 2 + COPY_WAIT_MS;
+}
+
+/* 1 when lines are journaled (ship.h): what was sent is never resent. */
+static int
+exactly_once(const struct tr_agent *a)
+{
+    return a->conf->exactly_once && a->conf->idempotent && a->conf->acks == -1;
 }
 
 /*
@@ -490,7 +522,7 @@ same_prefix(struct tr_agent *a, const struct file *f, const struct file *t,
 static int
 copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
 {
-    int64_t keep = a->conf->rescan_interval_ms * 2 + COPY_WAIT_MS;
+    int64_t keep = copy_keep_ms(a);
     int wait = 0;
     struct file *t;
 
@@ -539,7 +571,13 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
         if (t->trunc_ms == 0 || !same_print(&t->trunc_id, &f->id)) {
             continue;
         }
-        uint64_t start = t->trunc_committed;
+        /*
+         * Exactly once: what was read from t was sent (and journaled), so
+         * the copy continues after it; multiline may hold an event back.
+         */
+        uint64_t start = exactly_once(a) && f->in->split.ml == NULL
+                             ? t->trunc_read
+                             : t->trunc_committed;
         if (size < t->trunc_read) {
             /*
              * logrotate truncates only after the copy is complete, so the
@@ -549,6 +587,9 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
              * the topic already.
              */
             start = start < size ? start : size;
+            if (exactly_once(a) && f->in->split.ml == NULL) {
+                start = size;
+            }
         } else if (!same_end(a, f, t)) {
             continue; /* same start, other content: a different file */
         }
@@ -558,6 +599,8 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
                     f->path, t->path, start);
         t->trunc_ms = 0;
         f->copy_check = 0;
+        f->copy_of_dev = t->trunc_id.dev;
+        f->copy_of_ino = t->trunc_id.ino;
         reset_to(a, f, start);
         return 1;
     }
@@ -900,6 +943,7 @@ fresh:
         return;
     }
     f->fd = -1;
+    f->pfx_ok = -1;
     f->in = in;
     f->id.dev = (uint64_t)st.st_dev;
     f->id.ino = (uint64_t)st.st_ino;
@@ -927,6 +971,16 @@ fresh:
                 tr_log_info("%s: not the file the registry knew under inode "
                             "%" PRIu64 "; reading it from the start",
                             path, f->id.ino);
+                /*
+                 * Truncated while the agent was down (copytruncate)? Then
+                 * its copy, found later, continues from the registry's
+                 * position, as after a truncation seen live.
+                 */
+                f->trunc_id = old;
+                f->trunc_read = e->offset;
+                f->trunc_committed = e->offset;
+                f->trunc_last_len = 0;
+                f->trunc_ms = tr_clock_mono_ms();
             }
         } else if (a->first_scan && in->conf->read_from == TR_READ_FROM_END) {
             start = (uint64_t)st.st_size;
@@ -1102,6 +1156,12 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (a->startup_reg != NULL && a->nfiles > 0 &&
+        now >= a->startup_keep_until) {
+        tr_registry_free(a->startup_reg);
+        a->startup_reg = NULL;
+        want_save(a);
+    }
     if (a->stopping) {
         if (drained(a) || now >= a->stop_deadline_ms) {
             if (!drained(a)) {
@@ -1196,10 +1256,108 @@ on_save(evutil_socket_t fd, short what, void *arg)
     tr_agent_save(a);
 }
 
+/* ---- exactly once: the journal's view of files (ship.h) ---------------- */
+
+static int
+file_ident(void *arg, const struct tr_inflight_queue *q,
+           struct tr_journal_rec *id)
+{
+    const struct file *f = q->owner;
+    (void)arg;
+    if (f == NULL) {
+        /* Let go of (truncated) with records out: as it was then. */
+        id->dev = q->gone_dev;
+        id->ino = q->gone_ino;
+        id->fp_len = q->gone_fp_len;
+        id->fp_crc = q->gone_fp_crc;
+        return q->gone_dev != 0 || q->gone_ino != 0;
+    }
+    id->dev = f->id.dev;
+    id->ino = f->id.ino;
+    id->fp_len = f->id.fp_len;
+    id->fp_crc = f->id.fp_crc;
+    return 1;
+}
+
+static int
+file_origin(void *arg, const struct tr_inflight_queue *q, uint64_t *dev,
+            uint64_t *ino)
+{
+    const struct file *f = q->owner;
+    (void)arg;
+    if (f == NULL || (f->copy_of_dev == 0 && f->copy_of_ino == 0)) {
+        return 0;
+    }
+    *dev = f->copy_of_dev;
+    *ino = f->copy_of_ino;
+    return 1;
+}
+
+static int
+file_prefix(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
+            uint32_t fp_crc)
+{
+    struct file *f = q->owner;
+    struct tr_tail_id now;
+    (void)arg;
+    if (f == NULL) {
+        return 0;
+    }
+    if (fp_len == f->id.fp_len) {
+        return fp_crc == f->id.fp_crc;
+    }
+    if (f->pfx_ok < 0 || f->pfx_len != fp_len || f->pfx_crc != fp_crc) {
+        f->pfx_len = fp_len;
+        f->pfx_crc = fp_crc;
+        f->pfx_ok = f->fd >= 0 && fp_len < f->id.fp_len &&
+                    tr_tail_fingerprint(f->fd, fp_len, &now) == TR_OK &&
+                    now.fp_len == fp_len && now.fp_crc == fp_crc;
+    }
+    return f->pfx_ok;
+}
+
+static const struct tr_ship_files ship_files = { file_ident, file_prefix,
+                                                 file_origin };
+
+/*
+ * Compaction's question: may a line of this file ending at 'end' still be
+ * read again? Yes while the registry just written is before it. A file
+ * the registry no longer has is finished (or deleted: it cannot be read
+ * again anyway).
+ */
+static int
+journal_live(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len,
+             uint32_t fp_crc, uint64_t end)
+{
+    struct tr_agent *a = arg;
+    for (size_t i = 0; i < a->nentries_saved; i++) {
+        size_t k = (a->live_hint + i) % a->nentries_saved;
+        const struct tr_registry_entry *e = &a->entries[k];
+        if (e->dev == dev && e->ino == ino) {
+            a->live_hint = k;
+            /*
+             * Another fingerprint: other content (truncated, rewritten) or
+             * the same file when it was shorter; the registry says nothing
+             * about these lines, so they stay.
+             */
+            return e->fp_len != fp_len || e->fp_crc != fp_crc ||
+                   e->offset < end;
+        }
+    }
+    return 0;
+}
+
 static void
 on_done(void *arg, struct tr_inflight_queue *q, int ok)
 {
     struct tr_agent *a = arg;
+    if (q == NULL) {
+        /* Sends are accepted again (resent batches acknowledged). */
+        if (!a->stopping && !TAILQ_EMPTY(&a->ready)) {
+            schedule(a);
+        }
+        return;
+    }
     if (ok) {
         a->c.acked_unsaved++;
     }
@@ -1237,6 +1395,13 @@ render(void *arg, struct evbuffer *out)
         { "tributary_agent_records_acked_total", "counter", "Records the collector acknowledged.", (double)ss.acked },
         { "tributary_agent_records_failed_total", "counter", "Records that failed and are read again.", (double)ss.failed },
         { "tributary_agent_records_dropped_total", "counter", "Records refused as too large (read again).", (double)ss.dropped_too_large },
+        { "tributary_agent_journal_resent_batches_total", "counter", "Journaled batches resent with their original sequences after a restart.", (double)ss.resent_batches },
+        { "tributary_agent_journal_landed_batches_total", "counter", "Journaled batches the collector already had at a restart (not resent).", (double)ss.landed_batches },
+        { "tributary_agent_journal_skipped_records_total", "counter", "Lines read again after a restart and not sent again (journaled).", (double)ss.skipped_records },
+        { "tributary_agent_exactly_once_fallbacks_total", "counter", "Times the producer id was lost (collector forgot it): those records were delivered at least once.", (double)ss.fallbacks },
+        { "tributary_agent_journal_errors_total", "counter", "Journal writes that failed (those records at least once).", (double)ss.journal_errors },
+        { "tributary_agent_journal_compactions_total", "counter", "Journal rewrites dropping entries the registry has passed.", (double)ss.journal_compactions },
+        { "tributary_agent_journal_bytes", "gauge", "Size of the journal file.", (double)tr_ship_journal_bytes(a->ship) },
         { "tributary_agent_rotations_total", "counter", "Files seen under a new name.", (double)a->c.rotations },
         { "tributary_agent_truncations_total", "counter", "Files that shrank (copytruncate) and were read again.", (double)a->c.truncations },
         { "tributary_agent_copies_total", "counter", "copytruncate copies recognised and continued at the acknowledged position.", (double)a->c.copies },
@@ -1427,6 +1592,14 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
                  conf->state_dir);
         goto out;
     }
+    /*
+     * Before any timer: with exactly_once this may run the loop while it
+     * asks the collector where the last run's producer id stands.
+     */
+    if ((err = tr_ship_new(base, conf, &ship_files, on_done, a, &a->ship,
+                           errbuf, errlen)) != TR_OK) {
+        goto out;
+    }
     a->ev_work = event_new(base, -1, 0, on_work, a);
     if (a->ev_work == NULL) {
         err = TR_ERR_NOMEM;
@@ -1445,10 +1618,6 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
         snprintf(errbuf, errlen, "watch: %s", tr_err_str(err));
         goto out;
     }
-    if ((err = tr_ship_new(base, conf, on_done, a, &a->ship)) != TR_OK) {
-        snprintf(errbuf, errlen, "producer: %s", tr_err_str(err));
-        goto out;
-    }
     if (conf->metrics_listen != NULL &&
         (err = tr_metrics_new(base, conf->metrics_listen, "metrics_listen",
                               render, health_checks, 1, a, &a->metrics, errbuf,
@@ -1458,9 +1627,9 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
     a->first_scan = tr_registry_count(a->startup_reg) == 0;
     rescan(a);
     a->first_scan = 0;
-    /* Entries no file claimed are dropped with the next save. */
-    tr_registry_free(a->startup_reg);
-    a->startup_reg = NULL;
+    /* Entries no file claimed are dropped after the next rescan. */
+    a->startup_keep_until =
+        tr_clock_mono_ms() + conf->rescan_interval_ms + COPY_WAIT_MS;
     tr_log_info("tracking %zu files (%s discovery), shipping to %s", a->nfiles,
                 tr_watch_inotify(a->watch) ? "inotify" : "polling",
                 conf->brokers);
@@ -1492,8 +1661,11 @@ tr_agent_save(struct tr_agent *a)
     }
     a->dirty = 0; /* this save captures every position as of now */
     uint64_t covered = a->c.acked_unsaved;
+    int eo = exactly_once(a);
+    int64_t now = tr_clock_mono_ms();
     TAILQ_FOREACH(f, &a->all, all) {
-        if (f->deleted) {
+        if (f->deleted || (eo && f->copy_check)) {
+            /* A possible copy not decided yet has no position of its own. */
             continue;
         }
         struct tr_registry_entry *e = &a->entries[n++];
@@ -1503,24 +1675,39 @@ tr_agent_save(struct tr_agent *a)
         e->fp_crc = f->id.fp_crc;
         e->offset = f->q->committed;
         e->path = f->path;
-    }
-    if (a->nfiles == 0 && a->startup_reg != NULL) {
-        /* Before the first scan: keep what the last run knew. */
-        n = tr_registry_count(a->startup_reg);
-        if (n > a->entries_cap) {
-            struct tr_registry_entry *ne =
-                tr_realloc(a->entries, n * sizeof(*ne));
-            if (ne == NULL) {
-                return TR_ERR_NOMEM;
-            }
-            a->entries = ne;
-            a->entries_cap = n;
+        if (eo && f->trunc_ms != 0 && now - f->trunc_ms <= copy_keep_ms(a)) {
+            /*
+             * Truncated, its copy not found yet: keep what it was, so that
+             * after a restart the copy is still recognised (the lines of
+             * its new content are in the journal meanwhile).
+             */
+            e->fp_len = f->trunc_id.fp_len;
+            e->fp_crc = f->trunc_id.fp_crc;
+            e->offset = f->trunc_read;
         }
-        for (size_t i = 0; i < n; i++) {
-            a->entries[i] = *tr_registry_entry_at(a->startup_reg, i);
+    }
+    /* What the last run knew and no file claimed yet (startup_keep_until). */
+    size_t nstart = a->startup_reg ? tr_registry_count(a->startup_reg) : 0;
+    if (n + nstart > a->entries_cap) {
+        struct tr_registry_entry *ne =
+            tr_realloc(a->entries, (n + nstart) * sizeof(*ne));
+        if (ne == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        a->entries = ne;
+        a->entries_cap = n + nstart;
+    }
+    for (size_t i = 0; i < nstart; i++) {
+        const struct tr_registry_entry *e =
+            tr_registry_entry_at(a->startup_reg, i);
+        if (find_id(a, e->dev, e->ino) == NULL) {
+            a->entries[n++] = *e;
         }
     }
     int64_t start_us = tr_clock_mono_us();
+    if (a->ship != NULL && tr_ship_journal_sync(a->ship) != TR_OK) {
+        tr_log_warn("journal: fdatasync failed");
+    }
     err = tr_registry_save(a->conf->state_dir, a->entries, n, errbuf,
                            sizeof(errbuf));
     a->save_done_us = tr_clock_mono_us();
@@ -1540,6 +1727,10 @@ tr_agent_save(struct tr_agent *a)
     }
     a->registry_ok = 1;
     a->c.registry_writes++;
+    if (a->ship != NULL && a->nfiles > 0) {
+        a->nentries_saved = n;
+        tr_ship_journal_compact(a->ship, journal_live, a);
+    }
     a->c.acked_unsaved -= covered;
     if (covered > a->c.save_window_max) {
         a->c.save_window_max = covered;

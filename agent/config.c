@@ -69,6 +69,7 @@ static const struct opt output_opts[] = {
     { "retry_backoff_max_ms", OPT_MS, "10000", A(retry_backoff_max_ms), 1, 3600000, "Largest retry backoff." },
     { "request_timeout_ms", OPT_MS, "30000", A(request_timeout_ms), 100, 3600000, "Produce request timeout." },
     { "idempotent", OPT_BOOL, "true", A(idempotent), 0, 0, "Idempotent producer (needs acks = -1): retries never duplicate." },
+    { "exactly_once", OPT_BOOL, "true", A(exactly_once), 0, 0, "Journal sent batches in state_dir so that no line is sent twice across crashes (needs idempotent, acks = -1); false: at least once." },
     { NULL, 0, NULL, 0, 0, 0, NULL },
 };
 

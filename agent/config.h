@@ -85,6 +85,7 @@ struct tr_agent_conf {
     int64_t retry_backoff_max_ms;
     int64_t request_timeout_ms;
     int idempotent;
+    int exactly_once;
     /*
      * [output] security.protocol, ssl.*, sasl.* (librdkafka's names,
      * clientsec.h), prepared by the loader; owned.

@@ -76,6 +76,8 @@ tr_inflight_queue_init(struct tr_inflight_queue *q, uint64_t offset,
     q->failed = 0;
     q->committed = offset;
     q->owner = owner;
+    q->gone_dev = q->gone_ino = 0;
+    q->gone_fp_len = q->gone_fp_crc = 0;
 }
 
 tr_err_t
@@ -102,6 +104,15 @@ tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
     inf->used++;
     *token = id;
     return TR_OK;
+}
+
+struct tr_inflight_queue *
+tr_inflight_token(const struct tr_inflight *inf, uintptr_t token, uint64_t *end)
+{
+    const struct slot *s = &inf->slots[(uint32_t)token - 1];
+
+    *end = s->end;
+    return s->q;
 }
 
 static void

@@ -30,6 +30,12 @@ struct tr_inflight_queue {
     int failed;          /* a record failed: committed is frozen */
     uint64_t committed;  /* every byte before this was acknowledged */
     void *owner;
+    /*
+     * The owner's: what identified its file when the owner let go of the
+     * queue with records still out (a truncation), for the journal.
+     */
+    uint64_t gone_dev, gone_ino;
+    uint32_t gone_fp_len, gone_fp_crc;
 };
 
 struct tr_inflight;
@@ -63,6 +69,10 @@ void tr_inflight_unpush(struct tr_inflight *inf, struct tr_inflight_queue *q,
  */
 struct tr_inflight_queue *tr_inflight_done(struct tr_inflight *inf,
                                            uintptr_t token, int ok);
+
+/* The queue of the record 'token' (still outstanding) and its end. */
+struct tr_inflight_queue *tr_inflight_token(const struct tr_inflight *inf,
+                                            uintptr_t token, uint64_t *end);
 
 /* Slots in use. */
 size_t tr_inflight_used(const struct tr_inflight *inf);

@@ -19,24 +19,63 @@
 #include "config.h"
 #include "err.h"
 #include "inflight.h"
+#include "journal.h"
 
 struct event_base;
 struct tr_ship;
 
 /*
  * Called for each record reported: 'q' is its queue (committed may have
- * moved); 'ok' is 0 when it failed for good and must be read again.
+ * moved); 'ok' is 0 when it failed for good and must be read again. 'q'
+ * NULL: sends are accepted again (the resent batches are acknowledged).
  */
 typedef void tr_ship_done_cb(void *arg, struct tr_inflight_queue *q, int ok);
 
 /* Counters, for metrics. */
 struct tr_ship_stats {
     uint64_t sent, acked, failed, dropped_too_large;
+    /* exactly once */
+    uint64_t resent_batches;  /* journaled batches resent after a restart */
+    uint64_t landed_batches;  /* journaled batches the collector had */
+    uint64_t skipped_records; /* lines read again and not sent again */
+    uint64_t fallbacks;       /* producer id lost: at least once */
+    uint64_t journal_errors;  /* journal writes that failed */
+    uint64_t journal_compactions;
 };
 
-/* Returns an owned shipper in *out; 'conf' and 'base' are borrowed. */
+/*
+ * The agent's view of the file behind a queue, for the journal (exactly
+ * once). ident fills the identity of q's file (0: none). prefix answers
+ * whether q's file still starts with the fp_len bytes whose CRC-32C is
+ * fp_crc (the file a journaled line came from, not a truncated and
+ * rewritten one). A copytruncate copy's lines are also looked up under the
+ * identity of the file it copies (origin).
+ */
+struct tr_ship_files {
+    int (*ident)(void *arg, const struct tr_inflight_queue *q,
+                 struct tr_journal_rec *id);
+    int (*prefix)(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
+                  uint32_t fp_crc);
+    /* q's file is logrotate's copy of file (dev, ino): 1, else 0. */
+    int (*origin)(void *arg, const struct tr_inflight_queue *q, uint64_t *dev,
+                  uint64_t *ino);
+};
+
+/*
+ * Returns an owned shipper in *out; 'conf', 'files' and 'base' are
+ * borrowed. With [output] exactly_once it opens the journal in state_dir
+ * and, if the last run left one, resumes its producer id: it asks the
+ * collector where each partition stands (resume.h), resends the journaled
+ * batches it lacks, and refuses sends (tr_ship_blocked) until they are
+ * acknowledged; lines of journaled batches are then skipped when read
+ * again. If the collector no longer knows the producer id it takes a new
+ * one and delivery falls back to at least once for those lines (logged,
+ * counted). Runs 'base' while it waits for the collector.
+ */
 tr_err_t tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
-                     tr_ship_done_cb *cb, void *arg, struct tr_ship **out);
+                     const struct tr_ship_files *files, tr_ship_done_cb *cb,
+                     void *arg, struct tr_ship **out, char *errbuf,
+                     size_t errlen);
 /* Reports every pending record as failed (TR_ERR_CLOSED), then frees. */
 void tr_ship_free(struct tr_ship *s);
 
@@ -59,5 +98,17 @@ size_t tr_ship_buffered_bytes(const struct tr_ship *s);
 int tr_ship_connected(const struct tr_ship *s);
 void tr_ship_flush(struct tr_ship *s);
 void tr_ship_stats(const struct tr_ship *s, struct tr_ship_stats *out);
+
+/*
+ * Journal upkeep, called around each registry write: sync before it (so
+ * the journal is never behind the registry on disk), compact after it
+ * with 'live' answering from the positions just written (journal.h).
+ * No-ops without exactly_once.
+ */
+tr_err_t tr_ship_journal_sync(struct tr_ship *s);
+void tr_ship_journal_compact(struct tr_ship *s, tr_journal_live_cb *live,
+                             void *arg);
+/* Bytes in the journal (0 without one). */
+uint64_t tr_ship_journal_bytes(const struct tr_ship *s);
 
 #endif /* TR_AGENT_SHIP_H */

@@ -338,7 +338,8 @@ wait_shipped() {
 }
 
 run_agent() {
-    # $1 label, $2 topic, $3 file glob, $4 extra [input] lines
+    # $1 label, $2 topic, $3 file glob, $4 extra [input] lines,
+    # $5 extra [output] lines (optional)
     rm -rf "$BENCH_DIR/agent-state"
     mkdir -p "$BENCH_DIR/agent-state"
     cat >"$BENCH_DIR/agent-$1.conf" <<EOF
@@ -350,6 +351,7 @@ rescan_interval_ms = 1000
 [output]
 brokers = 127.0.0.1:$CPORT
 acks = -1
+${5:-}
 
 [input bench]
 paths = $3
@@ -371,12 +373,16 @@ section3() {
     start_collector
     pat='^(?<client>\S+) \S+ \S+ \[(?<time>[^\]]+)\] "(?<method>\S+) (?<uri>\S+)'
 
-    for mode in plain pcre2; do
+    # plain and pcre2 run with the default exactly_once = true (the
+    # journal); alo is plain with exactly_once = false, for its cost.
+    for mode in plain pcre2 alo; do
         extra=""
+        oextra=""
         [ "$mode" = pcre2 ] && extra="pattern = $pat
 key = \${client}"
+        [ "$mode" = alo ] && oextra="exactly_once = false"
         s=$(now_ms)
-        run_agent "$mode" "ship-agent-$mode" "$f" "$extra"
+        run_agent "$mode" "ship-agent-$mode" "$f" "$extra" "$oextra"
         wait_shipped "ship-agent-$mode" "$lines" "$AGENT_PID" "agent $mode" "$s"
         agent_idle=$(rss_kib "$AGENT_PID" VmRSS)
         stop_pid "$AGENT_PID"
@@ -460,6 +466,11 @@ EOF
         result 3 "$wl" "peak RSS KiB" "$h" "rsyslog" "$RS_HWM"
         result 3 "$wl" "peak RSS KiB" "$h" "syslog-ng" "$SN_HWM"
     done
+    # The journal's cost: exactly once (default) against exactly_once = false.
+    wl="ship ${LOG_MB}MiB agent plain, exactly once"
+    result 3 "$wl" "wall s" "$A_plain_WALL" "exactly_once = false" "$A_alo_WALL"
+    result 3 "$wl" "CPU s" "$A_plain_CPU" "exactly_once = false" "$A_alo_CPU"
+    result 3 "$wl" "lines/CPU-s" "$A_plain_LPCS" "exactly_once = false" "$A_alo_LPCS"
     rm -f "$f"
 }
 

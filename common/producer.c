@@ -43,6 +43,7 @@
 #define PRODUCER_PRODUCE_MIN_V       3
 #define PRODUCER_PRODUCE_MAX_V       7
 #define PRODUCER_DEFAULT_ID          "tributary"
+#define PRODUCER_BATCH_HEADER        61 /* RecordBatch v2 header bytes */
 
 struct ppart;
 
@@ -100,12 +101,23 @@ struct pwait {
 
 TAILQ_HEAD(pwait_list, pwait);
 
+/* A partition's resumed sequence and batches, applied once it exists. */
+struct presume {
+    TAILQ_ENTRY(presume) link;
+    int32_t partition;
+    int32_t next_seq;
+    struct pbatch_list batches;
+};
+
+TAILQ_HEAD(presume_list, presume);
+
 struct ptopic {
     TAILQ_ENTRY(ptopic) link;
     char *name;
     int32_t nparts;
     struct ppart **parts;
     struct pwait_list waiting;
+    struct presume_list resumes;
     int32_t sticky; /* -1: choose again */
 };
 
@@ -158,6 +170,8 @@ tr_producer_config_defaults(struct tr_producer_config *cfg)
     cfg->bootstrap = "127.0.0.1:9092";
     cfg->client_id = PRODUCER_DEFAULT_ID;
     cfg->acks = -1;
+    cfg->producer_id = -1;
+    cfg->producer_epoch = -1;
     cfg->linger_ms = 5;
     /* Below the collector's (and Kafka's) message.max.bytes of 1000012. */
     cfg->batch_bytes = 512 * 1024;
@@ -366,6 +380,7 @@ topic_get(struct tr_producer *p, const char *name)
     }
     t->sticky = -1;
     TAILQ_INIT(&t->waiting);
+    TAILQ_INIT(&t->resumes);
     TAILQ_INSERT_TAIL(&p->topics, t, link);
     return t;
 }
@@ -461,6 +476,37 @@ wait_new(int32_t partition, int64_t timestamp, const void *key, int32_t key_len,
 }
 
 /*
+ * Gives the partitions that exist now their resumed sequence and batches
+ * (before any new record, which is still waiting).
+ */
+static void
+topic_apply_resumes(struct ptopic *t)
+{
+    struct presume *r, *next;
+    struct pbatch *b;
+
+    for (r = TAILQ_FIRST(&t->resumes); r != NULL; r = next) {
+        next = TAILQ_NEXT(r, link);
+        if (r->partition >= t->nparts) {
+            continue;
+        }
+        struct ppart *part = t->parts[r->partition];
+
+        part->acked_seq = r->next_seq;
+        part->next_seq = r->next_seq;
+        while ((b = TAILQ_FIRST(&r->batches)) != NULL) {
+            TAILQ_REMOVE(&r->batches, b, link);
+            b->part = part;
+            part->next_seq =
+                (int32_t)(((int64_t)b->base_seq + b->count) & INT32_MAX);
+            TAILQ_INSERT_TAIL(&part->ready, b, link);
+        }
+        TAILQ_REMOVE(&t->resumes, r, link);
+        tr_free(r);
+    }
+}
+
+/*
  * Brings a topic up to date with the metadata: creates its partitions and
  * moves waiting records into them, in order. Returns 1 if any batch closed
  * or opened (the pump has work), else 0.
@@ -498,6 +544,7 @@ topic_sync(struct tr_producer *p, struct ptopic *t)
             t->nparts = i + 1;
         }
     }
+    topic_apply_resumes(t);
     while ((w = TAILQ_FIRST(&t->waiting)) != NULL) {
         part = topic_pick(p, t, w->partition, w->key, w->key_len);
         if (part >= t->nparts) {
@@ -530,6 +577,17 @@ topic_sync(struct tr_producer *p, struct ptopic *t)
 }
 
 /* Idempotence. */
+
+/* Tells the caller a batch's sequence (see batch_cb in producer.h). */
+static void
+batch_announce(struct tr_producer *p, struct pbatch *b)
+{
+    if (p->cfg.batch_cb != NULL && p->cfg.idempotent && b->base_seq >= 0) {
+        p->cfg.batch_cb(p->cfg.batch_cb_arg, b->part->topic->name, b->part->id,
+                        p->pid, p->epoch, b->base_seq, b->count, b->wire,
+                        b->wire_len, b->opaques);
+    }
+}
 
 /*
  * Rewrites the producer fields of an encoded batch and its CRC-32C, which
@@ -573,6 +631,7 @@ renumber_all(struct tr_producer *p)
                 batch_restamp(b->wire, b->wire_len, p->pid, p->epoch,
                               b->base_seq);
                 part->next_seq += b->count;
+                batch_announce(p, b);
             }
         }
     }
@@ -850,6 +909,7 @@ batch_encode(struct tr_producer *p, struct pbatch *b)
     b->order = p->next_order++;
     tr_batch_builder_free(b->bld);
     b->bld = NULL;
+    batch_announce(p, b);
     return TR_OK;
 }
 
@@ -1221,6 +1281,11 @@ tr_producer_new(struct event_base *base, const struct tr_producer_config *cfg,
     p->cb_arg = cb_arg;
     p->pid = -1;
     p->epoch = -1;
+    if (cfg->idempotent && cfg->producer_id >= 0) {
+        p->pid = cfg->producer_id;
+        p->epoch = cfg->producer_epoch;
+        p->pid_state = PID_OK;
+    }
     if (p->cfg.idempotent && p->cfg.acks != -1) {
         tr_log_warn("producer: idempotence needs acks=-1; disabled");
         p->cfg.idempotent = 0;
@@ -1340,6 +1405,68 @@ tr_producer_send(struct tr_producer *p, const char *topic, int32_t partition,
     return TR_OK;
 }
 
+tr_err_t
+tr_producer_resume(struct tr_producer *p, const char *topic, int32_t partition,
+                   int32_t next_seq, const uint8_t *const *wire,
+                   const size_t *wire_len, const int32_t *count, size_t n)
+{
+    struct presume *r;
+    struct ptopic *t;
+    size_t i;
+
+    if (!p->cfg.idempotent || partition < 0 || next_seq < 0) {
+        return TR_ERR_INVALID;
+    }
+    t = topic_get(p, topic);
+    r = tr_calloc(1, sizeof(*r));
+    if (t == NULL || r == NULL) {
+        tr_free(r);
+        return TR_ERR_NOMEM;
+    }
+    r->partition = partition;
+    r->next_seq = next_seq;
+    TAILQ_INIT(&r->batches);
+    TAILQ_INSERT_TAIL(&t->resumes, r, link);
+    for (i = 0; i < n; i++) {
+        struct pbatch *b = tr_calloc(1, sizeof(*b));
+
+        if (wire_len[i] < PRODUCER_BATCH_HEADER || count[i] <= 0) {
+            tr_free(b);
+            return TR_ERR_INVALID;
+        }
+        if (b == NULL || (b->wire = tr_malloc(wire_len[i])) == NULL ||
+            (b->opaques = tr_calloc((size_t)count[i], sizeof(void *))) ==
+                NULL) {
+            batch_free(b);
+            return TR_ERR_NOMEM;
+        }
+        memcpy(b->wire, wire[i], wire_len[i]);
+        b->wire_len = wire_len[i];
+        b->count = b->cap = count[i];
+        b->base_seq = tr_load_i32(b->wire + 53);
+        b->bytes = wire_len[i];
+        b->created = tr_clock_mono_ms();
+        b->order = p->next_order++;
+        TAILQ_INSERT_TAIL(&r->batches, b, link);
+        p->pending += (size_t)b->count;
+        p->buffered += b->bytes;
+    }
+    if (t->nparts > 0) {
+        topic_apply_resumes(t);
+    }
+    schedule_pump(p);
+    return TR_OK;
+}
+
+int64_t
+tr_producer_id(const struct tr_producer *p, int16_t *epoch)
+{
+    if (epoch != NULL) {
+        *epoch = p->epoch;
+    }
+    return p->pid;
+}
+
 void
 tr_producer_flush(struct tr_producer *p)
 {
@@ -1408,6 +1535,12 @@ tr_producer_free(struct tr_producer *p)
                 batch_deliver(p, b, TR_ERR_CLOSED, TR_KERR_NONE, -1);
             }
             tr_free(part);
+        }
+        struct presume *r;
+        while ((r = TAILQ_FIRST(&t->resumes)) != NULL) {
+            TAILQ_REMOVE(&t->resumes, r, link);
+            deliver_list(p, &r->batches);
+            tr_free(r);
         }
         while ((w = TAILQ_FIRST(&t->waiting)) != NULL) {
             TAILQ_REMOVE(&t->waiting, w, link);

@@ -70,6 +70,24 @@ struct tr_producer_config {
     size_t buffer_max_bytes;     /* default 32 MiB */
     /* TLS and SASL (clientsec.h); borrowed, must outlive the producer. */
     const struct tr_clientsec *security;
+    /*
+     * Resuming: a producer id >= 0 (with its epoch) is used as is instead
+     * of asking InitProducerId for one (default -1). It is replaced like any
+     * other after UNKNOWN_PRODUCER_ID or a sequence gap.
+     */
+    int64_t producer_id;
+    int16_t producer_epoch;
+    /*
+     * Called (idempotence only) when a batch gets its sequence, just before
+     * its first send, and again when a new producer id renumbers it: the
+     * caller may journal it. 'opaques' are the records' opaque pointers
+     * (NULL for a batch given to tr_producer_resend). NULL: no calls.
+     */
+    void (*batch_cb)(void *arg, const char *topic, int32_t partition,
+                     int64_t pid, int16_t epoch, int32_t base_seq,
+                     int32_t count, const uint8_t *wire, size_t wire_len,
+                     void *const *opaques);
+    void *batch_cb_arg;
 };
 
 /* Fills 'cfg' with the defaults above. */
@@ -109,6 +127,22 @@ tr_err_t tr_producer_send(struct tr_producer *p, const char *topic,
                           const void *value, int32_t value_len,
                           const struct tr_record_header *headers,
                           int32_t nheaders, int64_t timestamp, void *opaque);
+
+/*
+ * Resuming a producer id (cfg.producer_id): before any record of 'topic' is
+ * sent, sets the partition's next sequence to 'next_seq' (what the broker
+ * expects next, e.g. from DescribeProducers) and queues 'n' already encoded
+ * batches (wire[i], count[i] records; copied) to be sent first, in order,
+ * as they are: a resent batch keeps its producer id, epoch and sequence, so
+ * the broker drops it if it had already landed. Their records are reported
+ * with a NULL opaque. Call before the first tr_producer_send to the topic.
+ */
+tr_err_t tr_producer_resume(struct tr_producer *p, const char *topic,
+                            int32_t partition, int32_t next_seq,
+                            const uint8_t *const *wire, const size_t *wire_len,
+                            const int32_t *count, size_t n);
+/* The producer id in use (-1 before one is known) and its epoch. */
+int64_t tr_producer_id(const struct tr_producer *p, int16_t *epoch);
 
 /* Sends every lingering batch now. */
 void tr_producer_flush(struct tr_producer *p);

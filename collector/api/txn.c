@@ -1346,14 +1346,25 @@ describe_partition(struct tr_request *req, const char *topic, int32_t index)
 
     if (!tr_api_authorize(req, TR_ACL_OP_READ, TR_ACL_TOPIC, topic)) {
         kerr = TR_KERR_TOPIC_AUTHORIZATION_FAILED; /* before any lookup */
-    } else if (req->broker->cluster == NULL) {
-        part = tr_topics_partition(req->broker->topics, topic, index);
     }
-    if (kerr == TR_KERR_NONE && part == NULL) {
-        kerr = req->broker->cluster != NULL
-                   ? TR_KERR_NOT_LEADER_OR_FOLLOWER
-                   : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    } else {
+#ifdef HAVE_ZOOKEEPER
+    if (kerr == TR_KERR_NONE && req->broker->cluster != NULL) {
+        /* Only the leader answers, as in Kafka. */
+        int32_t epoch;
+
+        kerr = tr_cluster_check_produce(req->broker->cluster, topic, index, 0,
+                                        &epoch);
+    }
+#endif
+    if (kerr == TR_KERR_NONE) {
+        part = tr_topics_partition(req->broker->topics, topic, index);
+        if (part == NULL) {
+            kerr = req->broker->cluster != NULL
+                       ? TR_KERR_NOT_LEADER_OR_FOLLOWER
+                       : TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+    if (part != NULL) {
         err = tr_partition_producers(part, &prods, &n);
         tr_partition_unref(part);
         if (err != TR_OK) {

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Agent: SIGKILL ten times while shipping a million numbered lines; none
-may be missing, and the duplicates each kill causes are bounded by what
-was in flight plus what was acknowledged during one registry save
-window."""
+"""Agent with exactly_once = false (at least once): SIGKILL ten times while
+shipping a million numbered lines; none may be missing, and the duplicates
+each kill causes are bounded by what was in flight plus what was
+acknowledged during one registry save window. The default, exactly once,
+is test_agent_exactly_once.py."""
 
 import os
 import time
@@ -58,7 +59,7 @@ def body(ws):
     inputs = "[input app]\npaths = %s/*.log\ntopic = kill\npattern = (?<k>k\\d+)$\nkey = ${k}\n" % logs
     agent = ac.Agent(ws, col.broker, inputs, agent_extra="registry_flush_interval_ms = %d\nmax_inflight_records = %d\nmetrics_listen = 127.0.0.1:%d" % (
                          SAVE_MS, INFLIGHT, mport),
-                     output_extra="buffer_max_bytes = 4m")
+                     output_extra="buffer_max_bytes = 4m\nexactly_once = false")
     agent.start()
     w = ac.Writer(path, LINES - half, rate=200000, prefix="m")
     w.start()

@@ -6,8 +6,10 @@ and ships to a three-collector cluster (topic auto-created with replication
 factor 3, min.insync.replicas=2; the agent's default acks=-1, idempotent).
 While it runs, the leader of every partition it writes to is SIGKILLed and
 restarted, then every broker is stopped with SIGTERM and started again in
-turn. At the end every line the file received is in the topic; with
-idempotence the agent sends none twice.
+turn, then the agent itself is SIGKILLed twice and restarted (it resumes
+its producer id from its journal, asking the partitions' leaders with
+DescribeProducers). At the end every line the file received is in the
+topic exactly once.
 """
 
 import os
@@ -55,6 +57,20 @@ def body(ws):
             cl.wait_isr(TOPIC, p, size=3, timeout=60)
     note("rolling restart done; %d of %d lines written so far" % (writer.written, LINES))
 
+    # The agent itself SIGKILLed twice while lines keep coming: its journal
+    # and DescribeProducers, answered by each partition's leader, make the
+    # restarted agent resume its producer id instead of resending blindly.
+    for k in (1, 2):
+        time.sleep(1.5)
+        agent.kill()
+        agent.start()
+        cl.wait_for(lambda: agent.log().count(b"exactly once: producer id") >= k or
+                    agent.log().count(b"cannot resume producer id") > 0,
+                    timeout=60, what="restarted agent %d to resume or give up" % k)
+    check(b"cannot resume producer id" not in agent.log(),
+          "the agent resumed its producer id after both SIGKILLs (no at-least-once fallback)")
+    note("agent SIGKILLed twice; it resumed its producer id through DescribeProducers")
+
     writer.join(120)
     check(writer.written == LINES, "the log got all %d lines" % LINES)
     ac.wait_count(cl.bootstrap, TOPIC, PARTITIONS, LINES, 180, agent)
@@ -62,7 +78,7 @@ def body(ws):
     seen = ac.numbers(ac.read_topic(cl.bootstrap, TOPIC, PARTITIONS))
     dups = ac.check_all(seen, LINES, "lines shipped through the failover")
     note("lost 0, duplicated %d" % dups)
-    check(dups == 0, "no line sent twice (idempotent agent)")
+    check(dups == 0, "no line sent twice (idempotent agent, exactly once across its SIGKILLs)")
     check(agent.stop() == 0, "agent exits 0 on SIGTERM")
 
 

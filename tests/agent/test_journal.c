@@ -1,0 +1,240 @@
+/*
+ * Tests for agent/journal.c: append and reload, the last producer id's
+ * batches only, a torn tail cut at load, compaction of what the registry
+ * has passed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/journal.h"
+
+static char dir[256];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/test_journal.XXXXXX");
+    return mkdtemp(dir) == NULL;
+}
+
+static int
+teardown(void **state)
+{
+    char cmd[512];
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static struct tr_journal *
+open_journal(void)
+{
+    struct tr_journal *j = NULL;
+    char err[256];
+
+    assert_int_equal(tr_journal_open(dir, &j, err, sizeof(err)), TR_OK);
+    return j;
+}
+
+/* Appends a batch of 'n' lines of file (1, ino) ending at end0 + 10 i. */
+static void
+append(struct tr_journal *j, int64_t pid, int32_t part, int32_t seq,
+       uint64_t ino, uint64_t end0, uint32_t n)
+{
+    struct tr_journal_rec recs[16];
+    uint8_t wire[70];
+
+    assert_true(n <= 16);
+    for (uint32_t i = 0; i < n; i++) {
+        recs[i] = (struct tr_journal_rec){ 1, ino, 1024, 77, end0 + 10 * i };
+    }
+    memset(wire, (int)seq, sizeof(wire));
+    struct tr_journal_batch b = { pid,        3, "logs", part, seq,
+                                  (int32_t)n, n, recs,   wire, sizeof(wire) };
+    assert_int_equal(tr_journal_append(j, &b), TR_OK);
+}
+
+static off_t
+file_size(void)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void
+test_empty(void **state)
+{
+    (void)state;
+    struct tr_journal *j = open_journal();
+    int16_t epoch;
+
+    assert_int_equal(tr_journal_pid(j, &epoch), -1);
+    assert_int_equal(tr_journal_loaded(j), 0);
+    assert_int_equal(tr_journal_size(j), 0);
+    tr_journal_free(j);
+}
+
+static void
+test_append_reload(void **state)
+{
+    (void)state;
+    struct tr_journal *j = open_journal();
+    int16_t epoch;
+
+    append(j, 42, 0, 0, 7, 10, 3);
+    append(j, 42, 1, 0, 7, 40, 2);
+    append(j, 42, 0, 3, 8, 10, 4);
+    assert_int_equal(tr_journal_sync(j), TR_OK);
+    tr_journal_free(j);
+
+    j = open_journal();
+    assert_int_equal(tr_journal_pid(j, &epoch), 42);
+    assert_int_equal(epoch, 3);
+    assert_int_equal(tr_journal_loaded(j), 3);
+    const struct tr_journal_batch *b = tr_journal_loaded_at(j, 2);
+    assert_string_equal(b->topic, "logs");
+    assert_int_equal(b->partition, 0);
+    assert_int_equal(b->base_seq, 3);
+    assert_int_equal(b->count, 4);
+    assert_int_equal(b->recs[3].ino, 8);
+    assert_int_equal(b->recs[3].end, 40);
+    assert_int_equal(b->recs[3].fp_crc, 77);
+    assert_int_equal(b->wire_len, 70);
+    assert_int_equal(b->wire[69], 3);
+    assert_null(tr_journal_loaded_at(j, 3));
+    /* Appending after a reload continues the same file. */
+    tr_journal_drop_loaded(j);
+    append(j, 42, 2, 0, 9, 10, 1);
+    tr_journal_free(j);
+    j = open_journal();
+    assert_int_equal(tr_journal_loaded(j), 4);
+    tr_journal_free(j);
+}
+
+static void
+test_new_pid_supersedes(void **state)
+{
+    (void)state;
+    struct tr_journal *j = open_journal();
+
+    append(j, 1, 0, 0, 7, 10, 2);
+    append(j, 1, 0, 2, 7, 30, 2);
+    append(j, 2, 0, 0, 7, 10, 2); /* renumbered under a new producer id */
+    tr_journal_free(j);
+    j = open_journal();
+    assert_int_equal(tr_journal_pid(j, NULL), 2);
+    assert_int_equal(tr_journal_loaded(j), 1);
+    tr_journal_free(j);
+    /* A bare producer id record alone also supersedes. */
+    j = open_journal();
+    assert_int_equal(tr_journal_set_pid(j, 5, 0), TR_OK);
+    tr_journal_free(j);
+    j = open_journal();
+    assert_int_equal(tr_journal_pid(j, NULL), 5);
+    assert_int_equal(tr_journal_loaded(j), 0);
+    tr_journal_free(j);
+}
+
+static void
+test_torn_tail(void **state)
+{
+    (void)state;
+    struct tr_journal *j = open_journal();
+    char path[512];
+
+    append(j, 9, 0, 0, 7, 10, 2);
+    off_t good = file_size();
+    append(j, 9, 0, 2, 7, 30, 2);
+    off_t full = file_size();
+    tr_journal_free(j);
+    /* Cut the second entry in its middle, as a crash during write would. */
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    assert_int_equal(truncate(path, good + (full - good) / 2), 0);
+    j = open_journal();
+    assert_int_equal(tr_journal_loaded(j), 1);
+    assert_int_equal(file_size(), good); /* the torn part is gone */
+    append(j, 9, 0, 2, 7, 30, 2);
+    tr_journal_free(j);
+    /* A flipped byte: the CRC ends the journal there. */
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, good + 20), 1);
+    close(fd);
+    j = open_journal();
+    assert_int_equal(tr_journal_loaded(j), 1);
+    tr_journal_free(j);
+}
+
+/* Live while the "registry" position of ino 7 is before the line. */
+static int
+live_cb(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len, uint32_t fp_crc,
+        uint64_t end)
+{
+    uint64_t pos = *(uint64_t *)arg;
+    (void)dev;
+    (void)fp_len;
+    (void)fp_crc;
+    return ino != 7 || pos < end;
+}
+
+static void
+test_compact(void **state)
+{
+    (void)state;
+    struct tr_journal *j = open_journal();
+    uint64_t pos = 45;
+
+    append(j, 4, 0, 0, 7, 10, 3); /* lines 10, 20, 30: passed */
+    append(j, 4, 0, 3, 7, 40, 3); /* 40, 50, 60: 50 and 60 not yet */
+    append(j, 4, 1, 0, 8, 10, 1); /* another file: kept */
+    off_t before = file_size();
+    assert_int_equal(tr_journal_compact(j, live_cb, &pos), TR_OK);
+    assert_true(file_size() < before);
+    assert_int_equal(tr_journal_size(j), (uint64_t)file_size());
+    /* Appends go on after the kept entries. */
+    append(j, 4, 0, 6, 7, 70, 1);
+    tr_journal_free(j);
+    j = open_journal();
+    assert_int_equal(tr_journal_pid(j, NULL), 4);
+    assert_int_equal(tr_journal_loaded(j), 3);
+    assert_int_equal(tr_journal_loaded_at(j, 0)->base_seq, 3);
+    assert_int_equal(tr_journal_loaded_at(j, 1)->partition, 1);
+    assert_int_equal(tr_journal_loaded_at(j, 2)->base_seq, 6);
+    tr_journal_drop_loaded(j);
+    /* Everything passed: only the producer id remains. */
+    pos = 1000;
+    assert_int_equal(tr_journal_compact(j, live_cb, &pos), TR_OK);
+    tr_journal_free(j);
+    j = open_journal();
+    assert_int_equal(tr_journal_pid(j, NULL), 4);
+    tr_journal_free(j);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_pid_supersedes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Agent, exactly once: every line arrives once, whatever happens.
+
+1. SIGKILL the agent KILLS times at random moments while numbered lines
+   are written and rotated by Debian's logrotate, in create (rename) mode
+   for a keyed input and copytruncate mode for a keyless one: every line
+   arrives exactly once (copytruncate: every line still on disk, and no
+   line twice; logrotate itself loses what is written between its copy
+   and its truncate).
+2. SIGKILL the collector while the agent ships, then the agent while the
+   collector is down; restart both: exactly once.
+3. The journal far behind the collector's deduplication window: the
+   registry is written only every 30 s, so when the agent is killed
+   hundreds of batches have landed without the registry knowing; after
+   the restart DescribeProducers says where each partition stands and none
+   is sent again.
+
+TR_AGENT_EO_LINES (lines of scenario 1, half per input) and TR_AGENT_EO_KILLS
+size it; `make torture` runs 1,000,000 lines and 20 kills."""
+
+import glob
+import os
+import random
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+import test_agent_common as ac
+
+LINES = int(os.environ.get("TR_AGENT_EO_LINES", "200000"))
+KILLS = int(os.environ.get("TR_AGENT_EO_KILLS", "20"))
+SEED = int(os.environ.get("TR_AGENT_EO_SEED", str(int(time.time()))))
+
+
+def on_disk(d, prefix):
+    seen = set()
+    for p in glob.glob(os.path.join(d, "app.log*")):
+        with open(p) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == prefix:
+                    seen.add(int(parts[1]))
+    return seen
+
+
+def wait_settled(broker, topic, partitions, want, agent, timeout=300):
+    """Waits until the topic holds at least 'want' records and has not grown
+    for 3 s; returns the count."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        n = ac.topic_counts(broker, topic, partitions)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif n >= want and time.monotonic() - since >= 3:
+            return n
+        if agent is not None and not agent.alive():
+            harness.fail("agent exited:\n%s" % harness.tail(agent.log()))
+        time.sleep(0.3)
+    harness.fail("topic %s: %d records after %d s, want %d" % (topic, last, timeout, want))
+
+
+def exact(counts, want, what, may=()):
+    """Every number of 'want' exactly once; those of 'may' at most once."""
+    missing = [n for n in want if counts.get(n, 0) == 0]
+    dups = sorted(n for n, c in counts.items() if c > 1)
+    extra = [n for n in counts if n not in want and n not in may]
+    if missing:
+        harness.fail("%s: %d of %d lines missing, first %s" % (what, len(missing), len(want), sorted(missing)[:10]))
+    if dups:
+        harness.fail("%s: %d lines duplicated, first %s" % (what, len(dups), dups[:10]))
+    if extra:
+        harness.fail("%s: %d unexpected lines, first %s" % (what, len(extra), sorted(extra)[:10]))
+    harness.check(True, "%s: all %d lines exactly once" % (what, len(want)))
+
+
+def log_ints(agent, pattern):
+    return [int(m) for m in re.findall(pattern, agent.log().decode(errors="replace"))]
+
+
+def kills_and_rotations(ws):
+    have_logrotate = os.path.exists("/usr/sbin/logrotate")
+    col = ws.collector(name="c1", sets={"num.partitions": "3"})
+    col.port = harness.free_port()
+    col.start()
+    dirs = {"create": ws.file("create"), "copytruncate": ws.file("copytruncate")}
+    for d in dirs.values():
+        os.mkdir(d)
+    inputs = ("[input create]\npaths = %s/app.log*\ntopic = eo-create\npattern = (?<k>\\d)$\nkey = ${k}\n"
+              "[input copy]\npaths = %s/app.log*\ntopic = eo-copy\n") % (dirs["create"], dirs["copytruncate"])
+    agent = ac.Agent(ws, col.broker, inputs, name="a1",
+                     agent_extra="rotate_wait_ms = 2000\nrescan_interval_ms = 1000")
+    agent.start()
+    half = LINES // 2
+    # About 20 s of writing on an idle machine.
+    rate = max(2000, half // 20)
+    writers = {m: ac.Writer(os.path.join(d, "app.log"), half, rate=rate, prefix="n") for m, d in dirs.items()}
+    for w in writers.values():
+        w.start()
+    rnd = random.Random(SEED)
+    stop = threading.Event()
+    rotations = [0]
+
+    def rotate():
+        while not stop.is_set() and have_logrotate:
+            stop.wait(rnd.uniform(0.8, 2.0))
+            for mode, d in dirs.items():
+                conf = os.path.join(ws.path, mode + ".logrotate")
+                with open(conf, "w") as f:
+                    f.write("%s/app.log {\n  rotate 1000\n  missingok\n  %s\n}\n" % (d, mode))
+                res = subprocess.run(["/usr/sbin/logrotate", "-f", "-s", conf + ".state", conf],
+                                     capture_output=True)
+                if res.returncode != 0:
+                    harness.note("logrotate %s: %s" % (mode, res.stderr))
+            rotations[0] += 1
+
+    rot = threading.Thread(target=rotate, daemon=True)
+    rot.start()
+    kills = 0
+    # Spread the kills over the writing, at random moments.
+    span = half / float(rate)
+    while kills < KILLS:
+        time.sleep(rnd.uniform(0.2, 2 * span / KILLS))
+        agent.kill()
+        kills += 1
+        agent.start()
+    for w in writers.values():
+        w.join()
+    stop.set()
+    rot.join()
+    harness.check(True, "%d SIGKILLs, %d logrotate rounds (seed %d)" % (kills, rotations[0], SEED))
+    create_want = set(range(half))
+    copy_disk = on_disk(dirs["copytruncate"], "n")
+    wait_settled(col.broker, "eo-create", 3, half, agent)
+    wait_settled(col.broker, "eo-copy", 3, len(copy_disk), agent)
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-create", 3)), create_want, "create (keyed)")
+    # Lines logrotate lost between its copy and its truncate may have been
+    # read before the truncation: at most once.
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-copy", 3)), copy_disk, "copytruncate (keyless)",
+          may=set(range(half)) - copy_disk)
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
+def collector_restart(ws):
+    col = ws.collector(name="c2", sets={"num.partitions": "3"})
+    col.port = harness.free_port()
+    col.start()
+    logs = ws.file("logs2")
+    os.mkdir(logs)
+    path = os.path.join(logs, "app.log")
+    inputs = "[input app]\npaths = %s/*.log\ntopic = eo-restart\npattern = (?<k>\\d)$\nkey = ${k}\n" % logs
+    agent = ac.Agent(ws, col.broker, inputs, name="a2",
+                     output_extra="retry_backoff_max_ms = 500")
+    agent.start()
+    n = 60000
+    w = ac.Writer(path, n, rate=10000, prefix="r")
+    w.start()
+    ac.wait_count(col.broker, "eo-restart", 3, 5000, 60, agent)
+    col.stop(sig=signal.SIGKILL, check_clean=False)
+    time.sleep(1.0)
+    col.restart()
+    ac.wait_count(col.broker, "eo-restart", 3, 20000, 60, agent)
+    col.stop(sig=signal.SIGKILL, check_clean=False)
+    agent.kill()
+    time.sleep(0.5)
+    agent.start()  # waits for the collector to say where it stands
+    time.sleep(1.0)
+    col.restart()
+    w.join()
+    wait_settled(col.broker, "eo-restart", 3, n, agent)
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-restart", 3), "r"), set(range(n)),
+          "collector SIGKILLed twice, agent once")
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
+def far_behind(ws):
+    col = ws.collector(name="c3", sets={"num.partitions": "2"})
+    col.port = harness.free_port()
+    col.start()
+    logs = ws.file("logs3")
+    os.mkdir(logs)
+    n = 30000
+    with open(os.path.join(logs, "app.log"), "w") as f:
+        f.writelines("f %d\n" % i for i in range(n))
+    inputs = "[input app]\npaths = %s/*.log\ntopic = eo-behind\n" % logs
+    # Small batches, and a registry written at most every 30 s: everything
+    # lands while the registry still says 0.
+    agent = ac.Agent(ws, col.broker, inputs, name="a3",
+                     agent_extra="registry_flush_interval_ms = 30000",
+                     output_extra="batch_bytes = 4k\nlinger_ms = 0")
+    agent.start()
+    ac.wait_count(col.broker, "eo-behind", 2, n, 25, agent)
+    agent.kill()
+    with open(os.path.join(agent.state_dir, "registry")) as f:
+        offs = [int(l.split()[4]) for l in f if not l.startswith("#")]
+    harness.check(offs in ([], [0]), "the registry had not moved when the agent was killed (%s)" % offs)
+    agent.start()
+    wait_settled(col.broker, "eo-behind", 2, n, agent)
+    landed = log_ints(agent, r"resumed: (\d+) journaled batches had landed")
+    harness.check(landed and landed[-1] > 5,
+                  "after the restart %s journaled batches had landed, beyond the collector's window of 5" % landed[-1:])
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-behind", 2), "f"), set(range(n)), "journal behind the collector")
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
+def body(ws):
+    far_behind(ws)
+    collector_restart(ws)
+    kills_and_rotations(ws)
+
+
+if __name__ == "__main__":
+    raise SystemExit(harness.main(body, timeout=max(900, LINES // 500)))
