@@ -429,6 +429,9 @@ tr_batch_iter_next(struct tr_batch_iter *it, struct tr_record *rec)
         }
         goto out;
     }
+    if (tr_slice_remaining(&it->records) == 0) {
+        goto stop; /* records promised, no bytes (the slice may be NULL) */
+    }
     all.p = tr_slice_cur(&it->records);
     all.end = all.p + tr_slice_remaining(&it->records);
     if (rd_varint(&all, &length) != 0 || length < 0 ||

@@ -447,6 +447,40 @@ assert_batch_records(const uint8_t *batch, size_t len, int64_t base,
     tr_batch_iter_cleanup(&it);
 }
 
+/*
+ * A gzip batch whose RecordsCount promises a record but whose payload
+ * inflates to nothing: corrupt, found without arithmetic on the empty
+ * buffer's NULL pointer (fuzz_batch found this one under UBSan).
+ */
+static void
+test_batch_iter_count_without_bytes(void **state)
+{
+    struct tr_buf gz, b;
+    struct tr_batch_iter it;
+    struct tr_record rec;
+
+    (void)state;
+    tr_buf_init(&gz, 1 << 16);
+    tr_buf_init(&b, 1 << 16);
+    assert_int_equal(tr_codec_compress(TR_CODEC_GZIP, "", 0, &gz), TR_OK);
+    tr_buf_put_bytes(&b, kp_plain, TR_BATCH_HEADER_SIZE);
+    tr_buf_put_bytes(&b, tr_buf_data(&gz), tr_buf_len(&gz));
+    assert_int_equal(tr_buf_err(&b), TR_OK);
+    tr_store_i32(tr_buf_data(&b) + TR_BATCH_OFF_LENGTH,
+                 (int32_t)(tr_buf_len(&b) - 12));
+    tr_store_i16(tr_buf_data(&b) + TR_BATCH_OFF_ATTRIBUTES, TR_CODEC_GZIP);
+    tr_store_i32(tr_buf_data(&b) + TR_BATCH_HEADER_SIZE - 4, 1);
+    fix_crc(tr_buf_data(&b), tr_buf_len(&b));
+    assert_int_equal(
+        tr_batch_iter_init(&it, tr_buf_data(&b), tr_buf_len(&b), 1 << 20),
+        TR_OK);
+    assert_int_equal(tr_batch_iter_next(&it, &rec), TR_ERR_CORRUPT);
+    assert_int_equal(tr_batch_iter_next(&it, &rec), TR_ERR_NOT_FOUND);
+    tr_batch_iter_cleanup(&it);
+    tr_buf_cleanup(&gz);
+    tr_buf_cleanup(&b);
+}
+
 static void
 test_batch_iter_kafka_python_plain(void **state)
 {
@@ -1021,6 +1055,7 @@ main(void)
         cmocka_unit_test(test_batch_validate_every_truncation),
         cmocka_unit_test(test_batch_validate_rejects_trailing_bytes),
         cmocka_unit_test(test_batch_next_splits_record_set),
+        cmocka_unit_test(test_batch_iter_count_without_bytes),
         cmocka_unit_test(test_batch_iter_kafka_python_plain),
         cmocka_unit_test(test_batch_iter_kafka_python_gzip),
         cmocka_unit_test(test_batch_builder_matches_kafka_python),
