@@ -2959,6 +2959,63 @@ load_txn_record(struct tr_groups *groups, const struct tr_record *rec,
                           val.leader_epoch, &val.metadata, val.commit_ts);
 }
 
+/* What load_batch needs: the replay's arguments and where it started. */
+struct load_ctx {
+    struct tr_groups *groups;
+    struct tr_partition *part;
+    int32_t only;
+    int64_t now_ms;
+    int64_t from; /* the log start: records before it are gone */
+    int64_t *records;
+};
+
+/* One batch of the replay (tr_partition_foreach_batch's callback). */
+static tr_err_t
+load_batch(const uint8_t *b, size_t blen, const struct tr_batch_header *bh,
+           void *arg)
+{
+    struct load_ctx *lc = arg;
+    struct tr_batch_iter it;
+    struct tr_record rec;
+    const struct tr_batch_header *h;
+    tr_err_t err = TR_OK;
+
+    (void)bh;
+    if (tr_batch_iter_init(&it, b, blen, BATCH_MAX) != TR_OK) {
+        return TR_ERR_CORRUPT;
+    }
+    h = tr_batch_iter_header(&it);
+    if (h->Attributes & TR_BATCH_ATTR_CONTROL) {
+        int commit;
+        int32_t coordinator_epoch;
+
+        if (tr_batch_marker_parse(b, blen, &commit, &coordinator_epoch) ==
+            TR_OK) {
+            err = txn_complete_locked(lc->groups, tr_partition_index(lc->part),
+                                      h->ProducerId, commit);
+        }
+    } else {
+        int64_t txn_pid =
+            (h->Attributes & TR_BATCH_ATTR_TRANSACTIONAL) ? h->ProducerId : -1;
+
+        while (tr_batch_iter_next(&it, &rec) == TR_OK) {
+            if (rec.offset < lc->from) {
+                continue;
+            }
+            err = txn_pid >= 0
+                      ? load_txn_record(lc->groups, &rec, lc->only, txn_pid,
+                                        lc->now_ms)
+                      : load_record(lc->groups, &rec, lc->only, lc->now_ms);
+            if (err != TR_OK) {
+                break;
+            }
+            (*lc->records)++;
+        }
+    }
+    tr_batch_iter_cleanup(&it);
+    return err;
+}
+
 /*
  * Replays one partition of __consumer_offsets to its log end: on a new
  * leader the records above the high watermark are the old leader's, and
@@ -2970,101 +3027,12 @@ load_partition(struct tr_groups *groups, struct tr_partition *part,
                int32_t only, int64_t now_ms, int64_t *records)
 {
     struct tr_partition_offsets offs;
-    uint8_t *chunk = NULL;
-    int64_t next;
-    tr_err_t err = TR_OK;
+    struct load_ctx lc = { groups, part, only, now_ms, 0, records };
 
     tr_partition_offsets(part, &offs);
-    next = offs.log_start;
-    while (next < offs.log_end) {
-        struct tr_read_result rr = { -1, 0, 0 };
-        struct tr_slice s;
-        const uint8_t *b;
-        size_t blen, got = 0;
-        int64_t before = next;
-
-        err = tr_partition_read(part, next, LOAD_CHUNK, offs.log_end, &rr);
-        if (err != TR_OK || rr.fd < 0 || rr.len == 0) {
-            if (rr.fd >= 0) {
-                close(rr.fd);
-            }
-            break;
-        }
-        tr_free(chunk);
-        chunk = tr_malloc(rr.len);
-        if (chunk == NULL) {
-            close(rr.fd);
-            err = TR_ERR_NOMEM;
-            break;
-        }
-        while (got < rr.len) {
-            ssize_t n =
-                pread(rr.fd, chunk + got, rr.len - got, rr.pos + (off_t)got);
-
-            if (n <= 0) {
-                if (n < 0 && errno == EINTR) {
-                    continue;
-                }
-                break;
-            }
-            got += (size_t)n;
-        }
-        close(rr.fd);
-        if (got < rr.len) {
-            err = TR_ERR_IO;
-            break;
-        }
-        tr_slice_init(&s, chunk, rr.len);
-        while (tr_batch_next(&s, &b, &blen) == TR_OK) {
-            struct tr_batch_iter it;
-            struct tr_record rec;
-            const struct tr_batch_header *h;
-
-            if (tr_batch_iter_init(&it, b, blen, BATCH_MAX) != TR_OK) {
-                err = TR_ERR_CORRUPT;
-                break;
-            }
-            h = tr_batch_iter_header(&it);
-            if (h->Attributes & TR_BATCH_ATTR_CONTROL) {
-                int commit;
-                int32_t coordinator_epoch;
-
-                if (tr_batch_marker_parse(b, blen, &commit,
-                                          &coordinator_epoch) == TR_OK) {
-                    err = txn_complete_locked(groups, tr_partition_index(part),
-                                              h->ProducerId, commit);
-                }
-            } else {
-                int64_t txn_pid = (h->Attributes & TR_BATCH_ATTR_TRANSACTIONAL)
-                                      ? h->ProducerId
-                                      : -1;
-
-                while (tr_batch_iter_next(&it, &rec) == TR_OK) {
-                    if (rec.offset < next) {
-                        continue;
-                    }
-                    err = txn_pid >= 0
-                              ? load_txn_record(groups, &rec, only, txn_pid,
-                                                now_ms)
-                              : load_record(groups, &rec, only, now_ms);
-                    if (err != TR_OK) {
-                        break;
-                    }
-                    (*records)++;
-                }
-            }
-            next = h->BaseOffset + h->LastOffsetDelta + 1;
-            tr_batch_iter_cleanup(&it);
-            if (err != TR_OK) {
-                break;
-            }
-        }
-        if (err != TR_OK || next <= before) {
-            break;
-        }
-    }
-    tr_free(chunk);
-    return err;
+    lc.from = offs.log_start;
+    return tr_partition_foreach_batch(part, offs.log_start, LOAD_CHUNK,
+                                      load_batch, &lc);
 }
 
 /* Creates __consumer_offsets if it is missing; sets groups->partitions. */
