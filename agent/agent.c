@@ -74,6 +74,22 @@ struct input_rt {
     struct tr_split_opts split;
 };
 
+/* How many truncations of one file wait for their copies at once. */
+#define TRUNC_KEEP 4
+
+/*
+ * What a file held before one of its truncations: its identity, what had
+ * been read and acknowledged of it, and the CRC of the last bytes split
+ * (ending at last_end). ms is when it was truncated (0: none, or claimed
+ * by its copy).
+ */
+struct trunc {
+    struct tr_tail_id id;
+    uint64_t read, committed, last_end;
+    uint32_t last_len, last_crc;
+    int64_t ms;
+};
+
 struct file {
     char *path; /* last name it was seen under */
     struct input_rt *in;
@@ -93,22 +109,21 @@ struct file {
     /*
      * copytruncate: a new file may be the copy of a file that is then
      * truncated. 'copy_check' marks a new file not yet compared with the
-     * truncations (copy_since_ms: when it was first seen with data). The
-     * trunc_* fields keep what this file held before its last truncation
-     * (trunc_ms 0: none, or already claimed by its copy).
+     * truncations (copy_since_ms: when it was first seen with data).
+     * 'trunc' keeps what this file held before its last truncations,
+     * newest first: logrotate may copy and truncate again before the
+     * first copy was looked at.
      */
     int copy_check;
     int64_t copy_since_ms;
-    struct tr_tail_id trunc_id;
-    uint64_t trunc_read, trunc_committed;
-    int64_t trunc_ms;
+    struct trunc trunc[TRUNC_KEEP];
     /*
      * CRC-32C of the last bytes split (up to fingerprint_bytes, ending at
-     * last_end), and its copy at the truncation: a copy must match at the
-     * end of what was read as well as at the start.
+     * last_end): a copy must match at the end of what was read as well as
+     * at the start.
      */
-    uint64_t last_end, trunc_last_end;
-    uint32_t last_len, last_crc, trunc_last_len, trunc_last_crc;
+    uint64_t last_end;
+    uint32_t last_len, last_crc;
     /* copytruncate: the file this one is a copy of (0: none), for ship.h */
     uint64_t copy_of_dev, copy_of_ino;
     /* The last prefix asked about by the journal's skip check (ship.h). */
@@ -427,14 +442,12 @@ static void
 truncated(struct tr_agent *a, struct file *f, int fd)
 {
     a->c.truncations++;
-    f->trunc_id = f->id;
-    f->trunc_read = f->read_off;
-    f->trunc_committed = f->q->committed;
-    f->trunc_last_end = f->last_end;
-    f->trunc_last_len = f->last_len;
-    f->trunc_last_crc = f->last_crc;
+    memmove(&f->trunc[1], &f->trunc[0], (TRUNC_KEEP - 1) * sizeof(f->trunc[0]));
+    f->trunc[0] = (struct trunc){
+        f->id,       f->read_off, f->q->committed,   f->last_end,
+        f->last_len, f->last_crc, tr_clock_mono_ms()
+    };
     f->last_len = 0;
-    f->trunc_ms = tr_clock_mono_ms();
     f->copy_of_dev = f->copy_of_ino = 0; /* new content: nobody's copy */
     reset_to(a, f, 0);
     tr_tail_fingerprint(fd, (uint32_t)a->conf->fingerprint_bytes, &f->id);
@@ -465,18 +478,18 @@ exactly_once(const struct tr_agent *a)
  * same bytes.
  */
 static int
-same_end(struct tr_agent *a, struct file *f, const struct file *t)
+same_end(struct tr_agent *a, struct file *f, const struct trunc *tr)
 {
-    if (t->trunc_last_len == 0) {
+    if (tr->last_len == 0) {
         return 1; /* nothing read since the start: the fingerprint covers it */
     }
-    if (t->trunc_last_len > a->bufcap || f->fd < 0) {
+    if (tr->last_len > a->bufcap || f->fd < 0) {
         return 0;
     }
-    off_t at = (off_t)(t->trunc_last_end - t->trunc_last_len);
-    ssize_t got = pread(f->fd, a->buf, t->trunc_last_len, at);
-    return got == (ssize_t)t->trunc_last_len &&
-           tr_crc32c(0, a->buf, (size_t)got) == t->trunc_last_crc;
+    off_t at = (off_t)(tr->last_end - tr->last_len);
+    ssize_t got = pread(f->fd, a->buf, tr->last_len, at);
+    return got == (ssize_t)tr->last_len &&
+           tr_crc32c(0, a->buf, (size_t)got) == tr->last_crc;
 }
 
 /* 1 if paths 'p' and 'q' name entries of the same directory. */
@@ -505,6 +518,68 @@ same_prefix(struct tr_agent *a, const struct file *f, const struct file *t,
            memcmp(a->buf, a->buf + n, n) == 0;
 }
 
+/* 1 if file 't' starts with the fp_len bytes whose CRC-32C is fp_crc. */
+static int
+file_starts_with(const struct file *t, uint32_t fp_len, uint32_t fp_crc)
+{
+    struct tr_tail_id id;
+    struct stat st;
+    int fd = t->fd, ok;
+
+    if (fd < 0) {
+        fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+            return 0;
+        }
+        if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != t->id.dev ||
+            (uint64_t)st.st_ino != t->id.ino) {
+            close(fd);
+            return 0;
+        }
+    }
+    ok = tr_tail_fingerprint(fd, fp_len, &id) == TR_OK && id.fp_len == fp_len &&
+         id.fp_crc == fp_crc;
+    if (fd != t->fd) {
+        close(fd);
+    }
+    return ok;
+}
+
+/*
+ * After a restart, 'f' may be logrotate's copy of a file whose lines the
+ * last run journaled, made while the agent was down (or before its
+ * registry caught up): no truncation was seen and the registry knows
+ * nothing of that content, only the journal does. If f starts with the
+ * bytes a journaled file had, and that file (tracked, same input and
+ * directory) no longer does, f is that file's copy: it is read from its
+ * start and its journaled lines are skipped (file_origin), so that what
+ * was sent is not sent again and what was not is.
+ */
+static int
+journal_copy(struct tr_agent *a, struct file *f)
+{
+    struct tr_journal_rec o;
+    struct file *t;
+
+    if (!exactly_once(a) || a->ship == NULL ||
+        !tr_ship_journal_origin(a->ship, f->q, &o)) {
+        return 0;
+    }
+    t = find_id(a, o.dev, o.ino);
+    if (t == NULL || t == f || t->in != f->in || !same_dir(t->path, f->path) ||
+        file_starts_with(t, o.fp_len, o.fp_crc)) {
+        return 0; /* not a truncated file of this input: a file of its own */
+    }
+    a->c.copies++;
+    tr_log_info("%s is the copy of %s made while the agent was away; reading "
+                "it from offset %" PRIu64 " without the lines already sent",
+                f->path, t->path, f->read_off);
+    f->copy_check = 0;
+    f->copy_of_dev = o.dev;
+    f->copy_of_ino = o.ino;
+    return 1;
+}
+
 /*
  * Decides where a new file 'f' (size 'size', fingerprint current) starts.
  * logrotate's copytruncate copies app.log to app.log.1 and then truncates
@@ -523,7 +598,7 @@ static int
 copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
 {
     int64_t keep = copy_keep_ms(a);
-    int wait = 0;
+    int wait = 0, k;
     struct file *t;
 
     if (f->copy_since_ms == 0) {
@@ -538,8 +613,13 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
         if (t == f || t->in != f->in || !same_dir(t->path, f->path)) {
             continue;
         }
-        if (t->trunc_ms != 0 && now - t->trunc_ms > keep) {
-            t->trunc_ms = 0;
+        int recent = 0;
+        for (k = 0; k < TRUNC_KEEP; k++) {
+            struct trunc *tr = &t->trunc[k];
+            if (tr->ms != 0 && now - tr->ms > keep) {
+                tr->ms = 0;
+            }
+            recent |= tr->ms != 0 && now - tr->ms < COPY_WAIT_MS;
         }
         /*
          * Seen while logrotate is still copying: shorter than a full
@@ -548,9 +628,8 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
          * just truncated (its old bytes are gone, only their CRC is left).
          */
         if (f->id.fp_len < (uint64_t)a->conf->fingerprint_bytes &&
-            ((t->trunc_ms != 0 && now - t->trunc_ms < COPY_WAIT_MS) ||
-             (t->read_off > f->id.fp_len &&
-              same_prefix(a, f, t, (size_t)f->id.fp_len)))) {
+            (recent || (t->read_off > f->id.fp_len &&
+                        same_prefix(a, f, t, (size_t)f->id.fp_len)))) {
             wait = 1;
             continue;
         }
@@ -568,44 +647,51 @@ copy_decide(struct tr_agent *a, struct file *f, uint64_t size, int64_t now)
                 continue;
             }
         }
-        if (t->trunc_ms == 0 || !same_print(&t->trunc_id, &f->id)) {
-            continue;
-        }
-        /*
-         * Exactly once: what was read from t was sent (and journaled), so
-         * the copy continues after it; multiline may hold an event back.
-         */
-        uint64_t start = exactly_once(a) && f->in->split.ml == NULL
-                             ? t->trunc_read
-                             : t->trunc_committed;
-        if (size < t->trunc_read) {
-            /*
-             * logrotate truncates only after the copy is complete, so the
-             * copy is whole, and shorter than what was read from t: lines
-             * written between its copy and its truncate are in neither
-             * file. Whatever was acknowledged beyond the copy's end is in
-             * the topic already.
-             */
-            start = start < size ? start : size;
-            if (exactly_once(a) && f->in->split.ml == NULL) {
-                start = size;
+        for (k = 0; k < TRUNC_KEEP; k++) {
+            struct trunc *tr = &t->trunc[k];
+            if (tr->ms == 0 || !same_print(&tr->id, &f->id)) {
+                continue;
             }
-        } else if (!same_end(a, f, t)) {
-            continue; /* same start, other content: a different file */
+            /*
+             * Exactly once: what was read from t was sent (and journaled),
+             * so the copy continues after it; multiline may hold an event
+             * back.
+             */
+            uint64_t start = exactly_once(a) && f->in->split.ml == NULL
+                                 ? tr->read
+                                 : tr->committed;
+            if (size < tr->read) {
+                /*
+                 * logrotate truncates only after the copy is complete, so
+                 * the copy is whole, and shorter than what was read from
+                 * t: lines written between its copy and its truncate are
+                 * in neither file. Whatever was acknowledged beyond the
+                 * copy's end is in the topic already.
+                 */
+                start = start < size ? start : size;
+                if (exactly_once(a) && f->in->split.ml == NULL) {
+                    start = size;
+                }
+            } else if (!same_end(a, f, tr)) {
+                continue; /* same start, other content: a different file */
+            }
+            a->c.copies++;
+            tr_log_info("%s is the copy of %s made before its truncation; "
+                        "continuing it at offset %" PRIu64,
+                        f->path, t->path, start);
+            tr->ms = 0;
+            f->copy_check = 0;
+            f->copy_of_dev = tr->id.dev;
+            f->copy_of_ino = tr->id.ino;
+            reset_to(a, f, start);
+            return 1;
         }
-        a->c.copies++;
-        tr_log_info("%s is the copy of %s made before its truncation; "
-                    "continuing it at offset %" PRIu64,
-                    f->path, t->path, start);
-        t->trunc_ms = 0;
-        f->copy_check = 0;
-        f->copy_of_dev = t->trunc_id.dev;
-        f->copy_of_ino = t->trunc_id.ino;
-        reset_to(a, f, start);
-        return 1;
     }
     if (wait && now - f->copy_since_ms < COPY_WAIT_MS) {
         return 0;
+    }
+    if (journal_copy(a, f)) {
+        return 1;
     }
     f->copy_check = 0;
     return 1;
@@ -976,16 +1062,20 @@ fresh:
                  * its copy, found later, continues from the registry's
                  * position, as after a truncation seen live.
                  */
-                f->trunc_id = old;
-                f->trunc_read = e->offset;
-                f->trunc_committed = e->offset;
-                f->trunc_last_len = 0;
-                f->trunc_ms = tr_clock_mono_ms();
+                f->trunc[0] =
+                    (struct trunc){ old, e->offset, e->offset,         0,
+                                    0,   0,         tr_clock_mono_ms() };
             }
         } else if (a->first_scan && in->conf->read_from == TR_READ_FROM_END) {
             start = (uint64_t)st.st_size;
-        } else if (!a->first_scan) {
-            f->copy_check = 1; /* maybe a copytruncate copy: copy_decide */
+        } else if (!a->first_scan ||
+                   (a->ship != NULL && tr_ship_skipping(a->ship))) {
+            /*
+             * Maybe a copytruncate copy: copy_decide. Also on the first
+             * scan after a run killed before its first registry write:
+             * its journal may know the content of a copy.
+             */
+            f->copy_check = 1;
         }
         close(fd);
     }
@@ -1641,6 +1731,21 @@ out:
     return err;
 }
 
+/*
+ * The newest truncation of f still waiting for its copy (the registry
+ * keeps one; the journal knows the lines of the others), or NULL.
+ */
+static const struct trunc *
+pending_trunc(const struct tr_agent *a, const struct file *f, int64_t now)
+{
+    for (int k = 0; k < TRUNC_KEEP; k++) {
+        if (f->trunc[k].ms != 0 && now - f->trunc[k].ms <= copy_keep_ms(a)) {
+            return &f->trunc[k];
+        }
+    }
+    return NULL;
+}
+
 tr_err_t
 tr_agent_save(struct tr_agent *a)
 {
@@ -1675,15 +1780,16 @@ tr_agent_save(struct tr_agent *a)
         e->fp_crc = f->id.fp_crc;
         e->offset = f->q->committed;
         e->path = f->path;
-        if (eo && f->trunc_ms != 0 && now - f->trunc_ms <= copy_keep_ms(a)) {
+        const struct trunc *tr = eo ? pending_trunc(a, f, now) : NULL;
+        if (tr != NULL) {
             /*
              * Truncated, its copy not found yet: keep what it was, so that
              * after a restart the copy is still recognised (the lines of
              * its new content are in the journal meanwhile).
              */
-            e->fp_len = f->trunc_id.fp_len;
-            e->fp_crc = f->trunc_id.fp_crc;
-            e->offset = f->trunc_read;
+            e->fp_len = tr->id.fp_len;
+            e->fp_crc = tr->id.fp_crc;
+            e->offset = tr->read;
         }
     }
     /* What the last run knew and no file claimed yet (startup_keep_until). */

@@ -26,9 +26,6 @@
 #define JOURNAL_TMP  "journal.tmp"
 #define JOURNAL_HDR  8  /* length + CRC */
 #define JOURNAL_REC  32 /* one record's line */
-#define JOURNAL_B_FIXED                                                        \
-    (1 + 8 + 2 + 4 + 4 + 4 + 2 + 4 + 4) /* 'B' payload without variable parts  \
-                                         */
 
 /* The largest line end per file of one entry. */
 struct jfile {
@@ -193,6 +190,77 @@ tr_journal_set_pid(struct tr_journal *j, int64_t pid, int16_t epoch)
     return TR_OK;
 }
 
+/*
+ * A 'C' entry's records: runs of consecutive records of one file (one
+ * run per batch, nearly always), each [u32 count][dev u64][ino u64]
+ * [fp_len u32][fp_crc u32][end u64 of its first record] and then count - 1
+ * uvarint steps from one record's end to the next (a line's length): about
+ * one or two bytes a line instead of 32.
+ */
+static void
+put_runs(struct tr_buf *o, const struct tr_journal_rec *recs, uint32_t nrec)
+{
+    uint32_t i = 0;
+
+    while (i < nrec) {
+        const struct tr_journal_rec *r = &recs[i];
+        uint32_t n = 1;
+
+        while (i + n < nrec && recs[i + n].dev == r->dev &&
+               recs[i + n].ino == r->ino && recs[i + n].fp_len == r->fp_len &&
+               recs[i + n].fp_crc == r->fp_crc &&
+               recs[i + n].end > recs[i + n - 1].end) {
+            n++;
+        }
+        tr_buf_put_u32(o, n);
+        tr_buf_put_i64(o, (int64_t)r->dev);
+        tr_buf_put_i64(o, (int64_t)r->ino);
+        tr_buf_put_u32(o, r->fp_len);
+        tr_buf_put_u32(o, r->fp_crc);
+        tr_buf_put_i64(o, (int64_t)r->end);
+        for (uint32_t k = 1; k < n; k++) {
+            tr_buf_put_uvarint(o, recs[i + k].end - recs[i + k - 1].end);
+        }
+        i += n;
+    }
+}
+
+/* Reads what put_runs wrote into recs[0..nrec). */
+static tr_err_t
+get_runs(struct tr_slice *s, struct tr_journal_rec *recs, uint32_t nrec)
+{
+    uint32_t i = 0;
+
+    while (i < nrec) {
+        struct tr_journal_rec r;
+        uint32_t n;
+        int64_t dev, ino, end;
+
+        if (tr_slice_get_u32(s, &n) != TR_OK || n == 0 || n > nrec - i ||
+            tr_slice_get_i64(s, &dev) != TR_OK ||
+            tr_slice_get_i64(s, &ino) != TR_OK ||
+            tr_slice_get_u32(s, &r.fp_len) != TR_OK ||
+            tr_slice_get_u32(s, &r.fp_crc) != TR_OK ||
+            tr_slice_get_i64(s, &end) != TR_OK || end < 0) {
+            return TR_ERR_CORRUPT;
+        }
+        r.dev = (uint64_t)dev;
+        r.ino = (uint64_t)ino;
+        r.end = (uint64_t)end;
+        recs[i++] = r;
+        for (uint32_t k = 1; k < n; k++) {
+            uint64_t step;
+            if (tr_slice_get_uvarint(s, &step) != TR_OK || step == 0 ||
+                step > UINT64_MAX - r.end) {
+                return TR_ERR_CORRUPT;
+            }
+            r.end += step;
+            recs[i++] = r;
+        }
+    }
+    return TR_OK;
+}
+
 tr_err_t
 tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
 {
@@ -209,7 +277,7 @@ tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
     }
     tr_buf_reset(o);
     tr_buf_put_i64(o, 0);
-    tr_buf_put_i8(o, 'B');
+    tr_buf_put_i8(o, 'C');
     tr_buf_put_i64(o, b->pid);
     tr_buf_put_i16(o, b->epoch);
     tr_buf_put_i32(o, b->partition);
@@ -218,14 +286,7 @@ tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
     tr_buf_put_i16(o, (int16_t)tlen);
     tr_buf_put_bytes(o, b->topic, tlen);
     tr_buf_put_u32(o, b->nrec);
-    uint8_t *r = tr_buf_put_space(o, (size_t)b->nrec * JOURNAL_REC);
-    for (uint32_t i = 0; r != NULL && i < b->nrec; i++, r += JOURNAL_REC) {
-        tr_store_i64(r, (int64_t)b->recs[i].dev);
-        tr_store_i64(r + 8, (int64_t)b->recs[i].ino);
-        tr_store_u32(r + 16, b->recs[i].fp_len);
-        tr_store_u32(r + 20, b->recs[i].fp_crc);
-        tr_store_i64(r + 24, (int64_t)b->recs[i].end);
-    }
+    put_runs(o, b->recs, b->nrec);
     tr_buf_put_u32(o, (uint32_t)b->wire_len);
     if (tr_buf_err(o) != TR_OK) {
         return TR_ERR_NOMEM;
@@ -257,9 +318,14 @@ tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
     return TR_OK;
 }
 
-/* Decodes a 'B' payload into *b (recs allocated; wire points into it). */
+/*
+ * Decodes a 'B' (records of 32 bytes, as journals written before 'C'
+ * have them) or 'C' (runs, put_runs) payload into *b (recs allocated;
+ * wire points into it).
+ */
 static tr_err_t
-parse_batch(struct tr_slice *s, struct tr_journal_batch *b, char **topic)
+parse_batch(struct tr_slice *s, int compact, struct tr_journal_batch *b,
+            char **topic)
 {
     int16_t tlen;
     uint32_t nrec, wlen;
@@ -276,7 +342,7 @@ parse_batch(struct tr_slice *s, struct tr_journal_batch *b, char **topic)
         tr_slice_get_i16(s, &tlen) != TR_OK || tlen <= 0 ||
         tr_slice_get_raw(s, (size_t)tlen, &name) != TR_OK ||
         tr_slice_get_u32(s, &nrec) != TR_OK ||
-        (size_t)nrec * JOURNAL_REC > tr_slice_remaining(s) ||
+        (size_t)nrec * (compact ? 1 : JOURNAL_REC) > tr_slice_remaining(s) ||
         nrec != (uint32_t)b->count) {
         return TR_ERR_CORRUPT;
     }
@@ -288,7 +354,7 @@ parse_batch(struct tr_slice *s, struct tr_journal_batch *b, char **topic)
         *topic = NULL;
         return TR_ERR_NOMEM;
     }
-    for (uint32_t i = 0; i < nrec; i++) {
+    for (uint32_t i = 0; !compact && i < nrec; i++) {
         int64_t dev, ino, end;
         tr_slice_get_i64(s, &dev);
         tr_slice_get_i64(s, &ino);
@@ -300,7 +366,8 @@ parse_batch(struct tr_slice *s, struct tr_journal_batch *b, char **topic)
         recs[i].end = (uint64_t)end;
     }
     const uint8_t *w;
-    if (tr_slice_get_u32(s, &wlen) != TR_OK ||
+    if ((compact && get_runs(s, recs, nrec) != TR_OK) ||
+        tr_slice_get_u32(s, &wlen) != TR_OK ||
         tr_slice_get_raw(s, wlen, &w) != TR_OK) {
         tr_free(recs);
         tr_free(*topic);
@@ -378,10 +445,11 @@ load_image(struct tr_journal *j, size_t len, uint64_t *good)
             }
             j->pid = pid;
             j->epoch = epoch;
-        } else if (type == 'B') {
+        } else if (type == 'B' || type == 'C') {
             struct tr_journal_batch b;
             char *topic;
-            if ((err = parse_batch(&s, &b, &topic)) == TR_ERR_CORRUPT) {
+            if ((err = parse_batch(&s, type == 'C', &b, &topic)) ==
+                TR_ERR_CORRUPT) {
                 /* A valid CRC over a bad entry: not ours; stop here. */
                 err = TR_OK;
                 break;

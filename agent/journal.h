@@ -14,10 +14,14 @@
  *
  * Format: records of [u32 length][u32 CRC-32C of the payload][payload],
  * big-endian. Payload 'P': pid i64, epoch i16 (the producer id in use).
- * Payload 'B': pid i64, epoch i16, partition i32, base_seq i32, count i32,
- * topic (u16 length + bytes), nrec u32, nrec x (dev u64, ino u64, fp_len
- * u32, fp_crc u32, end u64), wire (u32 length + bytes). A record cut by a
- * crash (short, or a bad CRC) ends the journal: it is cut off at load.
+ * Payload 'C': pid i64, epoch i16, partition i32, base_seq i32, count i32,
+ * topic (u16 length + bytes), nrec u32, the records' lines as runs of one
+ * file (count u32, dev u64, ino u64, fp_len u32, fp_crc u32, the first
+ * line's end u64, then count - 1 uvarint steps to the next line's end),
+ * wire (u32 length + bytes). Payload 'B', read but no longer written, has
+ * nrec x (dev u64, ino u64, fp_len u32, fp_crc u32, end u64) instead of
+ * the runs. A record cut by a crash (short, or a bad CRC) ends the
+ * journal: it is cut off at load.
  *
  * Writes are plain write(2)s, so a killed process loses nothing; fsync is
  * grouped with the registry's (tr_journal_sync before each registry

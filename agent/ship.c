@@ -44,7 +44,14 @@ struct tr_ship {
     int64_t pid;      /* the producer id batches were journaled under */
     size_t replaying; /* records of resent batches not yet acknowledged */
     struct skip *skips;
-    size_t nskips, skip_cap;     /* cap: a power of two */
+    size_t nskips, skip_cap; /* cap: a power of two */
+    /*
+     * The distinct (file, fingerprint) identities of the skips, for
+     * recognising a copytruncate copy of a journaled file
+     * (tr_ship_journal_origin); freed with the skips.
+     */
+    struct tr_journal_rec *origins;
+    size_t norigins, origins_cap;
     struct tr_journal_rec *recs; /* scratch for one batch */
     size_t recs_cap;
     int journal_failing;
@@ -58,8 +65,32 @@ skip_hash(uint64_t dev, uint64_t ino, uint64_t end)
     return h ^ (h >> 29);
 }
 
+/*
+ * Remembers r's file identity among the origins. A file's lines come in
+ * order, so the identity is nearly always the last one added.
+ */
 static tr_err_t
-skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
+origin_add(struct tr_ship *s, const struct tr_journal_rec *r)
+{
+    for (size_t i = s->norigins; i > 0; i--) {
+        const struct tr_journal_rec *o = &s->origins[i - 1];
+        if (o->dev == r->dev && o->ino == r->ino && o->fp_len == r->fp_len &&
+            o->fp_crc == r->fp_crc) {
+            return TR_OK;
+        }
+    }
+    if (tr_array_reserve(&s->origins, &s->origins_cap, s->norigins + 1,
+                         sizeof(*s->origins)) != TR_OK) {
+        return TR_ERR_NOMEM;
+    }
+    s->origins[s->norigins] = *r;
+    s->origins[s->norigins].end = 0;
+    s->norigins++;
+    return TR_OK;
+}
+
+static tr_err_t
+skip_insert(struct tr_ship *s, const struct tr_journal_rec *r)
 {
     if ((s->nskips + 1) * 2 > s->skip_cap) {
         size_t cap = s->skip_cap ? s->skip_cap * 2 : 1024;
@@ -77,7 +108,10 @@ skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
                 struct tr_journal_rec o = { old[i].dev, old[i].ino,
                                             old[i].fp_len, old[i].fp_crc,
                                             old[i].end };
-                skip_add(s, &o);
+                if (skip_insert(s, &o) != TR_OK) {
+                    tr_free(old);
+                    return TR_ERR_NOMEM;
+                }
             }
         }
         tr_free(old);
@@ -100,6 +134,18 @@ skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
         (struct skip){ r->dev, r->ino, r->end, r->fp_len, r->fp_crc, 1 };
     s->nskips++;
     return TR_OK;
+}
+
+static tr_err_t
+skip_add(struct tr_ship *s, const struct tr_journal_rec *r)
+{
+    size_t before = s->nskips;
+    tr_err_t err = skip_insert(s, r);
+
+    if (err != TR_OK || s->nskips == before) {
+        return err; /* already there: so is its origin */
+    }
+    return origin_add(s, r);
 }
 
 /*
@@ -129,6 +175,9 @@ skip_clear(struct tr_ship *s)
     tr_free(s->skips);
     s->skips = NULL;
     s->nskips = s->skip_cap = 0;
+    tr_free(s->origins);
+    s->origins = NULL;
+    s->norigins = s->origins_cap = 0;
 }
 
 /*
@@ -556,6 +605,38 @@ already_sent(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t end)
         skip_clear(s);
     }
     return 1;
+}
+
+int
+tr_ship_skipping(const struct tr_ship *s)
+{
+    return s->nskips > 0;
+}
+
+int
+tr_ship_journal_origin(struct tr_ship *s, struct tr_inflight_queue *q,
+                       struct tr_journal_rec *out)
+{
+    struct tr_journal_rec id;
+    int found = 0;
+
+    if (s->nskips == 0) {
+        return 0;
+    }
+    memset(&id, 0, sizeof(id));
+    (void)s->files->ident(s->arg, q, &id);
+    for (size_t i = 0; i < s->norigins; i++) {
+        const struct tr_journal_rec *o = &s->origins[i];
+        if ((o->dev == id.dev && o->ino == id.ino) ||
+            (found && o->fp_len <= out->fp_len)) {
+            continue; /* its own lines, or not more telling */
+        }
+        if (s->files->prefix(s->arg, q, o->fp_len, o->fp_crc)) {
+            *out = *o;
+            found = 1;
+        }
+    }
+    return found;
 }
 
 static void

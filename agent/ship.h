@@ -91,6 +91,21 @@ tr_err_t tr_ship_send(struct tr_ship *s, struct tr_inflight_queue *q,
                       const struct tr_record_header *headers, int nheaders,
                       int64_t timestamp_ms);
 
+/*
+ * After a restart: 1 if q's file starts with the bytes another file had
+ * when lines of it were journaled by the last run and not yet read again
+ * (the longest such prefix): then *out is that file's identity (end 0),
+ * and q's file may be logrotate's copy of it, made while the agent was
+ * down. The caller decides (the original must have been truncated since)
+ * and, if so, reads the copy from its start with the journaled lines
+ * skipped (tr_ship_files.origin). 0 when nothing matches or nothing is
+ * left to skip.
+ */
+int tr_ship_journal_origin(struct tr_ship *s, struct tr_inflight_queue *q,
+                           struct tr_journal_rec *out);
+/* 1 while lines of the last run's journal are still to be skipped. */
+int tr_ship_skipping(const struct tr_ship *s);
+
 /* 1 while sends are refused (backpressure). */
 int tr_ship_blocked(struct tr_ship *s);
 size_t tr_ship_pending(const struct tr_ship *s);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "plimits.h"
 #include "topics.h"
+#include "waits.h"
 
 #define MAX_CONFIGS 1000
 
@@ -57,6 +58,137 @@ put_topic_result(struct tr_request *req, const struct tr_str *name,
         tr_proto_put_cstring_v(req->out, 0,
                                kerr == TR_KERR_NONE ? NULL : message);
     }
+}
+
+/*
+ * CreateTopics and DeleteTopics in a cluster: the change goes to ZooKeeper
+ * at once and the answer waits, as Kafka's does, until this broker's
+ * metadata shows it. The request is parked meanwhile (watching
+ * TR_WAITS_METADATA) rather than holding its network thread: the
+ * controller's LeaderAndIsr and UpdateMetadata for the change arrive on
+ * these same threads. Each topic's outcome is kept here across the runs.
+ */
+enum topic_wait {
+    WAIT_NONE,
+    WAIT_CREATED,
+    WAIT_DELETED
+};
+
+struct topic_result {
+    char *name; /* the name as sent (owned) */
+    int32_t name_len;
+    int16_t kerr;
+    enum topic_wait wait;
+    int32_t partitions; /* WAIT_CREATED: how many must have leaders */
+    char message[300];
+};
+
+struct topic_results {
+    int throttle;      /* the response has throttle_time_ms */
+    int with_message;  /* ... and error messages */
+    int16_t timed_out; /* the answer of a wait that did not finish */
+    size_t n, cap;
+    struct topic_result *r;
+};
+
+static void
+results_free(void *arg)
+{
+    struct topic_results *st = arg;
+
+    if (st == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < st->n; i++) {
+        tr_free(st->r[i].name);
+    }
+    tr_free(st->r);
+    tr_free(st);
+}
+
+/* Records one topic's outcome; *message may be NULL. */
+static tr_err_t
+results_add(struct topic_results *st, const struct tr_str *name, int16_t kerr,
+            const char *message, enum topic_wait wait, int32_t partitions)
+{
+    struct topic_result *r;
+    size_t len = name->len < 0 ? 0 : (size_t)name->len;
+
+    if (tr_array_reserve(&st->r, &st->cap, st->n + 1, sizeof(*st->r)) !=
+        TR_OK) {
+        return TR_ERR_NOMEM;
+    }
+    r = &st->r[st->n];
+    memset(r, 0, sizeof(*r));
+    if ((r->name = tr_malloc(len + 1)) == NULL) {
+        return TR_ERR_NOMEM;
+    }
+    memcpy(r->name, name->ptr, len);
+    r->name[len] = '\0';
+    r->name_len = (int32_t)len;
+    r->kerr = kerr;
+    r->wait = kerr == TR_KERR_NONE ? wait : WAIT_NONE;
+    r->partitions = partitions;
+    snprintf(r->message, sizeof(r->message), "%s", message ? message : "");
+    st->n++;
+    return TR_OK;
+}
+
+/*
+ * Parks the request while a wait of 'st' is unfinished (up to 'wait_ms'
+ * from the first run), else answers: every topic's outcome, an unfinished
+ * wait as st->timed_out. Takes 'st' (kept in req->state while parked).
+ */
+static tr_err_t
+results_finish(struct tr_request *req, struct topic_results *st, int wait_ms)
+{
+    int pending = 0, watching = 0;
+    size_t i;
+
+    for (i = 0; i < st->n; i++) {
+        pending |= st->r[i].wait != WAIT_NONE;
+    }
+    /* Watch before looking: a change applied in between still wakes it. */
+    if (pending && !req->final && req->waiter != NULL) {
+        watching = tr_waiter_watch(req->waiter, TR_WAITS_METADATA, 0) == TR_OK;
+    }
+#ifdef HAVE_ZOOKEEPER
+    for (i = 0; i < st->n; i++) {
+        struct topic_result *r = &st->r[i];
+        if ((r->wait == WAIT_CREATED &&
+             tr_cluster_topic_ready(req->broker->cluster, r->name,
+                                    r->partitions)) ||
+            (r->wait == WAIT_DELETED &&
+             tr_cluster_partition_count(req->broker->cluster, r->name) < 0)) {
+            r->wait = WAIT_NONE;
+        }
+    }
+#endif
+    pending = 0;
+    for (i = 0; i < st->n; i++) {
+        pending |= st->r[i].wait != WAIT_NONE;
+    }
+    if (pending && watching) {
+        req->state = st;
+        req->state_free = results_free;
+        req->park_ms = wait_ms > 0 ? wait_ms : 1;
+        return TR_OK;
+    }
+    if (st->throttle) {
+        tr_request_put_throttle(req);
+    }
+    tr_buf_put_i32(req->out, (int32_t)st->n);
+    for (i = 0; i < st->n; i++) {
+        struct topic_result *r = &st->r[i];
+        struct tr_str name = { r->name, r->name_len };
+        put_topic_result(req, &name,
+                         r->wait != WAIT_NONE ? st->timed_out : r->kerr,
+                         r->message, st->with_message);
+    }
+    if (req->state != st) {
+        results_free(st);
+    }
+    return TR_OK;
 }
 
 /*
@@ -140,8 +272,12 @@ tr_api_create_topics(struct tr_request *req)
     struct tr_slice topics_at;
     int32_t ntopics, t, timeout_ms;
     int validate_only = 0, create_any;
+    struct topic_results *st;
     tr_err_t err;
 
+    if (req->state != NULL) {
+        return results_finish(req, req->state, 0); /* woken, or timed out */
+    }
     /* Skip to the trailing fields first: validate_only decides the work. */
     err = tr_proto_get_array_len_v(in, 0, &ntopics, 12, TR_API_MAX_TOPICS);
     if (err != TR_OK) {
@@ -192,12 +328,16 @@ tr_api_create_topics(struct tr_request *req)
     create_any = tr_api_authorize_quiet(req, TR_ACL_OP_CREATE, TR_ACL_CLUSTER,
                                         TR_ACL_CLUSTER_NAME);
 
-    if (v >= 2) {
-        tr_request_put_throttle(req);
+    if ((st = tr_calloc(1, sizeof(*st))) == NULL) {
+        return TR_ERR_NOMEM;
     }
-    tr_buf_put_i32(req->out, ntopics);
+    st->throttle = v >= 2;
+    st->with_message = v >= 1;
+    /* Kafka: a timeout of 0 answers at once; we still wait a little. */
+    st->timed_out = timeout_ms > 0 ? TR_KERR_REQUEST_TIMED_OUT : TR_KERR_NONE;
     for (t = 0; t < ntopics; t++) {
         struct tr_str name, s;
+        enum topic_wait wait = WAIT_NONE;
         struct tr_config_entry configs[64];
         char strings[64][2][256];
         char topic[TR_TOPIC_NAME_MAX + 1], message[300] = "";
@@ -297,12 +437,13 @@ tr_api_create_topics(struct tr_request *req)
             if (assigned != NULL) {
                 kerr = tr_cluster_create_topic_assigned(
                     req->broker->cluster, topic, assigned, np, rf, keys, values,
-                    nconfigs, validate_only, 5000, message, sizeof(message));
+                    nconfigs, validate_only, message, sizeof(message));
             } else {
                 kerr = tr_cluster_create_topic(req->broker->cluster, topic, np,
-                                               rf, keys, values, nconfigs, 5000,
+                                               rf, keys, values, nconfigs,
                                                message, sizeof(message));
             }
+            wait = validate_only ? WAIT_NONE : WAIT_CREATED;
 #endif
         } else if (rf <= 0 || rf > 1) {
             kerr = TR_KERR_INVALID_REPLICATION_FACTOR;
@@ -342,9 +483,14 @@ tr_api_create_topics(struct tr_request *req)
             tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, topic);
         }
         tr_free(assigned);
-        put_topic_result(req, &name, kerr, message, v >= 1);
+        if (results_add(st, &name, kerr, message, wait, np) != TR_OK) {
+            results_free(st);
+            return TR_ERR_NOMEM;
+        }
     }
-    return TR_OK;
+    return results_finish(
+        req, st,
+        timeout_ms > 5000 ? (timeout_ms < 60000 ? timeout_ms : 60000) : 5000);
 }
 
 tr_err_t
@@ -353,8 +499,12 @@ tr_api_delete_topics(struct tr_request *req)
     struct tr_slice *in = &req->body;
     struct tr_slice names_at;
     int32_t n, i, timeout_ms;
+    struct topic_results *st;
     tr_err_t err;
 
+    if (req->state != NULL) {
+        return results_finish(req, req->state, 0); /* woken, or timed out */
+    }
     err = tr_proto_get_array_len_v(in, 0, &n, 2, TR_API_MAX_TOPICS);
     if (err != TR_OK) {
         return err;
@@ -371,14 +521,16 @@ tr_api_delete_topics(struct tr_request *req)
     if ((err = tr_slice_get_i32(in, &timeout_ms)) != TR_OK) {
         return err;
     }
-    if (req->hdr.api_version >= 1) {
-        tr_request_put_throttle(req);
+    if ((st = tr_calloc(1, sizeof(*st))) == NULL) {
+        return TR_ERR_NOMEM;
     }
-    tr_buf_put_i32(req->out, n);
+    st->throttle = req->hdr.api_version >= 1;
+    st->timed_out = TR_KERR_REQUEST_TIMED_OUT; /* it completes later */
     for (i = 0; i < n; i++) {
         struct tr_str name;
         char topic[TR_TOPIC_NAME_MAX + 1];
         int16_t kerr = TR_KERR_NONE;
+        enum topic_wait wait = WAIT_NONE;
 
         tr_proto_get_string(&names_at, &name);
         if (!tr_api_authorize_str(req, TR_ACL_OP_DELETE, TR_ACL_TOPIC, &name)) {
@@ -388,9 +540,8 @@ tr_api_delete_topics(struct tr_request *req)
 #ifdef HAVE_ZOOKEEPER
         } else if (req->broker->cluster != NULL) {
             /* The controller deletes it on every replica. */
-            kerr = tr_cluster_delete_topic(
-                req->broker->cluster, topic,
-                timeout_ms > 0 && timeout_ms < 30000 ? timeout_ms : 30000);
+            kerr = tr_cluster_delete_topic(req->broker->cluster, topic);
+            wait = WAIT_DELETED;
             if (kerr == TR_KERR_NONE) {
                 tr_log_info("deleted topic '%s' (by %s)", topic, req->peer);
             }
@@ -408,9 +559,13 @@ tr_api_delete_topics(struct tr_request *req)
         if (kerr == TR_KERR_NONE) {
             tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, topic);
         }
-        put_topic_result(req, &name, kerr, NULL, 0);
+        if (results_add(st, &name, kerr, NULL, wait, 0) != TR_OK) {
+            results_free(st);
+            return TR_ERR_NOMEM;
+        }
     }
-    return TR_OK;
+    return results_finish(
+        req, st, timeout_ms > 0 && timeout_ms < 30000 ? timeout_ms : 30000);
 }
 
 tr_err_t

@@ -85,7 +85,7 @@ create_txn_topic(struct tr_request *req)
     kerr = tr_cluster_create_topic(
         req->broker->cluster, TR_TXN_TOPIC,
         cfg->transaction_state_log_num_partitions, rf, keys, values,
-        sizeof(keys) / sizeof(keys[0]), 0, errbuf, sizeof(errbuf));
+        sizeof(keys) / sizeof(keys[0]), errbuf, sizeof(errbuf));
     if (kerr == TR_KERR_NONE) {
         tr_log_info("%s: created %s (%d partitions, replication factor %d)",
                     req->peer, TR_TXN_TOPIC,
@@ -118,7 +118,7 @@ create_offsets_topic(struct tr_request *req)
     }
     kerr = tr_cluster_create_topic(
         c, TR_GROUPS_TOPIC, cfg->offsets_topic_num_partitions, rf, keys, values,
-        sizeof(keys) / sizeof(keys[0]), 0, errbuf, sizeof(errbuf));
+        sizeof(keys) / sizeof(keys[0]), errbuf, sizeof(errbuf));
     if (kerr == TR_KERR_NONE) {
         tr_log_info("%s: created %s (%d partitions, replication factor %d) "
                     "for the first FindCoordinator",

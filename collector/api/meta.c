@@ -233,7 +233,7 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
                                     strncmp(name, "__consumer_offsets", 18) == 0
                                         ? cfg->offsets_topic_replication_factor
                                         : cfg->default_replication_factor,
-                                    NULL, NULL, 0, 0, errbuf, sizeof(errbuf));
+                                    NULL, NULL, 0, errbuf, sizeof(errbuf));
         if (ck != TR_KERR_NONE) {
             tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, name);
         }

@@ -1792,6 +1792,10 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         tr_rpc_state_free(&msgs[i].state);
         tr_rpc_stop_free(&msgs[i].stop);
     }
+    if (nmsgs > 0) {
+        /* Requests parked until the metadata shows their change. */
+        tr_waits_notify(c->broker->waits, TR_WAITS_METADATA, 0);
+    }
     tr_free(msgs);
 }
 
@@ -2070,10 +2074,9 @@ queue_state(struct tr_cluster *c, struct tr_state_msg *m, enum queued_kind kind)
 }
 
 int16_t
-tr_cluster_delete_topic(struct tr_cluster *c, const char *name, int wait_ms)
+tr_cluster_delete_topic(struct tr_cluster *c, const char *name)
 {
     char path[512];
-    int64_t deadline;
     tr_err_t err;
 
     if (tr_cluster_partition_count(c, name) < 0) {
@@ -2084,15 +2087,6 @@ tr_cluster_delete_topic(struct tr_cluster *c, const char *name, int wait_ms)
     if (err != TR_OK && err != TR_ERR_EXISTS) {
         tr_log_warn("cluster: cannot write %s: %s", path, tr_err_str(err));
         return TR_KERR_UNKNOWN_SERVER_ERROR;
-    }
-    /* Answer once this broker's metadata no longer lists it, as Kafka. */
-    deadline = tr_clock_mono_ms() + wait_ms;
-    while (tr_cluster_partition_count(c, name) >= 0) {
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        if (tr_clock_mono_ms() >= deadline) {
-            return TR_KERR_REQUEST_TIMED_OUT;
-        }
-        nanosleep(&ts, NULL);
     }
     return TR_KERR_NONE;
 }

@@ -162,15 +162,17 @@ size_t tr_cluster_topics(struct tr_cluster *c, char ***out);
  * and writes /config/topics/T and /brokers/topics/T. Kafka error codes:
  * TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR (more than the live
  * brokers), INVALID_PARTITIONS, INVALID_REPLICA_ASSIGNMENT (only some
- * brokers have a rack). Waits up to 'wait_ms' for the leaders to be known
- * here.
+ * brokers have a rack). Returns once ZooKeeper has it: the controller
+ * then elects the leaders, and tr_cluster_topic_ready says when this broker
+ * knows them (callers on a network thread park meanwhile, watching
+ * TR_WAITS_METADATA: the controller's requests to this broker come on the
+ * same network threads).
  */
 int16_t tr_cluster_create_topic(struct tr_cluster *c, const char *name,
                                 int32_t partitions, int32_t rf,
                                 const char *const *config_keys,
                                 const char *const *config_values,
-                                size_t nconfigs, int wait_ms, char *errbuf,
-                                size_t errlen);
+                                size_t nconfigs, char *errbuf, size_t errlen);
 /*
  * CreateTopics with explicit Assignments: as above with the client's
  * 'replicas' (partitions x rf, borrowed; already checked with
@@ -178,11 +180,18 @@ int16_t tr_cluster_create_topic(struct tr_cluster *c, const char *name,
  * INVALID_REPLICA_ASSIGNMENT. With 'validate_only' it checks and writes
  * nothing.
  */
-int16_t tr_cluster_create_topic_assigned(
-    struct tr_cluster *c, const char *name, const int32_t *replicas,
-    int32_t partitions, int32_t rf, const char *const *config_keys,
-    const char *const *config_values, size_t nconfigs, int validate_only,
-    int wait_ms, char *errbuf, size_t errlen);
+int16_t tr_cluster_create_topic_assigned(struct tr_cluster *c, const char *name,
+                                         const int32_t *replicas,
+                                         int32_t partitions, int32_t rf,
+                                         const char *const *config_keys,
+                                         const char *const *config_values,
+                                         size_t nconfigs, int validate_only,
+                                         char *errbuf, size_t errlen);
+
+/* 1 when this broker's metadata has 'partitions' partitions of 'name', each
+ * with a leader. */
+int tr_cluster_topic_ready(struct tr_cluster *c, const char *name,
+                           int32_t partitions);
 
 /*
  * One partition named by an admin request (AlterPartitionReassignments,
@@ -231,13 +240,11 @@ int16_t tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
 
 /*
  * DeleteTopics: asks the controller to delete 'name' (Kafka's
- * /admin/delete_topics/<name>) and waits up to 'wait_ms' until this
- * broker's metadata no longer lists it. UNKNOWN_TOPIC_OR_PARTITION when
- * there is no such topic, REQUEST_TIMED_OUT when the deletion is still
- * going (it completes later).
+ * /admin/delete_topics/<name>) and returns; the deletion is done here once
+ * tr_cluster_partition_count(c, name) < 0. UNKNOWN_TOPIC_OR_PARTITION when
+ * there is no such topic.
  */
-int16_t tr_cluster_delete_topic(struct tr_cluster *c, const char *name,
-                                int wait_ms);
+int16_t tr_cluster_delete_topic(struct tr_cluster *c, const char *name);
 
 /*
  * A topic's configs changed here (AlterConfigs): publishes its whole set of

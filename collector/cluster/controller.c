@@ -876,20 +876,18 @@ tr_controller_elect(struct tr_cluster *c)
 
 /*
  * Writes /config/topics/T and then /brokers/topics/T with 'replicas'
- * (partitions x rf, borrowed), and waits up to 'wait_ms' for the leaders to
- * be known here. The controller sees the new assignment through its watch
- * on /brokers/topics.
+ * (partitions x rf, borrowed). The controller sees the new assignment
+ * through its watch on /brokers/topics.
  */
 static int16_t
 write_topic(struct tr_cluster *c, const char *name, const int32_t *replicas,
             int32_t partitions, int32_t rf, const char *const *config_keys,
-            const char *const *config_values, size_t nconfigs, int wait_ms,
-            char *errbuf, size_t errlen)
+            const char *const *config_values, size_t nconfigs, char *errbuf,
+            size_t errlen)
 {
     struct tr_buf b;
     char path[512], num[32];
     int32_t p, r;
-    int64_t deadline;
     size_t i;
     tr_err_t err;
 
@@ -940,22 +938,25 @@ write_topic(struct tr_cluster *c, const char *name, const int32_t *replicas,
     tr_log_info("cluster: created topic %s (%d partitions, replication "
                 "factor %d)",
                 name, (int)partitions, (int)rf);
-    /* Answer once the leaders are known here, as Kafka does. */
-    deadline = tr_clock_mono_ms() + wait_ms;
-    while (tr_clock_mono_ms() < deadline) {
-        struct tr_pstate st;
-        int ready = tr_cluster_partition_count(c, name) >= partitions;
-        for (p = 0; ready && p < partitions; p++) {
-            ready =
-                tr_cluster_partition_state(c, name, p, &st) && st.leader >= 0;
-        }
-        if (ready) {
-            break;
-        }
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
     return TR_KERR_NONE;
+}
+
+int
+tr_cluster_topic_ready(struct tr_cluster *c, const char *name,
+                       int32_t partitions)
+{
+    struct tr_pstate st;
+    int32_t p;
+
+    if (tr_cluster_partition_count(c, name) < partitions) {
+        return 0;
+    }
+    for (p = 0; p < partitions; p++) {
+        if (!tr_cluster_partition_state(c, name, p, &st) || st.leader < 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int16_t
@@ -963,7 +964,7 @@ tr_cluster_create_topic(struct tr_cluster *c, const char *name,
                         int32_t partitions, int32_t rf,
                         const char *const *config_keys,
                         const char *const *config_values, size_t nconfigs,
-                        int wait_ms, char *errbuf, size_t errlen)
+                        char *errbuf, size_t errlen)
 {
     struct tr_broker_info *bs = NULL;
     struct tr_assign_broker *ab = NULL;
@@ -1018,7 +1019,7 @@ tr_cluster_create_topic(struct tr_cluster *c, const char *name,
         goto out;
     }
     kerr = write_topic(c, name, replicas, partitions, rf, config_keys,
-                       config_values, nconfigs, wait_ms, errbuf, errlen);
+                       config_values, nconfigs, errbuf, errlen);
 out:
     tr_free(replicas);
     tr_free(ab);
@@ -1032,7 +1033,7 @@ tr_cluster_create_topic_assigned(struct tr_cluster *c, const char *name,
                                  int32_t rf, const char *const *config_keys,
                                  const char *const *config_values,
                                  size_t nconfigs, int validate_only,
-                                 int wait_ms, char *errbuf, size_t errlen)
+                                 char *errbuf, size_t errlen)
 {
     struct tr_broker_info *bs = NULL;
     int32_t *live = NULL;
@@ -1068,7 +1069,7 @@ tr_cluster_create_topic_assigned(struct tr_cluster *c, const char *name,
         goto out;
     }
     kerr = write_topic(c, name, replicas, partitions, rf, config_keys,
-                       config_values, nconfigs, wait_ms, errbuf, errlen);
+                       config_values, nconfigs, errbuf, errlen);
 out:
     tr_free(live);
     tr_free(bs);

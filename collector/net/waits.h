@@ -22,6 +22,14 @@ struct event;
 struct tr_waits;
 struct tr_waiter;
 
+/*
+ * The key watched by requests that wait for this broker's view of the
+ * cluster to change (CreateTopics, DeleteTopics in a cluster): notified
+ * with partition 0 after each LeaderAndIsr, UpdateMetadata or StopReplica
+ * is applied. Not a legal topic name, so it meets no real partition.
+ */
+#define TR_WAITS_METADATA "\001metadata"
+
 /* Returns an owned registry (free with tr_waits_free) or NULL. */
 struct tr_waits *tr_waits_new(void);
 void tr_waits_free(struct tr_waits *waits);

@@ -1,7 +1,8 @@
 /*
  * Tests for agent/journal.c: append and reload, the last producer id's
  * batches only, a torn tail cut at load, compaction of what the registry
- * has passed.
+ * has passed, the records' runs (several files, a file read again from
+ * its start) and entries of the older 'B' layout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "agent/journal.h"
+#include "common/buf.h"
+#include "common/crc32c.h"
 
 static char dir[256];
 
@@ -225,6 +228,127 @@ test_compact(void **state)
     tr_journal_free(j);
 }
 
+/* Records of three runs, one going back (truncated and read again). */
+static void
+test_runs(void **state)
+{
+    (void)state;
+    struct tr_journal *j = open_journal();
+    struct tr_journal_rec recs[7] = {
+        { 1, 5, 1024, 9, 100 },    { 1, 5, 1024, 9, 230 },
+        { 1, 5, 1024, 9, 100000 }, { 1, 6, 12, 4, 12 },
+        { 1, 6, 12, 4, 20 },       { 1, 6, 12, 4, 8 },
+        { 2, 6, 12, 4, 9 },
+    };
+    uint8_t wire[5] = { 1, 2, 3, 4, 5 };
+    struct tr_journal_batch b = { 7, 0, "t", 0, 0, 7, 7, recs, wire, 5 };
+
+    assert_int_equal(tr_journal_append(j, &b), TR_OK);
+    tr_journal_free(j);
+    /* Runs are smaller than 32 bytes a record. */
+    assert_true(file_size() < 8 + 11 + 8 + 7 * 32);
+    j = open_journal();
+    assert_int_equal(tr_journal_loaded(j), 1);
+    const struct tr_journal_batch *got = tr_journal_loaded_at(j, 0);
+    assert_int_equal(got->nrec, 7);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(got->recs[i].dev, recs[i].dev);
+        assert_int_equal(got->recs[i].ino, recs[i].ino);
+        assert_int_equal(got->recs[i].fp_len, recs[i].fp_len);
+        assert_int_equal(got->recs[i].fp_crc, recs[i].fp_crc);
+        assert_int_equal(got->recs[i].end, recs[i].end);
+    }
+    assert_memory_equal(got->wire, wire, 5);
+    tr_journal_free(j);
+}
+
+/* Writes one framed entry (payload 'p', 'len' bytes) to the journal. */
+static void
+write_entry(const uint8_t *p, size_t len)
+{
+    char path[512];
+    uint8_t hdr[8];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    tr_store_u32(hdr, (uint32_t)len);
+    tr_store_u32(hdr + 4, tr_crc32c(0, p, len));
+    assert_int_equal(write(fd, hdr, 8), 8);
+    assert_int_equal(write(fd, p, len), (ssize_t)len);
+    close(fd);
+}
+
+/* A batch entry of 'type' with 'n' records; runs as 'C' writes them. */
+static void
+put_entry(struct tr_buf *b, char type, uint32_t n, uint32_t run)
+{
+    tr_buf_reset(b);
+    tr_buf_put_i8(b, type);
+    tr_buf_put_i64(b, 11);
+    tr_buf_put_i16(b, 0);
+    tr_buf_put_i32(b, 0);
+    tr_buf_put_i32(b, 0);
+    tr_buf_put_i32(b, (int32_t)n);
+    tr_buf_put_i16(b, 1);
+    tr_buf_put_bytes(b, "t", 1);
+    tr_buf_put_u32(b, n);
+    if (type == 'B') {
+        for (uint32_t i = 0; i < n; i++) {
+            tr_buf_put_i64(b, 3);
+            tr_buf_put_i64(b, 4);
+            tr_buf_put_u32(b, 1024);
+            tr_buf_put_u32(b, 5);
+            tr_buf_put_i64(b, 10 * (i + 1));
+        }
+    } else {
+        tr_buf_put_u32(b, run);
+        tr_buf_put_i64(b, 3);
+        tr_buf_put_i64(b, 4);
+        tr_buf_put_u32(b, 1024);
+        tr_buf_put_u32(b, 5);
+        tr_buf_put_i64(b, 10);
+        for (uint32_t i = 1; i < run; i++) {
+            tr_buf_put_uvarint(b, 10);
+        }
+    }
+    tr_buf_put_u32(b, 2);
+    tr_buf_put_bytes(b, "ok", 2);
+    assert_int_equal(tr_buf_err(b), TR_OK);
+}
+
+static void
+test_old_and_bad_entries(void **state)
+{
+    (void)state;
+    struct tr_buf b;
+    struct tr_journal *j;
+
+    tr_buf_init(&b, 1 << 16);
+    /* A journal of the older layout loads. */
+    put_entry(&b, 'B', 3, 0);
+    write_entry(tr_buf_data(&b), tr_buf_len(&b));
+    put_entry(&b, 'C', 3, 3);
+    write_entry(tr_buf_data(&b), tr_buf_len(&b));
+    /* A run longer than the batch, under a good CRC: the journal ends. */
+    put_entry(&b, 'C', 3, 4);
+    write_entry(tr_buf_data(&b), tr_buf_len(&b));
+    put_entry(&b, 'C', 2, 2);
+    write_entry(tr_buf_data(&b), tr_buf_len(&b));
+    j = open_journal();
+    assert_int_equal(tr_journal_loaded(j), 2);
+    for (size_t k = 0; k < 2; k++) {
+        const struct tr_journal_batch *got = tr_journal_loaded_at(j, k);
+        assert_int_equal(got->nrec, 3);
+        assert_int_equal(got->recs[2].end, 30);
+        assert_int_equal(got->recs[2].ino, 4);
+        assert_int_equal(got->wire_len, 2);
+    }
+    tr_journal_free(j);
+    tr_buf_cleanup(&b);
+}
+
 int
 main(void)
 {
@@ -235,6 +359,9 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_and_bad_entries, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

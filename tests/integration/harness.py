@@ -814,6 +814,40 @@ def skip_tags(buf, pos):
     return pos
 
 
+def parse_metadata_v1(data):
+    """A Metadata v1 response body: [(error, topic, {partition: leader})]."""
+    pos = 0
+    (nb,) = struct.unpack_from(">i", data, pos)
+    pos += 4
+    for _ in range(nb):
+        pos += 4  # node id
+        (hl,) = struct.unpack_from(">h", data, pos)
+        pos += 2 + hl + 4  # host, port
+        (rl,) = struct.unpack_from(">h", data, pos)
+        pos += 2 + max(rl, 0)  # rack
+    pos += 4  # controller id
+    (nt,) = struct.unpack_from(">i", data, pos)
+    pos += 4
+    topics = []
+    for _ in range(nt):
+        (terr, tl) = struct.unpack_from(">hh", data, pos)
+        pos += 4
+        name = data[pos:pos + max(tl, 0)].decode(errors="replace")
+        pos += max(tl, 0) + 1  # is_internal
+        (np,) = struct.unpack_from(">i", data, pos)
+        pos += 4
+        leaders = {}
+        for _p in range(np):
+            _perr, pid, leader = struct.unpack_from(">hii", data, pos)
+            pos += 10
+            for _arr in range(2):  # replicas, isr
+                (k,) = struct.unpack_from(">i", data, pos)
+                pos += 4 + 4 * k
+            leaders[pid] = leader
+        topics.append((terr, name, leaders))
+    return topics
+
+
 class Conn:
     """A raw client connection with bounded reads."""
 

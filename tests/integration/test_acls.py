@@ -252,18 +252,7 @@ def metadata_v1_denials(port, topic, count):
         for i in range(count):
             c.send(harness.request(3, 1, 100 + i, struct.pack(">i", 1) + harness.kstring(topic)))
             data = c.response(100 + i)
-            # Brokers, controller, then topics: find the topic's error code.
-            pos = 0
-            (nb,) = struct.unpack_from(">i", data, pos)
-            pos += 4
-            for _ in range(nb):
-                pos += 4
-                (hl,) = struct.unpack_from(">h", data, pos)
-                pos += 2 + hl + 4
-                (rl,) = struct.unpack_from(">h", data, pos)
-                pos += 2 + max(rl, 0)
-            pos += 4 + 4  # controller id, topic count
-            codes.append(struct.unpack_from(">h", data, pos)[0])
+            codes.append(harness.parse_metadata_v1(data)[0][0])
     return codes
 
 

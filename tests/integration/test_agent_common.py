@@ -33,7 +33,7 @@ class Agent:
         self.conf = ws.file(name + ".conf")
         self.log_path = ws.file(name + ".stderr")
         self.proc = None
-        text = "[agent]\nstate_dir = %s\nlog_level = info\n%s\n" % (self.state_dir, agent_extra)
+        text = "[agent]\nstate_dir = %s\nlog_level = %s\n%s\n" % (self.state_dir, os.environ.get("TR_AGENT_LOG_LEVEL", "info"), agent_extra)
         text += "[output]\nbrokers = %s\nlinger_ms = 5\n%s\n" % (broker, output_extra)
         text += inputs
         with open(self.conf, "w") as f:

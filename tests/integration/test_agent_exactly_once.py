@@ -14,6 +14,13 @@
    hundreds of batches have landed without the registry knowing; after
    the restart DescribeProducers says where each partition stands and none
    is sent again.
+4. Copies made while the agent is down: lines shipped (registry not yet
+   written), the agent killed, then two copytruncate rotations before it
+   comes back; the copy of the shipped content, whose lines only the
+   journal knows, is not sent again, and the rest is sent once. Then the
+   same while it runs: copytruncate twice in a row, each copy shorter
+   than the last, so the second truncation may come before the first copy
+   was looked at.
 
 TR_AGENT_EO_LINES (lines of scenario 1, half per input) and TR_AGENT_EO_KILLS
 size it; `make torture` runs 1,000,000 lines and 20 kills."""
@@ -22,6 +29,7 @@ import glob
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -212,7 +220,62 @@ def far_behind(ws):
     col.stop()
 
 
+def copytruncate(path, keep):
+    """logrotate's copytruncate with 'keep' numbered copies."""
+    for i in range(keep - 1, 0, -1):
+        if os.path.exists("%s.%d" % (path, i)):
+            os.rename("%s.%d" % (path, i), "%s.%d" % (path, i + 1))
+    shutil.copyfile(path, path + ".1")
+    with open(path, "r+") as f:
+        f.truncate(0)
+
+
+def copied_while_down(ws):
+    col = ws.collector(name="c4", sets={"num.partitions": "2"})
+    col.port = harness.free_port()
+    col.start()
+    logs = ws.file("logs4")
+    os.mkdir(logs)
+    app = os.path.join(logs, "app.log")
+    with open(app, "w") as f:
+        f.writelines("d %d\n" % i for i in range(2000))
+    inputs = "[input app]\npaths = %s/app.log*\ntopic = eo-down\n" % logs
+    agent = ac.Agent(ws, col.broker, inputs, name="a4",
+                     agent_extra="registry_flush_interval_ms = 30000")
+    agent.start()
+    ac.wait_count(col.broker, "eo-down", 2, 2000, 25, agent)
+    agent.kill()
+    for first in (2000, 3000):
+        copytruncate(app, 5)
+        with open(app, "a") as f:
+            f.writelines("d %d\n" % i for i in range(first, first + 1000))
+    agent.start()
+    wait_settled(col.broker, "eo-down", 2, 4000, agent)
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-down", 2), "d"), set(range(4000)),
+          "copied twice while the agent was down")
+    harness.check(b"made while the agent was away" in agent.log(),
+                  "the copy was recognised from the journal")
+    for rnd in range(3):
+        base = 4000 + rnd * 3000
+        with open(app, "a") as f:
+            f.writelines("d %d\n" % i for i in range(base, base + 2000))
+        wait_settled(col.broker, "eo-down", 2, base + 2000, agent)
+        copytruncate(app, 20)
+        with open(app, "a") as f:
+            f.writelines("d %d\n" % i for i in range(base + 2000, base + 2600))
+        copytruncate(app, 20)
+        with open(app, "a") as f:
+            f.writelines("d %d\n" % i for i in range(base + 2600, base + 3000))
+    wait_settled(col.broker, "eo-down", 2, 13000, agent)
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-down", 2), "d"), set(range(13000)),
+          "copytruncate twice in a row, three times, while the agent runs")
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
 def body(ws):
+    copied_while_down(ws)
     far_behind(ws)
     collector_restart(ws)
     kills_and_rotations(ws)

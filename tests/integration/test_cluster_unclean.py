@@ -56,7 +56,10 @@ def body(ws):
     cl.create_topic(TOPIC, partitions=1, replication=2)
     cl.wait_isr(TOPIC, 0, size=2)
     a = cl.wait_leader(TOPIC, 0)
-    b = [r for r in cl.metadata(TOPIC)[0][1] if r != a][0]
+    # Metadata may come from a broker whose UpdateMetadata is a moment behind.
+    replicas = cl.wait_for(lambda: cl.metadata(TOPIC).get(0, (None, None))[1], 30,
+                           "the replicas of %s-0 in Metadata" % TOPIC)
+    b = [r for r in replicas if r != a][0]
     note("leader A = broker %d, follower B = broker %d" % (a, b))
     produce(cl.bootstrap, [b"a-%d" % i for i in range(100)], "all")
 

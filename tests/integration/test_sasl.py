@@ -60,7 +60,8 @@ def refused(broker, conf, what, expect):
     cfg = dict(conf, **{"bootstrap.servers": broker, "error_cb": lambda e: errors.append(str(e)),
                         "log_level": 0})
     p = Producer(cfg)
-    deadline = time.monotonic() + 10
+    # The refusal comes within a second; a loaded machine may take longer.
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any(expect in e for e in errors):
         p.poll(0.2)
     text = " ".join(errors)
@@ -78,7 +79,7 @@ def kafka_python_roundtrip(broker, topic, mech, user, password, n=200):
         p.send(topic, key=b"kp%d" % i, value=b"kafka-python %s %d" % (mech.encode(), i), partition=0)
     p.flush(30)
     p.close()
-    c = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False, consumer_timeout_ms=10000, **args)
+    c = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False, consumer_timeout_ms=30000, **args)
     tp = TopicPartition(topic, 0)
     c.assign([tp])
     c.seek_to_beginning(tp)
