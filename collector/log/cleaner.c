@@ -337,6 +337,128 @@ put_batch(struct tr_buf *out, const uint8_t *orig_header, int16_t attributes,
     tr_store_u32(p + TR_BATCH_OFF_CRC, crc);
 }
 
+/* ---- transactions of a pass ----------------------------------------- */
+
+struct open_txn {
+    int64_t producer_id;
+    int has_data;
+};
+
+struct tr_cleaner_txns {
+    struct open_txn *open;
+    size_t nopen, open_cap;
+    struct tr_cleaner_marker *dropped;
+    size_t ndropped, dropped_cap;
+};
+
+struct tr_cleaner_txns *
+tr_cleaner_txns_new(void)
+{
+    return tr_calloc(1, sizeof(struct tr_cleaner_txns));
+}
+
+void
+tr_cleaner_txns_free(struct tr_cleaner_txns *t)
+{
+    if (t != NULL) {
+        tr_free(t->open);
+        tr_free(t->dropped);
+        tr_free(t);
+    }
+}
+
+size_t
+tr_cleaner_txns_dropped(const struct tr_cleaner_txns *t,
+                        const struct tr_cleaner_marker **out)
+{
+    *out = t->dropped;
+    return t->ndropped;
+}
+
+void
+tr_cleaner_txns_clear_dropped(struct tr_cleaner_txns *t)
+{
+    t->ndropped = 0;
+}
+
+static struct open_txn *
+txn_find(struct tr_cleaner_txns *t, int64_t producer_id)
+{
+    for (size_t i = t->nopen; i > 0; i--) {
+        if (t->open[i - 1].producer_id == producer_id) {
+            return &t->open[i - 1];
+        }
+    }
+    return NULL;
+}
+
+/* A transactional batch of 'producer_id' keeps records ('kept') or not. */
+static tr_err_t
+txn_data(struct tr_cleaner_txns *t, int64_t producer_id, int kept)
+{
+    struct open_txn *o = txn_find(t, producer_id);
+
+    if (o == NULL) {
+        if (tr_array_reserve(&t->open, &t->open_cap, t->nopen + 1,
+                             sizeof(*t->open)) != TR_OK) {
+            return TR_ERR_NOMEM;
+        }
+        o = &t->open[t->nopen++];
+        o->producer_id = producer_id;
+        o->has_data = 0;
+    }
+    o->has_data |= kept;
+    return TR_OK;
+}
+
+/* A marker of 'producer_id': closes its transaction; 1 if it kept data. */
+static int
+txn_close(struct tr_cleaner_txns *t, int64_t producer_id)
+{
+    struct open_txn *o = txn_find(t, producer_id);
+    int had;
+
+    if (o == NULL) {
+        return 0; /* none of its data is left (or it wrote none) */
+    }
+    had = o->has_data;
+    *o = t->open[--t->nopen];
+    return had;
+}
+
+/*
+ * A control batch: 1 if it goes (its transaction keeps no data, it is
+ * older than the delete horizon and not its producer's last batch).
+ */
+static int
+drop_marker(const struct tr_cleaner_filter *f, const uint8_t *batch, size_t len,
+            const struct tr_batch_header *h, tr_err_t *err)
+{
+    struct tr_cleaner_txns *t = f->txns;
+    int commit;
+    int32_t coordinator_epoch;
+
+    *err = TR_OK;
+    if (t == NULL || txn_close(t, h->ProducerId) ||
+        h->MaxTimestamp >= f->tombstone_horizon_ms ||
+        (f->is_last != NULL &&
+         f->is_last(h->ProducerId, h->BaseOffset, f->arg)) ||
+        tr_batch_marker_parse(batch, len, &commit, &coordinator_epoch) !=
+            TR_OK) {
+        return 0;
+    }
+    if (!commit) {
+        if (tr_array_reserve(&t->dropped, &t->dropped_cap, t->ndropped + 1,
+                             sizeof(*t->dropped)) != TR_OK) {
+            *err = TR_ERR_NOMEM;
+            return 0;
+        }
+        t->dropped[t->ndropped++] =
+            (struct tr_cleaner_marker){ h->ProducerId, h->BaseOffset };
+    }
+    return 1;
+}
+
 tr_err_t
 tr_cleaner_filter_batch(const struct tr_cleaner_filter *f, const uint8_t *batch,
                         size_t len, struct tr_buf *out,
@@ -361,8 +483,14 @@ tr_cleaner_filter_batch(const struct tr_cleaner_filter *f, const uint8_t *batch,
     }
     codec = (enum tr_codec)(h.Attributes & TR_BATCH_ATTR_CODEC_MASK);
     if (h.Attributes & TR_BATCH_ATTR_CONTROL) {
-        tr_buf_put_bytes(out, batch, len);
-        err = tr_buf_err(out);
+        if (drop_marker(f, batch, len, &h, &err)) {
+            counts->batches_removed++;
+            goto out;
+        }
+        if (err == TR_OK) {
+            tr_buf_put_bytes(out, batch, len);
+            err = tr_buf_err(out);
+        }
         goto out;
     }
     err = batch_records(batch, len, &h, &inflated, &records);
@@ -395,6 +523,10 @@ tr_cleaner_filter_batch(const struct tr_cleaner_filter *f, const uint8_t *batch,
     }
     counts->records_kept += nkept;
     counts->records_removed += h.RecordsCount - nkept;
+    if (f->txns != NULL && (h.Attributes & TR_BATCH_ATTR_TRANSACTIONAL) &&
+        (err = txn_data(f->txns, h.ProducerId, nkept > 0)) != TR_OK) {
+        goto out;
+    }
     if (nkept == h.RecordsCount) {
         tr_buf_put_bytes(out, batch, len);
     } else if (nkept > 0 && codec == TR_CODEC_NONE) {

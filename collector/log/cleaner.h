@@ -24,6 +24,8 @@
  *    recompressed with the same codec. A batch left empty disappears, unless
  *    it is the last batch of its idempotent producer: then an empty batch
  *    header stays (as Kafka keeps it) so the sequence state survives.
+ *    Aborted transactional data goes whatever its keys, and so do the
+ *    markers of transactions left without data (struct tr_cleaner_txns).
  *
  * partition.c owns the segments, the swap and its crash recovery; this
  * module owns the bytes. The threads (log.cleaner.threads) walk the topics
@@ -80,6 +82,38 @@ typedef int tr_cleaner_last_batch_fn(int64_t producer_id, int64_t base_offset,
                                      void *arg);
 
 /* What a rewrite keeps. */
+/*
+ * One cleaning pass's view of transactions. The pass recopies the log
+ * from its start in offset order, so a transaction's data comes before
+ * its marker: for each producer with a transaction open at that point it
+ * records whether any of the transaction's data stays. A marker whose
+ * transaction keeps no data, older than the delete horizon
+ * (delete.retention.ms, as for tombstones) and not its producer's last
+ * batch, goes, as Kafka's cleaner removes it; the ABORT markers that go
+ * are listed for the caller, which takes them out of the partition's
+ * aborted index when it swaps the segment in (a consumer that sees an
+ * aborted transaction listed must also find its marker).
+ */
+struct tr_cleaner_txns;
+
+/* An ABORT marker dropped from the segment being rewritten. */
+struct tr_cleaner_marker {
+    int64_t producer_id;
+    int64_t offset;
+};
+
+/* Returns an owned, empty state (free with tr_cleaner_txns_free) or NULL. */
+struct tr_cleaner_txns *tr_cleaner_txns_new(void);
+/* NULL is a no-op. */
+void tr_cleaner_txns_free(struct tr_cleaner_txns *t);
+/*
+ * The ABORT markers dropped since the last tr_cleaner_txns_clear_dropped
+ * (borrowed: valid until the next filtered batch), in *out.
+ */
+size_t tr_cleaner_txns_dropped(const struct tr_cleaner_txns *t,
+                               const struct tr_cleaner_marker **out);
+void tr_cleaner_txns_clear_dropped(struct tr_cleaner_txns *t);
+
 struct tr_cleaner_filter {
     const struct tr_cleaner_map *map; /* borrowed */
     /* Tombstones in batches whose MaxTimestamp is below this are dropped. */
@@ -89,6 +123,8 @@ struct tr_cleaner_filter {
     size_t max_bytes; /* bound on a decompressed batch */
     /* Whether a transactional batch was aborted (NULL: none is); 'arg'. */
     tr_cleaner_last_batch_fn *is_aborted;
+    /* The pass's transactions (borrowed; NULL: every marker stays). */
+    struct tr_cleaner_txns *txns;
 };
 
 struct tr_cleaner_counts {
@@ -102,8 +138,9 @@ struct tr_cleaner_counts {
  * every record stays, a rebuilt batch when some do, an empty header when
  * none do but the batch must stay for its producer, nothing otherwise.
  * Every record of an aborted transactional batch goes, whatever its key.
- * Control batches (transaction markers) are kept unchanged, so a marker
- * never leaves before its transaction's data. TR_ERR_CORRUPT for a bad batch,
+ * Control batches (transaction markers) are kept unchanged while their
+ * transaction keeps data (see struct tr_cleaner_txns), so a marker never
+ * leaves before its transaction's data. TR_ERR_CORRUPT for a bad batch,
  * TR_ERR_UNSUPPORTED for a codec that is not built.
  */
 tr_err_t tr_cleaner_filter_batch(const struct tr_cleaner_filter *f,

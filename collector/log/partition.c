@@ -2110,6 +2110,15 @@ rewrite_segment(struct tr_partition *part, const struct seg_view *sv,
     old = part->segs[i];
     part->segs[i] = seg;
     seg = NULL;
+    if (f->txns != NULL) {
+        /* The markers the new segment lacks leave the aborted index. */
+        const struct tr_cleaner_marker *gone;
+        size_t ngone = tr_cleaner_txns_dropped(f->txns, &gone);
+        for (size_t k = 0; k < ngone; k++) {
+            tr_txns_forget_aborted(part->txns, gone[k].producer_id,
+                                   gone[k].offset);
+        }
+    }
     pthread_mutex_unlock(&part->lock);
     tr_segment_close(old);
     *changed = 1;
@@ -2131,6 +2140,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
 {
     struct clean_plan plan = { 0 };
     struct tr_cleaner_map *map = NULL;
+    struct tr_cleaner_txns *txns = NULL;
     struct tr_cleaner_filter f;
     size_t i, mapped_end;
     int64_t expected, new_first_dirty;
@@ -2185,10 +2195,17 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
     f.is_aborted = is_aborted_batch;
     f.arg = part;
     f.max_bytes = DECOMPRESSED_MAX_BYTES;
+    f.txns = txns = tr_cleaner_txns_new();
+    if (txns == NULL) {
+        err = TR_ERR_NOMEM;
+        goto out;
+    }
     for (i = 0; i < mapped_end; i++) {
         stats->bytes_before += plan.segs[i].size;
         stats->bytes_after += plan.segs[i].size;
         err = rewrite_segment(part, &plan.segs[i], &f, stats, &changed);
+        /* Dropped markers count only for a segment swapped in. */
+        tr_cleaner_txns_clear_dropped(txns);
         if (err != TR_OK) {
             goto out;
         }
@@ -2207,6 +2224,7 @@ tr_partition_clean(struct tr_partition *part, int64_t now_ms, int64_t map_bytes,
                  : 0);
     STAT_ADD(part, cleaned_records, stats->records_removed);
 out:
+    tr_cleaner_txns_free(txns);
     tr_cleaner_map_free(map);
     plan_free(&plan);
     pthread_mutex_unlock(&part->clean_lock);

@@ -6,6 +6,8 @@
  */
 #include "txns.h"
 
+#include <string.h>
+
 #include "alloc.h"
 
 struct tr_txns {
@@ -192,6 +194,29 @@ tr_txns_is_aborted(const struct tr_txns *t, int64_t producer_id, int64_t offset)
         }
     }
     return 0;
+}
+
+void
+tr_txns_forget_aborted(struct tr_txns *t, int64_t producer_id,
+                       int64_t marker_offset)
+{
+    size_t lo = 0, hi = t->naborted;
+
+    /* Entries are in marker order: find it by its marker. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->aborted[mid].last_offset < marker_offset) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < t->naborted && t->aborted[lo].last_offset == marker_offset &&
+        t->aborted[lo].producer_id == producer_id) {
+        memmove(&t->aborted[lo], &t->aborted[lo + 1],
+                (t->naborted - lo - 1) * sizeof(t->aborted[0]));
+        t->naborted--;
+    }
 }
 
 void

@@ -97,6 +97,13 @@ tr_err_t tr_txns_aborted(const struct tr_txns *t, int64_t from, int64_t to,
 int tr_txns_is_aborted(const struct tr_txns *t, int64_t producer_id,
                        int64_t offset);
 
+/*
+ * Drops the aborted entry of 'producer_id' whose marker is at
+ * 'marker_offset' (the log cleaner removed the marker and all the data);
+ * no-op when there is none.
+ */
+void tr_txns_forget_aborted(struct tr_txns *t, int64_t producer_id,
+                            int64_t marker_offset);
 /* Drops aborted entries whose marker is below 'log_start' (retention). */
 void tr_txns_prune(struct tr_txns *t, int64_t log_start);
 

@@ -328,7 +328,7 @@ filter_one(enum tr_codec codec)
         { "c", "c1" }, { "b", "b2" }, { NULL, "nokey" },
     };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_batch_header h, orig;
     struct tr_buf in, out;
@@ -394,7 +394,7 @@ test_cleaner_filter_unchanged_batch_is_copied(void **state)
 {
     static const struct rec recs[] = { { "x", "1" }, { "y", "2" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_buf in, out;
 
@@ -420,7 +420,7 @@ test_cleaner_filter_tombstones_by_horizon(void **state)
 {
     static const struct rec recs[] = { { "gone", NULL }, { "kept", "v" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_buf in, out;
     struct seen *s = calloc(1, sizeof(*s));
@@ -468,7 +468,8 @@ test_cleaner_filter_keeps_empty_producer_batch(void **state)
     static const struct rec recs[] = { { "p", "1" }, { "p", "2" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
     int64_t pid = 4242;
-    struct tr_cleaner_filter f = { map, 0, always_last, &pid, 1 << 20, NULL };
+    struct tr_cleaner_filter f = { map,     0,    always_last, &pid,
+                                   1 << 20, NULL, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_batch_header h;
     struct tr_buf in, out;
@@ -519,7 +520,9 @@ test_cleaner_filter_drops_aborted(void **state)
 {
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
     int64_t aborted = 7;
-    struct tr_cleaner_filter f = { map, 0, NULL, &aborted, 1 << 20, NULL };
+    struct tr_cleaner_filter f = {
+        map, 0, NULL, &aborted, 1 << 20, NULL, NULL
+    };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_batch_builder *b = tr_batch_builder_new(TR_CODEC_NONE, 1 << 16);
     struct tr_buf in, marker, out;
@@ -562,12 +565,104 @@ test_cleaner_filter_drops_aborted(void **state)
     tr_cleaner_map_free(map);
 }
 
+/* Filters 'b' with 'f'; returns the bytes it keeps. */
+static size_t
+filter_len(const struct tr_cleaner_filter *f, struct tr_buf *b,
+           struct tr_cleaner_counts *counts)
+{
+    struct tr_buf out;
+    size_t n;
+
+    tr_buf_init(&out, 1 << 20);
+    assert_int_equal(
+        tr_cleaner_filter_batch(f, tr_buf_data(b), tr_buf_len(b), &out, counts),
+        TR_OK);
+    n = tr_buf_len(&out);
+    tr_buf_cleanup(&out);
+    return n;
+}
+
+/*
+ * Markers of transactions that keep no data go once older than the delete
+ * horizon, ABORT markers listed for the aborted index; a marker whose
+ * transaction keeps data, a recent one and a producer's last batch stay.
+ */
+static void
+test_cleaner_filter_drops_markers(void **state)
+{
+    struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
+    int64_t aborted = 7;
+    struct tr_cleaner_filter f = { map,     T0 + 1000, NULL, &aborted,
+                                   1 << 20, NULL,      NULL };
+    struct tr_cleaner_counts counts = { 0, 0, 0 };
+    struct tr_batch_builder *b = tr_batch_builder_new(TR_CODEC_NONE, 1 << 16);
+    struct tr_buf data7, data8, abort7, commit8, late;
+    const struct tr_cleaner_marker *gone;
+
+    (void)state;
+    f.is_aborted = aborted_producer;
+    f.txns = tr_cleaner_txns_new();
+    assert_non_null(f.txns);
+    tr_buf_init(&data7, 1 << 16);
+    tr_buf_init(&data8, 1 << 16);
+    tr_buf_init(&abort7, 1 << 10);
+    tr_buf_init(&commit8, 1 << 10);
+    tr_buf_init(&late, 1 << 10);
+    tr_batch_builder_set_flags(b, TR_BATCH_ATTR_TRANSACTIONAL);
+    tr_batch_builder_set_producer(b, 7, 0, 0);
+    assert_int_equal(tr_batch_builder_add(b, T0, "k", 1, "1", 1, NULL, 0),
+                     TR_OK);
+    assert_int_equal(tr_batch_builder_finish(b, &data7), TR_OK);
+    tr_batch_builder_reset(b);
+    tr_batch_builder_set_flags(b, TR_BATCH_ATTR_TRANSACTIONAL);
+    tr_batch_builder_set_producer(b, 8, 0, 0);
+    assert_int_equal(tr_batch_builder_add(b, T0, "k8", 2, "2", 1, NULL, 0),
+                     TR_OK);
+    assert_int_equal(tr_batch_builder_finish(b, &data8), TR_OK);
+    assert_int_equal(tr_batch_build_marker(&abort7, 7, 0, 0, 0, T0), TR_OK);
+    assert_int_equal(tr_batch_build_marker(&commit8, 8, 0, 1, 0, T0), TR_OK);
+    assert_int_equal(tr_batch_build_marker(&late, 7, 0, 0, 0, T0 + 5000),
+                     TR_OK);
+
+    /* Aborted data goes, then its marker (old enough) with it. */
+    assert_int_equal(filter_len(&f, &data7, &counts), 0);
+    assert_int_equal(filter_len(&f, &data8, &counts), tr_buf_len(&data8));
+    assert_int_equal(filter_len(&f, &abort7, &counts), 0);
+    assert_int_equal(tr_cleaner_txns_dropped(f.txns, &gone), 1);
+    assert_int_equal(gone[0].producer_id, 7);
+    /* Producer 8's committed data stays: so does its marker. */
+    assert_int_equal(filter_len(&f, &commit8, &counts), tr_buf_len(&commit8));
+    tr_cleaner_txns_clear_dropped(f.txns);
+    assert_int_equal(tr_cleaner_txns_dropped(f.txns, &gone), 0);
+
+    /* A marker younger than the horizon stays, data or not. */
+    assert_int_equal(filter_len(&f, &data7, &counts), 0);
+    assert_int_equal(filter_len(&f, &late, &counts), tr_buf_len(&late));
+    /* A COMMIT whose data all went (superseded keys) goes, unlisted. */
+    assert_int_equal(tr_cleaner_map_put(map, "k8", 2, 1000), TR_OK);
+    assert_int_equal(filter_len(&f, &data8, &counts), 0);
+    assert_int_equal(filter_len(&f, &commit8, &counts), 0);
+    assert_int_equal(tr_cleaner_txns_dropped(f.txns, &gone), 0);
+    /* Without the pass's state every marker stays. */
+    tr_cleaner_txns_free(f.txns);
+    f.txns = NULL;
+    assert_int_equal(filter_len(&f, &abort7, &counts), tr_buf_len(&abort7));
+
+    tr_batch_builder_free(b);
+    tr_buf_cleanup(&data7);
+    tr_buf_cleanup(&data8);
+    tr_buf_cleanup(&abort7);
+    tr_buf_cleanup(&commit8);
+    tr_buf_cleanup(&late);
+    tr_cleaner_map_free(map);
+}
+
 static void
 test_cleaner_filter_rejects_corrupt(void **state)
 {
     static const struct rec recs[] = { { "x", "1" } };
     struct tr_cleaner_map *map = tr_cleaner_map_new(1 << 16, 16);
-    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL };
+    struct tr_cleaner_filter f = { map, 0, NULL, NULL, 1 << 20, NULL, NULL };
     struct tr_cleaner_counts counts = { 0, 0, 0 };
     struct tr_buf in, out;
 
@@ -1040,6 +1135,7 @@ main(void)
         cmocka_unit_test(test_cleaner_filter_tombstones_by_horizon),
         cmocka_unit_test(test_cleaner_filter_keeps_empty_producer_batch),
         cmocka_unit_test(test_cleaner_filter_drops_aborted),
+        cmocka_unit_test(test_cleaner_filter_drops_markers),
         cmocka_unit_test(test_cleaner_filter_rejects_corrupt),
         cmocka_unit_test_setup_teardown(test_cleaner_partition_compacts, setup,
                                         teardown),

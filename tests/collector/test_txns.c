@@ -107,6 +107,33 @@ test_txns_abort_entry_last_stable(void **state)
     tr_txns_free(t);
 }
 
+/* The cleaner took a marker out: its entry goes, the others stay. */
+static void
+test_txns_forget_aborted(void **state)
+{
+    struct tr_txns *t = tr_txns_new();
+    int had;
+
+    (void)state;
+    for (int64_t pid = 1; pid <= 3; pid++) {
+        assert_int_equal(tr_txns_begin(t, pid, pid * 10), TR_OK);
+        assert_int_equal(tr_txns_end(t, pid, 0, pid * 10 + 5, &had), TR_OK);
+    }
+    assert_int_equal(tr_txns_aborted_count(t), 3);
+    tr_txns_forget_aborted(t, 2, 99); /* no such marker */
+    tr_txns_forget_aborted(t, 1, 25); /* another producer's marker */
+    assert_int_equal(tr_txns_aborted_count(t), 3);
+    tr_txns_forget_aborted(t, 2, 25);
+    assert_int_equal(tr_txns_aborted_count(t), 2);
+    assert_false(tr_txns_is_aborted(t, 2, 20));
+    assert_true(tr_txns_is_aborted(t, 1, 10));
+    assert_true(tr_txns_is_aborted(t, 3, 30));
+    tr_txns_forget_aborted(t, 3, 35);
+    tr_txns_forget_aborted(t, 1, 15);
+    assert_int_equal(tr_txns_aborted_count(t), 0);
+    tr_txns_free(t);
+}
+
 static void
 test_txns_open_list(void **state)
 {
@@ -203,6 +230,7 @@ main(void)
         cmocka_unit_test(test_txns_open_and_first_unstable),
         cmocka_unit_test(test_txns_abort_entry_last_stable),
         cmocka_unit_test(test_txns_open_list),
+        cmocka_unit_test(test_txns_forget_aborted),
         cmocka_unit_test(test_txns_oom),
         cmocka_unit_test(test_batch_marker_roundtrip),
     };

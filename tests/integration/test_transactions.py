@@ -45,6 +45,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 PARTS = 3
 SETS = {
+    "log.cleaner.backoff.ms": "300",
     "transaction.state.log.num.partitions": "5",
     "offsets.topic.num.partitions": "5",
     "transaction.abort.timed.out.transaction.cleanup.interval.ms": "500",
@@ -414,6 +415,102 @@ def eos(ws, broker, src, dst, n=1500):
     note("read_uncommitted output: %d records (aborted work of the killed processor included)" % len(allv))
 
 
+def control_batches(data_dir, topic):
+    """The (producer id, base offset) of every control batch in the
+    topic's segment files, read from the batch headers."""
+    found = []
+    for p in range(PARTS):
+        d = os.path.join(data_dir, "%s-%d" % (topic, p))
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".log"):
+                continue
+            with open(os.path.join(d, name), "rb") as f:
+                data = f.read()
+            pos = 0
+            while pos + 61 <= len(data):
+                base, length = struct.unpack_from(">qi", data, pos)
+                (attrs,) = struct.unpack_from(">h", data, pos + 21)
+                (pid,) = struct.unpack_from(">q", data, pos + 43)
+                if attrs & 0x20:
+                    found.append((pid, base))
+                pos += 12 + length
+    return found
+
+
+def compacted(ws, col, topic):
+    """The cleaner on a compacted topic with transactions: aborted data and
+    the markers of transactions left without data go; read_committed
+    still sees exactly the committed records, also those a producer
+    commits after its abort marker went, and after a restart."""
+    b = col.broker
+    admin = AdminClient({"bootstrap.servers": b})
+    conf = {"cleanup.policy": "compact", "segment.bytes": "2048", "min.cleanable.dirty.ratio": "0.01",
+            "delete.retention.ms": "100", "min.compaction.lag.ms": "0"}
+    admin.create_topics([NewTopic(topic, PARTS, 1, config=conf)])[topic].result(timeout=20)
+
+    def keyed(p, prefix, keys, commit=True, kp="k"):
+        p.begin_transaction()
+        for i in range(keys):
+            p.produce(topic, key=b"%s%d" % (kp.encode(), i), value=b"%s-%d" % (prefix.encode(), i),
+                      partition=i % PARTS)
+        p.flush(30)
+        if commit:
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+
+    p = txn_producer(b, "compact-id")
+    keyed(p, "old", 30)                 # superseded below: no data left
+    keyed(p, "aborted", 30, commit=False)
+    keyed(p, "new", 30)
+    other = txn_producer(b, "compact-other")
+    before = control_batches(col.data_dir, topic)
+    mine = {pid for pid, _ in before}
+    check(len(mine) == 1, "one producer's markers so far: %s" % mine)
+    mine = mine.pop()
+    n_before = len(before)
+
+    def markers_left():
+        return len([1 for pid, _ in control_batches(col.data_dir, topic) if pid == mine])
+
+    # Another producer's transactions (keys of their own) roll segments
+    # and make the log dirty, so the cleaner runs again and again, until
+    # the markers are older than delete.retention.ms.
+    r = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and markers_left() > PARTS:
+        keyed(other, "filler", 30, kp="f")
+        r += 1
+        time.sleep(0.2)
+    n_after = markers_left()
+    check(n_after == PARTS,
+          "the cleaner removed the markers of the transactions left without data (%d -> %d; %d filler "
+          "transactions)" % (n_before, n_after, r))
+
+    want = {b"new-%d" % i for i in range(30)} | {b"filler-%d" % i for i in range(30)}
+    check(set(read_all(b, topic, "read_committed")) == want, "read_committed sees the latest committed values")
+    check(set(read_all(b, topic, "read_uncommitted")) == want, "aborted and superseded data are gone")
+    # The producer whose ABORT marker went commits again: all of it is
+    # seen (a consumer told of an aborted transaction without its marker
+    # would drop this producer's later records).
+    keyed(p, "later", 30)
+    later = {b"later-%d" % i for i in range(30)}
+    allowed = later | want
+
+    def committed_ok(what):
+        got = set(read_all(b, topic, "read_committed"))
+        check(later <= got and got <= allowed,
+              "%s: %d of 30 later records, %d unexpected" % (what, len(later & got), len(got - allowed)))
+
+    committed_ok("a transaction committed after the producer's ABORT marker went is read whole")
+    p.flush(10)
+    other.flush(10)
+    del p, other
+    col.stop(sig=signal.SIGKILL, check_clean=False)
+    col.restart()
+    committed_ok("the same after a SIGKILL and a restart")
+
+
 def run(ws):
     col = ws.collector(sets=SETS).start()
     b = col.broker
@@ -475,6 +572,7 @@ def run(ws):
     check(got == sorted(want + vals("c3", 12)), "the coordinator state came back: the id's next instance commits")
 
     eos(ws, b, "eos-in", "eos-out")
+    compacted(ws, col, "txn-compact")
 
 
 if __name__ == "__main__":
