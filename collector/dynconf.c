@@ -410,7 +410,9 @@ changed(const struct tr_broker_config *a, const struct tr_broker_config *b)
  * Builds the effective configuration from the static one and 'sets' into
  * 'out' (owned by the caller). 'strict': the first entry that cannot apply
  * fails with TR_ERR_INVALID (read-only key) or TR_ERR_CONFIG (bad value);
- * otherwise such entries are logged and skipped.
+ * otherwise such entries are logged and dropped from their set, so that
+ * DescribeConfigs does not show them and the next change does not keep
+ * them.
  */
 static tr_err_t
 build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
@@ -427,12 +429,12 @@ build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
         return TR_ERR_NOMEM;
     }
     for (s = 0; s < 2; s++) {
-        const struct tr_dynconf_set *set = sets[order[s]];
+        struct tr_dynconf_set *set = sets[order[s]];
         const char *where = order[s] == TR_DYNCONF_DEFAULT
                                 ? "the cluster default"
                                 : "this broker's dynamic config";
 
-        for (i = 0; set != NULL && i < set->n; i++) {
+        for (i = 0; set != NULL && i < set->n;) {
             const struct dyn_key *k = find_dyn(set->keys[i]);
 
             if (k == NULL || (order[s] == TR_DYNCONF_DEFAULT &&
@@ -446,6 +448,7 @@ build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
                                            reason, sizeof(reason));
             }
             if (err == TR_OK) {
+                i++;
                 continue;
             }
             if (strict) {
@@ -457,6 +460,7 @@ build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
             }
             tr_log_warn("dynamic config: %s=%s in %s ignored: %s",
                         set->keys[i], set->values[i], where, reason);
+            set_del(set, set->keys[i]); /* the last entry moves to i */
         }
     }
     return TR_OK;
