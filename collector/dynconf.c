@@ -468,29 +468,37 @@ build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
 
 /*
  * Makes 'set' (consumed) the set of 'scope', rebuilds the effective
- * configuration and calls the apply hook; dc->lock held.
+ * configuration and calls the apply hook; dc->lock held. Only running out
+ * of memory fails (TR_ERR_NOMEM): the previous set and values then stay.
  */
-static void
+static tr_err_t
 install(struct tr_dynconf *dc, enum tr_dynconf_scope scope,
         struct tr_dynconf_set *set)
 {
+    struct tr_dynconf_set *old = dc->sets[scope];
     struct tr_broker_config next;
     char errbuf[512];
     unsigned what;
 
-    tr_dynconf_set_free(dc->sets[scope]);
+    if (set == NULL) {
+        return TR_ERR_NOMEM;
+    }
     dc->sets[scope] = set;
     if (build(dc, dc->sets, 0, &next, errbuf, sizeof(errbuf)) != TR_OK) {
         tr_log_error("dynamic config: %s; keeping the previous values",
                      errbuf);
-        return;
+        dc->sets[scope] = old;
+        tr_dynconf_set_free(set);
+        return TR_ERR_NOMEM;
     }
+    tr_dynconf_set_free(old);
     what = changed(&dc->eff, &next);
     tr_broker_config_cleanup(&dc->eff);
     dc->eff = next; /* the strings move over */
     if (what != 0 && dc->hooks.apply != NULL) {
         dc->hooks.apply(dc->hooks.arg, what, &dc->eff);
     }
+    return TR_OK;
 }
 
 /* ------------------------------------------------------------- store */
@@ -647,13 +655,30 @@ tr_dynconf_open_dir(struct tr_dynconf *dc, const char *dir, char *errbuf,
         tr_dynconf_set_free(sets[1]);
         return err;
     }
+    for (s = 0; s < 2; s++) {
+        if (sets[s] == NULL) {
+            sets[s] = tr_calloc(1, sizeof(*sets[s]));
+        }
+    }
     pthread_mutex_lock(&dc->lock);
     tr_free(dc->dir);
     dc->dir = tr_strdup(dir);
-    install(dc, TR_DYNCONF_DEFAULT, sets[TR_DYNCONF_DEFAULT]);
-    install(dc, TR_DYNCONF_BROKER, sets[TR_DYNCONF_BROKER]);
+    err = dc->dir != NULL ? TR_OK : TR_ERR_NOMEM;
+    if (err == TR_OK) {
+        err = install(dc, TR_DYNCONF_DEFAULT, sets[TR_DYNCONF_DEFAULT]);
+        sets[TR_DYNCONF_DEFAULT] = NULL;
+    }
+    if (err == TR_OK) {
+        err = install(dc, TR_DYNCONF_BROKER, sets[TR_DYNCONF_BROKER]);
+        sets[TR_DYNCONF_BROKER] = NULL;
+    }
     pthread_mutex_unlock(&dc->lock);
-    return dc->dir != NULL ? TR_OK : TR_ERR_NOMEM;
+    tr_dynconf_set_free(sets[0]);
+    tr_dynconf_set_free(sets[1]);
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "out of memory");
+    }
+    return err;
 }
 
 /* Writes the set of 'scope' atomically under dc->dir; dc->lock held. */
@@ -906,8 +931,13 @@ tr_dynconf_commit(struct tr_dynconf *dc, enum tr_dynconf_scope scope,
         err = persist(dc, scope, set, errbuf, errlen);
     }
     if (err == TR_OK) {
-        install(dc, scope, set);
+        /* Out of memory here leaves the file ahead of memory: it is what
+           the next start reads, which is what was asked for. */
+        err = install(dc, scope, set);
         set = NULL;
+        if (err != TR_OK) {
+            snprintf(errbuf, errlen, "out of memory");
+        }
     }
     pthread_mutex_unlock(&dc->lock);
     tr_dynconf_set_free(set);
@@ -940,9 +970,12 @@ tr_dynconf_load_json(struct tr_dynconf *dc, enum tr_dynconf_scope scope,
         return err;
     }
     pthread_mutex_lock(&dc->lock);
-    install(dc, scope, set);
+    err = install(dc, scope, set);
     pthread_mutex_unlock(&dc->lock);
-    return TR_OK;
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "out of memory");
+    }
+    return err;
 }
 
 /* ---------------------------------------------------------- describe */
