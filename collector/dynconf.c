@@ -20,10 +20,14 @@
 #include "json.h"
 #include "log.h"
 
-/* Flags of a dynamic key. */
-#define K_PER_BROKER 0x1u /* not at the cluster default (Kafka: per listener) */
-#define K_LIST       0x2u /* comma-separated: APPEND and SUBTRACT apply */
-#define K_SENSITIVE  0x4u /* never shown by DescribeConfigs */
+/*
+ * Flags of a dynamic key: K_PER_BROKER, not at the cluster default (Kafka
+ * takes these per listener); K_LIST, comma-separated, so APPEND and
+ * SUBTRACT apply; K_SENSITIVE, never shown by DescribeConfigs.
+ */
+#define K_PER_BROKER 0x1u
+#define K_LIST       0x2u
+#define K_SENSITIVE  0x4u
 
 struct dyn_key {
     const char *name;
@@ -84,12 +88,12 @@ static const char *const synonym_groups[][3] = {
 };
 
 /* Entries a set may hold: more than every dynamic key. */
-#define SET_MAX       64
-#define VALUE_MAX     4096
-#define FILE_MAX      (1 << 20)
-#define TABLE_MAX     256
-#define NAME_DEFAULT  "<default>"
-#define SUBDIR        ".brokers"
+#define SET_MAX      64
+#define VALUE_MAX    4096
+#define FILE_MAX     (1 << 20)
+#define TABLE_MAX    256
+#define NAME_DEFAULT "<default>"
+#define SUBDIR       ".brokers"
 
 struct tr_dynconf_set {
     char *keys[SET_MAX];
@@ -437,8 +441,8 @@ build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
         for (i = 0; set != NULL && i < set->n;) {
             const struct dyn_key *k = find_dyn(set->keys[i]);
 
-            if (k == NULL || (order[s] == TR_DYNCONF_DEFAULT &&
-                              (k->flags & K_PER_BROKER))) {
+            if (k == NULL ||
+                (order[s] == TR_DYNCONF_DEFAULT && (k->flags & K_PER_BROKER))) {
                 err = TR_ERR_INVALID;
                 snprintf(reason, sizeof(reason), "%s",
                          k == NULL ? "not a key that can change at run time"
@@ -458,8 +462,8 @@ build(const struct tr_dynconf *dc, struct tr_dynconf_set *const sets[2],
                 tr_broker_config_cleanup(out);
                 return err;
             }
-            tr_log_warn("dynamic config: %s=%s in %s ignored: %s",
-                        set->keys[i], set->values[i], where, reason);
+            tr_log_warn("dynamic config: %s=%s in %s ignored: %s", set->keys[i],
+                        set->values[i], where, reason);
             set_del(set, set->keys[i]); /* the last entry moves to i */
         }
     }
@@ -485,8 +489,7 @@ install(struct tr_dynconf *dc, enum tr_dynconf_scope scope,
     }
     dc->sets[scope] = set;
     if (build(dc, dc->sets, 0, &next, errbuf, sizeof(errbuf)) != TR_OK) {
-        tr_log_error("dynamic config: %s; keeping the previous values",
-                     errbuf);
+        tr_log_error("dynamic config: %s; keeping the previous values", errbuf);
         dc->sets[scope] = old;
         tr_dynconf_set_free(set);
         return TR_ERR_NOMEM;
@@ -643,8 +646,8 @@ tr_dynconf_open_dir(struct tr_dynconf *dc, const char *dir, char *errbuf,
             err = parse_json(data, len, &sets[s], reason, sizeof(reason));
             if (err != TR_OK) {
                 snprintf(errbuf, errlen,
-                         "%s: not Kafka's dynamic broker config JSON: %s",
-                         path, reason);
+                         "%s: not Kafka's dynamic broker config JSON: %s", path,
+                         reason);
             }
         }
         tr_free(data);
@@ -700,8 +703,7 @@ persist(struct tr_dynconf *dc, enum tr_dynconf_scope scope,
     format_json(set, &b);
     err = tr_buf_err(&b);
     if (err == TR_OK) {
-        err = tr_replace_file(sub, name, tr_buf_data(&b), tr_buf_len(&b),
-                              0600);
+        err = tr_replace_file(sub, name, tr_buf_data(&b), tr_buf_len(&b), 0600);
     }
     tr_buf_cleanup(&b);
     if (err != TR_OK) {
@@ -800,8 +802,7 @@ edit(const struct tr_dynconf *dc, struct tr_dynconf_set *set,
         return TR_OK;
     }
     if (a->value == NULL) {
-        snprintf(errbuf, errlen, "Null value not supported for : %s",
-                 a->name);
+        snprintf(errbuf, errlen, "Null value not supported for : %s", a->name);
         return TR_ERR_INVALID;
     }
     if (replace || a->op == TR_CONFIG_OP_SET) {
@@ -810,9 +811,10 @@ edit(const struct tr_dynconf *dc, struct tr_dynconf_set *set,
     }
     if ((a->op != TR_CONFIG_OP_APPEND && a->op != TR_CONFIG_OP_SUBTRACT) ||
         k == NULL || !(k->flags & K_LIST)) {
-        snprintf(errbuf, errlen, "Config value %s is not allowed for config "
-                 "key: %s", a->op == TR_CONFIG_OP_SUBTRACT ? "subtract"
-                                                            : "append",
+        snprintf(errbuf, errlen,
+                 "Config value %s is not allowed for config "
+                 "key: %s",
+                 a->op == TR_CONFIG_OP_SUBTRACT ? "subtract" : "append",
                  a->name);
         return TR_ERR_INVALID;
     }
@@ -873,8 +875,10 @@ tr_dynconf_prepare(struct tr_dynconf *dc, enum tr_dynconf_scope scope,
         }
     }
     if (readonly[0] != '\0') {
-        snprintf(errbuf, errlen, "Cannot update these configs dynamically: "
-                 "Set(%s)", readonly);
+        snprintf(errbuf, errlen,
+                 "Cannot update these configs dynamically: "
+                 "Set(%s)",
+                 readonly);
         goto out;
     }
     if (perbroker[0] != '\0') {
@@ -1021,14 +1025,14 @@ synonyms(const struct tr_dynconf *dc, const struct values *stat,
                 continue;
             }
             if (!stat->is_default[j]) {
-                out[n++] = (struct tr_dynconf_synonym){
-                    names[i], stat->vals[j], TR_DYNCONF_SOURCE_STATIC
-                };
+                out[n++] =
+                    (struct tr_dynconf_synonym){ names[i], stat->vals[j],
+                                                 TR_DYNCONF_SOURCE_STATIC };
             }
             if (j < builtin->n && builtin->vals[j] != NULL) {
-                out[n++] = (struct tr_dynconf_synonym){
-                    names[i], builtin->vals[j], TR_DYNCONF_SOURCE_DEFAULT
-                };
+                out[n++] =
+                    (struct tr_dynconf_synonym){ names[i], builtin->vals[j],
+                                                 TR_DYNCONF_SOURCE_DEFAULT };
             }
         }
     }

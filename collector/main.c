@@ -377,8 +377,7 @@ dyn_apply(void *arg, unsigned what, const struct tr_broker_config *cfg)
     }
     if ((what & TR_DYNCONF_CONNS) &&
         tr_server_set_limits(t->server, cfg, errbuf, sizeof(errbuf)) != TR_OK) {
-        tr_log_error("dynamic config: connection limits unchanged: %s",
-                     errbuf);
+        tr_log_error("dynamic config: connection limits unchanged: %s", errbuf);
     }
     if ((what & TR_DYNCONF_TLS) &&
         tr_server_reconfigure_tls(t->server, cfg, errbuf, sizeof(errbuf)) !=

@@ -589,9 +589,9 @@ topic_config_cb(const char *name, const char *value,
 }
 
 static void
-broker_config_cb(const char *name, const char *value, int source,
-                 int read_only, int sensitive,
-                 const struct tr_dynconf_synonym *syn, size_t nsyn, void *arg)
+broker_config_cb(const char *name, const char *value, int source, int read_only,
+                 int sensitive, const struct tr_dynconf_synonym *syn,
+                 size_t nsyn, void *arg)
 {
     put_config_full(arg, name, value, source == TR_DYNCONF_SOURCE_DEFAULT,
                     (int8_t)source, read_only, sensitive, syn, nsyn);

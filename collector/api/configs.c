@@ -151,12 +151,15 @@ alter_broker(struct tr_request *req, const char *name, const struct entries *e,
     snprintf(id, sizeof(id), "%d", (int)req->broker->node_id);
     if (name[0] != '\0' && strcmp(name, id) != 0) {
         /* Kafka's ConfigHelper: per-broker configs go to that broker. */
-        snprintf(message, len, "Unexpected broker id, expected %s, but "
-                 "received %s", id, name);
+        snprintf(message, len,
+                 "Unexpected broker id, expected %s, but "
+                 "received %s",
+                 id, name);
         return TR_KERR_INVALID_REQUEST;
     }
     if (dc == NULL) {
-        snprintf(message, len, "broker configs cannot change at run time "
+        snprintf(message, len,
+                 "broker configs cannot change at run time "
                  "here");
         return TR_KERR_INVALID_REQUEST;
     }
@@ -164,7 +167,7 @@ alter_broker(struct tr_request *req, const char *name, const struct entries *e,
     err = tr_dynconf_prepare(dc, scope, e->alters, e->n, !incremental, &set,
                              message, len);
     if (err != TR_OK) {
-        return err == TR_ERR_CONFIG ? TR_KERR_INVALID_CONFIG
+        return err == TR_ERR_CONFIG    ? TR_KERR_INVALID_CONFIG
                : err == TR_ERR_INVALID ? TR_KERR_INVALID_REQUEST
                                        : TR_KERR_UNKNOWN_SERVER_ERROR;
     }

@@ -1368,11 +1368,10 @@ read_dynamic_config(struct tr_cluster *c)
             data[i] = NULL;
         }
         if (c->broker->dynconf != NULL &&
-            tr_dynconf_load_json(c->broker->dynconf,
-                                 i == 0 ? TR_DYNCONF_BROKER
-                                        : TR_DYNCONF_DEFAULT,
-                                 data[i], len[i], path, errbuf,
-                                 sizeof(errbuf)) != TR_OK) {
+            tr_dynconf_load_json(
+                c->broker->dynconf,
+                i == 0 ? TR_DYNCONF_BROKER : TR_DYNCONF_DEFAULT, data[i],
+                len[i], path, errbuf, sizeof(errbuf)) != TR_OK) {
             tr_log_warn("cluster: %s", errbuf);
         }
     }
@@ -1569,12 +1568,17 @@ prune_config_changes(struct tr_cluster *c, const char *newest)
     tr_zk_free_children(names, n);
 }
 
-int16_t
-tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
-                                 const char *const *keys,
-                                 const char *const *values, size_t n)
+/*
+ * Writes Kafka's {"version":1,"config":{...}} of an entity to
+ * /config/<kind>/<name> and announces it with a change notification
+ * ("<kind>/<name>"), so that every broker re-reads it; prunes old ones.
+ */
+static tr_err_t
+publish_entity_config(struct tr_cluster *c, const char *kind, const char *name,
+                      const char *const *keys, const char *const *values,
+                      size_t n)
 {
-    char path[512], note[512], created[256];
+    char dir[64], path[512], note[512], created[256];
     struct tr_buf b;
     size_t i;
     int first = 1;
@@ -1586,55 +1590,9 @@ tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
         put_member(&b, &first, keys[i], values[i]);
     }
     tr_buf_put_bytes(&b, "}}", 2);
-    snprintf(path, sizeof(path), "/config/topics/%s", topic);
-    err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b), tr_buf_len(&b),
-                    -1, NULL);
-    if (err == TR_ERR_NOT_FOUND) {
-        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
-                           tr_buf_len(&b), 0, NULL, 0);
-    }
-    tr_buf_cleanup(&b);
-    if (err == TR_OK) {
-        /* Kafka's change notification: every broker re-reads the topic. */
-        snprintf(note, sizeof(note),
-                 "{\"version\":2,\"entity_path\":\"topics/%s\"}", topic);
-        (void)tr_zk_ensure_path(c->zk, "/config/changes");
-        err = tr_zk_create(c->zk, "/config/changes/config_change_", note,
-                           strlen(note), TR_ZK_SEQUENCE, created,
-                           sizeof(created));
-    }
-    if (err != TR_OK) {
-        tr_log_warn("cluster: cannot publish the configs of %s: %s", topic,
-                    tr_err_str(err));
-        return TR_KERR_UNKNOWN_SERVER_ERROR;
-    }
-    prune_config_changes(c, created);
-    tr_cluster_wake(c);
-    return TR_KERR_NONE;
-}
-
-int16_t
-tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
-                               const char *const *keys,
-                               const char *const *values, size_t n,
-                               char *errbuf, size_t errlen)
-{
-    char path[128], note[256], created[256];
-    const char *entity = broker[0] ? broker : "<default>";
-    struct tr_buf b;
-    size_t i;
-    int first = 1;
-    tr_err_t err;
-
-    errbuf[0] = '\0';
-    snprintf(path, sizeof(path), "/config/brokers/%s", entity);
-    tr_buf_init(&b, 1 << 20);
-    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
-    for (i = 0; i < n; i++) {
-        put_member(&b, &first, keys[i], values[i]);
-    }
-    tr_buf_put_bytes(&b, "}}", 2);
-    (void)tr_zk_ensure_path(c->zk, "/config/brokers");
+    snprintf(dir, sizeof(dir), "/config/%s", kind);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    (void)tr_zk_ensure_path(c->zk, dir);
     err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b), tr_buf_len(&b),
                     -1, NULL);
     if (err == TR_ERR_NOT_FOUND) {
@@ -1644,20 +1602,50 @@ tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
     if (err == TR_OK) {
         tr_log_info("cluster: %s now %.*s", path, (int)tr_buf_len(&b),
                     (const char *)tr_buf_data(&b));
-        /* Kafka's change notification: every broker re-reads the entity. */
         snprintf(note, sizeof(note),
-                 "{\"version\":2,\"entity_path\":\"brokers/%s\"}", entity);
+                 "{\"version\":2,\"entity_path\":\"%s/%s\"}", kind, name);
         (void)tr_zk_ensure_path(c->zk, "/config/changes");
         err = tr_zk_create(c->zk, "/config/changes/config_change_", note,
                            strlen(note), TR_ZK_SEQUENCE, created,
                            sizeof(created));
-        if (err == TR_OK) {
-            prune_config_changes(c, created);
-        }
     }
     tr_buf_cleanup(&b);
+    if (err == TR_OK) {
+        prune_config_changes(c, created);
+        tr_cluster_wake(c);
+    }
+    return err;
+}
+
+int16_t
+tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
+                                 const char *const *keys,
+                                 const char *const *values, size_t n)
+{
+    tr_err_t err = publish_entity_config(c, "topics", topic, keys, values, n);
+
     if (err != TR_OK) {
-        snprintf(errbuf, errlen, "cannot write %s: %s", path, tr_err_str(err));
+        tr_log_warn("cluster: cannot publish the configs of %s: %s", topic,
+                    tr_err_str(err));
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    return TR_KERR_NONE;
+}
+
+int16_t
+tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
+                               const char *const *keys,
+                               const char *const *values, size_t n,
+                               char *errbuf, size_t errlen)
+{
+    const char *entity = broker[0] ? broker : "<default>";
+    tr_err_t err;
+
+    errbuf[0] = '\0';
+    err = publish_entity_config(c, "brokers", entity, keys, values, n);
+    if (err != TR_OK) {
+        snprintf(errbuf, errlen, "cannot write /config/brokers/%s: %s", entity,
+                 tr_err_str(err));
         return TR_KERR_UNKNOWN_SERVER_ERROR;
     }
     return TR_KERR_NONE;

@@ -1621,9 +1621,9 @@ tr_server_reconfigure_tls(struct tr_server *server,
                           const struct tr_broker_config *cfg, char *errbuf,
                           size_t errlen)
 {
-    return server->tls == NULL ? TR_OK
-                               : tr_tls_reconfigure(server->tls, cfg, errbuf,
-                                                    errlen);
+    return server->tls == NULL
+               ? TR_OK
+               : tr_tls_reconfigure(server->tls, cfg, errbuf, errlen);
 }
 
 tr_err_t

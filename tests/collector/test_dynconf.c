@@ -30,9 +30,8 @@ static_cfg(struct tr_broker_config *cfg, const char *const *sets)
 
     tr_broker_config_init(cfg);
     for (; sets != NULL && *sets != NULL; sets++) {
-        assert_int_equal(tr_broker_config_set(cfg, *sets, errbuf,
-                                              sizeof(errbuf)),
-                         TR_OK);
+        assert_int_equal(
+            tr_broker_config_set(cfg, *sets, errbuf, sizeof(errbuf)), TR_OK);
     }
 }
 
@@ -57,8 +56,8 @@ change(struct tr_dynconf *dc, enum tr_dynconf_scope scope, int replace,
     struct tr_dynconf_set *set = NULL;
     tr_err_t err;
 
-    err = tr_dynconf_prepare(dc, scope, alters, n, replace, &set, errbuf,
-                             errlen);
+    err =
+        tr_dynconf_prepare(dc, scope, alters, n, replace, &set, errbuf, errlen);
     if (err != TR_OK) {
         assert_null(set);
         return err;
@@ -152,22 +151,22 @@ test_dynconf_replace_and_incremental(void **state)
     char errbuf[512];
 
     (void)state;
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 1, two, 2, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 1, two, 2, errbuf, sizeof(errbuf)),
+        TR_OK);
     /* AlterConfigs replaces the whole set: the other keys go. */
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 1, &one, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 1, &one, 1, errbuf, sizeof(errbuf)),
+        TR_OK);
     eff = effective(dc);
     assert_int_equal(eff.log.max_message_bytes, 1000012);
     assert_true(eff.log.segment_bytes == 1073741824);
     assert_true(eff.log.retention_bytes == 100000);
     tr_broker_config_cleanup(&eff);
     /* IncrementalAlterConfigs keeps them. */
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, two, 2, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, two, 2, errbuf, sizeof(errbuf)),
+        TR_OK);
     eff = effective(dc);
     assert_int_equal(eff.log.max_message_bytes, 3000);
     assert_true(eff.log.retention_bytes == 100000);
@@ -185,22 +184,21 @@ test_dynconf_lists(void **state)
     char errbuf[512];
 
     (void)state;
-    assert_int_equal(change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_OK);
     a.value = "h2:2,h3:3";
-    assert_int_equal(change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_OK);
     eff = effective(dc);
-    assert_string_equal(eff.max_connections_per_ip_overrides,
-                        "h1:1,h2:2,h3:3");
+    assert_string_equal(eff.max_connections_per_ip_overrides, "h1:1,h2:2,h3:3");
     tr_broker_config_cleanup(&eff);
     a.op = TR_CONFIG_OP_SUBTRACT;
     a.value = "h1:1,h3:3";
-    assert_int_equal(change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_OK);
     eff = effective(dc);
     assert_string_equal(eff.max_connections_per_ip_overrides, "h2:2");
     tr_broker_config_cleanup(&eff);
@@ -208,9 +206,9 @@ test_dynconf_lists(void **state)
     a.name = "message.max.bytes";
     a.op = TR_CONFIG_OP_APPEND;
     a.value = "1";
-    assert_int_equal(change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_INVALID);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_INVALID);
     assert_string_equal(errbuf, "Config value append is not allowed for "
                                 "config key: message.max.bytes");
     tr_dynconf_free(dc);
@@ -233,54 +231,53 @@ test_dynconf_refusals(void **state)
     char errbuf[512];
 
     (void)state;
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 1, ro, 3, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_INVALID);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 1, ro, 3, errbuf, sizeof(errbuf)),
+        TR_ERR_INVALID);
     assert_string_equal(errbuf, "Cannot update these configs dynamically: "
                                 "Set(log.dirs, num.network.threads)");
-    assert_int_equal(change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_INVALID);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_DEFAULT, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_INVALID);
     assert_non_null(strstr(errbuf, "broker id must be specified: "
                                    "Set(ssl.keystore.location)"));
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, dup, 2, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_INVALID);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, dup, 2, errbuf, sizeof(errbuf)),
+        TR_ERR_INVALID);
     assert_non_null(strstr(errbuf, "duplicate"));
 
     a.name = "no.such.key";
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_CONFIG);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_CONFIG);
     assert_string_equal(errbuf, "Unknown broker config: no.such.key");
     a.name = "message.max.bytes";
     a.value = "big";
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_CONFIG);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_CONFIG);
     assert_non_null(strstr(errbuf, "Invalid value big for configuration "
                                    "message.max.bytes"));
     a.value = "-5";
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_CONFIG);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_CONFIG);
     a.name = "max.connections.per.ip.overrides";
     a.value = "nocount";
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_CONFIG);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_CONFIG);
     assert_non_null(strstr(errbuf, "max.connections.per.ip.overrides"));
     a.value = NULL; /* SET with a null value */
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_INVALID);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_INVALID);
     /* Nothing of the above changed anything. */
     assert_int_equal(max_message_bytes(dc), 1000012);
     /* Deleting a read-only key that is not set is not a change of it. */
     ro[0].op = TR_CONFIG_OP_DELETE;
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, ro, 2, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, ro, 2, errbuf, sizeof(errbuf)), TR_OK);
     tr_dynconf_free(dc);
 }
 
@@ -438,15 +435,14 @@ test_dynconf_hooks(void **state)
     assert_int_equal(h.calls, 1); /* no change, no call */
     set1(dc, TR_DYNCONF_BROKER, "log.cleaner.threads", "2");
     assert_int_equal(h.applied, TR_DYNCONF_CONNS | TR_DYNCONF_CLEANER);
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_ERR_CONFIG);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)),
+        TR_ERR_CONFIG);
     assert_string_equal(errbuf, "ssl.keystore.location: cannot load");
     assert_int_equal(h.calls, 2);
     h.refuse_tls = 0;
-    assert_int_equal(change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf,
-                            sizeof(errbuf)),
-                     TR_OK);
+    assert_int_equal(
+        change(dc, TR_DYNCONF_BROKER, 0, &a, 1, errbuf, sizeof(errbuf)), TR_OK);
     assert_true(h.applied & TR_DYNCONF_TLS);
     tr_dynconf_set_hooks(dc, NULL);
     tr_dynconf_free(dc);
@@ -499,8 +495,7 @@ test_dynconf_persist(void **state)
                      TR_OK);
     set1(dc, TR_DYNCONF_BROKER, "message.max.bytes", "7000");
     set1(dc, TR_DYNCONF_DEFAULT, "log.retention.ms", "1000");
-    set1(dc, TR_DYNCONF_DEFAULT, "max.connections.per.ip.overrides",
-         "a\"b:1");
+    set1(dc, TR_DYNCONF_DEFAULT, "max.connections.per.ip.overrides", "a\"b:1");
     tr_dynconf_free(dc);
 
     snprintf(path, sizeof(path), "%s/.brokers/0.json", dir);
