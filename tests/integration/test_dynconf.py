@@ -15,6 +15,7 @@ change is seen to take effect without a restart:
      refused with Kafka's errors;
   4. log.segment.bytes and log.retention.ms lowered: old segments go;
   5. max.connections.per.ip and its overrides: extra connections refused;
+     max.connections lowered: a new connection waits until one closes;
   6. ssl.keystore.location: a new TLS connection gets the new certificate;
   7. everything survives a restart (<log.dirs>/.brokers/*.json); a
      malformed file stops the start naming it, a bad entry is skipped with
@@ -246,6 +247,34 @@ def step_connections(c):
     note("max.connections.per.ip and its overrides applied to new connections at once")
 
 
+def served(sock, timeout):
+    """True when 'sock' (an ApiVersions request sent) gets an answer in time."""
+    sock.settimeout(timeout)
+    try:
+        return len(sock.recv(4)) == 4
+    except (socket.timeout, ConnectionResetError):
+        return False
+
+
+def step_max_connections(ws):
+    """max.connections on a collector of its own, where the test holds every
+    connection: lowered to 3, a fourth connection waits until one closes."""
+    m = ws.collector("m", sets={"http.listener": ""}).start()
+    configs(m.broker, "--entity-name", "0", "--alter", "--add-config", "max.connections=3")
+    held = [api_versions_from("127.0.0.1", m.port) for _ in range(3)]
+    check(all(held), "three connections are served under max.connections=3")
+    extra = socket.create_connection(("127.0.0.1", m.port), timeout=5)
+    extra.sendall(harness.request(18, 0, 9, b""))
+    check(not served(extra, 3), "a fourth connection waits at max.connections=3")
+    held[0].close()
+    check(served(extra, 20), "the fourth is served once one of the three closes")
+    for s in held[1:] + [extra]:
+        s.close()
+    configs(m.broker, "--entity-name", "0", "--alter", "--delete-config", "max.connections")
+    m.stop()
+    note("max.connections lowered to 3: a fourth connection waits until one closes")
+
+
 def step_tls(c, certs, sport):
     s, serial = tls_connect(sport, certs)
     s.close()
@@ -327,6 +356,7 @@ def body(ws):
     step_refusals(c)
     step_retention(c)
     step_connections(c)
+    step_max_connections(ws)
     step_tls(c, certs, sport)
     step_restart(c, certs, sport)
     c.stop()
