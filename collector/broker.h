@@ -26,6 +26,7 @@ struct tr_limits;
 struct tr_txn_coordinator;
 struct tr_acl;
 struct tr_stats;
+struct tr_dynconf;
 
 struct tr_broker {
     const struct tr_broker_config *cfg;
@@ -40,6 +41,7 @@ struct tr_broker {
     struct tr_limits *limits;           /* per-principal counts (security/) */
     struct tr_acl *acl;     /* the authorizer (security/acl.h); NULL: none */
     struct tr_stats *stats; /* metrics (metrics/stats.h); NULL: off */
+    struct tr_dynconf *dynconf; /* dynamic broker configs (dynconf.h) */
     int32_t node_id;
     /* The inter-broker listener's advertised address (and its name). */
     char advertised_host[256];

@@ -1585,3 +1585,73 @@ tr_broker_config_jaas(const struct tr_broker_config *cfg, const char *listener,
     }
     return TR_OK;
 }
+
+/* ------------------------------------------------ for dynamic config */
+
+tr_err_t
+tr_broker_config_copy(struct tr_broker_config *dst,
+                      const struct tr_broker_config *src)
+{
+    size_t i;
+
+    memcpy(dst, src, sizeof(*dst));
+    for (i = 0; i < NOPTS; i++) {
+        if (opts[i].type == OPT_STRING) {
+            char **field = (char **)((char *)dst + opts[i].offset);
+
+            *field = NULL;
+        }
+    }
+    for (i = 0; i < src->njaas_; i++) {
+        dst->jaas_keys_[i] = NULL;
+        dst->jaas_values_[i] = NULL;
+    }
+    dst->njaas_ = 0;
+    for (i = 0; i < NOPTS; i++) {
+        char *const *from = (char *const *)((const char *)src + opts[i].offset);
+        char **to = (char **)((char *)dst + opts[i].offset);
+
+        if (opts[i].type == OPT_STRING && *from != NULL &&
+            (*to = tr_strdup(*from)) == NULL) {
+            goto nomem;
+        }
+    }
+    for (i = 0; i < src->njaas_; i++) {
+        dst->jaas_keys_[i] = tr_strdup(src->jaas_keys_[i]);
+        dst->jaas_values_[i] = tr_strdup(src->jaas_values_[i]);
+        dst->njaas_++;
+        if (dst->jaas_keys_[i] == NULL || dst->jaas_values_[i] == NULL) {
+            goto nomem;
+        }
+    }
+    return TR_OK;
+nomem:
+    tr_broker_config_cleanup(dst);
+    return TR_ERR_NOMEM;
+}
+
+int
+tr_broker_config_known(const char *name)
+{
+    size_t i;
+
+    return find_opt(name, &i) != NULL;
+}
+
+tr_err_t
+tr_broker_config_put(struct tr_broker_config *cfg, const char *key,
+                     const char *value, char *reason, size_t reasonlen)
+{
+    tr_err_t err;
+
+    reason[0] = '\0';
+    if (!tr_broker_config_known(key)) {
+        snprintf(reason, reasonlen, "unknown broker config");
+        return TR_ERR_CONFIG;
+    }
+    err = apply(cfg, key, value, "dynamic config", 1, reason, reasonlen);
+    if (err == TR_OK) {
+        resolve(cfg);
+    }
+    return err;
+}

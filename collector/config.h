@@ -166,6 +166,24 @@ void tr_broker_config_describe(const struct tr_broker_config *cfg,
                                           int is_default, void *arg),
                                void *arg);
 
+/*
+ * For dynamic configuration (dynconf.h): a deep copy of 'src' into 'dst'
+ * (owned by 'dst'; free with tr_broker_config_cleanup). TR_ERR_NOMEM
+ * leaves 'dst' empty.
+ */
+tr_err_t tr_broker_config_copy(struct tr_broker_config *dst,
+                               const struct tr_broker_config *src);
+/* 1 when 'name' is a key of the table. */
+int tr_broker_config_known(const char *name);
+/*
+ * Sets table key 'key' to 'value' as the file would (marked as set, derived
+ * keys resolved again). TR_ERR_CONFIG with 'reason' (without the key) for
+ * an unknown key or a bad value.
+ */
+tr_err_t tr_broker_config_put(struct tr_broker_config *cfg, const char *key,
+                              const char *value, char *reason,
+                              size_t reasonlen);
+
 /* Prints every key with its default and help text (for --help). */
 void tr_broker_config_usage(FILE *out);
 

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "coordinator.h"
 #include "credentials.h"
+#include "dynconf.h"
 #include "groups.h"
 #include "log.h"
 #include "notify.h"
@@ -345,6 +346,89 @@ start_http(struct tr_broker *broker, struct event_base *base,
                 tr_stats_port(*stats));
     broker->stats = *stats;
     return TR_OK;
+}
+
+/* What a dynamic broker config change is pushed to (dynconf.h). */
+struct dyn_targets {
+    struct tr_broker *broker;
+    struct tr_server *server;
+    struct tr_cleaner **cleaner;
+};
+
+static tr_err_t
+dyn_check(void *arg, unsigned what, const struct tr_broker_config *cfg,
+          char *errbuf, size_t errlen)
+{
+    struct dyn_targets *t = arg;
+
+    return (what & TR_DYNCONF_TLS)
+               ? tr_server_check_tls(t->server, cfg, errbuf, errlen)
+               : TR_OK;
+}
+
+static void
+dyn_apply(void *arg, unsigned what, const struct tr_broker_config *cfg)
+{
+    struct dyn_targets *t = arg;
+    char errbuf[512];
+
+    if (what & TR_DYNCONF_LOG) {
+        tr_topics_set_defaults(t->broker->topics, &cfg->log);
+    }
+    if ((what & TR_DYNCONF_CONNS) &&
+        tr_server_set_limits(t->server, cfg, errbuf, sizeof(errbuf)) != TR_OK) {
+        tr_log_error("dynamic config: connection limits unchanged: %s", errbuf);
+    }
+    if ((what & TR_DYNCONF_TLS) &&
+        tr_server_reconfigure_tls(t->server, cfg, errbuf, sizeof(errbuf)) !=
+            TR_OK) {
+        tr_log_error("dynamic config: TLS unchanged: %s", errbuf);
+    }
+    if ((what & TR_DYNCONF_CLEANER) && *t->cleaner != NULL) {
+        /* Kafka restarts its cleaner threads with the new settings too. */
+        tr_cleaner_stop(*t->cleaner);
+        *t->cleaner = NULL;
+        if (tr_cleaner_start(t->broker->topics, cfg->log.cleaner_threads,
+                             cfg->log.cleaner_dedupe_buffer_size,
+                             cfg->log.cleaner_backoff_ms,
+                             t->cleaner) != TR_OK) {
+            tr_log_error("dynamic config: cannot restart the log cleaner");
+        }
+    }
+    tr_log_info("dynamic config applied:%s%s%s%s%s",
+                (what & TR_DYNCONF_LOG) ? " log" : "",
+                (what & TR_DYNCONF_CLEANER) ? " cleaner" : "",
+                (what & TR_DYNCONF_CONNS) ? " connections" : "",
+                (what & TR_DYNCONF_TLS) ? " tls" : "",
+                (what & TR_DYNCONF_THROTTLE) ? " throttles" : "");
+}
+
+/*
+ * Dynamic broker configs (dynconf.h): the store over the static settings,
+ * with a single collector's persisted sets read from log.dirs; 'cfg'
+ * becomes the effective configuration everything starts with.
+ */
+static tr_err_t
+start_dynconf(struct tr_broker_config *cfg, struct tr_topics *topics,
+              struct tr_dynconf **out)
+{
+    struct tr_broker_config eff;
+    char errbuf[512];
+    tr_err_t err;
+
+    err = tr_dynconf_new(cfg, out);
+    if (err == TR_OK && cfg->zookeeper_connect == NULL) {
+        err = tr_dynconf_open_dir(*out, cfg->log_dirs, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("dynamic broker config: %s", errbuf);
+        }
+    }
+    if (err == TR_OK && (err = tr_dynconf_effective(*out, &eff)) == TR_OK) {
+        tr_broker_config_cleanup(cfg);
+        *cfg = eff; /* the strings move over */
+        tr_topics_set_defaults(topics, &cfg->log);
+    }
+    return err;
 }
 
 static void
@@ -666,6 +750,8 @@ main(int argc, char **argv)
     struct tr_limits *limits = NULL;
     struct tr_acl *acl = NULL;
     struct tr_stats *stats = NULL;
+    struct tr_dynconf *dynconf = NULL;
+    struct dyn_targets dyn_targets;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -817,6 +903,10 @@ main(int argc, char **argv)
         status = EXIT_CONFIG;
         goto out;
     }
+    if (start_dynconf(&cfg, topics, &dynconf) != TR_OK) {
+        status = EXIT_CONFIG;
+        goto out;
+    }
     err = tr_pidgen_open(cfg.log_dirs, &pids, errbuf, sizeof(errbuf));
     if (err != TR_OK) {
         tr_log_error("%s", errbuf);
@@ -862,6 +952,7 @@ main(int argc, char **argv)
     memset(&broker, 0, sizeof(broker));
     broker.limits = limits;
     broker.cfg = &cfg;
+    broker.dynconf = dynconf;
     broker.topics = topics;
     broker.waits = waits;
     broker.pids = pids;
@@ -979,6 +1070,14 @@ main(int argc, char **argv)
                  broker.advertised[k].name);
     }
 
+    {
+        struct tr_dynconf_hooks hooks = { dyn_check, dyn_apply, &dyn_targets };
+
+        dyn_targets.broker = &broker;
+        dyn_targets.server = server;
+        dyn_targets.cleaner = &cleaner;
+        tr_dynconf_set_hooks(dynconf, &hooks);
+    }
     if (start_http(&broker, base, &stats, &status) != TR_OK) {
         goto out;
     }
@@ -1099,6 +1198,9 @@ out:
     broker.cluster = NULL;
     tr_cluster_free(cluster); /* its fetchers append to the partitions */
 #endif
+    if (dynconf != NULL) {
+        tr_dynconf_set_hooks(dynconf, NULL); /* nothing calls them now */
+    }
     tr_server_free(server);
     broker.stats = NULL;
     tr_stats_free(stats);     /* after the network threads, which count */
@@ -1112,6 +1214,7 @@ out:
         }
     }
     tr_pidgen_close(pids);
+    tr_dynconf_free(dynconf);
     tr_waits_free(waits);
     tr_credentials_free(creds);
     tr_acl_free(acl);

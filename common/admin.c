@@ -946,6 +946,20 @@ dc_encode(struct tr_buf *b, int16_t version, void *arg)
     return tr_buf_err(b);
 }
 
+/* The broker a resource's configs must be asked of, or -1 for any. */
+static int32_t
+config_node(int8_t type, const char *name)
+{
+    char *end;
+    long id;
+
+    if (type != TR_ADMIN_RESOURCE_BROKER || name == NULL || name[0] == '\0') {
+        return -1;
+    }
+    id = strtol(name, &end, 10);
+    return *end == '\0' && id >= 0 && id <= INT32_MAX ? (int32_t)id : -1;
+}
+
 static int
 config_cmp(const void *x, const void *y)
 {
@@ -972,8 +986,8 @@ tr_admin_describe_configs(struct tr_admin *a, int8_t type, const char *name,
 
     *out = NULL;
     *n = 0;
-    err = tr_admin_call(a, -1, TR_API_DESCRIBE_CONFIGS, 0, 3, dc_encode, &r,
-                        &resp, &v, errbuf, errlen);
+    err = tr_admin_call(a, config_node(type, name), TR_API_DESCRIBE_CONFIGS, 0,
+                        3, dc_encode, &r, &resp, &v, errbuf, errlen);
     if (err != TR_OK) {
         goto out;
     }
@@ -1008,11 +1022,13 @@ tr_admin_describe_configs(struct tr_admin *a, int8_t type, const char *name,
             if ((err = tr_proto_get_bool(&s, &cf->is_default)) != TR_OK) {
                 goto bad;
             }
+            cf->source = cf->is_default ? 5 : 4;
         } else {
             if ((err = tr_slice_get_i8(&s, &source)) != TR_OK) {
                 goto bad;
             }
             cf->is_default = source == 5;
+            cf->source = source;
         }
         if ((err = tr_proto_get_bool(&s, &cf->sensitive)) != TR_OK) {
             goto bad;
@@ -1159,7 +1175,7 @@ tr_admin_alter_configs(struct tr_admin *a, int8_t type, const char *name,
     if (msg != NULL && msglen > 0) {
         msg[0] = '\0';
     }
-    conn = wait_conn(a, -1, errbuf, errlen);
+    conn = wait_conn(a, config_node(type, name), errbuf, errlen);
     if (conn == NULL) {
         goto out;
     }
@@ -1175,8 +1191,9 @@ tr_admin_alter_configs(struct tr_admin *a, int8_t type, const char *name,
         r.ncurrent = ncurrent;
     }
     tr_buf_cleanup(&resp);
-    err = tr_admin_call(a, -1, api, 0, api == TR_API_ALTER_CONFIGS ? 1 : 0,
-                        ac_encode, &r, &resp, &v, errbuf, errlen);
+    err = tr_admin_call(a, config_node(type, name), api, 0,
+                        api == TR_API_ALTER_CONFIGS ? 1 : 0, ac_encode, &r,
+                        &resp, &v, errbuf, errlen);
     if (err != TR_OK) {
         goto out;
     }

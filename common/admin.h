@@ -162,12 +162,18 @@ struct tr_admin_config {
     int read_only;
     int is_default;
     int sensitive;
+    int source; /* ConfigSource: 1 topic, 2 dynamic broker, 3 dynamic
+                   default, 4 static broker, 5 default (v0: 4 or 5) */
 };
 
 #define TR_ADMIN_RESOURCE_TOPIC  2
 #define TR_ADMIN_RESOURCE_BROKER 4
 
-/* DescribeConfigs for one resource; returns an owned array in *out. */
+/*
+ * DescribeConfigs for one resource; returns an owned array in *out. A
+ * BROKER resource named by an id is asked of that broker (Kafka answers
+ * per-broker configs only there); the others go to any broker.
+ */
 tr_err_t tr_admin_describe_configs(struct tr_admin *a, int8_t type,
                                    const char *name,
                                    struct tr_admin_config **out, size_t *n,

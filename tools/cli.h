@@ -116,6 +116,7 @@ int tr_cmd_produce(int argc, char **argv);
 int tr_cmd_consume(int argc, char **argv);
 int tr_cmd_groups(int argc, char **argv);
 int tr_cmd_cluster(int argc, char **argv);
+int tr_cmd_configs(int argc, char **argv);
 /*
  * reassign.c: `tributary cluster reassign|rebalance|elect-leaders` (argv[0]
  * is the subcommand); -1 when 'sub' is none of them. The usage text covers

@@ -9,6 +9,7 @@
  *   tributary bench   (load generator, tools/bench.c)
  *   tributary users   SASL/SCRAM users
  *   tributary acls    ACLs
+ *   tributary configs broker and topic configs (kafka-configs' flags)
  */
 #include "build-config.h"
 
@@ -41,6 +42,8 @@ static const struct {
     { "transactions", tr_cmd_transactions,
       "list and describe transactional ids" },
     { "acls", tr_cmd_acls, "list, add and remove ACLs (authorization)" },
+    { "configs", tr_cmd_configs,
+      "describe and change broker (dynamic) and topic configs" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

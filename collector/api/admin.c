@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "assign.h"
 #include "config.h"
+#include "dynconf.h"
 #include "log.h"
 #include "plimits.h"
 #include "topics.h"
@@ -665,7 +666,8 @@ struct describe {
     struct tr_slice keys; /* requested ConfigurationKeys, or count < 0 */
     int32_t nkeys;
     int32_t written;
-    int read_only; /* broker configs cannot be changed at run time */
+    int read_only;        /* group configs cannot be changed */
+    int include_synonyms; /* IncludeSynonyms (v1+) */
 };
 
 static int
@@ -687,33 +689,50 @@ key_requested(struct describe *d, const char *name)
     return 0;
 }
 
+/* One entry; 'syn' (v1+, when asked for) lists its synonyms. */
 static void
-put_config(struct describe *d, const char *name, const char *value,
-           int is_default, int8_t source)
+put_config_full(struct describe *d, const char *name, const char *value,
+                int is_default, int8_t source, int read_only, int sensitive,
+                const struct tr_dynconf_synonym *syn, size_t nsyn)
 {
     struct tr_buf *out = d->req->out;
     int16_t v = d->req->hdr.api_version;
+    size_t i;
 
     if (!key_requested(d, name)) {
         return;
     }
     tr_proto_put_cstring_v(out, 0, name);
     tr_proto_put_cstring_v(out, 0, value);
-    tr_proto_put_bool(out, d->read_only);
+    tr_proto_put_bool(out, read_only);
     if (v == 0) {
         tr_proto_put_bool(out, is_default);
     } else {
         tr_buf_put_i8(out, source);
     }
-    tr_proto_put_bool(out, 0); /* IsSensitive */
+    tr_proto_put_bool(out, sensitive); /* IsSensitive */
     if (v >= 1) {
-        tr_buf_put_i32(out, 0); /* Synonyms */
+        nsyn = d->include_synonyms ? nsyn : 0;
+        tr_buf_put_i32(out, (int32_t)nsyn); /* Synonyms */
+        for (i = 0; i < nsyn; i++) {
+            tr_proto_put_cstring_v(out, 0, syn[i].name);
+            tr_proto_put_cstring_v(out, 0, syn[i].value);
+            tr_buf_put_i8(out, (int8_t)syn[i].source);
+        }
     }
     if (v >= 3) {
         tr_buf_put_i8(out, 0);                /* ConfigType: unknown */
         tr_proto_put_cstring_v(out, 0, NULL); /* Documentation */
     }
     d->written++;
+}
+
+static void
+put_config(struct describe *d, const char *name, const char *value,
+           int is_default, int8_t source)
+{
+    put_config_full(d, name, value, is_default, source, d->read_only, 0, NULL,
+                    0);
 }
 
 static void
@@ -725,11 +744,12 @@ topic_config_cb(const char *name, const char *value,
 }
 
 static void
-broker_config_cb(const char *name, const char *value, int is_default, void *arg)
+broker_config_cb(const char *name, const char *value, int source, int read_only,
+                 int sensitive, const struct tr_dynconf_synonym *syn,
+                 size_t nsyn, void *arg)
 {
-    put_config(arg, name, value, is_default,
-               is_default ? TR_CONFIG_SOURCE_DEFAULT
-                          : TR_CONFIG_SOURCE_STATIC_BROKER);
+    put_config_full(arg, name, value, source == TR_DYNCONF_SOURCE_DEFAULT,
+                    (int8_t)source, read_only, sensitive, syn, nsyn);
 }
 
 tr_err_t
@@ -774,9 +794,9 @@ tr_api_describe_configs(struct tr_request *req)
     tr_request_put_throttle(req);
     tr_buf_put_i32(out, nres);
     for (r = 0; r < nres; r++) {
-        struct describe d = { req, { 0 }, 0, 0, 0 };
+        struct describe d = { req, { 0 }, 0, 0, 0, include_synonyms };
         struct tr_str name, s;
-        char rname[TR_TOPIC_NAME_MAX + 1] = "", id[16];
+        char rname[TR_TOPIC_NAME_MAX + 1] = "", id[16], unexpected[320];
         int8_t type;
         int16_t kerr = TR_KERR_NONE;
         const char *message = NULL;
@@ -828,9 +848,20 @@ tr_api_describe_configs(struct tr_request *req)
                 message = "topic does not exist";
             }
         } else if (type == RESOURCE_BROKER &&
-                   (rname[0] == '\0' || strcmp(rname, id) == 0)) {
-            d.read_only = 1;
-            tr_broker_config_describe(req->broker->cfg, broker_config_cb, &d);
+                   (rname[0] == '\0' || strcmp(rname, id) == 0) &&
+                   req->broker->dynconf != NULL) {
+            /* collector/dynconf.h: sources, synonyms, read-only keys. */
+            tr_dynconf_describe(req->broker->dynconf,
+                                rname[0] == '\0' ? TR_DYNCONF_DEFAULT
+                                                 : TR_DYNCONF_BROKER,
+                                broker_config_cb, &d);
+        } else if (type == RESOURCE_BROKER) {
+            /* Kafka's ConfigHelper: per-broker configs come from that one. */
+            kerr = TR_KERR_INVALID_REQUEST;
+            snprintf(unexpected, sizeof(unexpected),
+                     "Unexpected broker id, expected %s, but received %s", id,
+                     rname);
+            message = unexpected;
         } else {
             kerr = TR_KERR_INVALID_REQUEST;
             message = "unknown resource";

@@ -1,18 +1,20 @@
 /*
  * api_configs -- AlterConfigs (v0-1) and IncrementalAlterConfigs (v0).
  *
- * Topic resources (type 2) change here. Broker settings come from the
- * collector's properties file and are static, except, in a cluster, the
- * replication throttles (leader/follower.replication.throttled.rate), which
- * a broker resource (type 4, named by broker id, or "" for every broker)
- * changes at run time through ZooKeeper (cluster.h); anything else gets
- * INVALID_REQUEST with a message saying so. AlterConfigs replaces the
- * topic's whole set of overrides (a key left out goes back to its default);
- * IncrementalAlterConfigs applies SET (0), DELETE (1), APPEND (2) and
- * SUBTRACT (3, list configs such as cleanup.policy only) key by key. The
- * change is written to .topics/<topic>.properties and applied to the live
- * partitions by tr_topics_alter_configs. DescribeConfigs stays in
- * api_admin.c.
+ * Topic resources (type 2) and broker resources (type 4) change here.
+ * A topic: AlterConfigs replaces the topic's whole set of overrides (a key
+ * left out goes back to its default); IncrementalAlterConfigs applies SET
+ * (0), DELETE (1), APPEND (2) and SUBTRACT (3, list configs such as
+ * cleanup.policy only) key by key. The change is written to
+ * .topics/<topic>.properties and applied to the live partitions by
+ * tr_topics_alter_configs.
+ *
+ * A broker (Kafka's KIP-226, collector/dynconf.h): resource name "" is
+ * the cluster-wide default, this broker's id its own settings (another id
+ * is INVALID_REQUEST: per-broker configs go to that broker, as in Kafka).
+ * Only the dynamic keys may change; the others get INVALID_REQUEST
+ * "Cannot update these configs dynamically: Set(...)", a bad value
+ * INVALID_CONFIG. DescribeConfigs stays in api_admin.c.
  *
  * Both requests share one layout here (classic encoding; neither version
  * served is flexible):
@@ -32,6 +34,7 @@
 
 #include "alloc.h"
 #include "build-config.h"
+#include "dynconf.h"
 #include "log.h"
 #include "topics.h"
 #ifdef HAVE_ZOOKEEPER
@@ -129,51 +132,71 @@ publish_topic(struct tr_request *req, const char *topic)
 }
 
 /*
- * A broker resource: in a cluster the replication throttles change at run
- * time (cluster.h); every other broker setting is static.
+ * A broker resource (collector/dynconf.h): named by this broker's id, or
+ * "" for the cluster-wide default. The new set is checked, then kept: in
+ * ZooKeeper in a cluster (every broker applies it from there; this one at
+ * once too), else in log.dirs.
  */
 static int16_t
 alter_broker(struct tr_request *req, const char *name, const struct entries *e,
              int incremental, int validate_only, char *message, size_t len)
 {
-#ifdef HAVE_ZOOKEEPER
-    const char *keys[MAX_ENTRIES], *values[MAX_ENTRIES];
-    size_t i;
+    struct tr_dynconf *dc = req->broker->dynconf;
+    struct tr_dynconf_set *set = NULL;
+    enum tr_dynconf_scope scope;
+    char id[16];
+    tr_err_t err;
+    int16_t kerr = TR_KERR_NONE;
 
-    if (req->broker->cluster != NULL) {
-        for (i = 0; i < e->n; i++) {
-            if (incremental && e->alters[i].op != TR_CONFIG_OP_SET &&
-                e->alters[i].op != TR_CONFIG_OP_DELETE) {
-                snprintf(message, len, "%s takes SET or DELETE only",
-                         e->alters[i].name);
-                return TR_KERR_INVALID_REQUEST;
-            }
-            keys[i] = e->alters[i].name;
-            values[i] = incremental && e->alters[i].op == TR_CONFIG_OP_DELETE
-                            ? NULL
-                            : e->alters[i].value;
-            if (!tr_cluster_is_dynamic_config(keys[i])) {
-                break;
-            }
-        }
-        if (i == e->n && validate_only) {
-            return TR_KERR_NONE;
-        }
-        return tr_cluster_alter_broker_config(req->broker->cluster, name, keys,
-                                              values, e->n, !incremental,
-                                              message, len);
+    snprintf(id, sizeof(id), "%d", (int)req->broker->node_id);
+    if (name[0] != '\0' && strcmp(name, id) != 0) {
+        /* Kafka's ConfigHelper: per-broker configs go to that broker. */
+        snprintf(message, len,
+                 "Unexpected broker id, expected %s, but "
+                 "received %s",
+                 id, name);
+        return TR_KERR_INVALID_REQUEST;
     }
-#else
-    (void)e;
-    (void)incremental;
-    (void)validate_only;
+    if (dc == NULL) {
+        snprintf(message, len,
+                 "broker configs cannot change at run time "
+                 "here");
+        return TR_KERR_INVALID_REQUEST;
+    }
+    scope = name[0] == '\0' ? TR_DYNCONF_DEFAULT : TR_DYNCONF_BROKER;
+    err = tr_dynconf_prepare(dc, scope, e->alters, e->n, !incremental, &set,
+                             message, len);
+    if (err != TR_OK) {
+        return err == TR_ERR_CONFIG    ? TR_KERR_INVALID_CONFIG
+               : err == TR_ERR_INVALID ? TR_KERR_INVALID_REQUEST
+                                       : TR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    if (validate_only) {
+        tr_dynconf_set_free(set);
+        return TR_KERR_NONE;
+    }
+#ifdef HAVE_ZOOKEEPER
+    if (req->broker->cluster != NULL) {
+        const char *const *keys, *const *values;
+        size_t n = tr_dynconf_set_entries(set, &keys, &values);
+
+        kerr = tr_cluster_alter_broker_config(req->broker->cluster, name, keys,
+                                              values, n, message, len);
+        if (kerr != TR_KERR_NONE) {
+            tr_dynconf_set_free(set);
+            return kerr;
+        }
+    }
 #endif
-    (void)req;
-    (void)name;
-    snprintf(message, len,
-             "broker configs are static here: set them in the collector's "
-             "properties file (or --set) and restart");
-    return TR_KERR_INVALID_REQUEST;
+    if (tr_dynconf_commit(dc, scope, set, message, len) != TR_OK) {
+        kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
+    } else {
+        tr_log_info("%s dynamic configs of %s (%zu entries, by %s)",
+                    incremental ? "changed" : "replaced",
+                    name[0] ? "this broker" : "the cluster default", e->n,
+                    req->peer);
+    }
+    return kerr;
 }
 
 static tr_err_t

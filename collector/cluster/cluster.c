@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "dynconf.h"
 #include "fetcher.h"
 #include "json.h"
 #include "log.h"
@@ -1328,44 +1329,32 @@ tr_cluster_elect_leaders(struct tr_cluster *c, int8_t type,
 
 static void apply_update_metadata(struct tr_cluster *c, struct tr_state_msg *m);
 
-/* The settings that may change at run time, by their names. */
-static const char *const dynamic_keys[] = {
-    "leader.replication.throttled.rate",
-    "follower.replication.throttled.rate",
-};
-
 /*
- * One dynamic setting from /config/brokers/<id>, else /config/brokers/
- * <default>, else the static value: Kafka's order of precedence.
+ * One replication throttle from the effective configuration (dynamic
+ * values over static ones: collector/dynconf.h), or the static value.
  */
 static int64_t
-dynamic_value(const struct tr_json_value *mine, const struct tr_json_value *all,
-              const char *key, int64_t fallback)
+throttle_rate(const struct tr_broker_config *eff, int leader, int64_t fallback)
 {
-    const struct tr_json_value *docs[2] = { mine, all };
-    struct tr_json_value cfg, v;
-    int64_t n;
-    int i;
-
-    for (i = 0; i < 2; i++) {
-        if (docs[i] != NULL && tr_json_get(docs[i], "config", &cfg) == TR_OK &&
-            tr_json_get(&cfg, key, &v) == TR_OK &&
-            tr_json_as_int(&v, &n) == TR_OK && n > 0) {
-            return n;
-        }
+    if (eff == NULL) {
+        return fallback;
     }
-    return fallback;
+    return leader ? eff->leader_replication_throttled_rate
+                  : eff->follower_replication_throttled_rate;
 }
 
-/* Reads (and watches) this broker's dynamic settings; applies them. */
+/*
+ * Reads (and watches) /config/brokers/<id> and /config/brokers/<default>,
+ * hands them to the dynamic configuration, and applies the throttles.
+ */
 static void
 read_dynamic_config(struct tr_cluster *c)
 {
-    char path[64], *data[2] = { NULL, NULL };
-    struct tr_json_value roots[2];
-    const struct tr_json_value *doc[2] = { NULL, NULL };
+    char path[64], errbuf[512], *data[2] = { NULL, NULL };
+    struct tr_broker_config eff;
+    int have_eff = 0;
     int64_t leader, follower;
-    size_t len;
+    size_t len[2] = { 0, 0 };
     int i;
 
     (void)tr_zk_ensure_path(c->zk, "/config/brokers");
@@ -1375,15 +1364,28 @@ read_dynamic_config(struct tr_cluster *c)
         } else {
             snprintf(path, sizeof(path), "/config/brokers/<default>");
         }
-        if (tr_zk_get(c->zk, path, 1, &data[i], &len, NULL) == TR_OK &&
-            tr_json_parse(data[i], len, &roots[i]) == TR_OK) {
-            doc[i] = &roots[i];
+        if (tr_zk_get(c->zk, path, 1, &data[i], &len[i], NULL) != TR_OK) {
+            data[i] = NULL;
+        }
+        if (c->broker->dynconf != NULL &&
+            tr_dynconf_load_json(
+                c->broker->dynconf,
+                i == 0 ? TR_DYNCONF_BROKER : TR_DYNCONF_DEFAULT, data[i],
+                len[i], path, errbuf, sizeof(errbuf)) != TR_OK) {
+            tr_log_warn("cluster: %s", errbuf);
         }
     }
-    leader = dynamic_value(doc[0], doc[1], dynamic_keys[0],
+    if (c->broker->dynconf != NULL &&
+        tr_dynconf_effective(c->broker->dynconf, &eff) == TR_OK) {
+        have_eff = 1;
+    }
+    leader = throttle_rate(have_eff ? &eff : NULL, 1,
                            c->cfg->leader_replication_throttled_rate);
-    follower = dynamic_value(doc[0], doc[1], dynamic_keys[1],
+    follower = throttle_rate(have_eff ? &eff : NULL, 0,
                              c->cfg->follower_replication_throttled_rate);
+    if (have_eff) {
+        tr_broker_config_cleanup(&eff);
+    }
     if (leader != tr_throttle_rate(&c->leader_throttle) ||
         follower != tr_throttle_rate(&c->follower_throttle)) {
         tr_log_info("cluster: replication throttle: leader %" PRId64
@@ -1394,19 +1396,6 @@ read_dynamic_config(struct tr_cluster *c)
     tr_throttle_set_rate(&c->follower_throttle, follower);
     free(data[0]);
     free(data[1]);
-}
-
-int
-tr_cluster_is_dynamic_config(const char *key)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(dynamic_keys) / sizeof(dynamic_keys[0]); i++) {
-        if (strcmp(key, dynamic_keys[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Appends "key":"value" to a JSON object under construction. */
@@ -1523,6 +1512,9 @@ read_config_changes(struct tr_cluster *c, int all)
             tr_json_string(&v, entity, sizeof(entity)) == TR_OK) {
             if (strncmp(entity, "topics/", 7) == 0) {
                 apply_topic_configs(c, entity + 7);
+            } else if (strncmp(entity, "brokers/", 8) == 0) {
+                /* A broker's or the default's dynamic configs. */
+                read_dynamic_config(c);
             } else {
                 /* Client quotas (users/..., clients/...). */
                 tr_quotas_changed(c->broker->quotas, entity);
@@ -1576,12 +1568,17 @@ prune_config_changes(struct tr_cluster *c, const char *newest)
     tr_zk_free_children(names, n);
 }
 
-int16_t
-tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
-                                 const char *const *keys,
-                                 const char *const *values, size_t n)
+/*
+ * Writes Kafka's {"version":1,"config":{...}} of an entity to
+ * /config/<kind>/<name> and announces it with a change notification
+ * ("<kind>/<name>"), so that every broker re-reads it; prunes old ones.
+ */
+static tr_err_t
+publish_entity_config(struct tr_cluster *c, const char *kind, const char *name,
+                      const char *const *keys, const char *const *values,
+                      size_t n)
 {
-    char path[512], note[512], created[256];
+    char dir[64], path[512], note[512], created[256];
     struct tr_buf b;
     size_t i;
     int first = 1;
@@ -1593,111 +1590,65 @@ tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
         put_member(&b, &first, keys[i], values[i]);
     }
     tr_buf_put_bytes(&b, "}}", 2);
-    snprintf(path, sizeof(path), "/config/topics/%s", topic);
+    snprintf(dir, sizeof(dir), "/config/%s", kind);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    (void)tr_zk_ensure_path(c->zk, dir);
     err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b), tr_buf_len(&b),
                     -1, NULL);
     if (err == TR_ERR_NOT_FOUND) {
         err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
                            tr_buf_len(&b), 0, NULL, 0);
     }
-    tr_buf_cleanup(&b);
     if (err == TR_OK) {
-        /* Kafka's change notification: every broker re-reads the topic. */
+        tr_log_info("cluster: %s now %.*s", path, (int)tr_buf_len(&b),
+                    (const char *)tr_buf_data(&b));
         snprintf(note, sizeof(note),
-                 "{\"version\":2,\"entity_path\":\"topics/%s\"}", topic);
+                 "{\"version\":2,\"entity_path\":\"%s/%s\"}", kind, name);
         (void)tr_zk_ensure_path(c->zk, "/config/changes");
         err = tr_zk_create(c->zk, "/config/changes/config_change_", note,
                            strlen(note), TR_ZK_SEQUENCE, created,
                            sizeof(created));
     }
+    tr_buf_cleanup(&b);
+    if (err == TR_OK) {
+        prune_config_changes(c, created);
+        tr_cluster_wake(c);
+    }
+    return err;
+}
+
+int16_t
+tr_cluster_topic_configs_changed(struct tr_cluster *c, const char *topic,
+                                 const char *const *keys,
+                                 const char *const *values, size_t n)
+{
+    tr_err_t err = publish_entity_config(c, "topics", topic, keys, values, n);
+
     if (err != TR_OK) {
         tr_log_warn("cluster: cannot publish the configs of %s: %s", topic,
                     tr_err_str(err));
         return TR_KERR_UNKNOWN_SERVER_ERROR;
     }
-    prune_config_changes(c, created);
-    tr_cluster_wake(c);
     return TR_KERR_NONE;
 }
 
 int16_t
 tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
                                const char *const *keys,
-                               const char *const *values, size_t n, int replace,
+                               const char *const *values, size_t n,
                                char *errbuf, size_t errlen)
 {
-    char path[128], *data = NULL, key[128], value[64];
-    struct tr_json_value root, cfg, k, v;
-    struct tr_json_iter it;
-    struct tr_buf b;
-    size_t len, i;
-    int first = 1;
-    int16_t kerr = TR_KERR_NONE;
+    const char *entity = broker[0] ? broker : "<default>";
     tr_err_t err;
 
     errbuf[0] = '\0';
-    for (i = 0; i < n; i++) {
-        char *end;
-        if (!tr_cluster_is_dynamic_config(keys[i])) {
-            snprintf(errbuf, errlen,
-                     "%s cannot change at run time: set it in the "
-                     "collector's properties file (or --set) and restart",
-                     keys[i]);
-            return TR_KERR_INVALID_REQUEST;
-        }
-        if (values[i] != NULL &&
-            (strtoll(values[i], &end, 10) <= 0 || *end != '\0')) {
-            snprintf(errbuf, errlen, "%s must be a positive number of bytes",
-                     keys[i]);
-            return TR_KERR_INVALID_CONFIG;
-        }
-    }
-    snprintf(path, sizeof(path), "/config/brokers/%s",
-             broker[0] ? broker : "<default>");
-    tr_buf_init(&b, 1 << 16);
-    tr_buf_put_bytes(&b, "{\"version\":1,\"config\":{", 23);
-    /* Keep the settings the request does not name (unless replacing). */
-    if (!replace && tr_zk_get(c->zk, path, 0, &data, &len, NULL) == TR_OK &&
-        tr_json_parse(data, len, &root) == TR_OK &&
-        tr_json_get(&root, "config", &cfg) == TR_OK &&
-        tr_json_iter_init(&it, &cfg) == TR_OK) {
-        while (tr_json_next(&it, &k, &v) == TR_OK) {
-            int named = 0;
-            if (tr_json_string(&k, key, sizeof(key)) != TR_OK ||
-                tr_json_string(&v, value, sizeof(value)) != TR_OK) {
-                continue;
-            }
-            for (i = 0; i < n; i++) {
-                named |= strcmp(keys[i], key) == 0;
-            }
-            if (!named) {
-                put_member(&b, &first, key, value);
-            }
-        }
-    }
-    free(data);
-    for (i = 0; i < n; i++) {
-        if (values[i] != NULL) {
-            put_member(&b, &first, keys[i], values[i]);
-        }
-    }
-    tr_buf_put_bytes(&b, "}}", 2);
-    (void)tr_zk_ensure_path(c->zk, "/config/brokers");
-    err = tr_zk_set(c->zk, path, (const char *)tr_buf_data(&b), tr_buf_len(&b),
-                    -1, NULL);
-    if (err == TR_ERR_NOT_FOUND) {
-        err = tr_zk_create(c->zk, path, (const char *)tr_buf_data(&b),
-                           tr_buf_len(&b), 0, NULL, 0);
-    }
+    err = publish_entity_config(c, "brokers", entity, keys, values, n);
     if (err != TR_OK) {
-        snprintf(errbuf, errlen, "cannot write %s: %s", path, tr_err_str(err));
-        kerr = TR_KERR_UNKNOWN_SERVER_ERROR;
-    } else {
-        tr_log_info("cluster: %s now %.*s", path, (int)tr_buf_len(&b),
-                    (const char *)tr_buf_data(&b));
+        snprintf(errbuf, errlen, "cannot write /config/brokers/%s: %s", entity,
+                 tr_err_str(err));
+        return TR_KERR_UNKNOWN_SERVER_ERROR;
     }
-    tr_buf_cleanup(&b);
-    return kerr;
+    return TR_KERR_NONE;
 }
 
 static void

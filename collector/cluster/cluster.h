@@ -121,19 +121,17 @@ int16_t tr_cluster_check_fetch(struct tr_cluster *c, struct tr_partition *part,
 struct tr_throttle *tr_cluster_leader_throttle(struct tr_cluster *c);
 
 /*
- * Dynamic broker settings (Kafka's KIP-226 storage): the replication
- * throttles may change at run time, per broker ('broker' its id) or for
- * every broker ('broker' ""), stored in /config/brokers/<id> or
- * /config/brokers/<default> and applied by every broker watching them.
- * 'values[i]' NULL deletes the key; 'replace' drops the keys not named
- * (AlterConfigs). Kafka error code; errbuf says why.
+ * Dynamic broker settings (Kafka's KIP-226 storage, collector/dynconf.h):
+ * writes the whole set of one broker ('broker' its id) or of every broker
+ * ('broker' "") to /config/brokers/<id> or /config/brokers/<default> and
+ * announces it under /config/changes ("brokers/<id>"), so that every
+ * broker reads it again and applies it. The keys were checked by
+ * tr_dynconf_prepare. Kafka error code; errbuf says why.
  */
-int tr_cluster_is_dynamic_config(const char *key);
 int16_t tr_cluster_alter_broker_config(struct tr_cluster *c, const char *broker,
                                        const char *const *keys,
                                        const char *const *values, size_t n,
-                                       int replace, char *errbuf,
-                                       size_t errlen);
+                                       char *errbuf, size_t errlen);
 
 /*
  * Metadata: the live brokers (owned copy, free with tr_free), each with

@@ -439,6 +439,26 @@ apply_log_config(struct tr_topics *topics, struct topic *t)
     }
 }
 
+void
+tr_topics_set_defaults(struct tr_topics *topics,
+                       const struct tr_log_config *defaults)
+{
+    size_t i;
+    int32_t p;
+
+    pthread_mutex_lock(&topics->lock);
+    topics->defaults = *defaults;
+    for (i = 0; i < topics->ntopics; i++) {
+        struct topic *t = topics->topics[i];
+
+        apply_log_config(topics, t);
+        for (p = 0; p < t->npartitions; p++) {
+            tr_partition_set_config(t->parts[p], &t->log);
+        }
+    }
+    pthread_mutex_unlock(&topics->lock);
+}
+
 /* Formats the default of config 'i' from 'defaults' into 'buf'. */
 static void
 default_value(const struct tr_log_config *defaults, size_t i, char *buf,

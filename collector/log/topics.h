@@ -53,6 +53,13 @@ tr_err_t tr_topics_check_broker_id(struct tr_topics *topics, int32_t broker_id,
  */
 tr_err_t tr_topics_meta_broker_id(struct tr_topics *topics, int32_t *broker_id,
                                   char *errbuf, size_t errlen);
+/*
+ * Replaces the broker's log settings (dynamic broker configuration,
+ * dynconf.h): every topic recomputes its settings, so a topic without an
+ * override of a key follows the new default at once.
+ */
+void tr_topics_set_defaults(struct tr_topics *topics,
+                            const struct tr_log_config *defaults);
 /* Clean shutdown as described above; NULL is a no-op. */
 void tr_topics_close(struct tr_topics *topics);
 

@@ -154,7 +154,10 @@ struct tr_server {
     struct event *resume_ev;
     atomic_int accepting;
     int per_ip_on; /* a per-IP limit is set */
-    pthread_mutex_t ip_lock;
+    /* The limits in force: changed at run time by tr_server_set_limits. */
+    atomic_int max_conns;
+    atomic_int max_per_ip;
+    pthread_mutex_t ip_lock; /* also guards overrides */
     struct ip_count *ips[IP_BUCKETS];
     struct ip_override *overrides;
     size_t noverrides;
@@ -867,7 +870,7 @@ ip_hash(const char *ip)
     return h % IP_BUCKETS;
 }
 
-/* max.connections.per.ip, or the address's override. */
+/* max.connections.per.ip, or the address's override; under ip_lock. */
 static int32_t
 ip_limit(const struct tr_server *server, const char *ip)
 {
@@ -878,7 +881,7 @@ ip_limit(const struct tr_server *server, const char *ip)
             return server->overrides[i].max;
         }
     }
-    return server->broker->cfg->max_connections_per_ip;
+    return atomic_load(&server->max_per_ip);
 }
 
 /* Takes one of the address's connection slots; 0 when all are taken. */
@@ -886,10 +889,11 @@ static int
 ip_acquire(struct tr_server *server, const char *ip)
 {
     struct ip_count **pp, *e;
-    int32_t limit = ip_limit(server, ip);
+    int32_t limit;
     int ok = 0;
 
     pthread_mutex_lock(&server->ip_lock);
+    limit = ip_limit(server, ip);
     pp = &server->ips[ip_hash(ip)];
     while (*pp != NULL && strcmp((*pp)->ip, ip) != 0) {
         pp = &(*pp)->next;
@@ -933,14 +937,18 @@ static void
 refused_per_ip(struct tr_server *server, const char *ip)
 {
     int64_t now = tr_clock_mono_ms();
+    int32_t limit;
 
     if (now - server->refused_log_ms < 10000) {
         server->refused_quiet++;
         return;
     }
+    pthread_mutex_lock(&server->ip_lock);
+    limit = ip_limit(server, ip);
+    pthread_mutex_unlock(&server->ip_lock);
     tr_log_warn("max.connections.per.ip (%d) reached for %s; closing a new "
                 "connection (%u more refused since the last warning)",
-                ip_limit(server, ip), ip, server->refused_quiet);
+                limit, ip, server->refused_quiet);
     server->refused_log_ms = now;
     server->refused_quiet = 0;
 }
@@ -958,18 +966,26 @@ accepting_stop(struct tr_server *server)
     }
     atomic_store(&server->accepting, 0);
     tr_log_warn("max.connections (%d) reached; new connections wait",
-                server->broker->cfg->max_connections);
+                atomic_load(&server->max_conns));
 }
 
-/* Main thread: room again below max.connections. */
+/*
+ * Main thread: room again below max.connections, or (after the limit
+ * changed at run time) no room any more.
+ */
 static void
 resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct tr_server *server = arg;
     size_t i;
 
+    if (atomic_load(&server->accepting) &&
+        atomic_load(&server->nconns) >= atomic_load(&server->max_conns)) {
+        accepting_stop(server);
+        return;
+    }
     if (atomic_load(&server->accepting) ||
-        atomic_load(&server->nconns) >= server->broker->cfg->max_connections) {
+        atomic_load(&server->nconns) >= atomic_load(&server->max_conns)) {
         return;
     }
     for (i = 0; i < server->nlisteners; i++) {
@@ -984,9 +1000,8 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_slot_release(struct tr_server *server)
 {
-    if (atomic_fetch_sub(&server->nconns, 1) ==
-            server->broker->cfg->max_connections &&
-        server->resume_ev != NULL) {
+    (void)atomic_fetch_sub(&server->nconns, 1);
+    if (!atomic_load(&server->accepting) && server->resume_ev != NULL) {
         event_active(server->resume_ev, EV_READ, 0);
     }
 }
@@ -1220,7 +1235,7 @@ listener_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 {
     struct listener *listener = arg;
     struct tr_server *server = listener->server;
-    int32_t max = server->broker->cfg->max_connections;
+    int32_t max = atomic_load(&server->max_conns);
     struct netthread *nt;
     struct pending p, *fds;
     int n;
@@ -1443,8 +1458,13 @@ tr_server_new(struct tr_broker *broker, struct event_base *main_base,
         }
         err = TR_ERR_NOMEM;
     }
-    server->per_ip_on =
-        cfg->max_connections_per_ip < INT32_MAX || server->noverrides > 0;
+    /*
+     * Counted even without a limit, so that one set at run time
+     * (tr_server_set_limits) knows the connections already open.
+     */
+    server->per_ip_on = 1;
+    atomic_store(&server->max_conns, cfg->max_connections);
+    atomic_store(&server->max_per_ip, cfg->max_connections_per_ip);
     server->request_max = cfg->socket_request_max_bytes;
     server->idle_tv = ms_to_tv(cfg->connections_max_idle_ms);
     server->write_tv = ms_to_tv(cfg->socket_write_timeout_ms);
@@ -1548,6 +1568,62 @@ tr_server_describe(const struct tr_server *server, char *out, size_t outlen)
         }
         used += (size_t)n;
     }
+}
+
+tr_err_t
+tr_server_set_limits(struct tr_server *server,
+                     const struct tr_broker_config *cfg, char *errbuf,
+                     size_t errlen)
+{
+    struct tr_server scratch;
+    char reason[256];
+    tr_err_t err = TR_OK;
+
+    /* Resolve the new overrides first (slow: DNS), then swap them in. */
+    memset(&scratch, 0, sizeof(scratch));
+    if (cfg->max_connections_per_ip_overrides != NULL) {
+        err = tr_broker_config_ip_overrides(
+            cfg->max_connections_per_ip_overrides, add_override, &scratch,
+            reason, sizeof(reason));
+        if (err != TR_OK) {
+            snprintf(errbuf, errlen, "max.connections.per.ip.overrides: %s",
+                     reason);
+            tr_free(scratch.overrides);
+            return err;
+        }
+    }
+    pthread_mutex_lock(&server->ip_lock);
+    tr_free(server->overrides);
+    server->overrides = scratch.overrides;
+    server->noverrides = scratch.noverrides;
+    atomic_store(&server->max_per_ip, cfg->max_connections_per_ip);
+    pthread_mutex_unlock(&server->ip_lock);
+    atomic_store(&server->max_conns, cfg->max_connections);
+    if (server->resume_ev != NULL) {
+        event_active(server->resume_ev, EV_READ, 0);
+    }
+    return TR_OK;
+}
+
+tr_err_t
+tr_server_check_tls(struct tr_server *server,
+                    const struct tr_broker_config *cfg, char *errbuf,
+                    size_t errlen)
+{
+    /* Without TLS listeners a keystore set must still load. */
+    return server->tls == NULL && cfg->ssl_keystore_location == NULL
+               ? TR_OK
+               : tr_tls_check_config(cfg, errbuf, errlen);
+}
+
+tr_err_t
+tr_server_reconfigure_tls(struct tr_server *server,
+                          const struct tr_broker_config *cfg, char *errbuf,
+                          size_t errlen)
+{
+    return server->tls == NULL
+               ? TR_OK
+               : tr_tls_reconfigure(server->tls, cfg, errbuf, errlen);
 }
 
 tr_err_t

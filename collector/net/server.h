@@ -63,4 +63,25 @@ void tr_server_describe(const struct tr_server *server, char *out,
 tr_err_t tr_server_reload_tls(struct tr_server *server, char *errbuf,
                               size_t errlen);
 
+/*
+ * Dynamic broker configuration (dynconf.h): takes max.connections,
+ * max.connections.per.ip and its overrides from 'cfg' for the connections
+ * accepted from now on (a lower max.connections stops accepting until
+ * enough connections close). Errors name the override that cannot be
+ * resolved; the old limits then stay.
+ */
+tr_err_t tr_server_set_limits(struct tr_server *server,
+                              const struct tr_broker_config *cfg, char *errbuf,
+                              size_t errlen);
+/*
+ * Checks that the ssl.* settings of 'cfg' make a usable TLS context (TR_OK
+ * without TLS listeners), and swaps it in for new connections.
+ */
+tr_err_t tr_server_check_tls(struct tr_server *server,
+                             const struct tr_broker_config *cfg, char *errbuf,
+                             size_t errlen);
+tr_err_t tr_server_reconfigure_tls(struct tr_server *server,
+                                   const struct tr_broker_config *cfg,
+                                   char *errbuf, size_t errlen);
+
 #endif /* TR_SERVER_H */

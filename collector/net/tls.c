@@ -20,8 +20,9 @@
 #include "principal.h"
 
 struct tr_tls {
-    const struct tr_broker_config *cfg;
-    pthread_mutex_t lock; /* guards ctx: reloads swap it */
+    struct tr_broker_config cfg; /* owned copy: reloads read it */
+    pthread_mutex_t reload_lock; /* one reload or reconfiguration at once */
+    pthread_mutex_t lock;        /* guards ctx: reloads swap it */
     SSL_CTX *ctx;
     struct tr_principal_rules *rules; /* ssl.principal.mapping.rules */
 };
@@ -340,7 +341,8 @@ tr_tls_new(const struct tr_broker_config *cfg, struct tr_tls **out,
         return TR_ERR_CONFIG;
     }
     tls = tr_calloc(1, sizeof(*tls));
-    if (tls == NULL) {
+    if (tls == NULL || tr_broker_config_copy(&tls->cfg, cfg) != TR_OK) {
+        tr_free(tls);
         SSL_CTX_free(ctx);
         snprintf(errbuf, errlen, "out of memory");
         return TR_ERR_NOMEM;
@@ -348,32 +350,80 @@ tr_tls_new(const struct tr_broker_config *cfg, struct tr_tls **out,
     if (tr_principal_rules_parse(cfg->ssl_principal_mapping_rules, &tls->rules,
                                  errbuf, errlen) != TR_OK) {
         SSL_CTX_free(ctx);
+        tr_broker_config_cleanup(&tls->cfg);
         tr_free(tls);
         return TR_ERR_CONFIG;
     }
-    tls->cfg = cfg;
     tls->ctx = ctx;
     pthread_mutex_init(&tls->lock, NULL);
+    pthread_mutex_init(&tls->reload_lock, NULL);
     *out = tls;
     return TR_OK;
 }
 
-tr_err_t
-tr_tls_reload(struct tr_tls *tls, char *errbuf, size_t errlen)
+/* Swaps 'ctx' in; reload_lock held. */
+static void
+swap_ctx(struct tr_tls *tls, SSL_CTX *ctx)
 {
-    SSL_CTX *ctx, *old;
+    SSL_CTX *old;
 
-    ctx = build_ctx(tls->cfg, errbuf, errlen);
-    if (ctx == NULL) {
-        return TR_ERR_CONFIG;
-    }
     pthread_mutex_lock(&tls->lock);
     old = tls->ctx;
     tls->ctx = ctx;
     pthread_mutex_unlock(&tls->lock);
     /* Connections made on the old context hold their own references. */
     SSL_CTX_free(old);
-    return TR_OK;
+}
+
+tr_err_t
+tr_tls_reload(struct tr_tls *tls, char *errbuf, size_t errlen)
+{
+    SSL_CTX *ctx;
+
+    pthread_mutex_lock(&tls->reload_lock);
+    ctx = build_ctx(&tls->cfg, errbuf, errlen);
+    if (ctx != NULL) {
+        swap_ctx(tls, ctx);
+    }
+    pthread_mutex_unlock(&tls->reload_lock);
+    return ctx != NULL ? TR_OK : TR_ERR_CONFIG;
+}
+
+tr_err_t
+tr_tls_check_config(const struct tr_broker_config *cfg, char *errbuf,
+                    size_t errlen)
+{
+    SSL_CTX *ctx = build_ctx(cfg, errbuf, errlen);
+
+    SSL_CTX_free(ctx);
+    return ctx != NULL ? TR_OK : TR_ERR_CONFIG;
+}
+
+tr_err_t
+tr_tls_reconfigure(struct tr_tls *tls, const struct tr_broker_config *cfg,
+                   char *errbuf, size_t errlen)
+{
+    struct tr_broker_config copy;
+    SSL_CTX *ctx;
+    tr_err_t err = TR_ERR_CONFIG;
+
+    if (tr_broker_config_copy(&copy, cfg) != TR_OK) {
+        snprintf(errbuf, errlen, "out of memory");
+        return TR_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&tls->reload_lock);
+    ctx = build_ctx(&copy, errbuf, errlen);
+    if (ctx != NULL) {
+        swap_ctx(tls, ctx);
+        tr_broker_config_cleanup(&tls->cfg);
+        tls->cfg = copy; /* the strings move over */
+        err = TR_OK;
+    }
+    pthread_mutex_unlock(&tls->reload_lock);
+    if (err != TR_OK) {
+        tr_broker_config_cleanup(&copy);
+    }
+    return err;
 }
 
 SSL *
@@ -395,7 +445,9 @@ tr_tls_free(struct tr_tls *tls)
     }
     SSL_CTX_free(tls->ctx);
     tr_principal_rules_free(tls->rules);
+    tr_broker_config_cleanup(&tls->cfg);
     pthread_mutex_destroy(&tls->lock);
+    pthread_mutex_destroy(&tls->reload_lock);
     tr_free(tls);
 }
 

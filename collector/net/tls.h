@@ -28,11 +28,21 @@ struct tr_tls;
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
 
-/* Builds the context from 'cfg' (borrowed, read again by reloads). */
+/* Builds the context from 'cfg' (copied, read again by reloads). */
 tr_err_t tr_tls_new(const struct tr_broker_config *cfg, struct tr_tls **out,
                     char *errbuf, size_t errlen);
 /* Rebuilds the context from the files; on failure the old one stays. */
 tr_err_t tr_tls_reload(struct tr_tls *tls, char *errbuf, size_t errlen);
+/*
+ * Dynamic configuration: builds a context from the ssl.* settings of 'cfg'
+ * (copied: later reloads use them) and swaps it in; on failure the old
+ * context and settings stay. tr_tls_check_config only tries the build.
+ */
+tr_err_t tr_tls_reconfigure(struct tr_tls *tls,
+                            const struct tr_broker_config *cfg, char *errbuf,
+                            size_t errlen);
+tr_err_t tr_tls_check_config(const struct tr_broker_config *cfg, char *errbuf,
+                             size_t errlen);
 /* A new server-side SSL on the current context, or NULL (no memory). */
 SSL *tr_tls_ssl_new(struct tr_tls *tls);
 /* NULL is a no-op. */

@@ -472,6 +472,34 @@ SERVER_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FA
 CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
 
 
+def server_keystore(d, serial, ca="ca", name="server"):
+    """(Re)makes d/name.crt with 'serial', signed by 'ca', and the PEM keystore
+    d/name.keystore.pem (key, certificate, CA), replaced atomically."""
+    sign(d, ca, name, "/CN=localhost", SERVER_EXT, serial)
+    data = b""
+    for part in (name + ".key", name + ".crt", ca + ".crt"):
+        with open(os.path.join(d, part), "rb") as f:
+            data += f.read()
+    tmp = os.path.join(d, name + ".keystore.pem.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, os.path.join(d, name + ".keystore.pem"))
+
+
+def tls_connect(port, certs, ca="ca"):
+    """A TLS connection to 127.0.0.1:port trusting d/ca.crt; returns
+    (socket, serial of the certificate the server presented)."""
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=os.path.join(certs, ca + ".crt"))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    der = s.getpeercert(binary_form=True)
+    r = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
+                       capture_output=True)
+    return s, int(r.stdout.decode().strip().split("=")[1], 16)
+
+
 # ---------------------------------------------------------------------------
 # librdkafka helpers (imported lazily: not every test has confluent_kafka).
 

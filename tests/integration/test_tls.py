@@ -16,7 +16,6 @@ connection keeps working. Bad settings stop the start naming the setting.
 import os
 import signal
 import socket
-import ssl
 import struct
 import subprocess
 import sys
@@ -25,22 +24,10 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import CLIENT_EXT, SERVER_EXT, check, fail, make_ca, note, openssl, sign  # noqa: E402
+from harness import (CLIENT_EXT, check, fail, make_ca, note, openssl, server_keystore,  # noqa: E402
+                     sign, tls_connect)
 
 CLIENT_SUBJECT = "CN=agent1,OU=Logs,O=Tributary,C=US"
-
-
-def server_keystore(d, serial):
-    """(Re)makes server.crt with 'serial' and the PEM keystore, in place."""
-    sign(d, "ca", "server", "/CN=localhost", SERVER_EXT, serial)
-    data = b""
-    for part in ("server.key", "server.crt", "ca.crt"):
-        with open(os.path.join(d, part), "rb") as f:
-            data += f.read()
-    tmp = os.path.join(d, "server.keystore.pem.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, os.path.join(d, "server.keystore.pem"))
 
 
 def make_certs(d):
@@ -164,21 +151,6 @@ def hostile(port):
                 pass
         except (socket.timeout, ConnectionResetError, BrokenPipeError):
             pass
-
-
-def tls_connect(port, certs):
-    ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s = ctx.wrap_socket(raw, server_hostname="localhost")
-    der = s.getpeercert(binary_form=True)
-    serial = int(openssl_serial(der), 16)
-    return s, serial
-
-
-def openssl_serial(der):
-    r = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
-                       capture_output=True)
-    return r.stdout.decode().strip().split("=")[1]
 
 
 def bad_start(ws, certs, name, sets, expect):
