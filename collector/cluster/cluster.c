@@ -1930,6 +1930,7 @@ tr_cluster_free(struct tr_cluster *c)
     if (c == NULL) {
         return;
     }
+    __atomic_store_n(&c->stopping, 1, __ATOMIC_RELEASE);
     event_base_loopexit(c->base, NULL);
     pthread_join(c->thread, NULL);
     tr_controller_resign(c);

@@ -145,6 +145,12 @@ struct tr_cluster {
 
     /* Controller state (cluster thread only). */
     int is_controller;
+    /*
+     * Set (atomically) when the collector stops: the controller's long
+     * loops (electing the leaders of a new topic's partitions, one
+     * ZooKeeper write each) end early rather than hold the shutdown.
+     */
+    int stopping;
     int32_t epoch;
     int32_t epoch_version;
     struct cpart *cparts;

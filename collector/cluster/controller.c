@@ -599,7 +599,9 @@ reconcile(struct tr_cluster *c)
     int32_t r;
     int changed = 0;
 
-    for (i = 0; i < c->ncparts && c->is_controller; i++) {
+    for (i = 0; i < c->ncparts && c->is_controller &&
+                !__atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE);
+         i++) {
         struct cpart *cp = &c->cparts[i];
         struct tr_pstate next = cp->st;
         int leader_ok, need = 0;
