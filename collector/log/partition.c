@@ -1297,13 +1297,14 @@ out:
 
 /*
  * The last stable offset: the high watermark, or the first offset of the
- * earliest open transaction if that is lower (never below the log start).
- * Caller holds the lock.
+ * earliest transaction still open or whose marker is not yet below the
+ * high watermark, if that is lower (never below the log start). Caller
+ * holds the lock.
  */
 static int64_t
 last_stable(const struct tr_partition *part)
 {
-    int64_t first = tr_txns_first_unstable(part->txns);
+    int64_t first = tr_txns_stable_until(part->txns, part->high_watermark);
 
     if (first < 0 || first >= part->high_watermark) {
         return part->high_watermark;

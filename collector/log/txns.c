@@ -10,9 +10,17 @@
 
 #include "alloc.h"
 
+/* A transaction whose marker is written but not yet below the HW. */
+struct completing {
+    int64_t first_offset;
+    int64_t marker_offset;
+};
+
 struct tr_txns {
     struct tr_open_txn *open;
     size_t nopen, open_cap;
+    struct completing *completing;
+    size_t ncompleting, completing_cap;
     struct tr_aborted_txn *aborted; /* ascending last_offset */
     size_t naborted, aborted_cap;
 };
@@ -30,6 +38,7 @@ tr_txns_free(struct tr_txns *t)
         return;
     }
     tr_free(t->open);
+    tr_free(t->completing);
     tr_free(t->aborted);
     tr_free(t);
 }
@@ -38,6 +47,7 @@ void
 tr_txns_clear(struct tr_txns *t)
 {
     t->nopen = 0;
+    t->ncompleting = 0;
     t->naborted = 0;
 }
 
@@ -95,6 +105,26 @@ tr_txns_first_unstable(const struct tr_txns *t)
     return first;
 }
 
+int64_t
+tr_txns_stable_until(struct tr_txns *t, int64_t high_watermark)
+{
+    int64_t first = tr_txns_first_unstable(t);
+    size_t i = 0;
+
+    while (i < t->ncompleting) {
+        const struct completing *c = &t->completing[i];
+        if (c->marker_offset < high_watermark) {
+            t->completing[i] = t->completing[--t->ncompleting];
+            continue; /* replicated: complete */
+        }
+        if (first < 0 || c->first_offset < first) {
+            first = c->first_offset;
+        }
+        i++;
+    }
+    return first;
+}
+
 tr_err_t
 tr_txns_end(struct tr_txns *t, int64_t producer_id, int commit,
             int64_t marker_offset, int *had_data)
@@ -110,11 +140,20 @@ tr_txns_end(struct tr_txns *t, int64_t producer_id, int commit,
     if (i == t->nopen) {
         return TR_OK; /* a partition added but never written to */
     }
+    /* Unstable until the marker is below the high watermark. */
+    err = tr_array_reserve(&t->completing, &t->completing_cap,
+                           t->ncompleting + 1, sizeof(*t->completing));
+    if (err != TR_OK) {
+        return err;
+    }
+    t->completing[t->ncompleting++] =
+        (struct completing){ t->open[i].first_offset, marker_offset };
     if (!commit) {
         /* The entry first, then the transaction closes (Kafka's order). */
         err = tr_array_reserve(&t->aborted, &t->aborted_cap, t->naborted + 1,
                                sizeof(*t->aborted));
         if (err != TR_OK) {
+            t->ncompleting--;
             return err;
         }
         a = &t->aborted[t->naborted];

@@ -8,8 +8,8 @@
  * (tr_txns_begin, which opens a transaction at the batch's first offset if
  * the producer has none open) and every marker (tr_txns_end). From it come
  * the last stable offset (LSO): no offset at or above the first offset of
- * an open transaction is stable, so read_committed consumers stop below
- * it; and, for a fetch, the aborted transactions whose data lies in the
+ * an open transaction, or of one whose marker is not yet below the high
+ * watermark, is stable, so read_committed consumers stop below it; and, for a fetch, the aborted transactions whose data lies in the
  * range returned, which the client needs to drop that data.
  *
  * An aborted-index entry is Kafka's AbortedTxn:
@@ -79,6 +79,15 @@ tr_err_t tr_txns_end(struct tr_txns *t, int64_t producer_id, int commit,
 
 /* The smallest first offset of the open transactions, -1 when none. */
 int64_t tr_txns_first_unstable(const struct tr_txns *t);
+/*
+ * The smallest first offset of the transactions not yet stable at
+ * 'high_watermark': the open ones and those whose marker is at or above
+ * it (Kafka's unreplicated transactions: a read_committed consumer must
+ * not see a transaction's data before its marker is replicated, or a new
+ * leader without the marker would have it open again). Forgets the
+ * transactions whose marker is below it. -1 when none.
+ */
+int64_t tr_txns_stable_until(struct tr_txns *t, int64_t high_watermark);
 
 /*
  * The aborted transactions a fetch of [from, to) must report: those whose

@@ -134,6 +134,36 @@ test_txns_forget_aborted(void **state)
     tr_txns_free(t);
 }
 
+/*
+ * A transaction stays unstable until its marker is below the high
+ * watermark (replicated), commit or abort alike.
+ */
+static void
+test_txns_stable_until(void **state)
+{
+    struct tr_txns *t = tr_txns_new();
+
+    (void)state;
+    assert_int_equal(tr_txns_stable_until(t, 100), -1);
+    assert_int_equal(tr_txns_begin(t, 1, 10), TR_OK);
+    assert_int_equal(tr_txns_begin(t, 2, 12), TR_OK);
+    assert_int_equal(tr_txns_end(t, 1, 1, 20, NULL), TR_OK);
+    assert_int_equal(tr_txns_end(t, 2, 0, 21, NULL), TR_OK);
+    /* Both closed, no marker replicated: unstable from 10. */
+    assert_int_equal(tr_txns_first_unstable(t), -1);
+    assert_int_equal(tr_txns_stable_until(t, 15), 10);
+    assert_int_equal(tr_txns_stable_until(t, 20), 10);
+    /* The COMMIT at 20 is below the high watermark 21: from 12. */
+    assert_int_equal(tr_txns_stable_until(t, 21), 12);
+    assert_int_equal(tr_txns_stable_until(t, 22), -1);
+    /* Forgotten once stable, and an open one still counts. */
+    assert_int_equal(tr_txns_begin(t, 3, 30), TR_OK);
+    assert_int_equal(tr_txns_stable_until(t, 15), 30);
+    tr_txns_clear(t);
+    assert_int_equal(tr_txns_stable_until(t, 0), -1);
+    tr_txns_free(t);
+}
+
 static void
 test_txns_open_list(void **state)
 {
@@ -230,6 +260,7 @@ main(void)
         cmocka_unit_test(test_txns_open_and_first_unstable),
         cmocka_unit_test(test_txns_abort_entry_last_stable),
         cmocka_unit_test(test_txns_open_list),
+        cmocka_unit_test(test_txns_stable_until),
         cmocka_unit_test(test_txns_forget_aborted),
         cmocka_unit_test(test_txns_oom),
         cmocka_unit_test(test_batch_marker_roundtrip),
