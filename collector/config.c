@@ -65,6 +65,7 @@ static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 static opt_check_fn check_ip_overrides;
 static opt_check_fn check_host_port;
+static opt_check_fn check_http_auth;
 
 #define TR_MAX_REPLICAS_CFG 16
 #define F(field)            offsetof(struct tr_broker_config, field)
@@ -417,6 +418,13 @@ static const struct opt opts[] = {
       "and /readyz; empty: off. When the default port is taken the "
       "collector warns and runs without it; a value set here that cannot "
       "be bound stops start-up." },
+    { "http.auth", OPT_STRING, "auto", F(http_auth), 0, 0, check_http_auth,
+      0,
+      "Credentials for the web console and its JSON API on http.listener: "
+      "basic (HTTP Basic, checked against the SCRAM users; pages show "
+      "what the user may DESCRIBE), none, or auto (basic when a listener "
+      "is SASL_PLAINTEXT or SASL_SSL). /metrics, /healthz and /readyz "
+      "stay open." },
 };
 /* clang-format on */
 
@@ -1027,6 +1035,17 @@ file_entry(const char *section, const char *key, const char *value,
     (void)section;
     snprintf(where, sizeof(where), "%s:%d", file, line);
     return apply(arg, key, value, where, 0, reason, reasonlen);
+}
+
+static tr_err_t
+check_http_auth(const char *value, char *reason, size_t reasonlen)
+{
+    if (strcmp(value, "auto") != 0 && strcmp(value, "basic") != 0 &&
+        strcmp(value, "none") != 0) {
+        snprintf(reason, reasonlen, "'%s' is not auto, basic or none", value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
 }
 
 tr_err_t

@@ -39,10 +39,12 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "console.h"
 #include "coordinator.h"
 #include "credentials.h"
 #include "groups.h"
 #include "log.h"
+#include "logring.h"
 #include "notify.h"
 #include "pidgen.h"
 #include "plimits.h"
@@ -304,6 +306,40 @@ ready_wait_cb(evutil_socket_t fd, short what, void *arg)
 }
 #endif
 
+/* Lines kept for the console's latest errors (GET /api/errors). */
+#define ERROR_LINES 100
+
+/*
+ * The console and JSON API on the HTTP listener (http/console.h), with
+ * Basic authentication as http.auth says.
+ */
+static tr_err_t
+start_console(struct tr_broker *broker, struct event_base *base,
+              struct tr_stats *stats, struct tr_logring *errors,
+              struct tr_console **console)
+{
+    int any_sasl = 0, auth;
+    size_t k;
+
+    for (k = 0; k < broker->nadvertised; k++) {
+        any_sasl |= broker->advertised[k].protocol == TR_SEC_SASL_PLAINTEXT ||
+                    broker->advertised[k].protocol == TR_SEC_SASL_SSL;
+    }
+    auth = tr_console_auth_wanted(broker->cfg->http_auth, any_sasl);
+    if (auth < 0) {
+        auth = 1; /* the config check refuses other values */
+    }
+    if (tr_console_new(broker, base, tr_stats_http(stats), errors, auth,
+                       console) != TR_OK) {
+        tr_log_error("http.listener: cannot start the console");
+        return TR_ERR_NOMEM;
+    }
+    tr_log_info("http.listener: console and JSON API at / and /api/ (%s)",
+                auth ? "HTTP Basic with SCRAM users (http.auth)"
+                     : "no authentication (http.auth)");
+    return TR_OK;
+}
+
 /*
  * The HTTP listener (http.listener; metrics/stats.h). A default port that
  * is taken (say, by another collector on the host) only warns, and the
@@ -311,7 +347,8 @@ ready_wait_cb(evutil_socket_t fd, short what, void *arg)
  */
 static tr_err_t
 start_http(struct tr_broker *broker, struct event_base *base,
-           struct tr_stats **stats, int *status)
+           struct tr_logring *errors, struct tr_stats **stats,
+           struct tr_console **console, int *status)
 {
     const char *listen = broker->cfg->http_listener;
     char errbuf[512];
@@ -344,7 +381,7 @@ start_http(struct tr_broker *broker, struct event_base *base,
     tr_log_info("http.listener: /metrics, /healthz and /readyz on port %d",
                 tr_stats_port(*stats));
     broker->stats = *stats;
-    return TR_OK;
+    return start_console(broker, base, *stats, errors, console);
 }
 
 static void
@@ -666,6 +703,8 @@ main(int argc, char **argv)
     struct tr_limits *limits = NULL;
     struct tr_acl *acl = NULL;
     struct tr_stats *stats = NULL;
+    struct tr_console *console = NULL;
+    struct tr_logring *errors = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -748,6 +787,11 @@ main(int argc, char **argv)
         goto out;
     }
     tr_log_init((enum tr_log_level)level, 2);
+    /* The console's latest errors; set before any thread logs (log.h). */
+    errors = tr_logring_new(ERROR_LINES);
+    if (errors != NULL) {
+        tr_log_set_hook(tr_logring_hook, errors);
+    }
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0) {
         tr_log_error("libevent threading support is missing");
@@ -979,7 +1023,7 @@ main(int argc, char **argv)
                  broker.advertised[k].name);
     }
 
-    if (start_http(&broker, base, &stats, &status) != TR_OK) {
+    if (start_http(&broker, base, errors, &stats, &console, &status) != TR_OK) {
         goto out;
     }
 
@@ -1102,6 +1146,7 @@ out:
     tr_server_free(server);
     broker.stats = NULL;
     tr_stats_free(stats);     /* after the network threads, which count */
+    tr_console_free(console); /* after the listener that calls it */
     tr_cleaner_stop(cleaner); /* before the partitions close */
     tr_txn_close(txn);
     tr_groups_close(groups);
@@ -1140,6 +1185,9 @@ out:
     if (base != NULL) {
         event_base_free(base);
     }
+    /* Every thread that logs has stopped. */
+    tr_log_set_hook(NULL, NULL);
+    tr_logring_free(errors);
     tr_broker_config_cleanup(&cfg);
     return status;
 }
