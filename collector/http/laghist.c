@@ -83,7 +83,7 @@ find(const struct tr_laghist *h, const char *group)
 static struct series *
 slot_for_new(struct tr_laghist *h, int64_t now_ms, int64_t interval_ms)
 {
-    struct series *free_slot = NULL, *oldest = NULL;
+    struct series *victim = &h->series[0];
     int64_t span = (int64_t)h->nsamples * interval_ms;
     size_t i;
 
@@ -93,19 +93,14 @@ slot_for_new(struct tr_laghist *h, int64_t now_ms, int64_t interval_ms)
         if (s->group != NULL && now_ms - s->last_ms > span) {
             series_clear(s);
         }
-        if (s->group == NULL) {
-            if (free_slot == NULL) {
-                free_slot = s;
-            }
-        } else if (oldest == NULL || s->last_ms < oldest->last_ms) {
-            oldest = s;
+        /* a free slot beats any group; else the oldest group */
+        if (victim->group != NULL &&
+            (s->group == NULL || s->last_ms < victim->last_ms)) {
+            victim = s;
         }
     }
-    if (free_slot != NULL) {
-        return free_slot;
-    }
-    series_clear(oldest);
-    return oldest;
+    series_clear(victim);
+    return victim;
 }
 
 int

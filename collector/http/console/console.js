@@ -146,6 +146,15 @@ function chart(history, now) {
   const title = document.createElementNS(SVG, 'title');
   title.textContent = 'total lag over the last hour';
   svg.append(title, line, label);
+  /* the newest sample as a dot, so a chart of one sample shows too */
+  if (pts.length > 0) {
+    const [x, y] = line.getAttribute('points').split(' ').pop().split(',');
+    const dot = document.createElementNS(SVG, 'circle');
+    dot.setAttribute('cx', x);
+    dot.setAttribute('cy', y);
+    dot.setAttribute('r', '2.5');
+    svg.append(dot);
+  }
   return svg;
 }
 
@@ -184,6 +193,7 @@ function renderAgents(a) {
   clear(tb);
   const agents = a && Array.isArray(a.agents) ? a.agents : [];
   document.getElementById('agents-empty').hidden = agents.length > 0;
+  document.getElementById('agents').hidden = agents.length === 0;
   const rank = (x) => (x.silent ? 2 : x.bytes_behind > 0 ? 1 : 0);
   for (const ag of agents.slice().sort((x, y) => rank(y) - rank(x) || y.bytes_behind - x.bytes_behind)) {
     const status = ag.silent ? 'silent' : ag.bytes_behind > 0 ? 'behind' : 'ok';
