@@ -14,6 +14,7 @@
  * the broker has registered in ZooKeeper; STOPPING=1 at the first signal.
  */
 #include <errno.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
@@ -45,12 +46,14 @@
 #include "groups.h"
 #include "log.h"
 #include "logring.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pidgen.h"
 #include "plimits.h"
 #include "quota.h"
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 #include "topics.h"
 #include "waits.h"
 
@@ -340,15 +343,29 @@ start_console(struct tr_broker *broker, struct event_base *base,
     return TR_OK;
 }
 
+/* Each HTTPS connection: a server-side SSL on the keystore's context. */
+static struct bufferevent *
+https_bev(struct event_base *base, void *arg)
+{
+    SSL *ssl = tr_tls_ssl_new(arg);
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    return bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
 /*
- * The HTTP listener (http.listener; metrics/stats.h). A default port that
- * is taken (say, by another collector on the host) only warns, and the
+ * The HTTP listener (http.listener; metrics/stats.h), HTTPS with the
+ * ssl.* settings' context for an https:// value. A default port that is
+ * taken (say, by another collector on the host) only warns, and the
  * collector runs without metrics; a listener set explicitly must bind.
  */
 static tr_err_t
 start_http(struct tr_broker *broker, struct event_base *base,
            struct tr_logring *errors, struct tr_stats **stats,
-           struct tr_console **console, int *status)
+           struct tr_tls **tls, struct tr_console **console, int *status)
 {
     const char *listen = broker->cfg->http_listener;
     char errbuf[512];
@@ -356,6 +373,17 @@ start_http(struct tr_broker *broker, struct event_base *base,
 
     if (listen == NULL || listen[0] == '\0') {
         return TR_OK;
+    }
+    if (strncmp(listen, "https://", 8) == 0) {
+        listen += 8;
+        err = tr_tls_new(broker->cfg, tls, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("http.listener: https: %s", errbuf);
+            *status = EXIT_CONFIG;
+            return err;
+        }
+    } else if (strncmp(listen, "http://", 7) == 0) {
+        listen += 7;
     }
     err = tr_stats_new(broker, stats);
     if (err != TR_OK) {
@@ -378,8 +406,11 @@ start_http(struct tr_broker *broker, struct event_base *base,
         *status = EXIT_CONFIG;
         return err;
     }
-    tr_log_info("http.listener: /metrics, /healthz and /readyz on port %d",
-                tr_stats_port(*stats));
+    if (*tls != NULL) {
+        tr_metrics_set_bevcb(tr_stats_http(*stats), https_bev, *tls);
+    }
+    tr_log_info("http.listener: /metrics, /healthz and /readyz on port %d%s",
+                tr_stats_port(*stats), *tls != NULL ? " (HTTPS)" : "");
     broker->stats = *stats;
     return start_console(broker, base, *stats, errors, console);
 }
@@ -704,6 +735,7 @@ main(int argc, char **argv)
     struct tr_acl *acl = NULL;
     struct tr_stats *stats = NULL;
     struct tr_console *console = NULL;
+    struct tr_tls *http_tls = NULL;
     struct tr_logring *errors = NULL;
     const char *config_path = NULL;
     char errbuf[512];
@@ -1023,7 +1055,8 @@ main(int argc, char **argv)
                  broker.advertised[k].name);
     }
 
-    if (start_http(&broker, base, errors, &stats, &console, &status) != TR_OK) {
+    if (start_http(&broker, base, errors, &stats, &http_tls, &console,
+                   &status) != TR_OK) {
         goto out;
     }
 
@@ -1147,6 +1180,7 @@ out:
     broker.stats = NULL;
     tr_stats_free(stats);     /* after the network threads, which count */
     tr_console_free(console); /* after the listener that calls it */
+    tr_tls_free(http_tls);    /* likewise */
     tr_cleaner_stop(cleaner); /* before the partitions close */
     tr_txn_close(txn);
     tr_groups_close(groups);

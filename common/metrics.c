@@ -246,6 +246,12 @@ tr_metrics_set_handler(struct tr_metrics *m, tr_metrics_auth_cb *auth,
     m->handler_arg = arg;
 }
 
+void
+tr_metrics_set_bevcb(struct tr_metrics *m, tr_metrics_bev_cb *cb, void *arg)
+{
+    evhttp_set_bevcb(m->http, cb, arg);
+}
+
 int
 tr_metrics_port(const struct tr_metrics *m)
 {

@@ -27,6 +27,7 @@
 struct event_base;
 struct evbuffer;
 struct evhttp_request;
+struct bufferevent;
 struct tr_metrics;
 
 /* Writes every metric into 'out'. */
@@ -75,6 +76,17 @@ typedef int tr_metrics_handler_cb(void *arg, struct evhttp_request *req,
  */
 void tr_metrics_set_handler(struct tr_metrics *m, tr_metrics_auth_cb *auth,
                             tr_metrics_handler_cb *handler, void *arg);
+/*
+ * Makes the bufferevent of each accepted connection with 'cb' (an OpenSSL
+ * one for HTTPS) instead of a plain socket one; 'arg' is borrowed and must
+ * outlive 'm'. A NULL from 'cb' (no memory) makes evhttp fall back to a
+ * plain bufferevent, on which a TLS client's hello fails to parse (400).
+ */
+typedef struct bufferevent *tr_metrics_bev_cb(struct event_base *base,
+                                              void *arg);
+void tr_metrics_set_bevcb(struct tr_metrics *m, tr_metrics_bev_cb *cb,
+                          void *arg);
+
 /* The port bound (useful with port 0). */
 int tr_metrics_port(const struct tr_metrics *m);
 

@@ -24,7 +24,9 @@
    malformed headers get 401 (the collector keeps serving), the super user
    sees every topic, alice (DESCRIBE on one topic only) sees only it and is
    refused the log (403), /healthz, /readyz and /metrics stay open, and the
-   failed logins show in /api/errors.
+   failed logins show in /api/errors. This listener is HTTPS
+   (http.listener=https://..., the ssl.keystore.location certificate,
+   verified against the test's CA); plain HTTP to it gets no page.
 
 Skips (77) only when chromium is not installed.
 """
@@ -34,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import struct
 import subprocess
 import sys
@@ -53,11 +56,13 @@ GROUP = 'console-<script>alert(1)</script>"&'
 CLIENT_ID = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
 CLASS = "kafka.security.authorizer.AclAuthorizer"
 PASSWORDS = {"admin": "admin-secret", "alice": "alice-secret"}
+TLS = {}  # port -> ssl.SSLContext of an HTTPS listener
 
 
 def http(port, path, method="GET", auth=None, header=None, headers=None):
     """(status, headers, body bytes) of one request to the collector."""
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method)
+    scheme = "https://localhost" if port in TLS else "http://127.0.0.1"
+    req = urllib.request.Request("%s:%d%s" % (scheme, port, path), method=method)
     if auth is not None:
         token = base64.b64encode(("%s:%s" % auth).encode()).decode()
         req.add_header("Authorization", "Basic " + token)
@@ -66,7 +71,7 @@ def http(port, path, method="GET", auth=None, header=None, headers=None):
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=20) as r:
+        with urllib.request.urlopen(req, timeout=20, context=TLS.get(port)) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
@@ -234,7 +239,8 @@ def check_browser(ws, port):
         dom = chromium(ws, url, "--window-size=" + size, "--dump-dom")
         with open(ws.file("dom-%s.html" % name), "w") as f:
             f.write(dom)
-        check('data-loaded="1"' in dom, "%s: the page's script did not finish: %s" % (name, dom[-1500:]))
+        if 'data-loaded="1"' not in dom:
+            fail("%s: the page's script did not finish: %s" % (name, dom[-1500:]))
         # The topic row, the group's lag, no agents, no error.
         check(re.search(r'<tr class="topic-row" data-topic="%s"><td>%s</td>' % (TOPIC, TOPIC), dom),
               "%s: the topic row is missing" % name)
@@ -268,14 +274,33 @@ def check_auth(ws):
                 '"acl":{"principal":"User:alice","permissionType":"Allow","operation":"Describe",'
                 '"host":"*"}}\n')
     harness.add_scram_users(data, ["SCRAM-SHA-256=[name=%s,password=%s]" % kv for kv in PASSWORDS.items()])
+    certs = ws.file("certs")
+    os.makedirs(certs)
+    harness.make_ca(certs, "ca")
+    harness.sign(certs, "ca", "server", "/CN=localhost", harness.SERVER_EXT, 1001)
+    keystore = os.path.join(certs, "server.keystore.pem")
+    with open(keystore, "wb") as out:
+        for part in ("server.key", "server.crt"):
+            with open(os.path.join(certs, part), "rb") as f:
+                out.write(f.read())
     pport, sport, hport = harness.free_port(), harness.free_port(), harness.free_port()
     c = ws.collector("secure", port=pport, data_dir=data, sets={
         "listeners": "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (pport, sport),
         "sasl.enabled.mechanisms": "SCRAM-SHA-256",
         "authorizer.class.name": CLASS,
         "super.users": "User:admin",
-        "http.listener": "127.0.0.1:%d" % hport,
+        "http.listener": "https://127.0.0.1:%d" % hport,
+        "ssl.keystore.location": keystore,
     }).start()
+    TLS[hport] = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
+    # Plain HTTP to the HTTPS listener gets no answer.
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hport, timeout=10) as r:
+            fail("plain HTTP to the HTTPS listener answered %d" % r.status)
+    except urllib.error.HTTPError as e:
+        fail("plain HTTP to the HTTPS listener answered %d" % e.code)
+    except (urllib.error.URLError, ConnectionError, OSError) as e:
+        note("plain HTTP to the HTTPS listener: %s" % e)
     from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({"bootstrap.servers": "127.0.0.1:%d" % sport, "security.protocol": "SASL_PLAINTEXT",
                          "sasl.mechanisms": "SCRAM-SHA-256", "sasl.username": "admin",
@@ -314,7 +339,7 @@ def check_auth(ws):
     check(any("authentication of mallory failed" in m for m in msgs)
           and all(e["level"] in ("WARN", "ERROR") for e in errors["errors"]),
           "/api/errors lacks the failed login: %s" % msgs)
-    note("auth: 401 + WWW-Authenticate without or with bad credentials, malformed headers refused, "
+    note("HTTPS (certificate checked against the CA); auth: 401 + WWW-Authenticate without or with bad credentials, malformed headers refused, "
          "admin sees all, alice only alice-topic, 403 on the log, probes open, failed logins in /api/errors")
     c.stop()
 
