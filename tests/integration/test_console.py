@@ -28,6 +28,14 @@
    (http.listener=https://..., the ssl.keystore.location certificate,
    verified against the test's CA); plain HTTP to it gets no page.
 
+3. Three collectors on a real ZooKeeper (when ZooKeeper can run here),
+   each with its own http.listener: every one's /api/cluster lists the
+   three brokers and the controller Metadata names; a topic of 3
+   partitions with replication factor 3 shows the leaders and ISR that
+   Metadata reports, on every broker; with one follower paused (SIGSTOP)
+   its partitions show as under-replicated, and the page at phone width
+   lists the live brokers and flags the under-replication.
+
 Skips (77) only when chromium is not installed.
 """
 
@@ -344,6 +352,83 @@ def check_auth(ws):
     c.stop()
 
 
+def check_cluster(ws):
+    import cluster
+
+    why = cluster.zookeeper_missing()
+    if why:
+        if os.environ.get("CI") == "true":
+            fail("ZooKeeper cannot run under CI: %s" % why)
+        note("cluster part skipped: " + why)
+        return
+    topic = "console-replicated"
+    http_ports = {i: harness.free_port() for i in (1, 2, 3)}
+    cl = cluster.Cluster(ws, n=3, per_broker={
+        i: {"http.listener": "127.0.0.1:%d" % p} for i, p in http_ports.items()}).start()
+    for i, port in http_ports.items():
+        cl.wait_for(lambda: http(port, "/readyz")[0] == 200, timeout=30, what="/readyz of broker %d" % i)
+    controller = cl.wait_controller()
+    for i, port in http_ports.items():
+        doc = cl.wait_for(lambda: (lambda d: d if len(d["brokers"]) == 3 else None)(api(port, "/api/cluster")),
+                          timeout=30, what="broker %d's /api/cluster listing 3 brokers" % i)
+        check(doc["mode"] == "cluster" and doc["broker_id"] == i and doc["controller_id"] == controller,
+              "broker %d: /api/cluster %s (controller %d)" % (i, doc, controller))
+        check(sorted(b["id"] for b in doc["brokers"]) == [1, 2, 3]
+              and [b["id"] for b in doc["brokers"] if b["controller"]] == [controller]
+              and [b["id"] for b in doc["brokers"] if b["self"]] == [i],
+              "broker %d: brokers %s" % (i, doc["brokers"]))
+    cl.create_topic(topic, partitions=3, replication=3)
+    for p in range(3):
+        cl.wait_isr(topic, p, size=3)
+    harness.produce_records(cl.bootstrap, topic, [(None, b"x%d" % i) for i in range(10)], partition=0)
+    md = cl.metadata(topic)
+
+    def topic_view(port):
+        t = [x for x in api(port, "/api/topics")["topics"] if x["name"] == topic]
+        return {p["partition"]: p for p in t[0]["partitions"]} if t else None
+
+    for i, port in http_ports.items():
+        view = cl.wait_for(lambda: (lambda v: v if v and len(v) == 3 and all(
+            len(p["isr"]) == 3 for p in v.values()) else None)(topic_view(port)),
+            timeout=30, what="broker %d's /api/topics with %s and full ISRs" % (i, topic))
+        for p, (leader, replicas, isr) in md.items():
+            check(view[p]["leader"] == leader and sorted(view[p]["replicas"]) == sorted(replicas)
+                  and sorted(view[p]["isr"]) == sorted(isr) and view[p]["hosted"]
+                  and not view[p]["under_replicated"],
+                  "broker %d: %s-%d %s, Metadata says leader %d replicas %s isr %s" %
+                  (i, topic, p, view[p], leader, replicas, isr))
+    leader0 = md[0][0]
+    check(topic_view(http_ports[leader0])[0]["log_end_offset"] == 10, "the leader's log end offset is 10")
+
+    # A follower stops: its partitions are under-replicated in every view.
+    victim = next(b for b in (1, 2, 3) if b != controller)
+    others = [b for b in (1, 2, 3) if b != victim]
+    cl.pause(victim)
+    try:
+        for p in range(3):
+            cl.wait_isr(topic, p, size=2, timeout=30)
+        port = http_ports[others[0]]
+        view = cl.wait_for(lambda: (lambda v: v if all(p["under_replicated"] for p in v.values()) else None)(
+            topic_view(port)), timeout=30, what="the partitions shown under-replicated")
+        check(all(victim not in p["isr"] for p in view.values()), "ISR without %d: %s" % (victim, view))
+        doc = api(port, "/api/cluster")
+        check(doc["under_replicated_partitions"] >= 3, "/api/cluster under-replicated: %s" % doc)
+        # Its ZooKeeper session expires too: it leaves the live brokers.
+        cl.wait_for(lambda: sorted(b["id"] for b in api(port, "/api/cluster")["brokers"]) == others,
+                    timeout=30, what="broker %d gone from the live brokers" % victim)
+        dom = chromium(ws, "http://127.0.0.1:%d/" % port, "--window-size=390,844", "--dump-dom")
+        rows = re.findall(r'<tr><td class="num">(\d+)</td>', dom.split('id="brokers"', 1)[1].split("</table>", 1)[0])
+        check(sorted(int(r) for r in rows) == others, "the page lists brokers %s, live: %s" % (rows, others))
+        check(">Under-replicated</div><div class=\"value bad\">" in dom, "the page flags under-replication")
+    finally:
+        cl.resume(victim)
+    note("cluster: 3 brokers and controller %d on every console; leaders and ISR as Metadata; "
+         "broker %d paused: under-replicated shown" % (controller, victim))
+    for p in range(3):
+        cl.wait_isr(topic, p, size=3, timeout=60)
+    cl.stop_all()
+
+
 def run(ws):
     chromium_binary()
     hport = harness.free_port()
@@ -357,7 +442,8 @@ def run(ws):
         consumer.close()
     c.stop()
     check_auth(ws)
+    check_cluster(ws)
 
 
 if __name__ == "__main__":
-    sys.exit(harness.main(run, timeout=240))
+    sys.exit(harness.main(run, timeout=300))
