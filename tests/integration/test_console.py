@@ -15,6 +15,9 @@
      DOM dump), and the injected handler never ran. Screenshots are kept in
      the build tree (tests/integration/console-desktop.png,
      console-phone.png) and checked to be PNGs of the requested size.
+   - The fleet: when this build serves /api/agents, a real agent shipping
+     a file appears in it and on the page (a row per host, its status);
+     without it (404) the page says "no agents reporting".
    - Read-only: POST, PUT and DELETE get 405 with "Allow: GET, HEAD"; HEAD
      works; an unknown /api/ path is a JSON 404; an asset answers 304 to
      its ETag; JSON and pages carry nosniff and a Content-Security-Policy.
@@ -273,6 +276,40 @@ def check_browser(ws, port):
          "markup in ids escaped; screenshots in %s" % out)
 
 
+def check_fleet(ws, c, port):
+    """A real agent, when the collector knows its fleet (GET /api/agents)."""
+    import test_agent_common as ac
+
+    status, _, _ = http(port, "/api/agents")
+    if status == 404:
+        note("this build has no /api/agents: the page says 'no agents reporting' (checked above)")
+        return
+    check(status == 200, "/api/agents: %d" % status)
+    logs = ws.file("agent-logs")
+    os.makedirs(logs)
+    with open(os.path.join(logs, "app.log"), "w") as f:
+        for i in range(100):
+            f.write("line %d\n" % i)
+    agent = ac.Agent(ws, c.broker, "[input app]\npaths = %s/*.log\ntopic = console-agent\n" % logs,
+                     agent_extra="host = console-h1")
+    agent.start()
+    ws.on_close(lambda show: agent.stop())
+    deadline = time.monotonic() + 60
+    while True:
+        doc = api(port, "/api/agents")
+        if doc.get("agents"):
+            break
+        if time.monotonic() > deadline:
+            fail("a running agent did not appear in /api/agents within 60 s: %s" % doc)
+        time.sleep(1)
+    dom = chromium(ws, "http://127.0.0.1:%d/" % port, "--window-size=390,844", "--dump-dom")
+    for a in doc["agents"]:
+        check('data-host="%s"' % a["host"] in dom, "the page lacks agent %s" % a["host"])
+    check('id="agents-empty" class="muted" hidden' in dom, "the page still says 'no agents reporting'")
+    agent.stop()
+    note("fleet: %d agent(s) in /api/agents and on the page" % len(doc["agents"]))
+
+
 def check_auth(ws):
     data = ws.file("auth-data")
     os.makedirs(data)
@@ -438,6 +475,7 @@ def run(ws):
         check_api(c, hport)
         check_read_only(hport)
         check_browser(ws, hport)
+        check_fleet(ws, c, hport)
     finally:
         consumer.close()
     c.stop()
