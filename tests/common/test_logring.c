@@ -1,8 +1,8 @@
 /*
  * test_logring -- the ring of recent WARN/ERROR lines: order (newest
  * first), wrap-around (the oldest go), the pushed total, long lines cut,
- * a reader asking for fewer than kept, and the logger's hook feeding it
- * only WARN and ERROR lines.
+ * a reader asking for fewer than kept, the logger's hook feeding it only
+ * WARN and ERROR lines, and allocation failures at construction.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "logring.h"
 
@@ -95,6 +96,24 @@ test_log_hook(void **state)
     tr_logring_free(r);
 }
 
+/* Allocation N fails, for every N until tr_logring_new succeeds. */
+static void
+test_oom(void **state)
+{
+    struct tr_logring *r = NULL;
+    long n;
+
+    (void)state;
+    for (n = 0; r == NULL && n < 10; n++) {
+        tr_alloc_fail_after(n);
+        r = tr_logring_new(4);
+        tr_alloc_fail_after(-1);
+    }
+    assert_non_null(r);
+    tr_logring_push(r, TR_LOG_WARN, 1, "x", 1);
+    tr_logring_free(r);
+}
+
 int
 main(void)
 {
@@ -102,6 +121,7 @@ main(void)
         cmocka_unit_test(test_order_and_wrap),
         cmocka_unit_test(test_long_line_cut),
         cmocka_unit_test(test_log_hook),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
