@@ -11,7 +11,8 @@
      against /metrics' tributary_consumer_group_lag), the lag history.
    - Headless Chromium loads / at desktop and phone width (390x844): the
      rendered DOM shows the topic, the group with its lag and "no agents
-     reporting"; the group id and client id appear as text (escaped in the
+     reporting", and the page is no wider than the window (wide tables
+     scroll inside it); the group id and client id appear as text (escaped in the
      DOM dump), and the injected handler never ran. Screenshots are kept in
      the build tree (tests/integration/console-desktop.png,
      console-phone.png) and checked to be PNGs of the requested size.
@@ -252,6 +253,14 @@ def check_browser(ws, port):
             f.write(dom)
         if 'data-loaded="1"' not in dom:
             fail("%s: the page's script did not finish: %s" % (name, dom[-1500:]))
+        # The page fits the window: only the tables scroll sideways. (For
+        # the DOM dump headless Chromium makes the window at least 500 px
+        # wide; still below the 600 px where the phone layout starts.)
+        m = re.search(r'data-page-width="(\d+)" data-window-width="(\d+)"', dom)
+        want = int(size.split(",")[0])
+        check(m and int(m.group(1)) <= int(m.group(2)) and (int(m.group(2)) == want if want > 600 else
+                                                            int(m.group(2)) < 600),
+              "%s: page %s px wide in a %s px window" % (name, m and m.group(1), m and m.group(2)))
         # The topic row, the group's lag, no agents, no error.
         check(re.search(r'<tr class="topic-row" data-topic="%s"><td>%s</td>' % (TOPIC, TOPIC), dom),
               "%s: the topic row is missing" % name)

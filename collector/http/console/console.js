@@ -236,6 +236,9 @@ async function refresh() {
   renderErrors(e.data, e.status);
   document.getElementById('updated').textContent =
     c.data ? 'updated ' + new Date().toLocaleTimeString() : 'collector unreachable';
+  /* the page's width against the window's, for checks (wide tables scroll inside) */
+  document.body.setAttribute('data-page-width', String(document.documentElement.scrollWidth));
+  document.body.setAttribute('data-window-width', String(window.innerWidth));
   document.body.setAttribute('data-loaded', '1');
 }
 
