@@ -65,6 +65,8 @@ static opt_check_fn check_log_dirs;
 static opt_check_fn check_log_level;
 static opt_check_fn check_ip_overrides;
 static opt_check_fn check_host_port;
+static opt_check_fn check_http_auth;
+static opt_check_fn check_http_listener;
 
 #define TR_MAX_REPLICAS_CFG 16
 #define F(field)            offsetof(struct tr_broker_config, field)
@@ -412,11 +414,19 @@ static const struct opt opts[] = {
     { "tributary.log.level", OPT_STRING, "info", F(log_level), 0, 0,
       check_log_level, 0, "Log threshold: error, warn, info or debug." },
     { "http.listener", OPT_STRING, "127.0.0.1:9644", F(http_listener), 0,
-      0, check_host_port, 0,
-      "host:port of the HTTP listener for /metrics (Prometheus), /healthz "
-      "and /readyz; empty: off. When the default port is taken the "
-      "collector warns and runs without it; a value set here that cannot "
-      "be bound stops start-up." },
+      0, check_http_listener, 0,
+      "host:port of the HTTP listener for /metrics (Prometheus), /healthz, "
+      "/readyz and the web console; https://host:port serves HTTPS with "
+      "ssl.keystore.location's certificate; empty: off. When the default "
+      "port is taken the collector warns and runs without it; a value set "
+      "here that cannot be bound stops start-up." },
+    { "http.auth", OPT_STRING, "auto", F(http_auth), 0, 0, check_http_auth,
+      0,
+      "Credentials for the web console and its JSON API on http.listener: "
+      "basic (HTTP Basic, checked against the SCRAM users; pages show "
+      "what the user may DESCRIBE), none, or auto (basic when a listener "
+      "is SASL_PLAINTEXT or SASL_SSL). /metrics, /healthz and /readyz "
+      "stay open." },
 };
 /* clang-format on */
 
@@ -1027,6 +1037,32 @@ file_entry(const char *section, const char *key, const char *value,
     (void)section;
     snprintf(where, sizeof(where), "%s:%d", file, line);
     return apply(arg, key, value, where, 0, reason, reasonlen);
+}
+
+/* [http:// or https://]host:port, or empty. */
+static tr_err_t
+check_http_listener(const char *value, char *reason, size_t reasonlen)
+{
+    if (strncmp(value, "https://", 8) == 0) {
+        value += 8;
+    } else if (strncmp(value, "http://", 7) == 0) {
+        value += 7;
+    } else if (strstr(value, "://") != NULL) {
+        snprintf(reason, reasonlen, "'%s': the scheme is http or https", value);
+        return TR_ERR_CONFIG;
+    }
+    return check_host_port(value, reason, reasonlen);
+}
+
+static tr_err_t
+check_http_auth(const char *value, char *reason, size_t reasonlen)
+{
+    if (strcmp(value, "auto") != 0 && strcmp(value, "basic") != 0 &&
+        strcmp(value, "none") != 0) {
+        snprintf(reason, reasonlen, "'%s' is not auto, basic or none", value);
+        return TR_ERR_CONFIG;
+    }
+    return TR_OK;
 }
 
 tr_err_t

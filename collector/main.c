@@ -14,6 +14,7 @@
  * the broker has registered in ZooKeeper; STOPPING=1 at the first signal.
  */
 #include <errno.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
@@ -39,17 +40,21 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "console.h"
 #include "coordinator.h"
 #include "credentials.h"
 #include "dynconf.h"
 #include "groups.h"
 #include "log.h"
+#include "logring.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pidgen.h"
 #include "plimits.h"
 #include "quota.h"
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 #include "topics.h"
 #include "waits.h"
 
@@ -305,14 +310,63 @@ ready_wait_cb(evutil_socket_t fd, short what, void *arg)
 }
 #endif
 
+/* Lines kept for the console's latest errors (GET /api/errors). */
+#define ERROR_LINES 100
+
 /*
- * The HTTP listener (http.listener; metrics/stats.h). A default port that
- * is taken (say, by another collector on the host) only warns, and the
+ * The console and JSON API on the HTTP listener (http/console.h), with
+ * Basic authentication as http.auth says.
+ */
+static tr_err_t
+start_console(struct tr_broker *broker, struct event_base *base,
+              struct tr_stats *stats, struct tr_logring *errors,
+              struct tr_console **console)
+{
+    int any_sasl = 0, auth;
+    size_t k;
+
+    for (k = 0; k < broker->nadvertised; k++) {
+        any_sasl |= broker->advertised[k].protocol == TR_SEC_SASL_PLAINTEXT ||
+                    broker->advertised[k].protocol == TR_SEC_SASL_SSL;
+    }
+    auth = tr_console_auth_wanted(broker->cfg->http_auth, any_sasl);
+    if (auth < 0) {
+        auth = 1; /* the config check refuses other values */
+    }
+    if (tr_console_new(broker, base, tr_stats_http(stats), errors, auth,
+                       console) != TR_OK) {
+        tr_log_error("http.listener: cannot start the console");
+        return TR_ERR_NOMEM;
+    }
+    tr_log_info("http.listener: console and JSON API at / and /api/ (%s)",
+                auth ? "HTTP Basic with SCRAM users (http.auth)"
+                     : "no authentication (http.auth)");
+    return TR_OK;
+}
+
+/* Each HTTPS connection: a server-side SSL on the keystore's context. */
+static struct bufferevent *
+https_bev(struct event_base *base, void *arg)
+{
+    SSL *ssl = tr_tls_ssl_new(arg);
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    return bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/*
+ * The HTTP listener (http.listener; metrics/stats.h), HTTPS with the
+ * ssl.* settings' context for an https:// value. A default port that is
+ * taken (say, by another collector on the host) only warns, and the
  * collector runs without metrics; a listener set explicitly must bind.
  */
 static tr_err_t
 start_http(struct tr_broker *broker, struct event_base *base,
-           struct tr_stats **stats, int *status)
+           struct tr_logring *errors, struct tr_stats **stats,
+           struct tr_tls **tls, struct tr_console **console, int *status)
 {
     const char *listen = broker->cfg->http_listener;
     char errbuf[512];
@@ -320,6 +374,17 @@ start_http(struct tr_broker *broker, struct event_base *base,
 
     if (listen == NULL || listen[0] == '\0') {
         return TR_OK;
+    }
+    if (strncmp(listen, "https://", 8) == 0) {
+        listen += 8;
+        err = tr_tls_new(broker->cfg, tls, errbuf, sizeof(errbuf));
+        if (err != TR_OK) {
+            tr_log_error("http.listener: https: %s", errbuf);
+            *status = EXIT_CONFIG;
+            return err;
+        }
+    } else if (strncmp(listen, "http://", 7) == 0) {
+        listen += 7;
     }
     err = tr_stats_new(broker, stats);
     if (err != TR_OK) {
@@ -342,10 +407,13 @@ start_http(struct tr_broker *broker, struct event_base *base,
         *status = EXIT_CONFIG;
         return err;
     }
-    tr_log_info("http.listener: /metrics, /healthz and /readyz on port %d",
-                tr_stats_port(*stats));
+    if (*tls != NULL) {
+        tr_metrics_set_bevcb(tr_stats_http(*stats), https_bev, *tls);
+    }
+    tr_log_info("http.listener: /metrics, /healthz and /readyz on port %d%s",
+                tr_stats_port(*stats), *tls != NULL ? " (HTTPS)" : "");
     broker->stats = *stats;
-    return TR_OK;
+    return start_console(broker, base, *stats, errors, console);
 }
 
 /* What a dynamic broker config change is pushed to (dynconf.h). */
@@ -752,6 +820,9 @@ main(int argc, char **argv)
     struct tr_stats *stats = NULL;
     struct tr_dynconf *dynconf = NULL;
     struct dyn_targets dyn_targets;
+    struct tr_console *console = NULL;
+    struct tr_tls *http_tls = NULL;
+    struct tr_logring *errors = NULL;
     const char *config_path = NULL;
     char errbuf[512];
     int status = 1, i, level, adding_scram = 0;
@@ -834,6 +905,11 @@ main(int argc, char **argv)
         goto out;
     }
     tr_log_init((enum tr_log_level)level, 2);
+    /* The console's latest errors; set before any thread logs (log.h). */
+    errors = tr_logring_new(ERROR_LINES);
+    if (errors != NULL) {
+        tr_log_set_hook(tr_logring_hook, errors);
+    }
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0) {
         tr_log_error("libevent threading support is missing");
@@ -1078,7 +1154,8 @@ main(int argc, char **argv)
         dyn_targets.cleaner = &cleaner;
         tr_dynconf_set_hooks(dynconf, &hooks);
     }
-    if (start_http(&broker, base, &stats, &status) != TR_OK) {
+    if (start_http(&broker, base, errors, &stats, &http_tls, &console,
+                   &status) != TR_OK) {
         goto out;
     }
 
@@ -1204,6 +1281,8 @@ out:
     tr_server_free(server);
     broker.stats = NULL;
     tr_stats_free(stats);     /* after the network threads, which count */
+    tr_console_free(console); /* after the listener that calls it */
+    tr_tls_free(http_tls);    /* likewise */
     tr_cleaner_stop(cleaner); /* before the partitions close */
     tr_txn_close(txn);
     tr_groups_close(groups);
@@ -1243,6 +1322,9 @@ out:
     if (base != NULL) {
         event_base_free(base);
     }
+    /* Every thread that logs has stopped. */
+    tr_log_set_hook(NULL, NULL);
+    tr_logring_free(errors);
     tr_broker_config_cleanup(&cfg);
     return status;
 }

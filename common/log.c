@@ -13,6 +13,9 @@
 /* Singletons: set by main() before threads start, read-only afterwards. */
 static enum tr_log_level log_threshold = TR_LOG_INFO;
 static int log_fd = 2;
+/* Singleton: the WARN/ERROR hook, set and removed by main() (log.h). */
+static tr_log_hook_cb *log_hook;
+static void *log_hook_arg;
 
 static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 
@@ -21,6 +24,13 @@ tr_log_init(enum tr_log_level level, int fd)
 {
     log_threshold = level;
     log_fd = fd;
+}
+
+void
+tr_log_set_hook(tr_log_hook_cb *cb, void *arg)
+{
+    log_hook = cb;
+    log_hook_arg = arg;
 }
 
 int
@@ -127,7 +137,7 @@ tr_log_msg(enum tr_log_level level, const char *fmt, ...)
     char line[2048];
     struct timeval tv;
     struct tm tm;
-    size_t n;
+    size_t n, msg;
     int r;
     va_list ap;
 
@@ -142,6 +152,7 @@ tr_log_msg(enum tr_log_level level, const char *fmt, ...)
     if (r > 0) {
         n += (size_t)r;
     }
+    msg = n;
     va_start(ap, fmt);
     r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
@@ -150,6 +161,11 @@ tr_log_msg(enum tr_log_level level, const char *fmt, ...)
             (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
 
         n += escape_in_place(line + n, len, sizeof(line) - n - 1);
+    }
+    if (log_hook != NULL && level <= TR_LOG_WARN) {
+        log_hook(log_hook_arg, level,
+                 (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, line + msg,
+                 n - msg);
     }
     line[n++] = '\n';
     if (write(log_fd, line, n) < 0) {

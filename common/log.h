@@ -4,11 +4,17 @@
  * The level is the module's one singleton, set once by main() before any
  * thread starts. Lines are written with a single write(2) so that lines from
  * several threads never interleave.
+ *
+ * A second, documented singleton is the hook (tr_log_set_hook): a function
+ * that also sees every WARN and ERROR line, so the collector can keep the
+ * last few for its console (common/logring.h) without the logger knowing
+ * where they go.
  */
 #ifndef TR_LOG_H
 #define TR_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum tr_log_level {
     TR_LOG_ERROR = 0,
@@ -22,6 +28,21 @@ void tr_log_init(enum tr_log_level level, int fd);
 /* Parses "error", "warn", "info" or "debug"; returns -1 if unknown. */
 int tr_log_level_parse(const char *name);
 int tr_log_enabled(enum tr_log_level level);
+
+/*
+ * Called for each WARN or ERROR line written, from the thread that logs,
+ * with the wall-clock time in ms and the message (escaped as written,
+ * without time, level or newline; 'text' is valid during the call). It
+ * must not log.
+ */
+typedef void tr_log_hook_cb(void *arg, enum tr_log_level level, int64_t time_ms,
+                            const char *text, size_t len);
+/*
+ * Sets the hook ('cb' NULL removes it). Call it from main() while no other
+ * thread logs: when setting, before the threads start; when removing,
+ * after they have stopped ('arg' must live until then).
+ */
+void tr_log_set_hook(tr_log_hook_cb *cb, void *arg);
 
 /*
  * Writes 'len' bytes of 's', which a client chose (a group, member or

@@ -26,8 +26,14 @@ struct tr_metrics {
     const struct tr_metrics_check *checks;
     size_t nchecks;
     void *arg;
+    tr_metrics_auth_cb *auth;
+    tr_metrics_handler_cb *handler;
+    void *handler_arg;
     int port;
 };
+
+/* The longest path routed; longer ones get 404 (or 414 from evhttp). */
+#define PATH_MAX_LEN 512
 
 /*
  * Bucket upper bounds in microseconds (integers, so observing does no
@@ -45,17 +51,32 @@ on_request(struct evhttp_request *req, void *arg)
     const char *uri = evhttp_request_get_uri(req);
     struct evbuffer *out = evbuffer_new();
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    size_t i;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    char path[PATH_MAX_LEN];
+    size_t i, n = strcspn(uri, "?#");
 
     if (out == NULL) {
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
         return;
     }
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        evhttp_send_error(req, 405, "Method Not Allowed");
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        /* evhttp_send_error would drop the Allow header */
+        evhttp_add_header(h, "Allow", "GET, HEAD");
+        evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+        evbuffer_add_printf(out, "method not allowed: read-only\n");
+        evhttp_send_reply(req, 405, "Method Not Allowed", out);
         goto out;
     }
-    if (strcmp(uri, "/metrics") == 0) {
+    if (n >= sizeof(path)) {
+        evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+        goto out;
+    }
+    memcpy(path, uri, n);
+    path[n] = '\0';
+    if (m->auth != NULL && !m->auth(m->handler_arg, req, path)) {
+        goto out;
+    }
+    if (strcmp(path, "/metrics") == 0) {
         evhttp_add_header(h, "Content-Type",
                           "text/plain; version=0.0.4; charset=utf-8");
         m->render(m->arg, out);
@@ -63,13 +84,16 @@ on_request(struct evhttp_request *req, void *arg)
         goto out;
     }
     for (i = 0; i < m->nchecks; i++) {
-        if (strcmp(uri, m->checks[i].path) == 0) {
+        if (strcmp(path, m->checks[i].path) == 0) {
             evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
             int ok = m->checks[i].cb(m->arg, out);
             evhttp_send_reply(req, ok ? HTTP_OK : 503,
                               ok ? "OK" : "Service Unavailable", out);
             goto out;
         }
+    }
+    if (m->handler != NULL && m->handler(m->handler_arg, req, path)) {
+        goto out;
     }
     evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 out:
@@ -167,8 +191,15 @@ tr_metrics_new(struct event_base *base, const char *listen_addr,
         goto out;
     }
     evhttp_set_gencb(m->http, on_request, m);
-    evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_POST);
+    /* Nothing here reads a body; slow or huge requests are cut short. */
+    evhttp_set_timeout(m->http, 30);
+    evhttp_set_max_headers_size(m->http, 16384);
+    evhttp_set_max_body_size(m->http, 65536);
+    /* Every method reaches on_request, which answers 405 (evhttp: 501). */
+    evhttp_set_allowed_methods(
+        m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                     EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     if (evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
         goto out;
     }
@@ -204,6 +235,21 @@ tr_metrics_free(struct tr_metrics *m)
         evhttp_free(m->http);
     }
     tr_free(m);
+}
+
+void
+tr_metrics_set_handler(struct tr_metrics *m, tr_metrics_auth_cb *auth,
+                       tr_metrics_handler_cb *handler, void *arg)
+{
+    m->auth = auth;
+    m->handler = handler;
+    m->handler_arg = arg;
+}
+
+void
+tr_metrics_set_bevcb(struct tr_metrics *m, tr_metrics_bev_cb *cb, void *arg)
+{
+    evhttp_set_bevcb(m->http, cb, arg);
 }
 
 int

@@ -7,9 +7,13 @@
  * /metrics calls the render callback, which writes families with
  * tr_metrics_family() and samples with tr_metrics_sample*(); each check
  * path (/health, /healthz, /readyz, ...) calls its callback and answers
- * 200 or 503. The program owns the numbers; this module owns the sockets
- * and the format. Latency histograms (struct tr_metrics_hist) are lock-free
- * so hot paths can observe into them from any thread.
+ * 200 or 503. Any other path goes to the program's handler, if it set
+ * one (tr_metrics_set_handler: the collector's console and JSON API),
+ * after its authentication hook. Only GET and HEAD are served; any other
+ * method gets 405 with "Allow: GET, HEAD". The program owns the numbers;
+ * this module owns the sockets and the format. Latency histograms (struct
+ * tr_metrics_hist) are lock-free so hot paths can observe into them from any
+ * thread.
  */
 #ifndef TR_METRICS_H
 #define TR_METRICS_H
@@ -22,6 +26,8 @@
 
 struct event_base;
 struct evbuffer;
+struct evhttp_request;
+struct bufferevent;
 struct tr_metrics;
 
 /* Writes every metric into 'out'. */
@@ -49,6 +55,38 @@ tr_err_t tr_metrics_new(struct event_base *base, const char *listen,
                         void *arg, struct tr_metrics **out, char *errbuf,
                         size_t errlen);
 void tr_metrics_free(struct tr_metrics *m);
+
+/*
+ * Decides whether 'req' for 'path' (the URI without its query) may be
+ * served: returns 1 to go on, or 0 after answering it itself (401). Called
+ * for every GET or HEAD, /metrics and the check paths included, so the
+ * program chooses which paths stay open.
+ */
+typedef int tr_metrics_auth_cb(void *arg, struct evhttp_request *req,
+                               const char *path);
+/*
+ * Answers 'req' for 'path', a path neither /metrics nor a check path;
+ * returns 0 when it does not know the path (the listener answers 404).
+ */
+typedef int tr_metrics_handler_cb(void *arg, struct evhttp_request *req,
+                                  const char *path);
+/*
+ * Sets the authentication hook and the handler of other paths (either
+ * may be NULL); 'arg' is borrowed and must outlive 'm'.
+ */
+void tr_metrics_set_handler(struct tr_metrics *m, tr_metrics_auth_cb *auth,
+                            tr_metrics_handler_cb *handler, void *arg);
+/*
+ * Makes the bufferevent of each accepted connection with 'cb' (an OpenSSL
+ * one for HTTPS) instead of a plain socket one; 'arg' is borrowed and must
+ * outlive 'm'. A NULL from 'cb' (no memory) makes evhttp fall back to a
+ * plain bufferevent, on which a TLS client's hello fails to parse (400).
+ */
+typedef struct bufferevent *tr_metrics_bev_cb(struct event_base *base,
+                                              void *arg);
+void tr_metrics_set_bevcb(struct tr_metrics *m, tr_metrics_bev_cb *cb,
+                          void *arg);
+
 /* The port bound (useful with port 0). */
 int tr_metrics_port(const struct tr_metrics *m);
 

@@ -12,6 +12,7 @@
 #    tests, logrotate, valgrind, clang-format, cppcheck, clang 14 with
 #    libFuzzer (make fuzz), debhelper and lintian (the Debian packages'
 #    test), prometheus (promtool and a server for the metrics test),
+#    chromium (headless, for the web console's test),
 #    Node.js, and
 #    kafkajs (pinned in tests/integration/package-lock.json, installed with
 #    npm into tests/integration/node_modules). Without --tests nothing comes
@@ -73,6 +74,7 @@ test_packages=(
     clang-14 libclang-rt-14-dev openssl
     debhelper lintian
     prometheus
+    chromium
 )
 if [ "$tests" = yes ]; then
     packages+=("${test_packages[@]}")

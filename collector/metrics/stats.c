@@ -73,6 +73,18 @@ tr_stats_set_ready(struct tr_stats *s)
     }
 }
 
+int
+tr_stats_ready(const struct tr_stats *s)
+{
+    return s != NULL && atomic_load(&s->ready);
+}
+
+struct tr_metrics *
+tr_stats_http(struct tr_stats *s)
+{
+    return s != NULL ? s->http : NULL;
+}
+
 void
 tr_stats_request(struct tr_stats *s, int16_t api_key, int64_t us)
 {
@@ -468,37 +480,43 @@ out:
     }
 }
 
-/* Lag per group and partition: high watermark - committed offset. */
-static void
-render_groups(struct tr_stats *s, struct evbuffer *out)
+tr_err_t
+tr_stats_group_lags(struct tr_broker *broker, int64_t now_ms,
+                    tr_stats_group_cb *cb, void *arg)
 {
     struct tr_group_listing *groups = NULL;
+    struct tr_stats_lag *lags = NULL;
     size_t ngroups = 0, i, j;
-    int64_t now = tr_clock_wall_ms();
-    char idx[16];
+    tr_err_t err = TR_OK;
 
-    tr_metrics_family(out, "tributary_consumer_group_lag", "gauge",
-                      "Records between a group's committed offset and the "
-                      "partition's high watermark, per group and partition "
-                      "(groups coordinated here, partitions hosted here).");
-    if (s->broker->groups == NULL ||
-        tr_groups_list(s->broker->groups, now, &groups, &ngroups) != TR_OK) {
-        return;
+    if (broker->groups == NULL) {
+        return TR_OK;
+    }
+    err = tr_groups_list(broker->groups, now_ms, &groups, &ngroups);
+    if (err != TR_OK) {
+        return err;
     }
     for (i = 0; i < ngroups; i++) {
         struct tr_str id = { groups[i].group_id,
                              (int32_t)strlen(groups[i].group_id) };
         struct tr_group_offset *offs = NULL;
-        size_t noffs = 0;
+        size_t noffs = 0, nlags = 0;
         int16_t kerr;
 
-        if (tr_groups_offsets(s->broker->groups, &id, now, &offs, &noffs,
+        if (tr_groups_offsets(broker->groups, &id, now_ms, &offs, &noffs,
                               &kerr) != TR_OK) {
             continue;
         }
+        tr_free(lags);
+        lags = noffs > 0 ? tr_calloc(noffs, sizeof(*lags)) : NULL;
+        if (noffs > 0 && lags == NULL) {
+            tr_group_offsets_free(offs, noffs);
+            err = TR_ERR_NOMEM;
+            break;
+        }
         for (j = 0; j < noffs; j++) {
             struct tr_partition *p = tr_topics_partition(
-                s->broker->topics, offs[j].topic, offs[j].partition);
+                broker->topics, offs[j].topic, offs[j].partition);
             struct tr_partition_offsets po;
 
             if (p == NULL || offs[j].offset < 0) {
@@ -509,16 +527,49 @@ render_groups(struct tr_stats *s, struct evbuffer *out)
             }
             tr_partition_offsets(p, &po);
             tr_partition_unref(p);
-            snprintf(idx, sizeof(idx), "%" PRId32, offs[j].partition);
-            const char *kv[6] = { "group",       groups[i].group_id, "topic",
-                                  offs[j].topic, "partition",        idx };
-            int64_t lag = po.high_watermark - offs[j].offset;
-            tr_metrics_sample_n(out, "tributary_consumer_group_lag", 3, kv,
-                                (double)(lag > 0 ? lag : 0));
+            lags[nlags].topic = offs[j].topic;
+            lags[nlags].partition = offs[j].partition;
+            lags[nlags].committed = offs[j].offset;
+            lags[nlags].high_watermark = po.high_watermark;
+            lags[nlags].lag = po.high_watermark > offs[j].offset
+                                  ? po.high_watermark - offs[j].offset
+                                  : 0;
+            nlags++;
         }
+        cb(arg, &groups[i], lags, nlags);
         tr_group_offsets_free(offs, noffs);
     }
+    tr_free(lags);
     tr_group_listing_free(groups, ngroups);
+    return err;
+}
+
+static void
+render_group(void *arg, const struct tr_group_listing *group,
+             const struct tr_stats_lag *lags, size_t nlags)
+{
+    struct evbuffer *out = arg;
+    char idx[16];
+    size_t j;
+
+    for (j = 0; j < nlags; j++) {
+        snprintf(idx, sizeof(idx), "%" PRId32, lags[j].partition);
+        const char *kv[6] = { "group",       group->group_id, "topic",
+                              lags[j].topic, "partition",     idx };
+        tr_metrics_sample_n(out, "tributary_consumer_group_lag", 3, kv,
+                            (double)lags[j].lag);
+    }
+}
+
+/* Lag per group and partition: high watermark - committed offset. */
+static void
+render_groups(struct tr_stats *s, struct evbuffer *out)
+{
+    tr_metrics_family(out, "tributary_consumer_group_lag", "gauge",
+                      "Records between a group's committed offset and the "
+                      "partition's high watermark, per group and partition "
+                      "(groups coordinated here, partitions hosted here).");
+    (void)tr_stats_group_lags(s->broker, tr_clock_wall_ms(), render_group, out);
 }
 
 static void

@@ -28,6 +28,8 @@
 
 struct event_base;
 struct tr_broker;
+struct tr_group_listing;
+struct tr_metrics;
 struct tr_stats;
 
 /* One past the highest API key counted (Kafka's keys are below 100). */
@@ -47,8 +49,36 @@ tr_err_t tr_stats_listen(struct tr_stats *s, struct event_base *base,
 /* The port of the HTTP listener, 0 when it is not listening. */
 int tr_stats_port(const struct tr_stats *s);
 
+/*
+ * The HTTP listener (valid until tr_stats_free), NULL when it is not
+ * listening: the console (collector/http/console.h) adds its paths to it.
+ */
+struct tr_metrics *tr_stats_http(struct tr_stats *s);
+
 /* /readyz answers 200 from now on. */
 void tr_stats_set_ready(struct tr_stats *s);
+/* 1 once tr_stats_set_ready was called. */
+int tr_stats_ready(const struct tr_stats *s);
+
+/* One partition's lag for a group: what /metrics and /api/groups show. */
+struct tr_stats_lag {
+    const char *topic; /* borrowed, valid during the callback */
+    int32_t partition;
+    int64_t committed;      /* the group's committed offset */
+    int64_t high_watermark; /* the partition's, hosted here */
+    int64_t lag;            /* high_watermark - committed, at least 0 */
+};
+
+/*
+ * Calls 'cb' once per group this collector coordinates, with its listing
+ * and the lag of each partition it committed an offset for that is hosted
+ * here (lags[0..nlags), sorted by topic and partition; both borrowed for
+ * the call). Main thread (the groups and partitions lock themselves).
+ */
+typedef void tr_stats_group_cb(void *arg, const struct tr_group_listing *group,
+                               const struct tr_stats_lag *lags, size_t nlags);
+tr_err_t tr_stats_group_lags(struct tr_broker *broker, int64_t now_ms,
+                             tr_stats_group_cb *cb, void *arg);
 
 /*
  * A request of 'api_key' answered (or dropped) after 'us' microseconds:
