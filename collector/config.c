@@ -417,6 +417,11 @@ static const struct opt opts[] = {
       "and /readyz; empty: off. When the default port is taken the "
       "collector warns and runs without it; a value set here that cannot "
       "be bound stops start-up." },
+    { "agents.silent.after.ms", OPT_INT64, "30000",
+      F(agents_silent_after_ms), 1000, INT64_MAX, NULL, 0,
+      "An agent whose last status record (in __tributary_agents) is older "
+      "than this is shown as silent in /api/agents and the tributary_agents "
+      "metric." },
 };
 /* clang-format on */
 

@@ -59,6 +59,7 @@ struct tr_broker_config {
     int32_t group_initial_rebalance_delay_ms; /* 3000 */
     char *log_level;                          /* tributary.log.level, "info" */
     char *http_listener; /* http.listener, "127.0.0.1:9644"; "": off */
+    int64_t agents_silent_after_ms; /* agents.silent.after.ms, 30000 */
     /* Transactions (txn/coordinator.h) */
     int32_t transaction_state_log_num_partitions;     /* 50 */
     int32_t transaction_state_log_replication_factor; /* 3 */
