@@ -7,6 +7,7 @@
  */
 #include "fleet.h"
 
+#include <event2/event.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,13 @@
 #define FLEET_BATCH_MAX      (16u << 20) /* inflated batch bound */
 #define FLEET_WARN_EVERY_MS  60000
 #define FLEET_STR_MAX        4096 /* a path, a host, an error text */
+/*
+ * Bytes of batches parsed per poll: a long replay (after a restart, before
+ * compaction caught up) is done in slices so the event loop it shares
+ * with the HTTP listener, signals and timers is never held for long.
+ */
+#define FLEET_POLL_BYTES (4u << 20)
+#define FLEET_FOLLOW_MS  250
 
 struct fleet_input {
     char *name, *topic;
@@ -58,6 +66,7 @@ struct tr_fleet {
     int64_t next[FLEET_PARTITIONS_MAX]; /* next offset to read */
     uint64_t skipped, skipped_unwarned;
     int64_t last_warn_ms;
+    struct event *ev_follow; /* tr_fleet_follow's timer, or NULL */
 };
 
 static const char *const topic_keys[] = { "cleanup.policy",
@@ -143,6 +152,9 @@ tr_fleet_free(struct tr_fleet *fl)
 
     if (fl == NULL) {
         return;
+    }
+    if (fl->ev_follow != NULL) {
+        event_free(fl->ev_follow);
     }
     while ((ag = TAILQ_FIRST(&fl->agents)) != NULL) {
         TAILQ_REMOVE(&fl->agents, ag, link);
@@ -396,6 +408,7 @@ struct poll_ctx {
     struct tr_fleet *fl;
     int64_t *next;
     int64_t now_ms;
+    size_t budget; /* bytes left to parse in this poll */
 };
 
 /* Counts a skipped record; warns at most once a minute. */
@@ -423,7 +436,10 @@ poll_batch(const uint8_t *b, size_t blen, const struct tr_batch_header *bh,
     struct tr_record rec;
     tr_err_t err;
 
-    (void)bh;
+    if (pc->budget == 0) {
+        return TR_ERR_AGAIN; /* the next poll goes on from *pc->next */
+    }
+    pc->budget = blen < pc->budget ? pc->budget - blen : 0;
     if (tr_batch_iter_init(&it, b, blen, FLEET_BATCH_MAX) != TR_OK) {
         skipped(pc->fl, bh->BaseOffset, TR_ERR_CORRUPT, pc->now_ms);
         *pc->next = bh->BaseOffset + bh->LastOffsetDelta + 1;
@@ -476,7 +492,8 @@ tr_fleet_poll(struct tr_fleet *fl)
         struct tr_partition *part =
             tr_topics_partition(fl->topics, TR_FLEET_TOPIC, i);
         struct tr_partition_offsets offs;
-        struct poll_ctx pc = { fl, &fl->next[i], tr_clock_wall_ms() };
+        struct poll_ctx pc = { fl, &fl->next[i], tr_clock_wall_ms(),
+                               FLEET_POLL_BYTES };
 
         if (part == NULL) {
             continue; /* not a replica here */
@@ -494,6 +511,26 @@ tr_fleet_poll(struct tr_fleet *fl)
         }
         tr_partition_unref(part);
     }
+}
+
+static void
+on_follow(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tr_fleet_poll(arg);
+}
+
+tr_err_t
+tr_fleet_follow(struct tr_fleet *fl, struct event_base *base)
+{
+    struct timeval tv = { 0, FLEET_FOLLOW_MS * 1000 };
+
+    fl->ev_follow = event_new(base, -1, EV_PERSIST, on_follow, fl);
+    if (fl->ev_follow == NULL || event_add(fl->ev_follow, &tv) != 0) {
+        return TR_ERR_NOMEM;
+    }
+    return TR_OK;
 }
 
 /* ---- answers ---------------------------------------------------------------

@@ -8,8 +8,10 @@
  *
  * Where the records come from: the local log of __tributary_agents, read
  * with tr_partition_foreach_batch from where the last read stopped (the
- * way the group coordinator replays __consumer_offsets), on demand (each
- * /api/agents answer and each scrape first reads what was appended since).
+ * way the group coordinator replays __consumer_offsets), every 250 ms on
+ * the HTTP listener's event_base and before each /api/agents answer and
+ * scrape; at most 4 MiB of batches per read, so a long replay after a
+ * restart is done in slices and never holds that loop for long.
  * On a single collector that is always the whole topic. In a cluster a
  * collector sees the fleet if it hosts a replica of the topic (created with
  * offsets.topic.replication.factor replicas, like __consumer_offsets);
@@ -42,6 +44,7 @@
 
 #define TR_FLEET_TOPIC "__tributary_agents"
 
+struct event_base;
 struct tr_fleet;
 struct tr_topics;
 
@@ -73,8 +76,13 @@ tr_err_t tr_fleet_ensure_topic(struct tr_topics *topics, char *errbuf,
 size_t tr_fleet_topic_configs(const char *const **keys,
                               const char *const **values);
 
-/* Reads the status records appended since the last call. */
+/*
+ * Reads the status records appended since the last call (at most 4 MiB of
+ * batches; the next call goes on).
+ */
 void tr_fleet_poll(struct tr_fleet *fl);
+/* Polls every 250 ms on 'base' (borrowed, must outlive 'fl'). */
+tr_err_t tr_fleet_follow(struct tr_fleet *fl, struct event_base *base);
 
 /*
  * Applies one status record: 'key' (the host; NULL or empty: malformed),

@@ -544,9 +544,9 @@ render_fleet(struct tr_stats *s, struct evbuffer *out)
                       (double)active);
     tr_metrics_sample(out, "tributary_agents", "state", "silent",
                       (double)silent);
-    tr_metrics_family(out, "tributary_agent_status_skipped_total", "counter",
+    tr_metrics_family(out, "tributary_fleet_skipped_records_total", "counter",
                       "Malformed agent status records skipped.");
-    tr_metrics_sample(out, "tributary_agent_status_skipped_total", NULL, NULL,
+    tr_metrics_sample(out, "tributary_fleet_skipped_records_total", NULL, NULL,
                       (double)tr_fleet_skipped(s->fleet));
 }
 
@@ -619,9 +619,14 @@ tr_err_t
 tr_stats_listen(struct tr_stats *s, struct event_base *base, const char *listen,
                 char *errbuf, size_t errlen)
 {
-    return tr_metrics_new(base, listen, "http.listener", render, checks,
-                          sizeof(checks) / sizeof(checks[0]), s, &s->http,
-                          errbuf, errlen);
+    tr_err_t err = tr_metrics_new(base, listen, "http.listener", render, checks,
+                                  sizeof(checks) / sizeof(checks[0]), s,
+                                  &s->http, errbuf, errlen);
+
+    if (err == TR_OK && (err = tr_fleet_follow(s->fleet, base)) != TR_OK) {
+        snprintf(errbuf, errlen, "out of memory");
+    }
+    return err;
 }
 
 int

@@ -15,6 +15,7 @@ collector serves them at /api/agents.
 - A malformed status record and a tombstone produced by hand: the bad one
   is skipped (the collector keeps serving and counts it), the tombstone
   removes the host.
+- A restarted collector replays the topic and serves the same fleet.
 """
 
 import json
@@ -161,12 +162,20 @@ def body(ws):
     harness.check("ghost" not in by and "ghost2" not in by and "web-1" in by,
                   "malformed status records skipped, web-1 kept")
     _, _, m = get(http, "/metrics")
-    harness.check("tributary_agent_status_skipped_total 3" in m, "three malformed records counted")
+    harness.check("tributary_fleet_skipped_records_total 3" in m, "three malformed records counted")
     agents_["web-1"].stop()
     harness.produce_records(col.broker, TOPIC, [(b"web-1", None)])
     _, by = agents(http)
     harness.check("web-1" not in by and "db-1" in by, "a tombstone forgets web-1")
     agents_["db-1"].stop()
+
+    # A restarted collector replays the topic: db-1 from its last record,
+    # web-1 still forgotten.
+    col.stop()
+    col.restart()
+    _, by = agents(http)
+    harness.check(sorted(by) == ["db-1"] and by["db-1"]["files"][0]["bytes_acked"] == sizes["db-1"][1],
+                  "after a restart the fleet is replayed from the log (%r)" % sorted(by))
     for a in agents_.values():
         a.check_sanitizers()
     col.check_sanitizers()
