@@ -45,6 +45,7 @@ struct fleet_file {
 };
 
 struct agent {
+    size_t size; /* bytes of the record it was parsed from */
     char *host, *version;
     int64_t started_ms, last_seen_ms;
     char *last_error; /* NULL: none */
@@ -63,6 +64,7 @@ struct tr_fleet {
     int64_t silent_after_ms;
     struct agent_list agents;
     size_t nagents;
+    size_t bytes; /* sum of the agents' record sizes (TR_FLEET_MAX_BYTES) */
     int64_t next[FLEET_PARTITIONS_MAX]; /* next offset to read */
     uint64_t skipped, skipped_unwarned;
     int64_t last_warn_ms;
@@ -321,6 +323,39 @@ parse_status(const char *value, size_t len, struct agent *ag)
     return TR_OK;
 }
 
+/*
+ * TR_OK if the 'len' bytes of 'key' are a host name /api/agents can show
+ * (NUL-free, valid UTF-8), TR_ERR_INVALID if not, TR_ERR_NOMEM.
+ */
+static tr_err_t
+check_host(const void *key, size_t len)
+{
+    char host[FLEET_STR_MAX];
+    struct tr_buf b;
+    tr_err_t err;
+
+    if (key == NULL || len == 0 || len >= FLEET_STR_MAX ||
+        memchr(key, '\0', len) != NULL) {
+        return TR_ERR_INVALID;
+    }
+    memcpy(host, key, len);
+    host[len] = '\0';
+    tr_buf_init(&b, FLEET_STR_MAX * 6 + 3);
+    err = tr_json_put_string(&b, host);
+    tr_buf_cleanup(&b);
+    return err;
+}
+
+/* Removes and frees 'ag'. */
+static void
+drop(struct tr_fleet *fl, struct agent *ag)
+{
+    TAILQ_REMOVE(&fl->agents, ag, link);
+    fl->bytes -= ag->size;
+    fl->nagents--;
+    agent_free(ag);
+}
+
 /* The agent called 'host', or the one it would follow (*after), or NULL. */
 static struct agent *
 find(struct tr_fleet *fl, const char *host, struct agent **after)
@@ -349,8 +384,7 @@ tr_fleet_apply(struct tr_fleet *fl, const void *key, size_t key_len,
     struct agent *ag = NULL, *old, *after;
     tr_err_t err = TR_ERR_INVALID;
 
-    if (key == NULL || key_len == 0 || key_len >= FLEET_STR_MAX ||
-        memchr(key, '\0', key_len) != NULL) {
+    if ((err = check_host(key, key_len)) != TR_OK) {
         goto out;
     }
     err = TR_ERR_NOMEM;
@@ -363,9 +397,7 @@ tr_fleet_apply(struct tr_fleet *fl, const void *key, size_t key_len,
     old = find(fl, ag->host, &after);
     if (value == NULL) { /* a tombstone: forget the host */
         if (old != NULL) {
-            TAILQ_REMOVE(&fl->agents, old, link);
-            agent_free(old);
-            fl->nagents--;
+            drop(fl, old);
         }
         err = TR_OK;
         goto out;
@@ -373,7 +405,10 @@ tr_fleet_apply(struct tr_fleet *fl, const void *key, size_t key_len,
     if ((err = parse_status(value, value_len, ag)) != TR_OK) {
         goto out;
     }
-    if (old == NULL && fl->nagents >= TR_FLEET_MAX_AGENTS) {
+    ag->size = value_len;
+    if ((old == NULL && fl->nagents >= TR_FLEET_MAX_AGENTS) ||
+        fl->bytes - (old != NULL ? old->size : 0) + ag->size >
+            TR_FLEET_MAX_BYTES) {
         err = TR_ERR_TOO_LARGE;
         goto out;
     }
@@ -385,8 +420,8 @@ tr_fleet_apply(struct tr_fleet *fl, const void *key, size_t key_len,
             goto out;
         }
         TAILQ_INSERT_AFTER(&fl->agents, old, ag, link);
-        TAILQ_REMOVE(&fl->agents, old, link);
-        agent_free(old);
+        fl->nagents++;
+        drop(fl, old);
     } else if (after != NULL) {
         TAILQ_INSERT_AFTER(&fl->agents, after, ag, link);
         fl->nagents++;
@@ -394,6 +429,7 @@ tr_fleet_apply(struct tr_fleet *fl, const void *key, size_t key_len,
         TAILQ_INSERT_HEAD(&fl->agents, ag, link);
         fl->nagents++;
     }
+    fl->bytes += ag->size;
     ag = NULL;
     err = TR_OK;
 out:
@@ -611,7 +647,10 @@ put_agent(struct tr_buf *b, const struct tr_fleet *fl, const struct agent *ag,
     int64_t behind = 0;
 
     for (size_t i = 0; i < ag->nfiles; i++) {
-        behind += ag->files[i].bytes_behind;
+        /* saturating: the numbers come from the wire */
+        behind = ag->files[i].bytes_behind > INT64_MAX - behind
+                     ? INT64_MAX
+                     : behind + ag->files[i].bytes_behind;
     }
     put_str(b, "{\"host\":", ag->host);
     put_str(b, ",\"version\":", ag->version);

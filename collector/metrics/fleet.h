@@ -50,8 +50,9 @@ struct tr_topics;
 
 /* Bounds on what one collector keeps (more is skipped, with a warning). */
 #define TR_FLEET_MAX_AGENTS 100000
-#define TR_FLEET_MAX_FILES  10000 /* per agent */
-#define TR_FLEET_MAX_INPUTS 1024  /* per agent */
+#define TR_FLEET_MAX_FILES  10000        /* per agent */
+#define TR_FLEET_MAX_INPUTS 1024         /* per agent */
+#define TR_FLEET_MAX_BYTES  (256u << 20) /* status records kept, all hosts */
 
 /*
  * Returns an owned, empty fleet view in *out. 'topics' (borrowed, may be

@@ -214,10 +214,34 @@ test_fleet_malformed_records_change_nothing(void **state)
     assert_int_not_equal(apply(fl, "", good, T0, T0), TR_OK);
     assert_int_not_equal(
         tr_fleet_apply(fl, "a\0b", 3, good, strlen(good), T0, T0), TR_OK);
+    assert_int_not_equal(apply(fl, "h\xff", good, T0, T0), TR_OK);
     after = json(fl, T0);
     assert_string_equal(before, after);
     free(before);
     free(after);
+    tr_fleet_free(fl);
+}
+
+/* Totals saturate: the numbers come from the wire. */
+static void
+test_fleet_bytes_behind_saturates(void **state)
+{
+    static const char huge[] =
+        "{\"version\":\"v\",\"started_ms\":1,\"inputs\":[],\"files\":["
+        "{\"path\":\"a\",\"input\":\"i\",\"bytes_read\":0,"
+        "\"bytes_acked\":0,\"bytes_behind\":9223372036854775807},"
+        "{\"path\":\"b\",\"input\":\"i\",\"bytes_read\":0,"
+        "\"bytes_acked\":0,\"bytes_behind\":9223372036854775807}]}";
+    struct tr_fleet *fl;
+    char *s;
+
+    (void)state;
+    assert_int_equal(tr_fleet_new(NULL, SILENT, &fl), TR_OK);
+    assert_int_equal(apply(fl, "h", huge, T0, T0), TR_OK);
+    s = json(fl, T0);
+    assert_non_null(strstr(s, "\"silent\":false,"
+                              "\"bytes_behind\":9223372036854775807,"));
+    free(s);
     tr_fleet_free(fl);
 }
 
@@ -279,6 +303,7 @@ main(void)
         cmocka_unit_test(test_fleet_clock_and_order),
         cmocka_unit_test(test_fleet_tombstone_forgets),
         cmocka_unit_test(test_fleet_malformed_records_change_nothing),
+        cmocka_unit_test(test_fleet_bytes_behind_saturates),
         cmocka_unit_test(test_fleet_too_many_files),
         cmocka_unit_test(test_fleet_oom),
     };
