@@ -1547,6 +1547,10 @@ render(void *arg, struct evbuffer *out)
         tr_metrics_sample(out, m[i].name, NULL, NULL, m[i].v);
     }
     render_files(a, out);
+    tr_metrics_family(out, "tributary_agent_build_info", "gauge",
+                      "Always 1; the agent's version in the label.");
+    tr_metrics_sample(out, "tributary_agent_build_info", "version",
+                      PACKAGE_VERSION, 1);
     int deleted = 0;
     TAILQ_FOREACH(f, &a->open, open) {
         deleted += f->deleted;
