@@ -218,8 +218,10 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         if (count >= 0) {
             return count;
         }
-        /* The agents' status topic is internal: created whatever the
-         * auto-creation setting, compacted (metrics/fleet.h). */
+        /*
+         * The agents' status topic is internal: created whatever the
+         * auto-creation setting, compacted (metrics/fleet.h).
+         */
         int fleet = strcmp(name, TR_FLEET_TOPIC) == 0;
         const char *const *fkeys = NULL, *const *fvalues = NULL;
         size_t nf = fleet ? tr_fleet_topic_configs(&fkeys, &fvalues) : 0;

@@ -104,6 +104,8 @@ tr_fleet_ensure_topic(struct tr_topics *topics, char *errbuf, size_t errlen)
     if (err == TR_OK) {
         tr_log_info("created %s (compacted) for the agents' status records",
                     TR_FLEET_TOPIC);
+    } else if (err != TR_ERR_EXISTS && err != TR_ERR_CONFIG) {
+        snprintf(errbuf, errlen, "%s", tr_err_str(err));
     }
     return err == TR_ERR_EXISTS ? TR_OK : err;
 }
