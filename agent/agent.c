@@ -25,6 +25,7 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -33,6 +34,7 @@
 
 #include "alloc.h"
 #include "batch.h"
+#include "build-config.h"
 #include "clock.h"
 #include "crc32c.h"
 #include "inflight.h"
@@ -41,6 +43,7 @@
 #include "parse.h"
 #include "registry.h"
 #include "ship.h"
+#include "status.h"
 #include "tail.h"
 #include "watch.h"
 
@@ -55,6 +58,13 @@
 #define TURN_BYTES     (8u << 20) /* bytes read per loop turn, all files */
 #define MAX_HEADERS    64
 #define OFFSET_STR_MAX 24
+/*
+ * Per-file metric series (label path) are capped: files past this many
+ * are summed under path="__other__", so a host tailing thousands of files
+ * cannot flood the scrape.
+ */
+#define FILE_SERIES_MAX 200
+#define LAST_ERROR_MAX  256
 /*
  * Registry saves are spaced by at least this many times the duration of
  * the previous save, so its fsyncs take at most about a fifth of the loop
@@ -128,7 +138,9 @@ struct file {
     uint64_t copy_of_dev, copy_of_ino;
     /* The last prefix asked about by the journal's skip check (ship.h). */
     uint32_t pfx_len, pfx_crc;
-    int pfx_ok; /* -1: not asked yet */
+    int pfx_ok;          /* -1: not asked yet */
+    int64_t last_ack_ms; /* wall clock of the last acknowledgement (0: none) */
+    uint64_t acked_seen; /* q->committed when last counted in bytes_acked */
     TAILQ_ENTRY(file) all, ready, open;
     struct file *path_next, *id_next;
 };
@@ -140,6 +152,7 @@ struct counters {
     uint64_t rotations, truncations, inode_reuse, files_deleted;
     uint64_t open_errors, read_errors, registry_writes, registry_errors;
     uint64_t registry_write_us, copies;
+    uint64_t bytes_acked;     /* committed positions' advances, all files */
     uint64_t acked_unsaved;   /* acknowledged since the last registry write */
     uint64_t save_window_max; /* largest acked_unsaved a write covered */
 };
@@ -152,6 +165,11 @@ struct tr_agent {
     struct tr_watch *watch;
     struct tr_ship *ship;
     struct tr_metrics *metrics;
+    struct tr_status *status; /* status records (NULL: off) */
+    int64_t started_ms;       /* wall clock */
+    /* The last error worth an operator's eye, for the status record. */
+    char last_error[LAST_ERROR_MAX];
+    int64_t last_error_ms;
     struct tr_registry *startup_reg; /* positions from the last run */
     /*
      * Unclaimed entries of startup_reg are kept (and saved) until then: a
@@ -188,6 +206,24 @@ struct tr_agent {
     struct file *cur;
     char offset_str[OFFSET_STR_MAX];
 };
+
+/*
+ * Remembers an error for the status record (status.h): the last one is
+ * reported with its time until a newer one replaces it. The caller logs it.
+ */
+static void note_error(struct tr_agent *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+note_error(struct tr_agent *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
+    va_end(ap);
+    a->last_error_ms = tr_clock_wall_ms();
+}
 
 /* ---- lookup tables ---------------------------------------------------- */
 
@@ -364,6 +400,7 @@ new_queue(struct file *f, uint64_t offset)
         }
     }
     tr_inflight_queue_init(f->q, offset, f);
+    f->acked_seen = offset;
     return TR_OK;
 }
 
@@ -717,6 +754,7 @@ open_file(struct tr_agent *a, struct file *f)
     if (fd < 0) {
         if (errno != ENOENT) {
             a->c.open_errors++;
+            note_error(a, "open %s: %s", f->path, strerror(errno));
             tr_log_warn("open %s: %s", f->path, strerror(errno));
         }
         mark_gone(a, f);
@@ -875,6 +913,7 @@ read_file(struct tr_agent *a, struct file *f, size_t *budget)
     if (got < 0) {
         if (errno != EINTR && errno != EAGAIN) {
             a->c.read_errors++;
+            note_error(a, "read %s: %s", f->path, strerror(errno));
             tr_log_warn("read %s: %s", f->path, strerror(errno));
         }
         return 0;
@@ -1278,6 +1317,12 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     if (blocked && now - a->blocked_since_ms >= 10000 &&
         now - a->last_block_warn_ms >= 60000) {
         a->last_block_warn_ms = now;
+        note_error(a,
+                   "reading paused: %zu records in flight to %s not "
+                   "acknowledged%s",
+                   tr_ship_pending(a->ship), a->conf->brokers,
+                   tr_ship_connected(a->ship) ? ""
+                                              : " (collector unreachable)");
         tr_log_warn("reading paused for %lld s: %zu records (%zu bytes) in "
                     "flight to %s are not acknowledged%s; the files are the "
                     "buffer, retrying with backoff",
@@ -1458,7 +1503,14 @@ on_done(void *arg, struct tr_inflight_queue *q, int ok)
         return;
     }
     if (ok) {
+        struct file *f = q->owner;
+
         want_save(a); /* q->committed may have advanced */
+        f->last_ack_ms = tr_clock_wall_ms();
+        if (q->committed > f->acked_seen) {
+            a->c.bytes_acked += q->committed - f->acked_seen;
+        }
+        f->acked_seen = q->committed;
     }
     if (!a->stopping && !TAILQ_EMPTY(&a->ready) && !tr_ship_blocked(a->ship)) {
         schedule(a);
@@ -1467,18 +1519,84 @@ on_done(void *arg, struct tr_inflight_queue *q, int ok)
 
 /* ---- metrics ------------------------------------------------------------- */
 
+/* Bytes of 'f' not yet acknowledged: its size minus its saved position. */
+static uint64_t
+file_behind(const struct file *f)
+{
+    return f->size_seen > f->q->committed ? f->size_seen - f->q->committed : 0;
+}
+
+/*
+ * The per-file series: bytes behind and the last acknowledgement time,
+ * labelled by path for the first FILE_SERIES_MAX files; the rest are
+ * summed (bytes) or maximised (time) under path="__other__". The total
+ * bytes behind has no label.
+ */
+static void
+render_files(struct tr_agent *a, struct evbuffer *out)
+{
+    static const char *const lag = "tributary_agent_file_lag_bytes";
+    static const char *const ack =
+        "tributary_agent_file_last_ack_timestamp_seconds";
+    uint64_t total = 0, other = 0;
+    int64_t other_ack = 0;
+    size_t n = 0;
+    struct file *f;
+
+    tr_metrics_family(out, "tributary_agent_lag_bytes", "gauge",
+                      "Bytes of all tracked files not yet acknowledged.");
+    TAILQ_FOREACH(f, &a->all, all) {
+        total += file_behind(f);
+    }
+    tr_metrics_sample(out, "tributary_agent_lag_bytes", NULL, NULL,
+                      (double)total);
+    tr_metrics_family(out, lag, "gauge",
+                      "Bytes of each tracked file not yet acknowledged (size "
+                      "minus acknowledged position).");
+    TAILQ_FOREACH(f, &a->all, all) {
+        if (n++ < FILE_SERIES_MAX) {
+            tr_metrics_sample(out, lag, "path", f->path,
+                              (double)file_behind(f));
+        } else {
+            other += file_behind(f);
+        }
+    }
+    if (n > FILE_SERIES_MAX) {
+        tr_metrics_sample(out, lag, "path", "__other__", (double)other);
+    }
+    tr_metrics_family(out, ack, "gauge",
+                      "When the collector last acknowledged lines of each "
+                      "tracked file (Unix seconds; 0: not yet).");
+    n = 0;
+    TAILQ_FOREACH(f, &a->all, all) {
+        if (n++ < FILE_SERIES_MAX) {
+            tr_metrics_sample(out, ack, "path", f->path,
+                              (double)f->last_ack_ms / 1e3);
+        } else if (f->last_ack_ms > other_ack) {
+            other_ack = f->last_ack_ms;
+        }
+    }
+    if (n > FILE_SERIES_MAX) {
+        tr_metrics_sample(out, ack, "path", "__other__",
+                          (double)other_ack / 1e3);
+    }
+}
+
 static void
 render(void *arg, struct evbuffer *out)
 {
     struct tr_agent *a = arg;
     struct tr_ship_stats ss;
+    uint64_t st_sent, st_failed;
     struct file *f;
 
     tr_ship_stats(a->ship, &ss);
+    tr_status_counts(a->status, &st_sent, &st_failed);
     /* clang-format off */
     const struct { const char *name, *type, *help; double v; } m[] = {
         { "tributary_agent_lines_read_total", "counter", "Lines (or events) read and sent.", (double)a->c.lines_read },
         { "tributary_agent_bytes_read_total", "counter", "Bytes of those lines.", (double)a->c.bytes_read },
+        { "tributary_agent_acked_bytes_total", "counter", "Bytes of the files whose lines the collector acknowledged (advances of the saved positions).", (double)a->c.bytes_acked },
         { "tributary_agent_lines_dropped_total", "counter", "Lines dropped by include_lines/exclude_lines.", (double)a->c.lines_dropped },
         { "tributary_agent_lines_truncated_total", "counter", "Lines or events cut at max_line_bytes/multiline_max_bytes.", (double)a->c.lines_truncated },
         { "tributary_agent_records_sent_total", "counter", "Records handed to the producer.", (double)ss.sent },
@@ -1509,20 +1627,20 @@ render(void *arg, struct evbuffer *out)
         { "tributary_agent_paused", "gauge", "1 while reading is paused by backpressure.", (double)tr_ship_blocked(a->ship) },
         { "tributary_agent_connected", "gauge", "1 while a collector connection is up.", (double)tr_ship_connected(a->ship) },
         { "tributary_agent_inotify_overflows_total", "counter", "inotify queue overflows (each forces a rescan).", (double)tr_watch_overflows(a->watch) },
+        { "tributary_agent_status_records_total", "counter", "Status records delivered to status_topic.", (double)st_sent },
+        { "tributary_agent_status_errors_total", "counter", "Status records that could not be delivered.", (double)st_failed },
+        { "tributary_agent_start_time_seconds", "gauge", "Start time of the agent (Unix seconds).", (double)a->started_ms / 1e3 },
     };
     /* clang-format on */
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
         tr_metrics_family(out, m[i].name, m[i].type, m[i].help);
         tr_metrics_sample(out, m[i].name, NULL, NULL, m[i].v);
     }
-    tr_metrics_family(out, "tributary_agent_file_bytes_behind", "gauge",
-                      "Bytes of each file not yet acknowledged.");
-    TAILQ_FOREACH(f, &a->all, all) {
-        uint64_t behind =
-            f->size_seen > f->q->committed ? f->size_seen - f->q->committed : 0;
-        tr_metrics_sample(out, "tributary_agent_file_bytes_behind", "path",
-                          f->path, (double)behind);
-    }
+    render_files(a, out);
+    tr_metrics_family(out, "tributary_agent_build_info", "gauge",
+                      "Always 1; the agent's version in the label.");
+    tr_metrics_sample(out, "tributary_agent_build_info", "version",
+                      PACKAGE_VERSION, 1);
     int deleted = 0;
     TAILQ_FOREACH(f, &a->open, open) {
         deleted += f->deleted;
@@ -1553,8 +1671,32 @@ health(void *arg, struct evbuffer *out)
     return 1;
 }
 
-static const struct tr_metrics_check health_checks[] = { { "/health",
-                                                           health } };
+static const struct tr_metrics_check health_checks[] = {
+    { "/health", health, NULL },
+};
+
+/* ---- status records ------------------------------------------------------ */
+
+/* tr_status_fill_cb: the agent and its files, for one status record. */
+static void
+status_fill(void *arg, struct tr_status_agent *ag, struct tr_status_doc *doc)
+{
+    struct tr_agent *a = arg;
+    struct file *f;
+
+    ag->host = a->conf->host;
+    ag->version = PACKAGE_VERSION;
+    ag->started_ms = a->started_ms;
+    ag->last_error = a->last_error_ms != 0 ? a->last_error : NULL;
+    ag->last_error_ms = a->last_error_ms;
+    ag->conf = a->conf;
+    TAILQ_FOREACH(f, &a->all, all) {
+        struct tr_status_file sf = { f->path,      f->in->conf->name,
+                                     f->read_off,  f->q->committed,
+                                     f->size_seen, f->last_ack_ms };
+        tr_status_doc_file(doc, &sf);
+    }
+}
 
 /* ---- setup -----------------------------------------------------------------
  */
@@ -1653,6 +1795,7 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
     a->base = base;
     a->conf = conf;
     a->registry_ok = 1;
+    a->started_ms = tr_clock_wall_ms();
     TAILQ_INIT(&a->all);
     TAILQ_INIT(&a->ready);
     TAILQ_INIT(&a->open);
@@ -1693,6 +1836,12 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
     a->ev_work = event_new(base, -1, 0, on_work, a);
     if (a->ev_work == NULL) {
         err = TR_ERR_NOMEM;
+        goto out;
+    }
+    /* A producer of its own: never in the journal, never in the way. */
+    if ((err = tr_status_new(base, conf, status_fill, a, &a->status)) !=
+        TR_OK) {
+        snprintf(errbuf, errlen, "status records: %s", tr_err_str(err));
         goto out;
     }
     if ((err = add_timer(a, &a->ev_tick, TICK_MS, on_tick)) != TR_OK) {
@@ -1822,6 +1971,7 @@ tr_agent_save(struct tr_agent *a)
     if (err != TR_OK) {
         a->dirty = 1;
         a->c.registry_errors++;
+        note_error(a, "registry: %s", errbuf);
         if (a->registry_ok) {
             tr_log_error("registry: %s", errbuf);
         }
@@ -1939,6 +2089,7 @@ tr_agent_free(struct tr_agent *a)
         return;
     }
     tr_metrics_free(a->metrics);
+    tr_status_free(a->status);
     /* The producer reports what is left; queues and files are still alive. */
     tr_ship_free(a->ship);
     tr_watch_free(a->watch);

@@ -54,6 +54,8 @@ static const struct opt agent_opts[] = {
     { "read_chunk_bytes", OPT_SIZE, "256k", A(read_chunk_bytes), 4096, 64 << 20, "Bytes read from one file per turn before the next file gets its turn." },
     { "max_inflight_records", OPT_INT, "100000", A(max_inflight_records), 1, 10000000, "Bound on records sent but not yet acknowledged." },
     { "fingerprint_bytes", OPT_SIZE, "1024", A(fingerprint_bytes), 16, 65536, "Bytes at the start of a file whose CRC, with device and inode, identifies it." },
+    { "status_interval_ms", OPT_MS, "5000", A(status_interval_ms), 0, 3600000, "How often the agent publishes its status record (inputs, files, bytes behind, last error) to status_topic, keyed by host, for the collector's fleet view; 0: never. Changes need a restart." },
+    { "status_topic", OPT_STR, "__tributary_agents", A(status_topic), 0, 0, "Topic of the status records; the collector creates __tributary_agents compacted and reads only that one." },
     { NULL, 0, NULL, 0, 0, 0, NULL },
 };
 
@@ -484,6 +486,13 @@ finish(struct tr_agent_conf *conf, const char *name, char *errbuf,
         }
     }
     null_if_empty(&conf->metrics_listen);
+    if (conf->status_interval_ms > 0 && conf->status_topic[0] == '\0') {
+        snprintf(errbuf, errlen,
+                 "%s: [agent] status_topic is empty (status_interval_ms = 0 "
+                 "turns the status records off)",
+                 name);
+        return TR_ERR_CONFIG;
+    }
     if (conf->host != NULL && conf->host[0] == '\0') {
         char h[256];
         if (gethostname(h, sizeof(h)) != 0) {

@@ -73,6 +73,8 @@ struct tr_agent_conf {
     int64_t read_chunk_bytes;
     int64_t max_inflight_records;
     int64_t fingerprint_bytes;
+    int64_t status_interval_ms; /* 0: no status records (status.h) */
+    char *status_topic;
     /* [output] */
     char *brokers;
     char *client_id;

@@ -427,6 +427,11 @@ static const struct opt opts[] = {
       "what the user may DESCRIBE), none, or auto (basic when a listener "
       "is SASL_PLAINTEXT or SASL_SSL). /metrics, /healthz and /readyz "
       "stay open." },
+    { "agents.silent.after.ms", OPT_INT64, "30000",
+      F(agents_silent_after_ms), 1000, INT64_MAX, NULL, 0,
+      "An agent whose last status record (in __tributary_agents) is older "
+      "than this is shown as silent in /api/agents and the tributary_agents "
+      "metric." },
 };
 /* clang-format on */
 

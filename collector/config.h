@@ -60,6 +60,7 @@ struct tr_broker_config {
     char *log_level;                          /* tributary.log.level, "info" */
     char *http_listener; /* http.listener, "127.0.0.1:9644"; "": off */
     char *http_auth;     /* http.auth: "auto", "basic" or "none" */
+    int64_t agents_silent_after_ms; /* agents.silent.after.ms, 30000 */
     /* Transactions (txn/coordinator.h) */
     int32_t transaction_state_log_num_partitions;     /* 50 */
     int32_t transaction_state_log_replication_factor; /* 3 */

@@ -44,6 +44,7 @@
 #include "coordinator.h"
 #include "credentials.h"
 #include "dynconf.h"
+#include "fleet.h"
 #include "groups.h"
 #include "log.h"
 #include "logring.h"
@@ -1023,6 +1024,11 @@ main(int argc, char **argv)
     if (err != TR_OK) {
         tr_log_error("consumer groups: %s", errbuf);
         goto out;
+    }
+    /* The agents' status records (metrics/fleet.h); a cluster: meta.c. */
+    if (cfg.zookeeper_connect == NULL &&
+        tr_fleet_ensure_topic(topics, errbuf, sizeof(errbuf)) != TR_OK) {
+        tr_log_warn("cannot create %s: %s", TR_FLEET_TOPIC, errbuf);
     }
 
     memset(&broker, 0, sizeof(broker));

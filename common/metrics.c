@@ -85,7 +85,10 @@ on_request(struct evhttp_request *req, void *arg)
     }
     for (i = 0; i < m->nchecks; i++) {
         if (strcmp(path, m->checks[i].path) == 0) {
-            evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+            evhttp_add_header(h, "Content-Type",
+                              m->checks[i].content_type != NULL
+                                  ? m->checks[i].content_type
+                                  : "text/plain; charset=utf-8");
             int ok = m->checks[i].cb(m->arg, out);
             evhttp_send_reply(req, ok ? HTTP_OK : 503,
                               ok ? "OK" : "Service Unavailable", out);

@@ -35,10 +35,15 @@ typedef void tr_metrics_render_cb(void *arg, struct evbuffer *out);
 /* Returns 1 when the check passes; writes a one-line reason into 'out'. */
 typedef int tr_metrics_health_cb(void *arg, struct evbuffer *out);
 
-/* A check path served besides /metrics. */
+/*
+ * A check path served besides /metrics; also the way to serve a small
+ * read-only JSON document (content_type "application/json", the callback
+ * returning 1).
+ */
 struct tr_metrics_check {
     const char *path; /* "/healthz" */
     tr_metrics_health_cb *cb;
+    const char *content_type; /* NULL: text/plain; charset=utf-8 */
 };
 
 /*

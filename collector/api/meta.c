@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "fleet.h"
 #include "log.h"
 #include "plimits.h"
 #include "topics.h"
@@ -217,7 +218,15 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         if (count >= 0) {
             return count;
         }
-        if (!allow_create || !cfg->auto_create_topics) {
+        /*
+         * The agents' status topic is internal: created whatever the
+         * auto-creation setting, compacted (metrics/fleet.h).
+         */
+        int fleet = strcmp(name, TR_FLEET_TOPIC) == 0;
+        const char *const *fkeys = NULL, *const *fvalues = NULL;
+        size_t nf = fleet ? tr_fleet_topic_configs(&fkeys, &fvalues) : 0;
+
+        if (!allow_create || (!cfg->auto_create_topics && !fleet)) {
             *kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             return -1;
         }
@@ -228,12 +237,19 @@ resolve_topic(struct tr_request *req, const char *name, int allow_create,
         if (!auto_create_allowed(req, name, kerr)) {
             return -1;
         }
-        ck =
-            tr_cluster_create_topic(c, name, cfg->num_partitions,
-                                    strncmp(name, "__consumer_offsets", 18) == 0
-                                        ? cfg->offsets_topic_replication_factor
-                                        : cfg->default_replication_factor,
-                                    NULL, NULL, 0, errbuf, sizeof(errbuf));
+        int32_t rf = fleet || strncmp(name, "__consumer_offsets", 18) == 0
+                         ? cfg->offsets_topic_replication_factor
+                         : cfg->default_replication_factor;
+        if (fleet) {
+            struct tr_broker_info *bs = NULL;
+            size_t live = tr_cluster_brokers(c, &bs);
+
+            tr_free(bs);
+            rf = (size_t)rf > live && live > 0 ? (int32_t)live : rf;
+        }
+        ck = tr_cluster_create_topic(c, name, fleet ? 1 : cfg->num_partitions,
+                                     rf, fkeys, fvalues, nf, errbuf,
+                                     sizeof(errbuf));
         if (ck != TR_KERR_NONE) {
             tr_limits_release(req->broker->limits, TR_LIMIT_TOPICS, name);
         }

@@ -17,6 +17,7 @@
 #include "broker.h"
 #include "build-config.h"
 #include "clock.h"
+#include "fleet.h"
 #include "groups.h"
 #include "metrics.h"
 #include "partition.h"
@@ -40,6 +41,7 @@ struct tr_stats {
     atomic_uint_least64_t connections_opened;
     atomic_uint_least64_t isr_shrinks, isr_expands;
     atomic_int_least64_t connections;
+    struct tr_fleet *fleet; /* the agents (fleet.h); main thread only */
 };
 
 tr_err_t
@@ -51,6 +53,11 @@ tr_stats_new(struct tr_broker *broker, struct tr_stats **out)
         return TR_ERR_NOMEM;
     }
     s->broker = broker;
+    if (tr_fleet_new(broker->topics, broker->cfg->agents_silent_after_ms,
+                     &s->fleet) != TR_OK) {
+        tr_free(s);
+        return TR_ERR_NOMEM;
+    }
     *out = s;
     return TR_OK;
 }
@@ -62,6 +69,7 @@ tr_stats_free(struct tr_stats *s)
         return;
     }
     tr_metrics_free(s->http);
+    tr_fleet_free(s->fleet);
     tr_free(s);
 }
 
@@ -572,6 +580,27 @@ render_groups(struct tr_stats *s, struct evbuffer *out)
     (void)tr_stats_group_lags(s->broker, tr_clock_wall_ms(), render_group, out);
 }
 
+/* The agents that report here (fleet.h), active and silent. */
+static void
+render_fleet(struct tr_stats *s, struct evbuffer *out)
+{
+    size_t active, silent;
+
+    tr_fleet_poll(s->fleet);
+    tr_fleet_counts(s->fleet, tr_clock_wall_ms(), &active, &silent);
+    tr_metrics_family(out, "tributary_agents", "gauge",
+                      "Agents known from their status records, by state "
+                      "(silent: not heard from for agents.silent.after.ms).");
+    tr_metrics_sample(out, "tributary_agents", "state", "active",
+                      (double)active);
+    tr_metrics_sample(out, "tributary_agents", "state", "silent",
+                      (double)silent);
+    tr_metrics_family(out, "tributary_fleet_skipped_records_total", "counter",
+                      "Malformed agent status records skipped.");
+    tr_metrics_sample(out, "tributary_fleet_skipped_records_total", NULL, NULL,
+                      (double)tr_fleet_skipped(s->fleet));
+}
+
 static void
 render(void *arg, struct evbuffer *out)
 {
@@ -581,6 +610,7 @@ render(void *arg, struct evbuffer *out)
     render_requests(s, out);
     render_logs(s, out);
     render_groups(s, out);
+    render_fleet(s, out);
     tr_metrics_family(out, "tributary_ready", "gauge",
                       "1 once the collector serves (as /readyz).");
     tr_metrics_sample(out, "tributary_ready", NULL, NULL,
@@ -611,18 +641,43 @@ readyz(void *arg, struct evbuffer *out)
     return 1;
 }
 
+/* /api/agents: the fleet view as JSON (fleet.h, docs/operations.md). */
+static int
+api_agents(void *arg, struct evbuffer *out)
+{
+    struct tr_stats *s = arg;
+    struct tr_buf b;
+
+    tr_buf_init(&b, SIZE_MAX);
+    tr_fleet_poll(s->fleet);
+    if (tr_fleet_json(s->fleet, tr_clock_wall_ms(), &b) != TR_OK) {
+        tr_buf_cleanup(&b);
+        evbuffer_add_printf(out, "{\"error\":\"out of memory\"}\n");
+        return 0;
+    }
+    evbuffer_add(out, tr_buf_data(&b), tr_buf_len(&b));
+    tr_buf_cleanup(&b);
+    return 1;
+}
+
 static const struct tr_metrics_check checks[] = {
-    { "/healthz", healthz },
-    { "/readyz", readyz },
+    { "/healthz", healthz, NULL },
+    { "/readyz", readyz, NULL },
+    { "/api/agents", api_agents, "application/json" },
 };
 
 tr_err_t
 tr_stats_listen(struct tr_stats *s, struct event_base *base, const char *listen,
                 char *errbuf, size_t errlen)
 {
-    return tr_metrics_new(base, listen, "http.listener", render, checks,
-                          sizeof(checks) / sizeof(checks[0]), s, &s->http,
-                          errbuf, errlen);
+    tr_err_t err = tr_metrics_new(base, listen, "http.listener", render, checks,
+                                  sizeof(checks) / sizeof(checks[0]), s,
+                                  &s->http, errbuf, errlen);
+
+    if (err == TR_OK && (err = tr_fleet_follow(s->fleet, base)) != TR_OK) {
+        snprintf(errbuf, errlen, "out of memory");
+    }
+    return err;
 }
 
 int

@@ -68,7 +68,7 @@ field.env = test
 
     body_ = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read().decode()
     harness.check("tributary_agent_records_acked_total 900" in body_, "metrics count acknowledged records")
-    harness.check("tributary_agent_file_bytes_behind{path=" in body_, "metrics have per-file lag")
+    harness.check("tributary_agent_file_lag_bytes{path=" in body_, "metrics have per-file lag")
     health = urllib.request.urlopen("http://127.0.0.1:%d/health" % mport, timeout=10)
     harness.check(health.status == 200, "health is ok")
 
