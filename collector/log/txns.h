@@ -9,8 +9,9 @@
  * the producer has none open) and every marker (tr_txns_end). From it come
  * the last stable offset (LSO): no offset at or above the first offset of
  * an open transaction, or of one whose marker is not yet below the high
- * watermark, is stable, so read_committed consumers stop below it; and, for a fetch, the aborted transactions whose data lies in the
- * range returned, which the client needs to drop that data.
+ * watermark, is stable, so read_committed consumers stop below it; and, for a
+ * fetch, the aborted transactions whose data lies in the range returned, which
+ * the client needs to drop that data.
  *
  * An aborted-index entry is Kafka's AbortedTxn:
  *
