@@ -74,7 +74,7 @@ test_packages=(
     clang-14 libclang-rt-14-dev openssl
     debhelper lintian
     prometheus
-    chromium
+    chromium curl
 )
 if [ "$tests" = yes ]; then
     packages+=("${test_packages[@]}")

@@ -211,6 +211,13 @@ def check_api(c, port):
           and cl["partitions"] == sum(len(x["partitions"]) for x in topics.values())
           and cl["under_replicated_partitions"] == 0 and cl["offline_partitions"] == 0,
           "/api/cluster counts: %s" % cl)
+    # What an operator types: curl gets the same document.
+    r = subprocess.run(["curl", "-sS", "-f", "http://127.0.0.1:%d/api/groups" % port],
+                       capture_output=True, timeout=30)
+    check(r.returncode == 0, "curl /api/groups: exit %d %s" % (r.returncode, r.stderr[-300:]))
+    by_curl = {x["group_id"]: x for x in json.loads(r.stdout)["groups"]}
+    check(by_curl.get(GROUP, {}).get("lag") == sum(want_lags),
+          "curl /api/groups: lag of %s is %s" % (GROUP, by_curl.get(GROUP, {}).get("lag")))
     errors = api(port, "/api/errors")
     check(isinstance(errors["errors"], list) and errors["total"] >= len(errors["errors"]),
           "/api/errors: %s" % errors)
