@@ -298,10 +298,11 @@ static const struct opt opts[] = {
       0, INT32_MAX - 1, NULL, 0,
       "Highest broker.id a cluster member may be given; broker.id=-1 gets "
       "a generated id above it." },
-    { "min.insync.replicas", OPT_INT32, "1", F(min_insync_replicas), 1,
+    { "min.insync.replicas", OPT_INT32, "1", L(min_insync_replicas), 1,
       TR_MAX_REPLICAS_CFG, NULL, 0,
       "acks=all produce needs this many in-sync replicas, else "
-      "NOT_ENOUGH_REPLICAS." },
+      "NOT_ENOUGH_REPLICAS (the default of the topic config of that "
+      "name)." },
     { "replica.lag.time.max.ms", OPT_INT64, "30000",
       F(replica_lag_time_max_ms), 100, INT64_MAX, NULL, 0,
       "A follower not caught up for this long leaves the ISR." },

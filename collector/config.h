@@ -75,7 +75,6 @@ struct tr_broker_config {
     int64_t zookeeper_connection_timeout_ms; /* 18000 */
     char *broker_rack;                       /* NULL */
     int32_t reserved_broker_max_id;          /* 1000 */
-    int32_t min_insync_replicas;             /* 1 */
     int64_t replica_lag_time_max_ms;         /* 30000 */
     int32_t replica_fetch_max_bytes;         /* 1048576 */
     int32_t replica_fetch_wait_max_ms;       /* 500 */

@@ -364,6 +364,37 @@ https_bev(struct event_base *base, void *arg)
  * taken (say, by another collector on the host) only warns, and the
  * collector runs without metrics; a listener set explicitly must bind.
  */
+#ifdef HAVE_ZOOKEEPER
+/*
+ * Tells the other collectors where this one's HTTP listener answers (for
+ * their consoles): the listener's host, or the advertised host when it
+ * listens on every address, and the port it got.
+ */
+static void
+publish_http(struct tr_broker *broker, const char *listen, int port, int https)
+{
+    char host[256], addr[300];
+    const char *colon;
+
+    if (strncmp(listen, "https://", 8) == 0) {
+        listen += 8;
+    } else if (strncmp(listen, "http://", 7) == 0) {
+        listen += 7;
+    }
+    colon = strrchr(listen, ':');
+    size_t hlen = colon != NULL ? (size_t)(colon - listen) : 0;
+
+    snprintf(host, sizeof(host), "%.*s", (int)hlen, listen);
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
+        strcmp(host, "[::]") == 0 || strcmp(host, "::") == 0) {
+        snprintf(host, sizeof(host), "%s", broker->advertised_host);
+    }
+    snprintf(addr, sizeof(addr), "%s%s:%d", https ? "https://" : "", host,
+             port);
+    tr_cluster_set_http(broker->cluster, addr);
+}
+#endif
+
 static tr_err_t
 start_http(struct tr_broker *broker, struct event_base *base,
            struct tr_logring *errors, struct tr_stats **stats,
@@ -1212,6 +1243,10 @@ main(int argc, char **argv)
             goto out;
         }
         broker.cluster = cluster;
+        if (stats != NULL) {
+            publish_http(&broker, cfg.http_listener, tr_stats_port(stats),
+                         http_tls != NULL);
+        }
         ticker.broker = &broker;
         if (txn != NULL && pthread_create(&ticker.thread, NULL, txn_ticker_main,
                                           &ticker) == 0) {

@@ -191,16 +191,28 @@ int16_t
 tr_cluster_check_produce(struct tr_cluster *c, const char *topic,
                          int32_t partition, int acks_all, int32_t *epoch)
 {
+    int32_t min_isr = c->cfg->log.min_insync_replicas;
     struct entry *e;
     int16_t kerr;
 
+    if (acks_all) {
+        /* The topic's min.insync.replicas (the broker's is its default). */
+        struct tr_partition *part =
+            tr_topics_partition(c->broker->topics, topic, partition);
+        if (part != NULL) {
+            struct tr_log_config lc;
+            tr_partition_config(part, &lc);
+            min_isr = lc.min_insync_replicas;
+            tr_partition_unref(part);
+        }
+    }
     pthread_mutex_lock(&c->lock);
     e = find_entry(c, topic, partition);
     if (e == NULL) {
         kerr = TR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else if (e->role != ROLE_LEADER) {
         kerr = TR_KERR_NOT_LEADER_OR_FOLLOWER;
-    } else if (acks_all && e->st.nisr < c->cfg->min_insync_replicas) {
+    } else if (acks_all && e->st.nisr < min_isr) {
         kerr = TR_KERR_NOT_ENOUGH_REPLICAS;
     } else {
         kerr = TR_KERR_NONE;
@@ -609,6 +621,89 @@ registration_json(struct tr_cluster *c, struct tr_buf *b)
     put_text(b, ",\"features\":{}}");
 }
 
+/*
+ * Publishes where this collector's HTTP listener answers, for the other
+ * collectors' consoles (tr_cluster_http_peers): the ephemeral
+ * /tributary/http/<id> holds "host:port". Cluster thread.
+ */
+static void
+publish_http(struct tr_cluster *c)
+{
+    char path[64], addr[sizeof(c->http_addr)];
+    tr_err_t err;
+
+    pthread_mutex_lock(&c->qlock);
+    snprintf(addr, sizeof(addr), "%s", c->http_addr);
+    pthread_mutex_unlock(&c->qlock);
+    if (addr[0] == '\0') {
+        return;
+    }
+    snprintf(path, sizeof(path), TR_CLUSTER_HTTP_PATH "/%d", (int)c->id);
+    (void)tr_zk_ensure_path(c->zk, TR_CLUSTER_HTTP_PATH);
+    err =
+        tr_zk_create(c->zk, path, addr, strlen(addr), TR_ZK_EPHEMERAL, NULL, 0);
+    if (err == TR_ERR_EXISTS) {
+        /* Ours from this session (set again), or a lingering one. */
+        (void)tr_zk_delete(c->zk, path, -1);
+        err = tr_zk_create(c->zk, path, addr, strlen(addr), TR_ZK_EPHEMERAL,
+                           NULL, 0);
+    }
+    if (err != TR_OK) {
+        tr_log_warn("cluster: cannot publish the HTTP listener at %s: %s", path,
+                    tr_err_str(err));
+    }
+}
+
+void
+tr_cluster_set_http(struct tr_cluster *c, const char *addr)
+{
+    pthread_mutex_lock(&c->qlock);
+    snprintf(c->http_addr, sizeof(c->http_addr), "%s", addr);
+    c->q_http = 1;
+    pthread_mutex_unlock(&c->qlock);
+    tr_cluster_wake(c);
+}
+
+size_t
+tr_cluster_http_peers(struct tr_cluster *c, struct tr_cluster_http_peer **out)
+{
+    char **names = NULL, *data = NULL, path[128];
+    size_t i, len, got = 0;
+    int n = 0;
+
+    *out = NULL;
+    if (tr_zk_children(c->zk, TR_CLUSTER_HTTP_PATH, 0, &names, &n) != TR_OK) {
+        return 0;
+    }
+    *out = n > 0 ? tr_calloc((size_t)n, sizeof(**out)) : NULL;
+    for (i = 0; i < (size_t)n && *out != NULL; i++) {
+        struct tr_cluster_http_peer *p = &(*out)[got];
+        char *end;
+        long id = strtol(names[i], &end, 10);
+
+        if (*end != '\0' || id < 0 || id > INT32_MAX) {
+            continue;
+        }
+        snprintf(path, sizeof(path), TR_CLUSTER_HTTP_PATH "/%s", names[i]);
+        if (tr_zk_get(c->zk, path, 0, &data, &len, NULL) != TR_OK) {
+            continue;
+        }
+        if (len > 0 && len < sizeof(p->addr)) {
+            memcpy(p->addr, data, len);
+            p->addr[len] = '\0';
+            p->id = (int32_t)id;
+            got++;
+        }
+        free(data);
+    }
+    tr_zk_free_children(names, n);
+    if (got == 0) {
+        tr_free(*out);
+        *out = NULL;
+    }
+    return got;
+}
+
 /* Registers /brokers/ids/N; the node of a previous session may linger. */
 static tr_err_t
 register_broker(struct tr_cluster *c)
@@ -663,6 +758,7 @@ register_broker(struct tr_cluster *c)
         return TR_ERR_AGAIN;
     }
     if (err == TR_OK) {
+        publish_http(c);
         tr_log_info("cluster: registered as broker %d at %s:%d (%s, the "
                     "inter-broker listener) with %d listener(s)",
                     c->id, c->broker->advertised_host,
@@ -1658,7 +1754,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     int connected, expired, brokers, topics, isr, controller;
     struct queued_msg *msgs;
     size_t nmsgs, i;
-    int reassign, config, deletes, changes, acls;
+    int reassign, config, deletes, changes, acls, http;
 
     (void)fd;
     (void)what;
@@ -1685,6 +1781,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     c->q_changes = 0;
     acls = c->q_acls;
     c->q_acls = 0;
+    http = c->q_http;
+    c->q_http = 0;
     pthread_mutex_unlock(&c->qlock);
 
     if (expired) {
@@ -1705,6 +1803,9 @@ on_wake(evutil_socket_t fd, short what, void *arg)
             config = 1;
             __atomic_store_n(&c->ever_registered, 1, __ATOMIC_RELEASE);
         }
+    }
+    if (http && c->registered) {
+        publish_http(c);
     }
     if (controller && c->registered) {
         tr_controller_elect(c);

@@ -151,6 +151,29 @@ int32_t tr_cluster_partition_count(struct tr_cluster *c, const char *topic);
 /* 1 and *out filled when the view knows the partition. */
 int tr_cluster_partition_state(struct tr_cluster *c, const char *topic,
                                int32_t partition, struct tr_pstate *out);
+/*
+ * The consoles of a cluster: each collector publishes where its HTTP
+ * listener answers (the ephemeral TR_CLUSTER_HTTP_PATH/<id>, "host:port",
+ * written again at every registration), so that one console can gather
+ * the groups and partitions the others lead (collector/http/fanout.h).
+ * tr_cluster_set_http is called once the listener is up; ""
+ * withdraws nothing already published (it goes with the session).
+ */
+#define TR_CLUSTER_HTTP_PATH "/tributary/http"
+
+struct tr_cluster_http_peer {
+    int32_t id;
+    char addr[300]; /* "host:port" */
+};
+
+void tr_cluster_set_http(struct tr_cluster *c, const char *addr);
+/*
+ * Reads the published HTTP listeners from ZooKeeper (this collector's
+ * too): an owned array (tr_free) in *out, and its length. 0 on any error.
+ */
+size_t tr_cluster_http_peers(struct tr_cluster *c,
+                             struct tr_cluster_http_peer **out);
+
 /* Topic names in the view (owned array of owned strings). */
 size_t tr_cluster_topics(struct tr_cluster *c, char ***out);
 

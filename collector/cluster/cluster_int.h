@@ -164,10 +164,17 @@ struct tr_cluster {
 
     /* Replication throttles (rates set from the config and ZooKeeper). */
     struct tr_throttle leader_throttle, follower_throttle;
-    int q_config;               /* /config/brokers/<id> or /<default> changed */
-    int q_delete;               /* /admin/delete_topics changed */
-    int q_changes;              /* /config/changes has new notifications */
-    int q_acls;                 /* ACL change notifications (reload ACLs) */
+    int q_config;  /* /config/brokers/<id> or /<default> changed */
+    int q_delete;  /* /admin/delete_topics changed */
+    int q_changes; /* /config/changes has new notifications */
+    int q_acls;    /* ACL change notifications (reload ACLs) */
+    /*
+     * Where this collector's HTTP listener answers ("host:port", "" none),
+     * set by tr_cluster_set_http, published by the cluster thread (q_http)
+     * as the ephemeral /tributary/http/<id> at every registration.
+     */
+    char http_addr[300];
+    int q_http;
     int64_t config_change_seen; /* newest notification applied */
     uint32_t um_gen; /* UpdateMetadata applications, to spot the missing */
 

@@ -16,11 +16,17 @@
 #include "assets.h"
 #include "broker.h"
 #include "clock.h"
+#include "fanout.h"
 #include "httpauth.h"
 #include "jsonapi.h"
 #include "laghist.h"
 #include "log.h"
 #include "metrics.h"
+
+#include "build-config.h"
+#ifdef HAVE_ZOOKEEPER
+#include "cluster.h"
+#endif
 
 /* Kafka's principal for a client that did not authenticate. */
 #define ANONYMOUS     "User:ANONYMOUS"
@@ -28,6 +34,7 @@
 
 struct tr_console {
     struct tr_broker *broker;
+    struct event_base *base;
     struct tr_logring *errors;
     struct tr_laghist *hist;
     struct event *sample;
@@ -203,6 +210,57 @@ static const struct {
     { "/api/errors", tr_jsonapi_errors },
 };
 
+/*
+ * In a cluster, /api/groups and /api/topics gather what the other
+ * collectors know (fanout.h), unless the request is one of theirs
+ * (?scope=local). 1 when that took 'body' and will answer.
+ */
+static int
+gather(struct tr_console *c, struct evhttp_request *req, const char *path,
+       struct evbuffer *body)
+{
+#ifdef HAVE_ZOOKEEPER
+    struct tr_cluster_http_peer *found = NULL;
+    struct tr_fanout_peer *peers = NULL;
+    const char *query =
+        evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    enum tr_fanout_kind kind;
+    size_t n, i;
+    int started = 0;
+
+    if (c->broker->cluster == NULL ||
+        (query != NULL && strstr(query, "scope=local") != NULL)) {
+        return 0;
+    }
+    if (strcmp(path, "/api/groups") == 0) {
+        kind = TR_FANOUT_GROUPS;
+    } else if (strcmp(path, "/api/topics") == 0) {
+        kind = TR_FANOUT_TOPICS;
+    } else {
+        return 0;
+    }
+    n = tr_cluster_http_peers(c->broker->cluster, &found);
+    peers = n > 0 ? tr_calloc(n, sizeof(*peers)) : NULL;
+    for (i = 0; peers != NULL && i < n; i++) {
+        peers[i].id = found[i].id;
+        snprintf(peers[i].addr, sizeof(peers[i].addr), "%s", found[i].addr);
+    }
+    if (peers != NULL) {
+        started = tr_fanout_start(c->base, req, kind, body, peers, n,
+                                  c->broker->node_id);
+    }
+    tr_free(peers);
+    tr_free(found);
+    return started;
+#else
+    (void)c;
+    (void)req;
+    (void)path;
+    (void)body;
+    return 0;
+#endif
+}
+
 static int
 on_request(void *arg, struct evhttp_request *req, const char *path)
 {
@@ -233,6 +291,9 @@ on_request(void *arg, struct evhttp_request *req, const char *path)
             status = api_paths[i].write(&ctx, body);
             break;
         }
+    }
+    if (status == 200 && gather(c, req, path, body)) {
+        return 1; /* answered once the other collectors have */
     }
     if (i == sizeof(api_paths) / sizeof(api_paths[0])) {
         tr_jsonapi_error(body, "no such path in the API (docs/operations.md)");
@@ -266,6 +327,7 @@ tr_console_new(struct tr_broker *broker, struct event_base *base,
         goto out;
     }
     c->broker = broker;
+    c->base = base;
     c->errors = errors;
     c->auth = auth;
     c->hist = tr_laghist_new(TR_LAGHIST_SAMPLES, TR_LAGHIST_GROUPS);

@@ -129,6 +129,7 @@ tr_log_config_defaults(struct tr_log_config *cfg)
     cfg->delete_retention_ms = 86400000;
     cfg->min_cleanable_ratio = 0.5;
     cfg->min_compaction_lag_ms = 0;
+    cfg->min_insync_replicas = 1;
     cfg->max_compaction_lag_ms = INT64_MAX;
     cfg->log_append_time = 0;
     cfg->timestamp_before_max_ms = INT64_MAX;

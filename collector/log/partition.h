@@ -49,6 +49,7 @@ struct tr_log_config {
     int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, 1 d */
     double min_cleanable_ratio;    /* log.cleaner.min.cleanable.ratio, 0.5 */
     int64_t min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms, 0 */
+    int32_t min_insync_replicas;   /* min.insync.replicas, 1 (a cluster's) */
     /* Topic configs only (no broker-wide default here): */
     int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, INT64_MAX */
     int log_append_time; /* message.timestamp.type: 1 for LogAppendTime */

@@ -10,7 +10,9 @@ leader's own check, not the controller noticing a lost broker:
      state znode) while acks=all writes go on with two in-sync replicas, and
      rejoins after SIGCONT once it has caught up;
   2. with both followers stopped the ISR is the leader alone: acks=all is
-     refused with NOT_ENOUGH_REPLICAS and nothing of it becomes visible;
+     refused with NOT_ENOUGH_REPLICAS and nothing of it becomes visible,
+     while a topic with its own min.insync.replicas=1 on the same leader
+     still takes acks=all writes;
   3. a rolling restart, each broker stopped with SIGTERM (controlled
      shutdown hands its leaderships over first) and started again, under a
      live idempotent acks=all producer: no delivery fails, the worst
@@ -33,12 +35,12 @@ from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
 TOPIC = "isr"
 
 
-def produce_once(boot, value, acks="all"):
+def produce_once(boot, value, acks="all", topic=TOPIC):
     """One record, no retries: returns the error or None."""
     p = Producer({"bootstrap.servers": boot, "acks": acks, "retries": 0,
                   "message.timeout.ms": 10000})
     result = []
-    p.produce(TOPIC, value=value, partition=0,
+    p.produce(topic, value=value, partition=0,
               on_delivery=lambda e, m: result.append(e))
     p.flush(15)
     return result[0] if result else "no answer"
@@ -54,6 +56,13 @@ def body(ws):
     leader = cl.wait_leader(TOPIC, 0)
     followers = [i for i in (1, 2, 3) if i != leader]
     note("leader %d, followers %s" % (leader, followers))
+    # A topic of its own min.insync.replicas (1, under the broker's 2),
+    # led by the same broker.
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": cl.bootstrap})
+    admin.create_topics([NewTopic("isr-one", 1, replica_assignment=[[leader] + followers],
+                                  config={"min.insync.replicas": "1"})])["isr-one"].result(30)
+    cl.wait_isr("isr-one", 0, size=3)
     check(produce_once(cl.bootstrap, b"first") is None, "acks=all with a full ISR")
 
     # 1. One follower stops: the leader shrinks the ISR, writes go on. The
@@ -77,6 +86,9 @@ def body(ws):
     err = produce_once("127.0.0.1:%d" % cl.broker(leader).port, b"must not appear")
     check(err is not None and err.code() == KafkaError.NOT_ENOUGH_REPLICAS,
           "acks=all refused with NOT_ENOUGH_REPLICAS (got %s)" % err)
+    cl.wait_isr("isr-one", 0, size=1, timeout=15)
+    check(produce_once("127.0.0.1:%d" % cl.broker(leader).port, b"alone", topic="isr-one") is None,
+          "acks=all to a topic with min.insync.replicas=1 and one in-sync replica")
     for f in followers:
         cl.resume(f)
     t0 = time.time()

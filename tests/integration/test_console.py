@@ -453,6 +453,35 @@ def check_cluster(ws):
     leader0 = md[0][0]
     check(topic_view(http_ports[leader0])[0]["log_end_offset"] == 10, "the leader's log end offset is 10")
 
+    # One console shows the whole cluster: a topic with one replica per
+    # partition (each known to one collector only) and a group whose
+    # coordinator is one collector, seen from every console.
+    single = "console-single"
+    cl.create_topic(single, partitions=3, replication=1, config={"min.insync.replicas": "1"})
+    for p in range(3):
+        harness.produce_records(cl.bootstrap, single, [(None, b"s%d" % i) for i in range(5 + p)], partition=p)
+    from confluent_kafka import Consumer, TopicPartition
+    grp = "console-cluster-group"
+    cons = Consumer({"bootstrap.servers": cl.bootstrap, "group.id": grp, "enable.auto.commit": False})
+    cons.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
+    cons.close()
+    for i, port in http_ports.items():
+        def merged(port=port):
+            t = {x["name"]: x for x in api(port, "/api/topics")["topics"]}.get(single)
+            if t is None or len(t["partitions"]) != 3:
+                return None
+            return t if all(p.get("log_end_offset") == 5 + p["partition"] for p in t["partitions"]) else None
+        cl.wait_for(merged, timeout=30, what="broker %d's /api/topics with every partition's end offset" % i)
+
+        def group_seen(port=port):
+            doc = api(port, "/api/groups")
+            g = {x["group_id"]: x for x in doc["groups"]}.get(grp)
+            return (doc, g) if g is not None and g["lag"] == 6 else None
+        doc, g = cl.wait_for(group_seen, timeout=30, what="broker %d's /api/groups with %s (lag 6)" % (i, grp))
+        check(doc["brokers_missing"] == [], "broker %d: every collector answered: %s" % (i, doc["brokers_missing"]))
+        check(len([x for x in doc["groups"] if x["group_id"] == grp]) == 1, "broker %d lists the group once" % i)
+    note("every console shows the partitions the others lead and the group another coordinates (lag 6)")
+
     # A follower stops: its partitions are under-replicated in every view.
     victim = next(b for b in (1, 2, 3) if b != controller)
     others = [b for b in (1, 2, 3) if b != victim]
@@ -466,6 +495,12 @@ def check_cluster(ws):
         check(all(victim not in p["isr"] for p in view.values()), "ISR without %d: %s" % (victim, view))
         doc = api(port, "/api/cluster")
         check(doc["under_replicated_partitions"] >= 3, "/api/cluster under-replicated: %s" % doc)
+        # The gathering does not hang on a stopped collector.
+        t0 = time.monotonic()
+        doc = api(port, "/api/groups")
+        check(time.monotonic() - t0 < 15 and set(doc["brokers_missing"]) <= {victim},
+              "/api/groups with broker %d stopped: %.1f s, missing %s" %
+              (victim, time.monotonic() - t0, doc["brokers_missing"]))
         # Its ZooKeeper session expires too: it leaves the live brokers.
         cl.wait_for(lambda: sorted(b["id"] for b in api(port, "/api/cluster")["brokers"]) == others,
                     timeout=30, what="broker %d gone from the live brokers" % victim)
