@@ -110,6 +110,9 @@ chmod 600 ca.key collector.key collector.keystore.pem
     rc, out, err = tributary(["acls", "add"] + B + ["--allow-principal", "User:agent-web1", "--producer",
                                                     "--idempotent", "--topic", "logs"])
     check(rc == 0, "step 5: acls add (agent): %d %s" % (rc, err))
+    rc, out, err = tributary(["acls", "add"] + B + ["--allow-principal", "User:agent-web1", "--operation",
+                                                    "Write", "--topic", "__tributary_agents"])
+    check(rc == 0, "step 5: acls add (agent's status records): %d %s" % (rc, err))
     rc, out, err = tributary(["acls", "add"] + B + ["--allow-principal", "User:exporter", "--consumer",
                                                     "--topic", "logs", "--group", "exporter"])
     check(rc == 0, "step 5: acls add (exporter): %d %s" % (rc, err))
@@ -155,6 +158,9 @@ chmod 600 ca.key collector.key collector.keystore.pem
     check(sorted(got) == want, "steps 6-7: the exporter landed %d of %d lines (%d distinct)"
           % (len(got), LINES, len(set(got))))
     check(agent.stop() == 0, "the agent stopped cleanly")
+    check(b"__tributary_agents" not in b"".join(
+        line for line in c.log().splitlines(True) if b"is Denied" in line),
+        "steps 6-7: the agent's status records were not refused")
     note("steps 6-7: the agent shipped %d lines as agent-web1, the exporter landed each once" % LINES)
 
     # 8. What is refused.
