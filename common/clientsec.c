@@ -686,6 +686,23 @@ tr_clientsec_password(const struct tr_clientsec *sec)
     return sec->password;
 }
 
+int
+tr_clientsec_expect_host(SSL *ssl, const char *host)
+{
+    unsigned char addr[16];
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+
+    if (inet_pton(AF_INET, host, addr) == 1 ||
+        inet_pton(AF_INET6, host, addr) == 1) {
+        return X509_VERIFY_PARAM_set1_ip_asc(param, host);
+    }
+    /* SNI, so a server behind a name-based proxy gets the right one. */
+    (void)SSL_set_tlsext_host_name(ssl, host);
+    X509_VERIFY_PARAM_set_hostflags(param,
+                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return SSL_set1_host(ssl, host);
+}
+
 SSL *
 tr_clientsec_ssl_new(const struct tr_clientsec *sec, const char *host)
 {

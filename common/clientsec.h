@@ -111,6 +111,13 @@ const char *tr_clientsec_username(const struct tr_clientsec *sec);
 const char *tr_clientsec_password(const struct tr_clientsec *sec);
 
 /*
+ * Sets the name the server's certificate must cover on 'ssl' (a client's,
+ * before the handshake): an IP address, or a DNS name (no partial
+ * wildcards), also sent as SNI. 1 on success.
+ */
+int tr_clientsec_expect_host(struct ssl_st *ssl, const char *host);
+
+/*
  * Returns a new SSL for one connection to 'host' (owned: the caller frees
  * it, or hands it to a bufferevent that does): SNI set for a name, and
  * unless verification is off the peer's certificate must name 'host'

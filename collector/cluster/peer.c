@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "clientsec.h"
 #include "clock.h"
 #include "sasl.h"
 #include "tls.h"
@@ -163,24 +164,6 @@ ssl_wait(struct tr_peer_link *link, int rc, int64_t deadline)
     }
 }
 
-/* Sets the name the peer's certificate must cover: a DNS name or an IP. */
-static int
-expect_host(SSL *ssl, const char *host)
-{
-    unsigned char addr[16];
-    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-
-    if (inet_pton(AF_INET, host, addr) == 1 ||
-        inet_pton(AF_INET6, host, addr) == 1) {
-        return X509_VERIFY_PARAM_set1_ip_asc(param, host);
-    }
-    /* SNI, so a peer behind a name-based proxy gets the right one. */
-    (void)SSL_set_tlsext_host_name(ssl, host);
-    X509_VERIFY_PARAM_set_hostflags(param,
-                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    return SSL_set1_host(ssl, host);
-}
-
 tr_err_t
 tr_peer_tls_connect(const struct tr_peer *peer, struct tr_peer_link *link,
                     const char *host, int64_t deadline, char *why,
@@ -193,7 +176,7 @@ tr_peer_tls_connect(const struct tr_peer *peer, struct tr_peer_link *link,
 
     link->ssl = SSL_new(peer->ctx);
     if (link->ssl == NULL || SSL_set_fd(link->ssl, link->fd) != 1 ||
-        (peer->verify_host && expect_host(link->ssl, host) != 1)) {
+        (peer->verify_host && tr_clientsec_expect_host(link->ssl, host) != 1)) {
         snprintf(why, whylen, "TLS: cannot set up the connection");
         err = TR_ERR_NOMEM;
         goto fail;

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 #include "laghist.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 
 #include "build-config.h"
 #ifdef HAVE_ZOOKEEPER
@@ -35,6 +37,13 @@
 struct tr_console {
     struct tr_broker *broker;
     struct event_base *base;
+    /*
+     * The client side of TLS for asking other collectors' HTTPS consoles
+     * (fanout.h), made from this collector's ssl.* settings the first time
+     * one is asked; 'client_tls_failed' once that could not be done.
+     */
+    SSL_CTX *client_tls;
+    int client_tls_failed;
     struct tr_logring *errors;
     struct tr_laghist *hist;
     struct event *sample;
@@ -245,9 +254,23 @@ gather(struct tr_console *c, struct evhttp_request *req, const char *path,
         peers[i].id = found[i].id;
         snprintf(peers[i].addr, sizeof(peers[i].addr), "%s", found[i].addr);
     }
+    for (i = 0; peers != NULL && i < n; i++) {
+        if (strncmp(peers[i].addr, "https://", 8) == 0 &&
+            c->client_tls == NULL && !c->client_tls_failed) {
+            char errbuf[256];
+            c->client_tls =
+                tr_tls_client_ctx_new(c->broker->cfg, errbuf, sizeof(errbuf));
+            if (c->client_tls == NULL) {
+                c->client_tls_failed = 1;
+                tr_log_warn("http.listener: cannot ask the other collectors' "
+                            "HTTPS consoles: %s",
+                            errbuf);
+            }
+        }
+    }
     if (peers != NULL) {
-        started = tr_fanout_start(c->base, req, kind, body, peers, n,
-                                  c->broker->node_id);
+        started = tr_fanout_start(c->base, c->client_tls, req, kind, body,
+                                  peers, n, c->broker->node_id);
     }
     tr_free(peers);
     tr_free(found);
@@ -355,6 +378,7 @@ tr_console_free(struct tr_console *c)
     if (c->sample != NULL) {
         event_free(c->sample);
     }
+    SSL_CTX_free(c->client_tls);
     tr_laghist_free(c->hist);
     tr_free(c);
 }

@@ -4,14 +4,18 @@
 #include "fanout.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "clientsec.h"
 #include "json.h"
 #include "log.h"
 
@@ -382,30 +386,67 @@ peer_done(struct evhttp_request *r, void *arg)
     }
 }
 
+/*
+ * A connection to 'host':'port', over TLS with 'tls' (verifying that the
+ * certificate names 'host') when 'https'; NULL when it cannot be made.
+ */
+static struct evhttp_connection *
+connect_to(struct event_base *base, SSL_CTX *tls, int https, const char *host,
+           uint16_t port)
+{
+    struct evhttp_connection *conn;
+    struct bufferevent *bev;
+    SSL *ssl;
+
+    if (!https) {
+        return evhttp_connection_base_new(base, NULL, host, port);
+    }
+    if (tls == NULL || (ssl = SSL_new(tls)) == NULL) {
+        return NULL;
+    }
+    if (tr_clientsec_expect_host(ssl, host) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    conn = evhttp_connection_base_bufferevent_new(base, NULL, bev, host, port);
+    if (conn == NULL) {
+        bufferevent_free(bev);
+    }
+    return conn;
+}
+
 /* Asks one collector; 0 when the request could not even be made. */
 static int
-ask(struct event_base *base, struct fanout *f, struct fan_peer *p,
+ask(struct event_base *base, SSL_CTX *tls, struct fanout *f, struct fan_peer *p,
     const char *addr, const char *authorization)
 {
     const char *path = f->kind == TR_FANOUT_GROUPS ? "/api/groups?scope=local"
                                                    : "/api/topics?scope=local";
+    int https = strncmp(addr, "https://", 8) == 0;
+    const char *hostport = https ? addr + 8 : addr;
+    const char *colon = strrchr(hostport, ':');
     char host[256];
-    const char *colon = strrchr(addr, ':');
     struct evhttp_connection *conn;
     struct evhttp_request *r;
     long port;
     char *end;
 
-    if (strncmp(addr, "https://", 8) == 0 || colon == NULL ||
-        (size_t)(colon - addr) >= sizeof(host)) {
-        return 0; /* HTTPS listeners are not asked (fanout.h) */
+    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host)) {
+        return 0;
     }
     port = strtol(colon + 1, &end, 10);
     if (*end != '\0' || port <= 0 || port > 65535) {
         return 0;
     }
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-    conn = evhttp_connection_base_new(base, NULL, host, (uint16_t)port);
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
+    conn = connect_to(base, tls, https, host, (uint16_t)port);
     if (conn == NULL) {
         return 0;
     }
@@ -415,7 +456,7 @@ ask(struct event_base *base, struct fanout *f, struct fan_peer *p,
         evhttp_connection_free(conn);
         return 0;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Host", addr);
+    evhttp_add_header(evhttp_request_get_output_headers(r), "Host", hostport);
     if (authorization != NULL) {
         evhttp_add_header(evhttp_request_get_output_headers(r), "Authorization",
                           authorization);
@@ -429,9 +470,10 @@ ask(struct event_base *base, struct fanout *f, struct fan_peer *p,
 }
 
 int
-tr_fanout_start(struct event_base *base, struct evhttp_request *req,
-                enum tr_fanout_kind kind, struct evbuffer *local,
-                const struct tr_fanout_peer *peers, size_t npeers, int32_t self)
+tr_fanout_start(struct event_base *base, SSL_CTX *tls,
+                struct evhttp_request *req, enum tr_fanout_kind kind,
+                struct evbuffer *local, const struct tr_fanout_peer *peers,
+                size_t npeers, int32_t self)
 {
     const char *authorization = evhttp_find_header(
         evhttp_request_get_input_headers(req), "Authorization");
@@ -468,7 +510,8 @@ tr_fanout_start(struct event_base *base, struct evhttp_request *req,
         p->body = evbuffer_new();
         f->npeers++;
         f->pending++;
-        if (p->body == NULL || !ask(base, f, p, peers[i].addr, authorization)) {
+        if (p->body == NULL ||
+            !ask(base, tls, f, p, peers[i].addr, authorization)) {
             p->done = 1;
             f->pending--;
         }

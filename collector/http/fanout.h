@@ -16,9 +16,12 @@
  *
  * The answer waits for every collector, at most TR_FANOUT_TIMEOUT_S each;
  * those that did not answer are listed in "brokers_missing" and their
- * part is left out (or, for a partition, taken from here). Only plain
- * HTTP listeners are asked: a collector whose listener is HTTPS is listed
- * as missing. Main thread only (the HTTP listener's event base).
+ * part is left out (or, for a partition, taken from here). An HTTPS
+ * listener is asked over TLS with the client context the caller gives
+ * (the collector's own ssl.* settings: its keystore as the client
+ * certificate, its truststore to verify the other's certificate, which
+ * must name the published host). Main thread only (the HTTP listener's
+ * event base).
  */
 #ifndef TR_FANOUT_H
 #define TR_FANOUT_H
@@ -31,6 +34,7 @@
 struct event_base;
 struct evbuffer;
 struct evhttp_request;
+struct ssl_ctx_st;
 
 /* A collector's console: its broker id and "host:port" (or https://...). */
 struct tr_fanout_peer {
@@ -67,13 +71,14 @@ tr_err_t tr_fanout_merge(enum tr_fanout_kind kind,
 /*
  * Starts answering 'req' with the merged 'kind' document: 'local' is this
  * collector's (taken), 'peers' (borrowed) every published listener, this
- * collector's ('self') included. Returns 1 when the answer will come
- * later, 0 when there is nobody else to ask (then 'local' is still the
- * caller's, to answer with).
+ * collector's ('self') included; 'tls' (borrowed, NULL: HTTPS listeners
+ * are not asked) the client context for HTTPS ones. Returns 1 when the
+ * answer will come later, 0 when there is nobody else to ask (then 'local'
+ * is still the caller's, to answer with).
  */
-int tr_fanout_start(struct event_base *base, struct evhttp_request *req,
-                    enum tr_fanout_kind kind, struct evbuffer *local,
-                    const struct tr_fanout_peer *peers, size_t npeers,
-                    int32_t self);
+int tr_fanout_start(struct event_base *base, struct ssl_ctx_st *tls,
+                    struct evhttp_request *req, enum tr_fanout_kind kind,
+                    struct evbuffer *local, const struct tr_fanout_peer *peers,
+                    size_t npeers, int32_t self);
 
 #endif /* TR_FANOUT_H */

@@ -338,12 +338,8 @@ def check_auth(ws):
     certs = ws.file("certs")
     os.makedirs(certs)
     harness.make_ca(certs, "ca")
-    harness.sign(certs, "ca", "server", "/CN=localhost", harness.SERVER_EXT, 1001)
+    harness.server_keystore(certs, 1001)
     keystore = os.path.join(certs, "server.keystore.pem")
-    with open(keystore, "wb") as out:
-        for part in ("server.key", "server.crt"):
-            with open(os.path.join(certs, part), "rb") as f:
-                out.write(f.read())
     pport, sport, hport = harness.free_port(), harness.free_port(), harness.free_port()
     c = ws.collector("secure", port=pport, data_dir=data, sets={
         "listeners": "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (pport, sport),
@@ -517,6 +513,48 @@ def check_cluster(ws):
     cl.stop_all()
 
 
+def check_cluster_https(ws):
+    """Two collectors with HTTPS consoles and HTTP Basic: each console
+    gathers the other's part over TLS (certificate checked against the
+    truststore), passing the user's credentials on."""
+    import cluster
+
+    if cluster.zookeeper_missing():
+        return  # check_cluster said why
+    certs = ws.file("cluster-certs")
+    os.makedirs(certs)
+    harness.make_ca(certs, "ca")
+    harness.server_keystore(certs, 1101)
+    keystore = os.path.join(certs, "server.keystore.pem")
+    hports = {i: harness.free_port() for i in (1, 2)}
+    cl = cluster.Cluster(ws, n=2, zk=None, per_broker={i: {
+        "http.listener": "https://127.0.0.1:%d" % p, "http.auth": "basic",
+        "ssl.keystore.location": keystore, "ssl.truststore.location": os.path.join(certs, "ca.crt"),
+    } for i, p in hports.items()})
+    cl.start_sasl("SCRAM-SHA-256=[name=admin,password=admin-secret]")
+    for port in hports.values():
+        TLS[port] = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
+    topic = "console-https"
+    cl.create_topic(topic, partitions=2, replication=1, config={"min.insync.replicas": "1"})
+    for p in range(2):
+        harness.produce_records(cl.bootstrap, topic, [(None, b"h%d" % i) for i in range(3 + p)], partition=p)
+    admin = ("admin", "admin-secret")
+    for i, port in hports.items():
+        status, _, _ = http(port, "/api/topics")
+        check(status == 401, "broker %d: /api/topics without credentials: %d" % (i, status))
+
+        def whole(port=port):
+            doc = api(port, "/api/topics", auth=admin)
+            t = {x["name"]: x for x in doc["topics"]}.get(topic)
+            if t is None or doc["brokers_missing"]:
+                return None
+            ends = sorted((p["partition"], p["log_end_offset"]) for p in t["partitions"])
+            return ends if ends == [(0, 3), (1, 4)] else None
+        cl.wait_for(whole, timeout=30, what="broker %d's HTTPS console with both partitions' offsets" % i)
+    note("HTTPS consoles with HTTP Basic: each gathers the other's partitions over TLS")
+    cl.stop_all()
+
+
 def run(ws):
     chromium_binary()
     hport = harness.free_port()
@@ -532,6 +570,7 @@ def run(ws):
     c.stop()
     check_auth(ws)
     check_cluster(ws)
+    check_cluster_https(ws)
 
 
 if __name__ == "__main__":
