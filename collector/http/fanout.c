@@ -457,6 +457,13 @@ ask(struct event_base *base, SSL_CTX *tls, struct fanout *f, struct fan_peer *p,
         return 0;
     }
     evhttp_add_header(evhttp_request_get_output_headers(r), "Host", hostport);
+    /*
+     * One request per connection: the other collector closes it after
+     * answering, and libevent then frees it (free_on_completion frees only
+     * a connection that is closed, never one kept alive).
+     */
+    evhttp_add_header(evhttp_request_get_output_headers(r), "Connection",
+                      "close");
     if (authorization != NULL) {
         evhttp_add_header(evhttp_request_get_output_headers(r), "Authorization",
                           authorization);

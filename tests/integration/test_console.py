@@ -534,11 +534,15 @@ def check_cluster_https(ws):
     cl.start_sasl("SCRAM-SHA-256=[name=admin,password=admin-secret]")
     for port in hports.values():
         TLS[port] = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
+    admin = ("admin", "admin-secret")
+    for i, port in hports.items():
+        # Each collector knows both before a topic is made through any.
+        cl.wait_for(lambda port=port: len(api(port, "/api/cluster", auth=admin)["brokers"]) == 2,
+                    timeout=30, what="broker %d's /api/cluster listing 2 brokers" % i)
     topic = "console-https"
     cl.create_topic(topic, partitions=2, replication=1, config={"min.insync.replicas": "1"})
     for p in range(2):
         harness.produce_records(cl.bootstrap, topic, [(None, b"h%d" % i) for i in range(3 + p)], partition=p)
-    admin = ("admin", "admin-secret")
     for i, port in hports.items():
         status, _, _ = http(port, "/api/topics")
         check(status == 401, "broker %d: /api/topics without credentials: %d" % (i, status))
