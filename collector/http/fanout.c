@@ -267,6 +267,9 @@ tr_fanout_merge(enum tr_fanout_kind kind, const struct tr_fanout_doc *docs,
 
 /* ---- asking the others --------------------------------------------- */
 
+/* The largest document taken from another collector. */
+#define TR_FANOUT_MAX_BODY (64 << 20)
+
 struct fanout;
 
 struct fan_peer {
@@ -353,12 +356,13 @@ finish(struct fanout *f)
         evhttp_add_header(h, "Content-Type", "application/json");
         evhttp_add_header(h, "Cache-Control", "no-store");
         evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+        /* Before the reply: sending it may end the connection. */
+        evhttp_connection_set_closecb(f->client, NULL, NULL);
         if (merged == NULL || docs == NULL) {
             evhttp_send_error(f->req, HTTP_INTERNAL, NULL);
         } else {
             evhttp_send_reply(f->req, status, "OK", merged);
         }
-        evhttp_connection_set_closecb(f->client, NULL, NULL);
     }
     if (merged != NULL) {
         evbuffer_free(merged);
@@ -451,6 +455,8 @@ ask(struct event_base *base, SSL_CTX *tls, struct fanout *f, struct fan_peer *p,
         return 0;
     }
     evhttp_connection_set_timeout(conn, TR_FANOUT_TIMEOUT_S);
+    /* Another collector's document, not an unbounded stream. */
+    evhttp_connection_set_max_body_size(conn, TR_FANOUT_MAX_BODY);
     r = evhttp_request_new(peer_done, p);
     if (r == NULL) {
         evhttp_connection_free(conn);
