@@ -8,13 +8,17 @@
  * or client id) written by the JSON writer, whose output must parse as one
  * JSON string with common/json.c's strict reader; 2, the rest is a list of
  * group names, one a line, fed to a small lag history with times from
- * their lengths, then read back.
+ * their lengths, then read back; 3, the rest is split at the first NUL
+ * into this collector's document and another's, merged as /api/groups and
+ * as /api/topics are in a cluster (fanout.c), and what comes out of a
+ * merge that succeeds must parse as JSON.
  */
 #include <event2/buffer.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanout.h"
 #include "httpauth.h"
 #include "json.h"
 #include "jsonw.h"
@@ -99,18 +103,50 @@ history(const uint8_t *data, size_t size)
     tr_laghist_free(h);
 }
 
+static void
+merge(const uint8_t *data, size_t size)
+{
+    const uint8_t *nul = memchr(data, 0, size);
+    size_t first = nul != NULL ? (size_t)(nul - data) : size;
+    struct tr_fanout_doc docs[2] = {
+        { 1, 1, (const char *)data, first },
+        { 2, nul != NULL, nul != NULL ? (const char *)nul + 1 : NULL,
+          nul != NULL ? size - first - 1 : 0 },
+    };
+    enum tr_fanout_kind kinds[2] = { TR_FANOUT_GROUPS, TR_FANOUT_TOPICS };
+    struct tr_json_value v;
+
+    for (int k = 0; k < 2; k++) {
+        struct evbuffer *out = evbuffer_new();
+        if (out == NULL) {
+            return;
+        }
+        if (tr_fanout_merge(kinds[k], docs, 2, out) == TR_OK) {
+            size_t len = evbuffer_get_length(out);
+            const char *text = (const char *)evbuffer_pullup(out, -1);
+            if (tr_json_parse(text, len, &v) != TR_OK) {
+                abort();
+            }
+        }
+        evbuffer_free(out);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) {
         return 0;
     }
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         auth(data + 1, size - 1);
         break;
     case 1:
         json(data + 1, size - 1);
+        break;
+    case 3:
+        merge(data + 1, size - 1);
         break;
     default:
         history(data + 1, size - 1);
