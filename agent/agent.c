@@ -77,6 +77,8 @@
  * truncation is not seen yet waits at most this long for it.
  */
 #define COPY_WAIT_MS 5000
+/* The least time a truncated file's identity waits for its copy. */
+#define COPY_KEEP_MIN_MS 60000
 
 struct input_rt {
     const struct tr_agent_input *conf; /* borrowed from agent->conf */
@@ -496,11 +498,20 @@ same_print(const struct tr_tail_id *x, const struct tr_tail_id *y)
     return x->fp_len == y->fp_len && x->fp_crc == y->fp_crc;
 }
 
-/* How long a truncated file's old identity waits for its copy. */
+/*
+ * How long a truncated file's old identity waits for its copy: two
+ * rescans and the copy's wait, and at least COPY_KEEP_MIN_MS. While it
+ * waits the registry keeps the old identity (what was read of it), which
+ * is all that tells a copy found later which of its lines were sent: once
+ * it is gone, and the journal has been compacted past them, those lines
+ * would be sent again. A loaded host can take seconds to notice the copy.
+ */
 static int64_t
 copy_keep_ms(const struct tr_agent *a)
 {
-    return a->conf->rescan_interval_ms * 2 + COPY_WAIT_MS;
+    int64_t keep = a->conf->rescan_interval_ms * 2 + COPY_WAIT_MS;
+
+    return keep > COPY_KEEP_MIN_MS ? keep : COPY_KEEP_MIN_MS;
 }
 
 /* 1 when lines are journaled (ship.h): what was sent is never resent. */
