@@ -200,9 +200,7 @@ tr_cluster_check_produce(struct tr_cluster *c, const char *topic,
         struct tr_partition *part =
             tr_topics_partition(c->broker->topics, topic, partition);
         if (part != NULL) {
-            struct tr_log_config lc;
-            tr_partition_config(part, &lc);
-            min_isr = lc.min_insync_replicas;
+            min_isr = tr_partition_min_insync(part);
             tr_partition_unref(part);
         }
     }

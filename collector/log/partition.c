@@ -1551,6 +1551,17 @@ tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg)
     pthread_mutex_unlock(&part->lock);
 }
 
+int32_t
+tr_partition_min_insync(struct tr_partition *part)
+{
+    int32_t n;
+
+    pthread_mutex_lock(&part->lock);
+    n = part->cfg.min_insync_replicas;
+    pthread_mutex_unlock(&part->lock);
+    return n;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Retention and DeleteRecords                                             */
 

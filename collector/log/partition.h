@@ -379,6 +379,8 @@ int32_t tr_partition_last_epoch(struct tr_partition *part);
 
 /* A copy of the partition's current settings. */
 void tr_partition_config(struct tr_partition *part, struct tr_log_config *cfg);
+/* Its min.insync.replicas alone (acks=all checks it for every produce). */
+int32_t tr_partition_min_insync(struct tr_partition *part);
 
 /*
  * Transactions (KIP-98, see txns.h). Transactional batches of Produce open
