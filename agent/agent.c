@@ -867,16 +867,6 @@ emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
 /* ---- reading ----------------------------------------------------------- */
 
 /* Returns 1 if the file has more to read right away, 0 otherwise. */
-/* 1 if f's file still starts with the bytes its fingerprint covers. */
-static int
-starts_as_before(const struct file *f)
-{
-    struct tr_tail_id now;
-
-    return tr_tail_fingerprint(f->fd, (uint32_t)f->id.fp_len, &now) == TR_OK &&
-           now.fp_len == f->id.fp_len && now.fp_crc == f->id.fp_crc;
-}
-
 static int
 read_file(struct tr_agent *a, struct file *f, size_t *budget)
 {
@@ -906,7 +896,7 @@ read_file(struct tr_agent *a, struct file *f, size_t *budget)
                     f->path, size, f->read_off);
         truncated(a, f, f->fd);
     } else if (size != f->size_seen && f->read_off > 0 && f->id.fp_len > 0 &&
-               !starts_as_before(f)) {
+               !file_starts_with(f, (uint32_t)f->id.fp_len, f->id.fp_crc)) {
         /*
          * copytruncate, and written again past what was read before the
          * agent looked: the size says nothing, the first bytes do.
