@@ -18,6 +18,7 @@
  */
 #include "agent.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -37,6 +38,7 @@
 #include "build-config.h"
 #include "clock.h"
 #include "crc32c.h"
+#include "fsutil.h"
 #include "inflight.h"
 #include "log.h"
 #include "metrics.h"
@@ -204,9 +206,13 @@ struct tr_agent {
     int64_t blocked_since_ms, last_block_warn_ms;
     int registry_ok;
     struct counters c;
-    /* the file being split, for the emit callback */
+    /* the file being split, for the emit callback, and when it was read */
     struct file *cur;
+    int64_t read_ms;
     char offset_str[OFFSET_STR_MAX];
+    /* The file journaled batches are being rebuilt from (file_rebuild). */
+    int rb_fd;
+    struct tr_tail_id rb_id;
 };
 
 /*
@@ -380,20 +386,39 @@ close_fd(struct tr_agent *a, struct file *f)
 }
 
 /*
- * Detaches the file's queue: records still in flight finish into a queue
- * nobody owns, which the delivery callback frees once empty.
+ * Lets go of f's queue while its records are still out: they finish into a
+ * queue nobody owns, which the delivery callback frees once empty. The
+ * journal may still need to know which file they came from.
  */
+static void
+let_go(struct file *f)
+{
+    struct tr_inflight_queue *q = f->q;
+
+    q->gone_dev = f->id.dev;
+    q->gone_ino = f->id.ino;
+    q->gone_fp_len = f->id.fp_len;
+    q->gone_fp_crc = f->id.fp_crc;
+    q->gone_path = tr_strdup(f->path); /* NULL: rebuilt without it */
+    q->owner = NULL;
+    f->q = NULL;
+}
+
+static void
+queue_free(struct tr_inflight_queue *q)
+{
+    if (q != NULL) {
+        tr_free(q->gone_path);
+        tr_free(q);
+    }
+}
+
+/* Gives f a new queue starting at 'offset' (let_go the old one if busy). */
 static tr_err_t
 new_queue(struct file *f, uint64_t offset)
 {
     if (f->q != NULL && f->q->count > 0) {
-        /* Its records are still out; the journal still needs the file. */
-        f->q->gone_dev = f->id.dev;
-        f->q->gone_ino = f->id.ino;
-        f->q->gone_fp_len = f->id.fp_len;
-        f->q->gone_fp_crc = f->id.fp_crc;
-        f->q->owner = NULL;
-        f->q = NULL;
+        let_go(f);
     }
     if (f->q == NULL) {
         f->q = tr_malloc(sizeof(*f->q));
@@ -420,9 +445,9 @@ forget(struct tr_agent *a, struct file *f)
     TAILQ_REMOVE(&a->all, f, all);
     a->nfiles--;
     if (f->q != NULL && f->q->count > 0) {
-        f->q->owner = NULL;
+        let_go(f);
     } else {
-        tr_free(f->q);
+        queue_free(f->q);
     }
     tr_free(f->path);
     tr_free(f);
@@ -807,6 +832,49 @@ add_header(struct tr_agent *a, int n, const char *k, const char *v, size_t vlen)
     return n + 1;
 }
 
+/* Writes v in decimal at p (room for 20 digits); returns the length. */
+static size_t
+format_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
+/*
+ * The headers of a record read from 'path' at 'off' into a->hdrs (valid
+ * until the next call): host, path, offset, truncated, the input's fields.
+ * Returns how many.
+ */
+static int
+record_headers(struct tr_agent *a, const struct input_rt *in, const char *path,
+               uint64_t off, int truncated)
+{
+    int n = 0;
+
+    n = add_header(a, n, "host", a->conf->host, strlen(a->conf->host));
+    n = add_header(a, n, "path", path, strlen(path));
+    size_t olen = format_u64(a->offset_str, off);
+    n = add_header(a, n, "offset", a->offset_str, olen);
+    if (truncated) {
+        n = add_header(a, n, "truncated", "true", 4);
+    }
+    for (size_t i = 0; i < in->conf->nfields; i++) {
+        n = add_header(a, n, in->conf->fields[i].name,
+                       in->conf->fields[i].value,
+                       strlen(in->conf->fields[i].value));
+    }
+    return n;
+}
+
 static tr_err_t
 emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
      int truncated)
@@ -828,21 +896,13 @@ emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
         }
         return TR_OK;
     }
-    int n = 0;
-    n = add_header(a, n, "host", a->conf->host, strlen(a->conf->host));
-    n = add_header(a, n, "path", f->path, strlen(f->path));
-    int olen = snprintf(a->offset_str, sizeof(a->offset_str), "%" PRIu64, off);
-    n = add_header(a, n, "offset", a->offset_str, (size_t)olen);
-    if (truncated) {
-        n = add_header(a, n, "truncated", "true", 4);
-    }
-    for (size_t i = 0; i < in->conf->nfields; i++) {
-        n = add_header(a, n, in->conf->fields[i].name,
-                       in->conf->fields[i].value,
-                       strlen(in->conf->fields[i].value));
-    }
-    err = tr_ship_send(a->ship, f->q, end, in->conf->topic, res.key,
-                       res.key_len, data, len, a->hdrs, n, res.timestamp_ms);
+    int n = record_headers(a, in, f->path, off, truncated);
+    /* Without a parsed time, the time the lines were read. */
+    struct tr_inflight_line line = { off, end, (uint32_t)len, truncated,
+                                     res.timestamp_ms >= 0 ? res.timestamp_ms
+                                                           : a->read_ms };
+    err = tr_ship_send(a->ship, f->q, &line, in->conf->topic, res.key,
+                       res.key_len, data, a->hdrs, n);
     if (err == TR_ERR_AGAIN) {
         return err;
     }
@@ -943,6 +1003,7 @@ read_file(struct tr_agent *a, struct file *f, size_t *budget)
     f->flush_flags = 0;
     size_t consumed = 0;
     a->cur = f;
+    a->read_ms = tr_clock_wall_ms();
     tr_err_t err = tr_tail_split(&f->split, &f->in->split, a->buf, (size_t)got,
                                  f->read_off, flags, emit, a, &consumed);
     a->cur = NULL;
@@ -1416,7 +1477,7 @@ on_save(evutil_socket_t fd, short what, void *arg)
 
 static int
 file_ident(void *arg, const struct tr_inflight_queue *q,
-           struct tr_journal_rec *id)
+           struct tr_journal_rec *id, const char **path)
 {
     const struct file *f = q->owner;
     (void)arg;
@@ -1426,7 +1487,13 @@ file_ident(void *arg, const struct tr_inflight_queue *q,
         id->ino = q->gone_ino;
         id->fp_len = q->gone_fp_len;
         id->fp_crc = q->gone_fp_crc;
+        if (path != NULL && q->gone_path != NULL) {
+            *path = q->gone_path;
+        }
         return q->gone_dev != 0 || q->gone_ino != 0;
+    }
+    if (path != NULL) {
+        *path = f->path;
     }
     id->dev = f->id.dev;
     id->ino = f->id.ino;
@@ -1472,8 +1539,130 @@ file_prefix(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
     return f->pfx_ok;
 }
 
+/*
+ * Opens 'path' if it is the file 'id' (same device and inode, or any file
+ * when copy is set) with the same first id->fp_len bytes and at least
+ * 'need' bytes. Returns the descriptor or -1.
+ */
+static int
+open_as(const char *path, const struct tr_tail_id *id, int copy, uint64_t need)
+{
+    struct tr_tail_id now;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size < need ||
+        (!copy &&
+         ((uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino)) ||
+        tr_tail_fingerprint(fd, id->fp_len, &now) != TR_OK ||
+        now.fp_len != id->fp_len || now.fp_crc != id->fp_crc) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Finds the file a journaled record came from: under its name, else under
+ * another name in the same directory (renamed by logrotate), else a copy
+ * in that directory starting with the same bytes (logrotate's copytruncate
+ * copy, whose offsets are the original's). Returns a descriptor or -1.
+ */
+static int
+rebuild_find(const struct tr_tail_id *id, const char *path, uint64_t need)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir =
+        slash ? tr_strndup(path, (size_t)(slash - path) + 1) : tr_strdup("./");
+    char *cand = NULL;
+    int fd = open_as(path, id, 0, need);
+    DIR *d = NULL;
+
+    if (fd >= 0 || dir == NULL || (d = opendir(dir)) == NULL) {
+        goto out;
+    }
+    /* Two passes: the same inode first, then copies (never empty-prefixed). */
+    int passes = id->fp_len > 0 ? 2 : 1;
+    for (int copy = 0; copy < passes && fd < 0; copy++) {
+        struct dirent *e;
+        rewinddir(d);
+        while (fd < 0 && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.' ||
+                (!copy && (uint64_t)e->d_ino != id->ino)) {
+                continue;
+            }
+            tr_free(cand);
+            size_t len = strlen(dir) + strlen(e->d_name) + 1;
+            if ((cand = tr_malloc(len)) == NULL) {
+                goto out;
+            }
+            snprintf(cand, len, "%s%s", dir, e->d_name);
+            if (strcmp(cand, path) != 0 || copy) {
+                fd = open_as(cand, id, copy, need);
+            }
+            if (fd >= 0) {
+                tr_log_info("exactly once: the lines journaled from %s are "
+                            "read again from %s%s",
+                            path, cand, copy ? " (its copy)" : "");
+            }
+        }
+    }
+out:
+    if (d != NULL) {
+        closedir(d);
+    }
+    tr_free(cand);
+    tr_free(dir);
+    return fd;
+}
+
+/*
+ * After a restart: rebuilds record i of the journaled batch b into 'bld'
+ * exactly as emit sent it (ship.h).
+ */
+static tr_err_t
+file_rebuild(void *arg, const struct tr_journal_batch *b, uint32_t i,
+             struct tr_batch_builder *bld)
+{
+    struct tr_agent *a = arg;
+    const struct tr_journal_line *l = &b->lines[i];
+    const struct tr_journal_rec *r = &b->recs[i];
+    struct tr_tail_id id = { r->dev, r->ino, r->fp_len, r->fp_crc };
+    struct input_rt *in = input_for(a, l->path);
+    struct tr_parse_result res;
+
+    if (in == NULL || l->len > a->bufcap) {
+        return TR_ERR_NOT_FOUND; /* no input reads that name any more */
+    }
+    if (a->rb_fd < 0 || memcmp(&a->rb_id, &id, sizeof(id)) != 0) {
+        if (a->rb_fd >= 0) {
+            close(a->rb_fd);
+        }
+        a->rb_id = id;
+        a->rb_fd = rebuild_find(&id, l->path, r->end);
+    }
+    if (a->rb_fd < 0 ||
+        tr_read_at(a->rb_fd, a->buf, l->len, l->start) != TR_OK) {
+        return TR_ERR_NOT_FOUND;
+    }
+    const char *base = strrchr(l->path, '/');
+    struct tr_parse_ctx ctx = { a->conf->host, l->path,
+                                base ? base + 1 : l->path };
+    if (!tr_parse_line(in->parse, a->buf, l->len, &ctx, &res)) {
+        res.key = NULL; /* a filter changed: the line was sent all the same */
+    }
+    int n = record_headers(a, in, l->path, l->start, l->truncated);
+    return tr_batch_builder_add(bld, l->timestamp, res.key,
+                                res.key ? (int32_t)res.key_len : -1, a->buf,
+                                (int32_t)l->len, a->hdrs, n);
+}
+
 static const struct tr_ship_files ship_files = { file_ident, file_prefix,
-                                                 file_origin };
+                                                 file_origin, file_rebuild };
 
 /*
  * Compaction's question: may a line of this file ending at 'end' still be
@@ -1503,6 +1692,18 @@ journal_live(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len,
     return 0;
 }
 
+/* The wall clock as the event loop last read it: one read a loop turn. */
+static int64_t
+loop_wall_ms(struct tr_agent *a)
+{
+    struct timeval tv;
+
+    if (event_base_gettimeofday_cached(a->base, &tv) != 0) {
+        return tr_clock_wall_ms();
+    }
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
 static void
 on_done(void *arg, struct tr_inflight_queue *q, int ok)
 {
@@ -1519,7 +1720,7 @@ on_done(void *arg, struct tr_inflight_queue *q, int ok)
     }
     if (q->owner == NULL) {
         if (q->count == 0) {
-            tr_free(q);
+            queue_free(q);
         }
         return;
     }
@@ -1527,7 +1728,7 @@ on_done(void *arg, struct tr_inflight_queue *q, int ok)
         struct file *f = q->owner;
 
         want_save(a); /* q->committed may have advanced */
-        f->last_ack_ms = tr_clock_wall_ms();
+        f->last_ack_ms = loop_wall_ms(a);
         if (q->committed > f->acked_seen) {
             a->c.bytes_acked += q->committed - f->acked_seen;
         }
@@ -1626,6 +1827,8 @@ render(void *arg, struct evbuffer *out)
         { "tributary_agent_records_dropped_total", "counter", "Records refused as too large (read again).", (double)ss.dropped_too_large },
         { "tributary_agent_journal_resent_batches_total", "counter", "Journaled batches resent with their original sequences after a restart.", (double)ss.resent_batches },
         { "tributary_agent_journal_landed_batches_total", "counter", "Journaled batches the collector already had at a restart (not resent).", (double)ss.landed_batches },
+        { "tributary_agent_journal_rebuilt_batches_total", "counter", "Resent batches rebuilt from the files after a restart.", (double)ss.rebuilt_batches },
+        { "tributary_agent_journal_rebuilt_differ_total", "counter", "Rebuilt batches whose bytes differ from the ones sent (the input's settings changed); their lines are still sent once.", (double)ss.rebuilt_differ },
         { "tributary_agent_journal_skipped_records_total", "counter", "Lines read again after a restart and not sent again (journaled).", (double)ss.skipped_records },
         { "tributary_agent_exactly_once_fallbacks_total", "counter", "Times the producer id was lost (collector forgot it): those records were delivered at least once.", (double)ss.fallbacks },
         { "tributary_agent_journal_errors_total", "counter", "Journal writes that failed (those records at least once).", (double)ss.journal_errors },
@@ -1850,8 +2053,14 @@ tr_agent_new(struct event_base *base, struct tr_agent_conf *conf,
      * Before any timer: with exactly_once this may run the loop while it
      * asks the collector where the last run's producer id stands.
      */
-    if ((err = tr_ship_new(base, conf, &ship_files, on_done, a, &a->ship,
-                           errbuf, errlen)) != TR_OK) {
+    a->rb_fd = -1;
+    err = tr_ship_new(base, conf, &ship_files, on_done, a, &a->ship, errbuf,
+                      errlen);
+    if (a->rb_fd >= 0) {
+        close(a->rb_fd); /* the rebuilt batches are the producer's now */
+        a->rb_fd = -1;
+    }
+    if (err != TR_OK) {
         goto out;
     }
     a->ev_work = event_new(base, -1, 0, on_work, a);

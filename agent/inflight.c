@@ -13,11 +13,16 @@ enum {
     SLOT_FAILED = 3,
 };
 
+/* 40 bytes: the start is kept as the bytes between value and end. */
 struct slot {
     uint64_t end;
+    int64_t timestamp_ms;
     struct tr_inflight_queue *q;
     uint32_t next; /* next in the queue, or in the free list; index + 1 */
+    uint32_t len;  /* the value's bytes */
+    uint32_t tail; /* end - start - len: the newline, a cut event's rest */
     uint8_t state;
+    uint8_t truncated;
 };
 
 struct tr_inflight {
@@ -78,11 +83,12 @@ tr_inflight_queue_init(struct tr_inflight_queue *q, uint64_t offset,
     q->owner = owner;
     q->gone_dev = q->gone_ino = 0;
     q->gone_fp_len = q->gone_fp_crc = 0;
+    q->gone_path = NULL;
 }
 
 tr_err_t
 tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
-                 uint64_t end, uintptr_t *token)
+                 const struct tr_inflight_line *line, uintptr_t *token)
 {
     if (inf->free_head == 0) {
         return TR_ERR_AGAIN;
@@ -90,7 +96,12 @@ tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
     uint32_t id = inf->free_head;
     struct slot *s = &inf->slots[id - 1];
     inf->free_head = s->next;
-    s->end = end;
+    s->end = line->end;
+    s->timestamp_ms = line->timestamp_ms;
+    s->len = line->len;
+    /* A record's rest past its value is less than one read buffer. */
+    s->tail = (uint32_t)(line->end - line->start - line->len);
+    s->truncated = line->truncated != 0;
     s->q = q;
     s->next = 0;
     s->state = SLOT_SENT;
@@ -107,11 +118,16 @@ tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
 }
 
 struct tr_inflight_queue *
-tr_inflight_token(const struct tr_inflight *inf, uintptr_t token, uint64_t *end)
+tr_inflight_token(const struct tr_inflight *inf, uintptr_t token,
+                  struct tr_inflight_line *line)
 {
     const struct slot *s = &inf->slots[(uint32_t)token - 1];
 
-    *end = s->end;
+    line->end = s->end;
+    line->start = s->end - s->tail - s->len;
+    line->len = s->len;
+    line->truncated = s->truncated;
+    line->timestamp_ms = s->timestamp_ms;
     return s->q;
 }
 

@@ -36,6 +36,20 @@ struct tr_inflight_queue {
      */
     uint64_t gone_dev, gone_ino;
     uint32_t gone_fp_len, gone_fp_crc;
+    char *gone_path; /* its name then (owned by the owner's code) */
+};
+
+/*
+ * One record as read: the file range of its value and the timestamp it
+ * was sent with, so the journal can rebuild it from the file (journal.h).
+ * end is the offset just past the record (its newline included); the
+ * value is [start, start + len).
+ */
+struct tr_inflight_line {
+    uint64_t start, end;
+    uint32_t len;
+    int truncated; /* the line or event was cut (max_line_bytes) */
+    int64_t timestamp_ms;
 };
 
 struct tr_inflight;
@@ -49,12 +63,13 @@ void tr_inflight_queue_init(struct tr_inflight_queue *q, uint64_t offset,
                             void *owner);
 
 /*
- * Appends a record ending at 'end' to 'q' (borrowed; must stay in place
+ * Appends the record 'line' (copied) to 'q' (borrowed; must stay in place
  * until its count is 0). *token identifies it for tr_inflight_done (never
  * 0). TR_ERR_AGAIN when the pool is empty.
  */
 tr_err_t tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
-                          uint64_t end, uintptr_t *token);
+                          const struct tr_inflight_line *line,
+                          uintptr_t *token);
 
 /*
  * Undoes the last push to 'q' (the send it was for failed). 'token' must be
@@ -70,9 +85,10 @@ void tr_inflight_unpush(struct tr_inflight *inf, struct tr_inflight_queue *q,
 struct tr_inflight_queue *tr_inflight_done(struct tr_inflight *inf,
                                            uintptr_t token, int ok);
 
-/* The queue of the record 'token' (still outstanding) and its end. */
+/* The queue of the record 'token' (still outstanding) and its line. */
 struct tr_inflight_queue *tr_inflight_token(const struct tr_inflight *inf,
-                                            uintptr_t token, uint64_t *end);
+                                            uintptr_t token,
+                                            struct tr_inflight_line *line);
 
 /* Slots in use. */
 size_t tr_inflight_used(const struct tr_inflight *inf);

@@ -33,11 +33,22 @@ struct jfile {
     uint32_t fp_len, fp_crc;
 };
 
+/* A loaded batch and the memory its pointers use. */
+struct loaded {
+    struct tr_journal_batch b;
+    char *topic;
+    struct tr_journal_rec *recs;
+    struct tr_journal_line *lines;
+    char **paths; /* one per run ('D') */
+    uint32_t npaths;
+};
+
 struct jentry {
     uint64_t off;
     uint32_t len; /* with the header */
     int64_t pid;
-    uint32_t nfiles;
+    uint32_t nfiles; /* the first, then files[0 .. nfiles - 1) */
+    struct jfile first;
     struct jfile *files;
 };
 
@@ -53,9 +64,22 @@ struct tr_journal {
     size_t nents, cap;
     /* what tr_journal_open loaded */
     uint8_t *image;
-    struct tr_journal_batch *loaded;
+    struct loaded *loaded;
     size_t nloaded;
     struct tr_buf out; /* scratch for one record */
+    /* The entry being written (tr_journal_begin .. tr_journal_end). */
+    struct {
+        uint32_t count, n;        /* records announced, added */
+        size_t ts_off;            /* where the first record's timestamp goes */
+        int64_t ts;               /* the last timestamp written */
+        struct tr_journal_rec id; /* the current run's file */
+        const char *path;
+        uint64_t prev;  /* the last record's end */
+        size_t run_off; /* the current run's count placeholder */
+        uint32_t run_n;
+        struct jfile *file; /* its index entry */
+        int nomem;
+    } cur;
 };
 
 static void
@@ -72,80 +96,6 @@ drop_entries(struct tr_journal *j)
         entry_cleanup(&j->ents[i]);
     }
     j->nents = 0;
-}
-
-/* Indexes one 'B' entry at 'off' whose records are 'recs' (nrec). */
-static tr_err_t
-index_add(struct tr_journal *j, uint64_t off, uint32_t len, int64_t pid,
-          const struct tr_journal_rec *recs, uint32_t nrec)
-{
-    struct jentry *e;
-
-    if (j->nents == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 64;
-        struct jentry *grown = tr_realloc(j->ents, cap * sizeof(*grown));
-
-        if (grown == NULL) {
-            return TR_ERR_NOMEM;
-        }
-        j->ents = grown;
-        j->cap = cap;
-    }
-    e = &j->ents[j->nents];
-    memset(e, 0, sizeof(*e));
-    e->off = off;
-    e->len = len;
-    e->pid = pid;
-    for (uint32_t i = 0; i < nrec; i++) {
-        const struct tr_journal_rec *r = &recs[i];
-        uint32_t k;
-
-        for (k = 0; k < e->nfiles; k++) {
-            struct jfile *f = &e->files[k];
-            if (f->dev == r->dev && f->ino == r->ino &&
-                f->fp_len == r->fp_len && f->fp_crc == r->fp_crc) {
-                if (r->end > f->max_end) {
-                    f->max_end = r->end;
-                }
-                break;
-            }
-        }
-        if (k == e->nfiles) {
-            struct jfile *grown =
-                tr_realloc(e->files, (e->nfiles + 1) * sizeof(*grown));
-            if (grown == NULL) {
-                entry_cleanup(e);
-                return TR_ERR_NOMEM;
-            }
-            e->files = grown;
-            e->files[e->nfiles++] =
-                (struct jfile){ r->dev, r->ino, r->end, r->fp_len, r->fp_crc };
-        }
-    }
-    j->nents++;
-    return TR_OK;
-}
-
-/* Writes a then b at the file's position (one writev when it can). */
-static tr_err_t
-write_two(int fd, const void *a, size_t alen, const void *b, size_t blen)
-{
-    struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
-    ssize_t w;
-
-    do {
-        w = writev(fd, iov, 2);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0) {
-        return errno == ENOSPC ? TR_ERR_NOSPACE : TR_ERR_IO;
-    }
-    if ((size_t)w < alen) {
-        tr_err_t err =
-            tr_write_all(fd, (const uint8_t *)a + w, alen - (size_t)w);
-        return err != TR_OK ? err : tr_write_all(fd, b, blen);
-    }
-    w -= (ssize_t)alen;
-    return tr_write_all(fd, (const uint8_t *)b + w, blen - (size_t)w);
 }
 
 /* Frames the payload in j->out (after JOURNAL_HDR reserved bytes). */
@@ -191,41 +141,11 @@ tr_journal_set_pid(struct tr_journal *j, int64_t pid, int16_t epoch)
 }
 
 /*
- * A 'C' entry's records: runs of consecutive records of one file (one
- * run per batch, nearly always), each [u32 count][dev u64][ino u64]
- * [fp_len u32][fp_crc u32][end u64 of its first record] and then count - 1
- * uvarint steps from one record's end to the next (a line's length): about
- * one or two bytes a line instead of 32.
+ * A 'C' entry's records (written by earlier versions): runs of consecutive
+ * records of one file, each [u32 count][dev u64][ino u64][fp_len u32]
+ * [fp_crc u32][end u64 of its first record] and then count - 1 uvarint
+ * steps from one record's end to the next.
  */
-static void
-put_runs(struct tr_buf *o, const struct tr_journal_rec *recs, uint32_t nrec)
-{
-    uint32_t i = 0;
-
-    while (i < nrec) {
-        const struct tr_journal_rec *r = &recs[i];
-        uint32_t n = 1;
-
-        while (i + n < nrec && recs[i + n].dev == r->dev &&
-               recs[i + n].ino == r->ino && recs[i + n].fp_len == r->fp_len &&
-               recs[i + n].fp_crc == r->fp_crc &&
-               recs[i + n].end > recs[i + n - 1].end) {
-            n++;
-        }
-        tr_buf_put_u32(o, n);
-        tr_buf_put_i64(o, (int64_t)r->dev);
-        tr_buf_put_i64(o, (int64_t)r->ino);
-        tr_buf_put_u32(o, r->fp_len);
-        tr_buf_put_u32(o, r->fp_crc);
-        tr_buf_put_i64(o, (int64_t)r->end);
-        for (uint32_t k = 1; k < n; k++) {
-            tr_buf_put_uvarint(o, recs[i + k].end - recs[i + k - 1].end);
-        }
-        i += n;
-    }
-}
-
-/* Reads what put_runs wrote into recs[0..nrec). */
 static tr_err_t
 get_runs(struct tr_slice *s, struct tr_journal_rec *recs, uint32_t nrec)
 {
@@ -261,23 +181,118 @@ get_runs(struct tr_slice *s, struct tr_journal_rec *recs, uint32_t nrec)
     return TR_OK;
 }
 
+/* Zig-zag, for timestamp differences of either sign. */
+static uint64_t
+zigzag(int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+
+    return (u << 1) ^ (0 - (u >> 63)); /* the sign mask, built unsigned */
+}
+
+static int64_t
+unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/*
+ * Starts the index entry at j->ents[j->nents] (committed by entry_commit).
+ */
+static tr_err_t
+entry_start(struct tr_journal *j, uint64_t off, int64_t pid)
+{
+    if (j->nents == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 64;
+        struct jentry *grown = tr_realloc(j->ents, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        j->ents = grown;
+        j->cap = cap;
+    }
+    memset(&j->ents[j->nents], 0, sizeof(j->ents[0]));
+    j->ents[j->nents].off = off;
+    j->ents[j->nents].pid = pid;
+    return TR_OK;
+}
+
+/* The entry's file r (added if new); NULL when out of memory. */
+static struct jfile *
+entry_file(struct jentry *e, const struct tr_journal_rec *r)
+{
+    struct jfile nf = { r->dev, r->ino, 0, r->fp_len, r->fp_crc };
+    struct jfile *grown;
+
+    for (uint32_t k = 0; k < e->nfiles; k++) {
+        struct jfile *f = k == 0 ? &e->first : &e->files[k - 1];
+        if (f->dev == r->dev && f->ino == r->ino && f->fp_len == r->fp_len &&
+            f->fp_crc == r->fp_crc) {
+            return f;
+        }
+    }
+    if (e->nfiles == 0) { /* one file per batch, nearly always: no malloc */
+        e->first = nf;
+        e->nfiles = 1;
+        return &e->first;
+    }
+    grown = tr_realloc(e->files, e->nfiles * sizeof(*grown));
+    if (grown == NULL) {
+        return NULL;
+    }
+    e->files = grown;
+    e->files[e->nfiles - 1] = nf;
+    return &e->files[e->nfiles++ - 1];
+}
+
+/* Indexes a loaded entry at 'off' whose records are 'recs' (nrec). */
+static tr_err_t
+index_add(struct tr_journal *j, uint64_t off, uint32_t len, int64_t pid,
+          const struct tr_journal_rec *recs, uint32_t nrec)
+{
+    struct jentry *e;
+    tr_err_t err = entry_start(j, off, pid);
+
+    if (err != TR_OK) {
+        return err;
+    }
+    e = &j->ents[j->nents];
+    e->len = len;
+    for (uint32_t i = 0; i < nrec; i++) {
+        struct jfile *f = entry_file(e, &recs[i]);
+        if (f == NULL) {
+            entry_cleanup(e);
+            return TR_ERR_NOMEM;
+        }
+        if (recs[i].end > f->max_end) {
+            f->max_end = recs[i].end;
+        }
+    }
+    j->nents++;
+    return TR_OK;
+}
+
 tr_err_t
-tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
+tr_journal_begin(struct tr_journal *j, const struct tr_journal_batch *b)
 {
     struct tr_buf *o = &j->out;
     size_t tlen = strlen(b->topic);
-    uint64_t off = j->size;
     tr_err_t err;
 
     if (b->pid != j->pid || b->epoch != j->epoch) {
         if ((err = tr_journal_set_pid(j, b->pid, b->epoch)) != TR_OK) {
             return err;
         }
-        off = j->size;
     }
+    if ((err = entry_start(j, j->size, b->pid)) != TR_OK) {
+        return err;
+    }
+    memset(&j->cur, 0, sizeof(j->cur));
+    j->cur.count = (uint32_t)b->count;
     tr_buf_reset(o);
     tr_buf_put_i64(o, 0);
-    tr_buf_put_i8(o, 'C');
+    tr_buf_put_i8(o, 'D');
     tr_buf_put_i64(o, b->pid);
     tr_buf_put_i16(o, b->epoch);
     tr_buf_put_i32(o, b->partition);
@@ -285,55 +300,222 @@ tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
     tr_buf_put_i32(o, b->count);
     tr_buf_put_i16(o, (int16_t)tlen);
     tr_buf_put_bytes(o, b->topic, tlen);
-    tr_buf_put_u32(o, b->nrec);
-    put_runs(o, b->recs, b->nrec);
-    tr_buf_put_u32(o, (uint32_t)b->wire_len);
-    if (tr_buf_err(o) != TR_OK) {
+    tr_buf_put_u32(o, b->crc);
+    j->cur.ts_off = tr_buf_put_i64(o, 0); /* the first record's, below */
+    tr_buf_put_u32(o, b->count);
+    return TR_OK;
+}
+
+/* Ends the current run: its record count goes in its placeholder. */
+static void
+run_close(struct tr_journal *j)
+{
+    if (j->cur.run_n > 0) {
+        tr_buf_set_u32(&j->out, j->cur.run_off, j->cur.run_n);
+    }
+}
+
+void
+tr_journal_add(struct tr_journal *j, const struct tr_journal_rec *r,
+               const struct tr_journal_line *l)
+{
+    struct tr_buf *o = &j->out;
+    struct jentry *e = &j->ents[j->nents];
+    uint64_t tail = r->end - l->start - l->len;
+
+    if (j->cur.n == 0) {
+        j->cur.ts = l->timestamp;
+        tr_buf_set_i64(o, j->cur.ts_off, l->timestamp);
+    }
+    if (j->cur.n == 0 || r->dev != j->cur.id.dev || r->ino != j->cur.id.ino ||
+        r->fp_len != j->cur.id.fp_len || r->fp_crc != j->cur.id.fp_crc ||
+        l->start < j->cur.prev ||
+        (l->path != j->cur.path && strcmp(l->path, j->cur.path) != 0)) {
+        size_t plen = strlen(l->path);
+
+        run_close(j);
+        if (plen > UINT16_MAX) {
+            plen = UINT16_MAX; /* cut: such a record cannot be rebuilt */
+        }
+        j->cur.id = *r;
+        j->cur.path = l->path;
+        j->cur.prev = l->start;
+        j->cur.run_n = 0;
+        j->cur.run_off = tr_buf_put_u32(o, 0);
+        tr_buf_put_i64(o, (int64_t)r->dev);
+        tr_buf_put_i64(o, (int64_t)r->ino);
+        tr_buf_put_u32(o, r->fp_len);
+        tr_buf_put_u32(o, r->fp_crc);
+        tr_buf_put_i16(o, (int16_t)(uint16_t)plen);
+        tr_buf_put_bytes(o, l->path, plen);
+        tr_buf_put_i64(o, (int64_t)l->start);
+        if ((j->cur.file = entry_file(e, r)) == NULL) {
+            j->cur.nomem = 1;
+        }
+    }
+    if (l->start == j->cur.prev && tail == 1 && !l->truncated &&
+        l->timestamp == j->cur.ts) {
+        /* A whole line right after the last, read at the same time. */
+        tr_buf_put_uvarint(o, (uint64_t)l->len << 1);
+    } else {
+        tr_buf_put_uvarint(o, (uint64_t)l->len << 1 | 1);
+        tr_buf_put_uvarint(o, l->start - j->cur.prev);
+        tr_buf_put_uvarint(o, tail << 1 | (l->truncated != 0));
+        tr_buf_put_uvarint(o, zigzag(l->timestamp - j->cur.ts));
+        j->cur.ts = l->timestamp;
+    }
+    if (j->cur.file != NULL && r->end > j->cur.file->max_end) {
+        j->cur.file->max_end = r->end;
+    }
+    j->cur.prev = r->end;
+    j->cur.run_n++;
+    j->cur.n++;
+}
+
+tr_err_t
+tr_journal_end(struct tr_journal *j)
+{
+    struct tr_buf *o = &j->out;
+    struct jentry *e = &j->ents[j->nents];
+    uint64_t off = j->size;
+    tr_err_t err;
+
+    run_close(j);
+    if (j->cur.nomem || tr_buf_err(o) != TR_OK) {
+        entry_cleanup(e);
         return TR_ERR_NOMEM;
     }
-    /* The batch is written from where it is, not copied: one writev. */
-    uint8_t *h = tr_buf_data(o);
-    size_t hlen = tr_buf_len(o);
-    uint32_t plen = (uint32_t)(hlen - JOURNAL_HDR + b->wire_len);
-    tr_store_u32(h, plen);
-    tr_store_u32(h + 4,
-                 tr_crc32c(tr_crc32c(0, h + JOURNAL_HDR, hlen - JOURNAL_HDR),
-                           b->wire, b->wire_len));
-    if ((err = index_add(j, off, plen + JOURNAL_HDR, b->pid, b->recs,
-                         b->nrec)) != TR_OK) {
-        return err;
+    if (j->cur.n != j->cur.count) {
+        entry_cleanup(e);
+        return TR_ERR_INVALID;
     }
-    if ((err = write_two(j->fd, h, hlen, b->wire, b->wire_len)) != TR_OK) {
+    frame(o);
+    e->len = (uint32_t)tr_buf_len(o);
+    if ((err = tr_write_all(j->fd, tr_buf_data(o), e->len)) != TR_OK) {
         /* Cut what may have been written, so the file stays parseable. */
-        j->nents--;
-        entry_cleanup(&j->ents[j->nents]);
+        entry_cleanup(e);
         if (ftruncate(j->fd, (off_t)off) != 0 ||
             lseek(j->fd, (off_t)off, SEEK_SET) < 0) {
             return TR_ERR_IO;
         }
         return err;
     }
-    j->size += plen + JOURNAL_HDR;
+    j->nents++;
+    j->size += e->len;
     j->unsynced = 1;
     return TR_OK;
 }
 
+tr_err_t
+tr_journal_append(struct tr_journal *j, const struct tr_journal_batch *b)
+{
+    tr_err_t err = tr_journal_begin(j, b);
+
+    if (err != TR_OK) {
+        return err;
+    }
+    for (uint32_t i = 0; i < b->nrec; i++) {
+        tr_journal_add(j, &b->recs[i], &b->lines[i]);
+    }
+    return tr_journal_end(j);
+}
+
+/* Reads what put_lines wrote into l's recs, lines and paths. */
+static tr_err_t
+get_lines(struct tr_slice *s, struct loaded *l, int64_t ts, uint32_t nrec)
+{
+    uint32_t i = 0;
+
+    while (i < nrec) {
+        struct tr_journal_rec r;
+        uint32_t n;
+        int16_t plen;
+        int64_t dev, ino, start;
+        const uint8_t *name;
+        char **grown;
+
+        if (tr_slice_get_u32(s, &n) != TR_OK || n == 0 || n > nrec - i ||
+            tr_slice_get_i64(s, &dev) != TR_OK ||
+            tr_slice_get_i64(s, &ino) != TR_OK ||
+            tr_slice_get_u32(s, &r.fp_len) != TR_OK ||
+            tr_slice_get_u32(s, &r.fp_crc) != TR_OK ||
+            tr_slice_get_i16(s, &plen) != TR_OK ||
+            tr_slice_get_raw(s, (uint16_t)plen, &name) != TR_OK ||
+            tr_slice_get_i64(s, &start) != TR_OK || start < 0) {
+            return TR_ERR_CORRUPT;
+        }
+        grown = tr_realloc(l->paths, (l->npaths + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        l->paths = grown;
+        grown[l->npaths] = tr_strndup((const char *)name, (uint16_t)plen);
+        if (grown[l->npaths] == NULL) {
+            return TR_ERR_NOMEM;
+        }
+        const char *path = grown[l->npaths++];
+        uint64_t prev = (uint64_t)start;
+        r.dev = (uint64_t)dev;
+        r.ino = (uint64_t)ino;
+        for (uint32_t k = 0; k < n; k++, i++) {
+            uint64_t h, gap = 0, tail = 2, zts = 0, len;
+            struct tr_journal_line *ln = &l->lines[i];
+
+            if (tr_slice_get_uvarint(s, &h) != TR_OK ||
+                ((h & 1) && (tr_slice_get_uvarint(s, &gap) != TR_OK ||
+                             tr_slice_get_uvarint(s, &tail) != TR_OK ||
+                             tr_slice_get_uvarint(s, &zts) != TR_OK))) {
+                return TR_ERR_CORRUPT;
+            }
+            len = h >> 1;
+            if (len > UINT32_MAX || gap > UINT64_MAX - prev ||
+                len > UINT64_MAX - prev - gap ||
+                (tail >> 1) > UINT64_MAX - prev - gap - len) {
+                return TR_ERR_CORRUPT;
+            }
+            ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(zts));
+            ln->start = prev + gap;
+            ln->len = (uint32_t)len;
+            ln->truncated = (int)(tail & 1);
+            ln->timestamp = ts;
+            ln->path = path;
+            r.end = ln->start + len + (tail >> 1);
+            l->recs[i] = r;
+            prev = r.end;
+        }
+    }
+    return TR_OK;
+}
+
+static void
+loaded_free(struct loaded *l)
+{
+    for (uint32_t i = 0; i < l->npaths; i++) {
+        tr_free(l->paths[i]);
+    }
+    tr_free(l->paths);
+    tr_free(l->topic);
+    tr_free(l->recs);
+    tr_free(l->lines);
+    memset(l, 0, sizeof(*l));
+}
+
 /*
- * Decodes a 'B' (records of 32 bytes, as journals written before 'C'
- * have them) or 'C' (runs, put_runs) payload into *b (recs allocated;
- * wire points into it).
+ * Decodes a 'B' (records of 32 bytes), 'C' (runs of line ends, get_runs)
+ * or 'D' (put_lines) payload into *l; a 'B' or 'C' batch's wire points
+ * into the image.
  */
 static tr_err_t
-parse_batch(struct tr_slice *s, int compact, struct tr_journal_batch *b,
-            char **topic)
+parse_batch(struct tr_slice *s, int8_t type, struct loaded *l)
 {
+    struct tr_journal_batch *b = &l->b;
     int16_t tlen;
     uint32_t nrec, wlen;
-    struct tr_journal_rec *recs = NULL;
-    const uint8_t *name;
+    int64_t ts0 = 0;
+    const uint8_t *name, *w;
+    tr_err_t err = TR_ERR_CORRUPT;
 
-    memset(b, 0, sizeof(*b));
-    *topic = NULL;
+    memset(l, 0, sizeof(*l));
     if (tr_slice_get_i64(s, &b->pid) != TR_OK ||
         tr_slice_get_i16(s, &b->epoch) != TR_OK ||
         tr_slice_get_i32(s, &b->partition) != TR_OK ||
@@ -341,52 +523,66 @@ parse_batch(struct tr_slice *s, int compact, struct tr_journal_batch *b,
         tr_slice_get_i32(s, &b->count) != TR_OK ||
         tr_slice_get_i16(s, &tlen) != TR_OK || tlen <= 0 ||
         tr_slice_get_raw(s, (size_t)tlen, &name) != TR_OK ||
-        tr_slice_get_u32(s, &nrec) != TR_OK ||
-        (size_t)nrec * (compact ? 1 : JOURNAL_REC) > tr_slice_remaining(s) ||
+        (type == 'D' && (tr_slice_get_u32(s, &b->crc) != TR_OK ||
+                         tr_slice_get_i64(s, &ts0) != TR_OK)) ||
+        tr_slice_get_u32(s, &nrec) != TR_OK) {
+        goto out;
+    }
+    if ((size_t)nrec * (type == 'B' ? JOURNAL_REC : 1) >
+            tr_slice_remaining(s) ||
         nrec != (uint32_t)b->count) {
-        return TR_ERR_CORRUPT;
+        goto out;
     }
-    recs = tr_calloc(nrec ? nrec : 1, sizeof(*recs));
-    *topic = tr_strndup((const char *)name, (size_t)tlen);
-    if (recs == NULL || *topic == NULL) {
-        tr_free(recs);
-        tr_free(*topic);
-        *topic = NULL;
-        return TR_ERR_NOMEM;
+    err = TR_ERR_NOMEM;
+    l->recs = tr_calloc(nrec ? nrec : 1, sizeof(*l->recs));
+    l->topic = tr_strndup((const char *)name, (size_t)tlen);
+    if (l->recs == NULL || l->topic == NULL) {
+        goto out;
     }
-    for (uint32_t i = 0; !compact && i < nrec; i++) {
-        int64_t dev, ino, end;
-        tr_slice_get_i64(s, &dev);
-        tr_slice_get_i64(s, &ino);
-        tr_slice_get_u32(s, &recs[i].fp_len);
-        tr_slice_get_u32(s, &recs[i].fp_crc);
-        tr_slice_get_i64(s, &end);
-        recs[i].dev = (uint64_t)dev;
-        recs[i].ino = (uint64_t)ino;
-        recs[i].end = (uint64_t)end;
+    if (type == 'D') {
+        l->lines = tr_calloc(nrec ? nrec : 1, sizeof(*l->lines));
+        if (l->lines == NULL) {
+            goto out;
+        }
     }
-    const uint8_t *w;
-    if ((compact && get_runs(s, recs, nrec) != TR_OK) ||
-        tr_slice_get_u32(s, &wlen) != TR_OK ||
-        tr_slice_get_raw(s, wlen, &w) != TR_OK) {
-        tr_free(recs);
-        tr_free(*topic);
-        *topic = NULL;
-        return TR_ERR_CORRUPT;
+    err = TR_ERR_CORRUPT;
+    if (type == 'B') {
+        for (uint32_t i = 0; i < nrec; i++) {
+            struct tr_journal_rec *r = &l->recs[i];
+            int64_t dev, ino, end;
+            tr_slice_get_i64(s, &dev);
+            tr_slice_get_i64(s, &ino);
+            tr_slice_get_u32(s, &r->fp_len);
+            tr_slice_get_u32(s, &r->fp_crc);
+            tr_slice_get_i64(s, &end);
+            r->dev = (uint64_t)dev;
+            r->ino = (uint64_t)ino;
+            r->end = (uint64_t)end;
+        }
+    } else if (type == 'C' && get_runs(s, l->recs, nrec) != TR_OK) {
+        goto out;
     }
-    b->topic = *topic;
+    if (type == 'D') {
+        if ((err = get_lines(s, l, ts0, nrec)) != TR_OK) {
+            goto out;
+        }
+    } else if (tr_slice_get_u32(s, &wlen) != TR_OK ||
+               tr_slice_get_raw(s, wlen, &w) != TR_OK) {
+        goto out;
+    } else {
+        b->wire = w;
+        b->wire_len = wlen;
+    }
+    b->topic = l->topic;
     b->nrec = nrec;
-    b->recs = recs;
-    b->wire = w;
-    b->wire_len = wlen;
-    return TR_OK;
-}
-
-static void
-loaded_batch_free(struct tr_journal_batch *b)
-{
-    tr_free((void *)b->topic);
-    tr_free((void *)b->recs);
+    b->recs = l->recs;
+    b->lines = l->lines;
+    err = TR_OK;
+out:
+    if (err != TR_OK) {
+        loaded_free(l);
+    }
+    return err;
 }
 
 /* Forgets the batches loaded so far (an older producer id's). */
@@ -394,7 +590,7 @@ static void
 drop_loaded_batches(struct tr_journal *j)
 {
     for (size_t i = 0; i < j->nloaded; i++) {
-        loaded_batch_free(&j->loaded[i]);
+        loaded_free(&j->loaded[i]);
     }
     j->nloaded = 0;
 }
@@ -445,11 +641,9 @@ load_image(struct tr_journal *j, size_t len, uint64_t *good)
             }
             j->pid = pid;
             j->epoch = epoch;
-        } else if (type == 'B' || type == 'C') {
-            struct tr_journal_batch b;
-            char *topic;
-            if ((err = parse_batch(&s, type == 'C', &b, &topic)) ==
-                TR_ERR_CORRUPT) {
+        } else if (type == 'B' || type == 'C' || type == 'D') {
+            struct loaded l;
+            if ((err = parse_batch(&s, type, &l)) == TR_ERR_CORRUPT) {
                 /* A valid CRC over a bad entry: not ours; stop here. */
                 err = TR_OK;
                 break;
@@ -457,27 +651,27 @@ load_image(struct tr_journal *j, size_t len, uint64_t *good)
             if (err != TR_OK) {
                 return err;
             }
-            if (b.pid != j->pid) {
+            if (l.b.pid != j->pid) {
                 drop_loaded_batches(j);
-                j->pid = b.pid;
-                j->epoch = b.epoch;
+                j->pid = l.b.pid;
+                j->epoch = l.b.epoch;
             }
-            if ((err = index_add(j, off, plen + JOURNAL_HDR, b.pid, b.recs,
-                                 b.nrec)) != TR_OK) {
-                loaded_batch_free(&b);
+            if ((err = index_add(j, off, plen + JOURNAL_HDR, l.b.pid, l.recs,
+                                 l.b.nrec)) != TR_OK) {
+                loaded_free(&l);
                 return err;
             }
             if (j->nloaded == cap) {
                 cap = cap ? cap * 2 : 64;
-                struct tr_journal_batch *grown =
+                struct loaded *grown =
                     tr_realloc(j->loaded, cap * sizeof(*grown));
                 if (grown == NULL) {
-                    loaded_batch_free(&b);
+                    loaded_free(&l);
                     return TR_ERR_NOMEM;
                 }
                 j->loaded = grown;
             }
-            j->loaded[j->nloaded++] = b;
+            j->loaded[j->nloaded++] = l;
         } else {
             break;
         }
@@ -598,7 +792,7 @@ tr_journal_loaded(const struct tr_journal *j)
 const struct tr_journal_batch *
 tr_journal_loaded_at(const struct tr_journal *j, size_t i)
 {
-    return i < j->nloaded ? &j->loaded[i] : NULL;
+    return i < j->nloaded ? &j->loaded[i].b : NULL;
 }
 
 tr_err_t
@@ -624,7 +818,7 @@ static int
 entry_live(const struct jentry *e, tr_journal_live_cb *live, void *arg)
 {
     for (uint32_t k = 0; k < e->nfiles; k++) {
-        const struct jfile *f = &e->files[k];
+        const struct jfile *f = k == 0 ? &e->first : &e->files[k - 1];
         if (live(arg, f->dev, f->ino, f->fp_len, f->fp_crc, f->max_end)) {
             return 1;
         }

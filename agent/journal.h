@@ -4,24 +4,32 @@
  *
  * Before a batch goes out for the first time (and again when a new
  * producer id renumbers it) the agent appends one entry: producer id and
- * epoch, topic, partition, base sequence, record count, for each record
- * the identity of its file (device, inode, fingerprint) and the offset
- * just past its line, and the encoded batch itself. After a crash the
- * agent knows which lines went into which sequence numbers, resends the
- * batches the collector has not got with their original producer id and
- * sequences (the collector drops any it already has), and skips those
- * lines when it reads them again from the registry position.
+ * epoch, topic, partition, base sequence, record count, the batch's
+ * CRC-32C, and for each record the identity of its file (device, inode,
+ * fingerprint), the name it had, where the record's value starts, its
+ * length, where the record ends and its timestamp: a few bytes a line, not
+ * the line. After a crash the agent knows which lines went into which
+ * sequence numbers: it rebuilds the batches the collector has not got from
+ * the files, byte for byte (the CRC checks it), and resends them with
+ * their original producer id and sequences (the collector drops any it
+ * already has), and skips those lines when it reads them again from the
+ * registry position.
  *
  * Format: records of [u32 length][u32 CRC-32C of the payload][payload],
  * big-endian. Payload 'P': pid i64, epoch i16 (the producer id in use).
- * Payload 'C': pid i64, epoch i16, partition i32, base_seq i32, count i32,
- * topic (u16 length + bytes), nrec u32, the records' lines as runs of one
- * file (count u32, dev u64, ino u64, fp_len u32, fp_crc u32, the first
- * line's end u64, then count - 1 uvarint steps to the next line's end),
- * wire (u32 length + bytes). Payload 'B', read but no longer written, has
- * nrec x (dev u64, ino u64, fp_len u32, fp_crc u32, end u64) instead of
- * the runs. A record cut by a crash (short, or a bad CRC) ends the
- * journal: it is cut off at load.
+ * Payload 'D': pid i64, epoch i16, partition i32, base_seq i32, count i32,
+ * topic (u16 length + bytes), the batch's crc u32, the first record's
+ * timestamp i64, nrec u32, then the records as runs of one file: count
+ * u32, dev u64, ino u64, fp_len u32, fp_crc u32, path (u16 length +
+ * bytes), the run's first value start u64, then per record uvarints: the
+ * gap from the previous record's end (the run's start for the first) to
+ * its value, the value's length, (end - start - length) << 1 | truncated,
+ * and the zig-zag timestamp difference from the first record's. Payloads
+ * 'B' (nrec x (dev u64, ino u64, fp_len u32, fp_crc u32, end u64)) and 'C'
+ * (runs of line ends) carried the encoded batch itself (u32 length +
+ * bytes) instead; they are read, and resent as they are, but no longer
+ * written. A record cut by a crash (short, or a bad CRC) ends the journal:
+ * it is cut off at load.
  *
  * Writes are plain write(2)s, so a killed process loses nothing; fsync is
  * grouped with the registry's (tr_journal_sync before each registry
@@ -45,14 +53,26 @@ struct tr_journal_rec {
     uint64_t end;
 };
 
+/* What rebuilding one record from its file needs. */
+struct tr_journal_line {
+    uint64_t start;    /* the value's first byte in the file */
+    uint32_t len;      /* the value is [start, start + len) */
+    int truncated;     /* the line or event was cut */
+    int64_t timestamp; /* ms, as sent */
+    const char *path;  /* the file's name when it was read */
+};
+
 /* One journaled batch; all pointers are borrowed or owned by the journal. */
 struct tr_journal_batch {
     int64_t pid;
     int16_t epoch;
     const char *topic;
     int32_t partition, base_seq, count;
-    uint32_t nrec; /* == count */
-    const struct tr_journal_rec *recs;
+    uint32_t nrec;                       /* == count */
+    const struct tr_journal_rec *recs;   /* files and ends, for skipping */
+    const struct tr_journal_line *lines; /* for rebuilding; NULL: wire */
+    uint32_t crc;                        /* the batch's CRC-32C (lines) */
+    /* Entries written before 'D' only: the encoded batch. */
     const uint8_t *wire;
     size_t wire_len;
 };
@@ -78,9 +98,21 @@ void tr_journal_drop_loaded(struct tr_journal *j);
 
 /* Records that the producer id is now 'pid' (written at once). */
 tr_err_t tr_journal_set_pid(struct tr_journal *j, int64_t pid, int16_t epoch);
-/* Appends one batch (one write(2)). */
+/* Appends one batch (one write(2)); b->lines is required, wire unused. */
 tr_err_t tr_journal_append(struct tr_journal *j,
                            const struct tr_journal_batch *b);
+/*
+ * The same, a record at a time with no arrays (the agent's hot path):
+ * begin with b's batch fields (recs, lines and wire unused), add its
+ * b->count records in order (r->end is the record's end; l->path must stay
+ * valid until end), then end writes the entry. TR_ERR_INVALID from end
+ * when the count differs.
+ */
+tr_err_t tr_journal_begin(struct tr_journal *j,
+                          const struct tr_journal_batch *b);
+void tr_journal_add(struct tr_journal *j, const struct tr_journal_rec *r,
+                    const struct tr_journal_line *l);
+tr_err_t tr_journal_end(struct tr_journal *j);
 /* fdatasync if anything was written since the last call. */
 tr_err_t tr_journal_sync(struct tr_journal *j);
 /* Bytes in the file. */

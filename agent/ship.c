@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "batch.h"
+#include "buf.h"
 #include "client.h"
 #include "clock.h"
 #include "codec.h"
@@ -52,11 +54,14 @@ struct tr_ship {
      */
     struct tr_journal_rec *origins;
     size_t norigins, origins_cap;
-    struct tr_journal_rec *recs; /* scratch for one batch */
-    size_t recs_cap;
+    /* After a restart: the batches rebuilt from the files, by loaded index */
+    uint8_t **rebuilt;
+    size_t *rebuilt_len;
     int journal_failing;
     int64_t synced_ms; /* last fdatasync of the journal */
 };
+
+static void rebuilt_free(struct tr_ship *s);
 
 static uint64_t
 skip_hash(uint64_t dev, uint64_t ino, uint64_t end)
@@ -207,33 +212,46 @@ on_batch(void *arg, const char *topic, int32_t partition, int64_t pid,
         }
         s->pid = pid;
     }
-    if ((size_t)count > s->recs_cap) {
-        struct tr_journal_rec *grown =
-            tr_realloc(s->recs, (size_t)count * sizeof(*grown));
-        if (grown == NULL) {
-            s->stats.journal_errors++;
-            return;
-        }
-        s->recs = grown;
-        s->recs_cap = (size_t)count;
+    if (count == 0 || opaques[0] == NULL) {
+        return; /* a resent batch renumbered: its lines were journaled */
     }
-    for (int32_t i = 0; i < count; i++) {
-        uint64_t end;
-        struct tr_inflight_queue *q;
+    memset(&b, 0, sizeof(b));
+    b.pid = pid;
+    b.epoch = epoch;
+    b.topic = topic;
+    b.partition = partition;
+    b.base_seq = base_seq;
+    b.count = count;
+    /* The batch's own CRC: a rebuilt batch is checked against it. */
+    b.crc = wire_len > TR_BATCH_OFF_CRC + 4
+                ? tr_load_u32(wire + TR_BATCH_OFF_CRC)
+                : 0;
+    err = tr_journal_begin(s->journal, &b);
+    /* Straight from the in-flight slots into the entry: no arrays. */
+    struct tr_inflight_queue *prev_q = NULL;
+    struct tr_journal_rec id;
+    struct tr_journal_line l;
+    const char *path = "";
+    for (int32_t i = 0; i < count && err == TR_OK && opaques[i] != NULL; i++) {
+        struct tr_inflight_line line;
+        struct tr_inflight_queue *q =
+            tr_inflight_token(s->inflight, (uintptr_t)opaques[i], &line);
 
-        if (opaques[i] == NULL) {
-            return; /* a resent batch renumbered: its lines were journaled */
+        if (q != prev_q) { /* a batch's lines come from a few files */
+            memset(&id, 0, sizeof(id));
+            path = "";
+            s->files->ident(s->arg, q, &id, &path);
+            prev_q = q;
         }
-        q = tr_inflight_token(s->inflight, (uintptr_t)opaques[i], &end);
-        memset(&s->recs[i], 0, sizeof(s->recs[i]));
-        s->files->ident(s->arg, q, &s->recs[i]);
-        s->recs[i].end = end;
+        id.end = line.end;
+        l = (struct tr_journal_line){ line.start, line.len, line.truncated,
+                                      line.timestamp_ms, path };
+        tr_journal_add(s->journal, &id, &l);
     }
-    b = (struct tr_journal_batch){
-        pid,   epoch,           topic,   partition, base_seq,
-        count, (uint32_t)count, s->recs, wire,      wire_len
-    };
-    if ((err = tr_journal_append(s->journal, &b)) != TR_OK) {
+    if (err == TR_OK) {
+        err = tr_journal_end(s->journal);
+    }
+    if (err != TR_OK) {
         s->stats.journal_errors++;
         if (!s->journal_failing) {
             tr_log_error("journal: %s: delivery is at least once until it "
@@ -365,8 +383,8 @@ resume_partition(struct tr_ship *s, const struct tr_resume_part *part)
             s->stats.landed_batches++;
             continue;
         }
-        wire[n] = b->wire;
-        len[n] = b->wire_len;
+        wire[n] = b->lines != NULL ? s->rebuilt[i] : b->wire;
+        len[n] = b->lines != NULL ? s->rebuilt_len[i] : b->wire_len;
         count[n] = b->count;
         s->replaying += (size_t)b->count;
         n++;
@@ -383,6 +401,85 @@ out:
     tr_free(len);
     tr_free(count);
     return err;
+}
+
+/*
+ * Rebuilds from the files every journaled batch the collector lacks
+ * ('parts' say where it stands), into s->rebuilt. Returns NULL, or why it
+ * cannot (*err set on an allocation failure).
+ */
+static const char *
+rebuild_batches(struct tr_ship *s, const struct tr_agent_conf *conf,
+                struct tr_resume_part *parts, size_t nparts, tr_err_t *err)
+{
+    struct tr_journal *j = s->journal;
+    size_t nl = tr_journal_loaded(j);
+    struct tr_batch_builder *bld = NULL;
+    struct tr_buf out;
+    const char *why = NULL;
+
+    *err = TR_ERR_NOMEM;
+    tr_buf_init(&out, SIZE_MAX);
+    s->rebuilt = tr_calloc(nl + 1, sizeof(*s->rebuilt));
+    s->rebuilt_len = tr_calloc(nl + 1, sizeof(*s->rebuilt_len));
+    bld = tr_batch_builder_new((enum tr_codec)tr_codec_parse(conf->compression),
+                               SIZE_MAX);
+    if (s->rebuilt == NULL || s->rebuilt_len == NULL || bld == NULL) {
+        why = "out of memory";
+        goto out;
+    }
+    *err = TR_OK;
+    for (size_t i = 0; i < nl && why == NULL; i++) {
+        const struct tr_journal_batch *b = tr_journal_loaded_at(j, i);
+        const struct tr_resume_part *part =
+            part_find(parts, nparts, b->topic, b->partition);
+        tr_err_t e = TR_OK;
+
+        if (b->lines == NULL ||
+            (part->known && b->base_seq <= part->last_seq)) {
+            continue; /* carries its batch, or landed */
+        }
+        tr_batch_builder_reset(bld);
+        tr_batch_builder_set_producer(bld, b->pid, b->epoch, b->base_seq);
+        for (uint32_t r = 0; r < b->nrec && e == TR_OK; r++) {
+            e = s->files->rebuild(s->arg, b, r, bld);
+        }
+        if (e == TR_ERR_NOMEM) {
+            *err = e;
+            why = "out of memory";
+            break;
+        }
+        if (e != TR_OK) {
+            tr_log_warn("exactly once: batch %d-%d of %s [%d] cannot be "
+                        "rebuilt: %s (its file is gone or was rewritten)",
+                        (int)b->base_seq, (int)(b->base_seq + b->count - 1),
+                        b->topic, (int)b->partition, tr_err_str(e));
+            why = "lines of a batch the collector lacks are gone from disk";
+            break;
+        }
+        tr_buf_reset(&out);
+        if ((e = tr_batch_builder_finish(bld, &out)) != TR_OK ||
+            (s->rebuilt[i] = tr_buf_steal(&out, &s->rebuilt_len[i])) == NULL) {
+            *err = TR_ERR_NOMEM;
+            why = "out of memory";
+            break;
+        }
+        s->stats.rebuilt_batches++;
+        if (tr_load_u32(s->rebuilt[i] + TR_BATCH_OFF_CRC) != b->crc) {
+            /* Same lines, other bytes: a setting changed (key, codec...). */
+            s->stats.rebuilt_differ++;
+        }
+    }
+    if (why == NULL && s->stats.rebuilt_differ > 0) {
+        tr_log_warn("exactly once: %" PRIu64 " of %" PRIu64 " batches rebuilt "
+                    "from the files differ from the ones sent (the input's "
+                    "settings changed?); their lines are still sent once",
+                    s->stats.rebuilt_differ, s->stats.rebuilt_batches);
+    }
+out:
+    tr_batch_builder_free(bld);
+    tr_buf_cleanup(&out);
+    return why;
 }
 
 /*
@@ -446,6 +543,12 @@ resume_prepare(struct tr_ship *s, struct event_base *base,
             part_find(*parts, *nparts, b->topic, b->partition);
         if (part == NULL || !part->known) {
             why = "the collector no longer knows it";
+        }
+    }
+    if (why == NULL) {
+        why = rebuild_batches(s, conf, *parts, *nparts, &err);
+        if (err != TR_OK) {
+            goto out;
         }
     }
     if (why != NULL) {
@@ -548,10 +651,15 @@ tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
             }
         }
         tr_log_info("exactly once: producer id %" PRId64 " resumed: %" PRIu64
-                    " journaled batches had landed, %" PRIu64 " resent",
-                    s->pid, s->stats.landed_batches, s->stats.resent_batches);
+                    " journaled batches had landed, %" PRIu64
+                    " resent (%" PRIu64 " rebuilt from the files, %" PRIu64
+                    " of them not byte "
+                    "for byte)",
+                    s->pid, s->stats.landed_batches, s->stats.resent_batches,
+                    s->stats.rebuilt_batches, s->stats.rebuilt_differ);
     }
     if (s->journal != NULL) {
+        rebuilt_free(s); /* the producer copied them */
         tr_journal_drop_loaded(s->journal);
     }
     *out = s;
@@ -561,6 +669,19 @@ out:
     tr_free(parts);
     tr_ship_free(s);
     return err;
+}
+
+static void
+rebuilt_free(struct tr_ship *s)
+{
+    for (size_t i = 0; s->rebuilt != NULL && i < tr_journal_loaded(s->journal);
+         i++) {
+        tr_free(s->rebuilt[i]);
+    }
+    tr_free(s->rebuilt);
+    s->rebuilt = NULL;
+    tr_free(s->rebuilt_len);
+    s->rebuilt_len = NULL;
 }
 
 void
@@ -573,7 +694,7 @@ tr_ship_free(struct tr_ship *s)
     tr_inflight_free(s->inflight);
     tr_journal_free(s->journal);
     skip_clear(s);
-    tr_free(s->recs);
+    rebuilt_free(s);
     tr_free(s);
 }
 
@@ -590,7 +711,7 @@ already_sent(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t end)
     struct skip *k;
 
     memset(&id, 0, sizeof(id));
-    if (!s->files->ident(s->arg, q, &id)) {
+    if (!s->files->ident(s->arg, q, &id, NULL)) {
         return 0;
     }
     k = skip_find(s, q, id.dev, id.ino, end);
@@ -624,7 +745,7 @@ tr_ship_journal_origin(struct tr_ship *s, struct tr_inflight_queue *q,
         return 0;
     }
     memset(&id, 0, sizeof(id));
-    (void)s->files->ident(s->arg, q, &id);
+    (void)s->files->ident(s->arg, q, &id, NULL);
     for (size_t i = 0; i < s->norigins; i++) {
         const struct tr_journal_rec *o = &s->origins[i];
         if ((o->dev == id.dev && o->ino == id.ino) ||
@@ -647,11 +768,10 @@ block(struct tr_ship *s)
 }
 
 tr_err_t
-tr_ship_send(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t end,
-             const char *topic, const void *key, size_t key_len,
-             const void *value, size_t value_len,
-             const struct tr_record_header *headers, int nheaders,
-             int64_t timestamp_ms)
+tr_ship_send(struct tr_ship *s, struct tr_inflight_queue *q,
+             const struct tr_inflight_line *line, const char *topic,
+             const void *key, size_t key_len, const void *value,
+             const struct tr_record_header *headers, int nheaders)
 {
     uintptr_t token;
     tr_err_t err;
@@ -659,19 +779,20 @@ tr_ship_send(struct tr_ship *s, struct tr_inflight_queue *q, uint64_t end,
     if (s->blocked || s->replaying > 0) {
         return TR_ERR_AGAIN;
     }
-    if (tr_inflight_push(s->inflight, q, end, &token) != TR_OK) {
+    if (tr_inflight_push(s->inflight, q, line, &token) != TR_OK) {
         block(s);
         return TR_ERR_AGAIN;
     }
-    if (s->nskips > 0 && already_sent(s, q, end)) {
+    if (s->nskips > 0 && already_sent(s, q, line->end)) {
         /* Journaled and delivered before the restart: done already. */
         s->stats.skipped_records++;
         s->cb(s->arg, tr_inflight_done(s->inflight, token, 1), 1);
         return TR_OK;
     }
-    err = tr_producer_send(
-        s->producer, topic, -1, key, key ? (int32_t)key_len : -1, value,
-        (int32_t)value_len, headers, nheaders, timestamp_ms, (void *)token);
+    err =
+        tr_producer_send(s->producer, topic, -1, key,
+                         key ? (int32_t)key_len : -1, value, (int32_t)line->len,
+                         headers, nheaders, line->timestamp_ms, (void *)token);
     if (err != TR_OK) {
         tr_inflight_unpush(s->inflight, q, token);
         if (err == TR_ERR_AGAIN) {

@@ -36,6 +36,8 @@ struct tr_ship_stats {
     uint64_t sent, acked, failed, dropped_too_large;
     /* exactly once */
     uint64_t resent_batches;  /* journaled batches resent after a restart */
+    uint64_t rebuilt_batches; /* of those, rebuilt from the files */
+    uint64_t rebuilt_differ;  /* rebuilt, but not byte for byte (CRC) */
     uint64_t landed_batches;  /* journaled batches the collector had */
     uint64_t skipped_records; /* lines read again and not sent again */
     uint64_t fallbacks;       /* producer id lost: at least once */
@@ -43,9 +45,12 @@ struct tr_ship_stats {
     uint64_t journal_compactions;
 };
 
+struct tr_batch_builder;
+
 /*
  * The agent's view of the file behind a queue, for the journal (exactly
- * once). ident fills the identity of q's file (0: none). prefix answers
+ * once). ident fills the identity of q's file and its name (borrowed for
+ * the call; 0: none). prefix answers
  * whether q's file still starts with the fp_len bytes whose CRC-32C is
  * fp_crc (the file a journaled line came from, not a truncated and
  * rewritten one). A copytruncate copy's lines are also looked up under the
@@ -53,24 +58,35 @@ struct tr_ship_stats {
  */
 struct tr_ship_files {
     int (*ident)(void *arg, const struct tr_inflight_queue *q,
-                 struct tr_journal_rec *id);
+                 struct tr_journal_rec *id, const char **path);
     int (*prefix)(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
                   uint32_t fp_crc);
     /* q's file is logrotate's copy of file (dev, ino): 1, else 0. */
     int (*origin)(void *arg, const struct tr_inflight_queue *q, uint64_t *dev,
                   uint64_t *ino);
+    /*
+     * After a restart, before any file is read: adds record i of the
+     * journaled batch b to 'bld' as it was sent: its value read again from
+     * its file (found by identity, or as logrotate's copy of it), key and
+     * headers made as the agent makes them, the journaled timestamp.
+     * TR_ERR_NOT_FOUND when the bytes are gone.
+     */
+    tr_err_t (*rebuild)(void *arg, const struct tr_journal_batch *b, uint32_t i,
+                        struct tr_batch_builder *bld);
 };
 
 /*
  * Returns an owned shipper in *out; 'conf', 'files' and 'base' are
  * borrowed. With [output] exactly_once it opens the journal in state_dir
  * and, if the last run left one, resumes its producer id: it asks the
- * collector where each partition stands (resume.h), resends the journaled
- * batches it lacks, and refuses sends (tr_ship_blocked) until they are
+ * collector where each partition stands (resume.h), rebuilds the journaled
+ * batches it lacks from the files (files->rebuild) and resends them, and
+ * refuses sends (tr_ship_blocked) until they are
  * acknowledged; lines of journaled batches are then skipped when read
- * again. If the collector no longer knows the producer id it takes a new
- * one and delivery falls back to at least once for those lines (logged,
- * counted). Runs 'base' while it waits for the collector.
+ * again. If the collector no longer knows the producer id, or a batch's
+ * lines are gone from disk, it takes a new one and delivery falls back to
+ * at least once for those lines (logged, counted). Runs 'base' while it waits
+ * for the collector.
  */
 tr_err_t tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
                      const struct tr_ship_files *files, tr_ship_done_cb *cb,
@@ -80,16 +96,17 @@ tr_err_t tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
 void tr_ship_free(struct tr_ship *s);
 
 /*
- * Sends one record for queue 'q' ending at file offset 'end'. Key (NULL:
- * none), value and headers are copied. TR_ERR_AGAIN: full, try after an
- * acknowledgement. TR_ERR_TOO_LARGE: the record can never be sent (counted
- * and treated as done).
+ * Sends one record for queue 'q': 'line' says where its value (line->len
+ * bytes at 'value') is in the file, where it ends and its timestamp (ms,
+ * never -1: the journal needs the one sent). Key (NULL: none), value and
+ * headers are copied. TR_ERR_AGAIN: full, try after an acknowledgement.
+ * TR_ERR_TOO_LARGE: the record can never be sent (counted and treated as
+ * done).
  */
 tr_err_t tr_ship_send(struct tr_ship *s, struct tr_inflight_queue *q,
-                      uint64_t end, const char *topic, const void *key,
-                      size_t key_len, const void *value, size_t value_len,
-                      const struct tr_record_header *headers, int nheaders,
-                      int64_t timestamp_ms);
+                      const struct tr_inflight_line *line, const char *topic,
+                      const void *key, size_t key_len, const void *value,
+                      const struct tr_record_header *headers, int nheaders);
 
 /*
  * After a restart: 1 if q's file starts with the bytes another file had

@@ -256,6 +256,22 @@ tr_buf_put_uvarint(struct tr_buf *buf, uint64_t v)
     uint8_t b[10];
     size_t n = 0;
 
+    /*
+     * Records are mostly varints: with room for the longest one already
+     * there (cap never exceeds max), write in place without growing.
+     */
+    if (buf->err == TR_OK && buf->cap - buf->len >= sizeof(b)) {
+        size_t off = buf->len;
+        uint8_t *p = buf->data + off;
+        while (v >= 0x80) {
+            *p++ = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        *p++ = (uint8_t)v;
+        buf->len = (size_t)(p - buf->data);
+        return off;
+    }
+
     while (v >= 0x80) {
         b[n++] = (uint8_t)(v | 0x80);
         v >>= 7;

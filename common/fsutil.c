@@ -46,6 +46,29 @@ tr_write_all(int fd, const void *data, size_t len)
 }
 
 tr_err_t
+tr_read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+    char *p = buf;
+
+    while (len > 0) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return TR_ERR_IO;
+        }
+        if (r == 0) {
+            return TR_ERR_NOT_FOUND;
+        }
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return TR_OK;
+}
+
+tr_err_t
 tr_replace_file(const char *dir, const char *name, const void *data, size_t len,
                 mode_t mode)
 {

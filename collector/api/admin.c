@@ -124,7 +124,9 @@ results_add(struct topic_results *st, const struct tr_str *name, int16_t kerr,
     if ((r->name = tr_malloc(len + 1)) == NULL) {
         return TR_ERR_NOMEM;
     }
-    memcpy(r->name, name->ptr, len);
+    if (len > 0) {
+        memcpy(r->name, name->ptr, len);
+    }
     r->name[len] = '\0';
     r->name_len = (int32_t)len;
     r->kerr = kerr;

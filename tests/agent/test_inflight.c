@@ -12,6 +12,15 @@
 #include "agent/inflight.h"
 #include "alloc.h"
 
+/* Pushes a record ending at 'end' (a 9-byte line before it). */
+static tr_err_t
+push(struct tr_inflight *inf, struct tr_inflight_queue *q, uint64_t end,
+     uintptr_t *token)
+{
+    struct tr_inflight_line line = { end - 10, end, 9, 0, 1234 };
+    return tr_inflight_push(inf, q, &line, token);
+}
+
 static void
 test_out_of_order_acks_advance_prefix(void **state)
 {
@@ -22,11 +31,19 @@ test_out_of_order_acks_advance_prefix(void **state)
 
     assert_int_equal(tr_inflight_new(8, &inf), TR_OK);
     tr_inflight_queue_init(&q, 100, &q);
-    assert_int_equal(tr_inflight_push(inf, &q, 110, &t[0]), TR_OK);
-    assert_int_equal(tr_inflight_push(inf, &q, 120, &t[1]), TR_OK);
-    assert_int_equal(tr_inflight_push(inf, &q, 130, &t[2]), TR_OK);
-    assert_int_equal(tr_inflight_push(inf, &q, 140, &t[3]), TR_OK);
+    assert_int_equal(push(inf, &q, 110, &t[0]), TR_OK);
+    assert_int_equal(push(inf, &q, 120, &t[1]), TR_OK);
+    assert_int_equal(push(inf, &q, 130, &t[2]), TR_OK);
+    assert_int_equal(push(inf, &q, 140, &t[3]), TR_OK);
     assert_int_equal(tr_inflight_used(inf), 4);
+    /* What the journal asks of a record: where it is in the file. */
+    struct tr_inflight_line got;
+    assert_ptr_equal(tr_inflight_token(inf, t[2], &got), &q);
+    assert_int_equal(got.start, 120);
+    assert_int_equal(got.end, 130);
+    assert_int_equal(got.len, 9);
+    assert_int_equal(got.truncated, 0);
+    assert_int_equal(got.timestamp_ms, 1234);
 
     /* Partition B acknowledges lines 2 and 4 first: nothing moves. */
     assert_ptr_equal(tr_inflight_done(inf, t[1], 1), &q);
@@ -55,8 +72,7 @@ test_failure_freezes_position(void **state)
     assert_int_equal(tr_inflight_new(4, &inf), TR_OK);
     tr_inflight_queue_init(&q, 0, &q);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(
-            tr_inflight_push(inf, &q, (uint64_t)(i + 1) * 10, &t[i]), TR_OK);
+        assert_int_equal(push(inf, &q, (uint64_t)(i + 1) * 10, &t[i]), TR_OK);
     }
     tr_inflight_done(inf, t[0], 1);
     assert_int_equal(q.committed, 10);
@@ -80,13 +96,13 @@ test_pool_full_and_unpush(void **state)
     assert_int_equal(tr_inflight_new(2, &inf), TR_OK);
     tr_inflight_queue_init(&a, 0, &a);
     tr_inflight_queue_init(&b, 0, &b);
-    assert_int_equal(tr_inflight_push(inf, &a, 5, &t1), TR_OK);
-    assert_int_equal(tr_inflight_push(inf, &b, 7, &t2), TR_OK);
-    assert_int_equal(tr_inflight_push(inf, &a, 9, &t3), TR_ERR_AGAIN);
+    assert_int_equal(push(inf, &a, 5, &t1), TR_OK);
+    assert_int_equal(push(inf, &b, 7, &t2), TR_OK);
+    assert_int_equal(push(inf, &a, 9, &t3), TR_ERR_AGAIN);
     assert_int_equal(tr_inflight_free_slots(inf), 0);
     tr_inflight_unpush(inf, &b, t2);
     assert_int_equal(b.count, 0);
-    assert_int_equal(tr_inflight_push(inf, &a, 9, &t3), TR_OK);
+    assert_int_equal(push(inf, &a, 9, &t3), TR_OK);
     tr_inflight_done(inf, t3, 1);
     assert_int_equal(a.committed, 0); /* t1 still outstanding */
     tr_inflight_done(inf, t1, 1);

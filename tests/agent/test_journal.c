@@ -56,15 +56,26 @@ append(struct tr_journal *j, int64_t pid, int32_t part, int32_t seq,
        uint64_t ino, uint64_t end0, uint32_t n)
 {
     struct tr_journal_rec recs[16];
-    uint8_t wire[70];
+    struct tr_journal_line lines[16];
+    struct tr_journal_batch b;
 
     assert_true(n <= 16);
     for (uint32_t i = 0; i < n; i++) {
         recs[i] = (struct tr_journal_rec){ 1, ino, 1024, 77, end0 + 10 * i };
+        lines[i] = (struct tr_journal_line){ end0 + 10 * i - 10, 9, 0,
+                                             1700000000000 + i, "/l/a.log" };
     }
-    memset(wire, (int)seq, sizeof(wire));
-    struct tr_journal_batch b = { pid,        3, "logs", part, seq,
-                                  (int32_t)n, n, recs,   wire, sizeof(wire) };
+    memset(&b, 0, sizeof(b));
+    b.pid = pid;
+    b.epoch = 3;
+    b.topic = "logs";
+    b.partition = part;
+    b.base_seq = seq;
+    b.count = (int32_t)n;
+    b.nrec = n;
+    b.recs = recs;
+    b.lines = lines;
+    b.crc = (uint32_t)seq * 1000003u;
     assert_int_equal(tr_journal_append(j, &b), TR_OK);
 }
 
@@ -117,8 +128,12 @@ test_append_reload(void **state)
     assert_int_equal(b->recs[3].ino, 8);
     assert_int_equal(b->recs[3].end, 40);
     assert_int_equal(b->recs[3].fp_crc, 77);
-    assert_int_equal(b->wire_len, 70);
-    assert_int_equal(b->wire[69], 3);
+    assert_null(b->wire);
+    assert_int_equal(b->crc, 3 * 1000003u);
+    assert_int_equal(b->lines[3].start, 30);
+    assert_int_equal(b->lines[3].len, 9);
+    assert_int_equal(b->lines[3].timestamp, 1700000000003);
+    assert_string_equal(b->lines[3].path, "/l/a.log");
     assert_null(tr_journal_loaded_at(j, 3));
     /* Appending after a reload continues the same file. */
     tr_journal_drop_loaded(j);
@@ -228,37 +243,60 @@ test_compact(void **state)
     tr_journal_free(j);
 }
 
-/* Records of three runs, one going back (truncated and read again). */
+/*
+ * Records in runs: two names of one file, a file read again from its
+ * start (an end going back), another device; cut lines, a cut event's
+ * rest, a last line without newline, timestamps going back and forth.
+ */
 static void
 test_runs(void **state)
 {
     (void)state;
     struct tr_journal *j = open_journal();
-    struct tr_journal_rec recs[7] = {
+    struct tr_journal_rec recs[8] = {
         { 1, 5, 1024, 9, 100 },    { 1, 5, 1024, 9, 230 },
-        { 1, 5, 1024, 9, 100000 }, { 1, 6, 12, 4, 12 },
-        { 1, 6, 12, 4, 20 },       { 1, 6, 12, 4, 8 },
-        { 2, 6, 12, 4, 9 },
+        { 1, 5, 1024, 9, 100000 }, { 1, 5, 1024, 9, 100500 },
+        { 1, 6, 12, 4, 12 },       { 1, 6, 12, 4, 20 },
+        { 1, 6, 12, 4, 8 },        { 2, 6, 12, 4, 9 },
     };
-    uint8_t wire[5] = { 1, 2, 3, 4, 5 };
-    struct tr_journal_batch b = { 7, 0, "t", 0, 0, 7, 7, recs, wire, 5 };
+    struct tr_journal_line lines[8] = {
+        { 90, 9, 0, 5000, "/l/a" },       { 200, 29, 0, 4000, "/l/a" },
+        { 1000, 99000, 1, 6000, "/l/a" }, { 100000, 500, 0, 6000, "/l/a.1" },
+        { 0, 11, 0, -7, "/l/b" },         { 12, 8, 0, 1LL << 40, "/l/b" },
+        { 0, 8, 0, 0, "/l/b" },           { 0, 9, 0, 1, "/m/b" },
+    };
+    struct tr_journal_batch b;
 
+    memset(&b, 0, sizeof(b));
+    b.pid = 7;
+    b.topic = "t";
+    b.count = 8;
+    b.nrec = 8;
+    b.recs = recs;
+    b.lines = lines;
+    b.crc = 0xdeadbeef;
     assert_int_equal(tr_journal_append(j, &b), TR_OK);
     tr_journal_free(j);
-    /* Runs are smaller than 32 bytes a record. */
-    assert_true(file_size() < 8 + 11 + 8 + 7 * 32);
+    /* A few bytes a record, never the lines. */
+    assert_true(file_size() < 8 + 40 + 8 * 40);
     j = open_journal();
     assert_int_equal(tr_journal_loaded(j), 1);
     const struct tr_journal_batch *got = tr_journal_loaded_at(j, 0);
-    assert_int_equal(got->nrec, 7);
-    for (int i = 0; i < 7; i++) {
+    assert_int_equal(got->nrec, 8);
+    assert_int_equal(got->crc, 0xdeadbeef);
+    assert_null(got->wire);
+    for (int i = 0; i < 8; i++) {
         assert_int_equal(got->recs[i].dev, recs[i].dev);
         assert_int_equal(got->recs[i].ino, recs[i].ino);
         assert_int_equal(got->recs[i].fp_len, recs[i].fp_len);
         assert_int_equal(got->recs[i].fp_crc, recs[i].fp_crc);
         assert_int_equal(got->recs[i].end, recs[i].end);
+        assert_int_equal(got->lines[i].start, lines[i].start);
+        assert_int_equal(got->lines[i].len, lines[i].len);
+        assert_int_equal(got->lines[i].truncated, lines[i].truncated);
+        assert_int_equal(got->lines[i].timestamp, lines[i].timestamp);
+        assert_string_equal(got->lines[i].path, lines[i].path);
     }
-    assert_memory_equal(got->wire, wire, 5);
     tr_journal_free(j);
 }
 

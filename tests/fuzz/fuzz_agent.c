@@ -2,10 +2,13 @@
  * fuzz_agent -- libFuzzer target for the agent's line parser and registry.
  *
  * Input: [mode][bytes...]. Mode 0xff writes the bytes as the registry file
- * and loads it (agent/registry.c). Otherwise the bytes are log lines, split
- * at '\n', run through one of a few parsers (agent/parse.c: PCRE2 patterns
- * with named captures, key templates, include and exclude filters,
- * multiline starts, timestamps), the one chosen by mode.
+ * and loads it (agent/registry.c). Mode 0xfe writes them as the journal
+ * (agent/journal.c): chunks of [u16 length][payload], each framed with its
+ * right CRC-32C so mutations reach the entry decoder; it is loaded, every
+ * loaded batch walked, compacted, appended to and loaded again. Otherwise the
+ * bytes are log lines, split at '\n', run through one of a few parsers
+ * (agent/parse.c: PCRE2 patterns with named captures, key templates, include
+ * and exclude filters, multiline starts, timestamps), the one chosen by mode.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +17,11 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "agent/journal.h"
 #include "agent/parse.h"
 #include "agent/registry.h"
+#include "common/buf.h"
+#include "common/crc32c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,7 +76,101 @@ remove_registry(void)
 
     snprintf(path, sizeof(path), "%s/registry", dir);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/journal.tmp", dir);
+    unlink(path);
     rmdir(dir);
+}
+
+static void
+make_dir(void)
+{
+    if (dir[0] == '\0') {
+        snprintf(dir, sizeof(dir), "/tmp/tr-fuzz-registry-XXXXXX");
+        if (mkdtemp(dir) == NULL) {
+            abort();
+        }
+        atexit(remove_registry);
+    }
+}
+
+/* Keeps every other file's entries, by inode. */
+static int
+journal_live(void *arg, uint64_t dev, uint64_t ino, uint32_t fp_len,
+             uint32_t fp_crc, uint64_t end)
+{
+    (void)arg;
+    (void)dev;
+    (void)fp_len;
+    (void)fp_crc;
+    return (ino & 1) != 0 || end > 1000;
+}
+
+static void
+load_journal(const uint8_t *data, size_t size)
+{
+    struct tr_journal *j = NULL;
+    char path[96], errbuf[512];
+    FILE *f;
+    size_t off = 0;
+
+    make_dir();
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    f = fopen(path, "wb");
+    if (f == NULL) {
+        abort();
+    }
+    while (size - off >= 2) {
+        size_t len = (size_t)data[off] << 8 | data[off + 1];
+        uint8_t hdr[8];
+
+        off += 2;
+        if (len > size - off) {
+            len = size - off;
+        }
+        tr_store_u32(hdr, (uint32_t)len);
+        tr_store_u32(hdr + 4, tr_crc32c(0, data + off, len));
+        if (fwrite(hdr, 1, 8, f) != 8 ||
+            (len > 0 && fwrite(data + off, 1, len, f) != len)) {
+            abort();
+        }
+        off += len;
+    }
+    fclose(f);
+    if (tr_journal_open(dir, &j, errbuf, sizeof(errbuf)) != TR_OK) {
+        return;
+    }
+    uint64_t sum = 0;
+    struct tr_journal_batch copy;
+    int have = 0;
+    for (size_t i = 0; i < tr_journal_loaded(j); i++) {
+        const struct tr_journal_batch *b = tr_journal_loaded_at(j, i);
+        for (uint32_t r = 0; r < b->nrec; r++) {
+            sum += b->recs[r].end;
+            if (b->lines != NULL) {
+                sum += b->lines[r].start + strlen(b->lines[r].path);
+            }
+        }
+        if (b->wire != NULL && b->wire_len > 0) {
+            sum += b->wire[b->wire_len - 1];
+        }
+        if (b->lines != NULL && !have) {
+            copy = *b;
+            have = 1;
+        }
+    }
+    /* Written again as it was read: the reload must agree. */
+    if (have && tr_journal_append(j, &copy) != TR_OK) {
+        abort();
+    }
+    (void)sum;
+    (void)tr_journal_compact(j, journal_live, NULL);
+    tr_journal_free(j);
+    if (tr_journal_open(dir, &j, errbuf, sizeof(errbuf)) != TR_OK) {
+        abort();
+    }
+    tr_journal_free(j);
 }
 
 static void
@@ -80,13 +180,7 @@ load_registry(const uint8_t *data, size_t size)
     char path[96], errbuf[512];
     FILE *f;
 
-    if (dir[0] == '\0') {
-        snprintf(dir, sizeof(dir), "/tmp/tr-fuzz-registry-XXXXXX");
-        if (mkdtemp(dir) == NULL) {
-            abort();
-        }
-        atexit(remove_registry);
-    }
+    make_dir();
     snprintf(path, sizeof(path), "%s/registry", dir);
     f = fopen(path, "wb");
     if (f == NULL || (size > 0 && fwrite(data, 1, size, f) != size)) {
@@ -119,6 +213,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (data[0] == 0xff) {
         load_registry(data + 1, size - 1);
+        return 0;
+    }
+    if (data[0] == 0xfe) {
+        load_journal(data + 1, size - 1);
         return 0;
     }
     p = parser(data[0] % NCONFS);

@@ -21,6 +21,15 @@
    same while it runs: copytruncate twice in a row, each copy shorter
    than the last, so the second truncation may come before the first copy
    was looked at.
+5. Batches rebuilt from the files: the collector hangs (SIGSTOP), the
+   agent reads on and sends batches it journals first, which wait in the
+   hung collector's socket; both are SIGKILLed, so those never land;
+   while both are down one file is renamed away (logrotate's create mode)
+   and another copytruncated, and both get new lines. The journal holds
+   where each line was, not the lines: after the restart the agent finds
+   them again (the renamed file by its inode, the truncated one in its
+   copy), rebuilds the batches byte for byte and resends them with their
+   sequences; every line arrives once.
 
 TR_AGENT_EO_LINES (lines of scenario 1, half per input) and TR_AGENT_EO_KILLS
 size it; `make torture` runs 1,000,000 lines and 20 kills."""
@@ -41,6 +50,19 @@ import test_agent_common as ac
 LINES = int(os.environ.get("TR_AGENT_EO_LINES", "200000"))
 KILLS = int(os.environ.get("TR_AGENT_EO_KILLS", "20"))
 SEED = int(os.environ.get("TR_AGENT_EO_SEED", str(int(time.time()))))
+
+
+def start_collector(ws, name, partitions):
+    col = ws.collector(name=name, sets={"num.partitions": str(partitions)})
+    col.port = harness.free_port()
+    col.start()
+    return col
+
+
+def new_dir(ws, name):
+    d = ws.file(name)
+    os.mkdir(d)
+    return d
 
 
 def on_disk(d, prefix):
@@ -91,9 +113,7 @@ def log_ints(agent, pattern):
 
 def kills_and_rotations(ws):
     have_logrotate = os.path.exists("/usr/sbin/logrotate")
-    col = ws.collector(name="c1", sets={"num.partitions": "3"})
-    col.port = harness.free_port()
-    col.start()
+    col = start_collector(ws, "c1", 3)
     dirs = {"create": ws.file("create"), "copytruncate": ws.file("copytruncate")}
     for d in dirs.values():
         os.mkdir(d)
@@ -155,11 +175,8 @@ def kills_and_rotations(ws):
 
 
 def collector_restart(ws):
-    col = ws.collector(name="c2", sets={"num.partitions": "3"})
-    col.port = harness.free_port()
-    col.start()
-    logs = ws.file("logs2")
-    os.mkdir(logs)
+    col = start_collector(ws, "c2", 3)
+    logs = new_dir(ws, "logs2")
     path = os.path.join(logs, "app.log")
     inputs = "[input app]\npaths = %s/*.log\ntopic = eo-restart\npattern = (?<k>\\d)$\nkey = ${k}\n" % logs
     agent = ac.Agent(ws, col.broker, inputs, name="a2",
@@ -189,11 +206,8 @@ def collector_restart(ws):
 
 
 def far_behind(ws):
-    col = ws.collector(name="c3", sets={"num.partitions": "2"})
-    col.port = harness.free_port()
-    col.start()
-    logs = ws.file("logs3")
-    os.mkdir(logs)
+    col = start_collector(ws, "c3", 2)
+    logs = new_dir(ws, "logs3")
     n = 30000
     with open(os.path.join(logs, "app.log"), "w") as f:
         f.writelines("f %d\n" % i for i in range(n))
@@ -231,11 +245,8 @@ def copytruncate(path, keep):
 
 
 def copied_while_down(ws):
-    col = ws.collector(name="c4", sets={"num.partitions": "2"})
-    col.port = harness.free_port()
-    col.start()
-    logs = ws.file("logs4")
-    os.mkdir(logs)
+    col = start_collector(ws, "c4", 2)
+    logs = new_dir(ws, "logs4")
     app = os.path.join(logs, "app.log")
     with open(app, "w") as f:
         f.writelines("d %d\n" % i for i in range(2000))
@@ -274,7 +285,65 @@ def copied_while_down(ws):
     col.stop()
 
 
+def rebuilt_from_files(ws):
+    col = start_collector(ws, "c5", 2)
+    logs = new_dir(ws, "logs5")
+    ren = os.path.join(logs, "ren.log")
+    cp = os.path.join(logs, "cp.log")
+    inputs = ("[input ren]\npaths = %s/ren.log*\ntopic = eo-rebuild\npattern = (?<k>\\d)$\nkey = ${k}\n"
+              "[input cp]\npaths = %s/cp.log*\ntopic = eo-rebuild\n") % (logs, logs)
+    # The registry stays behind: the restart depends on the journal alone.
+    agent = ac.Agent(ws, col.broker, inputs, name="a5",
+                     agent_extra="registry_flush_interval_ms = 30000",
+                     output_extra="retry_backoff_max_ms = 300\nlinger_ms = 20")
+
+    def write(path, lo, hi):
+        with open(path, "a") as f:
+            f.writelines("b %d\n" % i for i in range(lo, hi))
+
+    write(ren, 0, 1000)
+    write(cp, 10000, 11000)
+    agent.start()
+    ac.wait_count(col.broker, "eo-rebuild", 2, 2000, 30, agent)
+    # A hung collector: requests go out (journaled first) and stay in its
+    # socket buffers; killed hung, it never reads them.
+    col.pause()
+    write(ren, 1000, 3000)
+    write(cp, 11000, 13000)
+    journal = os.path.join(agent.state_dir, "journal")
+    size0 = os.path.getsize(journal)
+    deadline = time.time() + 20
+    while time.time() < deadline and os.path.getsize(journal) < size0 + 2000:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    grown = os.path.getsize(journal) - size0
+    agent.kill()
+    col.stop(sig=signal.SIGKILL, check_clean=False)
+    harness.check(grown > 0 and grown < 4000 * 20,
+                  "4000 undelivered lines took %d bytes of journal (no line in it)" % grown)
+    os.rename(ren, ren + ".1")
+    write(ren, 3000, 3500)
+    copytruncate(cp, 5)
+    write(cp, 13000, 13500)
+    col.restart()
+    agent.start()
+    want = set(range(3500)) | set(range(10000, 13500))
+    wait_settled(col.broker, "eo-rebuild", 2, len(want), agent)
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-rebuild", 2), "b"), want,
+          "batches rebuilt from a renamed file and a copytruncate copy")
+    m = re.findall(rb"(\d+) resent \((\d+) rebuilt from the files, (\d+) of them not byte for byte\)",
+                   agent.log())
+    harness.check(m and int(m[-1][1]) > 0 and int(m[-1][1]) == int(m[-1][0]) and m[-1][2] == b"0",
+                  "batches rebuilt from the files, byte for byte: %s" % m[-1:])
+    harness.check(b"(its copy)" in agent.log() and re.search(rb"from \S+ren\.log are read again from \S+ren\.log\.1", agent.log()),
+                  "the lines were found in the renamed file and in the copy")
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
 def body(ws):
+    rebuilt_from_files(ws)
     copied_while_down(ws)
     far_behind(ws)
     collector_restart(ws)
