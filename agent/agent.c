@@ -898,7 +898,8 @@ emit(void *arg, uint64_t off, const char *data, size_t len, uint64_t end,
     }
     int n = record_headers(a, in, f->path, off, truncated);
     /* Without a parsed time, the time the lines were read. */
-    struct tr_inflight_line line = { off, end, (uint32_t)len, truncated,
+    struct tr_inflight_line line = { off, end, (uint32_t)len,
+                                     (uint8_t)(truncated != 0),
                                      res.timestamp_ms >= 0 ? res.timestamp_ms
                                                            : a->read_ms };
     err = tr_ship_send(a->ship, f->q, &line, in->conf->topic, res.key,

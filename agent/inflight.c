@@ -76,7 +76,7 @@ void
 tr_inflight_queue_init(struct tr_inflight_queue *q, uint64_t offset,
                        void *owner)
 {
-    q->head = q->tail = 0;
+    q->head = q->tail = q->prev_tail = 0;
     q->count = 0;
     q->failed = 0;
     q->committed = offset;
@@ -110,6 +110,7 @@ tr_inflight_push(struct tr_inflight *inf, struct tr_inflight_queue *q,
     } else {
         q->head = id;
     }
+    q->prev_tail = q->tail;
     q->tail = id;
     q->count++;
     inf->used++;
@@ -147,18 +148,16 @@ tr_inflight_unpush(struct tr_inflight *inf, struct tr_inflight_queue *q,
                    uintptr_t token)
 {
     uint32_t id = (uint32_t)token;
-    /* Find the predecessor: unpush is rare (a send that failed at once). */
-    uint32_t prev = 0;
-    for (uint32_t c = q->head; c != id && c != 0; c = inf->slots[c - 1].next) {
-        prev = c;
-    }
-    if (prev == 0) {
+
+    /* The last push: its predecessor is remembered (O(1), not a walk). */
+    if (q->head == id) {
         q->head = 0;
         q->tail = 0;
     } else {
-        inf->slots[prev - 1].next = 0;
-        q->tail = prev;
+        inf->slots[q->prev_tail - 1].next = 0;
+        q->tail = q->prev_tail;
     }
+    q->prev_tail = 0;
     q->count--;
     release(inf, id);
 }
@@ -186,6 +185,9 @@ tr_inflight_done(struct tr_inflight *inf, uintptr_t token, int ok)
         q->head = hs->next;
         if (q->head == 0) {
             q->tail = 0;
+        }
+        if (q->prev_tail == h) {
+            q->prev_tail = 0; /* gone: a last push is now the head */
         }
         q->count--;
         release(inf, h);

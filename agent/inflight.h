@@ -26,6 +26,7 @@
 /* Embedded in each file; fields are private to inflight.c. */
 struct tr_inflight_queue {
     uint32_t head, tail; /* slot index + 1; 0: empty */
+    uint32_t prev_tail;  /* the tail before the last push, for unpush */
     uint32_t count;      /* records outstanding */
     int failed;          /* a record failed: committed is frozen */
     uint64_t committed;  /* every byte before this was acknowledged */
@@ -48,7 +49,7 @@ struct tr_inflight_queue {
 struct tr_inflight_line {
     uint64_t start, end;
     uint32_t len;
-    int truncated; /* the line or event was cut (max_line_bytes) */
+    uint8_t truncated; /* the line or event was cut (max_line_bytes) */
     int64_t timestamp_ms;
 };
 

@@ -315,61 +315,83 @@ run_close(struct tr_journal *j)
     }
 }
 
+/* Starts a run of file r under 'path' at 'start' (see journal.h). */
+static void
+run_open(struct tr_journal *j, const struct tr_journal_rec *r, const char *path,
+         uint64_t start)
+{
+    struct tr_buf *o = &j->out;
+    size_t plen = strlen(path);
+
+    run_close(j);
+    if (plen > UINT16_MAX) {
+        plen = UINT16_MAX; /* cut: such a record cannot be rebuilt */
+    }
+    j->cur.id = *r;
+    j->cur.path = path;
+    j->cur.prev = start;
+    j->cur.run_n = 0;
+    j->cur.run_off = tr_buf_put_u32(o, 0);
+    tr_buf_put_i64(o, (int64_t)r->dev);
+    tr_buf_put_i64(o, (int64_t)r->ino);
+    tr_buf_put_u32(o, r->fp_len);
+    tr_buf_put_u32(o, r->fp_crc);
+    tr_buf_put_i16(o, (int16_t)(uint16_t)plen);
+    tr_buf_put_bytes(o, path, plen);
+    tr_buf_put_i64(o, (int64_t)start);
+    if ((j->cur.file = entry_file(&j->ents[j->nents], r)) == NULL) {
+        j->cur.nomem = 1;
+    }
+}
+
+/* One record of the current run. */
+static inline void
+run_add(struct tr_journal *j, uint64_t start, uint32_t len, uint64_t end,
+        int truncated, int64_t ts)
+{
+    struct tr_buf *o = &j->out;
+    uint64_t tail = end - start - len;
+
+    if (start == j->cur.prev && tail == 1 && !truncated && ts == j->cur.ts) {
+        /* A whole line right after the last, read at the same time. */
+        tr_buf_put_uvarint(o, (uint64_t)len << 1);
+    } else {
+        tr_buf_put_uvarint(o, (uint64_t)len << 1 | 1);
+        tr_buf_put_uvarint(o, start - j->cur.prev);
+        tr_buf_put_uvarint(o, tail << 1 | (truncated != 0));
+        tr_buf_put_uvarint(o, zigzag(ts - j->cur.ts));
+        j->cur.ts = ts;
+    }
+    if (j->cur.file != NULL && end > j->cur.file->max_end) {
+        j->cur.file->max_end = end;
+    }
+    j->cur.prev = end;
+    j->cur.run_n++;
+    j->cur.n++;
+}
+
+/* The first record of an entry sets the timestamp the others follow. */
+static void
+first_record(struct tr_journal *j, int64_t ts)
+{
+    j->cur.ts = ts;
+    tr_buf_set_i64(&j->out, j->cur.ts_off, ts);
+}
+
 void
 tr_journal_add(struct tr_journal *j, const struct tr_journal_rec *r,
                const struct tr_journal_line *l)
 {
-    struct tr_buf *o = &j->out;
-    struct jentry *e = &j->ents[j->nents];
-    uint64_t tail = r->end - l->start - l->len;
-
     if (j->cur.n == 0) {
-        j->cur.ts = l->timestamp;
-        tr_buf_set_i64(o, j->cur.ts_off, l->timestamp);
+        first_record(j, l->timestamp);
     }
     if (j->cur.n == 0 || r->dev != j->cur.id.dev || r->ino != j->cur.id.ino ||
         r->fp_len != j->cur.id.fp_len || r->fp_crc != j->cur.id.fp_crc ||
         l->start < j->cur.prev ||
         (l->path != j->cur.path && strcmp(l->path, j->cur.path) != 0)) {
-        size_t plen = strlen(l->path);
-
-        run_close(j);
-        if (plen > UINT16_MAX) {
-            plen = UINT16_MAX; /* cut: such a record cannot be rebuilt */
-        }
-        j->cur.id = *r;
-        j->cur.path = l->path;
-        j->cur.prev = l->start;
-        j->cur.run_n = 0;
-        j->cur.run_off = tr_buf_put_u32(o, 0);
-        tr_buf_put_i64(o, (int64_t)r->dev);
-        tr_buf_put_i64(o, (int64_t)r->ino);
-        tr_buf_put_u32(o, r->fp_len);
-        tr_buf_put_u32(o, r->fp_crc);
-        tr_buf_put_i16(o, (int16_t)(uint16_t)plen);
-        tr_buf_put_bytes(o, l->path, plen);
-        tr_buf_put_i64(o, (int64_t)l->start);
-        if ((j->cur.file = entry_file(e, r)) == NULL) {
-            j->cur.nomem = 1;
-        }
+        run_open(j, r, l->path, l->start);
     }
-    if (l->start == j->cur.prev && tail == 1 && !l->truncated &&
-        l->timestamp == j->cur.ts) {
-        /* A whole line right after the last, read at the same time. */
-        tr_buf_put_uvarint(o, (uint64_t)l->len << 1);
-    } else {
-        tr_buf_put_uvarint(o, (uint64_t)l->len << 1 | 1);
-        tr_buf_put_uvarint(o, l->start - j->cur.prev);
-        tr_buf_put_uvarint(o, tail << 1 | (l->truncated != 0));
-        tr_buf_put_uvarint(o, zigzag(l->timestamp - j->cur.ts));
-        j->cur.ts = l->timestamp;
-    }
-    if (j->cur.file != NULL && r->end > j->cur.file->max_end) {
-        j->cur.file->max_end = r->end;
-    }
-    j->cur.prev = r->end;
-    j->cur.run_n++;
-    j->cur.n++;
+    run_add(j, l->start, l->len, r->end, l->truncated, l->timestamp);
 }
 
 tr_err_t

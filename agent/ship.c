@@ -232,11 +232,15 @@ on_batch(void *arg, const char *topic, int32_t partition, int64_t pid,
     struct tr_journal_rec id;
     struct tr_journal_line l;
     const char *path = "";
-    for (int32_t i = 0; i < count && err == TR_OK && opaques[i] != NULL; i++) {
+    for (int32_t i = 0; i < count && err == TR_OK; i++) {
         struct tr_inflight_line line;
-        struct tr_inflight_queue *q =
-            tr_inflight_token(s->inflight, (uintptr_t)opaques[i], &line);
+        struct tr_inflight_queue *q;
 
+        if (opaques[i] == NULL) {
+            err = TR_ERR_INVALID; /* mixed with resent records: not ours */
+            break;
+        }
+        q = tr_inflight_token(s->inflight, (uintptr_t)opaques[i], &line);
         if (q != prev_q) { /* a batch's lines come from a few files */
             memset(&id, 0, sizeof(id));
             path = "";

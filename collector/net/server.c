@@ -85,6 +85,13 @@ struct netthread {
     TAILQ_HEAD(, conn) conns;
     struct tr_buf scratch; /* response encoding, reused per request */
     /*
+     * A TLS request spread over the input's chains is copied here whole,
+     * reused per request: pulling it up in the evbuffer would allocate
+     * (and fault in) a new buffer the size of the request every time.
+     */
+    uint8_t *frame_buf;
+    size_t frame_cap;
+    /*
      * Where a response is assembled (encoded bytes and file segments)
      * before it moves to a connection's output; reused per request. It is
      * marked as draining to a socket, or libevent would read file segments
@@ -668,6 +675,33 @@ read_rest(struct conn *c, struct evbuffer *in)
     return tr_netio_read_rest(in, (int)bufferevent_getfd(c->bev), 1, &c->rest);
 }
 
+/*
+ * The 'len' bytes at the head of 'in', contiguous: in place when they
+ * already are (plaintext reads a request into one chain), else copied
+ * into the thread's frame buffer. Valid until the next call or drain.
+ */
+static uint8_t *
+frame_of(struct conn *c, struct evbuffer *in, size_t len)
+{
+    struct netthread *nt = c->nt;
+
+    if (evbuffer_get_contiguous_space(in) >= len) {
+        return evbuffer_pullup(in, (ssize_t)len);
+    }
+    if (len > nt->frame_cap) {
+        uint8_t *grown = tr_realloc(nt->frame_buf, len);
+        if (grown == NULL) {
+            return NULL;
+        }
+        nt->frame_buf = grown;
+        nt->frame_cap = len;
+    }
+    if (evbuffer_copyout(in, nt->frame_buf, len) != (ev_ssize_t)len) {
+        return NULL;
+    }
+    return nt->frame_buf;
+}
+
 /* Handles every complete frame in the input, in order. */
 static void
 process_input(struct conn *c)
@@ -734,7 +768,7 @@ process_input(struct conn *c)
                                      (size_t)request_max + 4);
             return;
         }
-        frame = evbuffer_pullup(in, 4 + (ssize_t)size);
+        frame = frame_of(c, in, 4 + (size_t)size);
         if (frame == NULL) {
             tr_log_error("%s: out of memory reading a request", c->peer);
             conn_close(c);
@@ -1714,6 +1748,7 @@ tr_server_free(struct tr_server *server)
             event_base_free(nt->base);
         }
         tr_free(nt->pending_fds);
+        tr_free(nt->frame_buf);
         tr_buf_cleanup(&nt->scratch);
         pthread_mutex_destroy(&nt->lock);
     }

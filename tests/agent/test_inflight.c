@@ -110,6 +110,40 @@ test_pool_full_and_unpush(void **state)
     tr_inflight_free(inf);
 }
 
+/* Unpush takes back the last push of a long queue, head acked or not. */
+static void
+test_unpush_tail(void **state)
+{
+    struct tr_inflight *inf;
+    struct tr_inflight_queue q;
+    uintptr_t t[4], extra;
+    (void)state;
+
+    assert_int_equal(tr_inflight_new(8, &inf), TR_OK);
+    tr_inflight_queue_init(&q, 0, &q);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(push(inf, &q, (uint64_t)(i + 1) * 10, &t[i]), TR_OK);
+    }
+    assert_int_equal(push(inf, &q, 40, &extra), TR_OK);
+    tr_inflight_unpush(inf, &q, extra);
+    assert_int_equal(q.count, 3);
+    assert_int_equal(push(inf, &q, 40, &t[3]), TR_OK);
+    /* The previous tail acknowledged and gone before the unpush. */
+    tr_inflight_done(inf, t[0], 1);
+    tr_inflight_done(inf, t[1], 1);
+    tr_inflight_done(inf, t[2], 1);
+    assert_int_equal(q.committed, 30);
+    assert_int_equal(push(inf, &q, 50, &extra), TR_OK);
+    tr_inflight_done(inf, t[3], 1);
+    tr_inflight_unpush(inf, &q, extra);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(tr_inflight_used(inf), 0);
+    assert_int_equal(push(inf, &q, 50, &extra), TR_OK);
+    tr_inflight_done(inf, extra, 1);
+    assert_int_equal(q.committed, 50);
+    tr_inflight_free(inf);
+}
+
 static void
 test_oom(void **state)
 {
@@ -135,6 +169,7 @@ main(void)
         cmocka_unit_test(test_out_of_order_acks_advance_prefix),
         cmocka_unit_test(test_failure_freezes_position),
         cmocka_unit_test(test_pool_full_and_unpush),
+        cmocka_unit_test(test_unpush_tail),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

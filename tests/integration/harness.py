@@ -154,7 +154,17 @@ def port_accepts(port, timeout=0.5):
 
 
 def _die_with_parent():
-    """Runs in the child before exec: SIGKILL it if the test process dies."""
+    """
+    Runs in the child before exec: SIGKILL it if the test process dies,
+    and give it a process group of its own. A SIGSTOPped child must stay
+    stopped: when the test runs in an orphaned process group (its job's
+    shell gone), any other child's exit would make the kernel send every
+    stopped member of that group SIGHUP and SIGCONT.
+    """
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

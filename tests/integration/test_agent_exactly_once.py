@@ -331,6 +331,9 @@ def rebuilt_from_files(ws):
     wait_settled(col.broker, "eo-rebuild", 2, len(want), agent)
     exact(ac.numbers(ac.read_topic(col.broker, "eo-rebuild", 2), "b"), want,
           "batches rebuilt from a renamed file and a copytruncate copy")
+    for line in agent.log().splitlines():
+        if b"exactly once:" in line:
+            harness.note(line.decode(errors="replace"))
     m = re.findall(rb"(\d+) resent \((\d+) rebuilt from the files, (\d+) of them not byte for byte\)",
                    agent.log())
     harness.check(m and int(m[-1][1]) > 0 and int(m[-1][1]) == int(m[-1][0]) and m[-1][2] == b"0",
