@@ -359,7 +359,9 @@ run_add(struct tr_journal *j, uint64_t start, uint32_t len, uint64_t end,
         tr_buf_put_uvarint(o, (uint64_t)len << 1 | 1);
         tr_buf_put_uvarint(o, start - j->cur.prev);
         tr_buf_put_uvarint(o, tail << 1 | (truncated != 0));
-        tr_buf_put_uvarint(o, zigzag(ts - j->cur.ts));
+        /* Modulo 2^64: the reader adds it back the same way. */
+        tr_buf_put_uvarint(
+            o, zigzag((int64_t)((uint64_t)ts - (uint64_t)j->cur.ts)));
         j->cur.ts = ts;
     }
     if (j->cur.file != NULL && end > j->cur.file->max_end) {
