@@ -30,6 +30,9 @@
    them again (the renamed file by its inode, the truncated one in its
    copy), rebuilds the batches byte for byte and resends them with their
    sequences; every line arrives once.
+6. Lines gone from disk: the same, but the file is deleted while both are
+   down. The batches cannot be rebuilt; the agent says so, takes a new
+   producer id (at least once) and ships the other file's lines.
 
 TR_AGENT_EO_LINES (lines of scenario 1, half per input) and TR_AGENT_EO_KILLS
 size it; `make torture` runs 1,000,000 lines and 20 kills."""
@@ -345,8 +348,49 @@ def rebuilt_from_files(ws):
     col.stop()
 
 
+def gone_from_disk(ws):
+    col = start_collector(ws, "c6", 1)
+    logs = new_dir(ws, "logs6")
+    app = os.path.join(logs, "app.log")
+    inputs = "[input app]\npaths = %s/*.log\ntopic = eo-gone\n" % logs
+    agent = ac.Agent(ws, col.broker, inputs, name="a6",
+                     agent_extra="registry_flush_interval_ms = 30000",
+                     output_extra="retry_backoff_max_ms = 300\nlinger_ms = 20")
+    with open(app, "w") as f:
+        f.writelines("g %d\n" % i for i in range(1000))
+    agent.start()
+    ac.wait_count(col.broker, "eo-gone", 1, 1000, 30, agent)
+    col.pause()
+    with open(app, "a") as f:
+        f.writelines("g %d\n" % i for i in range(1000, 3000))
+    journal = os.path.join(agent.state_dir, "journal")
+    size0 = os.path.getsize(journal)
+    deadline = time.time() + 20
+    while time.time() < deadline and os.path.getsize(journal) < size0 + 1000:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    agent.kill()
+    col.stop(sig=signal.SIGKILL, check_clean=False)
+    os.unlink(app)
+    with open(os.path.join(logs, "other.log"), "w") as f:
+        f.writelines("g %d\n" % i for i in range(5000, 5500))
+    col.restart()
+    agent.start()
+    want = set(range(1000)) | set(range(5000, 5500))
+    wait_settled(col.broker, "eo-gone", 1, len(want), agent)
+    exact(ac.numbers(ac.read_topic(col.broker, "eo-gone", 1), "g"), want,
+          "the deleted file's undelivered lines are lost with it, the rest once")
+    harness.check(b"cannot be rebuilt" in agent.log() and
+                  b"are gone from disk); taking a new one" in agent.log(),
+                  "the agent says why it falls back to at least once")
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
 def body(ws):
     rebuilt_from_files(ws)
+    gone_from_disk(ws)
     copied_while_down(ws)
     far_behind(ws)
     collector_restart(ws)
