@@ -1636,7 +1636,10 @@ file_rebuild(void *arg, const struct tr_journal_batch *b, uint32_t i,
     struct input_rt *in = input_for(a, l->path);
     struct tr_parse_result res;
 
-    if (in == NULL || l->len > a->bufcap) {
+    /* A whole line or event ends in a newline: read it too, to check. */
+    size_t want = l->len + (r->end > l->start + l->len && !l->truncated);
+
+    if (in == NULL || want > a->bufcap) {
         return TR_ERR_NOT_FOUND; /* no input reads that name any more */
     }
     if (a->rb_fd < 0 || memcmp(&a->rb_id, &id, sizeof(id)) != 0) {
@@ -1646,9 +1649,16 @@ file_rebuild(void *arg, const struct tr_journal_batch *b, uint32_t i,
         a->rb_id = id;
         a->rb_fd = rebuild_find(&id, l->path, r->end);
     }
-    if (a->rb_fd < 0 ||
-        tr_read_at(a->rb_fd, a->buf, l->len, l->start) != TR_OK) {
+    if (a->rb_fd < 0 || tr_read_at(a->rb_fd, a->buf, want, l->start) != TR_OK) {
         return TR_ERR_NOT_FOUND;
+    }
+    if (want > l->len && a->buf[l->len] != '\n') {
+        /*
+         * Not the bytes that were sent: a copy that only starts like the
+         * file (a fixed banner), or the file written over. Rebuilding
+         * other lines under these sequences would lose the real ones.
+         */
+        return TR_ERR_CORRUPT;
     }
     const char *base = strrchr(l->path, '/');
     struct tr_parse_ctx ctx = { a->conf->host, l->path,
