@@ -227,32 +227,31 @@ on_batch(void *arg, const char *topic, int32_t partition, int64_t pid,
                 ? tr_load_u32(wire + TR_BATCH_OFF_CRC)
                 : 0;
     err = tr_journal_begin(s->journal, &b);
-    /* Straight from the in-flight slots into the entry: no arrays. */
-    struct tr_inflight_queue *prev_q = NULL;
-    struct tr_journal_rec id;
-    struct tr_journal_line l;
-    const char *path = "";
-    for (int32_t i = 0; i < count && err == TR_OK; i++) {
-        struct tr_inflight_line line;
-        struct tr_inflight_queue *q;
-
-        if (opaques[i] == NULL) {
-            err = TR_ERR_INVALID; /* mixed with resent records: not ours */
-            break;
-        }
-        q = tr_inflight_token(s->inflight, (uintptr_t)opaques[i], &line);
-        if (q != prev_q) { /* a batch's lines come from a few files */
-            memset(&id, 0, sizeof(id));
-            path = "";
-            s->files->ident(s->arg, q, &id, &path);
-            prev_q = q;
-        }
-        id.end = line.end;
-        l = (struct tr_journal_line){ line.start, line.len, line.truncated,
-                                      line.timestamp_ms, path };
-        tr_journal_add(s->journal, &id, &l);
-    }
     if (err == TR_OK) {
+        /* Straight from the in-flight slots into the entry: no arrays. */
+        struct tr_inflight_queue *prev_q = NULL;
+        struct tr_journal_rec id;
+        struct tr_journal_line l;
+        const char *path = "";
+        int32_t i;
+
+        for (i = 0; i < count && opaques[i] != NULL; i++) {
+            struct tr_inflight_line line;
+            struct tr_inflight_queue *q =
+                tr_inflight_token(s->inflight, (uintptr_t)opaques[i], &line);
+
+            if (q != prev_q) { /* a batch's lines come from a few files */
+                memset(&id, 0, sizeof(id));
+                path = "";
+                s->files->ident(s->arg, q, &id, &path);
+                prev_q = q;
+            }
+            id.end = line.end;
+            l = (struct tr_journal_line){ line.start, line.len, line.truncated,
+                                          line.timestamp_ms, path };
+            tr_journal_add(s->journal, &id, &l);
+        }
+        /* Mixed with resent records (not ours): end drops the entry. */
         err = tr_journal_end(s->journal);
     }
     if (err != TR_OK) {
