@@ -26,6 +26,7 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -1541,14 +1542,14 @@ file_prefix(void *arg, const struct tr_inflight_queue *q, uint32_t fp_len,
 }
 
 /*
- * Opens 'path' if it is the file 'id' (same device and inode, or any file
- * when copy is set) with the same first id->fp_len bytes and at least
- * 'need' bytes. Returns the descriptor or -1.
+ * Opens 'path' if it is the file 'id' (tr_tail_same: same device and
+ * inode, or any file when copy is set, with the same first id->fp_len
+ * bytes) and has at least 'need' bytes. Returns the descriptor or -1.
  */
 static int
 open_as(const char *path, const struct tr_tail_id *id, int copy, uint64_t need)
 {
-    struct tr_tail_id now;
+    struct tr_tail_id want = *id;
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
@@ -1556,15 +1557,19 @@ open_as(const char *path, const struct tr_tail_id *id, int copy, uint64_t need)
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size < need ||
-        (!copy &&
-         ((uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino)) ||
-        tr_tail_fingerprint(fd, id->fp_len, &now) != TR_OK ||
-        now.fp_len != id->fp_len || now.fp_crc != id->fp_crc) {
-        close(fd);
-        return -1;
+        (uint64_t)st.st_size < need) {
+        goto out;
     }
-    return fd;
+    if (copy) {
+        want.dev = (uint64_t)st.st_dev;
+        want.ino = (uint64_t)st.st_ino;
+    }
+    if (tr_tail_same(fd, &st, &want) == 1) {
+        return fd;
+    }
+out:
+    close(fd);
+    return -1;
 }
 
 /*
@@ -1577,47 +1582,42 @@ static int
 rebuild_find(const struct tr_tail_id *id, const char *path, uint64_t need)
 {
     const char *slash = strrchr(path, '/');
-    char *dir =
-        slash ? tr_strndup(path, (size_t)(slash - path) + 1) : tr_strdup("./");
-    char *cand = NULL;
-    int fd = open_as(path, id, 0, need);
-    DIR *d = NULL;
+    char dir[PATH_MAX], cand[PATH_MAX];
+    int fd = open_as(path, id, 0, need), copy, from_copy = 0;
+    DIR *d;
 
-    if (fd >= 0 || dir == NULL || (d = opendir(dir)) == NULL) {
-        goto out;
+    if (fd >= 0) {
+        return fd;
+    }
+    if (slash != NULL) {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1), path);
+    } else {
+        snprintf(dir, sizeof(dir), "./");
+    }
+    if ((d = opendir(dir)) == NULL) {
+        return -1;
     }
     /* Two passes: the same inode first, then copies (never empty-prefixed). */
-    int passes = id->fp_len > 0 ? 2 : 1;
-    for (int copy = 0; copy < passes && fd < 0; copy++) {
+    for (copy = 0; copy < (id->fp_len > 0 ? 2 : 1) && fd < 0; copy++) {
         struct dirent *e;
+
         rewinddir(d);
         while (fd < 0 && (e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' ||
-                (!copy && (uint64_t)e->d_ino != id->ino)) {
-                continue;
-            }
-            tr_free(cand);
-            size_t len = strlen(dir) + strlen(e->d_name) + 1;
-            if ((cand = tr_malloc(len)) == NULL) {
-                goto out;
-            }
-            snprintf(cand, len, "%s%s", dir, e->d_name);
-            if (strcmp(cand, path) != 0 || copy) {
+            if (e->d_name[0] != '.' &&
+                (copy || (uint64_t)e->d_ino == id->ino) &&
+                snprintf(cand, sizeof(cand), "%s%s", dir, e->d_name) <
+                    (int)sizeof(cand)) {
                 fd = open_as(cand, id, copy, need);
-            }
-            if (fd >= 0) {
-                tr_log_info("exactly once: the lines journaled from %s are "
-                            "read again from %s%s",
-                            path, cand, copy ? " (its copy)" : "");
+                from_copy = copy;
             }
         }
     }
-out:
-    if (d != NULL) {
-        closedir(d);
+    closedir(d);
+    if (fd >= 0) {
+        tr_log_info("exactly once: the lines journaled from %s are read again "
+                    "from %s%s",
+                    path, cand, from_copy ? " (its copy)" : "");
     }
-    tr_free(cand);
-    tr_free(dir);
     return fd;
 }
 

@@ -181,23 +181,9 @@ get_runs(struct tr_slice *s, struct tr_journal_rec *recs, uint32_t nrec)
     return TR_OK;
 }
 
-/* Zig-zag, for timestamp differences of either sign. */
-static uint64_t
-zigzag(int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-
-    return (u << 1) ^ (0 - (u >> 63)); /* the sign mask, built unsigned */
-}
-
-static int64_t
-unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 /*
- * Starts the index entry at j->ents[j->nents] (committed by entry_commit).
+ * Starts the index entry at j->ents[j->nents] (counted in nents once its
+ * record is written).
  */
 static tr_err_t
 entry_start(struct tr_journal *j, uint64_t off, int64_t pid)
@@ -360,8 +346,7 @@ run_add(struct tr_journal *j, uint64_t start, uint32_t len, uint64_t end,
         tr_buf_put_uvarint(o, start - j->cur.prev);
         tr_buf_put_uvarint(o, tail << 1 | (truncated != 0));
         /* Modulo 2^64: the reader adds it back the same way. */
-        tr_buf_put_uvarint(
-            o, zigzag((int64_t)((uint64_t)ts - (uint64_t)j->cur.ts)));
+        tr_buf_put_varlong(o, (int64_t)((uint64_t)ts - (uint64_t)j->cur.ts));
         j->cur.ts = ts;
     }
     if (j->cur.file != NULL && end > j->cur.file->max_end) {
@@ -482,13 +467,14 @@ get_lines(struct tr_slice *s, struct loaded *l, int64_t ts, uint32_t nrec)
         r.dev = (uint64_t)dev;
         r.ino = (uint64_t)ino;
         for (uint32_t k = 0; k < n; k++, i++) {
-            uint64_t h, gap = 0, tail = 2, zts = 0, len;
+            uint64_t h, gap = 0, tail = 2, len;
+            int64_t dts = 0;
             struct tr_journal_line *ln = &l->lines[i];
 
             if (tr_slice_get_uvarint(s, &h) != TR_OK ||
                 ((h & 1) && (tr_slice_get_uvarint(s, &gap) != TR_OK ||
                              tr_slice_get_uvarint(s, &tail) != TR_OK ||
-                             tr_slice_get_uvarint(s, &zts) != TR_OK))) {
+                             tr_slice_get_varlong(s, &dts) != TR_OK))) {
                 return TR_ERR_CORRUPT;
             }
             len = h >> 1;
@@ -497,7 +483,7 @@ get_lines(struct tr_slice *s, struct loaded *l, int64_t ts, uint32_t nrec)
                 (tail >> 1) > UINT64_MAX - prev - gap - len) {
                 return TR_ERR_CORRUPT;
             }
-            ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(zts));
+            ts = (int64_t)((uint64_t)ts + (uint64_t)dts);
             ln->start = prev + gap;
             ln->len = (uint32_t)len;
             ln->truncated = (int)(tail & 1);

@@ -656,8 +656,7 @@ tr_ship_new(struct event_base *base, const struct tr_agent_conf *conf,
         tr_log_info("exactly once: producer id %" PRId64 " resumed: %" PRIu64
                     " journaled batches had landed, %" PRIu64
                     " resent (%" PRIu64 " rebuilt from the files, %" PRIu64
-                    " of them not byte "
-                    "for byte)",
+                    " of them not byte for byte)",
                     s->pid, s->stats.landed_batches, s->stats.resent_batches,
                     s->stats.rebuilt_batches, s->stats.rebuilt_differ);
     }

@@ -59,7 +59,7 @@ tr_read_at(int fd, void *buf, size_t len, uint64_t off)
             return TR_ERR_IO;
         }
         if (r == 0) {
-            return TR_ERR_NOT_FOUND;
+            return TR_ERR_TRUNCATED;
         }
         p += r;
         len -= (size_t)r;

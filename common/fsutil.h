@@ -3,7 +3,7 @@
  * small file at each change (the authorizer's .acls, the SCRAM credential
  * store): write everything, fsync a directory, and replace a file
  * atomically so that a crash leaves the old file or the new one, never a
- * mix. Also the whole-range read the agent's journal rebuild uses.
+ * mix. Also a whole-range read (the cleaner, the agent's journal rebuild).
  */
 #ifndef TR_FSUTIL_H
 #define TR_FSUTIL_H
@@ -22,7 +22,7 @@ tr_err_t tr_write_all(int fd, const void *data, size_t len);
 
 /*
  * Reads exactly 'len' bytes of 'fd' at offset 'off' into 'buf', retrying
- * on EINTR and short reads; TR_ERR_IO, or TR_ERR_NOT_FOUND when the file
+ * on EINTR and short reads; TR_ERR_IO, or TR_ERR_TRUNCATED when the file
  * ends first.
  */
 tr_err_t tr_read_at(int fd, void *buf, size_t len, uint64_t off);

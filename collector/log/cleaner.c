@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "crc32c.h"
+#include "fsutil.h"
 #include "log.h"
 #include "partition.h"
 #include "topics.h"
@@ -558,25 +559,6 @@ out:
 }
 
 static tr_err_t
-pread_all(int fd, void *buf, size_t len, off_t pos)
-{
-    size_t done = 0;
-    ssize_t n;
-
-    while (done < len) {
-        n = pread(fd, (uint8_t *)buf + done, len - done, pos + (off_t)done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n == 0 ? TR_ERR_TRUNCATED : TR_ERR_IO;
-        }
-        done += (size_t)n;
-    }
-    return TR_OK;
-}
-
-static tr_err_t
 write_all(int fd, const void *buf, size_t len)
 {
     size_t done = 0;
@@ -615,7 +597,7 @@ tr_cleaner_rewrite_file(const struct tr_cleaner_filter *f, int in_fd,
     *out_size = 0;
     tr_buf_init(&out, 2 * REWRITE_FLUSH_BYTES + f->max_bytes * 2 + 4096);
     while (pos < in_size) {
-        err = pread_all(in_fd, head, sizeof(head), (off_t)pos);
+        err = tr_read_at(in_fd, head, sizeof(head), (uint64_t)pos);
         if (err != TR_OK) {
             goto out;
         }
@@ -639,7 +621,7 @@ tr_cleaner_rewrite_file(const struct tr_cleaner_filter *f, int in_fd,
             in = grown;
             in_cap = total;
         }
-        err = pread_all(in_fd, in, total, (off_t)pos);
+        err = tr_read_at(in_fd, in, total, (uint64_t)pos);
         if (err != TR_OK) {
             goto out;
         }

@@ -288,6 +288,34 @@ def copied_while_down(ws):
     col.stop()
 
 
+def write_lines(path, prefix, lo, hi):
+    with open(path, "a") as f:
+        f.writelines("%s %d\n" % (prefix, i) for i in range(lo, hi))
+
+
+def strand_in_flight(agent, col, writes, grow):
+    """
+    A hung collector (SIGSTOP): the lines of 'writes' ((path, prefix, lo,
+    hi) each) go out in requests the agent journals first and that stay in
+    the collector's socket buffers. Waits for the journal to grow by 'grow'
+    bytes, then SIGKILLs the agent and the hung collector, which never reads
+    them. Returns how many bytes the journal grew.
+    """
+    col.pause()
+    for w in writes:
+        write_lines(*w)
+    journal = os.path.join(agent.state_dir, "journal")
+    size0 = os.path.getsize(journal)
+    deadline = time.time() + 20
+    while time.time() < deadline and os.path.getsize(journal) < size0 + grow:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    grown = os.path.getsize(journal) - size0
+    agent.kill()
+    col.stop(sig=signal.SIGKILL, check_clean=False)
+    return grown
+
+
 def rebuilt_from_files(ws):
     col = start_collector(ws, "c5", 2)
     logs = new_dir(ws, "logs5")
@@ -300,34 +328,17 @@ def rebuilt_from_files(ws):
                      agent_extra="registry_flush_interval_ms = 30000",
                      output_extra="retry_backoff_max_ms = 300\nlinger_ms = 20")
 
-    def write(path, lo, hi):
-        with open(path, "a") as f:
-            f.writelines("b %d\n" % i for i in range(lo, hi))
-
-    write(ren, 0, 1000)
-    write(cp, 10000, 11000)
+    write_lines(ren, "b", 0, 1000)
+    write_lines(cp, "b", 10000, 11000)
     agent.start()
     ac.wait_count(col.broker, "eo-rebuild", 2, 2000, 30, agent)
-    # A hung collector: requests go out (journaled first) and stay in its
-    # socket buffers; killed hung, it never reads them.
-    col.pause()
-    write(ren, 1000, 3000)
-    write(cp, 11000, 13000)
-    journal = os.path.join(agent.state_dir, "journal")
-    size0 = os.path.getsize(journal)
-    deadline = time.time() + 20
-    while time.time() < deadline and os.path.getsize(journal) < size0 + 2000:
-        time.sleep(0.2)
-    time.sleep(1.0)
-    grown = os.path.getsize(journal) - size0
-    agent.kill()
-    col.stop(sig=signal.SIGKILL, check_clean=False)
+    grown = strand_in_flight(agent, col, [(ren, "b", 1000, 3000), (cp, "b", 11000, 13000)], 2000)
     harness.check(grown > 0 and grown < 4000 * 20,
                   "4000 undelivered lines took %d bytes of journal (no line in it)" % grown)
     os.rename(ren, ren + ".1")
-    write(ren, 3000, 3500)
+    write_lines(ren, "b", 3000, 3500)
     copytruncate(cp, 5)
-    write(cp, 13000, 13500)
+    write_lines(cp, "b", 13000, 13500)
     col.restart()
     agent.start()
     want = set(range(3500)) | set(range(10000, 13500))
@@ -356,24 +367,12 @@ def gone_from_disk(ws):
     agent = ac.Agent(ws, col.broker, inputs, name="a6",
                      agent_extra="registry_flush_interval_ms = 30000",
                      output_extra="retry_backoff_max_ms = 300\nlinger_ms = 20")
-    with open(app, "w") as f:
-        f.writelines("g %d\n" % i for i in range(1000))
+    write_lines(app, "g", 0, 1000)
     agent.start()
     ac.wait_count(col.broker, "eo-gone", 1, 1000, 30, agent)
-    col.pause()
-    with open(app, "a") as f:
-        f.writelines("g %d\n" % i for i in range(1000, 3000))
-    journal = os.path.join(agent.state_dir, "journal")
-    size0 = os.path.getsize(journal)
-    deadline = time.time() + 20
-    while time.time() < deadline and os.path.getsize(journal) < size0 + 1000:
-        time.sleep(0.2)
-    time.sleep(1.0)
-    agent.kill()
-    col.stop(sig=signal.SIGKILL, check_clean=False)
+    strand_in_flight(agent, col, [(app, "g", 1000, 3000)], 1000)
     os.unlink(app)
-    with open(os.path.join(logs, "other.log"), "w") as f:
-        f.writelines("g %d\n" % i for i in range(5000, 5500))
+    write_lines(os.path.join(logs, "other.log"), "g", 5000, 5500)
     col.restart()
     agent.start()
     want = set(range(1000)) | set(range(5000, 5500))
