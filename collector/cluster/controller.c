@@ -70,6 +70,45 @@ take_stops(struct sender *s)
 }
 
 /*
+ * Delivers a message to the controller's own broker without the network.
+ * Over a connection to itself it could miss it: the listener stops before
+ * a controlled shutdown of the controller, and a controller elected a
+ * moment before has no connection to itself yet, so its own leaderships
+ * would never move and its shutdown would wait in vain.
+ */
+static tr_err_t
+deliver_local(struct tr_cluster *c, int16_t key, const struct tr_buf *body)
+{
+    struct tr_slice in;
+    struct tr_state_msg m;
+    struct tr_stop_msg stop;
+    int16_t kerr;
+    tr_err_t err;
+
+    tr_slice_init(&in, tr_buf_data(body), tr_buf_len(body));
+    if (key == TR_API_STOP_REPLICA) {
+        if ((err = tr_rpc_stop_decode(&in, &stop)) != TR_OK) {
+            return err;
+        }
+        kerr = tr_cluster_stop_replica(c, &stop);
+        tr_rpc_stop_free(&stop);
+    } else {
+        if ((err = tr_rpc_state_decode(&in, key, &m)) != TR_OK) {
+            return err;
+        }
+        kerr = key == TR_API_LEADER_AND_ISR ? tr_cluster_leader_and_isr(c, &m)
+                                            : tr_cluster_update_metadata(c, &m);
+        tr_rpc_state_free(&m);
+    }
+    /* As over the network, a refusal (a stale epoch) is not retried. */
+    if (kerr != TR_KERR_NONE) {
+        tr_log_debug("controller: %s to itself: error %d",
+                     tr_proto_api_name(key), kerr);
+    }
+    return TR_OK;
+}
+
+/*
  * Sends what is pending: StopReplica first (the controller queues one
  * before the LeaderAndIsr of the same change, and a later LeaderAndIsr may
  * name the partition again), then LeaderAndIsr, then UpdateMetadata. State
@@ -114,8 +153,10 @@ sender_run(void *arg)
             version = TR_RPC_UPDATE_METADATA_VERSION;
         }
         pthread_mutex_unlock(&s->lock);
-        tr_err_t err = tr_rpc_call(&s->conn, s->info.host, s->info.port, key,
-                                   version, body, &resp, 5000);
+        tr_err_t err = s->info.id == s->c->id
+                           ? deliver_local(s->c, key, body)
+                           : tr_rpc_call(&s->conn, s->info.host, s->info.port,
+                                         key, version, body, &resp, 5000);
         pthread_mutex_lock(&s->lock);
         if (err != TR_OK) {
             tr_log_debug("controller: %s to broker %d: %s",
@@ -671,6 +712,24 @@ reconcile(struct tr_cluster *c)
                     next.leader = chosen;
                     next.leader_epoch = cp->st.leader_epoch + 1;
                     need = 1;
+                } else if (next.leader >= 0 &&
+                           next.leader == c->shutting_down_broker &&
+                           is_live(c, next.leader) &&
+                           tr_rpc_has(cp->replicas, cp->nreplicas,
+                                      next.leader)) {
+                    /*
+                     * A broker shutting down keeps what no one else can
+                     * take over, as in Kafka: offline now would only take
+                     * the partition away from clients sooner. Members
+                     * gone meanwhile still leave its ISR.
+                     */
+                    if (!tr_rpc_has(live_isr.isr, live_isr.nisr, next.leader)) {
+                        live_isr.isr[live_isr.nisr++] = next.leader;
+                    }
+                    if (live_isr.nisr < next.nisr) {
+                        next = live_isr;
+                        need = 1;
+                    }
                 } else if (next.leader >= 0) {
                     /* Offline: no leader; the ISR keeps the last one. */
                     next.leader = -1;

@@ -17,7 +17,13 @@ leader's own check, not the controller noticing a lost broker:
      shutdown hands its leaderships over first) and started again, under a
      live idempotent acks=all producer: no delivery fails, the worst
      send-to-acknowledgement latency is printed, and every acknowledged
-     record is read back once, in order.
+     record is read back once, in order;
+  4. a consumer group bootstrapped from two brokers is one group;
+  5. the whole cluster stops, each broker SIGTERMed the moment the one
+     before it has exited, the controller first: a broker becomes the
+     controller just as its own controlled shutdown begins, with its
+     listener closed. No shutdown waits out its timeout, and the last
+     broker keeps leading what nobody else can take over until it exits.
 """
 
 import os
@@ -153,6 +159,25 @@ def body(ws):
     note("members bootstrapped from brokers 1 and 3 hold partitions %s" % parts)
     for m in members:
         m.close()
+
+    # 5. Stop the cluster, the controller first and the leader of TOPIC last.
+    ctrl = cl.controller_id()
+    leader = cl.wait_leader(TOPIC, 0)
+    order = [ctrl] + sorted(i for i in cl.brokers if i not in (ctrl, leader))
+    if leader != ctrl:
+        order.append(leader)
+    for i in order:
+        before = len(cl.broker(i).log())
+        t0 = time.time()
+        cl.stop(i)
+        took = time.time() - t0
+        text = cl.broker(i).log()[before:].decode(errors="replace")
+        check("not moved in time" not in text,
+              "broker %d stopped in %.1f s without waiting out its controlled shutdown" % (i, took))
+    state = cl.znode("/brokers/topics/%s/partitions/0/state" % TOPIC)
+    last = order[-1]
+    check(b'"leader":%d' % last in state.replace(b" ", b""),
+          "%s-0 still names broker %d, the last to stop, as leader (%s)" % (TOPIC, last, state.decode()))
 
 
 if __name__ == "__main__":
