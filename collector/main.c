@@ -4,9 +4,11 @@
  *
  * Start-up: configuration (exit 2 on a bad value), the log directory (its
  * lock, recovery of every partition after an unclean stop), the listener,
- * then the network threads. Shutdown on SIGTERM or SIGINT: stop accepting,
- * stop the network threads, flush every partition, write the checkpoints and
- * the clean-shutdown marker. A second signal exits at once. SIGHUP reloads
+ * then the network threads. Shutdown on SIGTERM or SIGINT: in a cluster
+ * the controlled shutdown first, while the listeners still serve; then stop
+ * accepting, stop the network threads, flush every partition, write the
+ * checkpoints and the clean-shutdown marker. A second signal exits at once.
+ * SIGHUP reloads
  * the TLS certificates for new connections.
  *
  * The service manager (systemd, Type=notify) hears READY=1 once the
@@ -233,12 +235,42 @@ exit_now(int sig)
     _exit(128 + sig);
 }
 
+/* What the first SIGTERM or SIGINT sets off. */
+struct shutdown_ctx {
+    struct event_base *base;
+#ifdef HAVE_ZOOKEEPER
+    struct tr_cluster *cluster; /* NULL on a single node */
+    pthread_t thread;           /* the controlled shutdown, if started */
+    int started;
+#endif
+};
+
+#ifdef HAVE_ZOOKEEPER
+/*
+ * Hands this broker's leaderships over, then ends the main loop. It runs
+ * beside the loop, as Kafka does it before closing its sockets: the
+ * listeners still accept and answer meanwhile, so clients keep being served
+ * and the controller reaches this broker even over a new connection (a
+ * controller elected a moment before has none yet).
+ */
+static void *
+controlled_shutdown_run(void *arg)
+{
+    struct shutdown_ctx *s = arg;
+
+    tr_cluster_controlled_shutdown(s->cluster);
+    event_base_loopexit(s->base, NULL);
+    return NULL;
+}
+#endif
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-    struct event_base *base = arg;
+    struct shutdown_ctx *s = arg;
     struct sigaction sa;
 
+    (void)what;
     tr_log_info("signal %d: shutting down (a second signal exits at once)",
                 (int)sig);
     (void)tr_notify_stopping();
@@ -246,7 +278,16 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     sa.sa_handler = exit_now;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    event_base_loopexit(base, NULL);
+#ifdef HAVE_ZOOKEEPER
+    if (s->cluster != NULL && !s->started) {
+        if (pthread_create(&s->thread, NULL, controlled_shutdown_run, s) == 0) {
+            s->started = 1;
+            return;
+        }
+        tr_log_warn("controlled shutdown: no thread for it; stopping now");
+    }
+#endif
+    event_base_loopexit(s->base, NULL);
 }
 
 /*
@@ -837,6 +878,7 @@ main(int argc, char **argv)
     struct tr_groups_config gcfg;
     struct tr_groups_cluster gcluster;
     const struct tr_groups_cluster *gcluster_in = NULL;
+    struct shutdown_ctx quit;
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *tick = NULL;
     struct event *group_tick = NULL;
@@ -1196,8 +1238,13 @@ main(int argc, char **argv)
         goto out;
     }
 
-    sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
-    sigint = evsignal_new(base, SIGINT, signal_cb, base);
+    memset(&quit, 0, sizeof(quit));
+    quit.base = base;
+#ifdef HAVE_ZOOKEEPER
+    quit.cluster = cluster;
+#endif
+    sigterm = evsignal_new(base, SIGTERM, signal_cb, &quit);
+    sigint = evsignal_new(base, SIGINT, signal_cb, &quit);
     sighup = evsignal_new(base, SIGHUP, sighup_cb, server);
     tick = event_new(base, -1, EV_PERSIST, tick_cb, topics);
     group_tick = event_new(base, -1, EV_PERSIST, group_tick_cb, &broker);
@@ -1301,9 +1348,8 @@ main(int argc, char **argv)
 #endif
     event_base_dispatch(base);
 #ifdef HAVE_ZOOKEEPER
-    if (cluster != NULL) {
-        /* Leaderships move away while clients can still be answered. */
-        tr_cluster_controlled_shutdown(cluster);
+    if (quit.started) {
+        pthread_join(quit.thread, NULL); /* it ended the loop */
     }
 #endif
     tr_server_stop(server);

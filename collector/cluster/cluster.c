@@ -2260,9 +2260,9 @@ tr_cluster_controlled_shutdown(struct tr_cluster *c)
     tr_buf_put_i32(&body, c->id);
     /*
      * Ask the controller until the LeaderAndIsr it sends has made this
-     * broker a follower everywhere it can be. The listener has stopped
-     * accepting by now, so a controller that is this broker is asked
-     * directly rather than over a new connection to ourselves.
+     * broker a follower everywhere it can be. The listeners still serve
+     * meanwhile (main runs this beside its loop); a controller that is this
+     * broker is asked directly.
      */
     for (;;) {
         pthread_mutex_lock(&c->lock);
