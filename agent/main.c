@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,31 @@
 #include "parse.h"
 
 #define SHUTDOWN_TIMEOUT_MS 10000
+/* glibc's own ceiling for the mmap threshold on 64-bit systems. */
+#define MMAP_THRESHOLD_MAX (32 << 20)
+
+/*
+ * Keeps freed memory for reuse instead of handing it back to the kernel
+ * after every request. By default glibc trims the heap (or unmaps) once a
+ * megabyte-sized request buffer or batch is freed, and the next one faults
+ * every page in again: about one page fault per 4 KiB shipped, 8-12% of
+ * the agent's CPU. Memory in flight is bounded by buffer_max_bytes, so
+ * what is kept is bounded by a small multiple of it.
+ */
+static void
+keep_freed_memory(int64_t buffer_max_bytes)
+{
+    int64_t keep = 2 * buffer_max_bytes;
+
+    if (keep < (8 << 20)) {
+        keep = 8 << 20;
+    }
+    if (keep > MMAP_THRESHOLD_MAX) {
+        keep = MMAP_THRESHOLD_MAX;
+    }
+    (void)mallopt(M_MMAP_THRESHOLD, (int)keep);
+    (void)mallopt(M_TRIM_THRESHOLD, (int)keep);
+}
 
 struct sigctx {
     struct tr_agent *agent;
@@ -139,6 +165,7 @@ main(int argc, char **argv)
         goto out;
     }
     tr_log_init((enum tr_log_level)level, 2);
+    keep_freed_memory(conf->buffer_max_bytes);
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
     if (base == NULL) {

@@ -439,9 +439,23 @@ conn_close(struct tr_conn *conn, tr_err_t why)
     }
 }
 
+/* Frees a request body given to the output buffer, once it is written. */
+static void
+free_given(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    tr_free((void *)data);
+}
+
+/*
+ * Queues one request frame. With 'give', 'body' (from tr_buf_steal) is
+ * owned by the call: the output buffer references it instead of copying it
+ * and frees it once written (or the call frees it on failure).
+ */
 static tr_err_t
 conn_write(struct tr_conn *conn, int16_t api_key, int16_t api_version,
-           const uint8_t *body, size_t len, tr_client_response_cb *cb,
+           const uint8_t *body, size_t len, int give, tr_client_response_cb *cb,
            void *arg)
 {
     struct tr_client *c = conn->client;
@@ -472,11 +486,14 @@ conn_write(struct tr_conn *conn, int16_t api_key, int16_t api_version,
     if (evbuffer_add(out, tr_buf_data(&hdr), tr_buf_len(&hdr)) != 0) {
         goto out;
     }
-    if (len > 0 && evbuffer_add(out, body, len) != 0) {
+    if (len > 0 &&
+        (give ? evbuffer_add_reference(out, body, len, free_given, NULL)
+              : evbuffer_add(out, body, len)) != 0) {
         /* Half a frame is queued: the connection is unusable. */
         conn_close(conn, TR_ERR_NOMEM);
         goto out;
     }
+    give = 0; /* the output buffer frees it once written */
     conn->next_corr = corr == INT32_MAX ? 0 : corr + 1;
     if (req != NULL) {
         req->corr = corr;
@@ -495,6 +512,9 @@ conn_write(struct tr_conn *conn, int16_t api_key, int16_t api_version,
     }
     err = TR_OK;
 out:
+    if (give) {
+        tr_free((void *)body);
+    }
     tr_free(req);
     tr_buf_cleanup(&hdr);
     return err;
@@ -513,7 +533,7 @@ sasl_send(struct tr_conn *conn)
                                 &version, &body);
     if (err == TR_OK) {
         err = conn_write(conn, api_key, version, tr_buf_data(&body),
-                         tr_buf_len(&body), sasl_cb, conn);
+                         tr_buf_len(&body), 0, sasl_cb, conn);
     }
     if (tr_buf_len(&body) > 0) {
         OPENSSL_cleanse(tr_buf_data(&body), tr_buf_len(&body));
@@ -756,7 +776,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
                    sizeof(one));
         conn->state = CONN_HANDSHAKE;
         /* ApiVersions v0: every broker answers it, with an empty body. */
-        err = conn_write(conn, TR_API_API_VERSIONS, 0, NULL, 0, handshake_cb,
+        err = conn_write(conn, TR_API_API_VERSIONS, 0, NULL, 0, 0, handshake_cb,
                          conn);
         if (err != TR_OK) {
             conn_close(conn, err);
@@ -945,7 +965,25 @@ tr_conn_request(struct tr_conn *conn, int16_t api_key, int16_t api_version,
         return TR_ERR_CLOSED;
     }
     return conn_write(conn, api_key, api_version, tr_buf_data(body),
-                      tr_buf_len(body), cb, arg);
+                      tr_buf_len(body), 0, cb, arg);
+}
+
+tr_err_t
+tr_conn_request_give(struct tr_conn *conn, int16_t api_key, int16_t api_version,
+                     struct tr_buf *body, tr_client_response_cb *cb, void *arg)
+{
+    uint8_t *data;
+    size_t len;
+
+    if (conn->state != CONN_READY || conn->fail_err != TR_OK) {
+        return TR_ERR_CLOSED;
+    }
+    if (tr_buf_err(body) != TR_OK) {
+        return tr_buf_err(body);
+    }
+    data = tr_buf_steal(body, &len);
+    return conn_write(conn, api_key, api_version, data, len, data != NULL, cb,
+                      arg);
 }
 
 int16_t

@@ -130,6 +130,14 @@ tr_err_t tr_conn_request(struct tr_conn *conn, int16_t api_key,
                          int16_t api_version, const struct tr_buf *body,
                          tr_client_response_cb *cb, void *arg);
 /*
+ * tr_conn_request for large bodies: takes the body's memory (leaving
+ * 'body' empty, whatever the result, unless the connection is not ready)
+ * and queues it without copying it; it is freed once written.
+ */
+tr_err_t tr_conn_request_give(struct tr_conn *conn, int16_t api_key,
+                              int16_t api_version, struct tr_buf *body,
+                              tr_client_response_cb *cb, void *arg);
+/*
  * The highest version of 'api_key' in [min, max] that the broker supports,
  * from its ApiVersions answer; -1 if none.
  */

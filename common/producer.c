@@ -930,7 +930,7 @@ send_set(struct tr_producer *p, struct sendset *set, struct pbatch_list *done)
     struct tr_buf body;
     tr_err_t err = TR_ERR_NOMEM;
     int16_t version;
-    size_t i, j;
+    size_t i, j, need = 64; /* the request's own fields */
 
     tr_buf_init(&body, SIZE_MAX);
     version =
@@ -968,6 +968,14 @@ send_set(struct tr_producer *p, struct sendset *set, struct pbatch_list *done)
         parts[i].partition = b->part->id;
         parts[i].records = b->wire;
         parts[i].len = b->wire_len;
+        need += b->wire_len + strlen(parts[i].topic) + 32;
+    }
+    /*
+     * Sized once for the batches and their framing (topic names, counts),
+     * rather than grown by doubling and copying as the batches go in.
+     */
+    if ((err = tr_buf_reserve(&body, need)) != TR_OK) {
+        goto out;
     }
     err = tr_client_ProduceRequest_encode(&body, version, (int16_t)p->cfg.acks,
                                           p->cfg.request_timeout_ms, parts,
@@ -978,8 +986,9 @@ send_set(struct tr_producer *p, struct sendset *set, struct pbatch_list *done)
     req->p = p;
     req->n = set->n;
     req->batches = set->batches;
-    err = tr_conn_request(set->conn, TR_API_PRODUCE, version, &body,
-                          p->cfg.acks == 0 ? NULL : produce_cb, req);
+    /* The connection takes the body's memory: no copy into its buffer. */
+    err = tr_conn_request_give(set->conn, TR_API_PRODUCE, version, &body,
+                               p->cfg.acks == 0 ? NULL : produce_cb, req);
     if (err != TR_OK) {
         req->batches = NULL;
         goto out;
