@@ -166,4 +166,4 @@ def body(ws):
 
 if __name__ == "__main__":
     cluster.skip_without_zookeeper()
-    harness.main(body, timeout=300)
+    sys.exit(harness.main(body, timeout=300))

@@ -133,4 +133,4 @@ def body(ws):
 
 if __name__ == "__main__":
     cluster.skip_without_zookeeper()
-    harness.main(body, timeout=600)
+    sys.exit(harness.main(body, timeout=600))

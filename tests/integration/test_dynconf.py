@@ -363,4 +363,4 @@ def body(ws):
 
 
 if __name__ == "__main__":
-    harness.main(body, timeout=240)
+    sys.exit(harness.main(body, timeout=240))

@@ -21,6 +21,7 @@ collector serves them at /api/agents.
 import json
 import os
 import signal
+import sys
 import time
 import urllib.request
 
@@ -182,4 +183,4 @@ def body(ws):
 
 
 if __name__ == "__main__":
-    harness.main(body, timeout=240)
+    sys.exit(harness.main(body, timeout=240))
