@@ -15,7 +15,8 @@
  * partition is assigned, its files are scanned and the consumer is seeked
  * to one past the highest landed offset (falling back to the group's
  * commit only when nothing has landed). Records below that are dropped.
- * After each landing the next offset is committed to the group so that
+ * After each landing, and for what the files show landed whenever a
+ * partition is assigned, the next offset is committed to the group so that
  * its lag is visible, but the files, not the commits, decide where to
  * resume.
  *
@@ -443,6 +444,12 @@ rebalance_cb(int assigned, const struct tr_consumer_tp *tps, size_t n,
         x->parts[part].next = last[part] >= 0 ? last[part] + 1 : -1;
         if (last[part] >= 0) {
             tr_consumer_seek(x->cons, x->topic, part, last[part] + 1);
+            /*
+             * The group's commit may be behind the files (a member stopped
+             * before its last commit was answered): commit what has
+             * landed, so the lag shown is right even if nothing more is.
+             */
+            tr_consumer_commit(x->cons, x->topic, part, last[part] + 1);
         }
     }
     tr_free(last);

@@ -8,7 +8,8 @@ lands them, then run once more with --until-end. The files must then hold
 every offset of every partition exactly once and in order (file after file,
 sorted by FIRST), each file's name must match its content and its hour
 directory the records' timestamps, and no temporary ('_') file may be left
-where a reader looks. The group's committed offsets must show no lag.
+where a reader looks. The group's committed offsets must show no lag, and
+again after they are reset to the start and a run finds nothing to land.
 """
 
 import glob
@@ -152,6 +153,25 @@ def body(ws):
     harness.check(r.returncode == 0, "groups describe works")
     lag = sum(p["lag"] or 0 for p in json.loads(r.stdout)["partitions"])
     harness.check(lag == 0, "the group's commits show no lag (%d)" % lag)
+
+    # The group's commits can fall behind the files (a member stopped before
+    # its last commit was answered). Put them back to the start: a run with
+    # nothing left to land still commits what the files show, and lands
+    # nothing twice.
+    r = run(["groups", "reset-offsets", "-b", b, GROUP, "-t", TOPIC, "--to-earliest"])
+    harness.check(r.returncode == 0, "the group's commits reset to the start (%s)" % r.stderr)
+    r = run(["groups", "describe", "-b", b, GROUP, "--json"])
+    lag = sum(p["lag"] or 0 for p in json.loads(r.stdout)["partitions"])
+    harness.check(lag == N, "the group's commits show a lag of %d (%d)" % (N, lag))
+    names = sorted(glob.glob(os.path.join(root, TOPIC, "dt=*", "hr=*", "*")))
+    r = subprocess.run(argv + ["--until-end", "--json"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=600)
+    harness.check(r.returncode == 0, "a run with nothing to land ends (%s)" % r.stderr.decode()[-500:])
+    after = sorted(glob.glob(os.path.join(root, TOPIC, "dt=*", "hr=*", "*")))
+    harness.check(after == names, "it landed nothing (%d files before and after)" % len(after))
+    r = run(["groups", "describe", "-b", b, GROUP, "--json"])
+    lag = sum(p["lag"] or 0 for p in json.loads(r.stdout)["partitions"])
+    harness.check(lag == 0, "its commits follow the files: no lag (%d)" % lag)
 
 
 if __name__ == "__main__":
