@@ -313,6 +313,12 @@ class ZooKeeper(harness.ChildProcess):
         with self.session(timeout) as zk:
             return zk.exists(path) is not None
 
+    def owner(self, path, timeout=10.0):
+        """The session id owning ephemeral znode 'path', or None if none."""
+        with self.session(timeout) as zk:
+            st = zk.exists(path)
+            return st.ephemeralOwner if st is not None else None
+
     def create(self, path, value=b"", makepath=True, timeout=10.0):
         """Creates a persistent znode (and its parents with makepath)."""
         with self.session(timeout) as zk:
@@ -553,6 +559,27 @@ class Cluster:
             timeout,
             "Metadata lists brokers %s" % want,
         )
+
+    def wait_settled(self, i, timeout=60.0):
+        """
+        After broker i was paused: waits until its registration is held by
+        one session for longer than the session timeout (4 s), so that an
+        expiry from the pause has happened and the broker has registered
+        again, then until Metadata lists every live broker. Until then the
+        controller may still see it gone, and refuse plans naming it.
+        """
+        path = CHROOT + "/brokers/ids/%d" % i
+        state = {"owner": None, "since": time.time()}
+
+        def settled():
+            owner = self.zk.owner(path)
+            if owner is None or owner != state["owner"]:
+                state["owner"], state["since"] = owner, time.time()
+                return False
+            return time.time() - state["since"] > 5.0
+
+        self.wait_for(settled, timeout, "broker %d's registration to settle" % i)
+        return self.wait_brokers()
 
     def wait_controller(self, not_in=(), timeout=30.0):
         """Waits for a controller whose id is not in 'not_in'; returns its id."""

@@ -268,8 +268,9 @@ def body(ws):
          (outsider, sp, cur))
     cl.resume(outsider)
     # Its session may have expired while paused (--cancel waits for it to
-    # remove the throttle there): the controller must see it back first.
-    cl.wait_brokers()
+    # remove the throttle there): the controller must see it back first, or
+    # it refuses a plan naming it, as Kafka does ("not a live broker").
+    cl.wait_settled(outsider)
 
     # 4. The legacy path: /admin/reassign_partitions.
     cur = replicas(cl, TOPIC, 2)
@@ -354,4 +355,4 @@ def body(ws):
 
 if __name__ == "__main__":
     cluster.skip_without_zookeeper()
-    harness.main(body, timeout=600)
+    sys.exit(harness.main(body, timeout=600))
