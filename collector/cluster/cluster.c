@@ -790,6 +790,7 @@ fetcher_for(struct tr_cluster *c, int32_t leader, const char *host, int port)
     fc.fetch_wait_ms = c->cfg->replica_fetch_wait_max_ms;
     fc.timeout_ms = 10000;
     fc.throttle = &c->follower_throttle;
+    fc.paused = &c->shutting_down;
     fc.peer = c->peer;
     if (tr_array_reserve(&c->fetchers, &c->fetchers_cap, c->nfetchers + 1,
                          sizeof(*c->fetchers)) != TR_OK ||
@@ -2254,6 +2255,8 @@ tr_cluster_controlled_shutdown(struct tr_cluster *c)
     if (!c->cfg->controlled_shutdown_enable) {
         return;
     }
+    /* This broker's replicas stop following: it is leaving the ISRs. */
+    __atomic_store_n(&c->shutting_down, 1, __ATOMIC_RELEASE);
     tr_rpc_conn_init(&conn, "tributary-shutdown", c->peer);
     tr_buf_init(&body, 64);
     tr_buf_init(&resp, 1 << 20);

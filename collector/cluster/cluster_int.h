@@ -141,6 +141,7 @@ struct tr_cluster {
     /* Set (atomically) at the first registration; read by main(). */
     int ever_registered;
     int64_t last_isr_check_ms;
+    /* Set (atomically) as the controlled shutdown begins; fetchers pause. */
     int shutting_down;
 
     /* Controller state (cluster thread only). */

@@ -494,7 +494,8 @@ run(void *arg)
             }
             ps[ready++] = ps[i];
         }
-        if (ready == 0) {
+        if (ready == 0 || (f->cfg.paused != NULL &&
+                           __atomic_load_n(f->cfg.paused, __ATOMIC_ACQUIRE))) {
             sleep_ms(50);
             continue;
         }

@@ -43,6 +43,13 @@ struct tr_fetcher_config {
     struct tr_throttle *throttle;
     /* TLS and SASL to the leader (borrowed; NULL: PLAINTEXT). */
     const struct tr_peer *peer;
+    /*
+     * Borrowed flag, read atomically (NULL: never set): while set, nothing
+     * is fetched. A broker in its controlled shutdown sets it, as Kafka's
+     * controller stops such a broker's replicas, so that leaders do not
+     * take it back into their ISR after the controller took it out.
+     */
+    const int *paused;
 };
 
 /* Starts the thread. Owned result in *out. */
