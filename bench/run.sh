@@ -23,6 +23,9 @@
 #   BENCH_QUICK=1     a tenth of the records and a smaller log (smoke test)
 #   BENCH_BIG=1       growth with 20 GB stored instead of 5 GB
 #   BENCH_LOG_MB=1024 size of the access log of section 3
+#   BENCH_AGENT_BASELINE=  another build's tributary-agent: section 3 also
+#                       runs five interleaved pairs of this build's agent
+#                       and that one (a change's before and after)
 #   BENCH_DIR=/tmp/tributary-bench.$$  scratch space (removed unless
 #                     BENCH_KEEP=1); needs ~2x the largest growth size
 #   BENCH_PORT=19100  base port: collector +1, redis +2
@@ -366,7 +369,7 @@ topic = $2
 read_from = beginning
 $4
 EOF
-    bg_start "agent $1" "$BENCH_DIR/agent-$1.log" "$BUILD/agent/tributary-agent" \
+    bg_start "agent $1" "$BENCH_DIR/agent-$1.log" "${AGENT_BIN:-$BUILD/agent/tributary-agent}" \
         --config "$BENCH_DIR/agent-$1.conf"
     AGENT_PID=$BG_PID
 }
@@ -416,6 +419,29 @@ key = \${client}"
         done
     done
     log "agent CPU s, exactly once: $EO_CPUS; exactly_once = false: $ALO_CPUS"
+    # Optional: this build's agent next to another build's (a change's
+    # before and after), five interleaved pairs, both exactly once.
+    NEW_CPUS=""
+    BASE_CPUS=""
+    if [ -n "${BENCH_AGENT_BASELINE:-}" ]; then
+        for rep in 1 2 3 4 5; do
+            for which in new base; do
+                AGENT_BIN=""
+                [ "$which" = base ] && AGENT_BIN=$BENCH_AGENT_BASELINE
+                s=$(now_ms)
+                run_agent "$which" "ship-agent-$which-$rep" "$f" "" ""
+                wait_shipped "ship-agent-$which-$rep" "$lines" "$AGENT_PID" "agent $which ($rep)" "$s"
+                stop_pid "$AGENT_PID"
+                if [ "$which" = new ]; then
+                    NEW_CPUS="$NEW_CPUS $SHIP_CPU"
+                else
+                    BASE_CPUS="$BASE_CPUS $SHIP_CPU"
+                fi
+            done
+        done
+        AGENT_BIN=""
+        log "agent CPU s, this build: $NEW_CPUS; $BENCH_AGENT_BASELINE: $BASE_CPUS"
+    fi
 
     # rsyslog: imfile -> omkafka, raw message, acks=all like the agent.
     RS_WALL="" RS_CPU="" RS_HWM="" RS_LPCS=""
@@ -499,6 +525,10 @@ EOF
     result 3 "$wl" "CPU s" "$A_plain_CPU" "exactly_once = false" "$A_alo_CPU"
     result 3 "$wl" "lines/CPU-s" "$A_plain_LPCS" "exactly_once = false" "$A_alo_LPCS"
     result 3 "$wl" "median CPU s of 5" "$(median $EO_CPUS)" "exactly_once = false" "$(median $ALO_CPUS)"
+    if [ -n "$NEW_CPUS" ]; then
+        result 3 "ship ${LOG_MB}MiB agent, this build" "median CPU s of 5" "$(median $NEW_CPUS)" \
+            "BENCH_AGENT_BASELINE" "$(median $BASE_CPUS)"
+    fi
     rm -f "$f"
 }
 
