@@ -374,6 +374,17 @@ EOF
     AGENT_PID=$BG_PID
 }
 
+# ship_once LABEL REP OUTPUT_EXTRA [AGENT_BINARY] -- ships section 3's log
+# once more with the default input; SHIP_CPU holds the agent's CPU s.
+ship_once() {
+    AGENT_BIN=${4:-}
+    _s=$(now_ms)
+    run_agent "$1" "ship-agent-$1-$2" "$f" "" "$3"
+    wait_shipped "ship-agent-$1-$2" "$lines" "$AGENT_PID" "agent $1 ($2)" "$_s"
+    stop_pid "$AGENT_PID"
+    AGENT_BIN=""
+}
+
 section3() {
     log "section 3: log shipping ($LOG_MB MiB)"
     mkdir -p "$BENCH_DIR/logs-in"
@@ -404,19 +415,10 @@ key = \${client}"
     EO_CPUS=$A_plain_CPU
     ALO_CPUS=$A_alo_CPU
     for rep in 2 3 4 5; do
-        for mode in plain alo; do
-            oextra=""
-            [ "$mode" = alo ] && oextra="exactly_once = false"
-            s=$(now_ms)
-            run_agent "$mode" "ship-agent-$mode-$rep" "$f" "" "$oextra"
-            wait_shipped "ship-agent-$mode-$rep" "$lines" "$AGENT_PID" "agent $mode ($rep)" "$s"
-            stop_pid "$AGENT_PID"
-            if [ "$mode" = plain ]; then
-                EO_CPUS="$EO_CPUS $SHIP_CPU"
-            else
-                ALO_CPUS="$ALO_CPUS $SHIP_CPU"
-            fi
-        done
+        ship_once plain "$rep" "" ""
+        EO_CPUS="$EO_CPUS $SHIP_CPU"
+        ship_once alo "$rep" "exactly_once = false" ""
+        ALO_CPUS="$ALO_CPUS $SHIP_CPU"
     done
     log "agent CPU s, exactly once: $EO_CPUS; exactly_once = false: $ALO_CPUS"
     # Optional: this build's agent next to another build's (a change's
@@ -425,21 +427,11 @@ key = \${client}"
     BASE_CPUS=""
     if [ -n "${BENCH_AGENT_BASELINE:-}" ]; then
         for rep in 1 2 3 4 5; do
-            for which in new base; do
-                AGENT_BIN=""
-                [ "$which" = base ] && AGENT_BIN=$BENCH_AGENT_BASELINE
-                s=$(now_ms)
-                run_agent "$which" "ship-agent-$which-$rep" "$f" "" ""
-                wait_shipped "ship-agent-$which-$rep" "$lines" "$AGENT_PID" "agent $which ($rep)" "$s"
-                stop_pid "$AGENT_PID"
-                if [ "$which" = new ]; then
-                    NEW_CPUS="$NEW_CPUS $SHIP_CPU"
-                else
-                    BASE_CPUS="$BASE_CPUS $SHIP_CPU"
-                fi
-            done
+            ship_once new "$rep" "" ""
+            NEW_CPUS="$NEW_CPUS $SHIP_CPU"
+            ship_once base "$rep" "" "$BENCH_AGENT_BASELINE"
+            BASE_CPUS="$BASE_CPUS $SHIP_CPU"
         done
-        AGENT_BIN=""
         log "agent CPU s, this build: $NEW_CPUS; $BENCH_AGENT_BASELINE: $BASE_CPUS"
     fi
 
