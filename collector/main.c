@@ -8,8 +8,7 @@
  * the controlled shutdown first, while the listeners still serve; then stop
  * accepting, stop the network threads, flush every partition, write the
  * checkpoints and the clean-shutdown marker. A second signal exits at once.
- * SIGHUP reloads
- * the TLS certificates for new connections.
+ * SIGHUP reloads the TLS certificates for new connections.
  *
  * The service manager (systemd, Type=notify) hears READY=1 once the
  * listeners accept connections on recovered logs and, in a cluster, once

@@ -486,14 +486,15 @@ conn_write(struct tr_conn *conn, int16_t api_key, int16_t api_version,
     if (evbuffer_add(out, tr_buf_data(&hdr), tr_buf_len(&hdr)) != 0) {
         goto out;
     }
-    if (len > 0 &&
-        (give ? evbuffer_add_reference(out, body, len, free_given, NULL)
-              : evbuffer_add(out, body, len)) != 0) {
-        /* Half a frame is queued: the connection is unusable. */
-        conn_close(conn, TR_ERR_NOMEM);
-        goto out;
+    if (len > 0) {
+        if ((give ? evbuffer_add_reference(out, body, len, free_given, NULL)
+                  : evbuffer_add(out, body, len)) != 0) {
+            /* Half a frame is queued: the connection is unusable. */
+            conn_close(conn, TR_ERR_NOMEM);
+            goto out;
+        }
+        give = 0; /* the output buffer frees it once written */
     }
-    give = 0; /* the output buffer frees it once written */
     conn->next_corr = corr == INT32_MAX ? 0 : corr + 1;
     if (req != NULL) {
         req->corr = corr;

@@ -70,11 +70,11 @@ take_stops(struct sender *s)
 }
 
 /*
- * Delivers a message to the controller's own broker without the network.
- * Over a connection to itself it could miss it: the listener stops before
- * a controlled shutdown of the controller, and a controller elected a
- * moment before has no connection to itself yet, so its own leaderships
- * would never move and its shutdown would wait in vain.
+ * Delivers a message to the controller's own broker without the network:
+ * a controller elected a moment before has no connection to itself yet,
+ * and a round trip through its own listener gains nothing. (The body is
+ * still the encoded one the other brokers get, so both paths apply the
+ * same bytes.)
  */
 static tr_err_t
 deliver_local(struct tr_cluster *c, int16_t key, const struct tr_buf *body)

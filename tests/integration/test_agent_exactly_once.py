@@ -62,6 +62,13 @@ def start_collector(ws, name, partitions):
     return col
 
 
+def finish(agent, col):
+    """A scenario's end: the agent exits 0 and clean, then the collector stops."""
+    harness.check(agent.stop() == 0, "agent exits 0")
+    agent.check_sanitizers()
+    col.stop()
+
+
 def new_dir(ws, name):
     d = ws.file(name)
     os.mkdir(d)
@@ -172,9 +179,7 @@ def kills_and_rotations(ws):
     # read before the truncation: at most once.
     exact(ac.numbers(ac.read_topic(col.broker, "eo-copy", 3)), copy_disk, "copytruncate (keyless)",
           may=set(range(half)) - copy_disk)
-    harness.check(agent.stop() == 0, "agent exits 0")
-    agent.check_sanitizers()
-    col.stop()
+    finish(agent, col)
 
 
 def collector_restart(ws):
@@ -203,9 +208,7 @@ def collector_restart(ws):
     wait_settled(col.broker, "eo-restart", 3, n, agent)
     exact(ac.numbers(ac.read_topic(col.broker, "eo-restart", 3), "r"), set(range(n)),
           "collector SIGKILLed twice, agent once")
-    harness.check(agent.stop() == 0, "agent exits 0")
-    agent.check_sanitizers()
-    col.stop()
+    finish(agent, col)
 
 
 def far_behind(ws):
@@ -232,9 +235,7 @@ def far_behind(ws):
     harness.check(landed and landed[-1] > 5,
                   "after the restart %s journaled batches had landed, beyond the collector's window of 5" % landed[-1:])
     exact(ac.numbers(ac.read_topic(col.broker, "eo-behind", 2), "f"), set(range(n)), "journal behind the collector")
-    harness.check(agent.stop() == 0, "agent exits 0")
-    agent.check_sanitizers()
-    col.stop()
+    finish(agent, col)
 
 
 def copytruncate(path, keep):
@@ -283,9 +284,7 @@ def copied_while_down(ws):
     wait_settled(col.broker, "eo-down", 2, 13000, agent)
     exact(ac.numbers(ac.read_topic(col.broker, "eo-down", 2), "d"), set(range(13000)),
           "copytruncate twice in a row, three times, while the agent runs")
-    harness.check(agent.stop() == 0, "agent exits 0")
-    agent.check_sanitizers()
-    col.stop()
+    finish(agent, col)
 
 
 def write_lines(path, prefix, lo, hi):
@@ -354,9 +353,7 @@ def rebuilt_from_files(ws):
                   "batches rebuilt from the files, byte for byte: %s" % m[-1:])
     harness.check(b"(its copy)" in agent.log() and re.search(rb"from \S+ren\.log are read again from \S+ren\.log\.1", agent.log()),
                   "the lines were found in the renamed file and in the copy")
-    harness.check(agent.stop() == 0, "agent exits 0")
-    agent.check_sanitizers()
-    col.stop()
+    finish(agent, col)
 
 
 def gone_from_disk(ws):
@@ -382,9 +379,7 @@ def gone_from_disk(ws):
     harness.check(b"cannot be rebuilt" in agent.log() and
                   b"are gone from disk); taking a new one" in agent.log(),
                   "the agent says why it falls back to at least once")
-    harness.check(agent.stop() == 0, "agent exits 0")
-    agent.check_sanitizers()
-    col.stop()
+    finish(agent, col)
 
 
 def body(ws):
